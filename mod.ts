@@ -1,0 +1,62 @@
+/**
+ * pq: a distributed task queue for Deno, a re-creation of Python's
+ * pulsar-queue. Producers queue tasks by job name; servers run them; every
+ * step is published as an event. The embedded SQLite store is the default.
+ *
+ * @example
+ * ```ts
+ * import { job, PulsarQueue } from "@pq/queue";
+ *
+ * export const addition = job(
+ *   function addition(_ctx, { a = 0, b = 0 }: { a?: number; b?: number }) {
+ *     return a + b;
+ *   },
+ * );
+ *
+ * const app = new PulsarQueue({ taskPaths: ["./jobs/"] });
+ * await using api = await app.api().start();
+ * const task = await api.tasks.queue("addition", { a: 4, b: 6 });
+ * console.log(task.result, task.statusString); // 10 "SUCCESS"
+ * ```
+ * @module
+ */
+export { PulsarQueue, type PulsarQueueOptions, type StartOptions } from "./src/app.ts";
+export {
+  Producer,
+  type QueueOptions,
+  TaskFuture,
+  Tasks,
+} from "./src/producer.ts";
+export { Task, type Dict, type TaskRecord } from "./src/task.ts";
+export {
+  EXCEPTION_STATES,
+  FULL_RUN_STATES,
+  READY_STATES,
+  statusString,
+  TaskStatus,
+  type TaskStatusCode,
+  UNREADY_STATES,
+} from "./src/status.ts";
+export {
+  Concurrency,
+  type ConcurrencyCode,
+  job,
+  Job,
+  type JobBackend,
+  type JobClass,
+  type JobFunction,
+  type JobOptions,
+  type JobRuntime,
+  type KwargsSchema,
+  type StandardResult,
+} from "./src/job.ts";
+export type { JobInfo } from "./src/registry.ts";
+export type { EventCallback } from "./src/events.ts";
+export {
+  SettingsError,
+  StoreConnectionError,
+  TaskError,
+  TaskNotAvailable,
+  TaskTimeout,
+} from "./src/errors.ts";
+export type { LogLevel, Settings } from "./src/settings_types.ts";

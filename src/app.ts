@@ -1,0 +1,122 @@
+/**
+ * The application: a server (`start()`) and producers (`api()`).
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { Producer } from "./producer.ts";
+import { loadRegistry } from "./registry.ts";
+import { runArbiter, WORKER_ENV } from "./server/arbiter.ts";
+import { runWorker } from "./server/worker.ts";
+import { helpText, resolveSettings, SETTINGS } from "./settings.ts";
+import type { Settings } from "./settings_types.ts";
+
+const logger = getLogger(["pq", "app"]);
+
+/** Constructor options of {@linkcode PulsarQueue}: any setting. */
+export type PulsarQueueOptions = Partial<Settings>;
+
+/** Options of {@linkcode PulsarQueue.start}. */
+export interface StartOptions {
+  /** Command-line arguments (default: `Deno.args`). */
+  args?: string[];
+  /** Aborts to stop the server gracefully (SIGINT and SIGTERM do too). */
+  signal?: AbortSignal;
+}
+
+/** The `PQ_*` variables of the settings table that this process may read. */
+export function settingsEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const spec of SETTINGS) {
+    try {
+      env[spec.env] = Deno.env.get(spec.env);
+    } catch {
+      // No permission to read it: as if unset.
+    }
+  }
+  return env;
+}
+
+/**
+ * A pq application: settings, jobs and a store. `start()` runs a server,
+ * `api()` makes a producer.
+ *
+ * @example
+ * ```ts
+ * import { PulsarQueue } from "@pq/queue";
+ * const app = new PulsarQueue({ taskPaths: ["./examples/jobs/"], workers: 2 });
+ * await using api = await app.api().start();
+ * const task = await api.tasks.queue("addition", { a: 4, b: 6 });
+ * console.log(task.result); // 10, once a server runs
+ * ```
+ */
+export class PulsarQueue {
+  readonly #options: PulsarQueueOptions;
+
+  /** Makes an application; settings not given come from config, env, CLI. */
+  constructor(options: PulsarQueueOptions = {}) {
+    this.#options = options;
+  }
+
+  /**
+   * A new producer API on this application's store. Call `start()` on it
+   * (or just queue: it starts itself).
+   */
+  api(): Producer {
+    return new Producer({
+      settings: async () =>
+        (await resolveSettings({
+          options: this.#options,
+          env: settingsEnv(),
+        })).settings,
+    });
+  }
+
+  /**
+   * Runs the server: the arbiter and its worker processes (or, in a worker
+   * process, the worker). Resolves when it has stopped, after SIGINT or
+   * SIGTERM or `signal`. With `--help` it prints the help and resolves.
+   */
+  async start(options: StartOptions = {}): Promise<void> {
+    const { settings, help } = await resolveSettings({
+      options: this.#options,
+      args: options.args ?? Deno.args,
+      env: settingsEnv(),
+    });
+    if (help) {
+      await Deno.stdout.write(new TextEncoder().encode(helpText() + "\n"));
+      return;
+    }
+    const registry = await loadRegistry(settings.taskPaths);
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    const signals = ["SIGINT", "SIGTERM"] as const;
+    for (const name of signals) Deno.addSignalListener(name, onSignal);
+    const abortFromCaller = () => stop.abort();
+    options.signal?.addEventListener("abort", abortFromCaller, { once: true });
+    try {
+      const index = Deno.env.get(WORKER_ENV);
+      if (index !== undefined || settings.workers === 0) {
+        const role = index === undefined ? "arbiter" : "worker";
+        await runWorker({
+          settings,
+          registry,
+          name: `${role}-${Deno.pid}`,
+          signal: stop.signal,
+        });
+      } else {
+        logger.info(
+          "pq server: {workers} workers, store {store}, jobs {jobs}",
+          {
+            workers: settings.workers,
+            store: settings.dataStore,
+            jobs: registry.names().join(", "),
+          },
+        );
+        await runArbiter(settings, stop.signal);
+      }
+    } finally {
+      for (const name of signals) Deno.removeSignalListener(name, onSignal);
+      options.signal?.removeEventListener("abort", abortFromCaller);
+    }
+  }
+}

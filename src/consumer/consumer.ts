@@ -1,0 +1,388 @@
+/**
+ * The consumer loop of a worker: claim tasks under leases, run them, renew
+ * the leases while they run, record the outcomes in batches.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { JobRegistry } from "../registry.ts";
+import { TaskStatus } from "../status.ts";
+import type { Claim, Finish, Store } from "../store/store.ts";
+import type { Dict, TaskRecord } from "../task.ts";
+import type { JobBackend } from "../job.ts";
+import { failedRecord, runTask, TaskRevoked } from "./run_task.ts";
+
+const logger = getLogger(["pq", "consumer"]);
+
+/** What a consumer needs. */
+export interface ConsumerOptions {
+  /** The store tasks are claimed from. */
+  store: Store;
+  /** The jobs this worker can run. */
+  registry: JobRegistry;
+  /** The producer API jobs see as `backend`. */
+  backend: JobBackend;
+  /** Queues in priority order. */
+  queues: readonly string[];
+  /** This worker's name (stored in `task.worker`). */
+  worker: string;
+  /** This host's name (stored in `task.node`). */
+  node: string;
+  /** Most tasks running at once. */
+  concurrentTasks: number;
+  /** Tasks to claim before stopping (0: no limit). */
+  maxRequests: number;
+  /** Seconds of a lease. */
+  leaseTimeout: number;
+  /** Lease expiries after which a task fails. */
+  maxRedeliveries: number;
+  /** Seconds an idle consumer waits for tasks between claims. */
+  taskPoolTimeout: number;
+  /** Unix seconds now. */
+  now?: () => number;
+}
+
+interface Running {
+  claim: Claim;
+  controller: AbortController;
+}
+
+/**
+ * Runs tasks from the store until stopped, or until it claimed `maxRequests`
+ * tasks.
+ */
+export class Consumer {
+  readonly #options: ConsumerOptions;
+  readonly #now: () => number;
+  readonly #running = new Map<string, Running>();
+  readonly #pending: Finish[] = [];
+  #processed = 0;
+  #stopping = false;
+  #flushing?: Promise<void>;
+  readonly #stopController = new AbortController();
+  #wake?: () => void;
+  #loop?: Promise<void>;
+  #renewTimer?: ReturnType<typeof setTimeout>;
+  #lastReclaim = 0;
+  /** When running tasks must be released (Infinity: wait for them). */
+  #deadline = Infinity;
+  #draining?: Promise<void>;
+  readonly #released = new Set<string>();
+
+  /** Makes a consumer; `start()` runs it. */
+  constructor(options: ConsumerOptions) {
+    this.#options = options;
+    this.#now = options.now ?? (() => Date.now() / 1000);
+  }
+
+  /** Tasks claimed so far. */
+  get processed(): number {
+    return this.#processed;
+  }
+
+  /** What the consumer is doing, as pulsar-queue's `tasks.info()`. */
+  info(): Dict {
+    return {
+      maxConcurrentTasks: this.#options.concurrentTasks,
+      concurrentTasks: [...this.#running.keys()],
+      processed: this.#processed,
+      queues: [...this.#options.queues],
+    };
+  }
+
+  /** Starts claiming; resolves when the loop ends (stopped or max requests). */
+  start(): Promise<void> {
+    this.#loop ??= this.#run();
+    return this.#loop;
+  }
+
+  /**
+   * Stops claiming, lets running tasks finish for `graceSeconds`, then stops
+   * the rest and gives them back to their queue to run again elsewhere.
+   */
+  async stop(graceSeconds: number): Promise<void> {
+    this.#stopping = true;
+    this.#deadline = Math.min(this.#deadline, Date.now() + graceSeconds * 1000);
+    this.#stopController.abort();
+    this.#wake?.();
+    await this.#loop;
+    await this.#drain();
+  }
+
+  async #run(): Promise<void> {
+    const { concurrentTasks, maxRequests } = this.#options;
+    this.#scheduleRenew();
+    try {
+      while (!this.#stopping) {
+        await this.#maybeReclaim();
+        if (maxRequests > 0 && this.#processed >= maxRequests) {
+          logger.info("Processed {n} tasks: stop claiming", {
+            n: this.#processed,
+          });
+          break;
+        }
+        let free = concurrentTasks - this.#running.size;
+        if (maxRequests > 0) {
+          free = Math.min(free, maxRequests - this.#processed);
+        }
+        if (free <= 0) {
+          await this.#sleep(this.#options.taskPoolTimeout, false);
+          continue;
+        }
+        const claims = await this.#claim(free);
+        for (const claim of claims) this.#begin(claim);
+        if (claims.length === 0) {
+          await this.#sleep(this.#options.taskPoolTimeout, true);
+        }
+      }
+    } finally {
+      this.#stopping = true;
+    }
+    await this.#drain();
+  }
+
+  async #claim(max: number): Promise<Claim[]> {
+    try {
+      return await this.#options.store.claim({
+        queues: this.#options.queues,
+        max,
+        worker: this.#options.worker,
+        node: this.#options.node,
+        leaseSeconds: this.#options.leaseTimeout,
+      });
+    } catch (error) {
+      logger.error("Cannot claim tasks: {error}", { error });
+      await this.#sleep(1, false);
+      return [];
+    }
+  }
+
+  /** Waits for a freed slot, or for tasks in the store, or `seconds`. */
+  async #sleep(seconds: number, forTasks: boolean): Promise<void> {
+    const woken = new Promise<void>((resolve) => this.#wake = resolve);
+    if (forTasks) {
+      const done = new AbortController();
+      const signal = AbortSignal.any([
+        this.#stopController.signal,
+        done.signal,
+      ]);
+      await Promise.race([
+        woken,
+        this.#options.store.waitForTasks(this.#options.queues, seconds, signal),
+      ]);
+      done.abort();
+    } else {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        woken,
+        new Promise<void>((resolve) =>
+          timer = setTimeout(resolve, seconds * 1000)
+        ),
+      ]);
+      clearTimeout(timer);
+    }
+    this.#wake = undefined;
+  }
+
+  async #maybeReclaim(): Promise<void> {
+    const now = this.#now();
+    const every = Math.min(5, this.#options.leaseTimeout / 2);
+    if (now - this.#lastReclaim < every) return;
+    this.#lastReclaim = now;
+    try {
+      const report = await this.#options.store.reclaim(
+        this.#options.maxRedeliveries,
+      );
+      if (report.redelivered || report.failed) {
+        logger.warn(
+          "Expired leases: {redelivered} tasks queued again, {failed} failed",
+          { ...report },
+        );
+      }
+    } catch (error) {
+      logger.error("Cannot reclaim expired leases: {error}", { error });
+    }
+  }
+
+  #begin(claim: Claim): void {
+    this.#processed++;
+    const controller = new AbortController();
+    this.#running.set(claim.id, { claim, controller });
+    this.#execute(claim, controller.signal).then(
+      (finish) => this.#record(finish),
+      (error) => {
+        // runTask never throws; this is a bug guard so no task is stuck.
+        logger.error("Task {id} crashed the runner: {error}", {
+          id: claim.id,
+          error,
+        });
+        this.#running.delete(claim.id);
+      },
+    );
+  }
+
+  async #execute(claim: Claim, signal: AbortSignal): Promise<Finish> {
+    const lease = { id: claim.id, token: claim.token };
+    if (!claim.task) {
+      const reason = claim.malformed ?? "Malformed task record";
+      logger.error("Task {id} is malformed: {reason}", {
+        id: claim.id,
+        reason,
+      });
+      return { ...lease, task: malformedRecord(claim, reason, this.#now()) };
+    }
+    const job = this.#options.registry.get(claim.task.name);
+    const outcome = await runTask(claim.task, job, {
+      backend: this.#options.backend,
+      now: this.#now,
+      signal,
+    });
+    logOutcome(outcome.task);
+    return { ...lease, ...outcome };
+  }
+
+  #record(finish: Finish): void {
+    // A released task is back in its queue: its outcome here does not count.
+    if (this.#released.delete(finish.id)) return;
+    this.#pending.push(finish);
+    this.#flushing ??= this.#flush();
+  }
+
+  /** Writes every pending outcome in one store call, then frees their slots. */
+  async #flush(): Promise<void> {
+    // Let the tasks that end in this turn of the event loop join the batch.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0);
+      try {
+        const written = await this.#options.store.finish(batch);
+        batch.forEach((finish, i) => {
+          if (!written[i]) {
+            logger.warn(
+              "Lease of task {id} was lost: its outcome is dropped, the task runs again",
+              { id: finish.id },
+            );
+          }
+        });
+      } catch (error) {
+        // The leases stay ours until they expire: the tasks will run again.
+        logger.error("Cannot record {n} outcomes: {error}", {
+          n: batch.length,
+          error,
+        });
+      }
+      for (const finish of batch) this.#running.delete(finish.id);
+      this.#wake?.();
+    }
+    this.#flushing = undefined;
+  }
+
+  #scheduleRenew(): void {
+    const every = this.#options.leaseTimeout / 3;
+    this.#renewTimer = setTimeout(async () => {
+      await this.#renew();
+      if (this.#draining === undefined) this.#scheduleRenew();
+    }, every * 1000);
+  }
+
+  async #renew(): Promise<void> {
+    const leases = [...this.#running.values()].map(({ claim }) => ({
+      id: claim.id,
+      token: claim.token,
+    }));
+    if (leases.length === 0) return;
+    try {
+      const { lost, revoked } = await this.#options.store.renew(
+        leases,
+        this.#options.leaseTimeout,
+      );
+      for (const id of lost) {
+        this.#running.get(id)?.controller.abort(
+          new TaskRevoked(`Lease of task ${id} was lost`),
+        );
+      }
+      for (const id of revoked) {
+        this.#running.get(id)?.controller.abort(
+          new TaskRevoked(`Task ${id} was revoked`),
+        );
+      }
+    } catch (error) {
+      logger.error("Cannot renew leases: {error}", { error });
+    }
+  }
+
+  /**
+   * Waits for running tasks until the deadline, then gives the rest back to
+   * their queue before stopping them, so that they run again elsewhere.
+   */
+  #drain(): Promise<void> {
+    this.#draining ??= (async () => {
+      while (this.#running.size > 0 && Date.now() < this.#deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await this.#flushing;
+      const left = [...this.#running.values()];
+      if (left.length > 0) {
+        logger.warn("Releasing {n} unfinished tasks to run elsewhere", {
+          n: left.length,
+        });
+        try {
+          await this.#options.store.release(
+            left.map(({ claim }) => ({ id: claim.id, token: claim.token })),
+          );
+        } catch (error) {
+          logger.error(
+            "Cannot release tasks; they run again when their lease expires: {error}",
+            { error },
+          );
+        }
+        for (const { claim, controller } of left) {
+          this.#running.delete(claim.id);
+          this.#released.add(claim.id);
+          controller.abort(new TaskRevoked("Worker shutting down"));
+        }
+      }
+      await this.#flushing;
+      clearTimeout(this.#renewTimer);
+      this.#renewTimer = undefined;
+    })();
+    return this.#draining;
+  }
+}
+
+/** The FAILURE record of a claim whose stored record could not be read. */
+function malformedRecord(
+  claim: Claim,
+  reason: string,
+  now: number,
+): TaskRecord {
+  return failedRecord(
+    {
+      id: claim.id,
+      name: claim.name ?? "unknown",
+      queue: claim.queue,
+      status: TaskStatus.STARTED,
+      timeQueued: now,
+      timeStarted: now,
+      delay: 0,
+      retry: 1,
+      kwargs: {},
+      meta: {},
+      runInfo: {},
+    },
+    reason,
+    now,
+  );
+}
+
+function logOutcome(task: TaskRecord): void {
+  const text = `task.${task.name}<${task.id}>`;
+  if (task.status === TaskStatus.SUCCESS) {
+    logger.debug("{task} SUCCESS", { task: text });
+  } else {
+    logger.warn("{task} ended {status}: {result}", {
+      task: text,
+      status: task.status,
+      result: task.result,
+    });
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * Runs one task's job and turns what happened into the task's final record.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { TaskError, TaskTimeout } from "../errors.ts";
+import { Concurrency, type JobBackend, type JobClass } from "../job.ts";
+import { TaskStatus } from "../status.ts";
+import { newTaskId, Task, type TaskRecord } from "../task.ts";
+
+/** What a finished run produced. */
+export interface RunOutcome {
+  /** The final record (SUCCESS, FAILURE, REVOKED, or RETRY when retried). */
+  task: TaskRecord;
+  /** The next attempt to queue, when the job retries. */
+  retry?: TaskRecord;
+}
+
+/** Where a task runs. */
+export interface RunContext {
+  /** The producer API the job sees as `backend`. */
+  backend: JobBackend;
+  /** Unix seconds now. */
+  now: () => number;
+  /** Aborts when the task must stop (revoke, lost lease, shutdown). */
+  signal?: AbortSignal;
+}
+
+/** The reason a revoked task is given when it is revoked by id. */
+export class TaskRevoked extends Error {
+  /** Makes the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "TaskRevoked";
+  }
+}
+
+/** A failed record, for tasks that cannot even start. */
+export function failedRecord(
+  task: TaskRecord,
+  reason: string,
+  now: number,
+): TaskRecord {
+  return {
+    ...task,
+    status: TaskStatus.FAILURE,
+    result: reason,
+    timeEnded: now,
+  };
+}
+
+/**
+ * Runs `task` (already STARTED) with its job and returns the outcome: the
+ * task is never thrown away, whatever the job does.
+ */
+export async function runTask(
+  record: TaskRecord,
+  job: JobClass | undefined,
+  context: RunContext,
+): Promise<RunOutcome> {
+  const task = new Task(record);
+  if (!job) {
+    return {
+      task: failedRecord(record, `${task.name} not in registry`, context.now()),
+    };
+  }
+  const settled = await settle(task, job, context);
+  const ended: TaskRecord = {
+    ...task.toJSON(),
+    ...settled,
+    timeEnded: context.now(),
+  };
+  // A task revoked by id stays revoked; other failures may run again.
+  const revokedById = context.signal?.reason instanceof TaskRevoked;
+  return revokedById ? { task: ended } : withRetry(ended, job, context.now());
+}
+
+/** Runs the job and classifies its end: result, status and error fields. */
+async function settle(
+  task: Task,
+  job: JobClass,
+  context: RunContext,
+): Promise<Partial<TaskRecord>> {
+  const expiry = task.expiry;
+  const remaining = expiry === null ? Infinity : expiry - context.now();
+  if (remaining <= 0) return timedOut(task);
+  if ((job.concurrency ?? Concurrency.ASYNC_IO) !== Concurrency.ASYNC_IO) {
+    return {
+      status: TaskStatus.FAILURE,
+      result:
+        `Cannot run job '${task.name}': only Concurrency.ASYNC_IO is supported in this version`,
+    };
+  }
+  const controller = new AbortController();
+  const signals = context.signal
+    ? AbortSignal.any([controller.signal, context.signal])
+    : controller.signal;
+  const timer = Number.isFinite(remaining)
+    ? setTimeout(
+      () =>
+        controller.abort(
+          new TaskTimeout(`${task} timed out after ${task.timeout} s`),
+        ),
+      remaining * 1000,
+    )
+    : undefined;
+  try {
+    const kwargs = await checkedKwargs(task, job);
+    if ("invalid" in kwargs) {
+      return { status: TaskStatus.FAILURE, result: kwargs.invalid };
+    }
+    const instance = new job({
+      backend: context.backend,
+      task,
+      signal: signals,
+      logger: getLogger(["pq", "job", task.name]),
+    });
+    const result = await untilAborted(
+      Promise.resolve().then(() => instance.run(kwargs.value)),
+      signals,
+    );
+    return { status: TaskStatus.SUCCESS, result: result ?? null };
+  } catch (error) {
+    return classifyError(task, error);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The job's kwargs, checked by its schema when it has one. */
+async function checkedKwargs(
+  task: Task,
+  job: JobClass,
+): Promise<{ value: Record<string, unknown> } | { invalid: string }> {
+  if (!job.schema) return { value: task.kwargs };
+  const checked = await job.schema["~standard"].validate(task.kwargs);
+  if (!checked.issues) {
+    return { value: checked.value as Record<string, unknown> };
+  }
+  const problems = checked.issues.map((issue) => {
+    const path = (issue.path ?? []).map((part) =>
+      typeof part === "object" ? String(part.key) : String(part)
+    ).join(".");
+    return path ? `${path}: ${issue.message}` : issue.message;
+  });
+  return {
+    invalid: `Invalid arguments for job '${task.name}': ${problems.join("; ")}`,
+  };
+}
+
+/** Resolves with the job's result, or rejects as soon as the signal aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
+}
+
+function timedOut(task: Task): Partial<TaskRecord> {
+  return {
+    status: TaskStatus.REVOKED,
+    result: `Timed out: the task expired ${task.timeout} s after it was due`,
+  };
+}
+
+/** pulsar-queue's rules: TaskError is clean, anything else keeps its stack. */
+export function classifyError(task: Task, error: unknown): Partial<TaskRecord> {
+  if (error instanceof TaskTimeout) return timedOut(task);
+  if (error instanceof TaskRevoked) {
+    return { status: TaskStatus.REVOKED, result: error.message };
+  }
+  if (error instanceof TaskError) {
+    return { status: error.status, result: error.message };
+  }
+  const err = error instanceof Error ? error : new Error(String(error));
+  return {
+    status: TaskStatus.FAILURE,
+    result: err.message,
+    exception: `${err.name}: ${err.message}`,
+    stacktrace: (err.stack ?? `${err.name}: ${err.message}`).split("\n"),
+  };
+}
+
+/**
+ * When a task did not succeed and its job allows more runs, the task ends as
+ * RETRY pointing at its next attempt (`meta.nextTask`), which is returned to
+ * be queued in the same store transition.
+ */
+function withRetry(
+  ended: TaskRecord,
+  job: JobClass,
+  now: number,
+): RunOutcome {
+  const maxRetries = numberOr(ended.meta.maxRetries, job.maxRetries);
+  const retryDelay = numberOr(ended.meta.retryDelay, job.retryDelay) ?? 0;
+  const retriable = ended.status !== TaskStatus.SUCCESS &&
+    ended.queue !== null && maxRetries !== undefined &&
+    ended.retry < maxRetries;
+  if (!retriable) return { task: ended };
+  const nextId = newTaskId();
+  const { nextTask: _previous, ...meta } = ended.meta;
+  const retry: TaskRecord = {
+    id: nextId,
+    name: ended.name,
+    queue: ended.queue,
+    status: TaskStatus.QUEUED,
+    timeQueued: now,
+    delay: retryDelay,
+    timeout: ended.timeout ?? null,
+    retry: ended.retry + 1,
+    kwargs: ended.kwargs,
+    meta,
+    fromTask: ended.id,
+    runInfo: {},
+  };
+  return {
+    task: {
+      ...ended,
+      status: TaskStatus.RETRY,
+      meta: { ...ended.meta, nextTask: nextId },
+    },
+    retry,
+  };
+}
+
+function numberOr(value: unknown, fallback?: number): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
+}

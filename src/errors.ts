@@ -1,0 +1,142 @@
+/**
+ * Named errors of pq.
+ * @module
+ */
+import { TaskStatus, type TaskStatusCode } from "./status.ts";
+
+/**
+ * Throw it from a job to fail the task cleanly: the task's `result` is the
+ * message, its status is `status` (FAILURE by default) and no stack trace is
+ * stored.
+ *
+ * @example
+ * ```ts
+ * import { job, TaskError } from "@pq/queue";
+ * export const check = job(function check(_ctx, { n = 0 }: { n?: number }) {
+ *   if (n < 0) throw new TaskError(`n must be >= 0: got ${n}`);
+ *   return n;
+ * });
+ * ```
+ */
+export class TaskError extends Error {
+  /** The status the task ends with. */
+  readonly status: TaskStatusCode;
+  /** Makes a task error with a message and the final status. */
+  constructor(
+    message: string,
+    options?: ErrorOptions & { status?: TaskStatusCode },
+  ) {
+    super(message, options);
+    this.name = "TaskError";
+    this.status = options?.status ?? TaskStatus.FAILURE;
+  }
+}
+
+/**
+ * The job name given to `tasks.queue` is not registered.
+ *
+ * @example
+ * ```ts
+ * import { TaskNotAvailable } from "@pq/queue";
+ * const error = new TaskNotAvailable("nosuchjob");
+ * console.log(error.message); // "Task nosuchjob is not registered"
+ * ```
+ */
+export class TaskNotAvailable extends Error {
+  /** The job name that is not registered. */
+  readonly jobName: string;
+  /** Makes the error for a job name. */
+  constructor(jobName: string, options?: ErrorOptions) {
+    super(`Task ${jobName} is not registered`, options);
+    this.name = "TaskNotAvailable";
+    this.jobName = jobName;
+  }
+}
+
+/**
+ * A task ran past its timeout; the task ends REVOKED.
+ *
+ * @example
+ * ```ts
+ * import { TaskTimeout } from "@pq/queue";
+ * const error = new TaskTimeout("task.sleep<abc> timed out after 3 s");
+ * ```
+ */
+export class TaskTimeout extends Error {
+  /** Makes the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TaskTimeout";
+  }
+}
+
+/**
+ * The store (SQLite file or Redis server) cannot be reached or used.
+ *
+ * @example
+ * ```ts
+ * import { StoreConnectionError } from "@pq/queue";
+ * const error = new StoreConnectionError("Cannot open sqlite:/nope/x.db");
+ * ```
+ */
+export class StoreConnectionError extends Error {
+  /** Makes the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreConnectionError";
+  }
+}
+
+/**
+ * A setting has a bad value, or is unknown. The CLI exits with status 2.
+ *
+ * @example
+ * ```ts
+ * import { SettingsError } from "@pq/queue";
+ * const error = new SettingsError("workers", "-1", "a whole number >= 0", {
+ *   source: "command line --workers",
+ * });
+ * console.log(error.message);
+ * // Invalid setting 'workers' (command line --workers): expected a whole number >= 0, got "-1"
+ * ```
+ */
+export class SettingsError extends Error {
+  /** The name of the setting. */
+  readonly setting: string;
+  /** Where the value came from (`command line --workers`...). */
+  readonly source?: string;
+  /**
+   * Makes the error for a setting, the value given and what was expected.
+   * `source` names where the value came from; `message` replaces the usual
+   * "Invalid setting 'x' (source): expected ..., got ..." when that form
+   * does not fit (an unknown option, a flag without its value).
+   */
+  constructor(
+    setting: string,
+    value: unknown,
+    expected: string,
+    options?: ErrorOptions & { source?: string; message?: string },
+  ) {
+    const from = options?.source ? ` (${options.source})` : "";
+    super(
+      options?.message ??
+        `Invalid setting '${setting}'${from}: expected ${expected}, got ${
+          describeValue(value)
+        }`,
+      options,
+    );
+    this.name = "SettingsError";
+    this.setting = setting;
+    this.source = options?.source;
+  }
+}
+
+/** Shows a value in an error message the way a user typed or wrote it. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,392 @@
+/**
+ * Jobs: what a task runs. Define one with {@linkcode job} or by extending
+ * {@linkcode Job}.
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Dict, Task } from "./task.ts";
+
+/**
+ * How a job runs (pulsar-queue's codes).
+ *
+ * @example
+ * ```ts
+ * import { Concurrency, job } from "@pq/queue";
+ * export const hello = job(
+ *   { name: "hello", concurrency: Concurrency.ASYNC_IO },
+ *   () => "hello",
+ * );
+ * ```
+ */
+export const Concurrency = {
+  /** On the worker's event loop (the default). */
+  ASYNC_IO: 1,
+  /** In a Web Worker of the worker process. */
+  THREAD_IO: 3,
+  /** In a `Deno.Command` subprocess. */
+  CPUBOUND: 4,
+} as const;
+
+/**
+ * One of the codes of {@linkcode Concurrency}.
+ *
+ * @example
+ * ```ts
+ * import { Concurrency, type ConcurrencyCode } from "@pq/queue";
+ * const mode: ConcurrencyCode = Concurrency.THREAD_IO;
+ * ```
+ */
+export type ConcurrencyCode = typeof Concurrency[keyof typeof Concurrency];
+
+/** The name `jobList` reports for each concurrency mode, as pulsar-queue. */
+export const CONCURRENCY_NAMES: Readonly<Record<ConcurrencyCode, string>> = {
+  1: "asyncio",
+  3: "thread",
+  4: "process",
+};
+
+/**
+ * A Standard Schema (zod, valibot, arktype...) that checks a job's kwargs.
+ * See https://standardschema.dev.
+ */
+export interface KwargsSchema {
+  /** The Standard Schema interface. */
+  readonly "~standard": {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (
+      value: unknown,
+    ) =>
+      | StandardResult
+      | Promise<StandardResult>;
+  };
+}
+
+/** The result of a Standard Schema validation. */
+export type StandardResult =
+  | { readonly value: unknown; readonly issues?: undefined }
+  | {
+    readonly issues: ReadonlyArray<{
+      readonly message: string;
+      readonly path?: ReadonlyArray<
+        PropertyKey | { readonly key: PropertyKey }
+      >;
+    }>;
+  };
+
+/** Options of a job: the static fields of a {@linkcode Job} class. */
+export interface JobOptions {
+  /** The job name; derived from the function or class name when absent. */
+  name?: string;
+  /** How the job runs; ASYNC_IO when absent. */
+  concurrency?: ConcurrencyCode;
+  /** Default task timeout in seconds, counted from `timeQueued + delay`. */
+  timeout?: number;
+  /** Runs in all (attempts) for a task that does not succeed. */
+  maxRetries?: number;
+  /** Seconds before a retry runs. */
+  retryDelay?: number;
+  /** Most tasks of this job running at once in the whole cluster. */
+  maxConcurrency?: number;
+  /** The queue of tasks queued without one. */
+  defaultQueue?: string;
+  /** What the job does (shown by `jobList`). */
+  doc?: string;
+  /** Seconds between runs of a periodic job. */
+  runEvery?: number;
+  /** A time (Unix seconds) the periodic runs are aligned to. */
+  anchor?: number;
+  /** Checks the kwargs before the job runs: a bad one fails the task. */
+  schema?: KwargsSchema;
+}
+
+/** The services a job gets from the process that runs it. */
+export interface JobRuntime {
+  /** The producer API of this process (`backend.tasks.queue(...)`). */
+  backend: JobBackend;
+  /** The task being run. */
+  task: Task;
+  /** Fires when the task times out or is revoked. */
+  signal: AbortSignal;
+  /** The job's logger (category `pq.job.<name>`). */
+  logger: Logger;
+}
+
+/** What a job can reach of the process that runs it. */
+export interface JobBackend {
+  /** The host name, lower-case (the local queue's name). */
+  readonly nodeName: string;
+  /** Queues a task (see `Tasks.queue`). */
+  queueTask(
+    jobName: string,
+    kwargs: Dict | undefined,
+    options: Dict & { fromTask: string },
+  ): PromiseLike<Task>;
+  /** What this process is doing: `{ tasks: { queues, ... } }`. */
+  info(): Dict;
+}
+
+/**
+ * A job: extend it and implement `run(kwargs)`. Static fields are the job's
+ * options; inside `run`, `this` is the task's context (`task`, `signal`,
+ * `logger`, `queue()`...). Meta params of a task (`maxRetries`...) override
+ * the static options for that task.
+ *
+ * @example
+ * ```ts
+ * import { Job } from "@pq/queue";
+ * export class AsyncSleep extends Job {
+ *   static override timeout = 60;
+ *   override async run({ lag = 1 }: { lag?: number }) {
+ *     await new Promise((ok) => setTimeout(ok, lag * 1000));
+ *     return lag;
+ *   }
+ * }
+ * ```
+ */
+export class Job {
+  /** Set `static abstract = true` on a base class that must not register. */
+  static abstract?: boolean;
+  /** The job name; derived from the class name when absent. */
+  static jobName?: string;
+  /** How the job runs; ASYNC_IO when absent. */
+  static concurrency?: ConcurrencyCode;
+  /** Default task timeout in seconds. */
+  static timeout?: number;
+  /** Runs in all (attempts) for a task that does not succeed. */
+  static maxRetries?: number;
+  /** Seconds before a retry runs. */
+  static retryDelay?: number;
+  /** Most tasks of this job running at once in the whole cluster. */
+  static maxConcurrency?: number;
+  /** The queue of tasks queued without one. */
+  static defaultQueue?: string;
+  /** What the job does. */
+  static doc?: string;
+  /** Seconds between runs of a periodic job. */
+  static runEvery?: number;
+  /** A time (Unix seconds) the periodic runs are aligned to. */
+  static anchor?: number;
+  /** Checks the kwargs before the job runs. */
+  static schema?: KwargsSchema;
+
+  /** The producer API of the process that runs the task. */
+  readonly backend: JobBackend;
+  /** The task being run. */
+  readonly task: Task;
+  /** Fires when the task times out or is revoked: pass it to I/O calls. */
+  readonly signal: AbortSignal;
+  /** The job's logger. */
+  readonly logger: Logger;
+
+  /** Made by the worker that runs a task; jobs do not make their own. */
+  constructor(runtime: JobRuntime) {
+    this.backend = runtime.backend;
+    this.task = runtime.task;
+    this.signal = runtime.signal;
+    this.logger = runtime.logger;
+  }
+
+  /** The job's work. Its return value is the task's result. */
+  run(_kwargs: Dict): unknown {
+    throw new Error(`Job ${this.name} does not implement run()`);
+  }
+
+  /** The job name. */
+  get name(): string {
+    return jobNameOf(this.constructor as JobClass);
+  }
+
+  /** Retries of this task (meta params override the job's option). */
+  get maxRetries(): number | undefined {
+    return this.#option("maxRetries") as number | undefined;
+  }
+
+  /** Seconds before a retry of this task runs. */
+  get retryDelay(): number {
+    return (this.#option("retryDelay") as number | undefined) ?? 0;
+  }
+
+  /** The concurrency limit of this task's job. */
+  get maxConcurrency(): number | undefined {
+    return this.#option("maxConcurrency") as number | undefined;
+  }
+
+  /** This task's timeout in seconds. */
+  get timeout(): number | undefined {
+    return this.task.timeout ?? undefined;
+  }
+
+  /** The job's default queue. */
+  get defaultQueue(): string | undefined {
+    return this.#option("defaultQueue") as string | undefined;
+  }
+
+  /** `fetch`, stopped when the task times out or is revoked. */
+  get http(): typeof fetch {
+    return (input, init) =>
+      fetch(input, {
+        ...init,
+        signal: init?.signal
+          ? AbortSignal.any([init.signal, this.signal])
+          : this.signal,
+      });
+  }
+
+  /**
+   * Queues another task from this one (its `fromTask` is this task's id).
+   * Resolves when it is done, or when queued with `callback: false`.
+   */
+  queue(
+    jobName: string,
+    kwargs?: Dict,
+    options: Dict = {},
+  ): PromiseLike<Task> {
+    return this.backend.queueTask(jobName, kwargs, {
+      ...options,
+      fromTask: this.task.id,
+    });
+  }
+
+  /** Queues another task on this host's local queue. */
+  queueLocal(
+    jobName: string,
+    kwargs?: Dict,
+    options: Dict = {},
+  ): PromiseLike<Task> {
+    return this.queue(jobName, kwargs, {
+      ...options,
+      queue: this.backend.nodeName,
+    });
+  }
+
+  #option(key: keyof JobOptions): unknown {
+    const fromMeta = this.task.meta[key];
+    return fromMeta ?? (this.constructor as JobClass)[key];
+  }
+}
+
+/** A class that extends {@linkcode Job}. */
+export type JobClass = typeof Job;
+
+/** A job written as a function: `(ctx, kwargs) => result`. */
+export type JobFunction<K> = (ctx: Job, kwargs: K) => unknown;
+
+/**
+ * Makes a job from a function. The name is `options.name`, or the function's
+ * name (slugified: `queue_from_task` → `queue.from.task`).
+ *
+ * @example
+ * ```ts
+ * import { job } from "@pq/queue";
+ * export const addition = job(
+ *   function addition(_ctx, { a = 0, b = 0 }: { a?: number; b?: number }) {
+ *     return a + b;
+ *   },
+ * );
+ * export const subtraction = job(
+ *   { name: "subtraction", maxRetries: 3 },
+ *   (_ctx, { a = 0, b = 0 }: { a?: number; b?: number }) => a - b,
+ * );
+ * ```
+ */
+export function job<K extends Dict>(fn: JobFunction<K>): JobClass;
+export function job<K extends Dict>(
+  options: JobOptions,
+  fn: JobFunction<K>,
+): JobClass;
+export function job<K extends Dict>(
+  first: JobOptions | JobFunction<K>,
+  second?: JobFunction<K>,
+): JobClass {
+  const options: JobOptions = typeof first === "function" ? {} : first;
+  const fn = typeof first === "function" ? first : second;
+  if (typeof fn !== "function") {
+    throw new TypeError(
+      `Cannot make a job as its function is missing: got ${typeof fn}`,
+    );
+  }
+  const rawName = options.name ?? fn.name;
+  if (!rawName) {
+    throw new TypeError(
+      "Cannot make a job without a name: pass a named function or options.name",
+    );
+  }
+  const name = slugifyJobName(rawName);
+  validateJobOptions(name, options);
+  const FunctionJob = class extends Job {
+    override run(kwargs: Dict): unknown {
+      return fn(this, kwargs as K);
+    }
+  };
+  // `name` is a read-only property of every class: the job name goes in
+  // `jobName` instead.
+  const { name: _name, ...statics } = options;
+  Object.assign(FunctionJob, statics, { jobName: name });
+  return FunctionJob;
+}
+
+/**
+ * pulsar-queue's job name rule: lower-case, apostrophes dropped, every run of
+ * characters outside `[-a-z0-9]` becomes one separator, separators are `.`
+ * and none lead or trail. `RunPyCode` → `runpycode`, `read_text` →
+ * `read.text`, `"bla foo"` → `bla.foo`.
+ */
+export function slugifyJobName(text: string): string {
+  return text
+    .toLowerCase()
+    .replaceAll("'", "")
+    .replace(/[^-a-z0-9]+/g, "-")
+    .replace(/-+/g, "-")
+    .replace(/^-|-$/g, "")
+    .replaceAll("-", ".");
+}
+
+/** The registered name of a job class. */
+export function jobNameOf(cls: JobClass): string {
+  return slugifyJobName(
+    Object.hasOwn(cls, "jobName") && cls.jobName ? cls.jobName : cls.name,
+  );
+}
+
+/** True for a class that extends Job and is not marked abstract. */
+export function isRegistrableJob(value: unknown): value is JobClass {
+  return typeof value === "function" && value !== Job &&
+    value.prototype instanceof Job &&
+    !(Object.hasOwn(value, "abstract") && (value as JobClass).abstract);
+}
+
+/** Checks a job's options; throws a TypeError naming the bad one. */
+export function validateJobOptions(name: string, options: JobOptions): void {
+  const fail = (key: string, expected: string) => {
+    throw new TypeError(
+      `Invalid option '${key}' of job '${name}': expected ${expected}, got ${
+        JSON.stringify(options[key as keyof JobOptions])
+      }`,
+    );
+  };
+  if (!name) fail("name", "a name with a letter or digit");
+  const positive = ["timeout", "runEvery"] as const;
+  for (const key of positive) {
+    const value = options[key];
+    if (
+      value !== undefined &&
+      !(typeof value === "number" && Number.isFinite(value) && value > 0)
+    ) fail(key, "a number of seconds > 0");
+  }
+  const value = options.retryDelay;
+  if (
+    value !== undefined &&
+    !(typeof value === "number" && Number.isFinite(value) && value >= 0)
+  ) fail("retryDelay", "a number of seconds >= 0");
+  for (const key of ["maxRetries", "maxConcurrency"] as const) {
+    const count = options[key];
+    if (count !== undefined && !(Number.isInteger(count) && count > 0)) {
+      fail(key, "a whole number > 0");
+    }
+  }
+  if (
+    options.concurrency !== undefined &&
+    !(options.concurrency in CONCURRENCY_NAMES)
+  ) fail("concurrency", "Concurrency.ASYNC_IO, THREAD_IO or CPUBOUND");
+}

@@ -1,0 +1,689 @@
+/**
+ * The producer API: queue tasks, wait for them, follow events.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { runTask } from "./consumer/run_task.ts";
+import { TaskNotAvailable } from "./errors.ts";
+import { type EventCallback, EventHub } from "./events.ts";
+import type { JobBackend } from "./job.ts";
+import { type JobInfo, type JobRegistry, loadRegistry } from "./registry.ts";
+import type { Settings } from "./settings_types.ts";
+import { READY_STATES, TaskStatus } from "./status.ts";
+import { openStore } from "./store/open_store.ts";
+import type { ChannelMessage, RevokeOutcome, Store } from "./store/store.ts";
+import {
+  type Dict,
+  newTaskId,
+  parseTaskRecord,
+  Task,
+  type TaskRecord,
+} from "./task.ts";
+
+const logger = getLogger(["pq", "producer"]);
+
+/** Options of `tasks.queue`. Durations are seconds. */
+export interface QueueOptions {
+  /**
+   * True (default): the future resolves when the task is done. False: it
+   * resolves once the task is queued, and `task.doneCallback` when done.
+   */
+  callback?: boolean;
+  /** Seconds to wait before the task may run. */
+  delay?: number;
+  /**
+   * The queue: a name; true (default) for the job's `defaultQueue` or the
+   * `defaultTaskQueue` setting; false to run it in this process.
+   */
+  queue?: string | boolean;
+  /** Seconds, counted from when the task is due, after which it is revoked. */
+  timeout?: number;
+  /** `maxRetries`, `retryDelay`, `maxConcurrency`, and free keys. */
+  metaParams?: Dict;
+}
+
+/**
+ * A task on its way: `.id` at once, and a promise of the task (done, or
+ * queued with `callback: false`).
+ *
+ * @example
+ * ```ts
+ * import { PulsarQueue } from "@pq/queue";
+ * await using api = await new PulsarQueue({ taskPaths: ["./examples/jobs/"] })
+ *   .api().start();
+ * const future = api.tasks.queue("addition", { a: 1, b: 2 });
+ * console.log(future.id);
+ * const task = await future;
+ * ```
+ */
+export class TaskFuture implements PromiseLike<Task> {
+  /** The id of the task. */
+  readonly id: string;
+  readonly #promise: Promise<Task>;
+
+  /** Wraps the promise of a task of a known id. */
+  constructor(id: string, promise: Promise<Task>) {
+    this.id = id;
+    this.#promise = promise;
+  }
+
+  /** Waits for the task. */
+  then<A = Task, B = never>(
+    onfulfilled?: ((value: Task) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.#promise.then(onfulfilled, onrejected);
+  }
+
+  /** Handles a rejection. */
+  catch<B = never>(
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<Task | B> {
+    return this.#promise.catch(onrejected);
+  }
+
+  /** `TaskFuture<id>`. */
+  toString(): string {
+    return `TaskFuture<ID=${this.id}>`;
+  }
+}
+
+interface Waiter {
+  resolve: (task: Task) => void;
+  reject: (error: unknown) => void;
+}
+
+/** How a producer is made (by `PulsarQueue.api()` or by a server). */
+export interface ProducerInit {
+  /** Resolves the settings when the producer starts. */
+  settings: () => Promise<Settings>;
+  /** The registry, when the caller loaded it already. */
+  registry?: JobRegistry;
+  /** The store, when the caller opened it already (not closed by us). */
+  store?: Store;
+  /** What a consumer in this process reports as `info()`. */
+  info?: () => Dict;
+  /** The worker name of tasks this producer runs in-process. */
+  worker?: string;
+}
+
+/** Seconds between checks of the store for tasks whose `done` event was missed. */
+const WAIT_CHECK_SECONDS = 1;
+
+/**
+ * The producer API of a pq application: `api.tasks` queues tasks; events,
+ * start and close. Made by `PulsarQueue.api()`.
+ *
+ * @example
+ * ```ts
+ * import { PulsarQueue } from "@pq/queue";
+ * const app = new PulsarQueue({ taskPaths: ["./examples/jobs/"] });
+ * await using api = await app.api().start();
+ * const task = await api.tasks.queue("addition", { a: 4, b: 6 });
+ * console.log(task.result); // 10
+ * ```
+ */
+export class Producer implements AsyncDisposable, JobBackend {
+  /** The tasks consumer: queue, execute, jobList... */
+  readonly tasks: Tasks;
+  readonly #init: ProducerInit;
+  readonly #hub = new EventHub((error, channel, event) =>
+    logger.error("Event callback on {channel}/{event} failed: {error}", {
+      channel,
+      event,
+      error,
+    })
+  );
+  readonly #waiters = new Map<string, Waiter[]>();
+  readonly #unsubscribe = new Map<string, Promise<() => Promise<void>>>();
+  #starting?: Promise<this>;
+  #closing?: Promise<void>;
+  #settings?: Settings;
+  #registry?: JobRegistry;
+  #store?: Store;
+  #ownsStore = false;
+  #checkTimer?: ReturnType<typeof setTimeout>;
+  readonly #nodeName = Deno.hostname().toLowerCase();
+
+  /** Use `PulsarQueue.api()`. */
+  constructor(init: ProducerInit) {
+    this.#init = init;
+    this.tasks = new Tasks(this);
+  }
+
+  /** The consumers of this API (only `tasks`). */
+  get consumers(): Tasks[] {
+    return [this.tasks];
+  }
+
+  /** The host name, lower-case: the name of this host's local queue. */
+  get nodeName(): string {
+    return this.#nodeName;
+  }
+
+  /** The resolved settings (after `start()`). */
+  get settings(): Settings {
+    return this.#need(this.#settings, "settings");
+  }
+
+  /** The job registry (after `start()`). */
+  get registry(): JobRegistry {
+    return this.#need(this.#registry, "registry");
+  }
+
+  /** The store (after `start()`). */
+  get store(): Store {
+    return this.#need(this.#store, "store");
+  }
+
+  /**
+   * Resolves settings, loads the jobs, opens the store and subscribes to task
+   * events. Idempotent; `tasks.queue` calls it when needed.
+   */
+  start(): Promise<this> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<this> {
+    if (this.#closing) throw new Error("Cannot start a closed producer");
+    const settings = await this.#init.settings();
+    this.#settings = settings;
+    this.#registry = this.#init.registry ??
+      await loadRegistry(settings.taskPaths);
+    if (this.#init.store) this.#store = this.#init.store;
+    else {
+      this.#store = await openStore(settings.dataStore, {
+        serializer: settings.messageSerializer,
+        resultTtl: settings.resultTtl,
+      });
+      this.#ownsStore = true;
+    }
+    await this.#subscribe("task");
+    return this;
+  }
+
+  /** True once `close()` was called. */
+  closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * Calls `callback(channel, event, data)` for events of `channel` whose
+   * name matches `pattern` (`*`, `?`, `[...]`). On channel `task` the data
+   * is a `Task`, and a task's id is an event name too.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * await api.onEvents("task", "done", (_channel, _event, task) => {
+   *   console.log(String(task));
+   * });
+   * ```
+   */
+  async onEvents(
+    channel: string,
+    pattern: string,
+    callback: EventCallback,
+  ): Promise<void> {
+    await this.start();
+    this.#hub.add(channel, pattern, callback);
+    await this.#subscribe(channel);
+  }
+
+  /** Removes a callback added by `onEvents` (no error when absent). */
+  async removeEventCallback(
+    channel: string,
+    pattern: string,
+    callback: EventCallback,
+  ): Promise<void> {
+    const last = this.#hub.remove(channel, pattern, callback);
+    const key = channel.toLowerCase();
+    if (last && key !== "task") {
+      const unsubscribe = this.#unsubscribe.get(key);
+      this.#unsubscribe.delete(key);
+      if (unsubscribe) await (await unsubscribe)();
+    }
+  }
+
+  /** Queues a task made elsewhere (its `queue` must be set). */
+  queue(task: Task, options: { callback?: boolean } = {}): TaskFuture {
+    return new TaskFuture(
+      task.id,
+      this.#enqueue(task.toJSON(), options.callback ?? true),
+    );
+  }
+
+  /** Runs a task in this process (no queue) and resolves with it done. */
+  execute(task: Task): TaskFuture {
+    return new TaskFuture(task.id, this.#execute(task.toJSON()));
+  }
+
+  /** Publishes a message on a channel, to every process that listens. */
+  async publish(channel: string, event: string, data: unknown): Promise<void> {
+    await this.start();
+    await this.store.publish({ channel, event, data });
+  }
+
+  /** What this process is doing (a server's consumer adds its `tasks` info). */
+  info(): Dict {
+    return this.#init.info?.() ?? {};
+  }
+
+  /** Used by jobs' `queue()`: queues with `fromTask` set. */
+  queueTask(
+    jobName: string,
+    kwargs: Dict | undefined,
+    options: Dict & { fromTask: string },
+  ): TaskFuture {
+    return this.tasks.queue(jobName, kwargs, options as QueueOptions);
+  }
+
+  /**
+   * Waits until the task of `id` is done (following retries to the last
+   * attempt). The store is checked too, so a missed event does not hang.
+   */
+  waitFor(id: string): Promise<Task> {
+    return new Promise<Task>((resolve, reject) => {
+      this.#addWaiter(id, { resolve, reject });
+      this.#checkStore([id]);
+    });
+  }
+
+  /** Stops event delivery, rejects waiting futures and closes the store. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    await this.#starting?.catch(() => undefined);
+    clearTimeout(this.#checkTimer);
+    for (const [id, waiters] of this.#waiters) {
+      for (const waiter of waiters) {
+        waiter.reject(
+          new Error(`Producer closed while waiting for task ${id}`),
+        );
+      }
+    }
+    this.#waiters.clear();
+    for (const unsubscribe of this.#unsubscribe.values()) {
+      await (await unsubscribe.catch(() => async () => {}))();
+    }
+    this.#unsubscribe.clear();
+    if (this.#ownsStore) await this.#store?.close();
+  }
+
+  /** Makes the record of a new task, checking every option. */
+  makeTask(
+    jobName: string,
+    kwargs: Dict = {},
+    options: QueueOptions & { fromTask?: string; id?: string } = {},
+  ): TaskRecord {
+    const job = this.registry.get(jobName);
+    if (!job) throw new TaskNotAvailable(jobName);
+    checkQueueOptions(kwargs, options);
+    const meta: Dict = { ...options.metaParams };
+    const retry = typeof meta.retry === "number" ? meta.retry : 1;
+    delete meta.retry;
+    if (meta.maxConcurrency === undefined && job.maxConcurrency) {
+      meta.maxConcurrency = job.maxConcurrency;
+    }
+    const queue = options.queue === false
+      ? null
+      : typeof options.queue === "string"
+      ? options.queue
+      : job.defaultQueue ?? this.settings.defaultTaskQueue;
+    return {
+      id: options.id ?? newTaskId(),
+      name: jobName,
+      queue,
+      status: TaskStatus.QUEUED,
+      timeQueued: Date.now() / 1000,
+      delay: options.delay ?? 0,
+      timeout: options.timeout ?? job.timeout ?? null,
+      retry,
+      kwargs,
+      meta,
+      fromTask: options.fromTask ?? null,
+      runInfo: {},
+    };
+  }
+
+  async #enqueue(record: TaskRecord, callback: boolean): Promise<Task> {
+    if (this.#closing) {
+      throw new Error("Cannot queue task as the producer is closing");
+    }
+    await this.start();
+    if (record.queue === null) return this.#execute(record);
+    const done = callback ? this.#waitWithoutCheck(record.id) : undefined;
+    try {
+      await this.store.enqueue([record]);
+    } catch (error) {
+      this.#dropWaiters(record.id, error);
+      throw error;
+    }
+    return done ? await done : this.#queuedTask(record);
+  }
+
+  /** Queues records in one store call; resolves with them QUEUED. */
+  async enqueueMany(records: TaskRecord[]): Promise<Task[]> {
+    if (this.#closing) {
+      throw new Error("Cannot queue task as the producer is closing");
+    }
+    await this.start();
+    await this.store.enqueue(records);
+    return records.map((record) => this.#queuedTask(record));
+  }
+
+  /** A QUEUED task whose `doneCallback` waits for it (made on first use). */
+  #queuedTask(record: TaskRecord): Task {
+    const task = new Task(record);
+    let doneCallback: Promise<Task> | undefined;
+    Object.defineProperty(task, "doneCallback", {
+      get: () => doneCallback ??= this.waitFor(record.id),
+      enumerable: false,
+    });
+    return task;
+  }
+
+  async #execute(record: TaskRecord): Promise<Task> {
+    await this.start();
+    const now = () => Date.now() / 1000;
+    const started: TaskRecord = {
+      ...record,
+      queue: null,
+      status: TaskStatus.STARTED,
+      timeStarted: now(),
+      node: this.#nodeName,
+      worker: null,
+    };
+    await this.#publishTask("started", started);
+    const outcome = await runTask(started, this.registry.get(record.name), {
+      backend: this,
+      now,
+    });
+    await this.#publishTask("done", outcome.task);
+    return new Task(outcome.task);
+  }
+
+  async #publishTask(event: string, record: TaskRecord): Promise<void> {
+    try {
+      await this.store.publish({ channel: "task", event, data: record });
+    } catch (error) {
+      // As pulsar-queue: a failed publish is logged, the task goes on.
+      logger.error("Cannot publish {event} of task {id}: {error}", {
+        event,
+        id: record.id,
+        error,
+      });
+    }
+  }
+
+  async #subscribe(channel: string): Promise<void> {
+    const key = channel.toLowerCase();
+    if (this.#unsubscribe.has(key)) {
+      await this.#unsubscribe.get(key);
+      return;
+    }
+    const subscribing = this.store.subscribe(
+      key,
+      (message) => this.#onMessage(message),
+    );
+    this.#unsubscribe.set(key, subscribing);
+    await subscribing;
+  }
+
+  #onMessage(message: ChannelMessage): void {
+    if (message.channel !== "task") {
+      this.#hub.dispatch(message, message.data);
+      return;
+    }
+    const parsed = parseTaskRecord(message.data);
+    if (!parsed.ok) {
+      logger.warn("Ignored a malformed task event: {reason}", {
+        reason: parsed.reason,
+      });
+      return;
+    }
+    const task = new Task(parsed.record);
+    if (message.event === "done") this.#settle(task);
+    this.#hub.dispatch(message, task, task.id);
+  }
+
+  /** Resolves the waiters of a finished task, or moves them to its retry. */
+  #settle(task: Task): void {
+    const waiters = this.#waiters.get(task.id);
+    if (!waiters) return;
+    if (task.status === TaskStatus.RETRY) {
+      const next = task.meta.nextTask;
+      if (typeof next !== "string") return;
+      this.#waiters.delete(task.id);
+      for (const waiter of waiters) this.#addWaiter(next, waiter);
+      this.#checkStore([next]);
+    } else if (READY_STATES.has(task.status)) {
+      this.#waiters.delete(task.id);
+      for (const waiter of waiters) waiter.resolve(task);
+    }
+  }
+
+  #waitWithoutCheck(id: string): Promise<Task> {
+    return new Promise<Task>((resolve, reject) =>
+      this.#addWaiter(id, { resolve, reject })
+    );
+  }
+
+  #addWaiter(id: string, waiter: Waiter): void {
+    const waiters = this.#waiters.get(id);
+    if (waiters) waiters.push(waiter);
+    else this.#waiters.set(id, [waiter]);
+    this.#scheduleCheck();
+  }
+
+  #dropWaiters(id: string, error: unknown): void {
+    for (const waiter of this.#waiters.get(id) ?? []) waiter.reject(error);
+    this.#waiters.delete(id);
+  }
+
+  /** While tasks are awaited, checks the store now and then (missed events). */
+  #scheduleCheck(): void {
+    if (this.#checkTimer !== undefined || this.#closing) return;
+    this.#checkTimer = setTimeout(() => {
+      this.#checkTimer = undefined;
+      if (this.#waiters.size === 0) return;
+      this.#checkStore([...this.#waiters.keys()]);
+      this.#scheduleCheck();
+    }, WAIT_CHECK_SECONDS * 1000);
+  }
+
+  #checkStore(ids: string[]): void {
+    (async () => {
+      await this.start();
+      for (const id of ids) {
+        if (!this.#waiters.has(id) || this.#closing) continue;
+        const record = await this.store.get(id);
+        if (record) this.#settle(new Task(record));
+      }
+    })().catch((error) =>
+      logger.warn("Cannot check awaited tasks in the store: {error}", {
+        error,
+      })
+    );
+  }
+
+  #need<T>(value: T | undefined, what: string): T {
+    if (value === undefined) {
+      throw new Error(`The producer has no ${what} before start()`);
+    }
+    return value;
+  }
+}
+
+/**
+ * The tasks consumer of the producer API (`api.tasks`).
+ *
+ * @example
+ * ```ts
+ * import { PulsarQueue } from "@pq/queue";
+ * await using api = await new PulsarQueue({ taskPaths: ["./examples/jobs/"] })
+ *   .api().start();
+ * const queued = await api.tasks.queue("addition", { a: 1 }, {
+ *   callback: false,
+ *   delay: 2,
+ * });
+ * console.log(queued.statusString); // "QUEUED"
+ * ```
+ */
+export class Tasks {
+  /** The consumer name. */
+  readonly name = "tasks";
+  readonly #producer: Producer;
+
+  /** Made by the producer. */
+  constructor(producer: Producer) {
+    this.#producer = producer;
+  }
+
+  /**
+   * Queues a task of `jobName`. An unknown name rejects with
+   * `TaskNotAvailable`; a bad option rejects with a `TypeError` or
+   * `RangeError` naming it.
+   */
+  queue(
+    jobName: string,
+    kwargs?: Dict,
+    options: QueueOptions = {},
+  ): TaskFuture {
+    const producer = this.#producer;
+    const id = newTaskId();
+    if (producer.closing()) {
+      return new TaskFuture(
+        id,
+        Promise.reject(
+          new Error("Cannot queue task as the producer is closing"),
+        ),
+      );
+    }
+    const promise = (async () => {
+      await producer.start();
+      const record = producer.makeTask(jobName, kwargs, { ...options, id });
+      return await producer.queue(new Task(record), options);
+    })();
+    return new TaskFuture(id, promise);
+  }
+
+  /**
+   * Queues many tasks of one job in one store call (all or none) and
+   * resolves with them QUEUED; `task.doneCallback` of each resolves when it
+   * is done.
+   */
+  async queueMany(
+    jobName: string,
+    kwargsList: readonly Dict[],
+    options: Omit<QueueOptions, "callback"> = {},
+  ): Promise<Task[]> {
+    const producer = this.#producer;
+    await producer.start();
+    if (options.queue === false) {
+      throw new TypeError(
+        "Cannot queue many tasks with 'queue' false: use execute",
+      );
+    }
+    const records = kwargsList.map((kwargs) =>
+      producer.makeTask(jobName, kwargs, options)
+    );
+    return await producer.enqueueMany(records);
+  }
+
+  /** Queues a task on this host's local queue (served first by its servers). */
+  queueLocal(
+    jobName: string,
+    kwargs?: Dict,
+    options: QueueOptions = {},
+  ): TaskFuture {
+    return this.queue(jobName, kwargs, {
+      ...options,
+      queue: this.#producer.nodeName,
+    });
+  }
+
+  /** Runs a task in this process, without a queue; resolves when done. */
+  execute(
+    jobName: string,
+    kwargs?: Dict,
+    options: QueueOptions = {},
+  ): TaskFuture {
+    return this.queue(jobName, kwargs, {
+      ...options,
+      queue: false,
+      callback: true,
+    });
+  }
+
+  /** The stored task of an id, or undefined (unknown, or past retention). */
+  async get(id: string): Promise<Task | undefined> {
+    await this.#producer.start();
+    const record = await this.#producer.store.get(id);
+    return record && new Task(record);
+  }
+
+  /**
+   * Revokes a task: a queued one never runs (REVOKED); a running one is
+   * stopped (its signal fires) when its worker next renews its lease.
+   */
+  async revoke(id: string): Promise<RevokeOutcome> {
+    await this.#producer.start();
+    return await this.#producer.store.revoke(id);
+  }
+
+  /** The queues a server consumes, in priority order: local queue first. */
+  queues(): string[] {
+    return [this.#producer.nodeName, ...this.#producer.settings.taskQueues];
+  }
+
+  /** `[name, info]` of the named jobs, or of all. */
+  jobList(names?: readonly string[]): Array<[string, JobInfo]> {
+    return this.#producer.registry.jobList(names);
+  }
+}
+
+/** Checks the arguments of `tasks.queue` at the boundary. */
+function checkQueueOptions(kwargs: unknown, options: QueueOptions): void {
+  const fail = (what: string, expected: string, value: unknown) => {
+    throw new TypeError(
+      `Cannot queue task as '${what}' must be ${expected}: got ${
+        JSON.stringify(value) ?? String(value)
+      }`,
+    );
+  };
+  if (
+    typeof kwargs !== "object" || kwargs === null || Array.isArray(kwargs)
+  ) fail("kwargs", "an object", kwargs);
+  const { delay, timeout, callback, queue, metaParams } = options;
+  if (
+    delay !== undefined &&
+    !(typeof delay === "number" && Number.isFinite(delay) && delay >= 0)
+  ) fail("delay", "a non-negative number", delay);
+  if (
+    timeout !== undefined && timeout !== null &&
+    !(typeof timeout === "number" && Number.isFinite(timeout) && timeout > 0)
+  ) fail("timeout", "a positive number", timeout);
+  if (callback !== undefined && typeof callback !== "boolean") {
+    fail("callback", "a boolean", callback);
+  }
+  if (
+    queue !== undefined && typeof queue !== "boolean" &&
+    !(typeof queue === "string" && queue.length > 0)
+  ) fail("queue", "a queue name or a boolean", queue);
+  if (
+    metaParams !== undefined &&
+    (typeof metaParams !== "object" || metaParams === null ||
+      Array.isArray(metaParams))
+  ) fail("metaParams", "an object", metaParams);
+}

@@ -1,0 +1,142 @@
+/**
+ * The job registry: every job found in the `taskPaths` modules, by name.
+ * @module
+ */
+import { toFileUrl } from "./_paths.ts";
+import {
+  CONCURRENCY_NAMES,
+  isRegistrableJob,
+  type JobClass,
+  jobNameOf,
+  validateJobOptions,
+} from "./job.ts";
+
+/** What `jobList` reports of a job. */
+export interface JobInfo {
+  /** What the job does. */
+  doc: string | null;
+  /** How `doc` is written. */
+  docSyntax: "markdown";
+  /** `asyncio`, `thread`, `process`, or null when the job did not set one. */
+  concurrency: string | null;
+  /** `periodic` when the job has `runEvery`, else `regular`. */
+  type: "regular" | "periodic";
+}
+
+/** Jobs by name. */
+export class JobRegistry {
+  readonly #jobs = new Map<string, JobClass>();
+
+  /** Registers a job class under its name; a different class with the same name is an error. */
+  add(cls: JobClass, origin = "code"): void {
+    const name = jobNameOf(cls);
+    validateJobOptions(name, cls);
+    const known = this.#jobs.get(name);
+    if (known && known !== cls) {
+      throw new Error(
+        `Cannot register job '${name}' from ${origin}: another job has that name`,
+      );
+    }
+    this.#jobs.set(name, cls);
+  }
+
+  /** The job of a name, or undefined. */
+  get(name: string): JobClass | undefined {
+    return this.#jobs.get(name);
+  }
+
+  /** True when a job of that name is registered. */
+  has(name: string): boolean {
+    return this.#jobs.has(name);
+  }
+
+  /** Every job name, sorted. */
+  names(): string[] {
+    return [...this.#jobs.keys()].sort();
+  }
+
+  /** `[name, info]` pairs of the named jobs (all when absent; unknown names skipped). */
+  jobList(names?: readonly string[]): Array<[string, JobInfo]> {
+    const wanted = names ?? this.names();
+    return wanted.flatMap((name): Array<[string, JobInfo]> => {
+      const cls = this.#jobs.get(name);
+      if (!cls) return [];
+      return [[name, {
+        doc: cls.doc ?? null,
+        docSyntax: "markdown",
+        concurrency: cls.concurrency
+          ? CONCURRENCY_NAMES[cls.concurrency]
+          : null,
+        type: cls.runEvery ? "periodic" : "regular",
+      }]];
+    });
+  }
+
+  /** The periodic jobs. */
+  periodic(): JobClass[] {
+    return [...this.#jobs.values()].filter((cls) => cls.runEvery);
+  }
+}
+
+/** Module file names a folder contributes: `.ts`/`.js` not starting with `_`, tests excluded. */
+function isJobModuleFile(name: string): boolean {
+  return /\.(m?ts|m?js|tsx|jsx)$/.test(name) && !name.startsWith("_") &&
+    !/_test\.[a-z]+$/.test(name) && !name.endsWith(".d.ts");
+}
+
+/** The module specifiers a task path stands for. */
+async function modulesOf(path: string, baseDir: string): Promise<string[]> {
+  const isPath = /^(\.{1,2}\/|\/|file:)/.test(path) ||
+    !/^[a-z][a-z0-9+.-]*:|^@/i.test(path);
+  if (!isPath) return [path];
+  const url = path.startsWith("file:")
+    ? new URL(path)
+    : toFileUrl(path, baseDir);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(url);
+  } catch (error) {
+    throw new Error(`Cannot load jobs from '${path}': ${String(error)}`, {
+      cause: error,
+    });
+  }
+  if (!info.isDirectory) return [url.href];
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(url)) {
+    if (entry.isFile && isJobModuleFile(entry.name)) {
+      files.push(new URL(entry.name, url.href + "/").href);
+    }
+  }
+  return files.sort();
+}
+
+/**
+ * Imports every module of `taskPaths` (module files, folders and package
+ * specifiers) and registers the jobs they export. A module that fails to
+ * import stops with an error naming it.
+ */
+export async function loadRegistry(
+  taskPaths: readonly string[],
+  baseDir: string = Deno.cwd(),
+): Promise<JobRegistry> {
+  const registry = new JobRegistry();
+  for (const path of taskPaths) {
+    for (const specifier of await modulesOf(path, baseDir)) {
+      let module: Record<string, unknown>;
+      try {
+        module = await import(specifier);
+      } catch (error) {
+        throw new Error(
+          `Cannot load jobs from '${path}' (${specifier}): ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          { cause: error },
+        );
+      }
+      for (const value of Object.values(module)) {
+        if (isRegistrableJob(value)) registry.add(value, specifier);
+      }
+    }
+  }
+  return registry;
+}

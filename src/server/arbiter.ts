@@ -1,0 +1,98 @@
+/**
+ * The arbiter: spawns worker processes, replaces those that exit, and stops
+ * them gracefully.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Settings } from "../settings_types.ts";
+import { selfCommand } from "./self_command.ts";
+
+const logger = getLogger(["pq", "arbiter"]);
+
+/** The environment variable that makes a process a worker (its index). */
+export const WORKER_ENV = "PQ_WORKER_INDEX";
+
+/** Seconds a worker must live for its exit not to count as a crash. */
+const HEALTHY_SECONDS = 10;
+/** Longest wait before replacing a crashing worker. */
+const MAX_BACKOFF_SECONDS = 30;
+
+interface Slot {
+  index: number;
+  child?: Deno.ChildProcess;
+  crashes: number;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Supervises `settings.workers` worker processes until `signal` aborts, then
+ * asks them to stop (SIGTERM), waits for them for `gracePeriod` plus a few
+ * seconds and kills what is left.
+ */
+export async function runArbiter(
+  settings: Settings,
+  signal: AbortSignal,
+): Promise<void> {
+  const slots: Slot[] = Array.from(
+    { length: settings.workers },
+    (_, index) => ({ index, crashes: 0 }),
+  );
+  const exits = new Set<Promise<unknown>>();
+  const spawn = (slot: Slot) => {
+    slot.timer = undefined;
+    if (signal.aborted) return;
+    const { command, args } = selfCommand();
+    const child = new Deno.Command(command, {
+      args,
+      env: { [WORKER_ENV]: String(slot.index) },
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+    slot.child = child;
+    const started = Date.now();
+    logger.info("Started worker process {pid}", { pid: child.pid });
+    const exit = child.status.then((status) => {
+      exits.delete(exit);
+      slot.child = undefined;
+      if (signal.aborted) return;
+      const lived = (Date.now() - started) / 1000;
+      const clean = status.success;
+      slot.crashes = clean || lived > HEALTHY_SECONDS ? 0 : slot.crashes + 1;
+      const wait = slot.crashes === 0
+        ? 0
+        : Math.min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (slot.crashes - 1));
+      logger[clean ? "info" : "warn"](
+        "Worker process {pid} exited ({code}); replacing it in {wait} s",
+        { pid: child.pid, code: status.signal ?? status.code, wait },
+      );
+      slot.timer = setTimeout(() => spawn(slot), wait * 1000);
+    });
+    exits.add(exit);
+  };
+  slots.forEach(spawn);
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  logger.info("Stopping {n} worker processes", { n: slots.length });
+  for (const slot of slots) {
+    clearTimeout(slot.timer);
+    try {
+      slot.child?.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+  }
+  const killTimer = setTimeout(() => {
+    for (const slot of slots) {
+      try {
+        slot.child?.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+  }, (settings.gracePeriod + 5) * 1000);
+  await Promise.all(exits);
+  clearTimeout(killTimer);
+}

@@ -1,0 +1,39 @@
+/**
+ * Opens the store a URL names.
+ * @module
+ */
+import { StoreConnectionError } from "../errors.ts";
+import { SqliteStore } from "./sqlite_store.ts";
+import type { Store, StoreOptions } from "./store.ts";
+
+/**
+ * Opens `sqlite:<path>` (a file shared by the processes of one machine) or
+ * `sqlite::memory:` (one process). Throws a `StoreConnectionError` naming
+ * the URL when it cannot.
+ */
+export async function openStore(
+  url: string,
+  options: StoreOptions,
+): Promise<Store> {
+  if (url.startsWith("sqlite:")) {
+    const path = url.slice("sqlite:".length);
+    if (!path) {
+      throw new StoreConnectionError(
+        `Cannot open store '${url}': the sqlite URL needs a file path, as sqlite:pq.sqlite`,
+      );
+    }
+    try {
+      return await SqliteStore.open(path, options);
+    } catch (error) {
+      throw new StoreConnectionError(
+        `Cannot open store '${url}': ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      );
+    }
+  }
+  throw new StoreConnectionError(
+    `Cannot open store '${url}': unsupported scheme; use sqlite:<path>`,
+  );
+}

@@ -1,0 +1,201 @@
+/**
+ * The store contract: every store (embedded SQLite, Redis) implements it and
+ * passes the one contract suite in `tests/store_contract.ts`.
+ *
+ * A task lives in one of three states in a store: queued (ready, or delayed
+ * until `timeQueued + delay`), running (claimed under a lease) or finished
+ * (kept for `resultTtl` seconds). Every transition is atomic, and the store
+ * publishes the task event of the transition (channel `task`) with it.
+ * @module
+ */
+import type { TaskRecord } from "../task.ts";
+
+/** A task taken from a queue under a lease. */
+export interface Claim {
+  /** The task id. */
+  id: string;
+  /** The lease token: only its holder can renew, finish or release it. */
+  token: string;
+  /** How many times the lease of this task expired before this claim. */
+  redeliveries: number;
+  /**
+   * The task, already marked STARTED with `timeStarted` set; absent when the
+   * stored record is malformed (then `malformed` says why).
+   */
+  task?: TaskRecord;
+  /** Why the stored record could not be read, naming the field. */
+  malformed?: string;
+  /** The job name and queue of the stored record, as far as they are known. */
+  name?: string;
+  /** The queue the task was claimed from. */
+  queue: string;
+}
+
+/** What a claim asks for. */
+export interface ClaimRequest {
+  /** Queues in priority order: all ready tasks of the first come first. */
+  queues: readonly string[];
+  /** The most tasks to take. */
+  max: number;
+  /** The worker that takes them (stored in the task's `worker`). */
+  worker: string;
+  /** The host of the worker (stored in the task's `node`). */
+  node: string;
+  /** Seconds before the lease expires unless renewed. */
+  leaseSeconds: number;
+}
+
+/** A lease on a claimed task. */
+export interface Lease {
+  /** The task id. */
+  id: string;
+  /** The lease token from the claim. */
+  token: string;
+}
+
+/** The outcome of a task, written by the holder of its lease. */
+export interface Finish extends Lease {
+  /** The final record (status SUCCESS, FAILURE, REVOKED or RETRY). */
+  task: TaskRecord;
+  /** A new attempt to queue in the same transition (with status RETRY). */
+  retry?: TaskRecord;
+}
+
+/** What a revoke did. */
+export type RevokeOutcome =
+  /** The task was queued; it is now REVOKED and will never run. */
+  | "revoked"
+  /** The task is running; its worker is asked to stop it. */
+  | "requested"
+  /** The task had already finished. */
+  | "finished"
+  /** No task has this id. */
+  | "unknown";
+
+/** A message on a channel. */
+export interface ChannelMessage {
+  /** The channel, e.g. `task`. */
+  channel: string;
+  /** The event, e.g. `done`. */
+  event: string;
+  /** The payload (for channel `task`: a task record). */
+  data: unknown;
+}
+
+/** Called for every message on a subscribed channel. */
+export type MessageListener = (message: ChannelMessage) => void;
+
+/** What reclaim did with expired leases. */
+export interface ReclaimReport {
+  /** Tasks put back in their queue to run again. */
+  redelivered: number;
+  /** Tasks that were redelivered too often and ended as FAILURE. */
+  failed: number;
+}
+
+/** A task store and message broker. */
+export interface Store extends AsyncDisposable {
+  /** The store URL, without secrets. */
+  readonly url: string;
+
+  /**
+   * Queues tasks (status QUEUED), ready or delayed until
+   * `timeQueued + delay`, and publishes `queued` for each. All or none.
+   */
+  enqueue(tasks: readonly TaskRecord[]): Promise<void>;
+
+  /**
+   * Takes up to `max` due tasks from the queues in priority order, marks
+   * them STARTED under a lease and publishes `started` for each. A task whose
+   * `meta.maxConcurrency` is reached (counting running tasks of the same job
+   * name with live leases) is skipped and stays queued. Resolves with an
+   * empty list when nothing is due.
+   */
+  claim(request: ClaimRequest): Promise<Claim[]>;
+
+  /**
+   * Resolves when a task may be due on one of the queues, or after
+   * `seconds`, or when `signal` aborts; whichever comes first.
+   */
+  waitForTasks(
+    queues: readonly string[],
+    seconds: number,
+    signal?: AbortSignal,
+  ): Promise<void>;
+
+  /**
+   * Extends leases by `leaseSeconds`. Resolves with the ids whose lease was
+   * lost (expired and reclaimed, or finished elsewhere) and the ids whose
+   * revoke was requested.
+   */
+  renew(
+    leases: readonly Lease[],
+    leaseSeconds: number,
+  ): Promise<{ lost: string[]; revoked: string[] }>;
+
+  /**
+   * Writes outcomes, each only if its lease is still held, and publishes
+   * `done` for each; a `retry` record is queued in the same transition.
+   * Resolves with one boolean per outcome: false when the lease was lost.
+   */
+  finish(outcomes: readonly Finish[]): Promise<boolean[]>;
+
+  /**
+   * Gives leased tasks back to their queue unchanged (a worker shutting
+   * down), without counting a redelivery.
+   */
+  release(leases: readonly Lease[]): Promise<void>;
+
+  /**
+   * Puts tasks whose lease expired back in their queue with one more
+   * redelivery; a task over `maxRedeliveries` ends as FAILURE instead. Also
+   * drops finished tasks past their retention.
+   */
+  reclaim(maxRedeliveries: number): Promise<ReclaimReport>;
+
+  /** Revokes a task by id (see {@linkcode RevokeOutcome}). */
+  revoke(id: string): Promise<RevokeOutcome>;
+
+  /** The stored task, or undefined (unknown id, or dropped after retention). */
+  get(id: string): Promise<TaskRecord | undefined>;
+
+  /** The number of queued tasks (ready or delayed) of each queue. */
+  sizes(queues: readonly string[]): Promise<number[]>;
+
+  /** Drops every queued task of the queues; resolves with how many. */
+  flush(queues: readonly string[]): Promise<number>;
+
+  /** Publishes a message to every subscriber of its channel, in any process. */
+  publish(message: ChannelMessage): Promise<void>;
+
+  /**
+   * Calls `listener` for every message published on `channel` from now on.
+   * Resolves with a function that unsubscribes.
+   */
+  subscribe(
+    channel: string,
+    listener: MessageListener,
+  ): Promise<() => Promise<void>>;
+
+  /**
+   * Takes the named lock for `owner` for `seconds`, if it is free or its
+   * holder's time ran out. Resolves true when taken.
+   */
+  acquireLock(name: string, owner: string, seconds: number): Promise<boolean>;
+
+  /** Frees the named lock if `owner` holds it; resolves true if it did. */
+  releaseLock(name: string, owner: string): Promise<boolean>;
+
+  /** Closes connections and stops background work. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Settings every store is opened with. */
+export interface StoreOptions {
+  /** The serializer of records and messages. */
+  serializer: "json" | "msgpack";
+  /** Seconds a finished task is kept. */
+  resultTtl: number;
+  /** The clock (Unix seconds); tests inject their own. */
+  now?: () => number;
+}

@@ -1,0 +1,240 @@
+/**
+ * The task model: what is stored, what producers and jobs see.
+ * @module
+ */
+import { z } from "zod";
+import {
+  READY_STATES,
+  statusString,
+  TaskStatus,
+  type TaskStatusCode,
+} from "./status.ts";
+
+/** A JSON-like object of named values: a task's kwargs, meta or runInfo. */
+export type Dict = Record<string, unknown>;
+
+/**
+ * The plain data of a task, as stored and as sent in events. Times are Unix
+ * seconds (floats), durations are seconds.
+ */
+export interface TaskRecord {
+  /** Unique id: 32 lower-case hex characters. */
+  id: string;
+  /** The job name. */
+  name: string;
+  /** The queue, or `null` for a task executed in-process. */
+  queue: string | null;
+  /** The status code. */
+  status: TaskStatusCode;
+  /** When the task was queued. */
+  timeQueued: number;
+  /** When the task started running. */
+  timeStarted?: number | null;
+  /** When the task finished. */
+  timeEnded?: number | null;
+  /** Seconds to wait after `timeQueued` before the task may run. */
+  delay: number;
+  /** Seconds, counted from `timeQueued + delay`, after which it is revoked. */
+  timeout?: number | null;
+  /** Attempt number, from 1. */
+  retry: number;
+  /** The job's arguments. */
+  kwargs: Dict;
+  /** Meta params (`maxRetries`, `retryDelay`, `maxConcurrency`, free keys). */
+  meta: Dict;
+  /** The id of the task that queued this one, or that this one retries. */
+  fromTask?: string | null;
+  /** The job's return value, or the error message on failure. */
+  result?: unknown;
+  /** For unexpected errors: `"Type: message"`. */
+  exception?: string | null;
+  /** For unexpected errors: the stack trace lines. */
+  stacktrace?: string[] | null;
+  /** The worker process that ran it. */
+  worker?: string | null;
+  /** The host that ran it. */
+  node?: string | null;
+  /** Free information a job may record while it runs. */
+  runInfo: Dict;
+}
+
+const dict = z.record(z.string(), z.unknown());
+const optionalNumber = z.number().finite().nullable().optional();
+const optionalString = z.string().nullable().optional();
+
+/** The schema every task record read from a store must match. */
+export const taskRecordSchema: z.ZodType<TaskRecord> = z.object({
+  id: z.string().regex(/^[0-9a-f]{32}$/, "must be 32 lower-case hex digits"),
+  name: z.string().min(1),
+  queue: z.string().nullable(),
+  status: z.union(
+    Object.values(TaskStatus).map((code) => z.literal(code)) as [
+      z.ZodLiteral<TaskStatusCode>,
+      z.ZodLiteral<TaskStatusCode>,
+      ...z.ZodLiteral<TaskStatusCode>[],
+    ],
+  ),
+  timeQueued: z.number().finite(),
+  timeStarted: optionalNumber,
+  timeEnded: optionalNumber,
+  delay: z.number().finite().nonnegative(),
+  timeout: z.number().finite().positive().nullable().optional(),
+  retry: z.number().int().positive(),
+  kwargs: dict,
+  meta: dict,
+  fromTask: optionalString,
+  result: z.unknown().optional(),
+  exception: optionalString,
+  stacktrace: z.array(z.string()).nullable().optional(),
+  worker: optionalString,
+  node: optionalString,
+  runInfo: dict,
+});
+
+/**
+ * Checks a value read from a store or a message. Returns the record, or the
+ * reason it is malformed, naming the field that is wrong.
+ */
+export function parseTaskRecord(
+  value: unknown,
+): { ok: true; record: TaskRecord } | { ok: false; reason: string } {
+  const parsed = taskRecordSchema.safeParse(value);
+  if (parsed.success) return { ok: true, record: parsed.data };
+  const issue = parsed.error.issues[0];
+  const field = issue.path.length ? issue.path.join(".") : "(record)";
+  return {
+    ok: false,
+    reason: `Malformed task record: field '${field}' ${issue.message}`,
+  };
+}
+
+/** A new task id: a uuid4 as 32 hex characters, as pulsar-queue. */
+export function newTaskId(): string {
+  return crypto.randomUUID().replaceAll("-", "");
+}
+
+/**
+ * A task: a job name, its arguments and everything that happened to it.
+ *
+ * @example
+ * ```ts
+ * import { PulsarQueue, TaskStatus } from "@pq/queue";
+ * const app = new PulsarQueue({ taskPaths: ["./examples/jobs/"] });
+ * await using api = await app.api().start();
+ * const task = await api.tasks.queue("addition", { a: 4, b: 6 });
+ * if (task.status === TaskStatus.SUCCESS) console.log(task.result); // 10
+ * ```
+ */
+export class Task implements TaskRecord {
+  /** Unique id: 32 lower-case hex characters. */
+  id: string;
+  /** The job name. */
+  name: string;
+  /** The queue, or `null` for a task executed in-process. */
+  queue: string | null;
+  /** The status code (see {@linkcode TaskStatus}). */
+  status: TaskStatusCode;
+  /** When the task was queued, in Unix seconds. */
+  timeQueued: number;
+  /** When the task started running, in Unix seconds. */
+  timeStarted: number | null;
+  /** When the task finished, in Unix seconds. */
+  timeEnded: number | null;
+  /** Seconds to wait after `timeQueued` before the task may run. */
+  delay: number;
+  /** Seconds, counted from `timeQueued + delay`, after which it is revoked. */
+  timeout: number | null;
+  /** Attempt number, from 1. */
+  retry: number;
+  /** The job's arguments. */
+  kwargs: Dict;
+  /** Meta params (`maxRetries`, `retryDelay`, `maxConcurrency`, free keys). */
+  meta: Dict;
+  /** The id of the task that queued this one, or that this one retries. */
+  fromTask: string | null;
+  /** The job's return value, or the error message on failure. */
+  result: unknown;
+  /** For unexpected errors: `"Type: message"`. */
+  exception: string | null;
+  /** For unexpected errors: the stack trace lines. */
+  stacktrace: string[] | null;
+  /** The worker process that ran it. */
+  worker: string | null;
+  /** The host that ran it. */
+  node: string | null;
+  /** Free information a job may record while it runs. */
+  runInfo: Dict;
+  /**
+   * Set on a task returned with `callback: false`: resolves with the task
+   * once it is done.
+   */
+  doneCallback?: Promise<Task>;
+
+  /** Makes a task from its record. */
+  constructor(record: TaskRecord) {
+    this.id = record.id;
+    this.name = record.name;
+    this.queue = record.queue;
+    this.status = record.status;
+    this.timeQueued = record.timeQueued;
+    this.timeStarted = record.timeStarted ?? null;
+    this.timeEnded = record.timeEnded ?? null;
+    this.delay = record.delay;
+    this.timeout = record.timeout ?? null;
+    this.retry = record.retry;
+    this.kwargs = record.kwargs;
+    this.meta = record.meta;
+    this.fromTask = record.fromTask ?? null;
+    this.result = record.result ?? null;
+    this.exception = record.exception ?? null;
+    this.stacktrace = record.stacktrace ?? null;
+    this.worker = record.worker ?? null;
+    this.node = record.node ?? null;
+    this.runInfo = record.runInfo;
+  }
+
+  /** The status name: `"SUCCESS"`, `"QUEUED"`... */
+  get statusString(): string {
+    return statusString(this.status);
+  }
+
+  /** When the task will be revoked (Unix seconds), or `null` without timeout. */
+  get expiry(): number | null {
+    return this.timeout ? this.timeQueued + this.delay + this.timeout : null;
+  }
+
+  /** True once the task is in a final state (SUCCESS, FAILURE, REVOKED). */
+  done(): boolean {
+    return READY_STATES.has(this.status);
+  }
+
+  /** `task.<name><<id>><<STATUS>>`, as pulsar-queue. */
+  toString(): string {
+    return `task.${this.name}<${this.id}><${this.statusString}>`;
+  }
+
+  /** The plain record of this task. */
+  toJSON(): TaskRecord {
+    return {
+      id: this.id,
+      name: this.name,
+      queue: this.queue,
+      status: this.status,
+      timeQueued: this.timeQueued,
+      timeStarted: this.timeStarted,
+      timeEnded: this.timeEnded,
+      delay: this.delay,
+      timeout: this.timeout,
+      retry: this.retry,
+      kwargs: this.kwargs,
+      meta: this.meta,
+      fromTask: this.fromTask,
+      result: this.result,
+      exception: this.exception,
+      stacktrace: this.stacktrace,
+      worker: this.worker,
+      node: this.node,
+      runInfo: this.runInfo,
+    };
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Test helpers: a pq server in its own OS process, on its own store.
+ */
+import { PulsarQueue, type PulsarQueueOptions } from "../mod.ts";
+import type { Producer } from "../src/producer.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+export const EXAMPLE_JOBS = new URL("../examples/jobs/", import.meta.url)
+  .pathname;
+
+/** A temporary folder, removed on dispose. */
+export async function tempDir(): Promise<AsyncDisposable & { path: string }> {
+  const path = await Deno.makeTempDir({ prefix: "pq_test_" });
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true });
+    },
+  };
+}
+
+/** A running `cli.ts` server. */
+export interface Server extends AsyncDisposable {
+  process: Deno.ChildProcess;
+  /** Sends SIGTERM and resolves with the exit status. */
+  stop(): Promise<Deno.CommandStatus>;
+  /** Everything the server wrote to stderr so far. */
+  stderr(): string;
+}
+
+/** Starts `deno run -A cli.ts <args>`. */
+export function startServer(args: string[]): Server {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let stderrText = "";
+  const decoder = new TextDecoder();
+  const drain = async (stream: ReadableStream<Uint8Array>, keep: boolean) => {
+    for await (const chunk of stream) {
+      if (keep) stderrText += decoder.decode(chunk, { stream: true });
+    }
+  };
+  const reading = Promise.all([
+    drain(process.stdout, false),
+    drain(process.stderr, true),
+  ]);
+  let stopped: Promise<Deno.CommandStatus> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      try {
+        process.kill("SIGTERM");
+      } catch {
+        // Already exited.
+      }
+      const status = await process.status;
+      await reading;
+      return status;
+    })();
+    return stopped;
+  };
+  return {
+    process,
+    stop,
+    stderr: () => stderrText,
+    async [Symbol.asyncDispose]() {
+      await stop();
+    },
+  };
+}
+
+/** The command-line flags of settings for a test server. */
+export function serverArgs(options: Record<string, string | number>): string[] {
+  return Object.entries(options).flatMap(([key, value]) => [
+    "--" + key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase()),
+    String(value),
+  ]);
+}
+
+/** A started producer for a store. */
+export async function producerFor(
+  options: PulsarQueueOptions,
+): Promise<Producer> {
+  return await new PulsarQueue({ taskPaths: [EXAMPLE_JOBS], ...options }).api()
+    .start();
+}
+
+/** Resolves once `check` is true, polling; rejects after `seconds`. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  seconds = 10,
+  what = "condition",
+): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * Unit tests of the model: statuses, tasks, codecs, jobs, the registry and
+ * event globs (pulsar-queue's test_api.py and more).
+ */
+import assert from "node:assert/strict";
+import {
+  Concurrency,
+  EXCEPTION_STATES,
+  FULL_RUN_STATES,
+  job,
+  Job,
+  READY_STATES,
+  statusString,
+  Task,
+  TaskStatus,
+  UNREADY_STATES,
+} from "../mod.ts";
+import { codecFor } from "../src/codec.ts";
+import { globToRegExp } from "../src/events.ts";
+import { jobNameOf, slugifyJobName } from "../src/job.ts";
+import { loadRegistry } from "../src/registry.ts";
+import { newTaskId, parseTaskRecord, type TaskRecord } from "../src/task.ts";
+import { tempDir } from "./_server.ts";
+
+function record(overrides: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    id: newTaskId(),
+    name: "addition",
+    queue: "q",
+    status: TaskStatus.QUEUED,
+    timeQueued: 1000,
+    delay: 0,
+    retry: 1,
+    kwargs: { a: 1 },
+    meta: {},
+    runInfo: {},
+    ...overrides,
+  };
+}
+
+Deno.test("statusString names codes and is UNKNOWN otherwise", () => {
+  assert.equal(statusString(1), "SUCCESS");
+  assert.equal(statusString(6), "QUEUED");
+  assert.equal(statusString(243134), "UNKNOWN");
+  assert.equal(statusString("jhbjhbj"), "UNKNOWN");
+  assert.equal(statusString("1"), "UNKNOWN");
+});
+
+Deno.test("state sets are pulsar-queue's", () => {
+  assert.deepEqual([...FULL_RUN_STATES].sort(), [1, 2]);
+  assert.deepEqual([...READY_STATES].sort(), [1, 2, 3]);
+  assert.deepEqual([...EXCEPTION_STATES].sort(), [2, 3]);
+  assert.deepEqual([...UNREADY_STATES].sort(), [4, 5, 6]);
+});
+
+Deno.test("a task reads as task.<name><id><STATUS> and knows its expiry", () => {
+  const task = new Task(record({ delay: 2, timeout: 3 }));
+  assert.equal(String(task), `task.addition<${task.id}><QUEUED>`);
+  assert.equal(task.expiry, 1005);
+  assert.equal(task.done(), false);
+  assert.equal(new Task(record()).expiry, null);
+  assert.equal(new Task(record({ status: TaskStatus.REVOKED })).done(), true);
+  assert.equal(new Task(record({ status: TaskStatus.RETRY })).done(), false);
+});
+
+Deno.test("task ids are 32 hex digits and unique", () => {
+  const ids = new Set(Array.from({ length: 1000 }, newTaskId));
+  assert.equal(ids.size, 1000);
+  for (const id of ids) assert.match(id, /^[0-9a-f]{32}$/);
+});
+
+for (const name of ["json", "msgpack"] as const) {
+  Deno.test(`the ${name} codec round-trips a task record`, () => {
+    const codec = codecFor(name);
+    const value = new Task(record({ result: { nested: [1, "two", null] } }));
+    const decoded = codec.decode(codec.encode(value));
+    assert.deepEqual(decoded, JSON.parse(JSON.stringify(value)));
+    const parsed = parseTaskRecord(decoded);
+    assert.ok(parsed.ok);
+  });
+
+  Deno.test(`the ${name} codec rejects bytes that are not its encoding`, () => {
+    const codec = codecFor(name);
+    assert.throws(() => codec.decode(new Uint8Array([0xc1, 0xff, 0x00])));
+  });
+}
+
+Deno.test("a malformed record is reported with the field that is wrong", () => {
+  const cases: Array<[unknown, RegExp]> = [
+    [{ ...record(), kwargs: 3 }, /field 'kwargs'/],
+    [{ ...record(), id: "nothex" }, /field 'id'/],
+    [{ ...record(), status: 99 }, /field 'status'/],
+    [{ ...record(), delay: -1 }, /field 'delay'/],
+    ["a string", /field '\(record\)'/],
+  ];
+  for (const [value, pattern] of cases) {
+    const parsed = parseTaskRecord(value);
+    assert.equal(parsed.ok, false);
+    if (!parsed.ok) assert.match(parsed.reason, pattern);
+  }
+});
+
+Deno.test("job names follow pulsar-queue's slug rule", () => {
+  assert.equal(slugifyJobName("Addition"), "addition");
+  assert.equal(slugifyJobName("RunPyCode"), "runpycode");
+  assert.equal(slugifyJobName("queue_from_task"), "queue.from.task");
+  assert.equal(slugifyJobName("bla foo"), "bla.foo");
+  assert.equal(slugifyJobName("read.text"), "read.text");
+  assert.equal(slugifyJobName("  It's  a--name_ "), "its.a.name");
+});
+
+Deno.test("job() makes a Job class named after the function or option", () => {
+  const blaFoo = job({ name: "bla foo" }, (_ctx, { value = 0 }: { value?: number }) => 6 + value);
+  assert.ok(blaFoo.prototype instanceof Job);
+  assert.equal(jobNameOf(blaFoo), "bla.foo");
+  const named = job(function read_text() {});
+  assert.equal(jobNameOf(named), "read.text");
+  assert.throws(() => job(() => 1), /without a name/);
+  assert.throws(
+    () => job({ name: "x", timeout: -1 }, () => 1),
+    /Invalid option 'timeout' of job 'x'.*-1/,
+  );
+  assert.throws(
+    () => job({ name: "x", concurrency: 7 as 1 }, () => 1),
+    /Invalid option 'concurrency'/,
+  );
+});
+
+Deno.test("a class job's name comes from jobName or the class name", () => {
+  class CpuBoundWithAsync extends Job {
+    static override concurrency = Concurrency.CPUBOUND;
+  }
+  class Renamed extends Job {
+    static override jobName = "my.job";
+  }
+  assert.equal(jobNameOf(CpuBoundWithAsync), "cpuboundwithasync");
+  assert.equal(jobNameOf(Renamed), "my.job");
+});
+
+Deno.test("the registry loads files and folders, skipping _ files", async () => {
+  await using dir = await tempDir();
+  const mod = new URL("../mod.ts", import.meta.url).href;
+  await Deno.writeTextFile(
+    `${dir.path}/one.ts`,
+    `import { job, Job } from "${mod}";
+     export const alpha = job(function alpha() { return 1; });
+     export class Base extends Job { static override abstract = true; }
+     export class Beta extends Base {}
+     export const notAJob = 3;`,
+  );
+  await Deno.writeTextFile(
+    `${dir.path}/_private.ts`,
+    `import { job } from "${mod}"; export const hidden = job(function hidden() {});`,
+  );
+  const registry = await loadRegistry([`${dir.path}/`]);
+  assert.deepEqual(registry.names(), ["alpha", "beta"]);
+  const single = await loadRegistry(["./one.ts"], dir.path);
+  assert.deepEqual(single.names(), ["alpha", "beta"]);
+});
+
+Deno.test("the registry names the module that fails to import", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/bad.ts`, `throw new Error("boom");`);
+  await assert.rejects(
+    loadRegistry([dir.path]),
+    /Cannot load jobs from .*bad\.ts.*boom/,
+  );
+  await assert.rejects(
+    loadRegistry([`${dir.path}/missing.ts`]),
+    /Cannot load jobs from .*missing\.ts/,
+  );
+});
+
+Deno.test("two jobs with one name are an error", async () => {
+  await using dir = await tempDir();
+  const mod = new URL("../mod.ts", import.meta.url).href;
+  await Deno.writeTextFile(
+    `${dir.path}/a.ts`,
+    `import { job } from "${mod}"; export const a = job({ name: "same" }, () => 1);`,
+  );
+  await Deno.writeTextFile(
+    `${dir.path}/b.ts`,
+    `import { job } from "${mod}"; export const b = job({ name: "same" }, () => 2);`,
+  );
+  await assert.rejects(loadRegistry([dir.path]), /job 'same'.*another job has that name/);
+});
+
+Deno.test("event globs match as pulsar's channels", () => {
+  assert.ok(globToRegExp("*").test("done"));
+  assert.ok(globToRegExp("d?ne").test("done"));
+  assert.ok(globToRegExp("[sd]*").test("started"));
+  assert.ok(!globToRegExp("done").test("done2"));
+  assert.ok(!globToRegExp("do.e").test("done"));
+  assert.ok(globToRegExp("a.b").test("a.b"));
+});
