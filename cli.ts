@@ -31,7 +31,11 @@ export async function main(args: string[]): Promise<number> {
     resolved = await resolveSettings({ args, env: settingsEnv() });
     const command = resolved.positionals[0] ?? "serve";
     if (!COMMANDS.includes(command) || resolved.positionals.length > 1) {
-      throw new SettingsError("command", resolved.positionals.join(" "), "one of: " + COMMANDS.join(", "));
+      throw new SettingsError(
+        "command",
+        resolved.positionals.join(" "),
+        "one of: " + COMMANDS.join(", "),
+      );
     }
   } catch (error) {
     console.error(`pq: ${error instanceof Error ? error.message : error}`);
@@ -53,7 +57,11 @@ export async function main(args: string[]): Promise<number> {
         lowestLevel: resolved.settings.logLevel,
         sinks: ["console"],
       },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+      {
+        category: ["logtape", "meta"],
+        lowestLevel: "warning",
+        sinks: ["console"],
+      },
     ],
   });
   try {

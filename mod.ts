@@ -20,14 +20,18 @@
  * ```
  * @module
  */
-export { PulsarQueue, type PulsarQueueOptions, type StartOptions } from "./src/app.ts";
+export {
+  PulsarQueue,
+  type PulsarQueueOptions,
+  type StartOptions,
+} from "./src/app.ts";
 export {
   Producer,
   type QueueOptions,
   TaskFuture,
   Tasks,
 } from "./src/producer.ts";
-export { Task, type Dict, type TaskRecord } from "./src/task.ts";
+export { type Dict, Task, type TaskRecord } from "./src/task.ts";
 export {
   EXCEPTION_STATES,
   FULL_RUN_STATES,
@@ -40,17 +44,30 @@ export {
 export {
   Concurrency,
   type ConcurrencyCode,
-  job,
   Job,
+  job,
   type JobBackend,
   type JobClass,
   type JobFunction,
+  type JobLogger,
   type JobOptions,
   type JobRuntime,
   type KwargsSchema,
   type StandardResult,
 } from "./src/job.ts";
-export type { JobInfo } from "./src/registry.ts";
+export { type JobInfo, JobRegistry } from "./src/registry.ts";
+export type {
+  ChannelMessage,
+  Claim,
+  ClaimRequest,
+  Finish,
+  Lease,
+  MessageListener,
+  ReclaimReport,
+  RevokeOutcome,
+  Store,
+  StoreOptions,
+} from "./src/store/store.ts";
 export type { EventCallback } from "./src/events.ts";
 export {
   SettingsError,

@@ -33,9 +33,21 @@ try {
 
   const worker = new Deno.Command(Deno.execPath(), {
     args: [
-      "run", "-A", cli, "--workers", "0", "--concurrent-tasks", String(C),
-      "--task-paths", jobs, "--data-store", dataStore, "--task-queues", "bench",
-      "--log-level", "warning",
+      "run",
+      "-A",
+      cli,
+      "--workers",
+      "0",
+      "--concurrent-tasks",
+      String(C),
+      "--task-paths",
+      jobs,
+      "--data-store",
+      dataStore,
+      "--task-queues",
+      "bench",
+      "--log-level",
+      "warning",
     ],
     stdin: "null",
   }).spawn();

@@ -3,7 +3,6 @@
  * {@linkcode Job}.
  * @module
  */
-import type { Logger } from "@logtape/logtape";
 import type { Dict, Task } from "./task.ts";
 
 /**
@@ -100,6 +99,22 @@ export interface JobOptions {
   schema?: KwargsSchema;
 }
 
+/**
+ * A job's logger: a LogTape logger (category `["pq", "job", <name>]`), seen
+ * through the methods jobs use. Messages take `{placeholders}` filled from
+ * `properties`.
+ */
+export interface JobLogger {
+  /** Logs at debug level. */
+  debug(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at info level. */
+  info(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at warning level. */
+  warn(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at error level. */
+  error(message: string, properties?: Record<string, unknown>): void;
+}
+
 /** The services a job gets from the process that runs it. */
 export interface JobRuntime {
   /** The producer API of this process (`backend.tasks.queue(...)`). */
@@ -108,8 +123,8 @@ export interface JobRuntime {
   task: Task;
   /** Fires when the task times out or is revoked. */
   signal: AbortSignal;
-  /** The job's logger (category `pq.job.<name>`). */
-  logger: Logger;
+  /** The job's logger. */
+  logger: JobLogger;
 }
 
 /** What a job can reach of the process that runs it. */
@@ -177,7 +192,7 @@ export class Job {
   /** Fires when the task times out or is revoked: pass it to I/O calls. */
   readonly signal: AbortSignal;
   /** The job's logger. */
-  readonly logger: Logger;
+  readonly logger: JobLogger;
 
   /** Made by the worker that runs a task; jobs do not make their own. */
   constructor(runtime: JobRuntime) {
@@ -291,6 +306,18 @@ export type JobFunction<K> = (ctx: Job, kwargs: K) => unknown;
  * ```
  */
 export function job<K extends Dict>(fn: JobFunction<K>): JobClass;
+/**
+ * Makes a job from options and a function.
+ *
+ * @example
+ * ```ts
+ * import { job } from "@pq/queue";
+ * export const readText = job(
+ *   { name: "read.text", timeout: 10 },
+ *   (_ctx, { input }: { input: string }) => Deno.readTextFile(input),
+ * );
+ * ```
+ */
 export function job<K extends Dict>(
   options: JobOptions,
   fn: JobFunction<K>,

@@ -10,11 +10,11 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { describeValue, SettingsError } from "./errors.ts";
+import { SettingsError } from "./errors.ts";
 import { LOG_LEVELS, type Settings } from "./settings_types.ts";
 
-/** The kinds of value a setting takes. */
-type Kind =
+/** The kinds of value a setting takes, and their bounds. */
+export type SettingKind =
   | { type: "int"; min: number }
   | { type: "number"; min: number; exclusive: boolean }
   | { type: "string"; check?: (value: string) => string | undefined }
@@ -24,40 +24,46 @@ type Kind =
 
 /** One row of the settings table. */
 export interface SettingSpec {
-  /** The setting's name (camelCase). */
+  /** The setting's name, camelCase as in {@linkcode Settings}. */
   name: keyof Settings;
-  /** The command-line flag, without `--`. */
+  /** The command-line flag, kebab-case, without `--`. */
   flag: string;
   /** A one-letter flag, without `-`. */
   short?: string;
-  /** The environment variable. */
+  /** The environment variable: `PQ_` and the name in SCREAMING_SNAKE. */
   env: string;
   /** What values it takes. */
-  kind: Kind;
-  /** The default value. */
+  kind: SettingKind;
+  /** Makes the default value. */
   default: () => Settings[keyof Settings];
-  /** How the default reads in help. */
+  /** How the default reads in help, when not the value itself. */
   defaultText?: string;
+  /** How the flag's value reads in help (`<n>`, `<url>`...). */
+  metavar?: string;
   /** What it does. */
   help: string;
 }
 
 const STORE_SCHEMES = ["sqlite:", "redis://", "rediss://"];
 
+/** Checks a store URL: one of the schemes, and something after it. */
 function storeUrl(value: string): string | undefined {
-  return STORE_SCHEMES.some((scheme) => value.startsWith(scheme))
+  const scheme = STORE_SCHEMES.find((scheme) => value.startsWith(scheme));
+  return scheme && value.length > scheme.length
     ? undefined
-    : `a store URL starting with ${STORE_SCHEMES.join(", ")}`;
+    : "a store URL starting with sqlite:, redis:// or rediss:// " +
+      "(sqlite:<path>, sqlite::memory:, redis://host:port/db)";
 }
 
+/** Makes a row; the flag and variable names derive from the setting name. */
 function spec(
   name: keyof Settings,
-  kind: Kind,
+  kind: SettingKind,
   fallback: () => Settings[keyof Settings],
   help: string,
   extra: Partial<SettingSpec> = {},
 ): SettingSpec {
-  return {
+  return Object.freeze({
     name,
     flag: name.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase()),
     env: "PQ_" + name.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase(),
@@ -65,36 +71,48 @@ function spec(
     default: fallback,
     help,
     ...extra,
-  };
+  });
 }
 
-/** Every setting of pq. */
-export const SETTINGS: readonly SettingSpec[] = [
+/**
+ * Every setting of pq: name, flag, variable, kind, default and help. The
+ * rest of this module is generated from it.
+ *
+ * @example
+ * ```ts
+ * import { SETTINGS } from "./settings.ts";
+ * const workers = SETTINGS.find((s) => s.name === "workers");
+ * console.log(workers?.flag, workers?.env); // "workers" "PQ_WORKERS"
+ * ```
+ */
+export const SETTINGS: readonly SettingSpec[] = Object.freeze([
   spec(
     "workers",
     { type: "int", min: 0 },
     () => 1,
     "Worker processes; 0 runs tasks in the server process itself.",
-    { short: "w" },
+    { short: "w", metavar: "<n>" },
   ),
   spec(
     "concurrentTasks",
     { type: "int", min: 1 },
-    () => 2 * navigator.hardwareConcurrency,
+    () => 2 * (navigator.hardwareConcurrency || 1),
     "Tasks each worker process runs at once.",
-    { defaultText: "2 × CPU cores" },
+    { defaultText: "2 × CPU cores", metavar: "<n>" },
   ),
   spec(
     "dataStore",
     { type: "string", check: storeUrl },
     () => "sqlite:pq.sqlite",
-    "Store URL: sqlite:<file>, sqlite::memory: or redis://host:port/db?namespace=pq.",
+    "Store URL: sqlite:<path>, sqlite::memory: or redis://host:port/db?namespace=pq.",
+    { metavar: "<url>" },
   ),
   spec(
     "messageBroker",
     { type: "string", check: (v) => v === "" ? undefined : storeUrl(v) },
     () => "",
-    "Store URL of the queues when they live apart from dataStore (empty: the same).",
+    "Store URL of the queues when they live apart from dataStore.",
+    { defaultText: "same as dataStore", metavar: "<url>" },
   ),
   spec(
     "messageSerializer",
@@ -107,12 +125,14 @@ export const SETTINGS: readonly SettingSpec[] = [
     { type: "int", min: 0 },
     () => 0,
     "Tasks a worker process runs before it is replaced (0: no limit).",
+    { metavar: "<n>" },
   ),
   spec(
     "taskPoolTimeout",
     { type: "number", min: 0, exclusive: true },
     () => 0.1,
     "Seconds an idle worker waits for tasks before it looks again.",
+    { metavar: "<seconds>" },
   ),
   spec(
     "schedulePeriodic",
@@ -125,25 +145,35 @@ export const SETTINGS: readonly SettingSpec[] = [
     { type: "list" },
     () => [],
     "Modules, folders and packages that define jobs (comma-separated or repeated).",
+    { metavar: "<path,...>" },
   ),
   spec(
     "taskQueues",
     { type: "list" },
     () => ["pulsarqueue"],
-    "Queues this server consumes, after the host's local queue.",
+    "Queues this server consumes, after the host's local queue (comma-separated or repeated).",
+    { metavar: "<name,...>" },
   ),
   spec(
     "defaultTaskQueue",
-    { type: "string", check: (v) => v ? undefined : "a queue name" },
+    {
+      type: "string",
+      check: (v) => v ? undefined : "a non-empty queue name",
+    },
     () => "pulsarqueue",
     "The queue of tasks whose job names none.",
+    { metavar: "<name>" },
   ),
   spec(
     "config",
     { type: "string" },
     () => "",
-    "A config module: `export default { workers: 2, ... }` (default: ./pq.config.ts when it exists).",
-    { short: "c" },
+    "A config module, `export default { workers: 2, ... }`, read before the environment and flags.",
+    {
+      short: "c",
+      defaultText: "./pq.config.ts if it exists",
+      metavar: "<path>",
+    },
   ),
   spec(
     "logLevel",
@@ -156,30 +186,50 @@ export const SETTINGS: readonly SettingSpec[] = [
     { type: "number", min: 0, exclusive: true },
     () => 30,
     "Seconds a running task's lease lasts unless its worker renews it; a task whose worker died runs again after it.",
+    { metavar: "<seconds>" },
   ),
   spec(
     "maxRedeliveries",
     { type: "int", min: 0 },
     () => 3,
     "Lease expiries after which a task ends as FAILURE instead of running again.",
+    { metavar: "<n>" },
   ),
   spec(
     "resultTtl",
     { type: "number", min: 0, exclusive: false },
     () => 86400,
     "Seconds a finished task and its result are kept.",
+    { metavar: "<seconds>" },
   ),
   spec(
     "gracePeriod",
     { type: "number", min: 0, exclusive: false },
     () => 30,
     "Seconds running tasks get to finish on shutdown before they are released to run elsewhere.",
+    { metavar: "<seconds>" },
   ),
-];
+]);
 
-const BY_NAME = new Map(SETTINGS.map((s) => [s.name as string, s]));
+const BY_NAME: ReadonlyMap<string, SettingSpec> = new Map(
+  SETTINGS.map((s) => [s.name, s]),
+);
+const BY_FLAG: ReadonlyMap<string, SettingSpec> = new Map(
+  SETTINGS.flatMap((s) => [
+    [`--${s.flag}`, s] as const,
+    ...(s.short ? [[`-${s.short}`, s] as const] : []),
+  ]),
+);
 
-/** Every setting at its default value. */
+/**
+ * Every setting at its default value (a new object each call).
+ *
+ * @example
+ * ```ts
+ * import { defaultSettings } from "./settings.ts";
+ * defaultSettings().dataStore; // "sqlite:pq.sqlite"
+ * ```
+ */
 export function defaultSettings(): Settings {
   return Object.fromEntries(
     SETTINGS.map((s) => [s.name, s.default()]),
@@ -187,7 +237,7 @@ export function defaultSettings(): Settings {
 }
 
 /** What a kind of setting expects, for messages. */
-function expected(kind: Kind): string {
+function expected(kind: SettingKind): string {
   switch (kind.type) {
     case "int":
       return `a whole number >= ${kind.min}`;
@@ -198,15 +248,19 @@ function expected(kind: Kind): string {
     case "boolean":
       return "true or false";
     case "list":
-      return "a list of names";
+      return "a list of non-empty strings";
     case "string":
       return "a string";
   }
 }
 
+/** A decimal number as typed: no hex, no `Infinity`, no blanks. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
+
 /**
- * Checks one value. `fromText` values (CLI, env) are parsed from strings;
- * values from code must already have the right type.
+ * Checks one value and returns it in its type. `fromText` values (CLI,
+ * environment) are parsed from strings; values from code and config
+ * modules must already have the right type.
  */
 function checkValue(
   s: SettingSpec,
@@ -221,10 +275,12 @@ function checkValue(
   switch (kind.type) {
     case "int":
     case "number": {
-      const number =
-        fromText && typeof value === "string" && value.trim() !== ""
-          ? Number(value)
-          : value;
+      let number = value;
+      if (fromText && typeof value === "string") {
+        const text = value.trim();
+        if (!DECIMAL.test(text)) return fail();
+        number = Number(text);
+      }
       if (typeof number !== "number" || !Number.isFinite(number)) return fail();
       if (kind.type === "int" && !Number.isInteger(number)) return fail();
       const below = kind.type === "number" && kind.exclusive
@@ -236,9 +292,10 @@ function checkValue(
     case "boolean": {
       if (typeof value === "boolean") return value;
       if (fromText && typeof value === "string") {
-        const text = value.toLowerCase();
+        const text = value.trim().toLowerCase();
         if (["true", "1", "yes", "on"].includes(text)) return true;
         if (["false", "0", "no", "off", ""].includes(text)) return false;
+        return fail("true, false, 1, 0, yes or no");
       }
       return fail();
     }
@@ -254,7 +311,7 @@ function checkValue(
       if (
         !Array.isArray(items) ||
         !items.every((item) => typeof item === "string" && item.length > 0)
-      ) return fail("a list of non-empty strings");
+      ) return fail();
       return [...items] as string[];
     }
     case "string": {
@@ -266,22 +323,53 @@ function checkValue(
   }
 }
 
-/** The closest setting name to a misspelt one, for the error message. */
-function suggestion(name: string): string {
-  const lower = name.toLowerCase().replace(/[-_]/g, "");
-  const match = SETTINGS.find((s) => s.name.toLowerCase() === lower);
-  return match ? ` (did you mean '${match.name}'?)` : "";
+/** The edit distance of two strings (Levenshtein). */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(
+        row[j] + 1,
+        next[j - 1] + 1,
+        row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** ` (did you mean 'x'?)` for the closest of `names`, if one is close. */
+function didYouMean(given: string, names: readonly string[]): string {
+  const norm = (name: string) => name.toLowerCase().replace(/[-_]/g, "");
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const name of names) {
+    const d = distance(norm(given), norm(name));
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  const limit = Math.max(2, Math.floor(norm(given).length / 3));
+  return best !== undefined && bestDistance <= limit
+    ? ` (did you mean '${best}'?)`
+    : "";
 }
 
 /**
- * Checks settings given as an object (constructor options, config module).
- * Unknown names and values of the wrong type are a `SettingsError` naming
- * the setting, the value and `source`.
+ * Checks settings given as an object: constructor options or a config
+ * module. Every key must be a setting and every value must already have
+ * the setting's type (numbers as numbers, lists as arrays); `undefined`
+ * values are skipped. `source` names where they came from in messages.
+ *
+ * @throws {SettingsError} for an unknown name (with the closest setting,
+ * when one is close) or a bad value, naming the setting, the value and
+ * `source`.
  *
  * @example
  * ```ts
  * import { validateSettings } from "./settings.ts";
  * validateSettings({ workers: 2 }, "constructor options"); // { workers: 2 }
+ * validateSettings({ workers: "2" }, "constructor options"); // throws
  * ```
  */
 export function validateSettings(
@@ -289,40 +377,30 @@ export function validateSettings(
   source: string,
 ): Partial<Settings> {
   const settings: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(input)) {
+  for (const [name, value] of Object.entries(input ?? {})) {
     if (value === undefined) continue;
     const s = BY_NAME.get(name);
     if (!s) {
-      throw new SettingsError(
-        name,
-        value,
-        `a known setting${suggestion(name)}`,
-        {
-          source,
-        },
-      );
+      throw new SettingsError(name, value, "a known setting", {
+        source,
+        message: `Unknown setting '${name}' in ${source}${
+          didYouMean(name, [...BY_NAME.keys()])
+        }`,
+      });
     }
     settings[name] = checkValue(s, value, source, false);
   }
   return settings as Partial<Settings>;
 }
 
-/**
- * Parses command-line flags (`--workers 2`, `--task-paths a,b`...).
- *
- * @example
- * ```ts
- * import { parseCliArgs } from "./settings.ts";
- * parseCliArgs(["--workers", "2"]).settings; // { workers: 2 }
- * ```
- */
-export function parseCliArgs(
-  args: string[],
-): { settings: Partial<Settings>; help: boolean; positionals: string[] } {
-  const options: Record<
-    string,
-    { type: "string" | "boolean"; short?: string; multiple?: boolean }
-  > = { help: { type: "boolean", short: "h" } };
+/** The `parseArgs` options of the table, and `--help`. */
+function cliOptions(): Record<
+  string,
+  { type: "string" | "boolean"; short?: string; multiple?: boolean }
+> {
+  const options: ReturnType<typeof cliOptions> = {
+    help: { type: "boolean", short: "h" },
+  };
   for (const s of SETTINGS) {
     options[s.flag] = {
       type: s.kind.type === "boolean" ? "boolean" : "string",
@@ -330,22 +408,85 @@ export function parseCliArgs(
       ...(s.kind.type === "list" ? { multiple: true } : {}),
     };
   }
+  return options;
+}
+
+/** Turns an error of `parseArgs` into a {@linkcode SettingsError}. */
+function cliError(error: unknown, args: string[]): SettingsError {
+  const text = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown })?.code;
+  const source = "command line";
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const flag = text.match(/'([^']+)'/)?.[1] ?? "?";
+    const flags = ["--help", ...BY_FLAG.keys()].filter((f) =>
+      f.startsWith("--")
+    );
+    const name = flag.replace(/=.*$/, "");
+    return new SettingsError(flag, flag, "a known option", {
+      source,
+      cause: error,
+      message: `Unknown option '${name}'${didYouMean(name, flags)}`,
+    });
+  }
+  const flag = text.match(/--[a-z][a-z-]*/)?.[0];
+  const s = flag ? BY_FLAG.get(flag) : undefined;
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag && s) {
+    const about = `Option '${flag}' (setting '${s.name}')`;
+    let message = `${about} needs a value, as in ${flag} ${
+      s.metavar ?? "<value>"
+    }`;
+    if (text.includes("ambiguous")) {
+      const at = args.findIndex((arg) => arg === flag || arg === `-${s.short}`);
+      const next = at >= 0 ? args[at + 1] : undefined;
+      message += next === undefined
+        ? ""
+        : `; for a value that starts with '-', write ${flag}=${next}`;
+    } else if (text.includes("does not take an argument")) {
+      message = `${about} takes no value: write ${flag} or --no-${s.flag}`;
+    }
+    return new SettingsError(s.name, args.join(" "), "", {
+      source: `${source} ${flag}`,
+      cause: error,
+      message,
+    });
+  }
+  return new SettingsError(flag ?? "?", args.join(" "), "", {
+    source,
+    cause: error,
+    message: text,
+  });
+}
+
+/**
+ * Parses command-line flags: `--workers 2`, `-w 2`, `--workers=2`,
+ * `--schedule-periodic` (or `--no-schedule-periodic`), lists as repeated
+ * flags and/or comma-separated values (`--task-paths a,b --task-paths c`),
+ * and `--help`/`-h`. Other arguments are returned as `positionals`.
+ *
+ * @throws {SettingsError} for an unknown option, an option without its
+ * value, or a bad value (naming the setting, the flag and the value).
+ *
+ * @example
+ * ```ts
+ * import { parseCliArgs } from "./settings.ts";
+ * parseCliArgs(["--workers", "2", "--task-paths", "a,b"]).settings;
+ * // { workers: 2, taskPaths: ["a", "b"] }
+ * ```
+ */
+export function parseCliArgs(
+  args: string[],
+): { settings: Partial<Settings>; help: boolean; positionals: string[] } {
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+    parsed = parseArgs({
+      args,
+      options: cliOptions(),
+      strict: true,
+      allowPositionals: true,
+      allowNegative: true,
+    });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const flag = message.match(/'(-[^' ]+)/)?.[1] ?? args.join(" ");
-    throw new SettingsError(
-      flag,
-      args.join(" "),
-      "a known option with its value",
-      {
-        source: "command line",
-        cause: error,
-        message: `Unknown or incomplete option: ${message}`,
-      },
-    );
+    throw cliError(error, args);
   }
   const settings: Record<string, unknown> = {};
   for (const s of SETTINGS) {
@@ -366,12 +507,18 @@ export function parseCliArgs(
 }
 
 /**
- * Reads the `PQ_*` variables of the table; other variables are ignored.
+ * Reads the `PQ_*` variables of the table (`PQ_WORKERS`,
+ * `PQ_CONCURRENT_TASKS`...); other variables are ignored. Numbers are
+ * parsed, booleans accept true/false/1/0/yes/no, lists are
+ * comma-separated.
+ *
+ * @throws {SettingsError} for a bad value, naming the setting, the
+ * variable and the value.
  *
  * @example
  * ```ts
  * import { settingsFromEnv } from "./settings.ts";
- * settingsFromEnv({ PQ_WORKERS: "3" }); // { workers: 3 }
+ * settingsFromEnv({ PQ_WORKERS: "3", HOME: "/root" }); // { workers: 3 }
  * ```
  */
 export function settingsFromEnv(
@@ -387,8 +534,16 @@ export function settingsFromEnv(
 }
 
 /**
- * Imports a config module: `export default { ... }` and/or named exports,
- * each a setting. Unknown names are an error (they are typos).
+ * Imports a config module and returns its settings. The module gives them
+ * as `export default { ... }` and/or as named exports
+ * (`export const workers = 2`); a named export wins over the same key of
+ * the default export. `path` is resolved against the working directory
+ * (a URL is used as is).
+ *
+ * @throws {SettingsError} for an unknown name (in the default export or as
+ * a named export: they are typos) or a bad value.
+ * @throws {Error} when the module cannot be imported (with the import
+ * error as `cause`).
  *
  * @example
  * ```ts
@@ -399,9 +554,8 @@ export function settingsFromEnv(
 export async function loadConfigModule(
   path: string,
 ): Promise<Partial<Settings>> {
-  const url = /^[a-z]+:/i.test(path) && !/^[a-z]:\\/i.test(path)
-    ? path
-    : pathToFileURL(resolve(Deno.cwd(), path)).href;
+  const isUrl = /^[a-z][a-z0-9+.-]+:/i.test(path);
+  const url = isUrl ? path : pathToFileURL(resolve(Deno.cwd(), path)).href;
   let module: Record<string, unknown>;
   try {
     module = await import(url);
@@ -422,6 +576,8 @@ export async function loadConfigModule(
   ) {
     throw new SettingsError("default", fromDefault, "an object of settings", {
       source,
+      message: `The default export of config module ${path} must be ` +
+        `an object of settings, as in export default { workers: 2 }`,
     });
   }
   return {
@@ -431,8 +587,8 @@ export async function loadConfigModule(
 }
 
 /** The config module to read: the one named, or ./pq.config.ts if present. */
-function configPath(named: unknown): string | undefined {
-  if (typeof named === "string" && named) return named;
+function configPath(named: string | undefined): string | undefined {
+  if (named) return named;
   try {
     return Deno.statSync("pq.config.ts").isFile ? "pq.config.ts" : undefined;
   } catch {
@@ -442,15 +598,30 @@ function configPath(named: unknown): string | undefined {
 
 /**
  * Resolves every setting from its sources. Precedence, lowest to highest:
- * defaults < constructor options < config module < `PQ_*` environment
- * variables < command-line flags. The config module is the one named by
- * the flag, the variable or the options (in that order), else
- * `./pq.config.ts` when it exists.
+ *
+ * 1. defaults (the table);
+ * 2. constructor options (`new PulsarQueue({ ... })`);
+ * 3. the config module: the one named by `--config`, else by `PQ_CONFIG`,
+ *    else by the `config` option, else `./pq.config.ts` when it exists;
+ * 4. `PQ_*` environment variables;
+ * 5. command-line flags.
+ *
+ * Every source is validated; the result's `config` is the module read ("" if
+ * none). With `--help` the config module is not read, so that a broken one
+ * does not hide the help.
+ *
+ * @throws {SettingsError} for an unknown setting or a bad value in any
+ * source.
  *
  * @example
  * ```ts
  * import { resolveSettings } from "./settings.ts";
- * const { settings } = await resolveSettings({ args: ["--workers", "2"] });
+ * const { settings } = await resolveSettings({
+ *   options: { workers: 4 },
+ *   args: ["--workers", "2"],
+ *   env: { PQ_LOG_LEVEL: "debug" },
+ * });
+ * settings.workers; // 2: the flag wins over the option
  * ```
  */
 export async function resolveSettings(sources: {
@@ -464,9 +635,9 @@ export async function resolveSettings(sources: {
   );
   const cli = parseCliArgs(sources.args ?? []);
   const fromEnv = settingsFromEnv(sources.env ?? {});
-  const path = configPath(
-    cli.settings.config ?? fromEnv.config ?? fromOptions.config,
-  );
+  const path = cli.help
+    ? undefined
+    : configPath(cli.settings.config ?? fromEnv.config ?? fromOptions.config);
   const fromConfig = path ? await loadConfigModule(path) : {};
   return {
     settings: {
@@ -475,27 +646,38 @@ export async function resolveSettings(sources: {
       ...fromConfig,
       ...fromEnv,
       ...cli.settings,
+      config: path ?? "",
     },
     help: cli.help,
     positionals: cli.positionals,
   };
 }
 
+/** How a setting's default reads. */
 function defaultText(s: SettingSpec): string {
   if (s.defaultText) return s.defaultText;
   const value = s.default();
-  if (Array.isArray(value)) return value.join(",") || "(none)";
-  if (value === "") return "(none)";
-  return String(value);
+  if (Array.isArray(value)) return value.join(",") || "none";
+  return value === "" ? "none" : String(value);
+}
+
+/** The flags of a setting as help shows them. */
+function flagsText(s: SettingSpec): string {
+  const value = s.kind.type === "boolean" ? "" : " " + (s.metavar ??
+    (s.kind.type === "enum" ? `<${s.kind.choices.join("|")}>` : "<value>"));
+  const negative = s.kind.type === "boolean" ? `, --no-${s.flag}` : "";
+  return (s.short ? `-${s.short}, ` : "    ") + `--${s.flag}${value}` +
+    negative;
 }
 
 /**
- * The `--help` text, generated from the table.
+ * The `--help` text, generated from the table: a usage line, then for each
+ * setting its flags, its help, its variable and its default.
  *
  * @example
  * ```ts
  * import { helpText } from "./settings.ts";
- * console.log(helpText());
+ * console.log(helpText("pq"));
  * ```
  */
 export function helpText(program = "pq"): string {
@@ -509,19 +691,23 @@ export function helpText(program = "pq"): string {
     "Options:",
   ];
   for (const s of SETTINGS) {
-    const flags = (s.short ? `-${s.short}, ` : "    ") + `--${s.flag}` +
-      (s.kind.type === "boolean" ? "" : " <value>");
-    lines.push(`  ${flags}`);
+    lines.push(`  ${flagsText(s)}`);
     lines.push(`        ${s.help}`);
-    lines.push(`        env ${s.env}; default ${defaultText(s)}`);
+    lines.push(`        env ${s.env}; default: ${defaultText(s)}`);
   }
   lines.push("  -h, --help");
   lines.push("        Show this help.");
   return lines.join("\n");
 }
 
+/** Escapes text for a Markdown table cell (outside code spans). */
+function cell(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
 /**
- * The settings as a Markdown table (for the README).
+ * The settings as a Markdown table for the README: setting, flag,
+ * environment variable, default and meaning.
  *
  * @example
  * ```ts
@@ -530,17 +716,22 @@ export function helpText(program = "pq"): string {
  * ```
  */
 export function settingsMarkdownTable(): string {
-  const rows = SETTINGS.map((s) =>
-    `| \`${s.name}\` | \`--${s.flag}\`${
-      s.short ? ` \`-${s.short}\`` : ""
-    } | \`${s.env}\` | ${defaultText(s)} | ${s.help} |`
-  );
+  const rows = SETTINGS.map((s) => {
+    const flags = [`\`--${s.flag}\``];
+    if (s.short) flags.push(`\`-${s.short}\``);
+    if (s.kind.type === "boolean") flags.push(`\`--no-${s.flag}\``);
+    const value = s.default();
+    const empty = value === "" || (Array.isArray(value) && !value.length);
+    const fallback = s.defaultText || empty
+      ? cell(defaultText(s))
+      : `\`${defaultText(s)}\``;
+    return `| \`${s.name}\` | ${
+      flags.join(", ")
+    } | \`${s.env}\` | ${fallback} | ${cell(s.help)} |`;
+  });
   return [
-    "| setting | flag | env | default | meaning |",
-    "|---|---|---|---|---|",
+    "| Setting | Flag | Environment | Default | Meaning |",
+    "| --- | --- | --- | --- | --- |",
     ...rows,
   ].join("\n");
 }
-
-/** Used by messages: a value as typed. */
-export { describeValue };

@@ -5,17 +5,23 @@
  */
 
 /** Log levels, as LogTape names them. */
-export const LOG_LEVELS = [
+export const LOG_LEVELS: readonly LogLevel[] = [
   "trace",
   "debug",
   "info",
   "warning",
   "error",
   "fatal",
-] as const;
+];
 
 /** A log level. */
-export type LogLevel = typeof LOG_LEVELS[number];
+export type LogLevel =
+  | "trace"
+  | "debug"
+  | "info"
+  | "warning"
+  | "error"
+  | "fatal";
 
 /**
  * Every setting of pq. Durations are seconds.

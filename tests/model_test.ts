@@ -7,8 +7,8 @@ import {
   Concurrency,
   EXCEPTION_STATES,
   FULL_RUN_STATES,
-  job,
   Job,
+  job,
   READY_STATES,
   statusString,
   Task,
@@ -110,7 +110,10 @@ Deno.test("job names follow pulsar-queue's slug rule", () => {
 });
 
 Deno.test("job() makes a Job class named after the function or option", () => {
-  const blaFoo = job({ name: "bla foo" }, (_ctx, { value = 0 }: { value?: number }) => 6 + value);
+  const blaFoo = job(
+    { name: "bla foo" },
+    (_ctx, { value = 0 }: { value?: number }) => 6 + value,
+  );
   assert.ok(blaFoo.prototype instanceof Job);
   assert.equal(jobNameOf(blaFoo), "bla.foo");
   const named = job(function read_text() {});
@@ -182,7 +185,10 @@ Deno.test("two jobs with one name are an error", async () => {
     `${dir.path}/b.ts`,
     `import { job } from "${mod}"; export const b = job({ name: "same" }, () => 2);`,
   );
-  await assert.rejects(loadRegistry([dir.path]), /job 'same'.*another job has that name/);
+  await assert.rejects(
+    loadRegistry([dir.path]),
+    /job 'same'.*another job has that name/,
+  );
 });
 
 Deno.test("event globs match as pulsar's channels", () => {

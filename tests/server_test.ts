@@ -27,13 +27,18 @@ Deno.test("a worker is replaced after maxRequests tasks", async () => {
   }));
   await using api = await producerFor({ dataStore });
   const tasks = await Promise.all(
-    Array.from({ length: 18 }, () =>
-      api.tasks.queue("asynchronous", { lag: Math.random() / 2 })),
+    Array.from(
+      { length: 18 },
+      () => api.tasks.queue("asynchronous", { lag: Math.random() / 2 }),
+    ),
   );
   assert.ok(tasks.every((task) => task.statusString === "SUCCESS"));
   assert.equal(new Set(tasks.map((task) => task.worker)).size, 2);
   const failing = await Promise.all(
-    Array.from({ length: 6 }, () => api.tasks.queue("asynchronous", { sleep: 1 })),
+    Array.from(
+      { length: 6 },
+      () => api.tasks.queue("asynchronous", { sleep: 1 }),
+    ),
   );
   assert.ok(failing.every((task) => task.statusString === "FAILURE"));
   assert.equal(new Set(failing.map((task) => task.worker)).size, 2);
@@ -69,7 +74,10 @@ Deno.test("a task of a worker killed with SIGKILL completes elsewhere", async ()
   const pids = new Set<number>();
   for (let round = 0; round < 10 && pids.size < 2; round++) {
     const batch = await Promise.all(
-      Array.from({ length: 4 }, () => api.tasks.queue("workerpid", { lag: 0.3 })),
+      Array.from(
+        { length: 4 },
+        () => api.tasks.queue("workerpid", { lag: 0.3 }),
+      ),
     );
     for (const done of batch) pids.add(done.result as number);
   }
@@ -124,9 +132,15 @@ Deno.test("two producers × 500 tasks on 2 workers run each task exactly once", 
     taskPaths: EXAMPLE_JOBS,
   }));
   const script = `
-    import { PulsarQueue } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
-    const api = await new PulsarQueue({ taskPaths: [${JSON.stringify(EXAMPLE_JOBS)}], dataStore: ${JSON.stringify(dataStore)} }).api().start();
-    const tasks = await Promise.all(Array.from({ length: 500 }, (_, i) => api.tasks.queue("ledger", { path: ${JSON.stringify(ledger)}, i })));
+    import { PulsarQueue } from ${
+    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+  };
+    const api = await new PulsarQueue({ taskPaths: [${
+    JSON.stringify(EXAMPLE_JOBS)
+  }], dataStore: ${JSON.stringify(dataStore)} }).api().start();
+    const tasks = await Promise.all(Array.from({ length: 500 }, (_, i) => api.tasks.queue("ledger", { path: ${
+    JSON.stringify(ledger)
+  }, i })));
     console.log(JSON.stringify(tasks.map((t) => [t.id, t.statusString, t.result])));
     await api.close();
   `;
@@ -155,7 +169,7 @@ Deno.test("two producers × 500 tasks on 2 workers run each task exactly once", 
 
 for (
   const [args, pattern] of [
-    [["--workers", "-1"], /workers.*"-1"/],
+    [["--workers=-1"], /workers.*"-1"/],
     [["--workers", "two"], /workers.*"two"/],
     [["--message-serializer", "xml"], /messageSerializer.*"xml"/],
     [["--data-store", "postgres://x"], /dataStore.*postgres/],
@@ -204,7 +218,14 @@ Deno.test("--help lists every setting and exits 0", async () => {
   }).output();
   assert.equal(output.code, 0);
   const text = new TextDecoder().decode(output.stdout);
-  for (const flag of ["--workers", "--concurrent-tasks", "--data-store", "--task-paths"]) {
+  for (
+    const flag of [
+      "--workers",
+      "--concurrent-tasks",
+      "--data-store",
+      "--task-paths",
+    ]
+  ) {
     assert.ok(text.includes(flag), flag);
   }
 });

@@ -3,12 +3,7 @@
  * process and the embedded store, once per serializer.
  */
 import assert from "node:assert/strict";
-import {
-  type Task,
-  TaskFuture,
-  TaskNotAvailable,
-  TaskStatus,
-} from "../mod.ts";
+import { type Task, TaskFuture, TaskNotAvailable, TaskStatus } from "../mod.ts";
 import {
   EXAMPLE_JOBS,
   producerFor,
@@ -67,22 +62,28 @@ for (const serializer of ["json", "msgpack"] as const) {
       assert.ok((task.result as number) >= 0.49);
     });
 
-    await t.step("a job that throws ends as FAILURE with its stack", async () => {
-      const task = await api.tasks.queue("testperiodicerror", {
-        msg: "testing",
-      });
-      assert.equal(task.status, TaskStatus.FAILURE);
-      assert.equal(task.result, "testing");
-      assert.equal(task.exception, "Error: testing");
-      assert.ok(task.stacktrace && task.stacktrace.length > 1);
-    });
+    await t.step(
+      "a job that throws ends as FAILURE with its stack",
+      async () => {
+        const task = await api.tasks.queue("testperiodicerror", {
+          msg: "testing",
+        });
+        assert.equal(task.status, TaskStatus.FAILURE);
+        assert.equal(task.result, "testing");
+        assert.equal(task.exception, "Error: testing");
+        assert.ok(task.stacktrace && task.stacktrace.length > 1);
+      },
+    );
 
-    await t.step("worker info lists the local queue and the task queues", async () => {
-      const task = await api.tasks.queue("workerinfo");
-      assert.equal(task.statusString, "SUCCESS");
-      const info = task.result as { tasks: { queues: string[] } };
-      assert.deepEqual(info.tasks.queues, [api.nodeName, "testq1", "testq2"]);
-    });
+    await t.step(
+      "worker info lists the local queue and the task queues",
+      async () => {
+        const task = await api.tasks.queue("workerinfo");
+        assert.equal(task.statusString, "SUCCESS");
+        const info = task.result as { tasks: { queues: string[] } };
+        assert.deepEqual(info.tasks.queues, [api.nodeName, "testq1", "testq2"]);
+      },
+    );
 
     await t.step("execute runs in this process without a queue", async () => {
       const future = api.tasks.execute("addition", { a: 3, b: -4 });
@@ -124,7 +125,10 @@ for (const serializer of ["json", "msgpack"] as const) {
     await t.step("bad kwargs end as FAILURE with the reason", async () => {
       const task = await api.tasks.queue("asynchronous", { sleep: 2 });
       assert.equal(task.status, TaskStatus.FAILURE);
-      assert.match(String(task.result), /Invalid arguments for job 'asynchronous'/);
+      assert.match(
+        String(task.result),
+        /Invalid arguments for job 'asynchronous'/,
+      );
       assert.match(String(task.result), /sleep/);
     });
 
@@ -154,16 +158,19 @@ for (const serializer of ["json", "msgpack"] as const) {
       );
     });
 
-    await t.step("a task that times out is REVOKED and its job stopped", async () => {
-      const task = await api.tasks.queue("asynchronous", { lag: 10 }, {
-        timeout: 1,
-      });
-      assert.equal(task.status, TaskStatus.REVOKED);
-      assert.ok(task.timeEnded! - task.timeQueued >= 1);
-      assert.ok(task.timeEnded! - task.timeQueued < 5);
-      assert.ok(task.expiry);
-      assert.equal(task.expiry, task.timeQueued + 1);
-    });
+    await t.step(
+      "a task that times out is REVOKED and its job stopped",
+      async () => {
+        const task = await api.tasks.queue("asynchronous", { lag: 10 }, {
+          timeout: 1,
+        });
+        assert.equal(task.status, TaskStatus.REVOKED);
+        assert.ok(task.timeEnded! - task.timeQueued >= 1);
+        assert.ok(task.timeEnded! - task.timeQueued < 5);
+        assert.ok(task.expiry);
+        assert.equal(task.expiry, task.timeQueued + 1);
+      },
+    );
 
     await t.step("retries end with the final attempt", async () => {
       const doneEvents: Task[] = [];
@@ -185,7 +192,9 @@ for (const serializer of ["json", "msgpack"] as const) {
       const chain = [];
       let id: string | null = final.id;
       while (id) {
-        const attempt: Task | undefined = doneEvents.find((task) => task.id === id) ??
+        const attempt: Task | undefined = doneEvents.find((task) =>
+          task.id === id
+        ) ??
           await api.tasks.get(id);
         assert.ok(attempt, `attempt ${id} is known`);
         chain.unshift(attempt);
@@ -201,17 +210,23 @@ for (const serializer of ["json", "msgpack"] as const) {
       await api.removeEventCallback("task", "done", onDone);
     });
 
-    await t.step("max concurrency holds tasks over the limit until a slot frees", async () => {
-      const tasks = await Promise.all(
-        Array.from({ length: 5 }, () => api.tasks.queue("maxconcurrency", { lag: 1 })),
-      );
-      assert.ok(tasks.every((task) => task.statusString === "SUCCESS"));
-      const starts = tasks.map((task) => task.timeStarted!).sort();
-      const ends = tasks.map((task) => task.timeEnded!).sort();
-      // The 4th and 5th started only after one of the first three ended.
-      assert.ok(starts[3] >= ends[0] - 0.05);
-      assert.ok(starts[4] >= ends[1] - 0.05);
-    });
+    await t.step(
+      "max concurrency holds tasks over the limit until a slot frees",
+      async () => {
+        const tasks = await Promise.all(
+          Array.from(
+            { length: 5 },
+            () => api.tasks.queue("maxconcurrency", { lag: 1 }),
+          ),
+        );
+        assert.ok(tasks.every((task) => task.statusString === "SUCCESS"));
+        const starts = tasks.map((task) => task.timeStarted!).sort();
+        const ends = tasks.map((task) => task.timeEnded!).sort();
+        // The 4th and 5th started only after one of the first three ended.
+        assert.ok(starts[3] >= ends[0] - 0.05);
+        assert.ok(starts[4] >= ends[1] - 0.05);
+      },
+    );
 
     await t.step("a task queued from a task names its parent", async () => {
       const task = await api.tasks.queue("queue.from.task");
@@ -227,9 +242,12 @@ for (const serializer of ["json", "msgpack"] as const) {
       assert.equal(jobs.addition.doc, "Adds `a` and `b`.");
       assert.equal(jobs.testperiodicerror.type, "periodic");
       assert.equal(jobs.addition.concurrency, null);
-      assert.deepEqual(api.tasks.jobList(["addition", "nope"]).map(([n]) => n), [
-        "addition",
-      ]);
+      assert.deepEqual(
+        api.tasks.jobList(["addition", "nope"]).map(([n]) => n),
+        [
+          "addition",
+        ],
+      );
     });
 
     const status = await server.stop();

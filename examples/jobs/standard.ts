@@ -3,7 +3,7 @@
  * @module
  */
 import { z } from "zod";
-import { job, Job } from "../../mod.ts";
+import { Job, job } from "../../mod.ts";
 
 /** Adds two numbers. */
 export class Addition extends Job {
@@ -28,7 +28,9 @@ export const subtraction = job(
 
 /** Sleeps `lag` seconds (stopped early on timeout) and returns the seconds slept. */
 export class Asynchronous extends Job {
-  static override schema = z.strictObject({ lag: z.number().nonnegative().optional() });
+  static override schema = z.strictObject({
+    lag: z.number().nonnegative().optional(),
+  });
   override async run({ lag = 1 }: { lag?: number }): Promise<number> {
     const start = performance.now();
     try {
