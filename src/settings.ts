@@ -3,8 +3,8 @@
  * `PQ_*` environment variables, `--help` and the README's table all come
  * from it, and every value is checked where it comes in.
  *
- * Precedence, lowest to highest: defaults < constructor options < config
- * module < `PQ_*` environment variables < command-line flags.
+ * Precedence, lowest to highest: defaults < config module < constructor
+ * options < `PQ_*` environment variables < command-line flags.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -12,6 +12,8 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { SettingsError } from "./errors.ts";
 import { LOG_LEVELS, type Settings } from "./settings_types.ts";
+
+export type { LogLevel, Settings } from "./settings_types.ts";
 
 /** The kinds of value a setting takes, and their bounds. */
 export type SettingKind =
@@ -600,9 +602,10 @@ function configPath(named: string | undefined): string | undefined {
  * Resolves every setting from its sources. Precedence, lowest to highest:
  *
  * 1. defaults (the table);
- * 2. constructor options (`new PulsarQueue({ ... })`);
- * 3. the config module: the one named by `--config`, else by `PQ_CONFIG`,
+ * 2. the config module: the one named by `--config`, else by `PQ_CONFIG`,
  *    else by the `config` option, else `./pq.config.ts` when it exists;
+ * 3. constructor options (`new PulsarQueue({ ... })`): what code says
+ *    explicitly beats a config file found in the working directory;
  * 4. `PQ_*` environment variables;
  * 5. command-line flags.
  *
@@ -642,8 +645,8 @@ export async function resolveSettings(sources: {
   return {
     settings: {
       ...defaultSettings(),
-      ...fromOptions,
       ...fromConfig,
+      ...fromOptions,
       ...fromEnv,
       ...cli.settings,
       config: path ?? "",
@@ -686,7 +689,7 @@ export function helpText(program = "pq"): string {
     "",
     "Runs a pq server. Every option can also be set by its PQ_* environment",
     "variable or in a config module. Precedence, lowest to highest: defaults,",
-    "constructor options, config module, environment, command line.",
+    "config module, constructor options, environment, command line.",
     "",
     "Options:",
   ];

@@ -3,6 +3,7 @@
  * process and the embedded store, once per serializer.
  */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { type Task, TaskFuture, TaskNotAvailable, TaskStatus } from "../mod.ts";
 import {
   EXAMPLE_JOBS,
@@ -247,6 +248,37 @@ for (const serializer of ["json", "msgpack"] as const) {
         [
           "addition",
         ],
+      );
+    });
+
+    await t.step("a malformed record in a queue ends as FAILURE and the worker goes on", async () => {
+      const id = "f".repeat(32);
+      const db = new DatabaseSync(`${dir.path}/pq.sqlite`);
+      db.exec("PRAGMA busy_timeout = 5000");
+      db.prepare(
+        `INSERT INTO tasks (id, name, queue, state, due_at, payload)
+         VALUES (?, 'addition', 'testq1', 0, 0, ?)`,
+      ).run(id, new TextEncoder().encode("{not a task"));
+      db.close();
+      let stored = await api.tasks.get(id).catch(() => undefined);
+      for (let i = 0; i < 100 && stored?.statusString !== "FAILURE"; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        stored = await api.tasks.get(id).catch(() => undefined);
+      }
+      assert.equal(stored?.statusString, "FAILURE");
+      assert.match(String(stored?.result), /Cannot decode task record/);
+      const after = await api.tasks.queue("addition", { a: 2, b: 2 });
+      assert.equal(after.result, 4);
+    });
+
+    await t.step("a closed producer refuses new tasks", async () => {
+      const other = await producerFor(settings);
+      assert.equal(other.closing(), false);
+      await other.close();
+      assert.equal(other.closing(), true);
+      await assert.rejects(
+        Promise.resolve(other.tasks.queue("addition")),
+        /Cannot queue task as the producer is closing/,
       );
     });
 

@@ -1,0 +1,63 @@
+/**
+ * The built-in jobs of "@pq/queue/jobs" (pulsar-queue's execute.python
+ * tests, for Deno).
+ */
+import assert from "node:assert/strict";
+import { PulsarQueue } from "../mod.ts";
+import { tempDir } from "./_server.ts";
+
+const JOBS = new URL("../src/jobs/mod.ts", import.meta.url).pathname;
+
+async function api() {
+  return await new PulsarQueue({
+    taskPaths: [JOBS],
+    dataStore: "sqlite::memory:",
+  }).api().start();
+}
+
+Deno.test("execute.deno runs code and returns its stdout", async () => {
+  await using producer = await api();
+  const task = await producer.tasks.execute("execute.deno", {
+    code: 'console.log("Hello World!")',
+  });
+  assert.equal(task.statusString, "SUCCESS");
+  assert.equal(task.result, "Hello World!\n");
+});
+
+Deno.test("execute.deno gives no permissions unless asked", async () => {
+  await using producer = await api();
+  const code = 'console.log(Deno.readTextFileSync("/etc/hostname").length > 0)';
+  const denied = await producer.tasks.execute("execute.deno", { code });
+  assert.equal(denied.statusString, "FAILURE");
+  assert.match(String(denied.result), /NotCapable|PermissionDenied|--allow-read/);
+  const allowed = await producer.tasks.execute("execute.deno", {
+    code,
+    allow: ["read=/etc/hostname"],
+  });
+  assert.equal(allowed.result, "true\n");
+});
+
+Deno.test("execute.deno.script runs a script file", async () => {
+  await using dir = await tempDir();
+  const script = `${dir.path}/script.ts`;
+  await Deno.writeTextFile(script, "Deno.stdout.writeSync(new TextEncoder().encode('done'))");
+  await using producer = await api();
+  const task = await producer.tasks.execute("execute.deno.script", { script });
+  assert.equal(task.statusString, "SUCCESS");
+  assert.equal(task.result, "done");
+  const missing = await producer.tasks.execute("execute.deno.script", {
+    script: `${dir.path}/none.ts`,
+  });
+  assert.equal(missing.statusString, "FAILURE");
+  assert.match(String(missing.result), /No script file/);
+});
+
+Deno.test("built-in jobs reject bad arguments with the reason", async () => {
+  await using producer = await api();
+  const task = await producer.tasks.execute("execute.deno", {
+    code: "1",
+    allow: ["everything"],
+  });
+  assert.equal(task.statusString, "FAILURE");
+  assert.match(String(task.result), /Invalid arguments for job 'execute.deno': allow.0/);
+});
