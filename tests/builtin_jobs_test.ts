@@ -29,7 +29,10 @@ Deno.test("execute.deno gives no permissions unless asked", async () => {
   const code = 'console.log(Deno.readTextFileSync("/etc/hostname").length > 0)';
   const denied = await producer.tasks.execute("execute.deno", { code });
   assert.equal(denied.statusString, "FAILURE");
-  assert.match(String(denied.result), /NotCapable|PermissionDenied|--allow-read/);
+  assert.match(
+    String(denied.result),
+    /NotCapable|PermissionDenied|--allow-read/,
+  );
   const allowed = await producer.tasks.execute("execute.deno", {
     code,
     allow: ["read=/etc/hostname"],
@@ -40,7 +43,10 @@ Deno.test("execute.deno gives no permissions unless asked", async () => {
 Deno.test("execute.deno.script runs a script file", async () => {
   await using dir = await tempDir();
   const script = `${dir.path}/script.ts`;
-  await Deno.writeTextFile(script, "Deno.stdout.writeSync(new TextEncoder().encode('done'))");
+  await Deno.writeTextFile(
+    script,
+    "Deno.stdout.writeSync(new TextEncoder().encode('done'))",
+  );
   await using producer = await api();
   const task = await producer.tasks.execute("execute.deno.script", { script });
   assert.equal(task.statusString, "SUCCESS");
@@ -59,5 +65,8 @@ Deno.test("built-in jobs reject bad arguments with the reason", async () => {
     allow: ["everything"],
   });
   assert.equal(task.statusString, "FAILURE");
-  assert.match(String(task.result), /Invalid arguments for job 'execute.deno': allow.0/);
+  assert.match(
+    String(task.result),
+    /Invalid arguments for job 'execute.deno': allow.0/,
+  );
 });

@@ -191,6 +191,7 @@ export class Consumer {
     try {
       const report = await this.#options.store.reclaim(
         this.#options.maxRedeliveries,
+        this.#options.queues,
       );
       if (report.redelivered || report.failed) {
         logger.warn(

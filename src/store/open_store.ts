@@ -3,6 +3,7 @@
  * @module
  */
 import { StoreConnectionError } from "../errors.ts";
+import { RedisStore } from "./redis_store.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import type { Store, StoreOptions } from "./store.ts";
 
@@ -33,7 +34,10 @@ export async function openStore(
       );
     }
   }
+  if (url.startsWith("redis://") || url.startsWith("rediss://")) {
+    return await RedisStore.open(url, options);
+  }
   throw new StoreConnectionError(
-    `Cannot open store '${url}': unsupported scheme; use sqlite:<path>`,
+    `Cannot open store '${url}': unsupported scheme; use sqlite:<path> or redis://host:port/db`,
   );
 }

@@ -328,10 +328,7 @@ export class SqliteStore implements Store {
   enqueue(tasks: readonly TaskRecord[]): Promise<void> {
     return this.#async(() => {
       if (tasks.length === 0) return;
-      const encoded = tasks.map((task) => {
-        queueOf(task);
-        return this.#codec.encode(task);
-      });
+      const encoded = tasks.map((task) => this.#encodeQueued(task));
       this.#transaction(() => {
         tasks.forEach((task, i) => {
           this.#insert(task, encoded[i]);
@@ -340,6 +337,12 @@ export class SqliteStore implements Store {
       });
       this.#wake();
     });
+  }
+
+  /** The bytes of a task to queue; checked before any transaction. */
+  #encodeQueued(task: TaskRecord): Uint8Array {
+    queueOf(task);
+    return this.#codec.encode(task);
   }
 
   #insert(task: TaskRecord, payload: Uint8Array): void {
@@ -503,7 +506,7 @@ export class SqliteStore implements Store {
       const now = this.#now();
       const encoded = outcomes.map((outcome) => ({
         ...this.#encodeOutcome(outcome),
-        retry: outcome.retry && this.#codec.encode(outcome.retry),
+        retry: outcome.retry && this.#encodeQueued(outcome.retry),
       }));
       let requeued = false;
       const written = this.#transaction(() =>
@@ -711,7 +714,8 @@ export class SqliteStore implements Store {
     return this.#async(() => {
       const last = (this.#sql.lastEvent.get() as { seq: number | null }).seq ??
         0;
-      if (this.#pollTimer === undefined) this.#cursor = last;
+      // The poll loop runs while anyone listens; it starts from now.
+      if (this.#subscribers.size === 0) this.#cursor = last;
       const subscriber: Subscriber = { listener, after: last };
       let subscribers = this.#subscribers.get(channel);
       if (!subscribers) this.#subscribers.set(channel, subscribers = new Set());
@@ -812,6 +816,7 @@ export class SqliteStore implements Store {
     return Promise.resolve();
   }
 
+  /** Closes the store (see {@linkcode SqliteStore.close}). */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

@@ -149,9 +149,13 @@ export interface Store extends AsyncDisposable {
   /**
    * Puts tasks whose lease expired back in their queue with one more
    * redelivery; a task over `maxRedeliveries` ends as FAILURE instead. Also
-   * drops finished tasks past their retention.
+   * drops finished tasks past their retention. `queues` names the queues to
+   * look at (a store that can see all of them at once may look at all).
    */
-  reclaim(maxRedeliveries: number): Promise<ReclaimReport>;
+  reclaim(
+    maxRedeliveries: number,
+    queues?: readonly string[],
+  ): Promise<ReclaimReport>;
 
   /** Revokes a task by id (see {@linkcode RevokeOutcome}). */
   revoke(id: string): Promise<RevokeOutcome>;

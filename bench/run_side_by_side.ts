@@ -1,0 +1,290 @@
+/**
+ * Side-by-side benchmark: BullMQ, Bee-Queue and pq on ONE private
+ * redis-server, in one run, reported as ratios. Workload:
+ * /work/shared/bench-workload.md.
+ *
+ *   deno run -A bench/run_side_by_side.ts          # N=20000
+ *   N=2000 deno run -A bench/run_side_by_side.ts
+ *
+ * Starts `redis-server --port <free> --save '' --appendonly no` on 127.0.0.1,
+ * runs `npm ci` in bench/peers if its node_modules/ is missing, then runs in
+ * sequence (each given REDIS_HOST, REDIS_PORT and N):
+ *
+ *   node bench/peers/bullmq_harness.mjs
+ *   node bench/peers/bee_harness.mjs
+ *   deno run -A bench/pq_harness.ts          (skipped, with a note, if absent)
+ *
+ * Each prints one JSON line. The raw lines are echoed to stdout, followed by
+ * a Markdown table. Harness progress goes to stderr. redis-server is stopped
+ * at the end, also on error or Ctrl-C.
+ */
+
+const root = new URL("../", import.meta.url);
+const rootPath = root.pathname;
+const peersPath = new URL("bench/peers/", root).pathname;
+const N = Deno.env.get("N") ?? "20000";
+
+type Result = Record<string, unknown> & { lib?: string; version?: string };
+
+interface Harness {
+  label: string;
+  cmd: string;
+  args: string[];
+  /** file that must exist for this harness to run */
+  file: string;
+}
+
+const harnesses: Harness[] = [
+  {
+    label: "BullMQ",
+    cmd: "node",
+    args: ["bench/peers/bullmq_harness.mjs"],
+    file: "bench/peers/bullmq_harness.mjs",
+  },
+  {
+    label: "Bee-Queue",
+    cmd: "node",
+    args: ["bench/peers/bee_harness.mjs"],
+    file: "bench/peers/bee_harness.mjs",
+  },
+  {
+    label: "pq",
+    cmd: Deno.execPath(),
+    args: ["run", "-A", "bench/pq_harness.ts"],
+    file: "bench/pq_harness.ts",
+  },
+];
+
+/** [key, label, unit, higher is better] */
+const metrics: [string, string, string, boolean][] = [
+  ["enqueue_serial_jobs_s", "enqueue serial", "jobs/s", true],
+  ["enqueue_bulk_jobs_s", "enqueue bulk (1000/batch)", "jobs/s", true],
+  ["drain_c1_jobs_s", "drain C=1", "jobs/s", true],
+  ["drain_c10_jobs_s", "drain C=10", "jobs/s", true],
+  ["drain_c100_jobs_s", "drain C=100", "jobs/s", true],
+  ["drain_2p_c50_jobs_s", "drain 2 procs × C=50", "jobs/s", true],
+  ["latency_p50_ms", "latency p50 at 500 jobs/s", "ms", false],
+  ["latency_p99_ms", "latency p99 at 500 jobs/s", "ms", false],
+  ["idle_commands_s", "idle worker (C=100) Redis commands", "cmds/s", false],
+];
+
+const log = (msg: string) => console.error(`[side-by-side] ${msg}`);
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Sends one inline command and returns the first reply line. */
+async function redisCommand(port: number, command: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(`${command}\r\n`));
+    const buf = new Uint8Array(256);
+    const n = await conn.read(buf);
+    return new TextDecoder().decode(buf.subarray(0, n ?? 0)).split("\r\n")[0];
+  } finally {
+    conn.close();
+  }
+}
+
+async function startRedis(): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = freePort();
+  const dir = Deno.makeTempDirSync({ prefix: "pq_side_by_side_" });
+  const child = new Deno.Command("redis-server", {
+    args: [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await child.status;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      if (await redisCommand(port, "PING") === "+PONG") break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`redis-server on port ${port} did not start`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  log(`redis-server on 127.0.0.1:${port} (pid ${child.pid})`);
+  return { port, stop };
+}
+
+async function ensurePeerDeps() {
+  if (await exists(`${peersPath}node_modules`)) return;
+  const hasLock = await exists(`${peersPath}package-lock.json`);
+  const args = hasLock ? ["ci"] : ["install"];
+  log(`bench/peers/node_modules missing: npm ${args.join(" ")}`);
+  const out = await new Deno.Command("npm", {
+    args,
+    cwd: peersPath,
+    stdin: "null",
+    stdout: "piped", // keep our stdout for the results
+    stderr: "inherit",
+  }).output();
+  await Deno.stderr.write(out.stdout);
+  if (!out.success) throw new Error(`npm ${args.join(" ")} failed`);
+}
+
+async function runHarness(
+  h: Harness,
+  port: number,
+): Promise<{ result?: Result; note?: string }> {
+  if (!await exists(`${rootPath}${h.file}`)) {
+    return { note: `${h.file} does not exist yet: ${h.label} skipped` };
+  }
+  log(`${h.label}: ${h.cmd} ${h.args.join(" ")} (N=${N})`);
+  const out = await new Deno.Command(h.cmd, {
+    args: h.args,
+    cwd: rootPath,
+    env: { REDIS_HOST: "127.0.0.1", REDIS_PORT: String(port), N },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const lines = new TextDecoder().decode(out.stdout).split("\n");
+  let result: Result | undefined;
+  for (const line of lines.reverse()) {
+    const t = line.trim();
+    if (!t.startsWith("{")) continue;
+    try {
+      result = JSON.parse(t);
+      break;
+    } catch { /* not the result line */ }
+  }
+  if (!result) {
+    return {
+      note: `${h.label}: no JSON result line (exit code ${out.code})`,
+    };
+  }
+  const problems: string[] = [];
+  if (!out.success) problems.push(`exited with code ${out.code}`);
+  const errors = (result.detail as { errors?: Record<string, string> })
+    ?.errors;
+  for (const [scenario, msg] of Object.entries(errors ?? {})) {
+    problems.push(`scenario ${scenario} failed: ${msg}`);
+  }
+  const note = problems.length ? `${h.label}: ${problems.join("; ")}` : undefined;
+  return { result, note };
+}
+
+function fmtValue(v: unknown, unit: string): string {
+  if (typeof v !== "number" || !Number.isFinite(v)) return "—";
+  if (unit === "jobs/s") return Math.round(v).toLocaleString("en-US");
+  return v.toFixed(2);
+}
+
+function fmtRatio(pq: unknown, peer: unknown): string {
+  if (typeof pq !== "number" || typeof peer !== "number") return "—";
+  if (peer === 0) return pq === 0 ? "= (both 0)" : "∞ (peer 0)";
+  return `${(pq / peer).toFixed(2)}×`;
+}
+
+function table(results: (Result | undefined)[], notes: string[]): string {
+  const [bull, bee, pq] = results;
+  const rows: string[] = [];
+  rows.push(
+    `| metric | unit | better | BullMQ | Bee-Queue | pq | pq / BullMQ | pq / Bee-Queue |`,
+    `|---|---|---|---:|---:|---:|---:|---:|`,
+  );
+  const cell = (r: Result | undefined, k: string) =>
+    r && r[k] != null ? String(r[k]) : "—";
+  rows.push(
+    `| version | | | ${cell(bull, "version")} | ${cell(bee, "version")} | ${
+      cell(pq, "version")
+    } | | |`,
+    `| runtime | | | ${cell(bull, "runtime")} | ${cell(bee, "runtime")} | ${
+      cell(pq, "runtime")
+    } | | |`,
+  );
+  for (const [key, label, unit, higher] of metrics) {
+    rows.push(
+      `| ${label} | ${unit} | ${higher ? "higher ↑" : "lower ↓"} | ${
+        fmtValue(bull?.[key], unit)
+      } | ${fmtValue(bee?.[key], unit)} | ${fmtValue(pq?.[key], unit)} | ${
+        fmtRatio(pq?.[key], bull?.[key])
+      } | ${fmtRatio(pq?.[key], bee?.[key])} |`,
+    );
+  }
+  const text = [
+    `N = ${N}, one private redis-server, harnesses run in sequence.`,
+    "",
+    ...rows,
+    "",
+    "Ratios are always pq ÷ peer. For jobs/s rows (higher ↑) a ratio above " +
+    "1× means pq is faster; for latency and idle-command rows (lower ↓) a " +
+    "ratio BELOW 1× means pq is better.",
+  ];
+  if (notes.length) text.push("", ...notes.map((n) => `Note: ${n}`));
+  return text.join("\n");
+}
+
+async function main(): Promise<number> {
+  await ensurePeerDeps();
+  const redis = await startRedis();
+  const onSignal = () => {
+    redis.stop().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const results: (Result | undefined)[] = [];
+  const notes: string[] = [];
+  let failed = false;
+  try {
+    for (const h of harnesses) {
+      await redisCommand(redis.port, "FLUSHALL");
+      const { result, note } = await runHarness(h, redis.port);
+      if (result) console.log(JSON.stringify(result));
+      if (note) {
+        notes.push(note);
+        log(note);
+        if (!note.includes("does not exist yet")) failed = true;
+      }
+      results.push(result);
+    }
+  } finally {
+    await redis.stop();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+  console.log();
+  console.log(table(results, notes));
+  return failed ? 1 : 0;
+}
+
+Deno.exit(await main());

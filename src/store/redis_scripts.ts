@@ -1,0 +1,294 @@
+/**
+ * The Lua scripts of the Redis store: one per state transition, each
+ * touching only the keys of one queue, all declared in KEYS (see
+ * {@linkcode queueKeys}), so a queue lives on one Redis Cluster slot.
+ *
+ * KEYS, the same for every script:
+ *  1 ready (LIST of ids, LPUSH in, RPOP out)   2 delayed (ZSET id → due)
+ *  3 running (ZSET id → lease end)             4 tasks (HASH id → record)
+ *  5 leases (HASH id → token)                  6 started (HASH id → start info)
+ *  7 redeliveries (HASH id → count)            8 limits (HASH id → "limit\tname")
+ *  9 active (HASH job name → running count)    10 done (HASH id → final record)
+ *  11 expiry (ZSET id → when to drop)          12 marker (LIST: "tasks may be ready")
+ *  13 revoke (SET of running ids to stop)
+ *
+ * Messages are published as `<event>\n<encoded data>`.
+ * @module
+ */
+
+/** Queues tasks given as groups of (id, due, record, limit, name). */
+const ENQUEUE_BODY = `
+local function enqueue(now, channel, id, due, payload, limit, name)
+  redis.call('HSET', KEYS[4], id, payload)
+  if limit ~= '' then redis.call('HSET', KEYS[8], id, limit .. '\\t' .. name) end
+  if due > now then
+    redis.call('ZADD', KEYS[2], due, id)
+  else
+    redis.call('LPUSH', KEYS[1], id)
+  end
+  redis.call('PUBLISH', channel, 'queued\\n' .. payload)
+end
+local function mark()
+  if redis.call('LLEN', KEYS[12]) == 0 then redis.call('LPUSH', KEYS[12], '1') end
+end
+local function drop_limit(id)
+  local limit = redis.call('HGET', KEYS[8], id)
+  if limit then
+    local name = string.sub(limit, string.find(limit, '\\t') + 1)
+    if tonumber(redis.call('HINCRBY', KEYS[9], name, -1)) <= 0 then
+      redis.call('HDEL', KEYS[9], name)
+    end
+  end
+end
+`;
+
+/** ARGV: now, channel, then (id, due, record, limit, name)... */
+export const ENQUEUE = ENQUEUE_BODY + `
+local now, channel = tonumber(ARGV[1]), ARGV[2]
+for i = 3, #ARGV, 5 do
+  local id = ARGV[i]
+  if redis.call('HEXISTS', KEYS[4], id) == 1 or redis.call('HEXISTS', KEYS[10], id) == 1 then
+    return redis.error_reply('PQDUPLICATE task ' .. id .. ' exists already')
+  end
+end
+for i = 3, #ARGV, 5 do
+  enqueue(now, channel, ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
+end
+mark()
+return (#ARGV - 2) / 5
+`;
+
+/**
+ * ARGV: now, max, lease end, token prefix, start info, scan limit.
+ * Returns { next due or '', id, token, redeliveries, record, ... }.
+ */
+export const CLAIM = ENQUEUE_BODY + `
+local now, max, lease_end = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local prefix, start_info, scan = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
+for i = #due, 1, -1 do redis.call('RPUSH', KEYS[1], due[i]) end
+if #due > 0 then redis.call('ZREM', KEYS[2], unpack(due)) end
+local out, held, claimed, scanned = {''}, {}, 0, 0
+while claimed < max and scanned < scan do
+  local id = redis.call('RPOP', KEYS[1])
+  if not id then break end
+  scanned = scanned + 1
+  local payload = redis.call('HGET', KEYS[4], id)
+  if payload then
+    local take = true
+    local limit = redis.call('HGET', KEYS[8], id)
+    if limit then
+      local tab = string.find(limit, '\\t')
+      local name = string.sub(limit, tab + 1)
+      local active = tonumber(redis.call('HGET', KEYS[9], name) or '0')
+      if active >= tonumber(string.sub(limit, 1, tab - 1)) then
+        take = false
+        held[#held + 1] = id
+      else
+        redis.call('HINCRBY', KEYS[9], name, 1)
+      end
+    end
+    if take then
+      claimed = claimed + 1
+      local token = prefix .. ':' .. claimed
+      redis.call('HSET', KEYS[5], id, token)
+      redis.call('ZADD', KEYS[3], lease_end, id)
+      redis.call('HSET', KEYS[6], id, start_info)
+      out[#out + 1] = id
+      out[#out + 1] = token
+      out[#out + 1] = redis.call('HGET', KEYS[7], id) or '0'
+      out[#out + 1] = payload
+    end
+  end
+end
+for i = #held, 1, -1 do redis.call('RPUSH', KEYS[1], held[i]) end
+if claimed == max and redis.call('LLEN', KEYS[1]) > 0 then mark() end
+local next_due = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+if next_due[2] then out[1] = next_due[2] end
+return out
+`;
+
+/** ARGV: lease end, then (id, token)... Returns 0 lost, 1 renewed, 2 revoke asked. */
+export const RENEW = `
+local out = {}
+for i = 2, #ARGV, 2 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  if redis.call('HGET', KEYS[5], id) == token then
+    redis.call('ZADD', KEYS[3], 'XX', ARGV[1], id)
+    out[#out + 1] = redis.call('SISMEMBER', KEYS[13], id) + 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
+`;
+
+/**
+ * ARGV: now, channel, expires at, only if expired (1/0), then
+ * (id, token, record, retry id, retry due, retry record, retry limit, retry name)...
+ * Returns 1 per outcome written, 0 when its lease was lost.
+ */
+export const FINISH = ENQUEUE_BODY + `
+local now, channel, expires, only_expired = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4] == '1'
+local out, retried = {}, false
+for i = 5, #ARGV, 8 do
+  local id, token, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local held = redis.call('HGET', KEYS[5], id) == token
+  if held and only_expired then
+    held = tonumber(redis.call('ZSCORE', KEYS[3], id) or now) < now
+  end
+  if held then
+    drop_limit(id)
+    redis.call('ZREM', KEYS[3], id)
+    redis.call('HDEL', KEYS[5], id)
+    redis.call('HDEL', KEYS[4], id)
+    redis.call('HDEL', KEYS[6], id)
+    redis.call('HDEL', KEYS[7], id)
+    redis.call('HDEL', KEYS[8], id)
+    redis.call('SREM', KEYS[13], id)
+    redis.call('HSET', KEYS[10], id, payload)
+    redis.call('ZADD', KEYS[11], expires, id)
+    redis.call('PUBLISH', channel, 'done\\n' .. payload)
+    if ARGV[i + 3] ~= '' then
+      enqueue(now, channel, ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
+      retried = true
+    end
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+if retried then mark() end
+return out
+`;
+
+/**
+ * Puts leased tasks back at the head of their queue. ARGV: now, channel,
+ * count a redelivery (1/0), only if expired (1/0), then (id, token)...
+ */
+export const RELEASE = ENQUEUE_BODY + `
+local now, channel = tonumber(ARGV[1]), ARGV[2]
+local count, only_expired = ARGV[3] == '1', ARGV[4] == '1'
+local released = 0
+for i = 5, #ARGV, 2 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  local held = redis.call('HGET', KEYS[5], id) == token
+  if held and only_expired then
+    held = tonumber(redis.call('ZSCORE', KEYS[3], id) or now) < now
+  end
+  if held then
+    drop_limit(id)
+    redis.call('ZREM', KEYS[3], id)
+    redis.call('HDEL', KEYS[5], id)
+    redis.call('HDEL', KEYS[6], id)
+    redis.call('SREM', KEYS[13], id)
+    if count then redis.call('HINCRBY', KEYS[7], id, 1) end
+    redis.call('RPUSH', KEYS[1], id)
+    redis.call('PUBLISH', channel, 'queued\\n' .. redis.call('HGET', KEYS[4], id))
+    released = released + 1
+  end
+end
+if released > 0 then mark() end
+return released
+`;
+
+/**
+ * Expired leases and retention. ARGV: now, limit. Drops finished tasks past
+ * their time; returns (id, token, redeliveries, record)... of expired leases.
+ */
+export const EXPIRED = `
+local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local old = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, 1000)
+if #old > 0 then
+  redis.call('HDEL', KEYS[10], unpack(old))
+  redis.call('ZREM', KEYS[11], unpack(old))
+end
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. now, 'LIMIT', 0, limit)) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGET', KEYS[5], id) or ''
+  out[#out + 1] = redis.call('HGET', KEYS[7], id) or '0'
+  out[#out + 1] = redis.call('HGET', KEYS[4], id) or ''
+end
+return out
+`;
+
+/**
+ * ARGV: channel, expires at, id, the record as read, the revoked record.
+ * Returns revoked, requested, finished, changed (read again) or unknown.
+ */
+export const REVOKE = ENQUEUE_BODY + `
+local channel, expires, id, seen, revoked = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('HEXISTS', KEYS[5], id) == 1 then
+  redis.call('SADD', KEYS[13], id)
+  return 'requested'
+end
+if redis.call('HEXISTS', KEYS[10], id) == 1 then return 'finished' end
+local payload = redis.call('HGET', KEYS[4], id)
+if not payload then return 'unknown' end
+if payload ~= seen then return 'changed' end
+redis.call('LREM', KEYS[1], 0, id)
+redis.call('ZREM', KEYS[2], id)
+redis.call('HDEL', KEYS[4], id)
+redis.call('HDEL', KEYS[7], id)
+redis.call('HDEL', KEYS[8], id)
+redis.call('HSET', KEYS[10], id, revoked)
+redis.call('ZADD', KEYS[11], expires, id)
+redis.call('PUBLISH', channel, 'done\\n' .. revoked)
+return 'revoked'
+`;
+
+/** Drops every queued task of the queue; returns how many. */
+export const FLUSH = `
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do ids[#ids + 1] = id end
+for i = 1, #ids, 1000 do
+  local chunk = {unpack(ids, i, math.min(i + 999, #ids))}
+  redis.call('HDEL', KEYS[4], unpack(chunk))
+  redis.call('HDEL', KEYS[7], unpack(chunk))
+  redis.call('HDEL', KEYS[8], unpack(chunk))
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return #ids
+`;
+
+/** KEYS: the lock. ARGV: owner, milliseconds. Takes a free lock or renews ours. */
+export const ACQUIRE_LOCK = `
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
+/** KEYS: the lock. ARGV: owner. Frees it if the owner holds it. */
+export const RELEASE_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** The suffixes of a queue's keys, in KEYS order. */
+const SUFFIXES = [
+  "ready",
+  "delayed",
+  "running",
+  "tasks",
+  "leases",
+  "started",
+  "redeliveries",
+  "limits",
+  "active",
+  "done",
+  "expiry",
+  "marker",
+  "revoke",
+] as const;
+
+/**
+ * The keys of a queue. They share a hash tag: the queue's own `{tag}` when
+ * its name has one (so queues `{app}.high` and `{app}.low` share a slot),
+ * else the queue name.
+ */
+export function queueKeys(namespace: string, queue: string): string[] {
+  const tagged = /\{[^}]+\}/.test(queue) ? queue : `{${queue}}`;
+  return SUFFIXES.map((suffix) => `${namespace}:${tagged}:${suffix}`);
+}

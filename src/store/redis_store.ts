@@ -1,0 +1,829 @@
+/**
+ * The Redis store: the distributed engine. Each state change is one Lua
+ * script over the keys of one queue (see `redis_scripts.ts`); claims come
+ * in batches, idle workers block on the server, events go over pub/sub.
+ * Works with Redis 7, Valkey, and (queue keys hash-tagged) Redis Cluster.
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { createClient, RESP_TYPES } from "redis";
+import { type Codec, codecFor } from "../codec.ts";
+import { StoreConnectionError } from "../errors.ts";
+import { TaskStatus } from "../status.ts";
+import { parseTaskRecord, type TaskRecord } from "../task.ts";
+import {
+  ACQUIRE_LOCK,
+  CLAIM,
+  ENQUEUE,
+  EXPIRED,
+  FINISH,
+  FLUSH,
+  queueKeys,
+  RELEASE,
+  RELEASE_LOCK,
+  RENEW,
+  REVOKE,
+} from "./redis_scripts.ts";
+import type {
+  ChannelMessage,
+  Claim,
+  ClaimRequest,
+  Finish,
+  Lease,
+  MessageListener,
+  ReclaimReport,
+  RevokeOutcome,
+  Store,
+  StoreOptions,
+} from "./store.ts";
+
+/** Seconds a command waits for a lost connection to come back. */
+const CONNECT_WAIT_SECONDS = 5;
+/** Tasks a claim looks at past those held back by a concurrency limit. */
+const CLAIM_SCAN_EXTRA = 100;
+/** Expired leases handled per queue per reclaim. */
+const RECLAIM_BATCH = 500;
+
+type Reply = Buffer | string | number | null | Reply[];
+// deno-lint-ignore no-explicit-any
+type Client = any;
+
+/** Options of a Redis store beyond the common ones. */
+export interface RedisStoreOptions extends StoreOptions {
+  /** Seconds to wait for the server at start-up and after a disconnect. */
+  connectTimeout?: number;
+}
+
+/** The parts of a `redis://host:port/db?namespace=pq` URL. */
+export function parseRedisUrl(
+  url: string,
+): { clientUrl: string; namespace: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new StoreConnectionError(
+      `Cannot open store '${url}': not a URL (expected redis://host:port/db?namespace=pq)`,
+    );
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new StoreConnectionError(
+      `Cannot open store '${url}': the scheme must be redis:// or rediss://`,
+    );
+  }
+  const db = parsed.pathname.replace(/^\//, "");
+  if (db && !/^\d+$/.test(db)) {
+    throw new StoreConnectionError(
+      `Cannot open store '${url}': the database must be a number, got '${db}'`,
+    );
+  }
+  const namespace = parsed.searchParams.get("namespace") ?? "pq";
+  if (!/^[A-Za-z0-9_.-]+$/.test(namespace)) {
+    throw new StoreConnectionError(
+      `Cannot open store '${url}': namespace must be letters, digits, '_', '.' or '-', got '${namespace}'`,
+    );
+  }
+  parsed.search = "";
+  return { clientUrl: parsed.href, namespace };
+}
+
+/** A url without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.href;
+  } catch {
+    return url;
+  }
+}
+
+/** A script and its SHA, loaded once per connection, reloaded on NOSCRIPT. */
+interface Script {
+  source: string;
+  sha?: string;
+}
+
+/**
+ * The Redis store. Open it with {@linkcode RedisStore.open}.
+ */
+export class RedisStore implements Store {
+  readonly url: string;
+  readonly #namespace: string;
+  readonly #codec: Codec;
+  readonly #now: () => number;
+  readonly #resultTtl: number;
+  readonly #connectTimeout: number;
+  readonly #client: Client;
+  #subscriber?: Client;
+  #blocker?: Client;
+  readonly #listeners = new Map<string, Set<MessageListener>>();
+  readonly #scripts = new Map<string, Script>();
+  readonly #nextDue = new Map<string, number>();
+  #closed = false;
+
+  private constructor(
+    client: Client,
+    url: string,
+    namespace: string,
+    options: RedisStoreOptions,
+  ) {
+    this.url = redact(url);
+    this.#client = client;
+    this.#namespace = namespace;
+    this.#codec = codecFor(options.serializer);
+    this.#now = options.now ?? (() => Date.now() / 1000);
+    this.#resultTtl = options.resultTtl;
+    this.#connectTimeout = options.connectTimeout ?? CONNECT_WAIT_SECONDS;
+  }
+
+  /**
+   * Connects to the server of a `redis://host:port/db?namespace=pq` URL.
+   * Throws a `StoreConnectionError` for a bad URL, or when the server cannot
+   * be reached within `connectTimeout` seconds.
+   */
+  static async open(
+    url: string,
+    options: RedisStoreOptions,
+  ): Promise<RedisStore> {
+    const { clientUrl, namespace } = parseRedisUrl(url);
+    const timeout = options.connectTimeout ?? CONNECT_WAIT_SECONDS;
+    const client = makeClient(clientUrl);
+    const store = new RedisStore(client, url, namespace, options);
+    await store.#connect(client, timeout);
+    return store;
+  }
+
+  /** Connects a client, or throws a clear error within `seconds`. */
+  async #connect(client: Client, seconds: number): Promise<void> {
+    let lastError: unknown;
+    const onError = (error: unknown) => lastError = error;
+    client.on("error", onError);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        client.connect(),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer in ${seconds} s`)),
+            seconds * 1000,
+          );
+        }),
+      ]);
+    } catch (error) {
+      client.destroy?.();
+      const cause = lastError ?? error;
+      throw new StoreConnectionError(
+        `Cannot connect to ${this.url}: ${
+          cause instanceof Error ? cause.message : String(cause)
+        }`,
+        { cause },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Runs a command once the connection is ready (waiting a bounded time). */
+  async #send(client: Client, args: Array<string | Buffer>): Promise<Reply> {
+    if (this.#closed) throw new Error(`Store ${this.url} is closed`);
+    const deadline = Date.now() + this.#connectTimeout * 1000;
+    while (!client.isReady) {
+      if (this.#closed) throw new Error(`Store ${this.url} is closed`);
+      if (Date.now() > deadline) {
+        throw new StoreConnectionError(
+          `Cannot reach ${this.url}: not connected for ${this.#connectTimeout} s`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    try {
+      return await client.sendCommand(args) as Reply;
+    } catch (error) {
+      if (isConnectionError(error)) {
+        throw new StoreConnectionError(
+          `Lost the connection to ${this.url}: ${
+            error instanceof Error ? error.message : error
+          }`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Runs a script by SHA, loading it when the server does not know it. */
+  async #script(
+    source: string,
+    keys: string[],
+    args: Array<string | Buffer | number>,
+  ): Promise<Reply> {
+    let script = this.#scripts.get(source);
+    if (!script) this.#scripts.set(source, script = { source });
+    const argv = args.map((arg) => typeof arg === "number" ? String(arg) : arg);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      script.sha ??= String(
+        await this.#send(this.#client, ["SCRIPT", "LOAD", source]),
+      );
+      try {
+        return await this.#send(this.#client, [
+          "EVALSHA",
+          script.sha,
+          String(keys.length),
+          ...keys,
+          ...argv,
+        ]);
+      } catch (error) {
+        if (!String(error).includes("NOSCRIPT")) throw error;
+        script.sha = undefined; // The server restarted without its cache.
+      }
+    }
+    throw new Error("unreachable: a script was loaded twice in a row");
+  }
+
+  #keys(queue: string): string[] {
+    return queueKeys(this.#namespace, queue);
+  }
+
+  #idKey(id: string): string {
+    return `${this.#namespace}:id:${id}`;
+  }
+
+  #channel(name: string): string {
+    return `${this.#namespace}:${name}`;
+  }
+
+  #limitOf(task: TaskRecord): string {
+    const limit = task.meta.maxConcurrency;
+    return typeof limit === "number" && Number.isInteger(limit) && limit > 0
+      ? String(limit)
+      : "";
+  }
+
+  #decode(
+    payload: Buffer | string,
+  ): { ok: true; record: TaskRecord } | { ok: false; reason: string } {
+    let value: unknown;
+    try {
+      value = this.#codec.decode(toBytes(payload));
+    } catch (error) {
+      return {
+        ok: false,
+        reason: `Cannot decode task record with ${this.#codec.name}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      };
+    }
+    return parseTaskRecord(value);
+  }
+
+  #encode(value: unknown): Buffer {
+    return Buffer.from(this.#codec.encode(value));
+  }
+
+  async enqueue(tasks: readonly TaskRecord[]): Promise<void> {
+    const byQueue = new Map<string, TaskRecord[]>();
+    for (const task of tasks) {
+      if (task.queue === null) {
+        throw new TypeError(`Cannot queue task ${task.id} without a queue`);
+      }
+      const list = byQueue.get(task.queue) ?? [];
+      list.push(task);
+      byQueue.set(task.queue, list);
+    }
+    const encoded = new Map(tasks.map((task) => [task.id, this.#encode(task)]));
+    await Promise.all([...byQueue].map(async ([queue, list]) => {
+      // The id → queue index comes first: `get(id)` finds the task as soon
+      // as it exists.
+      await Promise.all(
+        list.map((task) =>
+          this.#send(this.#client, ["SET", this.#idKey(task.id), queue])
+        ),
+      );
+      const args: Array<string | Buffer | number> = [
+        this.#now(),
+        this.#channel("task"),
+      ];
+      for (const task of list) {
+        args.push(
+          task.id,
+          task.timeQueued + task.delay,
+          encoded.get(task.id)!,
+          this.#limitOf(task),
+          task.name,
+        );
+      }
+      try {
+        await this.#script(ENQUEUE, this.#keys(queue), args);
+      } catch (error) {
+        if (String(error).includes("PQDUPLICATE")) {
+          throw new Error(
+            `Cannot queue tasks: ${
+              String(error).replace(/^.*PQDUPLICATE /, "")
+            }`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+    }));
+  }
+
+  async claim(request: ClaimRequest): Promise<Claim[]> {
+    const claims: Claim[] = [];
+    const now = this.#now();
+    const startInfo = JSON.stringify([now, request.worker, request.node]);
+    for (const queue of request.queues) {
+      const max = request.max - claims.length;
+      if (max <= 0) break;
+      const reply = await this.#script(CLAIM, this.#keys(queue), [
+        now,
+        max,
+        now + request.leaseSeconds,
+        `${queue}\n${crypto.randomUUID()}`,
+        startInfo,
+        max * 2 + CLAIM_SCAN_EXTRA,
+      ]) as Reply[];
+      const nextDue = reply[0] ? Number(String(reply[0])) : Infinity;
+      this.#nextDue.set(queue, nextDue);
+      for (let i = 1; i < reply.length; i += 4) {
+        const id = String(reply[i]);
+        const claim: Claim = {
+          id,
+          token: String(reply[i + 1]),
+          redeliveries: Number(String(reply[i + 2])),
+          queue,
+        };
+        const decoded = this.#decode(reply[i + 3] as Buffer);
+        if (decoded.ok) {
+          claim.name = decoded.record.name;
+          claim.task = {
+            ...decoded.record,
+            status: TaskStatus.STARTED,
+            timeStarted: now,
+            worker: request.worker,
+            node: request.node,
+          };
+        } else {
+          claim.malformed = decoded.reason;
+        }
+        claims.push(claim);
+      }
+    }
+    // Events are notices: sent after the claim, in one pipelined burst.
+    await Promise.all(
+      claims.filter((claim) => claim.task).map((claim) =>
+        this.#publish("task", "started", this.#encode(claim.task))
+      ),
+    );
+    return claims;
+  }
+
+  async waitForTasks(
+    queues: readonly string[],
+    seconds: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (signal?.aborted || this.#closed) return;
+    const now = this.#now();
+    const due = Math.min(
+      ...queues.map((queue) => this.#nextDue.get(queue) ?? Infinity),
+    );
+    const wait = Math.max(0.01, Math.min(seconds, due - now));
+    const blocker = await this.#blockingClient();
+    const markers = queues.map((queue) => this.#keys(queue)[11]);
+    const onAbort = () => blocker.destroy?.();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await this.#send(blocker, ["BLPOP", ...markers, wait.toFixed(2)]);
+    } catch {
+      // Aborted or disconnected: the caller claims (and waits) again.
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      if (signal?.aborted && this.#blocker === blocker) {
+        this.#blocker = undefined;
+      }
+    }
+  }
+
+  async #blockingClient(): Promise<Client> {
+    if (!this.#blocker || !this.#blocker.isOpen) {
+      const blocker = this.#client.duplicate();
+      await this.#connect(blocker, this.#connectTimeout);
+      this.#blocker = blocker;
+    }
+    return this.#blocker;
+  }
+
+  async renew(
+    leases: readonly Lease[],
+    leaseSeconds: number,
+  ): Promise<{ lost: string[]; revoked: string[] }> {
+    const lost: string[] = [];
+    const revoked: string[] = [];
+    const until = this.#now() + leaseSeconds;
+    await Promise.all([...this.#byQueue(leases)].map(async ([queue, list]) => {
+      const reply = await this.#script(
+        RENEW,
+        this.#keys(queue),
+        [until, ...list.flatMap((lease) => [lease.id, lease.token])],
+      ) as number[];
+      reply.forEach((state, i) => {
+        if (Number(state) === 0) lost.push(list[i].id);
+        else if (Number(state) === 2) revoked.push(list[i].id);
+      });
+    }));
+    return { lost, revoked };
+  }
+
+  /** Groups leases by their queue, which their token names. */
+  #byQueue<T extends Lease>(leases: readonly T[]): Map<string, T[]> {
+    const groups = new Map<string, T[]>();
+    for (const lease of leases) {
+      const queue = queueOfToken(lease.token);
+      const list = groups.get(queue) ?? [];
+      list.push(lease);
+      groups.set(queue, list);
+    }
+    return groups;
+  }
+
+  async finish(outcomes: readonly Finish[]): Promise<boolean[]> {
+    return await this.#finish(outcomes, false);
+  }
+
+  async #finish(
+    outcomes: readonly Finish[],
+    onlyExpired: boolean,
+  ): Promise<boolean[]> {
+    const now = this.#now();
+    const written = new Map<string, boolean>();
+    await Promise.all(
+      [...this.#byQueue(outcomes)].map(async ([queue, list]) => {
+        const args: Array<string | Buffer | number> = [
+          now,
+          this.#channel("task"),
+          now + this.#resultTtl,
+          onlyExpired ? "1" : "0",
+        ];
+        for (const outcome of list) {
+          const retry = outcome.retry;
+          args.push(outcome.id, outcome.token, this.#encodeOutcome(outcome));
+          if (retry) {
+            await this.#send(this.#client, [
+              "SET",
+              this.#idKey(retry.id),
+              queue,
+            ]);
+            args.push(
+              retry.id,
+              retry.timeQueued + retry.delay,
+              this.#encode(retry),
+              this.#limitOf(retry),
+              retry.name,
+            );
+          } else {
+            args.push("", "", "", "", "");
+          }
+        }
+        const reply = await this.#script(
+          FINISH,
+          this.#keys(queue),
+          args,
+        ) as number[];
+        list.forEach((outcome, i) =>
+          written.set(outcome.id, Number(reply[i]) === 1)
+        );
+        // Finished tasks are found by id until their retention ends.
+        await Promise.all(list.map((outcome) =>
+          this.#send(this.#client, [
+            "EXPIRE",
+            this.#idKey(outcome.id),
+            String(Math.ceil(this.#resultTtl) + 60),
+          ])
+        ));
+      }),
+    );
+    return outcomes.map((outcome) => written.get(outcome.id) ?? false);
+  }
+
+  /** The outcome's bytes; a result the codec cannot encode fails the task. */
+  #encodeOutcome(outcome: Finish): Buffer {
+    try {
+      return this.#encode(outcome.task);
+    } catch (error) {
+      return this.#encode({
+        ...outcome.task,
+        status: TaskStatus.FAILURE,
+        result:
+          `Cannot store the result of task ${outcome.id} with ${this.#codec.name}: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+      });
+    }
+  }
+
+  async release(leases: readonly Lease[]): Promise<void> {
+    await Promise.all([...this.#byQueue(leases)].map(async ([queue, list]) => {
+      await this.#script(RELEASE, this.#keys(queue), [
+        this.#now(),
+        this.#channel("task"),
+        "0",
+        "0",
+        ...list.flatMap((lease) => [lease.id, lease.token]),
+      ]);
+    }));
+  }
+
+  async reclaim(
+    maxRedeliveries: number,
+    queues: readonly string[] = [...this.#nextDue.keys()],
+  ): Promise<ReclaimReport> {
+    const report = { redelivered: 0, failed: 0 };
+    for (const queue of queues) {
+      const now = this.#now();
+      const reply = await this.#script(EXPIRED, this.#keys(queue), [
+        now,
+        RECLAIM_BATCH,
+      ]) as Reply[];
+      const again: Lease[] = [];
+      const failed: Finish[] = [];
+      for (let i = 0; i < reply.length; i += 4) {
+        const id = String(reply[i]);
+        const token = String(reply[i + 1]);
+        const redeliveries = Number(String(reply[i + 2])) + 1;
+        if (redeliveries <= maxRedeliveries) {
+          again.push({ id, token });
+          continue;
+        }
+        const decoded = this.#decode(reply[i + 3] as Buffer);
+        const base: TaskRecord = decoded.ok
+          ? decoded.record
+          : placeholder(id, queue, now);
+        failed.push({
+          id,
+          token,
+          task: {
+            ...base,
+            status: TaskStatus.FAILURE,
+            result:
+              `Task redelivered too many times: its lease expired ${redeliveries} times (maxRedeliveries ${maxRedeliveries})`,
+            timeEnded: now,
+          },
+        });
+      }
+      if (again.length) {
+        report.redelivered += Number(
+          await this.#script(RELEASE, this.#keys(queue), [
+            now,
+            this.#channel("task"),
+            "1",
+            "1",
+            ...again.flatMap((lease) => [lease.id, lease.token]),
+          ]),
+        );
+      }
+      if (failed.length) {
+        const written = await this.#finish(failed, true);
+        report.failed += written.filter(Boolean).length;
+      }
+    }
+    return report;
+  }
+
+  async revoke(id: string): Promise<RevokeOutcome> {
+    const queue = await this.#send(this.#client, ["GET", this.#idKey(id)]);
+    if (queue === null) return "unknown";
+    const keys = this.#keys(String(queue));
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const seen = await this.#send(this.#client, ["HGET", keys[3], id]) as
+        | Buffer
+        | null;
+      const decoded = seen ? this.#decode(seen) : undefined;
+      const now = this.#now();
+      const revoked = decoded?.ok
+        ? {
+          ...decoded.record,
+          status: TaskStatus.REVOKED,
+          result: "Revoked before it ran",
+          timeEnded: now,
+        }
+        : {
+          ...placeholder(id, String(queue), now),
+          status: TaskStatus.REVOKED,
+          result: "Revoked before it ran",
+          timeEnded: now,
+        };
+      const outcome = String(
+        await this.#script(REVOKE, keys, [
+          this.#channel("task"),
+          now + this.#resultTtl,
+          id,
+          seen ?? "",
+          this.#encode(revoked),
+        ]),
+      );
+      if (outcome !== "changed") return outcome as RevokeOutcome;
+    }
+    return "requested";
+  }
+
+  async get(id: string): Promise<TaskRecord | undefined> {
+    const queue = await this.#send(this.#client, ["GET", this.#idKey(id)]);
+    if (queue === null) return undefined;
+    const keys = this.#keys(String(queue));
+    const [done, queued, started] = await Promise.all([
+      this.#send(this.#client, ["HGET", keys[9], id]),
+      this.#send(this.#client, ["HGET", keys[3], id]),
+      this.#send(this.#client, ["HGET", keys[5], id]),
+    ]) as Array<Buffer | null>;
+    const payload = done ?? queued;
+    if (!payload) return undefined;
+    const decoded = this.#decode(payload);
+    if (!decoded.ok) throw new Error(`Task ${id}: ${decoded.reason}`);
+    if (done || !started) return decoded.record;
+    const [timeStarted, worker, node] = JSON.parse(String(started));
+    return {
+      ...decoded.record,
+      status: TaskStatus.STARTED,
+      timeStarted,
+      worker,
+      node,
+    };
+  }
+
+  async sizes(queues: readonly string[]): Promise<number[]> {
+    return await Promise.all(queues.map(async (queue) => {
+      const keys = this.#keys(queue);
+      const [ready, delayed] = await Promise.all([
+        this.#send(this.#client, ["LLEN", keys[0]]),
+        this.#send(this.#client, ["ZCARD", keys[1]]),
+      ]);
+      return Number(ready) + Number(delayed);
+    }));
+  }
+
+  async flush(queues: readonly string[]): Promise<number> {
+    let total = 0;
+    for (const queue of queues) {
+      total += Number(await this.#script(FLUSH, this.#keys(queue), []));
+    }
+    return total;
+  }
+
+  async publish(message: ChannelMessage): Promise<void> {
+    await this.#publish(
+      message.channel,
+      message.event,
+      this.#encode(message.data),
+    );
+  }
+
+  async #publish(
+    channel: string,
+    event: string,
+    payload: Buffer,
+  ): Promise<void> {
+    await this.#send(this.#client, [
+      "PUBLISH",
+      this.#channel(channel),
+      Buffer.concat([Buffer.from(event + "\n"), payload]),
+    ]);
+  }
+
+  async subscribe(
+    channel: string,
+    listener: MessageListener,
+  ): Promise<() => Promise<void>> {
+    if (!this.#subscriber) {
+      const subscriber = this.#client.duplicate();
+      await this.#connect(subscriber, this.#connectTimeout);
+      this.#subscriber = subscriber;
+    }
+    let listeners = this.#listeners.get(channel);
+    if (!listeners) {
+      this.#listeners.set(channel, listeners = new Set());
+      await this.#subscriber.SUBSCRIBE(
+        this.#channel(channel),
+        (message: Buffer) => this.#deliver(channel, message),
+        true,
+      );
+    }
+    listeners.add(listener);
+    return async () => {
+      const current = this.#listeners.get(channel);
+      current?.delete(listener);
+      if (current?.size === 0) {
+        this.#listeners.delete(channel);
+        if (this.#subscriber?.isOpen) {
+          await this.#subscriber.UNSUBSCRIBE(this.#channel(channel)).catch(() =>
+            undefined
+          );
+        }
+      }
+    };
+  }
+
+  #deliver(channel: string, message: Buffer): void {
+    const newline = message.indexOf(10);
+    if (newline < 0) return;
+    const event = message.subarray(0, newline).toString();
+    let data: unknown;
+    try {
+      data = this.#codec.decode(message.subarray(newline + 1));
+    } catch {
+      return; // Published by a process with another serializer.
+    }
+    for (const listener of [...this.#listeners.get(channel) ?? []]) {
+      try {
+        listener({ channel, event, data });
+      } catch {
+        // One listener's error must not stop delivery to the others.
+      }
+    }
+  }
+
+  async acquireLock(
+    name: string,
+    owner: string,
+    seconds: number,
+  ): Promise<boolean> {
+    const reply = await this.#script(
+      ACQUIRE_LOCK,
+      [`${this.#namespace}:lock:${name}`],
+      [owner, Math.max(1, Math.round(seconds * 1000))],
+    );
+    return Number(reply) === 1;
+  }
+
+  async releaseLock(name: string, owner: string): Promise<boolean> {
+    const reply = await this.#script(
+      RELEASE_LOCK,
+      [`${this.#namespace}:lock:${name}`],
+      [owner],
+    );
+    return Number(reply) === 1;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const client of [this.#blocker, this.#subscriber, this.#client]) {
+      if (!client) continue;
+      try {
+        if (client.isOpen) await client.close?.() ?? await client.quit?.();
+      } catch {
+        client.destroy?.();
+      }
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** A client that returns binary strings as Buffers and never queues offline. */
+function makeClient(url: string): Client {
+  return createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: 5000,
+      // Reconnect for ever, backing off to 1 s: a restart of Redis must not
+      // leave a worker dead.
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
+    },
+  }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+}
+
+function isConnectionError(error: unknown): boolean {
+  const text = String(error);
+  return /ClientClosed|ClientOffline|Socket closed|ECONNREFUSED|ECONNRESET|Connection|disconnect/i
+    .test(text);
+}
+
+/** A lease token is `<queue>\n<uuid>:<n>`: it names its queue. */
+function queueOfToken(token: string): string {
+  return token.slice(0, token.lastIndexOf("\n"));
+}
+
+function toBytes(value: Buffer | string): Uint8Array {
+  return typeof value === "string" ? new TextEncoder().encode(value) : value;
+}
+
+/** A stand-in record for a task whose stored record cannot be read. */
+function placeholder(id: string, queue: string, now: number): TaskRecord {
+  return {
+    id,
+    name: "unknown",
+    queue,
+    status: TaskStatus.STARTED,
+    timeQueued: now,
+    delay: 0,
+    retry: 1,
+    kwargs: {},
+    meta: {},
+    runInfo: {},
+  };
+}

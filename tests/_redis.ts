@@ -1,0 +1,110 @@
+/**
+ * A private `redis-server` for a test file, on its own port, stopped on
+ * dispose: `await using redis = await startRedis();`.
+ */
+
+/** A running redis-server. */
+export interface RedisServer extends AsyncDisposable {
+  /** Its port on 127.0.0.1. */
+  port: number;
+  /** `redis://127.0.0.1:<port>/0?namespace=<namespace>`. */
+  url(namespace?: string): string;
+  /** Stops it (SIGKILL when `hard`) and resolves when it has exited. */
+  stop(hard?: boolean): Promise<void>;
+  /** Starts it again on the same port and folder (for restart tests). */
+  restart(): Promise<void>;
+  /** Runs a command with redis-cli and returns its output. */
+  cli(...args: string[]): Promise<string>;
+}
+
+/** Options of {@linkcode startRedis}. */
+export interface RedisOptions {
+  /** Turn on the append-only file (fsync always), so a restart keeps data. */
+  aof?: boolean;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** True when `redis-server` can be run here. */
+export async function haveRedis(): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("redis-server", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts a private redis-server in a temporary folder. */
+export async function startRedis(
+  options: RedisOptions = {},
+): Promise<RedisServer> {
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "pq_redis_" });
+  let process: Deno.ChildProcess | undefined;
+  const cli = async (...args: string[]) => {
+    const output = await new Deno.Command("redis-cli", {
+      args: ["-p", String(port), ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return new TextDecoder().decode(output.stdout).trim();
+  };
+  const start = async () => {
+    process = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        dir,
+        "--save",
+        "",
+        ...(options.aof
+          ? ["--appendonly", "yes", "--appendfsync", "always"]
+          : ["--appendonly", "no"]),
+      ],
+      stdout: "null",
+      stderr: "null",
+      stdin: "null",
+    }).spawn();
+    for (let i = 0; i < 200; i++) {
+      if ((await cli("PING")) === "PONG") return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error(`redis-server did not start on port ${port}`);
+  };
+  const stop = async (hard = false) => {
+    if (!process) return;
+    try {
+      process.kill(hard ? "SIGKILL" : "SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    await process.status;
+    process = undefined;
+  };
+  await start();
+  return {
+    port,
+    url: (namespace = "pqtest") =>
+      `redis://127.0.0.1:${port}/0?namespace=${namespace}`,
+    stop,
+    restart: start,
+    cli,
+    async [Symbol.asyncDispose]() {
+      await stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}

@@ -1,0 +1,850 @@
+/**
+ * The store contract suite: every store runs it (see `sqlite_store_test.ts`).
+ * Time is an injected clock; only event delivery and `waitForTasks` wait for
+ * real time, briefly.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { codecFor, type CodecName } from "../src/codec.ts";
+import { TaskStatus } from "../src/status.ts";
+import type {
+  ChannelMessage,
+  Claim,
+  ClaimRequest,
+  Store,
+  StoreOptions,
+} from "../src/store/store.ts";
+import { newTaskId, type TaskRecord } from "../src/task.ts";
+
+/** What the suite asks of a store opener. */
+export interface ContractOpenOptions extends StoreOptions {
+  /** Open a second store on the same data as this one (file, database). */
+  sameAs?: Store;
+}
+
+/** Opens a store; a fresh, empty one unless `sameAs` is given. */
+export type OpenContractStore = (
+  options: ContractOpenOptions,
+) => Promise<Store>;
+
+/** How the suite runs on one store. */
+export interface StoreContractOptions {
+  /** The serializer the suite opens stores with. */
+  serializer: CodecName;
+  /**
+   * Writes `payload` as the stored bytes of a queued task that is due now,
+   * bypassing `enqueue`. Without it, the malformed-record tests are skipped.
+   */
+  injectGarbage?: (
+    store: Store,
+    task: { id: string; name: string; queue: string },
+    payload: Uint8Array,
+  ) => Promise<void>;
+}
+
+/** A clock the tests move by hand. */
+class Clock {
+  t = 1_700_000_000.5;
+  readonly now = (): number => this.t;
+  advance(seconds: number): void {
+    this.t += seconds;
+  }
+}
+
+const GARBAGE = Uint8Array.of(0xc1, 0xff, 0x00, 0x7b);
+
+/** Resolves once `check` is true; fails after `ms`. */
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`not true within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Waits `ms` of real time. */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Registers the contract tests of a store, named `<name>: <behaviour>`. Each
+ * test opens its stores with `open` and closes them.
+ */
+export function storeContract(
+  name: string,
+  open: OpenContractStore,
+  options: StoreContractOptions,
+): void {
+  const { serializer, injectGarbage } = options;
+
+  /** Opens a store on the test's clock; closed when the test ends. */
+  function opener(clock: Clock, resultTtl = 3600) {
+    const stores: Store[] = [];
+    return {
+      async open(sameAs?: Store): Promise<Store> {
+        const store = await open({
+          serializer,
+          resultTtl,
+          now: clock.now,
+          sameAs,
+        });
+        stores.push(store);
+        return store;
+      },
+      async [Symbol.asyncDispose]() {
+        for (const store of stores.reverse()) await store.close();
+      },
+    };
+  }
+
+  function record(clock: Clock, overrides: Partial<TaskRecord> = {}) {
+    return {
+      id: newTaskId(),
+      name: "addition",
+      queue: "default",
+      status: TaskStatus.QUEUED,
+      timeQueued: clock.t,
+      delay: 0,
+      retry: 1,
+      kwargs: { a: 1, b: 2 },
+      meta: {},
+      runInfo: {},
+      ...overrides,
+    } satisfies TaskRecord;
+  }
+
+  function request(overrides: Partial<ClaimRequest> = {}): ClaimRequest {
+    return {
+      queues: ["default"],
+      max: 10,
+      worker: "worker-1",
+      node: "host-1",
+      leaseSeconds: 30,
+      ...overrides,
+    };
+  }
+
+  /** The outcome of a claimed task: SUCCESS with `result`. */
+  function success(claim: Claim, clock: Clock, result: unknown = null) {
+    assert.ok(claim.task, `claim ${claim.id} has a task`);
+    return {
+      id: claim.id,
+      token: claim.token,
+      task: {
+        ...claim.task,
+        status: TaskStatus.SUCCESS,
+        result,
+        timeEnded: clock.t,
+      },
+    };
+  }
+
+  const test = (
+    behaviour: string,
+    fn: () => Promise<void>,
+    ignore = false,
+  ) => Deno.test({ name: `${name}: ${behaviour}`, ignore, fn });
+
+  test("claim takes due tasks first in, first out", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const first = [record(clock), record(clock), record(clock)];
+    await store.enqueue(first);
+    const later = record(clock);
+    await store.enqueue([later]);
+    const ids = [...first, later].map((task) => task.id);
+
+    clock.advance(1);
+    const claims = await store.claim(request({ max: 2 }));
+    assert.deepEqual(claims.map((claim) => claim.id), ids.slice(0, 2));
+    const rest = await store.claim(request());
+    assert.deepEqual(rest.map((claim) => claim.id), ids.slice(2));
+    assert.deepEqual(await store.claim(request()), []);
+
+    const [claim] = claims;
+    assert.equal(claim.queue, "default");
+    assert.equal(claim.name, "addition");
+    assert.equal(claim.redeliveries, 0);
+    assert.equal(claim.malformed, undefined);
+    assert.equal(typeof claim.token, "string");
+    assert.notEqual(claim.token, claims[1].token);
+    assert.deepEqual(claim.task, {
+      ...first[0],
+      status: TaskStatus.STARTED,
+      timeStarted: clock.t,
+      worker: "worker-1",
+      node: "host-1",
+    });
+    assert.deepEqual(await store.get(claim.id), claim.task);
+  });
+
+  test("claim orders by due time before insertion order", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const delayed = record(clock, { delay: 5 });
+    const ready = record(clock);
+    const earlier = record(clock, { timeQueued: clock.t - 10 });
+    await store.enqueue([delayed, ready, earlier]);
+    clock.advance(6);
+    const claims = await store.claim(request());
+    assert.deepEqual(
+      claims.map((claim) => claim.id),
+      [earlier.id, ready.id, delayed.id],
+    );
+  });
+
+  test("claim takes due tasks in queue priority order", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const low = [
+      record(clock, { queue: "low" }),
+      record(clock, { queue: "low" }),
+    ];
+    const high = [
+      record(clock, { queue: "high" }),
+      record(clock, { queue: "high" }),
+    ];
+    await store.enqueue(low);
+    await store.enqueue(high);
+    await store.enqueue([record(clock, { queue: "other" })]);
+
+    const queues = ["high", "low"];
+    const three = await store.claim(request({ queues, max: 3 }));
+    assert.deepEqual(
+      three.map((claim) => [claim.id, claim.queue]),
+      [[high[0].id, "high"], [high[1].id, "high"], [low[0].id, "low"]],
+    );
+    const rest = await store.claim(request({ queues }));
+    assert.deepEqual(rest.map((claim) => claim.id), [low[1].id]);
+    assert.deepEqual(await store.sizes(["high", "low", "other"]), [0, 0, 1]);
+  });
+
+  test("claim leaves delayed tasks until they are due", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const task = record(clock, { delay: 30 });
+    await store.enqueue([task]);
+    assert.deepEqual(await store.claim(request()), []);
+    assert.deepEqual(await store.sizes(["default"]), [1]);
+    clock.advance(29.9);
+    assert.deepEqual(await store.claim(request()), []);
+    clock.advance(0.2);
+    const claims = await store.claim(request());
+    assert.deepEqual(claims.map((claim) => claim.id), [task.id]);
+    assert.equal(claims[0].task?.timeStarted, clock.t);
+  });
+
+  test("claim skips tasks whose job is at its maxConcurrency", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const limited = (i: number) =>
+      record(clock, {
+        name: "limited",
+        meta: { maxConcurrency: 2 },
+        kwargs: { i },
+      });
+    const tasks = [limited(1), limited(2), limited(3), limited(4)];
+    const free = record(clock);
+    await store.enqueue([...tasks, free]);
+
+    const first = await store.claim(request({ max: 10, leaseSeconds: 10 }));
+    assert.deepEqual(
+      first.map((claim) => claim.id),
+      [tasks[0].id, tasks[1].id, free.id],
+    );
+    assert.deepEqual(await store.sizes(["default"]), [2]);
+    assert.deepEqual(await store.claim(request()), []);
+
+    // A finished task frees its slot.
+    assert.deepEqual(await store.finish([success(first[0], clock)]), [true]);
+    const second = await store.claim(request());
+    assert.deepEqual(second.map((claim) => claim.id), [tasks[2].id]);
+
+    // A task whose lease expired (first[1]) holds no slot, even before
+    // reclaim; second[0] still does.
+    clock.advance(11);
+    const third = await store.claim(request());
+    assert.deepEqual(third.map((claim) => claim.id), [tasks[3].id]);
+  });
+
+  test(
+    "claim returns an undecodable record as malformed, under a lease",
+    async () => {
+      const clock = new Clock();
+      await using stores = opener(clock);
+      const store = await stores.open();
+      const good = record(clock);
+      await store.enqueue([good]);
+      const id = newTaskId();
+      await injectGarbage!(
+        store,
+        { id, name: "broken", queue: "default" },
+        GARBAGE,
+      );
+
+      const claims = await store.claim(request());
+      const bad = claims.find((claim) => claim.id === id);
+      assert.ok(bad, "the malformed task is claimed");
+      assert.equal(claims.length, 2);
+      assert.equal(bad.task, undefined);
+      assert.equal(bad.name, "broken");
+      assert.equal(bad.queue, "default");
+      assert.equal(typeof bad.token, "string");
+      assert.equal(typeof bad.malformed, "string");
+      assert.ok(bad.malformed!.length > 0);
+      await assert.rejects(store.get(id));
+      assert.deepEqual(await store.claim(request()), []);
+
+      // Its holder records why it failed.
+      const failure: TaskRecord = {
+        ...record(clock, { id, name: "broken" }),
+        status: TaskStatus.FAILURE,
+        result: bad.malformed,
+        timeEnded: clock.t,
+      };
+      assert.deepEqual(
+        await store.finish([{ id, token: bad.token, task: failure }]),
+        [true],
+      );
+      assert.deepEqual(await store.get(id), failure);
+    },
+    !injectGarbage,
+  );
+
+  test(
+    "claim returns a record that fails validation as malformed, naming the field",
+    async () => {
+      const clock = new Clock();
+      await using stores = opener(clock);
+      const store = await stores.open();
+      const id = newTaskId();
+      const invalid = { ...record(clock, { id }), kwargs: "not a dict" };
+      await injectGarbage!(
+        store,
+        { id, name: "addition", queue: "default" },
+        codecFor(serializer).encode(invalid),
+      );
+      const [claim] = await store.claim(request());
+      assert.equal(claim.id, id);
+      assert.equal(claim.task, undefined);
+      assert.equal(claim.name, "addition");
+      assert.match(claim.malformed ?? "", /field 'kwargs'/);
+      await assert.rejects(store.get(id), /field 'kwargs'/);
+    },
+    !injectGarbage,
+  );
+
+  test("enqueue writes all tasks or none", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const existing = record(clock);
+    await store.enqueue([existing]);
+    const fresh = record(clock);
+    await assert.rejects(
+      store.enqueue([fresh, { ...record(clock), id: existing.id }]),
+      new RegExp(existing.id),
+    );
+    assert.deepEqual(await store.sizes(["default"]), [1]);
+    assert.equal(await store.get(fresh.id), undefined);
+    await store.enqueue([]);
+  });
+
+  test("get returns the stored record as it was queued", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const task = record(clock, {
+      kwargs: {
+        text: "héllo ✓ 𝄞",
+        list: [1, 2.5, -3, null, true, "x"],
+        nested: { deep: { deeper: [{}] } },
+        big: 2 ** 40,
+      },
+      meta: { maxRetries: 2, retryDelay: 1.5, maxConcurrency: 3 },
+      timeout: 60,
+      fromTask: newTaskId(),
+      delay: 2.5,
+    });
+    await store.enqueue([task]);
+    assert.deepEqual(await store.get(task.id), task);
+    assert.equal(await store.get(newTaskId()), undefined);
+  });
+
+  test("renew extends a lease and reports lost ones", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const task = record(clock);
+    await store.enqueue([task]);
+    const [claim] = await store.claim(request({ leaseSeconds: 10 }));
+    const lease = { id: claim.id, token: claim.token };
+
+    clock.advance(8);
+    assert.deepEqual(await store.renew([lease], 10), { lost: [], revoked: [] });
+    clock.advance(8); // Past the first lease, within the renewed one.
+    assert.deepEqual(await store.reclaim(5), { redelivered: 0, failed: 0 });
+    assert.deepEqual(await store.renew([lease], 10), { lost: [], revoked: [] });
+
+    const stranger = { id: claim.id, token: "not-the-token" };
+    const unknown = { id: newTaskId(), token: claim.token };
+    assert.deepEqual(await store.renew([lease, stranger, unknown], 10), {
+      lost: [stranger.id, unknown.id],
+      revoked: [],
+    });
+    assert.deepEqual(await store.renew([], 10), { lost: [], revoked: [] });
+  });
+
+  test("a worker that lost its lease cannot finish the task", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const task = record(clock);
+    await store.enqueue([task]);
+    const [stale] = await store.claim(request({ leaseSeconds: 10 }));
+    clock.advance(11);
+    assert.deepEqual(await store.reclaim(3), { redelivered: 1, failed: 0 });
+    assert.deepEqual(await store.renew([stale], 10), {
+      lost: [task.id],
+      revoked: [],
+    });
+
+    const [fresh] = await store.claim(request({ worker: "worker-2" }));
+    assert.equal(fresh.id, task.id);
+    assert.equal(fresh.redeliveries, 1);
+    assert.notEqual(fresh.token, stale.token);
+    assert.equal(fresh.task?.worker, "worker-2");
+
+    assert.deepEqual(await store.finish([success(stale, clock, "stale")]), [
+      false,
+    ]);
+    assert.equal((await store.get(task.id))?.status, TaskStatus.STARTED);
+    assert.deepEqual(
+      await store.finish([
+        success(fresh, clock, "fresh"),
+        success(stale, clock, "stale"),
+      ]),
+      [true, false],
+    );
+    const stored = await store.get(task.id);
+    assert.equal(stored?.status, TaskStatus.SUCCESS);
+    assert.equal(stored?.result, "fresh");
+    // Finished is final: the same lease cannot write twice.
+    assert.deepEqual(await store.finish([success(fresh, clock, "again")]), [
+      false,
+    ]);
+  });
+
+  test("reclaim redelivers expired leases, then fails after maxRedeliveries", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const task = record(clock);
+    await store.enqueue([task]);
+    const live = record(clock);
+
+    for (let redeliveries = 0; redeliveries < 2; redeliveries++) {
+      const [claim] = await store.claim(request({ leaseSeconds: 10 }));
+      assert.equal(claim.id, task.id);
+      assert.equal(claim.redeliveries, redeliveries);
+      clock.advance(9);
+      assert.deepEqual(await store.reclaim(2), { redelivered: 0, failed: 0 });
+      clock.advance(2);
+      assert.deepEqual(await store.reclaim(2), { redelivered: 1, failed: 0 });
+      const queued = await store.get(task.id);
+      assert.equal(queued?.status, TaskStatus.QUEUED);
+      assert.equal(queued?.timeQueued, task.timeQueued);
+      assert.equal(queued?.timeStarted ?? null, null);
+      assert.equal(queued?.worker ?? null, null);
+    }
+    await store.enqueue([live]);
+    const claims = await store.claim(request({ leaseSeconds: 10 }));
+    assert.deepEqual(claims.map((claim) => claim.id), [task.id, live.id]);
+    assert.equal(claims[0].redeliveries, 2);
+    clock.advance(5);
+    await store.renew([claims[1]], 60);
+    clock.advance(6);
+    assert.deepEqual(await store.reclaim(2), { redelivered: 0, failed: 1 });
+
+    const failed = await store.get(task.id);
+    assert.equal(failed?.status, TaskStatus.FAILURE);
+    assert.equal(
+      failed?.result,
+      "Task redelivered too many times: its lease expired 3 times (maxRedeliveries 2)",
+    );
+    assert.equal(failed?.timeEnded, clock.t);
+    assert.deepEqual(await store.claim(request()), []);
+    assert.equal((await store.get(live.id))?.status, TaskStatus.STARTED);
+  });
+
+  test("release puts tasks back without counting a redelivery", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const tasks = [record(clock), record(clock)];
+    await store.enqueue(tasks);
+    const claims = await store.claim(request());
+    await store.release([
+      claims[0],
+      { id: claims[1].id, token: "not-the-token" },
+    ]);
+    assert.deepEqual(await store.sizes(["default"]), [1]);
+    const released = await store.get(tasks[0].id);
+    assert.equal(released?.status, TaskStatus.QUEUED);
+    assert.equal(released?.timeStarted ?? null, null);
+    assert.equal(released?.worker ?? null, null);
+    assert.equal(released?.node ?? null, null);
+    assert.equal((await store.get(tasks[1].id))?.status, TaskStatus.STARTED);
+    // The old token is gone with the lease.
+    assert.deepEqual(await store.finish([success(claims[0], clock)]), [false]);
+
+    const [again] = await store.claim(request());
+    assert.equal(again.id, tasks[0].id);
+    assert.equal(again.redeliveries, 0);
+    await store.release([]);
+  });
+
+  test("finish queues the retry record in the same step", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const task = record(clock);
+    await store.enqueue([task]);
+    const [claim] = await store.claim(request());
+    const retry = record(clock, {
+      retry: 2,
+      delay: 5,
+      fromTask: task.id,
+      kwargs: task.kwargs,
+    });
+    const outcome: TaskRecord = {
+      ...claim.task!,
+      status: TaskStatus.RETRY,
+      result: "boom",
+      timeEnded: clock.t,
+      meta: { nextTask: retry.id },
+    };
+    assert.deepEqual(
+      await store.finish([{
+        id: claim.id,
+        token: claim.token,
+        task: outcome,
+        retry,
+      }]),
+      [true],
+    );
+    assert.deepEqual(await store.get(task.id), outcome);
+    assert.deepEqual(await store.get(retry.id), retry);
+    assert.deepEqual(await store.sizes(["default"]), [1]);
+    assert.deepEqual(await store.claim(request()), []);
+    clock.advance(5);
+    const [next] = await store.claim(request());
+    assert.equal(next.id, retry.id);
+    assert.equal(next.task?.retry, 2);
+
+    // A lost lease writes neither the outcome nor the retry.
+    const orphan = record(clock);
+    assert.deepEqual(
+      await store.finish([{
+        id: next.id,
+        token: "not-the-token",
+        task: { ...next.task!, status: TaskStatus.RETRY },
+        retry: orphan,
+      }]),
+      [false],
+    );
+    assert.equal(await store.get(orphan.id), undefined);
+    assert.deepEqual(await store.finish([]), []);
+  });
+
+  test("revoke revokes a queued task", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const task = record(clock, { delay: 10 });
+    await store.enqueue([task]);
+    clock.advance(1);
+    assert.equal(await store.revoke(task.id), "revoked");
+    const revoked = await store.get(task.id);
+    assert.equal(revoked?.status, TaskStatus.REVOKED);
+    assert.equal(revoked?.timeEnded, clock.t);
+    assert.equal(revoked?.result ?? null, null);
+    assert.deepEqual(await store.sizes(["default"]), [0]);
+    clock.advance(10);
+    assert.deepEqual(await store.claim(request()), []);
+    assert.equal(await store.revoke(task.id), "finished");
+  });
+
+  test("revoke asks the worker of a running task to stop it", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const tasks = [record(clock), record(clock)];
+    await store.enqueue(tasks);
+    const claims = await store.claim(request());
+    assert.equal(await store.revoke(tasks[0].id), "requested");
+    assert.equal((await store.get(tasks[0].id))?.status, TaskStatus.STARTED);
+    assert.deepEqual(await store.renew(claims, 30), {
+      lost: [],
+      revoked: [tasks[0].id],
+    });
+    const outcome = {
+      ...claims[0].task!,
+      status: TaskStatus.REVOKED,
+      timeEnded: clock.t,
+    };
+    assert.deepEqual(
+      await store.finish([{ ...claims[0], task: outcome }]),
+      [true],
+    );
+    assert.equal(await store.revoke(tasks[0].id), "finished");
+    assert.equal(await store.revoke(newTaskId()), "unknown");
+  });
+
+  test("sizes counts queued tasks, ready or delayed", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    await store.enqueue([
+      record(clock),
+      record(clock, { delay: 100 }),
+      record(clock, { queue: "b" }),
+      record(clock),
+    ]);
+    assert.deepEqual(await store.sizes(["default", "b", "empty"]), [3, 1, 0]);
+    await store.claim(request({ max: 1 }));
+    assert.deepEqual(await store.sizes(["default", "b"]), [2, 1]);
+    assert.deepEqual(await store.sizes([]), []);
+  });
+
+  test("flush drops the queued tasks of the queues only", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const running = record(clock);
+    await store.enqueue([running]);
+    const [claim] = await store.claim(request());
+    const dropped = [record(clock), record(clock, { delay: 50 })];
+    const kept = record(clock, { queue: "keep" });
+    await store.enqueue([...dropped, kept, record(clock, { queue: "b" })]);
+
+    assert.equal(await store.flush(["default", "b"]), 3);
+    assert.deepEqual(await store.sizes(["default", "b", "keep"]), [0, 0, 1]);
+    assert.equal(await store.get(dropped[0].id), undefined);
+    assert.deepEqual(await store.get(kept.id), kept);
+    assert.deepEqual(await store.finish([success(claim, clock)]), [true]);
+    assert.equal(await store.flush(["default"]), 0);
+  });
+
+  test("finished tasks are dropped after resultTtl", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock, 10);
+    const store = await stores.open();
+    const tasks = [record(clock), record(clock)];
+    await store.enqueue(tasks);
+    const claims = await store.claim(request({ leaseSeconds: 1000 }));
+    assert.deepEqual(await store.finish([success(claims[0], clock)]), [true]);
+    clock.advance(9);
+    await store.reclaim(5);
+    assert.equal((await store.get(tasks[0].id))?.status, TaskStatus.SUCCESS);
+    clock.advance(2);
+    await store.reclaim(5);
+    assert.equal(await store.get(tasks[0].id), undefined);
+    assert.equal(await store.revoke(tasks[0].id), "unknown");
+    // Running tasks are kept however old.
+    assert.equal((await store.get(tasks[1].id))?.status, TaskStatus.STARTED);
+  });
+
+  test("locks are exclusive until released or expired", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const other = await stores.open(store);
+    assert.equal(await store.acquireLock("beat", "a", 10), true);
+    assert.equal(await other.acquireLock("beat", "b", 10), false);
+    assert.equal(await store.acquireLock("other", "b", 10), true);
+    assert.equal(await store.acquireLock("beat", "a", 10), true);
+    assert.equal(await other.releaseLock("beat", "b"), false);
+    clock.advance(9);
+    assert.equal(await other.acquireLock("beat", "b", 10), false);
+    clock.advance(2);
+    assert.equal(await other.acquireLock("beat", "b", 10), true);
+    assert.equal(await store.acquireLock("beat", "a", 10), false);
+    assert.equal(await store.releaseLock("beat", "a"), false);
+    assert.equal(await other.releaseLock("beat", "b"), true);
+    assert.equal(await other.releaseLock("beat", "b"), false);
+    assert.equal(await store.acquireLock("beat", "a", 10), true);
+  });
+
+  test("messages reach subscribers of another store instance", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const publisher = await stores.open();
+    const subscriber = await stores.open(publisher);
+    await publisher.publish({ channel: "news", event: "old", data: 0 });
+
+    const received: ChannelMessage[] = [];
+    const unsubscribe = await subscriber.subscribe(
+      "news",
+      (message) => received.push(message),
+    );
+    await publisher.publish({ channel: "other", event: "skip", data: 1 });
+    const data = { text: "héllo", list: [1, null, { a: true }] };
+    await publisher.publish({ channel: "news", event: "first", data });
+    await publisher.publish({ channel: "news", event: "second", data: null });
+    await until(() => received.length >= 2);
+    assert.deepEqual(received, [
+      { channel: "news", event: "first", data },
+      { channel: "news", event: "second", data: null },
+    ]);
+    await unsubscribe();
+    await unsubscribe();
+  });
+
+  test("task transitions publish queued, started and done", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const watcher = await stores.open(store);
+    const events: [string, TaskRecord][] = [];
+    const unsubscribe = await watcher.subscribe("task", (message) => {
+      events.push([message.event, message.data as TaskRecord]);
+    });
+    const task = record(clock);
+    await store.enqueue([task]);
+    const [claim] = await store.claim(request());
+    const outcome = success(claim, clock, 42);
+    await store.finish([outcome]);
+    await until(() => events.length >= 3);
+    assert.deepEqual(events, [
+      ["queued", task],
+      ["started", claim.task],
+      ["done", outcome.task],
+    ]);
+    await unsubscribe();
+  });
+
+  test("a listener that throws does not stop delivery to others", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const seen: string[] = [];
+    const unsubscribes = [
+      await store.subscribe("c", () => {
+        throw new Error("listener failure");
+      }),
+      await store.subscribe("c", (message) => seen.push(message.event)),
+    ];
+    await store.publish({ channel: "c", event: "one", data: 1 });
+    await store.publish({ channel: "c", event: "two", data: 2 });
+    await until(() => seen.length >= 2);
+    assert.deepEqual(seen, ["one", "two"]);
+    for (const unsubscribe of unsubscribes) await unsubscribe();
+  });
+
+  test("unsubscribe stops delivery to that listener only", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const other = await stores.open(store);
+    const first: unknown[] = [];
+    const second: unknown[] = [];
+    const stopFirst = await store.subscribe("c", (m) => first.push(m.data));
+    const stopSecond = await store.subscribe("c", (m) => second.push(m.data));
+    await other.publish({ channel: "c", event: "e", data: 1 });
+    await until(() => first.length === 1 && second.length === 1);
+    await stopFirst();
+    await other.publish({ channel: "c", event: "e", data: 2 });
+    await until(() => second.length === 2);
+    await sleep(50);
+    assert.deepEqual(first, [1]);
+    assert.deepEqual(second, [1, 2]);
+    await stopSecond();
+    await other.publish({ channel: "c", event: "e", data: 3 });
+    await sleep(50);
+    assert.deepEqual(second, [1, 2]);
+  });
+
+  test("a new subscriber sees only messages published after it", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const early: unknown[] = [];
+    const late: unknown[] = [];
+    const stopEarly = await store.subscribe("c", (m) => early.push(m.data));
+    await store.publish({ channel: "c", event: "e", data: 1 });
+    const stopLate = await store.subscribe("c", (m) => late.push(m.data));
+    await store.publish({ channel: "c", event: "e", data: 2 });
+    await until(() => early.length === 2 && late.length === 1);
+    assert.deepEqual(early, [1, 2]);
+    assert.deepEqual(late, [2]);
+    await stopEarly();
+    await stopLate();
+  });
+
+  test("waitForTasks wakes on a task queued by this store", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const started = Date.now();
+    const waiting = store.waitForTasks(["default"], 10);
+    await store.enqueue([record(clock)]);
+    await waiting;
+    assert.ok(Date.now() - started < 2000);
+  });
+
+  test("waitForTasks wakes on a task queued by another store", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const other = await stores.open(store);
+    const started = Date.now();
+    const waiting = store.waitForTasks(["default"], 10);
+    await sleep(30);
+    await other.enqueue([record(clock)]);
+    await waiting;
+    assert.ok(Date.now() - started < 2000);
+  });
+
+  test("waitForTasks resolves after its time, or on abort", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    await store.enqueue([
+      record(clock, { delay: 100 }),
+      record(clock, {
+        queue: "elsewhere",
+      }),
+    ]);
+    let started = Date.now();
+    await store.waitForTasks(["default"], 0.1);
+    const waited = Date.now() - started;
+    assert.ok(waited >= 90 && waited < 2000, `waited ${waited} ms`);
+
+    const controller = new AbortController();
+    started = Date.now();
+    const waiting = store.waitForTasks(["default"], 10, controller.signal);
+    await sleep(20);
+    controller.abort();
+    await waiting;
+    assert.ok(Date.now() - started < 2000);
+    await store.waitForTasks(["default"], 10, controller.signal);
+  });
+
+  test("close is idempotent and ends pending waits", async () => {
+    const clock = new Clock();
+    const store = await open({ serializer, resultTtl: 60, now: clock.now });
+    await store.subscribe("c", () => {});
+    const waiting = store.waitForTasks(["default"], 10);
+    await store.close();
+    await waiting;
+    await store.close();
+    await assert.rejects(store.sizes(["default"]));
+  });
+}
