@@ -199,7 +199,9 @@ async function runHarness(
   for (const [scenario, msg] of Object.entries(errors ?? {})) {
     problems.push(`scenario ${scenario} failed: ${msg}`);
   }
-  const note = problems.length ? `${h.label}: ${problems.join("; ")}` : undefined;
+  const note = problems.length
+    ? `${h.label}: ${problems.join("; ")}`
+    : undefined;
   return { result, note };
 }
 

@@ -15,6 +15,10 @@ export interface RedisServer extends AsyncDisposable {
   restart(): Promise<void>;
   /** Runs a command with redis-cli and returns its output. */
   cli(...args: string[]): Promise<string>;
+  /** Sends one command with binary arguments over a raw connection. */
+  send(args: Array<string | Uint8Array>): Promise<string>;
+  /** Kills the server at once (for an unload handler). */
+  stopSync(): void;
 }
 
 /** Options of {@linkcode startRedis}. */
@@ -95,7 +99,41 @@ export async function startRedis(
     process = undefined;
   };
   await start();
+  const send = async (args: Array<string | Uint8Array>) => {
+    const encoder = new TextEncoder();
+    const parts: Uint8Array[] = [encoder.encode(`*${args.length}\r\n`)];
+    for (const arg of args) {
+      const bytes = typeof arg === "string" ? encoder.encode(arg) : arg;
+      parts.push(
+        encoder.encode(`$${bytes.length}\r\n`),
+        bytes,
+        encoder.encode("\r\n"),
+      );
+    }
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      for (const part of parts) await conn.write(part);
+      const buffer = new Uint8Array(4096);
+      const n = await conn.read(buffer);
+      return new TextDecoder().decode(buffer.subarray(0, n ?? 0)).trim();
+    } finally {
+      conn.close();
+    }
+  };
   return {
+    send,
+    stopSync() {
+      try {
+        process?.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // Already removed.
+      }
+    },
     port,
     url: (namespace = "pqtest") =>
       `redis://127.0.0.1:${port}/0?namespace=${namespace}`,

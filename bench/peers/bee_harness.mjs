@@ -34,7 +34,11 @@ const adapter = {
     await queue.ready();
     const saveAll = async (jobs) => {
       const errors = await queue.saveAll(jobs);
-      if (errors.size) throw new Error(`saveAll: ${errors.size} errors, e.g. ${[...errors.values()][0]}`);
+      if (errors.size) {
+        throw new Error(
+          `saveAll: ${errors.size} errors, e.g. ${[...errors.values()][0]}`,
+        );
+      }
     };
     return {
       add: (data) => queue.createJob(data).save(),
@@ -42,21 +46,33 @@ const adapter = {
       onCompleted: (cb) => listeners.push(cb),
       async counts() {
         const h = await queue.checkHealth();
-        return { waiting: h.waiting, active: h.active, completed: h.succeeded, failed: h.failed, delayed: h.delayed };
+        return {
+          waiting: h.waiting,
+          active: h.active,
+          completed: h.succeeded,
+          failed: h.failed,
+          delayed: h.delayed,
+        };
       },
       close: () => queue.close(),
     };
   },
 
   async openWorker({ concurrency, onCompleted }) {
+    // the workload's handler: an async no-op returning its input
+    // deno-lint-ignore require-await
+    const handler = async (job) => job.data;
     const queue = new Queue(QUEUE, { redis: redisOptions() });
     queue.on("error", (e) => console.error("worker error:", e.message));
-    queue.on("failed", (job, e) => console.error(`job ${job?.id} failed:`, e?.message));
+    queue.on(
+      "failed",
+      (job, e) => console.error(`job ${job?.id} failed:`, e?.message),
+    );
     queue.on("succeeded", () => onCompleted());
     await queue.ready();
     return {
       go() {
-        queue.process(concurrency, async (job) => job.data);
+        queue.process(concurrency, handler);
       },
       close: () => queue.close(),
     };

@@ -10,10 +10,10 @@
 // at their defaults. Workers are created with `autorun: false`, `run()` at "go".
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { Queue, QueueEvents, Worker } from "bullmq";
 import { main, redisOptions } from "./common.mjs";
 
 const require = createRequire(import.meta.url);
+const { Queue, QueueEvents, Worker } = require("bullmq");
 const version = require("bullmq/package.json").version;
 const QUEUE = "bench";
 
@@ -32,18 +32,34 @@ const adapter = {
       qe = new QueueEvents(QUEUE, { connection });
       qe.on("error", (e) => console.error("queue events error:", e.message));
       qe.on("completed", ({ returnvalue }) => {
-        const rv = typeof returnvalue === "string" ? JSON.parse(returnvalue) : returnvalue;
+        const rv = typeof returnvalue === "string"
+          ? JSON.parse(returnvalue)
+          : returnvalue;
         for (const l of listeners) l(rv?.i);
       });
       await qe.waitUntilReady();
     }
     return {
       add: (data) => queue.add(QUEUE, data),
-      addBulk: (datas) => queue.addBulk(datas.map((data) => ({ name: QUEUE, data }))),
+      addBulk: (datas) =>
+        queue.addBulk(datas.map((data) => ({ name: QUEUE, data }))),
       onCompleted: (cb) => listeners.push(cb),
       async counts() {
-        const c = await queue.getJobCounts("wait", "active", "completed", "failed", "prioritized", "delayed");
-        return { waiting: c.wait + c.prioritized, active: c.active, completed: c.completed, failed: c.failed, delayed: c.delayed };
+        const c = await queue.getJobCounts(
+          "wait",
+          "active",
+          "completed",
+          "failed",
+          "prioritized",
+          "delayed",
+        );
+        return {
+          waiting: c.wait + c.prioritized,
+          active: c.active,
+          completed: c.completed,
+          failed: c.failed,
+          delayed: c.delayed,
+        };
       },
       async close() {
         if (qe) await qe.close();
@@ -53,13 +69,19 @@ const adapter = {
   },
 
   async openWorker({ concurrency, onCompleted }) {
-    const worker = new Worker(QUEUE, async (job) => job.data, {
+    // the workload's handler: an async no-op returning its input
+    // deno-lint-ignore require-await
+    const handler = async (job) => job.data;
+    const worker = new Worker(QUEUE, handler, {
       connection: redisOptions(),
       concurrency,
       autorun: false,
     });
     worker.on("error", (e) => console.error("worker error:", e.message));
-    worker.on("failed", (job, e) => console.error(`job ${job?.id} failed:`, e?.message));
+    worker.on(
+      "failed",
+      (job, e) => console.error(`job ${job?.id} failed:`, e?.message),
+    );
     worker.on("completed", () => onCompleted());
     await worker.waitUntilReady(); // main and blocking connections both ready
     return {

@@ -25,11 +25,16 @@
 // worker -> {ev:"stopped"}.
 
 import { fork, spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import IORedis from "ioredis";
+
+// npm packages are loaded with require() (they are CommonJS anyway) so that
+// `deno check bench/` does not try to resolve them from Deno's module graph.
+const require = createRequire(import.meta.url);
+const IORedis = require("ioredis");
 
 /** The shared monotonic clock (ms), as the workload spec prescribes. */
 export const now = () => performance.timeOrigin + performance.now();
@@ -49,7 +54,8 @@ const IDLE_SECONDS = 10;
 const IDLE_WORKER_C = 100;
 const SETTLE_MS = 1000; // after "go", before latency / idle measurement starts
 
-const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 23)}]`, ...a);
+const log = (...a) =>
+  console.error(`[${new Date().toISOString().slice(11, 23)}]`, ...a);
 
 // ---------------------------------------------------------------------------
 // worker process
@@ -113,11 +119,13 @@ class WorkerProc {
       }
       for (const l of this.listeners) l(m);
     });
-    this.exitP = new Promise((res) => this.child.on("exit", (code, sig) => {
-      this.exited = true;
-      for (const l of this.listeners) l({ ev: "exit", code, sig });
-      res({ code, sig });
-    }));
+    this.exitP = new Promise((res) =>
+      this.child.on("exit", (code, sig) => {
+        this.exited = true;
+        for (const l of this.listeners) l({ ev: "exit", code, sig });
+        res({ code, sig });
+      })
+    );
   }
   waitFor(ev, ms = 60_000) {
     return new Promise((res, rej) => {
@@ -133,7 +141,13 @@ class WorkerProc {
         } else if (m.ev === "exit") {
           clearTimeout(t);
           this.listeners.delete(l);
-          rej(new Error(`worker ${this.child.pid} exited (${m.code ?? m.sig}) waiting for '${ev}'`));
+          rej(
+            new Error(
+              `worker ${this.child.pid} exited (${
+                m.code ?? m.sig
+              }) waiting for '${ev}'`,
+            ),
+          );
         }
       };
       this.listeners.add(l);
@@ -172,13 +186,27 @@ function freePort() {
 async function startRedis() {
   const port = await freePort();
   const child = spawn("redis-server", [
-    "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-    "--dir", tmpdir(),
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    tmpdir(),
   ], { stdio: "ignore" });
   const exited = new Promise((res) => child.on("exit", res));
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const c = new IORedis({ host: "127.0.0.1", port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const c = new IORedis({
+      host: "127.0.0.1",
+      port,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     c.on("error", () => {});
     try {
       await c.connect();
@@ -187,7 +215,9 @@ async function startRedis() {
       break;
     } catch {
       c.disconnect();
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server on port ${port} did not start`);
+      if (Date.now() > deadline || child.exitCode !== null) {
+        throw new Error(`redis-server on port ${port} did not start`);
+      }
       await sleep(50);
     }
   }
@@ -215,8 +245,12 @@ function nearestRank(sorted, p) {
   return sorted[rank - 1];
 }
 
-const r1 = (x) => (x == null || !Number.isFinite(x) ? null : Math.round(x * 10) / 10);
-const r3 = (x) => (x == null || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000);
+const r1 = (
+  x,
+) => (x == null || !Number.isFinite(x) ? null : Math.round(x * 10) / 10);
+const r3 = (
+  x,
+) => (x == null || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000);
 
 // ---------------------------------------------------------------------------
 // driver
@@ -257,7 +291,9 @@ async function driverMain(adapter, script) {
   const detail = result.detail;
   const serverInfo = await control.info("server");
   detail.redis_version = /redis_version:(\S+)/.exec(serverInfo)?.[1];
-  detail.redis = `${host}:${port}${redis ? " (private, started by harness)" : ""}`;
+  detail.redis = `${host}:${port}${
+    redis ? " (private, started by harness)" : ""
+  }`;
   detail.cpus = cpus().length;
   detail.clock = "performance.timeOrigin + performance.now()";
   detail.clock_skew_ms = []; // worker clockOffset - driver clockOffset, per worker process
@@ -265,10 +301,15 @@ async function driverMain(adapter, script) {
   const myOffset = clockOffset();
 
   const spawnWorkers = async (procs, c) => {
-    const ws = Array.from({ length: procs }, () => new WorkerProc(script, c, env));
+    const ws = Array.from(
+      { length: procs },
+      () => new WorkerProc(script, c, env),
+    );
     try {
       const readies = await Promise.all(ws.map((w) => w.waitFor("ready")));
-      for (const r of readies) detail.clock_skew_ms.push(r3(r.clockOffset - myOffset));
+      for (const r of readies) {
+        detail.clock_skew_ms.push(r3(r.clockOffset - myOffset));
+      }
     } catch (e) {
       await Promise.all(ws.map((w) => w.stop()));
       throw e;
@@ -286,29 +327,45 @@ async function driverMain(adapter, script) {
   const prequeue = (p, n) => withBatches(n, (batch) => p.addBulk(batch));
 
   const scenarios = [
-    ["enqueue_serial", async () => {
+    ["enqueue_serial", () => {
       return withProducer({ events: false }, async (p) => {
         const t0 = now();
         for (let i = 0; i < N; i++) await p.add({ i });
         const span = now() - t0;
         const counts = await p.counts();
         detail.enqueue_serial = { span_ms: r3(span), counts };
-        if (counts.waiting !== N) throw new Error(`enqueue_serial: ${counts.waiting} waiting, expected ${N}`);
+        if (counts.waiting !== N) {
+          throw new Error(
+            `enqueue_serial: ${counts.waiting} waiting, expected ${N}`,
+          );
+        }
         result.enqueue_serial_jobs_s = r1(N / (span / 1000));
       });
     }],
-    ["enqueue_bulk", async () => {
+    ["enqueue_bulk", () => {
       return withProducer({ events: false }, async (p) => {
         const t0 = now();
         await prequeue(p, N);
         const span = now() - t0;
         const counts = await p.counts();
-        detail.enqueue_bulk = { span_ms: r3(span), batches: Math.ceil(N / BULK), counts };
-        if (counts.waiting !== N) throw new Error(`enqueue_bulk: ${counts.waiting} waiting, expected ${N}`);
+        detail.enqueue_bulk = {
+          span_ms: r3(span),
+          batches: Math.ceil(N / BULK),
+          counts,
+        };
+        if (counts.waiting !== N) {
+          throw new Error(
+            `enqueue_bulk: ${counts.waiting} waiting, expected ${N}`,
+          );
+        }
         result.enqueue_bulk_jobs_s = r1(N / (span / 1000));
       });
     }],
-    ...[[1, 1, "drain_c1"], [1, 10, "drain_c10"], [1, 100, "drain_c100"], [2, 50, "drain_2p_c50"]].map(
+    ...[[1, 1, "drain_c1"], [1, 10, "drain_c10"], [1, 100, "drain_c100"], [
+      2,
+      50,
+      "drain_2p_c50",
+    ]].map(
       ([procs, c, key]) => [key, async () => {
         await withProducer({ events: false }, (p) => prequeue(p, N));
         const ws = await spawnWorkers(procs, c);
@@ -320,8 +377,14 @@ async function driverMain(adapter, script) {
           for (;;) {
             total = ws.reduce((s, w) => s + w.count, 0);
             if (total >= N) break;
-            if (ws.some((w) => w.exited)) throw new Error(`${key}: a worker exited early`);
-            if (Date.now() > deadline) throw new Error(`${key}: only ${total}/${N} completed before timeout`);
+            if (ws.some((w) => w.exited)) {
+              throw new Error(`${key}: a worker exited early`);
+            }
+            if (Date.now() > deadline) {
+              throw new Error(
+                `${key}: only ${total}/${N} completed before timeout`,
+              );
+            }
             await sleep(5);
           }
           tEnd = Math.max(...ws.map((w) => w.last));
@@ -333,12 +396,16 @@ async function driverMain(adapter, script) {
         const span = tEnd - tGo;
         detail[key] = {
           span_ms: r3(span),
-          first_completion_after_go_ms: r3(Math.min(...ws.map((w) => w.first)) - tGo),
+          first_completion_after_go_ms: r3(
+            Math.min(...ws.map((w) => w.first)) - tGo,
+          ),
           completions_per_process: ws.map((w) => w.count),
           counts,
         };
         if (total !== N || counts.completed !== N) {
-          throw new Error(`${key}: ${total} completions seen, ${counts.completed} completed in Redis, expected ${N}`);
+          throw new Error(
+            `${key}: ${total} completions seen, ${counts.completed} completed in Redis, expected ${N}`,
+          );
         }
         result[`${key}_jobs_s`] = r1(N / (span / 1000));
       }],
@@ -356,8 +423,14 @@ async function driverMain(adapter, script) {
           const done = new Promise((res) => (allDone = res));
           p.onCompleted((i) => {
             const t = now();
-            if (!(i >= 0 && i < M) || Number.isNaN(issued[i])) { unknown++; return; }
-            if (!Number.isNaN(received[i])) { dup++; return; }
+            if (!(i >= 0 && i < M) || Number.isNaN(issued[i])) {
+              unknown++;
+              return;
+            }
+            if (!Number.isNaN(received[i])) {
+              dup++;
+              return;
+            }
             received[i] = t;
             if (++got === M) allDone();
           });
@@ -368,19 +441,27 @@ async function driverMain(adapter, script) {
           const t0 = now() + 5;
           for (let i = 0; i < M; i++) {
             const target = t0 + (i * 1000) / LATENCY_RATE;
-            // setTimeout only (no busy-wait: it would delay completion events);
-            // Node timers may fire up to ~1 ms early, so re-check
-            for (let wait = target - now(); wait >= 1; wait = target - now()) await sleep(Math.floor(wait));
+            // setTimeout only (a busy-wait would delay the completion events);
+            // Node timers can fire up to ~1 ms early, hence the re-check
+            for (let wait = target - now(); wait > 0; wait = target - now()) {
+              await sleep(Math.max(1, Math.ceil(wait)));
+            }
             const t = now();
             issued[i] = t;
             lag[i] = t - target;
-            pending.push(p.add({ i }).catch(() => { addErrors++; }));
+            pending.push(
+              p.add({ i }).catch(() => {
+                addErrors++;
+              }),
+            );
           }
           const tIssued = now();
           await Promise.all(pending);
           await Promise.race([done, sleep(60_000)]);
           const lat = [];
-          for (let i = 0; i < M; i++) if (!Number.isNaN(received[i])) lat.push(received[i] - issued[i]);
+          for (let i = 0; i < M; i++) {
+            if (!Number.isNaN(received[i])) lat.push(received[i] - issued[i]);
+          }
           lat.sort((a, b) => a - b);
           const lags = Array.from(lag).sort((a, b) => a - b);
           detail.latency = {
@@ -400,7 +481,11 @@ async function driverMain(adapter, script) {
             max_ms: r3(lat[lat.length - 1]),
             mean_ms: r3(lat.reduce((s, x) => s + x, 0) / lat.length),
           };
-          if (got !== M) throw new Error(`latency: only ${got}/${M} completion events received`);
+          if (got !== M) {
+            throw new Error(
+              `latency: only ${got}/${M} completion events received`,
+            );
+          }
           result.latency_p50_ms = r3(nearestRank(lat, 50));
           result.latency_p99_ms = r3(nearestRank(lat, 99));
         });
@@ -432,7 +517,8 @@ async function driverMain(adapter, script) {
           settle_ms: SETTLE_MS,
           commands: total,
           by_command: delta,
-          note: "INFO commandstats counts commands run inside Lua scripts as well as the EVALSHA itself",
+          note:
+            "INFO commandstats counts commands run inside Lua scripts as well as the EVALSHA itself",
         };
         result.idle_commands_s = r3(total / IDLE_SECONDS);
       } finally {
@@ -441,7 +527,9 @@ async function driverMain(adapter, script) {
     }],
   ];
 
-  const only = process.env.SCENARIOS ? new Set(process.env.SCENARIOS.split(",")) : null;
+  const only = process.env.SCENARIOS
+    ? new Set(process.env.SCENARIOS.split(","))
+    : null;
   try {
     for (const [name, fn] of scenarios) {
       if (only && !only.has(name)) continue;

@@ -10,7 +10,7 @@
  *  7 redeliveries (HASH id → count)            8 limits (HASH id → "limit\tname")
  *  9 active (HASH job name → running count)    10 done (HASH id → final record)
  *  11 expiry (ZSET id → when to drop)          12 marker (LIST: "tasks may be ready")
- *  13 revoke (SET of running ids to stop)
+ *  13 revoke (SET of running ids to stop)     14 holding (SET of ids holding a slot)
  *
  * Messages are published as `<event>\n<encoded data>`.
  * @module
@@ -18,22 +18,28 @@
 
 /** Queues tasks given as groups of (id, due, record, limit, name). */
 const ENQUEUE_BODY = `
+local function mark()
+  if redis.call('LLEN', KEYS[12]) == 0 then redis.call('LPUSH', KEYS[12], '1') end
+end
+-- Queues one task; wakes a waiting worker when it is due now, or due before
+-- every other delayed task (the worker then waits for it).
 local function enqueue(now, channel, id, due, payload, limit, name)
   redis.call('HSET', KEYS[4], id, payload)
   if limit ~= '' then redis.call('HSET', KEYS[8], id, limit .. '\\t' .. name) end
   if due > now then
+    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
     redis.call('ZADD', KEYS[2], due, id)
+    if not first[2] or due < tonumber(first[2]) then mark() end
   else
     redis.call('LPUSH', KEYS[1], id)
+    mark()
   end
   redis.call('PUBLISH', channel, 'queued\\n' .. payload)
 end
-local function mark()
-  if redis.call('LLEN', KEYS[12]) == 0 then redis.call('LPUSH', KEYS[12], '1') end
-end
-local function drop_limit(id)
-  local limit = redis.call('HGET', KEYS[8], id)
-  if limit then
+-- Gives back the concurrency slot a running task holds, if it holds one.
+local function drop_slot(id)
+  if redis.call('SREM', KEYS[14], id) == 1 then
+    local limit = redis.call('HGET', KEYS[8], id)
     local name = string.sub(limit, string.find(limit, '\\t') + 1)
     if tonumber(redis.call('HINCRBY', KEYS[9], name, -1)) <= 0 then
       redis.call('HDEL', KEYS[9], name)
@@ -54,7 +60,6 @@ end
 for i = 3, #ARGV, 5 do
   enqueue(now, channel, ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
 end
-mark()
 return (#ARGV - 2) / 5
 `;
 
@@ -65,6 +70,10 @@ return (#ARGV - 2) / 5
 export const CLAIM = ENQUEUE_BODY + `
 local now, max, lease_end = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local prefix, start_info, scan = ARGV[4], ARGV[5], tonumber(ARGV[6])
+-- An expired lease holds no concurrency slot, even before it is reclaimed.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[1], 'LIMIT', 0, 1000)) do
+  drop_slot(id)
+end
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
 for i = #due, 1, -1 do redis.call('RPUSH', KEYS[1], due[i]) end
 if #due > 0 then redis.call('ZREM', KEYS[2], unpack(due)) end
@@ -86,6 +95,7 @@ while claimed < max and scanned < scan do
         held[#held + 1] = id
       else
         redis.call('HINCRBY', KEYS[9], name, 1)
+        redis.call('SADD', KEYS[14], id)
       end
     end
     if take then
@@ -130,7 +140,7 @@ return out
  */
 export const FINISH = ENQUEUE_BODY + `
 local now, channel, expires, only_expired = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4] == '1'
-local out, retried = {}, false
+local out = {}
 for i = 5, #ARGV, 8 do
   local id, token, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local held = redis.call('HGET', KEYS[5], id) == token
@@ -138,7 +148,7 @@ for i = 5, #ARGV, 8 do
     held = tonumber(redis.call('ZSCORE', KEYS[3], id) or now) < now
   end
   if held then
-    drop_limit(id)
+    drop_slot(id)
     redis.call('ZREM', KEYS[3], id)
     redis.call('HDEL', KEYS[5], id)
     redis.call('HDEL', KEYS[4], id)
@@ -151,14 +161,12 @@ for i = 5, #ARGV, 8 do
     redis.call('PUBLISH', channel, 'done\\n' .. payload)
     if ARGV[i + 3] ~= '' then
       enqueue(now, channel, ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
-      retried = true
     end
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
   end
 end
-if retried then mark() end
 return out
 `;
 
@@ -177,7 +185,7 @@ for i = 5, #ARGV, 2 do
     held = tonumber(redis.call('ZSCORE', KEYS[3], id) or now) < now
   end
   if held then
-    drop_limit(id)
+    drop_slot(id)
     redis.call('ZREM', KEYS[3], id)
     redis.call('HDEL', KEYS[5], id)
     redis.call('HDEL', KEYS[6], id)
@@ -252,17 +260,28 @@ redis.call('DEL', KEYS[1], KEYS[2])
 return #ids
 `;
 
-/** KEYS: the lock. ARGV: owner, milliseconds. Takes a free lock or renews ours. */
+/**
+ * KEYS: the lock (holding "<owner>\t<until>"). ARGV: owner, now, until,
+ * milliseconds for Redis to drop the key. Takes a free or expired lock, or
+ * renews ours.
+ */
 export const ACQUIRE_LOCK = `
-local owner = redis.call('GET', KEYS[1])
-if owner and owner ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local held = redis.call('GET', KEYS[1])
+if held then
+  local tab = string.find(held, '\t')
+  local owner, ends = string.sub(held, 1, tab - 1), tonumber(string.sub(held, tab + 1))
+  if owner ~= ARGV[1] and ends > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '\t' .. ARGV[3], 'PX', ARGV[4])
 return 1
 `;
 
 /** KEYS: the lock. ARGV: owner. Frees it if the owner holds it. */
 export const RELEASE_LOCK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, string.find(held, '\t') - 1) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
 return 0
 `;
 
@@ -281,6 +300,7 @@ const SUFFIXES = [
   "expiry",
   "marker",
   "revoke",
+  "holding",
 ] as const;
 
 /**

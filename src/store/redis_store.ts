@@ -384,26 +384,70 @@ export class RedisStore implements Store {
     seconds: number,
     signal?: AbortSignal,
   ): Promise<void> {
-    if (signal?.aborted || this.#closed) return;
-    const now = this.#now();
-    const due = Math.min(
-      ...queues.map((queue) => this.#nextDue.get(queue) ?? Infinity),
-    );
-    const wait = Math.max(0.01, Math.min(seconds, due - now));
-    const blocker = await this.#blockingClient();
+    const deadline = Date.now() + seconds * 1000;
     const markers = queues.map((queue) => this.#keys(queue)[11]);
+    while (!signal?.aborted && !this.#closed) {
+      const now = this.#now();
+      const due = Math.min(
+        ...queues.map((queue) => this.#nextDue.get(queue) ?? Infinity),
+      );
+      if (due <= now) return;
+      const wait = Math.min((deadline - Date.now()) / 1000, due - now);
+      if (wait <= 0) return;
+      const popped = await this.#block(markers, wait, signal);
+      if (this.#closed || signal?.aborted) return;
+      // A marker says a task was queued: due now, or delayed but due before
+      // the others (then wait for it).
+      if (popped && await this.#anyDue(queues).catch(() => true)) return;
+    }
+  }
+
+  /** BLPOP on the markers; true when one was popped. */
+  async #block(
+    markers: string[],
+    seconds: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    let blocker: Client;
+    try {
+      blocker = await this.#blockingClient();
+    } catch {
+      return true; // Closed, or the server is away: the caller goes on.
+    }
     const onAbort = () => blocker.destroy?.();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      await this.#send(blocker, ["BLPOP", ...markers, wait.toFixed(2)]);
+      const reply = await this.#send(blocker, [
+        "BLPOP",
+        ...markers,
+        Math.max(0.01, seconds).toFixed(2),
+      ]);
+      return reply !== null;
     } catch {
       // Aborted or disconnected: the caller claims (and waits) again.
+      return true;
     } finally {
       signal?.removeEventListener("abort", onAbort);
       if (signal?.aborted && this.#blocker === blocker) {
         this.#blocker = undefined;
       }
     }
+  }
+
+  /** True when a queue has a ready task; learns when delayed ones are due. */
+  async #anyDue(queues: readonly string[]): Promise<boolean> {
+    const now = this.#now();
+    const states = await Promise.all(queues.map(async (queue) => {
+      const keys = this.#keys(queue);
+      const [ready, first] = await Promise.all([
+        this.#send(this.#client, ["LLEN", keys[0]]),
+        this.#send(this.#client, ["ZRANGE", keys[1], "0", "0", "WITHSCORES"]),
+      ]) as [number, Reply[]];
+      const due = first[1] ? Number(String(first[1])) : Infinity;
+      this.#nextDue.set(queue, due);
+      return Number(ready) > 0 || due <= now;
+    }));
+    return states.some(Boolean);
   }
 
   async #blockingClient(): Promise<Client> {
@@ -419,8 +463,7 @@ export class RedisStore implements Store {
     leases: readonly Lease[],
     leaseSeconds: number,
   ): Promise<{ lost: string[]; revoked: string[] }> {
-    const lost: string[] = [];
-    const revoked: string[] = [];
+    const states = new Map<Lease, number>();
     const until = this.#now() + leaseSeconds;
     await Promise.all([...this.#byQueue(leases)].map(async ([queue, list]) => {
       const reply = await this.#script(
@@ -428,12 +471,15 @@ export class RedisStore implements Store {
         this.#keys(queue),
         [until, ...list.flatMap((lease) => [lease.id, lease.token])],
       ) as number[];
-      reply.forEach((state, i) => {
-        if (Number(state) === 0) lost.push(list[i].id);
-        else if (Number(state) === 2) revoked.push(list[i].id);
-      });
+      list.forEach((lease, i) => states.set(lease, Number(reply[i])));
     }));
-    return { lost, revoked };
+    // 0: lost, 1: renewed, 2: renewed and asked to stop; in the given order.
+    return {
+      lost: leases.filter((lease) => !states.get(lease)).map((l) => l.id),
+      revoked: leases.filter((lease) => states.get(lease) === 2).map((l) =>
+        l.id
+      ),
+    };
   }
 
   /** Groups leases by their queue, which their token names. */
@@ -457,7 +503,7 @@ export class RedisStore implements Store {
     onlyExpired: boolean,
   ): Promise<boolean[]> {
     const now = this.#now();
-    const written = new Map<string, boolean>();
+    const written = new Map<Finish, boolean>();
     await Promise.all(
       [...this.#byQueue(outcomes)].map(async ([queue, list]) => {
         const args: Array<string | Buffer | number> = [
@@ -492,7 +538,7 @@ export class RedisStore implements Store {
           args,
         ) as number[];
         list.forEach((outcome, i) =>
-          written.set(outcome.id, Number(reply[i]) === 1)
+          written.set(outcome, Number(reply[i]) === 1)
         );
         // Finished tasks are found by id until their retention ends.
         await Promise.all(list.map((outcome) =>
@@ -504,7 +550,7 @@ export class RedisStore implements Store {
         ));
       }),
     );
-    return outcomes.map((outcome) => written.get(outcome.id) ?? false);
+    return outcomes.map((outcome) => written.get(outcome) ?? false);
   }
 
   /** The outcome's bytes; a result the codec cannot encode fails the task. */
@@ -605,13 +651,13 @@ export class RedisStore implements Store {
         ? {
           ...decoded.record,
           status: TaskStatus.REVOKED,
-          result: "Revoked before it ran",
+          result: null,
           timeEnded: now,
         }
         : {
           ...placeholder(id, String(queue), now),
           status: TaskStatus.REVOKED,
-          result: "Revoked before it ran",
+          result: null,
           timeEnded: now,
         };
       const outcome = String(
@@ -748,10 +794,13 @@ export class RedisStore implements Store {
     owner: string,
     seconds: number,
   ): Promise<boolean> {
+    const now = this.#now();
+    // The lock's end is on the store's clock; Redis drops the key a minute
+    // after it, so a dead holder leaves nothing behind.
     const reply = await this.#script(
       ACQUIRE_LOCK,
       [`${this.#namespace}:lock:${name}`],
-      [owner, Math.max(1, Math.round(seconds * 1000))],
+      [owner, now, now + seconds, Math.round(seconds * 1000) + 60_000],
     );
     return Number(reply) === 1;
   }
@@ -768,7 +817,9 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const client of [this.#blocker, this.#subscriber, this.#client]) {
+    // A blocked BLPOP would hold a graceful close for its whole timeout.
+    this.#blocker?.destroy?.();
+    for (const client of [this.#subscriber, this.#client]) {
       if (!client) continue;
       try {
         if (client.isOpen) await client.close?.() ?? await client.quit?.();
