@@ -132,8 +132,8 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
   spec(
     "taskPoolTimeout",
     { type: "number", min: 0, exclusive: true },
-    () => 0.1,
-    "Seconds an idle worker waits for tasks before it looks again.",
+    () => 2,
+    "Longest an idle worker waits before it looks for tasks again; a queued task wakes it at once (it blocks on Redis, and looks every 20 ms on SQLite).",
     { metavar: "<seconds>" },
   ),
   spec(

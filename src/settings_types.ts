@@ -39,7 +39,7 @@ export interface Settings {
   messageSerializer: "json" | "msgpack";
   /** Tasks a worker process runs before it is replaced (0: no limit). */
   maxRequests: number;
-  /** Seconds an idle worker waits before it looks for tasks again. */
+  /** Longest an idle worker waits before it looks for tasks again. */
   taskPoolTimeout: number;
   /** Whether this server schedules periodic jobs. */
   schedulePeriodic: boolean;
