@@ -366,6 +366,8 @@ export class Producer implements AsyncDisposable, JobBackend {
     try {
       await this.store.enqueue([record]);
     } catch (error) {
+      // The caller gets the error from this promise; the waiter goes.
+      done?.catch(() => undefined);
       this.#dropWaiters(record.id, error);
       throw error;
     }

@@ -23,6 +23,19 @@
 // worker -> {ev:"progress", count, first, last} (coalesced, at most every
 // 20 ms; `last` is the time of its latest completion), parent -> {cmd:"stop"},
 // worker -> {ev:"stopped"}.
+//
+// Environment: REDIS_HOST, REDIS_PORT (if unset, a private redis-server is
+// started on a free port and stopped at the end), N (default 20000), and, for
+// debugging only, SCENARIOS=enqueue_serial,enqueue_bulk,drain_c1,drain_c10,
+// drain_c100,drain_2p_c50,latency,idle (comma-separated subset; metrics of
+// skipped scenarios are null). Scenario failures are reported in
+// detail.errors and leave their metric null. Progress goes to stderr.
+//
+// detail (per scenario): span_ms, Redis-side counts after the run (exactly-N
+// check), completions per worker process, latency extras (p90/p99.9/max,
+// open-loop schedule lag), idle commands by name, and clock_skew_ms: each
+// worker's (clock - CLOCK_MONOTONIC) minus the driver's, i.e. how far the
+// shared clock disagrees between processes.
 
 import { fork, spawn } from "node:child_process";
 import { createRequire } from "node:module";

@@ -254,6 +254,20 @@ export class Consumer {
     await new Promise((resolve) => setTimeout(resolve, 0));
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0);
+      await this.#write(batch);
+      for (const finish of batch) this.#running.delete(finish.id);
+      this.#wake?.();
+    }
+    this.#flushing = undefined;
+  }
+
+  /**
+   * Writes outcomes, trying again while the store is away (a Redis restart)
+   * for as long as the leases last; after that the tasks run again elsewhere.
+   */
+  async #write(batch: Finish[]): Promise<void> {
+    const giveUp = Date.now() + this.#options.leaseTimeout * 1000;
+    for (let attempt = 1;; attempt++) {
       try {
         const written = await this.#options.store.finish(batch);
         batch.forEach((finish, i) => {
@@ -264,17 +278,28 @@ export class Consumer {
             );
           }
         });
+        return;
       } catch (error) {
-        // The leases stay ours until they expire: the tasks will run again.
-        logger.error("Cannot record {n} outcomes: {error}", {
-          n: batch.length,
-          error,
-        });
+        if (Date.now() > giveUp) {
+          logger.error(
+            "Cannot record {n} outcomes; they run again elsewhere: {error}",
+            { n: batch.length, error },
+          );
+          return;
+        }
+        logger.warn(
+          "Cannot record {n} outcomes yet (attempt {attempt}): {error}",
+          {
+            n: batch.length,
+            attempt,
+            error,
+          },
+        );
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(1000, 100 * attempt))
+        );
       }
-      for (const finish of batch) this.#running.delete(finish.id);
-      this.#wake?.();
     }
-    this.#flushing = undefined;
   }
 
   #scheduleRenew(): void {

@@ -292,14 +292,8 @@ export class RedisStore implements Store {
       byQueue.set(task.queue, list);
     }
     const encoded = new Map(tasks.map((task) => [task.id, this.#encode(task)]));
+    // All or none per queue (one script); queues are separate on a Cluster.
     await Promise.all([...byQueue].map(async ([queue, list]) => {
-      // The id → queue index comes first: `get(id)` finds the task as soon
-      // as it exists.
-      await Promise.all(
-        list.map((task) =>
-          this.#send(this.#client, ["SET", this.#idKey(task.id), queue])
-        ),
-      );
       const args: Array<string | Buffer | number> = [
         this.#now(),
         this.#channel("task"),
@@ -313,18 +307,32 @@ export class RedisStore implements Store {
           task.name,
         );
       }
-      try {
-        await this.#script(ENQUEUE, this.#keys(queue), args);
-      } catch (error) {
-        if (String(error).includes("PQDUPLICATE")) {
-          throw new Error(
-            `Cannot queue tasks: ${
-              String(error).replace(/^.*PQDUPLICATE /, "")
-            }`,
-            { cause: error },
+      // A connection lost with the script in flight leaves its fate
+      // unknown: send it again. The ids are new, so "duplicate" on the
+      // second try means the first one landed.
+      for (let attempt = 1;; attempt++) {
+        try {
+          // The id → queue index first: `get(id)` finds a task once it exists.
+          await Promise.all(
+            list.map((task) =>
+              this.#send(this.#client, ["SET", this.#idKey(task.id), queue])
+            ),
           );
+          await this.#script(ENQUEUE, this.#keys(queue), args);
+          return;
+        } catch (error) {
+          const duplicate = String(error).includes("PQDUPLICATE");
+          if (duplicate && attempt > 1) return;
+          if (duplicate) {
+            throw new Error(
+              `Cannot queue tasks: ${
+                String(error).replace(/^.*PQDUPLICATE /, "")
+              }`,
+              { cause: error },
+            );
+          }
+          if (attempt > 1 || !isLostInFlight(error)) throw error;
         }
-        throw error;
       }
     }));
   }
@@ -846,6 +854,12 @@ function makeClient(url: string): Client {
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
     },
   }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+}
+
+/** The connection dropped while a command was on its way. */
+function isLostInFlight(error: unknown): boolean {
+  return error instanceof StoreConnectionError &&
+    error.message.startsWith("Lost the connection");
 }
 
 function isConnectionError(error: unknown): boolean {

@@ -1,0 +1,180 @@
+/**
+ * Redis failures: a killed worker, Redis killed and restarted, dropped
+ * connections, an unreachable server. Real processes, a private redis-server.
+ */
+import assert from "node:assert/strict";
+import { StoreConnectionError, type Task, TaskStatus } from "../mod.ts";
+import { startRedis } from "./_redis.ts";
+import {
+  EXAMPLE_JOBS,
+  producerFor,
+  serverArgs,
+  startServer,
+  tempDir,
+} from "./_server.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+/** The ids in the ledger file, with how often each ran. */
+async function ledgerRuns(path: string): Promise<Map<string, number>> {
+  const runs = new Map<string, number>();
+  const text = await Deno.readTextFile(path).catch(() => "");
+  for (const id of text.split("\n").filter(Boolean)) {
+    runs.set(id, (runs.get(id) ?? 0) + 1);
+  }
+  return runs;
+}
+
+Deno.test("on Redis, a task of a worker killed with SIGKILL completes elsewhere", async () => {
+  await using redis = await startRedis();
+  const dataStore = redis.url();
+  await using server = startServer(serverArgs({
+    workers: 2,
+    concurrentTasks: 1,
+    leaseTimeout: 1,
+    dataStore,
+    taskPaths: EXAMPLE_JOBS,
+  }));
+  await using api = await producerFor({ dataStore });
+  const started = Promise.withResolvers<string>();
+  const future = api.tasks.queue("workerpid", { lag: 2 });
+  await api.onEvents("task", future.id, (_channel, _event, task) => {
+    const { status, worker } = task as Task;
+    if (status === TaskStatus.STARTED && worker) started.resolve(worker);
+  });
+  const firstWorker = await started.promise;
+  Deno.kill(Number(firstWorker.replace("worker-", "")), "SIGKILL");
+  const task = await future;
+  assert.equal(task.statusString, "SUCCESS");
+  assert.notEqual(task.worker, firstWorker);
+  assert.equal((await server.stop()).code, 0);
+});
+
+Deno.test("Redis killed and restarted (AOF on) during 2,000 tasks loses none", async () => {
+  await using redis = await startRedis({ aof: true });
+  await using dir = await tempDir();
+  const dataStore = redis.url();
+  const ledger = `${dir.path}/ledger.txt`;
+  await using server = startServer(serverArgs({
+    workers: 2,
+    concurrentTasks: 20,
+    // A claim whose reply was lost in the crash runs again after its lease.
+    leaseTimeout: 3,
+    dataStore,
+    taskPaths: EXAMPLE_JOBS,
+  }));
+  await using api = await producerFor({ dataStore });
+  const kwargs = Array.from({ length: 2000 }, (_, i) => ({ path: ledger, i }));
+  const queued: Task[] = [];
+  for (let i = 0; i < kwargs.length; i += 500) {
+    queued.push(
+      ...await api.tasks.queueMany("ledger", kwargs.slice(i, i + 500)),
+    );
+  }
+  const done = Promise.all(queued.map((task) => task.doneCallback!));
+  // Let some run, then kill Redis mid-run and bring it back.
+  while ((await ledgerRuns(ledger)).size < 200) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await redis.stop(true);
+  const ranWhileDown = (await ledgerRuns(ledger)).size;
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await redis.restart();
+  const tasks = await done;
+  assert.ok(ranWhileDown < 2000, "Redis went down mid-run");
+  assert.equal(tasks.length, 2000);
+  assert.deepEqual(
+    tasks.filter((task) => task.statusString !== "SUCCESS").map(String),
+    [],
+  );
+  const runs = await ledgerRuns(ledger);
+  for (const task of queued) assert.ok(runs.has(task.id), `${task} ran`);
+  assert.equal((await server.stop()).code, 0);
+});
+
+Deno.test("dropped connections (CLIENT KILL) reconnect and go on", async () => {
+  await using redis = await startRedis();
+  const dataStore = redis.url();
+  await using server = startServer(serverArgs({
+    workers: 1,
+    concurrentTasks: 10,
+    dataStore,
+    taskPaths: EXAMPLE_JOBS,
+  }));
+  await using api = await producerFor({ dataStore });
+  assert.equal((await api.tasks.queue("addition", { a: 1, b: 1 })).result, 2);
+  const futures = Array.from(
+    { length: 50 },
+    (_, i) => api.tasks.queue("asynchronous", { lag: 0.02 * (i % 5) }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Every connection: the workers', the producer's, blocked and subscribed.
+  await redis.cli("CLIENT", "KILL", "TYPE", "normal");
+  await redis.cli("CLIENT", "KILL", "TYPE", "pubsub");
+  const tasks = await Promise.all(futures);
+  assert.ok(tasks.every((task) => task.statusString === "SUCCESS"));
+  // An idle worker blocked in BLPOP reconnects too: new tasks still run.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await redis.cli("CLIENT", "KILL", "TYPE", "normal");
+  assert.equal((await api.tasks.queue("addition", { a: 2, b: 3 })).result, 5);
+  assert.equal((await server.stop()).code, 0);
+});
+
+Deno.test("while Redis is down, queue rejects with StoreConnectionError", async () => {
+  await using redis = await startRedis();
+  await using api = await producerFor({ dataStore: redis.url() });
+  await redis.stop();
+  const started = Date.now();
+  await assert.rejects(
+    Promise.resolve(api.tasks.queue("addition", { a: 1 })),
+    (error: unknown) =>
+      error instanceof StoreConnectionError &&
+      /Cannot reach redis:\/\/127\.0\.0\.1/.test(error.message),
+  );
+  assert.ok(Date.now() - started < 15_000, "rejected within a bounded wait");
+  // Nothing was half-written: after the restart the queue is empty.
+  await redis.restart();
+  assert.deepEqual(await api.store.sizes(["pulsarqueue"]), [0]);
+});
+
+Deno.test("an unreachable Redis at start-up is a clear error", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      CLI,
+      "--data-store",
+      `redis://127.0.0.1:${port}/0`,
+      "--task-paths",
+      EXAMPLE_JOBS,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 1, stderr);
+  assert.match(
+    stderr,
+    new RegExp(`Cannot connect to redis://127.0.0.1:${port}`),
+  );
+});
+
+Deno.test("a malformed Redis URL is a clear error", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      CLI,
+      "--data-store",
+      "redis://127.0.0.1:6379/notanumber",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.notEqual(output.code, 0);
+  assert.match(stderr, /database must be a number/);
+});
