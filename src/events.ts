@@ -95,6 +95,11 @@ export class EventHub {
     return true;
   }
 
+  /** True when the channel has callbacks. */
+  has(channel: string): boolean {
+    return this.#channels.has(channel.toLowerCase());
+  }
+
   /** The channels with callbacks. */
   channels(): string[] {
     return [...this.#channels.keys()];

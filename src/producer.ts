@@ -199,7 +199,6 @@ export class Producer implements AsyncDisposable, JobBackend {
       });
       this.#ownsStore = true;
     }
-    await this.#subscribe("task");
     return this;
   }
 
@@ -287,7 +286,11 @@ export class Producer implements AsyncDisposable, JobBackend {
   waitFor(id: string): Promise<Task> {
     return new Promise<Task>((resolve, reject) => {
       this.#addWaiter(id, { resolve, reject });
-      this.#checkStore([id]);
+      // Subscribed first, then the store: no done event falls in between.
+      this.#subscribe("task").then(
+        () => this.#checkStore([id]),
+        () => this.#checkStore([id]),
+      );
     });
   }
 
@@ -362,6 +365,8 @@ export class Producer implements AsyncDisposable, JobBackend {
     }
     await this.start();
     if (record.queue === null) return this.#execute(record);
+    // Task events are listened to only once something waits for them.
+    if (callback) await this.#subscribe("task");
     const done = callback ? this.#waitWithoutCheck(record.id) : undefined;
     try {
       await this.store.enqueue([record]);
@@ -447,6 +452,11 @@ export class Producer implements AsyncDisposable, JobBackend {
       this.#hub.dispatch(message, message.data);
       return;
     }
+    // Most task events are of no interest here: skip them before the
+    // (costly) validation.
+    const id = (message.data as { id?: unknown } | null)?.id;
+    const awaited = typeof id === "string" && this.#waiters.has(id);
+    if (!awaited && !this.#hub.has("task")) return;
     const parsed = parseTaskRecord(message.data);
     if (!parsed.ok) {
       logger.warn("Ignored a malformed task event: {reason}", {

@@ -312,13 +312,14 @@ export class RedisStore implements Store {
       // second try means the first one landed.
       for (let attempt = 1;; attempt++) {
         try {
-          // The id → queue index first: `get(id)` finds a task once it exists.
-          await Promise.all(
-            list.map((task) =>
+          // The id → queue index, then the script, pipelined on one
+          // connection (so in that order): `get(id)` finds a queued task.
+          await Promise.all([
+            ...list.map((task) =>
               this.#send(this.#client, ["SET", this.#idKey(task.id), queue])
             ),
-          );
-          await this.#script(ENQUEUE, this.#keys(queue), args);
+            this.#script(ENQUEUE, this.#keys(queue), args),
+          ]);
           return;
         } catch (error) {
           const duplicate = String(error).includes("PQDUPLICATE");
@@ -378,12 +379,13 @@ export class RedisStore implements Store {
         claims.push(claim);
       }
     }
-    // Events are notices: sent after the claim, in one pipelined burst.
-    await Promise.all(
-      claims.filter((claim) => claim.task).map((claim) =>
-        this.#publish("task", "started", this.#encode(claim.task))
-      ),
-    );
+    // Events are notices: sent after the claim, pipelined, not waited for.
+    for (const claim of claims) {
+      if (!claim.task) continue;
+      this.#publish("task", "started", this.#encode(claim.task)).catch(
+        () => undefined, // A lost notice; the task runs all the same.
+      );
+    }
     return claims;
   }
 
@@ -540,22 +542,18 @@ export class RedisStore implements Store {
             args.push("", "", "", "", "");
           }
         }
-        const reply = await this.#script(
-          FINISH,
-          this.#keys(queue),
-          args,
-        ) as number[];
+        // Finished tasks are found by id until their retention ends; the
+        // index's expiry goes in the same pipeline as the script.
+        const ttl = String(Math.ceil(this.#resultTtl) + 60);
+        const [reply] = await Promise.all([
+          this.#script(FINISH, this.#keys(queue), args) as Promise<number[]>,
+          ...list.map((outcome) =>
+            this.#send(this.#client, ["EXPIRE", this.#idKey(outcome.id), ttl])
+          ),
+        ]);
         list.forEach((outcome, i) =>
           written.set(outcome, Number(reply[i]) === 1)
         );
-        // Finished tasks are found by id until their retention ends.
-        await Promise.all(list.map((outcome) =>
-          this.#send(this.#client, [
-            "EXPIRE",
-            this.#idKey(outcome.id),
-            String(Math.ceil(this.#resultTtl) + 60),
-          ])
-        ));
       }),
     );
     return outcomes.map((outcome) => written.get(outcome) ?? false);
