@@ -18,6 +18,44 @@
 
 /** Queues tasks given as groups of (id, due, record, limit, name). */
 const ENQUEUE_BODY = `
+-- Events are gathered and published at the end, one message per event name:
+-- "<event>\\n<record>" for one, "*<event>\\n<list of records>" for many (a
+-- JSON array, or a msgpack array, built from the encoded records).
+local events, order = {}, {}
+local function emit(event, payload)
+  local list = events[event]
+  if not list then
+    list = {}
+    events[event] = list
+    order[#order + 1] = event
+  end
+  list[#list + 1] = payload
+end
+local function flush(channel)
+  for _, event in ipairs(order) do
+    local list = events[event]
+    if #list == 1 then
+      redis.call('PUBLISH', channel, event .. '\\n' .. list[1])
+    else
+      local n, body = #list, nil
+      if string.byte(list[1], 1) == 123 then
+        body = '[' .. table.concat(list, ',') .. ']'
+      else
+        local head
+        if n < 16 then
+          head = string.char(144 + n)
+        elseif n < 65536 then
+          head = string.char(220, math.floor(n / 256), n % 256)
+        else
+          head = string.char(221, math.floor(n / 16777216) % 256,
+            math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+        end
+        body = head .. table.concat(list)
+      end
+      redis.call('PUBLISH', channel, '*' .. event .. '\\n' .. body)
+    end
+  end
+end
 local function mark()
   if redis.call('LLEN', KEYS[12]) == 0 then redis.call('LPUSH', KEYS[12], '1') end
 end
@@ -34,7 +72,7 @@ local function enqueue(now, channel, id, due, payload, limit, name)
     redis.call('LPUSH', KEYS[1], id)
     mark()
   end
-  redis.call('PUBLISH', channel, 'queued\\n' .. payload)
+  emit('queued', payload)
 end
 -- Gives back the concurrency slot a running task holds, if it holds one.
 local function drop_slot(id)
@@ -60,6 +98,7 @@ end
 for i = 3, #ARGV, 5 do
   enqueue(now, channel, ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
 end
+flush(channel)
 return (#ARGV - 2) / 5
 `;
 
@@ -158,7 +197,7 @@ for i = 5, #ARGV, 8 do
     redis.call('SREM', KEYS[13], id)
     redis.call('HSET', KEYS[10], id, payload)
     redis.call('ZADD', KEYS[11], expires, id)
-    redis.call('PUBLISH', channel, 'done\\n' .. payload)
+    emit('done', payload)
     if ARGV[i + 3] ~= '' then
       enqueue(now, channel, ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
     end
@@ -167,6 +206,7 @@ for i = 5, #ARGV, 8 do
     out[#out + 1] = 0
   end
 end
+flush(channel)
 return out
 `;
 
@@ -192,11 +232,12 @@ for i = 5, #ARGV, 2 do
     redis.call('SREM', KEYS[13], id)
     if count then redis.call('HINCRBY', KEYS[7], id, 1) end
     redis.call('RPUSH', KEYS[1], id)
-    redis.call('PUBLISH', channel, 'queued\\n' .. redis.call('HGET', KEYS[4], id))
+    emit('queued', redis.call('HGET', KEYS[4], id))
     released = released + 1
   end
 end
 if released > 0 then mark() end
+flush(channel)
 return released
 `;
 
@@ -242,7 +283,8 @@ redis.call('HDEL', KEYS[7], id)
 redis.call('HDEL', KEYS[8], id)
 redis.call('HSET', KEYS[10], id, revoked)
 redis.call('ZADD', KEYS[11], expires, id)
-redis.call('PUBLISH', channel, 'done\\n' .. revoked)
+emit('done', revoked)
+flush(channel)
 return 'revoked'
 `;
 

@@ -379,11 +379,12 @@ export class RedisStore implements Store {
         claims.push(claim);
       }
     }
-    // Events are notices: sent after the claim, pipelined, not waited for.
-    for (const claim of claims) {
-      if (!claim.task) continue;
-      this.#publish("task", "started", this.#encode(claim.task)).catch(
-        () => undefined, // A lost notice; the task runs all the same.
+    // Events are notices: sent after the claim, as one message for the
+    // whole batch (`*started`: a list of records), not waited for.
+    const started = claims.flatMap((claim) => claim.task ? [claim.task] : []);
+    if (started.length > 0) {
+      this.#publish("task", "*started", this.#encode(started)).catch(
+        () => undefined, // A lost notice; the tasks run all the same.
       );
     }
     return claims;
@@ -779,18 +780,23 @@ export class RedisStore implements Store {
   #deliver(channel: string, message: Buffer): void {
     const newline = message.indexOf(10);
     if (newline < 0) return;
-    const event = message.subarray(0, newline).toString();
+    let event = message.subarray(0, newline).toString();
     let data: unknown;
     try {
       data = this.#codec.decode(message.subarray(newline + 1));
     } catch {
       return; // Published by a process with another serializer.
     }
-    for (const listener of [...this.#listeners.get(channel) ?? []]) {
-      try {
-        listener({ channel, event, data });
-      } catch {
-        // One listener's error must not stop delivery to the others.
+    // `*event`: one message carrying the data of many events.
+    const batch = event.startsWith("*") && Array.isArray(data);
+    if (batch) event = event.slice(1);
+    for (const item of batch ? data as unknown[] : [data]) {
+      for (const listener of [...this.#listeners.get(channel) ?? []]) {
+        try {
+          listener({ channel, event, data: item });
+        } catch {
+          // One listener's error must not stop delivery to the others.
+        }
       }
     }
   }
