@@ -353,7 +353,7 @@ export class RedisStore implements Store {
         startInfo,
         max * 2 + CLAIM_SCAN_EXTRA,
       ]) as Reply[];
-      const nextDue = reply[0] ? Number(String(reply[0])) : Infinity;
+      const nextDue = String(reply[0]) ? Number(String(reply[0])) : Infinity;
       this.#nextDue.set(queue, nextDue);
       for (let i = 1; i < reply.length; i += 4) {
         const id = String(reply[i]);
