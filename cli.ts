@@ -69,7 +69,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   } catch (error) {
     console.error(`pq: ${error instanceof Error ? error.message : error}`);
-    return 1;
+    return error instanceof SettingsError ? 2 : 1;
   }
 }
 

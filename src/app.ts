@@ -7,7 +7,7 @@ import { Producer } from "./producer.ts";
 import { loadRegistry } from "./registry.ts";
 import { runArbiter, WORKER_ENV } from "./server/arbiter.ts";
 import { runWorker } from "./server/worker.ts";
-import { openStore } from "./store/open_store.ts";
+import { openSettingsStore } from "./store/open_store.ts";
 import { helpText, resolveSettings, SETTINGS } from "./settings.ts";
 import type { Settings } from "./settings_types.ts";
 
@@ -106,10 +106,7 @@ export class PulsarQueue {
         });
       } else {
         // Fail fast on a store that cannot be opened, before any worker.
-        await (await openStore(settings.dataStore, {
-          serializer: settings.messageSerializer,
-          resultTtl: settings.resultTtl,
-        })).close();
+        await (await openSettingsStore(settings)).close();
         logger.info(
           "pq server: {workers} workers, store {store}, jobs {jobs}",
           {

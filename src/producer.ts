@@ -10,7 +10,7 @@ import type { JobBackend } from "./job.ts";
 import { type JobInfo, type JobRegistry, loadRegistry } from "./registry.ts";
 import type { Settings } from "./settings_types.ts";
 import { READY_STATES, TaskStatus } from "./status.ts";
-import { openStore } from "./store/open_store.ts";
+import { openSettingsStore } from "./store/open_store.ts";
 import type { ChannelMessage, RevokeOutcome, Store } from "./store/store.ts";
 import {
   type Dict,
@@ -193,10 +193,7 @@ export class Producer implements AsyncDisposable, JobBackend {
       await loadRegistry(settings.taskPaths);
     if (this.#init.store) this.#store = this.#init.store;
     else {
-      this.#store = await openStore(settings.dataStore, {
-        serializer: settings.messageSerializer,
-        resultTtl: settings.resultTtl,
-      });
+      this.#store = await openSettingsStore(settings);
       this.#ownsStore = true;
     }
     return this;

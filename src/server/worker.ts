@@ -8,7 +8,7 @@ import { Consumer } from "../consumer/consumer.ts";
 import { Producer } from "../producer.ts";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
-import { openStore } from "../store/open_store.ts";
+import { openSettingsStore } from "../store/open_store.ts";
 
 const logger = getLogger(["pq", "worker"]);
 
@@ -30,10 +30,7 @@ export interface WorkerOptions {
  */
 export async function runWorker(options: WorkerOptions): Promise<void> {
   const { settings, registry, name, signal } = options;
-  const store = await openStore(settings.dataStore, {
-    serializer: settings.messageSerializer,
-    resultTtl: settings.resultTtl,
-  });
+  const store = await openSettingsStore(settings);
   let consumer: Consumer | undefined;
   const producer = new Producer({
     settings: () => Promise.resolve(settings),

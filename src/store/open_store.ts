@@ -2,7 +2,8 @@
  * Opens the store a URL names.
  * @module
  */
-import { StoreConnectionError } from "../errors.ts";
+import { SettingsError, StoreConnectionError } from "../errors.ts";
+import type { Settings } from "../settings_types.ts";
 import { RedisStore } from "./redis_store.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import type { Store, StoreOptions } from "./store.ts";
@@ -40,4 +41,23 @@ export async function openStore(
   throw new StoreConnectionError(
     `Cannot open store '${url}': unsupported scheme; use sqlite:<path> or redis://host:port/db`,
   );
+}
+
+/**
+ * Opens the store of resolved settings. A `messageBroker` apart from
+ * `dataStore` (queues on another server) is not supported yet: it is an
+ * error rather than a setting silently ignored.
+ */
+export function openSettingsStore(settings: Settings): Promise<Store> {
+  if (settings.messageBroker && settings.messageBroker !== settings.dataStore) {
+    throw new SettingsError(
+      "messageBroker",
+      settings.messageBroker,
+      "the same URL as dataStore, or none (queues on another server are not supported yet)",
+    );
+  }
+  return openStore(settings.dataStore, {
+    serializer: settings.messageSerializer,
+    resultTtl: settings.resultTtl,
+  });
 }
