@@ -69,6 +69,8 @@ export class Consumer {
   #deadline = Infinity;
   #draining?: Promise<void>;
   readonly #released = new Set<string>();
+  /** Tasks whose job has not returned yet (their outcome may be unwritten). */
+  #executing = 0;
 
   /** Makes a consumer; `start()` runs it. */
   constructor(options: ConsumerOptions) {
@@ -122,7 +124,9 @@ export class Consumer {
           });
           break;
         }
-        let free = concurrentTasks - this.#running.size;
+        // A task whose job has returned frees its slot at once: the next
+        // claim goes out with its outcome (one round trip for both).
+        let free = concurrentTasks - this.#executing;
         if (maxRequests > 0) {
           free = Math.min(free, maxRequests - this.#processed);
         }
@@ -208,11 +212,17 @@ export class Consumer {
 
   #begin(claim: Claim): void {
     this.#processed++;
+    this.#executing++;
     const controller = new AbortController();
     this.#running.set(claim.id, { claim, controller });
     this.#execute(claim, controller.signal).then(
-      (finish) => this.#record(finish),
+      (finish) => {
+        this.#executing--;
+        this.#record(finish);
+        this.#wake?.();
+      },
       (error) => {
+        this.#executing--;
         // runTask never throws; this is a bug guard so no task is stuck.
         logger.error("Task {id} crashed the runner: {error}", {
           id: claim.id,

@@ -56,8 +56,10 @@ local function flush(channel)
     end
   end
 end
-local function mark()
-  if redis.call('LLEN', KEYS[12]) == 0 then redis.call('LPUSH', KEYS[12], '1') end
+-- Wakes one waiting worker: 'r' when a task is ready, 'd' when a delayed
+-- task is due before the others (the worker then learns when).
+local function mark(kind)
+  if redis.call('LLEN', KEYS[12]) == 0 then redis.call('LPUSH', KEYS[12], kind or 'r') end
 end
 -- Queues one task; wakes a waiting worker when it is due now, or due before
 -- every other delayed task (the worker then waits for it).
@@ -67,7 +69,7 @@ local function enqueue(now, channel, id, due, payload, limit, name)
   if due > now then
     local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
     redis.call('ZADD', KEYS[2], due, id)
-    if not first[2] or due < tonumber(first[2]) then mark() end
+    if not first[2] or due < tonumber(first[2]) then mark('d') end
   else
     redis.call('LPUSH', KEYS[1], id)
     mark()
@@ -86,20 +88,27 @@ local function drop_slot(id)
 end
 `;
 
-/** ARGV: now, channel, then (id, due, record, limit, name)... */
+/**
+ * ARGV: now, channel, queue, then (id, due, record, limit, name)...; KEYS
+ * after the queue's: the tasks' id index keys, on a single server.
+ */
 export const ENQUEUE = ENQUEUE_BODY + `
-local now, channel = tonumber(ARGV[1]), ARGV[2]
-for i = 3, #ARGV, 5 do
+local now, channel, queue = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+for i = 4, #ARGV, 5 do
   local id = ARGV[i]
   if redis.call('HEXISTS', KEYS[4], id) == 1 or redis.call('HEXISTS', KEYS[10], id) == 1 then
     return redis.error_reply('PQDUPLICATE task ' .. id .. ' exists already')
   end
 end
-for i = 3, #ARGV, 5 do
+for i = 4, #ARGV, 5 do
   enqueue(now, channel, ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
+  -- On a single server the id index keys come as KEYS[15...] (on a
+  -- Cluster they live on other slots and the client writes them).
+  local index = KEYS[15 + (i - 4) / 5]
+  if index then redis.call('SET', index, queue) end
 end
 flush(channel)
-return (#ARGV - 2) / 5
+return (#ARGV - 3) / 5
 `;
 
 /**
@@ -173,15 +182,18 @@ return out
 `;
 
 /**
- * ARGV: now, channel, expires at, only if expired (1/0), then
+ * ARGV: now, channel, expires at, only if expired (1/0), index ttl, then
  * (id, token, record, retry id, retry due, retry record, retry limit, retry name)...
+ * KEYS after the queue's: the outcomes' id index keys, on a single server.
  * Returns 1 per outcome written, 0 when its lease was lost.
  */
 export const FINISH = ENQUEUE_BODY + `
 local now, channel, expires, only_expired = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4] == '1'
+local index_ttl = ARGV[5]
 local out = {}
-for i = 5, #ARGV, 8 do
+for i = 6, #ARGV, 8 do
   local id, token, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local index = KEYS[15 + (i - 6) / 8]
   local held = redis.call('HGET', KEYS[5], id) == token
   if held and only_expired then
     held = tonumber(redis.call('ZSCORE', KEYS[3], id) or now) < now
@@ -198,6 +210,7 @@ for i = 5, #ARGV, 8 do
     redis.call('HSET', KEYS[10], id, payload)
     redis.call('ZADD', KEYS[11], expires, id)
     emit('done', payload)
+    if index then redis.call('EXPIRE', index, index_ttl) end
     if ARGV[i + 3] ~= '' then
       enqueue(now, channel, ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
     end

@@ -120,6 +120,8 @@ export class RedisStore implements Store {
   readonly #listeners = new Map<string, Set<MessageListener>>();
   readonly #scripts = new Map<string, Script>();
   readonly #nextDue = new Map<string, number>();
+  /** A Redis Cluster: scripts touch only the keys of one queue's slot. */
+  #cluster = false;
   #closed = false;
 
   private constructor(
@@ -151,6 +153,8 @@ export class RedisStore implements Store {
     const client = makeClient(clientUrl);
     const store = new RedisStore(client, url, namespace, options);
     await store.#connect(client, timeout);
+    const info = String(await store.#send(client, ["INFO", "cluster"]));
+    store.#cluster = /cluster_enabled:1/.test(info);
     return store;
   }
 
@@ -297,6 +301,7 @@ export class RedisStore implements Store {
       const args: Array<string | Buffer | number> = [
         this.#now(),
         this.#channel("task"),
+        queue,
       ];
       for (const task of list) {
         args.push(
@@ -314,11 +319,20 @@ export class RedisStore implements Store {
         try {
           // The id → queue index, then the script, pipelined on one
           // connection (so in that order): `get(id)` finds a queued task.
+          const indexKeys = list.map((task) => this.#idKey(task.id));
           await Promise.all([
-            ...list.map((task) =>
-              this.#send(this.#client, ["SET", this.#idKey(task.id), queue])
+            ...(this.#cluster
+              ? indexKeys.map((key) =>
+                this.#send(this.#client, ["SET", key, queue])
+              )
+              : []),
+            this.#script(
+              ENQUEUE,
+              this.#cluster
+                ? this.#keys(queue)
+                : [...this.#keys(queue), ...indexKeys],
+              args,
             ),
-            this.#script(ENQUEUE, this.#keys(queue), args),
           ]);
           return;
         } catch (error) {
@@ -406,24 +420,27 @@ export class RedisStore implements Store {
       const wait = Math.min((deadline - Date.now()) / 1000, due - now);
       if (wait <= 0) return;
       const popped = await this.#block(markers, wait, signal);
-      if (this.#closed || signal?.aborted) return;
+      if (this.#closed || signal?.aborted || popped === "ready") return;
       // A marker says a task was queued: due now, or delayed but due before
       // the others (then wait for it).
       if (popped && await this.#anyDue(queues).catch(() => true)) return;
     }
   }
 
-  /** BLPOP on the markers; true when one was popped. */
+  /**
+   * BLPOP on the markers: "ready" when a task was queued ready, "delayed"
+   * when a delayed one may be due sooner, false after `seconds`.
+   */
   async #block(
     markers: string[],
     seconds: number,
     signal?: AbortSignal,
-  ): Promise<boolean> {
+  ): Promise<"ready" | "delayed" | false> {
     let blocker: Client;
     try {
       blocker = await this.#blockingClient();
     } catch {
-      return true; // Closed, or the server is away: the caller goes on.
+      return "ready"; // Closed, or the server is away: the caller goes on.
     }
     const onAbort = () => blocker.destroy?.();
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -433,10 +450,11 @@ export class RedisStore implements Store {
         ...markers,
         Math.max(0.01, seconds).toFixed(2),
       ]);
-      return reply !== null;
+      if (reply === null) return false;
+      return String((reply as Reply[])[1]) === "d" ? "delayed" : "ready";
     } catch {
       // Aborted or disconnected: the caller claims (and waits) again.
-      return true;
+      return "ready";
     } finally {
       signal?.removeEventListener("abort", onAbort);
       if (signal?.aborted && this.#blocker === blocker) {
@@ -543,14 +561,25 @@ export class RedisStore implements Store {
             args.push("", "", "", "", "");
           }
         }
-        // Finished tasks are found by id until their retention ends; the
-        // index's expiry goes in the same pipeline as the script.
+        // Finished tasks are found by id until their retention ends: the
+        // index keys expire with the result, in the script on a single
+        // server, pipelined with it on a Cluster.
         const ttl = String(Math.ceil(this.#resultTtl) + 60);
+        args.splice(4, 0, ttl);
+        const indexKeys = list.map((outcome) => this.#idKey(outcome.id));
         const [reply] = await Promise.all([
-          this.#script(FINISH, this.#keys(queue), args) as Promise<number[]>,
-          ...list.map((outcome) =>
-            this.#send(this.#client, ["EXPIRE", this.#idKey(outcome.id), ttl])
-          ),
+          this.#script(
+            FINISH,
+            this.#cluster
+              ? this.#keys(queue)
+              : [...this.#keys(queue), ...indexKeys],
+            args,
+          ) as Promise<number[]>,
+          ...(this.#cluster
+            ? indexKeys.map((key) =>
+              this.#send(this.#client, ["EXPIRE", key, ttl])
+            )
+            : []),
         ]);
         list.forEach((outcome, i) =>
           written.set(outcome, Number(reply[i]) === 1)
