@@ -120,6 +120,8 @@ export class RedisStore implements Store {
   readonly #listeners = new Map<string, Set<MessageListener>>();
   readonly #scripts = new Map<string, Script>();
   readonly #nextDue = new Map<string, number>();
+  /** The BLPOP in flight on the blocking connection, if any. */
+  #blocking?: Promise<"ready" | "delayed" | false>;
   /** A Redis Cluster: scripts touch only the keys of one queue's slot. */
   #cluster = false;
   #closed = false;
@@ -429,38 +431,39 @@ export class RedisStore implements Store {
 
   /**
    * BLPOP on the markers: "ready" when a task was queued ready, "delayed"
-   * when a delayed one may be due sooner, false after `seconds`.
+   * when a delayed one may be due sooner, false after `seconds`. One BLPOP
+   * at a time: a caller that stops waiting (its signal aborts) leaves it
+   * running, and the next caller waits on the same one, so the blocking
+   * connection is never torn down and never has two commands queued.
    */
   async #block(
     markers: string[],
     seconds: number,
     signal?: AbortSignal,
   ): Promise<"ready" | "delayed" | false> {
-    let blocker: Client;
-    try {
-      blocker = await this.#blockingClient();
-    } catch {
-      return "ready"; // Closed, or the server is away: the caller goes on.
-    }
-    const onAbort = () => blocker.destroy?.();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      const reply = await this.#send(blocker, [
-        "BLPOP",
-        ...markers,
-        Math.max(0.01, seconds).toFixed(2),
-      ]);
-      if (reply === null) return false;
-      return String((reply as Reply[])[1]) === "d" ? "delayed" : "ready";
-    } catch {
-      // Aborted or disconnected: the caller claims (and waits) again.
-      return "ready";
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-      if (signal?.aborted && this.#blocker === blocker) {
-        this.#blocker = undefined;
+    this.#blocking ??= (async () => {
+      try {
+        const blocker = await this.#blockingClient();
+        const reply = await this.#send(blocker, [
+          "BLPOP",
+          ...markers,
+          Math.max(0.01, seconds).toFixed(2),
+        ]);
+        if (reply === null) return false;
+        return String((reply as Reply[])[1]) === "d" ? "delayed" : "ready";
+      } catch {
+        // Closed or disconnected: the caller claims (and waits) again.
+        return "ready";
+      } finally {
+        this.#blocking = undefined;
       }
-    }
+    })();
+    if (!signal) return await this.#blocking;
+    if (signal.aborted) return "ready";
+    const aborted = new Promise<"ready">((resolve) =>
+      signal.addEventListener("abort", () => resolve("ready"), { once: true })
+    );
+    return await Promise.race([this.#blocking, aborted]);
   }
 
   /** True when a queue has a ready task; learns when delayed ones are due. */
