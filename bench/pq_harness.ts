@@ -29,6 +29,7 @@ function dataStore(): string {
 const adapter = {
   lib: "pq",
   version: denoJson.version,
+  runtime: `deno ${Deno.version.deno}`,
 
   async openProducer({ events }: { events: boolean }) {
     const api = await new PulsarQueue({

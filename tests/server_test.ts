@@ -175,15 +175,6 @@ for (
     [["--data-store", "postgres://x"], /dataStore.*postgres/],
     [["--no-such-flag"], /no-such-flag/],
     [["--concurrent-tasks", "0"], /concurrentTasks.*"0"/],
-    [
-      [
-        "--message-broker",
-        "redis://127.0.0.1:1/0",
-        "--data-store",
-        "sqlite::memory:",
-      ],
-      /messageBroker.*not supported yet/,
-    ],
   ] as const
 ) {
   Deno.test(`a bad setting exits with status 2: ${args.join(" ")}`, async () => {

@@ -287,7 +287,7 @@ async function driverMain(adapter, script) {
   const result = {
     lib: adapter.lib,
     version: adapter.version,
-    runtime: `node ${process.version}`,
+    runtime: adapter.runtime ?? `node ${process.version}`,
     n: N,
     bulk: BULK,
     enqueue_serial_jobs_s: null,

@@ -2,9 +2,10 @@
  * Opens the store a URL names.
  * @module
  */
-import { SettingsError, StoreConnectionError } from "../errors.ts";
+import { StoreConnectionError } from "../errors.ts";
 import type { Settings } from "../settings_types.ts";
 import { RedisStore } from "./redis_store.ts";
+import { SplitStore } from "./split_store.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import type { Store, StoreOptions } from "./store.ts";
 
@@ -44,20 +45,28 @@ export async function openStore(
 }
 
 /**
- * Opens the store of resolved settings. A `messageBroker` apart from
- * `dataStore` (queues on another server) is not supported yet: it is an
- * error rather than a setting silently ignored.
+ * Opens the store of resolved settings: `dataStore`, or, when
+ * `messageBroker` names another URL, the queues on the broker and the other
+ * channels and locks on the data store.
  */
-export function openSettingsStore(settings: Settings): Promise<Store> {
-  if (settings.messageBroker && settings.messageBroker !== settings.dataStore) {
-    throw new SettingsError(
-      "messageBroker",
-      settings.messageBroker,
-      "the same URL as dataStore, or none (queues on another server are not supported yet)",
-    );
-  }
-  return openStore(settings.dataStore, {
+export async function openSettingsStore(settings: Settings): Promise<Store> {
+  const options = {
     serializer: settings.messageSerializer,
     resultTtl: settings.resultTtl,
-  });
+  };
+  const data = await openStore(settings.dataStore, options);
+  if (
+    !settings.messageBroker || settings.messageBroker === settings.dataStore
+  ) {
+    return data;
+  }
+  try {
+    return new SplitStore(
+      await openStore(settings.messageBroker, options),
+      data,
+    );
+  } catch (error) {
+    await data.close();
+    throw error;
+  }
 }

@@ -1,0 +1,118 @@
+/**
+ * A store whose queues live on one server (`messageBroker`) and whose other
+ * channels and locks live on another (`dataStore`), as pulsar-queue's two
+ * settings. Task events are published by the queues' own transitions, so
+ * channel `task` is the broker's; every other channel is the data store's.
+ * @module
+ */
+import type { TaskRecord } from "../task.ts";
+import type {
+  ChannelMessage,
+  Claim,
+  ClaimRequest,
+  Finish,
+  Lease,
+  MessageListener,
+  ReclaimReport,
+  RevokeOutcome,
+  Store,
+} from "./store.ts";
+
+/** Queues on `broker`, other channels and locks on `data`. */
+export class SplitStore implements Store {
+  readonly url: string;
+  readonly #broker: Store;
+  readonly #data: Store;
+
+  /** Joins two open stores; closing this closes both. */
+  constructor(broker: Store, data: Store) {
+    this.#broker = broker;
+    this.#data = data;
+    this.url = `${broker.url} (queues), ${data.url} (data)`;
+  }
+
+  #channelStore(channel: string): Store {
+    return channel === "task" ? this.#broker : this.#data;
+  }
+
+  enqueue(tasks: readonly TaskRecord[]): Promise<void> {
+    return this.#broker.enqueue(tasks);
+  }
+
+  claim(request: ClaimRequest): Promise<Claim[]> {
+    return this.#broker.claim(request);
+  }
+
+  waitForTasks(
+    queues: readonly string[],
+    seconds: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    return this.#broker.waitForTasks(queues, seconds, signal);
+  }
+
+  renew(
+    leases: readonly Lease[],
+    leaseSeconds: number,
+  ): Promise<{ lost: string[]; revoked: string[] }> {
+    return this.#broker.renew(leases, leaseSeconds);
+  }
+
+  finish(outcomes: readonly Finish[]): Promise<boolean[]> {
+    return this.#broker.finish(outcomes);
+  }
+
+  release(leases: readonly Lease[]): Promise<void> {
+    return this.#broker.release(leases);
+  }
+
+  reclaim(
+    maxRedeliveries: number,
+    queues?: readonly string[],
+  ): Promise<ReclaimReport> {
+    return this.#broker.reclaim(maxRedeliveries, queues);
+  }
+
+  revoke(id: string): Promise<RevokeOutcome> {
+    return this.#broker.revoke(id);
+  }
+
+  get(id: string): Promise<TaskRecord | undefined> {
+    return this.#broker.get(id);
+  }
+
+  sizes(queues: readonly string[]): Promise<number[]> {
+    return this.#broker.sizes(queues);
+  }
+
+  flush(queues: readonly string[]): Promise<number> {
+    return this.#broker.flush(queues);
+  }
+
+  publish(message: ChannelMessage): Promise<void> {
+    return this.#channelStore(message.channel).publish(message);
+  }
+
+  subscribe(
+    channel: string,
+    listener: MessageListener,
+  ): Promise<() => Promise<void>> {
+    return this.#channelStore(channel).subscribe(channel, listener);
+  }
+
+  acquireLock(name: string, owner: string, seconds: number): Promise<boolean> {
+    return this.#data.acquireLock(name, owner, seconds);
+  }
+
+  releaseLock(name: string, owner: string): Promise<boolean> {
+    return this.#data.releaseLock(name, owner);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#broker.close(), this.#data.close()]);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
