@@ -25,6 +25,8 @@ export interface RedisServer extends AsyncDisposable {
 export interface RedisOptions {
   /** Turn on the append-only file (fsync always), so a restart keeps data. */
   aof?: boolean;
+  /** Run as a one-node Redis Cluster owning every slot (cross-slot rules on). */
+  cluster?: boolean;
 }
 
 function freePort(): number {
@@ -77,16 +79,33 @@ export async function startRedis(
         ...(options.aof
           ? ["--appendonly", "yes", "--appendfsync", "always"]
           : ["--appendonly", "no"]),
+        ...(options.cluster
+          ? [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            `${dir}/nodes.conf`,
+          ]
+          : []),
       ],
       stdout: "null",
       stderr: "null",
       stdin: "null",
     }).spawn();
     for (let i = 0; i < 200; i++) {
-      if ((await cli("PING")) === "PONG") return;
+      if ((await cli("PING")) === "PONG") break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      if (i === 199) {
+        throw new Error(`redis-server did not start on port ${port}`);
+      }
+    }
+    if (!options.cluster) return;
+    await cli("CLUSTER", "ADDSLOTSRANGE", "0", "16383");
+    for (let i = 0; i < 200; i++) {
+      if ((await cli("CLUSTER", "INFO")).includes("cluster_state:ok")) return;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    throw new Error(`redis-server did not start on port ${port}`);
+    throw new Error(`redis-server on port ${port} did not become a cluster`);
   };
   const stop = async (hard = false) => {
     if (!process) return;

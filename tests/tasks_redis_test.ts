@@ -53,3 +53,17 @@ Deno.test("with messageBroker, queues live on the broker and other channels on t
   assert.deepEqual(await heard.promise, { worker: "w" });
   assert.equal((await server.stop()).code, 0);
 });
+
+Deno.test("tasks run end to end on a Redis Cluster node (cross-slot rules on)", async (t) => {
+  await using redis = await startRedis({ cluster: true });
+  await taskSuite(t, {
+    dataStore: redis.url(),
+    serializer: "json",
+    async injectGarbage(id, queue) {
+      await redis.cli("SET", `pqtest:id:${id}`, queue);
+      await redis.cli("HSET", `pqtest:{${queue}}:tasks`, id, "{not a task");
+      await redis.cli("LPUSH", `pqtest:{${queue}}:ready`, id);
+      await redis.cli("LPUSH", `pqtest:{${queue}}:marker`, "r");
+    },
+  });
+});

@@ -76,6 +76,11 @@ local function enqueue(now, channel, id, due, payload, limit, name)
   end
   emit('queued', payload)
 end
+-- True when token holds the lease of id (and, if asked, the lease expired).
+local function holds(id, token, now, only_expired)
+  if redis.call('HGET', KEYS[5], id) ~= token then return false end
+  return not only_expired or tonumber(redis.call('ZSCORE', KEYS[3], id) or now) < now
+end
 -- Gives back the concurrency slot a running task holds, if it holds one.
 local function drop_slot(id)
   if redis.call('SREM', KEYS[14], id) == 1 then
@@ -85,6 +90,14 @@ local function drop_slot(id)
       redis.call('HDEL', KEYS[9], name)
     end
   end
+end
+-- Ends the lease of a running task and gives back its slot.
+local function end_lease(id)
+  drop_slot(id)
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('HDEL', KEYS[5], id)
+  redis.call('HDEL', KEYS[6], id)
+  redis.call('SREM', KEYS[13], id)
 end
 `;
 
@@ -194,19 +207,11 @@ local out = {}
 for i = 6, #ARGV, 8 do
   local id, token, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local index = KEYS[15 + (i - 6) / 8]
-  local held = redis.call('HGET', KEYS[5], id) == token
-  if held and only_expired then
-    held = tonumber(redis.call('ZSCORE', KEYS[3], id) or now) < now
-  end
-  if held then
-    drop_slot(id)
-    redis.call('ZREM', KEYS[3], id)
-    redis.call('HDEL', KEYS[5], id)
+  if holds(id, token, now, only_expired) then
+    end_lease(id)
     redis.call('HDEL', KEYS[4], id)
-    redis.call('HDEL', KEYS[6], id)
     redis.call('HDEL', KEYS[7], id)
     redis.call('HDEL', KEYS[8], id)
-    redis.call('SREM', KEYS[13], id)
     redis.call('HSET', KEYS[10], id, payload)
     redis.call('ZADD', KEYS[11], expires, id)
     emit('done', payload)
@@ -233,16 +238,8 @@ local count, only_expired = ARGV[3] == '1', ARGV[4] == '1'
 local released = 0
 for i = 5, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local held = redis.call('HGET', KEYS[5], id) == token
-  if held and only_expired then
-    held = tonumber(redis.call('ZSCORE', KEYS[3], id) or now) < now
-  end
-  if held then
-    drop_slot(id)
-    redis.call('ZREM', KEYS[3], id)
-    redis.call('HDEL', KEYS[5], id)
-    redis.call('HDEL', KEYS[6], id)
-    redis.call('SREM', KEYS[13], id)
+  if holds(id, token, now, only_expired) then
+    end_lease(id)
     if count then redis.call('HINCRBY', KEYS[7], id, 1) end
     redis.call('RPUSH', KEYS[1], id)
     emit('queued', redis.call('HGET', KEYS[4], id))

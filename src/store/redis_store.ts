@@ -247,6 +247,35 @@ export class RedisStore implements Store {
     throw new Error("unreachable: a script was loaded twice in a row");
   }
 
+  /**
+   * Runs a queue's script that also writes the tasks' id index keys: in the
+   * script on a single server (declared after the queue's keys); on a
+   * Cluster, where they live on other slots, as `command` (`SET key queue`,
+   * `EXPIRE key ttl`) pipelined with it.
+   */
+  async #indexedScript(
+    source: string,
+    queue: string,
+    indexKeys: string[],
+    args: Array<string | Buffer | number>,
+    [command, value]: [string, string],
+  ): Promise<Reply> {
+    if (!this.#cluster) {
+      return await this.#script(
+        source,
+        [...this.#keys(queue), ...indexKeys],
+        args,
+      );
+    }
+    const [reply] = await Promise.all([
+      this.#script(source, this.#keys(queue), args),
+      ...indexKeys.map((key) =>
+        this.#send(this.#client, [command, key, value])
+      ),
+    ]);
+    return reply;
+  }
+
   #keys(queue: string): string[] {
     return queueKeys(this.#namespace, queue);
   }
@@ -322,19 +351,9 @@ export class RedisStore implements Store {
           // The id → queue index, then the script, pipelined on one
           // connection (so in that order): `get(id)` finds a queued task.
           const indexKeys = list.map((task) => this.#idKey(task.id));
-          await Promise.all([
-            ...(this.#cluster
-              ? indexKeys.map((key) =>
-                this.#send(this.#client, ["SET", key, queue])
-              )
-              : []),
-            this.#script(
-              ENQUEUE,
-              this.#cluster
-                ? this.#keys(queue)
-                : [...this.#keys(queue), ...indexKeys],
-              args,
-            ),
+          await this.#indexedScript(ENQUEUE, queue, indexKeys, args, [
+            "SET",
+            queue,
           ]);
           return;
         } catch (error) {
@@ -412,7 +431,13 @@ export class RedisStore implements Store {
     signal?: AbortSignal,
   ): Promise<void> {
     const deadline = Date.now() + seconds * 1000;
-    const markers = queues.map((queue) => this.#keys(queue)[11]);
+    // On a Cluster one BLPOP takes keys of one slot only: block on the
+    // markers that share the first queue's hash tag; the others are looked
+    // at on each claim (at least every `seconds`).
+    const all = queues.map((queue) => this.#keys(queue)[11]);
+    const markers = this.#cluster
+      ? all.filter((key) => hashTag(key) === hashTag(all[0]))
+      : all;
     while (!signal?.aborted && !this.#closed) {
       const now = this.#now();
       const due = Math.min(
@@ -570,20 +595,13 @@ export class RedisStore implements Store {
         const ttl = String(Math.ceil(this.#resultTtl) + 60);
         args.splice(4, 0, ttl);
         const indexKeys = list.map((outcome) => this.#idKey(outcome.id));
-        const [reply] = await Promise.all([
-          this.#script(
-            FINISH,
-            this.#cluster
-              ? this.#keys(queue)
-              : [...this.#keys(queue), ...indexKeys],
-            args,
-          ) as Promise<number[]>,
-          ...(this.#cluster
-            ? indexKeys.map((key) =>
-              this.#send(this.#client, ["EXPIRE", key, ttl])
-            )
-            : []),
-        ]);
+        const reply = await this.#indexedScript(
+          FINISH,
+          queue,
+          indexKeys,
+          args,
+          ["EXPIRE", ttl],
+        ) as number[];
         list.forEach((outcome, i) =>
           written.set(outcome, Number(reply[i]) === 1)
         );
@@ -902,6 +920,11 @@ function isConnectionError(error: unknown): boolean {
   const text = String(error);
   return /ClientClosed|ClientOffline|Socket closed|ECONNREFUSED|ECONNRESET|Connection|disconnect/i
     .test(text);
+}
+
+/** The `{tag}` of a key, which decides its Cluster slot. */
+function hashTag(key: string): string {
+  return key.match(/\{[^}]+\}/)?.[0] ?? key;
 }
 
 /** A lease token is `<queue>\n<uuid>:<n>`: it names its queue. */
