@@ -161,6 +161,28 @@ function describe(value: unknown): string {
   return text.length > 60 ? text.slice(0, 57) + "..." : text;
 }
 
+/**
+ * A record for a task whose stored record cannot be read: what a store
+ * knows of it besides (its id, job name and queue), to end it with a reason.
+ */
+export function standInRecord(
+  known: { id: string; name?: string; queue: string | null },
+  now: number,
+): TaskRecord {
+  return {
+    id: known.id,
+    name: known.name ?? "unknown",
+    queue: known.queue,
+    status: TaskStatus.QUEUED,
+    timeQueued: now,
+    delay: 0,
+    retry: 1,
+    kwargs: {},
+    meta: {},
+    runInfo: {},
+  };
+}
+
 /** A new task id: a uuid4 as 32 hex characters, as pulsar-queue. */
 export function newTaskId(): string {
   return crypto.randomUUID().replaceAll("-", "");

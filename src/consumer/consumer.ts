@@ -7,7 +7,7 @@ import { getLogger } from "@logtape/logtape";
 import type { JobRegistry } from "../registry.ts";
 import { TaskStatus } from "../status.ts";
 import type { Claim, Finish, Store } from "../store/store.ts";
-import type { Dict, TaskRecord } from "../task.ts";
+import { type Dict, standInRecord, type TaskRecord } from "../task.ts";
 import type { JobBackend } from "../job.ts";
 import { failedRecord, runTask, TaskRevoked } from "./run_task.ts";
 
@@ -241,7 +241,14 @@ export class Consumer {
         id: claim.id,
         reason,
       });
-      return { ...lease, task: malformedRecord(claim, reason, this.#now()) };
+      return {
+        ...lease,
+        task: failedRecord(
+          standInRecord(claim, this.#now()),
+          reason,
+          this.#now(),
+        ),
+      };
     }
     const job = this.#options.registry.get(claim.task.name);
     const outcome = await runTask(claim.task, job, {
@@ -387,31 +394,6 @@ export class Consumer {
     })();
     return this.#draining;
   }
-}
-
-/** The FAILURE record of a claim whose stored record could not be read. */
-function malformedRecord(
-  claim: Claim,
-  reason: string,
-  now: number,
-): TaskRecord {
-  return failedRecord(
-    {
-      id: claim.id,
-      name: claim.name ?? "unknown",
-      queue: claim.queue,
-      status: TaskStatus.STARTED,
-      timeQueued: now,
-      timeStarted: now,
-      delay: 0,
-      retry: 1,
-      kwargs: {},
-      meta: {},
-      runInfo: {},
-    },
-    reason,
-    now,
-  );
 }
 
 function logOutcome(task: TaskRecord): void {

@@ -10,7 +10,7 @@ import { createClient, RESP_TYPES } from "redis";
 import { type Codec, codecFor } from "../codec.ts";
 import { StoreConnectionError } from "../errors.ts";
 import { TaskStatus } from "../status.ts";
-import { parseTaskRecord, type TaskRecord } from "../task.ts";
+import { parseTaskRecord, standInRecord, type TaskRecord } from "../task.ts";
 import {
   ACQUIRE_LOCK,
   CLAIM,
@@ -662,7 +662,7 @@ export class RedisStore implements Store {
         const decoded = this.#decode(reply[i + 3] as Buffer);
         const base: TaskRecord = decoded.ok
           ? decoded.record
-          : placeholder(id, queue, now);
+          : standInRecord({ id, queue }, now);
         failed.push({
           id,
           token,
@@ -712,7 +712,7 @@ export class RedisStore implements Store {
           timeEnded: now,
         }
         : {
-          ...placeholder(id, String(queue), now),
+          ...standInRecord({ id, queue: String(queue) }, now),
           status: TaskStatus.REVOKED,
           result: null,
           timeEnded: now,
@@ -934,20 +934,4 @@ function queueOfToken(token: string): string {
 
 function toBytes(value: Buffer | string): Uint8Array {
   return typeof value === "string" ? new TextEncoder().encode(value) : value;
-}
-
-/** A stand-in record for a task whose stored record cannot be read. */
-function placeholder(id: string, queue: string, now: number): TaskRecord {
-  return {
-    id,
-    name: "unknown",
-    queue,
-    status: TaskStatus.STARTED,
-    timeQueued: now,
-    delay: 0,
-    retry: 1,
-    kwargs: {},
-    meta: {},
-    runInfo: {},
-  };
 }

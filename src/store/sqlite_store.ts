@@ -9,7 +9,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { type Codec, codecFor } from "../codec.ts";
 import { TaskStatus } from "../status.ts";
-import { parseTaskRecord, type TaskRecord } from "../task.ts";
+import { parseTaskRecord, standInRecord, type TaskRecord } from "../task.ts";
 import type {
   ChannelMessage,
   Claim,
@@ -602,7 +602,7 @@ export class SqliteStore implements Store {
     result: unknown,
   ): void {
     // A malformed record ends as a minimal one, so waiters learn its end.
-    const base = decoded.ok ? decoded.record : stubRecord(row);
+    const base = decoded.ok ? decoded.record : standInRecord(row, row.due_at);
     const payload = this.#codec.encode({
       ...base,
       status,
@@ -852,22 +852,6 @@ function concurrencyLimit(task: TaskRecord): number | null {
   return typeof limit === "number" && Number.isInteger(limit) && limit > 0
     ? limit
     : null;
-}
-
-/** A minimal record for a row whose payload cannot be read. */
-function stubRecord(row: TaskRow): TaskRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    queue: row.queue,
-    status: TaskStatus.QUEUED,
-    timeQueued: row.due_at,
-    delay: 0,
-    retry: 1,
-    kwargs: {},
-    meta: {},
-    runInfo: {},
-  };
 }
 
 const JSON_HEAD = new TextEncoder().encode('{"data":');
