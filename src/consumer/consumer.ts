@@ -134,7 +134,11 @@ export class Consumer {
           await this.#sleep(this.#options.taskPoolTimeout, false);
           continue;
         }
-        const claims = await this.#claim(free);
+        // Claim at most half the slots at a time, so that one batch runs
+        // while the next is on its way.
+        const claims = await this.#claim(
+          Math.min(free, Math.ceil(concurrentTasks / 2)),
+        );
         for (const claim of claims) this.#begin(claim);
         if (claims.length === 0) {
           await this.#sleep(this.#options.taskPoolTimeout, true);
