@@ -43,6 +43,8 @@ export async function taskSuite(
       taskQueues: "testq1,testq2",
       defaultTaskQueue: "testq1",
       taskPoolTimeout: 0.05,
+      // Leases renewed every second: a revoke reaches a running job fast.
+      leaseTimeout: 3,
     }),
   ]);
   await using api = await producerFor(settings);
@@ -281,6 +283,31 @@ export async function taskSuite(
       assert.equal(after.result, 4);
     },
   );
+
+  await t.step("revoke stops a queued task and a running one", async () => {
+    const queued = await api.tasks.queue("addition", { a: 1 }, {
+      callback: false,
+      delay: 30,
+    });
+    assert.equal(await api.tasks.revoke(queued.id), "revoked");
+    const never = await queued.doneCallback!;
+    assert.equal(never.statusString, "REVOKED");
+    assert.equal(never.timeStarted, null);
+
+    const running = api.tasks.queue("asynchronous", { lag: 20 });
+    const started = Promise.withResolvers<void>();
+    await api.onEvents("task", running.id, (_c, _e, task) => {
+      if ((task as Task).status === TaskStatus.STARTED) started.resolve();
+    });
+    await started.promise;
+    assert.equal(await api.tasks.revoke(running.id), "requested");
+    const stopped = await running;
+    assert.equal(stopped.statusString, "REVOKED");
+    assert.ok(stopped.timeEnded! - stopped.timeStarted! < 5, "stopped early");
+    assert.equal(stopped.runInfo.cancelled, true, "the job saw its signal");
+    assert.equal(await api.tasks.revoke(running.id), "finished");
+    assert.equal(await api.tasks.revoke("0".repeat(32)), "unknown");
+  });
 
   await t.step("a closed producer refuses new tasks", async () => {
     const other = await producerFor(settings);

@@ -13,6 +13,9 @@ import { failedRecord, runTask, TaskRevoked } from "./run_task.ts";
 
 const logger = getLogger(["pq", "consumer"]);
 
+/** The smallest claim worth splitting the slots in two for (measured). */
+const MIN_OVERLAP_BATCH = 32;
+
 /** What a consumer needs. */
 export interface ConsumerOptions {
   /** The store tasks are claimed from. */
@@ -69,12 +72,20 @@ export class Consumer {
   #deadline = Infinity;
   #draining?: Promise<void>;
   readonly #released = new Set<string>();
+  /** The most tasks one claim asks for. */
+  readonly #claimSize: number;
   /** Tasks whose job has not returned yet (their outcome may be unwritten). */
   #executing = 0;
 
   /** Makes a consumer; `start()` runs it. */
   constructor(options: ConsumerOptions) {
     this.#options = options;
+    // With many slots, claim half at a time so that one batch runs while the
+    // next is on its way; with few, the round trip saved is worth more.
+    const half = Math.ceil(options.concurrentTasks / 2);
+    this.#claimSize = half >= MIN_OVERLAP_BATCH
+      ? half
+      : options.concurrentTasks;
     this.#now = options.now ?? (() => Date.now() / 1000);
   }
 
@@ -134,11 +145,7 @@ export class Consumer {
           await this.#sleep(this.#options.taskPoolTimeout, false);
           continue;
         }
-        // Claim at most half the slots at a time, so that one batch runs
-        // while the next is on its way.
-        const claims = await this.#claim(
-          Math.min(free, Math.ceil(concurrentTasks / 2)),
-        );
+        const claims = await this.#claim(Math.min(free, this.#claimSize));
         for (const claim of claims) this.#begin(claim);
         if (claims.length === 0) {
           await this.#sleep(this.#options.taskPoolTimeout, true);
