@@ -19,6 +19,8 @@
  * at the end, also on error or Ctrl-C.
  */
 
+import { startRedis } from "../tests/_redis.ts";
+
 const root = new URL("../", import.meta.url);
 const rootPath = root.pathname;
 const peersPath = new URL("bench/peers/", root).pathname;
@@ -78,71 +80,6 @@ async function exists(path: string): Promise<boolean> {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
   }
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** Sends one inline command and returns the first reply line. */
-async function redisCommand(port: number, command: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(new TextEncoder().encode(`${command}\r\n`));
-    const buf = new Uint8Array(256);
-    const n = await conn.read(buf);
-    return new TextDecoder().decode(buf.subarray(0, n ?? 0)).split("\r\n")[0];
-  } finally {
-    conn.close();
-  }
-}
-
-async function startRedis(): Promise<{ port: number; stop(): Promise<void> }> {
-  const port = freePort();
-  const dir = Deno.makeTempDirSync({ prefix: "pq_side_by_side_" });
-  const child = new Deno.Command("redis-server", {
-    args: [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      dir,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await child.status;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      if (await redisCommand(port, "PING") === "+PONG") break;
-    } catch { /* not up yet */ }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`redis-server on port ${port} did not start`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  log(`redis-server on 127.0.0.1:${port} (pid ${child.pid})`);
-  return { port, stop };
 }
 
 async function ensurePeerDeps() {
@@ -258,9 +195,9 @@ function table(results: (Result | undefined)[], notes: string[]): string {
 
 async function main(): Promise<number> {
   await ensurePeerDeps();
-  const redis = await startRedis();
+  const redis = await startRedis(); // no persistence, as the workload says
   const onSignal = () => {
-    redis.stop().finally(() => Deno.exit(130));
+    Promise.resolve(redis[Symbol.asyncDispose]()).finally(() => Deno.exit(130));
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
@@ -269,7 +206,7 @@ async function main(): Promise<number> {
   let failed = false;
   try {
     for (const h of harnesses) {
-      await redisCommand(redis.port, "FLUSHALL");
+      await redis.cli("FLUSHALL");
       const { result, note } = await runHarness(h, redis.port);
       if (result) console.log(JSON.stringify(result));
       if (note) {
@@ -280,7 +217,7 @@ async function main(): Promise<number> {
       results.push(result);
     }
   } finally {
-    await redis.stop();
+    await redis[Symbol.asyncDispose]();
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
