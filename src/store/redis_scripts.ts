@@ -81,6 +81,16 @@ local function holds(id, token, now, only_expired)
   if redis.call('HGET', KEYS[5], id) ~= token then return false end
   return not only_expired or tonumber(redis.call('ZSCORE', KEYS[3], id) or now) < now
 end
+-- Records the final record of a task that is no longer queued or running,
+-- kept until expires, and announces it.
+local function finalize(id, payload, expires)
+  redis.call('HDEL', KEYS[4], id)
+  redis.call('HDEL', KEYS[7], id)
+  redis.call('HDEL', KEYS[8], id)
+  redis.call('HSET', KEYS[10], id, payload)
+  redis.call('ZADD', KEYS[11], expires, id)
+  emit('done', payload)
+end
 -- Gives back the concurrency slot a running task holds, if it holds one.
 local function drop_slot(id)
   if redis.call('SREM', KEYS[14], id) == 1 then
@@ -209,12 +219,7 @@ for i = 6, #ARGV, 8 do
   local index = KEYS[15 + (i - 6) / 8]
   if holds(id, token, now, only_expired) then
     end_lease(id)
-    redis.call('HDEL', KEYS[4], id)
-    redis.call('HDEL', KEYS[7], id)
-    redis.call('HDEL', KEYS[8], id)
-    redis.call('HSET', KEYS[10], id, payload)
-    redis.call('ZADD', KEYS[11], expires, id)
-    emit('done', payload)
+    finalize(id, payload, expires)
     if index then redis.call('EXPIRE', index, index_ttl) end
     if ARGV[i + 3] ~= '' then
       enqueue(now, channel, ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
@@ -288,12 +293,7 @@ if not payload then return 'unknown' end
 if payload ~= seen then return 'changed' end
 redis.call('LREM', KEYS[1], 0, id)
 redis.call('ZREM', KEYS[2], id)
-redis.call('HDEL', KEYS[4], id)
-redis.call('HDEL', KEYS[7], id)
-redis.call('HDEL', KEYS[8], id)
-redis.call('HSET', KEYS[10], id, revoked)
-redis.call('ZADD', KEYS[11], expires, id)
-emit('done', revoked)
+finalize(id, revoked, expires)
 flush(channel)
 return 'revoked'
 `;
