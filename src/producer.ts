@@ -500,30 +500,43 @@ export class Producer implements AsyncDisposable, JobBackend {
     this.#waiters.delete(id);
   }
 
-  /** While tasks are awaited, checks the store now and then (missed events). */
+  /**
+   * While tasks are awaited, checks the store now and then for the ones
+   * whose `done` event was missed. The next pass starts a second after the
+   * last one ended, so a slow store is never asked twice at once.
+   */
   #scheduleCheck(): void {
     if (this.#checkTimer !== undefined || this.#closing) return;
-    this.#checkTimer = setTimeout(() => {
+    this.#checkTimer = setTimeout(async () => {
+      if (this.#waiters.size > 0) {
+        await this.#checkStore([...this.#waiters.keys()]);
+      }
       this.#checkTimer = undefined;
-      if (this.#waiters.size === 0) return;
-      this.#checkStore([...this.#waiters.keys()]);
-      this.#scheduleCheck();
+      if (this.#waiters.size > 0) this.#scheduleCheck();
     }, WAIT_CHECK_SECONDS * 1000);
   }
 
-  #checkStore(ids: string[]): void {
-    (async () => {
+  /** Settles the awaited tasks of `ids` that the store has finished. */
+  async #checkStore(ids: string[]): Promise<void> {
+    try {
       await this.start();
-      for (const id of ids) {
-        if (!this.#waiters.has(id) || this.#closing) continue;
-        const record = await this.store.get(id);
-        if (record) this.#settle(new Task(record));
+      // Reads go in parallel (pipelined on Redis), a hundred at a time.
+      for (let i = 0; i < ids.length && !this.#closing; i += 100) {
+        const batch = ids.slice(i, i + 100).filter((id) =>
+          this.#waiters.has(id)
+        );
+        const records = await Promise.all(
+          batch.map((id) => this.store.get(id).catch(() => undefined)),
+        );
+        for (const record of records) {
+          if (record) this.#settle(new Task(record));
+        }
       }
-    })().catch((error) =>
+    } catch (error) {
       logger.warn("Cannot check awaited tasks in the store: {error}", {
         error,
-      })
-    );
+      });
+    }
   }
 
   #need<T>(value: T | undefined, what: string): T {
