@@ -617,6 +617,13 @@ export class Tasks {
         "Cannot queue many tasks with 'queue' false: use execute",
       );
     }
+    if (!Array.isArray(kwargsList)) {
+      throw new TypeError(
+        `Cannot queue many tasks as 'kwargsList' must be an array: got ${
+          JSON.stringify(kwargsList) ?? String(kwargsList)
+        }`,
+      );
+    }
     const records = kwargsList.map((kwargs) =>
       producer.makeTask(jobName, kwargs, options)
     );

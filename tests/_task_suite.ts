@@ -170,6 +170,17 @@ export async function taskSuite(
       ),
       /'kwargs' must be an object/,
     );
+    await assert.rejects(
+      api.tasks.queueMany("addition", { a: 1 } as unknown as []),
+      /'kwargsList' must be an array: got \{"a":1\}/,
+    );
+    await assert.rejects(
+      api.tasks.queueMany("addition", [
+        { a: 1 },
+        [] as unknown as Record<string, unknown>,
+      ]),
+      /'kwargs' must be an object/,
+    );
   });
 
   await t.step(
