@@ -4,7 +4,6 @@
  */
 import { StoreConnectionError } from "../errors.ts";
 import type { Settings } from "../settings_types.ts";
-import { RedisStore } from "./redis_store.ts";
 import { SplitStore } from "./split_store.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import type { Store, StoreOptions } from "./store.ts";
@@ -37,6 +36,9 @@ export async function openStore(
     }
   }
   if (url.startsWith("redis://") || url.startsWith("rediss://")) {
+    // Loaded when used: the Redis client is most of pq's start-up time, and
+    // SQLite users and CPUBOUND subprocesses do not need it.
+    const { RedisStore } = await import("./redis_store.ts");
     return await RedisStore.open(url, options);
   }
   throw new StoreConnectionError(
