@@ -49,12 +49,16 @@ export {
   type JobBackend,
   type JobClass,
   type JobFunction,
+  type JobLock,
   type JobLogger,
   type JobOptions,
   type JobRuntime,
   type KwargsSchema,
+  type LockOptions,
   type StandardResult,
 } from "./src/job.ts";
+export type { JobPermissions, PermissionName } from "./src/permissions.ts";
+export type { ShellOptions } from "./src/shell.ts";
 export { type JobInfo, JobRegistry } from "./src/registry.ts";
 export type {
   ChannelMessage,
@@ -70,7 +74,9 @@ export type {
 } from "./src/store/store.ts";
 export type { EventCallback } from "./src/events.ts";
 export {
+  LockError,
   SettingsError,
+  ShellError,
   StoreConnectionError,
   TaskError,
   TaskNotAvailable,

@@ -88,6 +88,61 @@ export class StoreConnectionError extends Error {
 }
 
 /**
+ * A shell command run by `ctx.shell` exited with a non-zero status. The
+ * message is its stderr (or its stdout when stderr is empty).
+ *
+ * @example
+ * ```ts
+ * import { job, ShellError } from "@pq/queue";
+ * export const listing = job(async function listing(ctx) {
+ *   try {
+ *     return await ctx.shell("ls /nowhere");
+ *   } catch (error) {
+ *     if (error instanceof ShellError) return `exit ${error.code}`;
+ *     throw error;
+ *   }
+ * });
+ * ```
+ */
+export class ShellError extends Error {
+  /** The exit code of the command (128 + n when killed by signal n). */
+  readonly code: number;
+  /** What the command wrote on stdout. */
+  readonly stdout: string;
+  /** What the command wrote on stderr. */
+  readonly stderr: string;
+  /** Makes the error from the command's exit code and output. */
+  constructor(
+    message: string,
+    output: { code: number; stdout: string; stderr: string },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "ShellError";
+    this.code = output.code;
+    this.stdout = output.stdout;
+    this.stderr = output.stderr;
+  }
+}
+
+/**
+ * A lock taken with `ctx.lock` could not be had in time, or was lost.
+ *
+ * @example
+ * ```ts
+ * import { LockError } from "@pq/queue";
+ * const error = new LockError("Cannot take lock 'report': still held after 5 s");
+ * ```
+ */
+export class LockError extends Error {
+  /** Makes the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "LockError";
+  }
+}
+
+/**
  * A setting has a bad value, or is unknown. The CLI exits with status 2.
  *
  * @example

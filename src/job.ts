@@ -3,6 +3,8 @@
  * {@linkcode Job}.
  * @module
  */
+import { type JobPermissions, permissionsProblem } from "./permissions.ts";
+import { runShell, type ShellOptions } from "./shell.ts";
 import type { Dict, Task } from "./task.ts";
 
 /**
@@ -97,6 +99,11 @@ export interface JobOptions {
   anchor?: number;
   /** Checks the kwargs before the job runs: a bad one fails the task. */
   schema?: KwargsSchema;
+  /**
+   * The Deno permissions of a CPUBOUND job's subprocess (default: what its
+   * worker holds in full). Only for `Concurrency.CPUBOUND`.
+   */
+  permissions?: JobPermissions;
 }
 
 /**
@@ -139,6 +146,29 @@ export interface JobBackend {
   ): PromiseLike<Task>;
   /** What this process is doing: `{ tasks: { queues, ... } }`. */
   info(): Dict;
+  /** Takes a named lock in the store (see `Job.lock`). */
+  lock(name: string, options?: LockOptions): Promise<JobLock>;
+}
+
+/** Options of `Job.lock`. */
+export interface LockOptions {
+  /**
+   * Seconds the lock lasts unless renewed (default 30). The holder renews
+   * it while it holds it, so this is how long a dead holder blocks others.
+   */
+  timeout?: number;
+  /** Seconds to wait for the lock (default: as long as the task runs). */
+  wait?: number;
+  /** Stops waiting when it aborts (the task's signal by default). */
+  signal?: AbortSignal;
+}
+
+/** A lock held in the store; release it, or let `await using` do it. */
+export interface JobLock extends AsyncDisposable {
+  /** The lock's name. */
+  readonly name: string;
+  /** Frees the lock (and stops renewing it). Idempotent. */
+  release(): Promise<void>;
 }
 
 /**
@@ -184,6 +214,8 @@ export class Job {
   static anchor?: number;
   /** Checks the kwargs before the job runs. */
   static schema?: KwargsSchema;
+  /** The Deno permissions of a CPUBOUND job's subprocess. */
+  static permissions?: JobPermissions;
 
   /** The producer API of the process that runs the task. */
   readonly backend: JobBackend;
@@ -246,6 +278,49 @@ export class Job {
           ? AbortSignal.any([init.signal, this.signal])
           : this.signal,
       });
+  }
+
+  /**
+   * Runs `command` through the shell (`sh -c`) and resolves with its
+   * stdout; a non-zero exit rejects with a `ShellError` carrying the exit
+   * code and stderr. `interactive` also logs each output line as it comes.
+   * The command is killed when the task times out or is revoked.
+   *
+   * @example
+   * ```ts
+   * import { job } from "@pq/queue";
+   * export const words = job(function words(ctx, { text }: { text: string }) {
+   *   return ctx.shell("wc -w", { input: text });
+   * });
+   * ```
+   */
+  shell(command: string, options: ShellOptions = {}): Promise<string> {
+    return runShell(command, {
+      ...options,
+      signal: this.signal,
+      logger: this.logger,
+    });
+  }
+
+  /**
+   * Takes a lock in the store, named after the job unless `name` is given,
+   * waiting while another task holds it. It expires `timeout` seconds after
+   * its holder stops renewing it, so a dead holder cannot block others.
+   *
+   * @example
+   * ```ts
+   * import { job } from "@pq/queue";
+   * export const report = job(async function report(ctx) {
+   *   await using _lock = await ctx.lock();
+   *   return "one report at a time";
+   * });
+   * ```
+   */
+  lock(name?: string, options: LockOptions = {}): Promise<JobLock> {
+    return this.backend.lock(name ?? this.name, {
+      ...options,
+      signal: options.signal ?? this.signal,
+    });
   }
 
   /**
@@ -416,4 +491,11 @@ export function validateJobOptions(name: string, options: JobOptions): void {
     options.concurrency !== undefined &&
     !(options.concurrency in CONCURRENCY_NAMES)
   ) fail("concurrency", "Concurrency.ASYNC_IO, THREAD_IO or CPUBOUND");
+  if (options.permissions !== undefined) {
+    if (options.concurrency !== Concurrency.CPUBOUND) {
+      fail("permissions", "no permissions unless the job is CPUBOUND");
+    }
+    const problem = permissionsProblem(options.permissions);
+    if (problem) fail("permissions", problem);
+  }
 }

@@ -4,9 +4,11 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { runTask } from "./consumer/run_task.ts";
+import { ThreadPool } from "./consumer/thread_pool.ts";
 import { TaskNotAvailable } from "./errors.ts";
 import { type EventCallback, EventHub } from "./events.ts";
-import type { JobBackend } from "./job.ts";
+import type { JobBackend, JobLock, LockOptions } from "./job.ts";
+import { acquireJobLock } from "./lock.ts";
 import { type JobInfo, type JobRegistry, loadRegistry } from "./registry.ts";
 import type { Settings } from "./settings_types.ts";
 import { READY_STATES, TaskStatus } from "./status.ts";
@@ -105,6 +107,8 @@ export interface ProducerInit {
   info?: () => Dict;
   /** The worker name of tasks this producer runs in-process. */
   worker?: string;
+  /** The Web Workers of THREAD_IO jobs (made when needed, when absent). */
+  threads?: ThreadPool;
 }
 
 /** Seconds between checks of the store for tasks whose `done` event was missed. */
@@ -143,6 +147,8 @@ export class Producer implements AsyncDisposable, JobBackend {
   #store?: Store;
   #ownsStore = false;
   #checkTimer?: ReturnType<typeof setTimeout>;
+  /** Web Workers made here for `execute` of THREAD_IO jobs. */
+  #ownThreads?: ThreadPool;
   readonly #nodeName = Deno.hostname().toLowerCase();
 
   /** Use `PulsarQueue.api()`. */
@@ -267,6 +273,21 @@ export class Producer implements AsyncDisposable, JobBackend {
     return this.#init.info?.() ?? {};
   }
 
+  /**
+   * Takes a named lock in the store; jobs use `ctx.lock()` (see `Job.lock`).
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * await using _lock = await api.lock("nightly-report", { wait: 5 });
+   * ```
+   */
+  async lock(name: string, options: LockOptions = {}): Promise<JobLock> {
+    await this.start();
+    return await acquireJobLock(this.store, name, options);
+  }
+
   /** Used by jobs' `queue()`: queues with `fromTask` set. */
   queueTask(
     jobName: string,
@@ -317,6 +338,7 @@ export class Producer implements AsyncDisposable, JobBackend {
       await (await unsubscribe.catch(() => async () => {}))();
     }
     this.#unsubscribe.clear();
+    await this.#ownThreads?.close();
     if (this.#ownsStore) await this.#store?.close();
   }
 
@@ -412,6 +434,8 @@ export class Producer implements AsyncDisposable, JobBackend {
     const outcome = await runTask(started, this.registry.get(record.name), {
       backend: this,
       now,
+      threads: this.#init.threads ??
+        (this.#ownThreads ??= new ThreadPool(this.settings.threadWorkers)),
     });
     await this.#publishTask("done", outcome.task);
     return new Task(outcome.task);

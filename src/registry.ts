@@ -23,6 +23,17 @@ export interface JobInfo {
   type: "regular" | "periodic";
 }
 
+/** The module each job loaded by `loadRegistry` came from. */
+const JOB_MODULES = new WeakMap<JobClass, string>();
+
+/**
+ * The module specifier a job was loaded from (a Web Worker or subprocess
+ * imports it to run the job), or undefined for a job defined elsewhere.
+ */
+export function jobModule(cls: JobClass): string | undefined {
+  return JOB_MODULES.get(cls);
+}
+
 /** Jobs by name. */
 export class JobRegistry {
   readonly #jobs = new Map<string, JobClass>();
@@ -134,7 +145,10 @@ export async function loadRegistry(
         );
       }
       for (const value of Object.values(module)) {
-        if (isRegistrableJob(value)) registry.add(value, specifier);
+        if (!isRegistrableJob(value)) continue;
+        registry.add(value, specifier);
+        // Resolved here, where the import map that found it applies.
+        JOB_MODULES.set(value, import.meta.resolve(specifier));
       }
     }
   }

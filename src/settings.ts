@@ -103,6 +103,13 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     { defaultText: "2 × CPU cores", metavar: "<n>" },
   ),
   spec(
+    "threadWorkers",
+    { type: "int", min: 1 },
+    () => 5,
+    "Web Workers each worker process keeps for THREAD_IO jobs.",
+    { metavar: "<n>" },
+  ),
+  spec(
     "dataStore",
     { type: "string", check: storeUrl },
     () => "sqlite:pq.sqlite",

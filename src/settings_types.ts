@@ -31,6 +31,8 @@ export interface Settings {
   workers: number;
   /** Tasks each worker process runs at once. */
   concurrentTasks: number;
+  /** Web Workers each worker process keeps for THREAD_IO jobs. */
+  threadWorkers: number;
   /** Store URL: `sqlite:<path>`, `sqlite::memory:` or `redis://...`. */
   dataStore: string;
   /** Queue store URL when it differs from `dataStore` (empty: the same). */

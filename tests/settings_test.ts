@@ -57,6 +57,7 @@ async function withConfig<T>(
 const EXPECTED_FLAGS = [
   "--workers",
   "--concurrent-tasks",
+  "--thread-workers",
   "--data-store",
   "--message-broker",
   "--message-serializer",
@@ -78,6 +79,7 @@ Deno.test("defaults are the documented values", () => {
   assert.deepEqual(defaultSettings(), {
     workers: 1,
     concurrentTasks: 2 * navigator.hardwareConcurrency,
+    threadWorkers: 5,
     dataStore: "sqlite:pq.sqlite",
     messageBroker: "",
     messageSerializer: "json",
@@ -109,6 +111,7 @@ Deno.test("the table names flags in kebab-case and variables PQ_SCREAMING_SNAKE"
   assert.deepEqual(SETTINGS.map((s) => s.env), [
     "PQ_WORKERS",
     "PQ_CONCURRENT_TASKS",
+    "PQ_THREAD_WORKERS",
     "PQ_DATA_STORE",
     "PQ_MESSAGE_BROKER",
     "PQ_MESSAGE_SERIALIZER",
@@ -170,12 +173,15 @@ Deno.test("command line parses every kind of setting", () => {
     "0",
     "--grace-period",
     "2",
+    "--thread-workers",
+    "3",
   ]);
   assert.equal(help, false);
   assert.deepEqual(positionals, ["serve"]);
   assert.deepEqual(settings, {
     workers: 3,
     concurrentTasks: 8,
+    threadWorkers: 3,
     dataStore: "redis://localhost:6379/0?namespace=pq",
     messageBroker: "rediss://broker:6380",
     messageSerializer: "msgpack",
@@ -253,10 +259,12 @@ Deno.test("environment parses every kind of setting", () => {
       PQ_MAX_REDELIVERIES: "5",
       PQ_RESULT_TTL: "3600",
       PQ_GRACE_PERIOD: "0.5",
+      PQ_THREAD_WORKERS: "2",
     }),
     {
       workers: 4,
       concurrentTasks: 16,
+      threadWorkers: 2,
       dataStore: "sqlite::memory:",
       messageBroker: "",
       messageSerializer: "json",

@@ -10,6 +10,7 @@ import type { Claim, Finish, Store } from "../store/store.ts";
 import { type Dict, standInRecord, type TaskRecord } from "../task.ts";
 import type { JobBackend } from "../job.ts";
 import { failedRecord, runTask, TaskRevoked } from "./run_task.ts";
+import type { ThreadPool } from "./thread_pool.ts";
 
 const logger = getLogger(["pq", "consumer"]);
 
@@ -42,6 +43,8 @@ export interface ConsumerOptions {
   taskPoolTimeout: number;
   /** Unix seconds now. */
   now?: () => number;
+  /** The Web Workers of THREAD_IO jobs. */
+  threads?: ThreadPool;
   /** Called with each batch of outcomes once the store has recorded it. */
   onRecorded?: (finishes: readonly Finish[]) => void;
 }
@@ -266,6 +269,7 @@ export class Consumer {
       backend: this.#options.backend,
       now: this.#now,
       signal,
+      threads: this.#options.threads,
     });
     logOutcome(outcome.task);
     return { ...lease, ...outcome };

@@ -2,11 +2,23 @@
  * Runs one task's job and turns what happened into the task's final record.
  * @module
  */
+import { untilAborted } from "../_abort.ts";
 import { getLogger } from "@logtape/logtape";
 import { TaskError, TaskTimeout } from "../errors.ts";
-import { Concurrency, type JobBackend, type JobClass } from "../job.ts";
+import {
+  Concurrency,
+  CONCURRENCY_NAMES,
+  type JobBackend,
+  type JobClass,
+  type JobLogger,
+} from "../job.ts";
+import { jobModule } from "../registry.ts";
 import { TaskStatus } from "../status.ts";
-import { newTaskId, Task, type TaskRecord } from "../task.ts";
+import { type Dict, newTaskId, Task, type TaskRecord } from "../task.ts";
+import { RemoteHost } from "./remote_host.ts";
+import type { RunRequest } from "./remote_protocol.ts";
+import { runInSubprocess } from "./subprocess.ts";
+import type { ThreadPool } from "./thread_pool.ts";
 
 /** What a finished run produced. */
 export interface RunOutcome {
@@ -24,6 +36,8 @@ export interface RunContext {
   now: () => number;
   /** Aborts when the task must stop (revoke, lost lease, shutdown). */
   signal?: AbortSignal;
+  /** The Web Workers of THREAD_IO jobs. */
+  threads?: ThreadPool;
 }
 
 /** The reason a revoked task is given when it is revoked by id. */
@@ -84,13 +98,6 @@ async function settle(
   const expiry = task.expiry;
   const remaining = expiry === null ? Infinity : expiry - context.now();
   if (remaining <= 0) return timedOut(task);
-  if ((job.concurrency ?? Concurrency.ASYNC_IO) !== Concurrency.ASYNC_IO) {
-    return {
-      status: TaskStatus.FAILURE,
-      result:
-        `Cannot run job '${task.name}': only Concurrency.ASYNC_IO is supported in this version`,
-    };
-  }
   const controller = new AbortController();
   const signals = context.signal
     ? AbortSignal.any([controller.signal, context.signal])
@@ -109,14 +116,18 @@ async function settle(
     if ("invalid" in kwargs) {
       return { status: TaskStatus.FAILURE, result: kwargs.invalid };
     }
-    const instance = new job({
-      backend: context.backend,
-      task,
-      signal: signals,
-      logger: getLogger(["pq", "job", task.name]),
-    });
+    const logger = getLogger(["pq", "job", task.name]);
     const result = await untilAborted(
-      Promise.resolve().then(() => instance.run(kwargs.value)),
+      (job.concurrency ?? Concurrency.ASYNC_IO) === Concurrency.ASYNC_IO
+        ? Promise.resolve().then(() =>
+          new job({ backend: context.backend, task, signal: signals, logger })
+            .run(kwargs.value)
+        )
+        : runRemote(task, job, kwargs.value, {
+          ...context,
+          signal: signals,
+          logger,
+        }),
       signals,
     );
     return { status: TaskStatus.SUCCESS, result: result ?? null };
@@ -125,6 +136,52 @@ async function settle(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Runs a THREAD_IO job in a Web Worker, a CPUBOUND one in a subprocess:
+ * either imports the job's module and calls back for `ctx.queue`/`ctx.lock`.
+ */
+async function runRemote(
+  task: Task,
+  job: JobClass,
+  kwargs: Dict,
+  context: RunContext & { signal: AbortSignal; logger: JobLogger },
+): Promise<unknown> {
+  const { backend, signal, logger, threads } = context;
+  const mode = job.concurrency === Concurrency.THREAD_IO
+    ? "a Web Worker"
+    : "a subprocess";
+  const module = jobModule(job);
+  if (!module) {
+    throw new TaskError(
+      `Cannot run ${task} in ${mode}: its job was not loaded from a module of taskPaths`,
+    );
+  }
+  const request: RunRequest = {
+    type: "run",
+    module,
+    task: task.toJSON(),
+    kwargs,
+    nodeName: backend.nodeName,
+    info: backend.info(),
+  };
+  await using host = new RemoteHost(task, { backend, signal, logger });
+  if (job.concurrency !== Concurrency.THREAD_IO) {
+    return await runInSubprocess(request, task, host, {
+      signal,
+      logger,
+      permissions: job.permissions,
+    });
+  }
+  if (!threads) {
+    throw new TaskError(
+      `Cannot run ${task}: this process has no Web Workers for ${
+        CONCURRENCY_NAMES[Concurrency.THREAD_IO]
+      } jobs`,
+    );
+  }
+  return await threads.run(request, task, host, signal);
 }
 
 /** The job's kwargs, checked by its schema when it has one. */
@@ -146,18 +203,6 @@ async function checkedKwargs(
   return {
     invalid: `Invalid arguments for job '${task.name}': ${problems.join("; ")}`,
   };
-}
-
-/** Resolves with the job's result, or rejects as soon as the signal aborts. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() =>
-      signal.removeEventListener("abort", onAbort)
-    );
-  });
 }
 
 function timedOut(task: Task): Partial<TaskRecord> {

@@ -5,6 +5,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { Consumer } from "../consumer/consumer.ts";
+import { ThreadPool } from "../consumer/thread_pool.ts";
 import { Producer } from "../producer.ts";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
@@ -31,6 +32,7 @@ export interface WorkerOptions {
 export async function runWorker(options: WorkerOptions): Promise<void> {
   const { settings, registry, name, signal } = options;
   const store = await openSettingsStore(settings);
+  await using threads = new ThreadPool(settings.threadWorkers);
   let consumer: Consumer | undefined;
   const producer = new Producer({
     settings: () => Promise.resolve(settings),
@@ -38,6 +40,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     store,
     worker: name,
     info: () => ({ tasks: consumer?.info() ?? {} }),
+    threads,
   });
   try {
     await producer.start();
@@ -53,6 +56,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       leaseTimeout: settings.leaseTimeout,
       maxRedeliveries: settings.maxRedeliveries,
       taskPoolTimeout: settings.taskPoolTimeout,
+      threads,
     });
     const stop = () => consumer?.stop(settings.gracePeriod);
     signal.addEventListener("abort", stop, { once: true });

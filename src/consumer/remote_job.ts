@@ -1,0 +1,178 @@
+/**
+ * The side of a remote run that runs the job: in a Web Worker (THREAD_IO)
+ * or a subprocess (CPUBOUND). The job sees the usual context; its calls on
+ * the backend (`ctx.queue`, `ctx.lock`) and its logs go to the worker.
+ * @module
+ */
+import {
+  isRegistrableJob,
+  type JobBackend,
+  type JobClass,
+  type JobLock,
+  type JobLogger,
+  jobNameOf,
+  type LockOptions,
+} from "../job.ts";
+import { type Dict, Task } from "../task.ts";
+import {
+  type FromRemote,
+  fromRemoteError,
+  type RemoteCall,
+  type RemoteLog,
+  type RunRequest,
+  type ToRemote,
+  toRemoteError,
+} from "./remote_protocol.ts";
+
+/** Distributive Omit: keeps the union of calls a union. */
+type CallBody = RemoteCall extends infer C
+  ? C extends RemoteCall ? Omit<C, "type" | "id"> : never
+  : never;
+
+/** Runs the tasks a worker sends, one at a time, and answers with messages. */
+export class RemoteJobRunner {
+  readonly #send: (message: FromRemote) => void;
+  readonly #calls = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (error: Error) => void }
+  >();
+  #nextCall = 1;
+  /** Aborts when the worker asks the job to stop. */
+  readonly controller = new AbortController();
+
+  /** `send` delivers a message to the worker; it throws when it cannot. */
+  constructor(send: (message: FromRemote) => void) {
+    this.#send = send;
+  }
+
+  /** Handles a message from the worker. Resolves when a run has ended. */
+  async receive(message: ToRemote): Promise<void> {
+    if (message.type === "run") return await this.#run(message);
+    const call = this.#calls.get(message.id);
+    this.#calls.delete(message.id);
+    if (!call) return;
+    if (message.ok) call.resolve(message.value);
+    else call.reject(fromRemoteError(message.error));
+  }
+
+  async #run(request: RunRequest): Promise<void> {
+    const task = new Task(request.task);
+    try {
+      const job = await findJob(request.module, task.name);
+      const instance = new job({
+        backend: this.#backend(request),
+        task,
+        signal: this.controller.signal,
+        logger: this.#logger(),
+      });
+      const result = await instance.run(request.kwargs);
+      this.#done({ ok: true, result: result ?? null }, task);
+    } catch (error) {
+      this.#done({ ok: false, error: toRemoteError(error) }, task);
+    }
+  }
+
+  #done(
+    outcome: { ok: true; result: unknown } | {
+      ok: false;
+      error: ReturnType<typeof toRemoteError>;
+    },
+    task: Task,
+  ): void {
+    try {
+      this.#send({ type: "done", runInfo: task.runInfo, ...outcome });
+    } catch (error) {
+      // The result (or runInfo) cannot cross: that is the job's failure.
+      const reason = new TypeError(
+        `Cannot send the result of ${task}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      );
+      this.#send({
+        type: "done",
+        runInfo: {},
+        ok: false,
+        error: toRemoteError(reason),
+      });
+    }
+  }
+
+  #call(body: CallBody): Promise<unknown> {
+    const id = this.#nextCall++;
+    return new Promise((resolve, reject) => {
+      this.#calls.set(id, { resolve, reject });
+      try {
+        this.#send({ type: "call", id, ...body } as RemoteCall);
+      } catch (error) {
+        this.#calls.delete(id);
+        reject(error);
+      }
+    });
+  }
+
+  #backend(request: RunRequest): JobBackend {
+    return {
+      nodeName: request.nodeName,
+      info: () => request.info,
+      queueTask: async (jobName, kwargs, options) => {
+        const record = await this.#call({
+          method: "queueTask",
+          args: [jobName, kwargs, withoutFunctions(options)],
+        });
+        return new Task(record as Task);
+      },
+      lock: async (name: string, options: LockOptions = {}) => {
+        const id = await this.#call({
+          method: "lock",
+          args: [name, { timeout: options.timeout, wait: options.wait }],
+        }) as number;
+        let released: Promise<void> | undefined;
+        const lock: JobLock = {
+          name,
+          release: () =>
+            released ??= this.#call({ method: "unlock", args: [id] }).then(
+              () => undefined,
+            ),
+          [Symbol.asyncDispose]: () => lock.release(),
+        };
+        return lock;
+      },
+    };
+  }
+
+  #logger(): JobLogger {
+    const log =
+      (level: RemoteLog["level"]) =>
+      (message: string, properties?: Record<string, unknown>) => {
+        try {
+          this.#send({ type: "log", level, message, properties });
+        } catch {
+          this.#send({ type: "log", level, message });
+        }
+      };
+    return {
+      debug: log("debug"),
+      info: log("info"),
+      warn: log("warn"),
+      error: log("error"),
+    };
+  }
+}
+
+/** Imports `module` and finds the job named `name` among its exports. */
+async function findJob(module: string, name: string): Promise<JobClass> {
+  const exports = await import(module) as Record<string, unknown>;
+  for (const value of Object.values(exports)) {
+    if (isRegistrableJob(value) && jobNameOf(value) === name) return value;
+  }
+  throw new Error(`${name} not in module ${module}`);
+}
+
+/** Options as data: a signal or callback cannot cross to the worker. */
+function withoutFunctions(options: Dict): Dict {
+  return Object.fromEntries(
+    Object.entries(options).filter(([, value]) =>
+      typeof value !== "function" && !(value instanceof AbortSignal)
+    ),
+  );
+}

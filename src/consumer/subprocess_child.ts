@@ -1,0 +1,86 @@
+/**
+ * The entry of the subprocess that runs one CPUBOUND task. The task comes
+ * on stdin as a JSON line; messages go back on stdout as lines that start
+ * with the run's mark, so whatever else the job prints stays apart. Logs
+ * and `console` output become log messages; `ctx.queue` and `ctx.lock` are
+ * answered by the worker on stdin.
+ * @module
+ */
+import { RemoteJobRunner } from "./remote_job.ts";
+import {
+  frameMark,
+  type FromRemote,
+  type RemoteLog,
+  type ToRemote,
+} from "./remote_protocol.ts";
+
+const encoder = new TextEncoder();
+
+/** Writes all of `bytes` to stdout, in order, even when the pipe is full. */
+function writeAll(bytes: Uint8Array): void {
+  let written = 0;
+  while (written < bytes.length) {
+    written += Deno.stdout.writeSync(bytes.subarray(written));
+  }
+}
+
+/** Sends `console` output as log messages, as pulsar-queue's child does. */
+function captureConsole(send: (message: FromRemote) => void): void {
+  const levels: Array<[keyof Console, RemoteLog["level"]]> = [
+    ["debug", "debug"],
+    ["log", "info"],
+    ["info", "info"],
+    ["warn", "warn"],
+    ["error", "error"],
+  ];
+  for (const [method, level] of levels) {
+    (console as unknown as Record<string, unknown>)[method] = (
+      ...args: unknown[]
+    ) => {
+      const text = args.map((arg) =>
+        typeof arg === "string" ? arg : Deno.inspect(arg)
+      ).join(" ");
+      send({
+        type: "log",
+        level,
+        message: "{output}",
+        properties: { output: text },
+      });
+    };
+  }
+}
+
+/** Reads stdin and runs the task it brings; exits when the task is done. */
+export async function runSubprocessChild(): Promise<never> {
+  let mark = "";
+  const send = (message: FromRemote) =>
+    writeAll(encoder.encode(mark + JSON.stringify(message) + "\n"));
+  const runner = new RemoteJobRunner(send);
+  Deno.addSignalListener("SIGTERM", () => {
+    // Aborted I/O (fetch, shell) stops first; the worker SIGKILLs later.
+    runner.controller.abort(new Error("The task was stopped"));
+    setTimeout(() => Deno.exit(143), 100);
+  });
+  let buffer = "";
+  for await (
+    const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
+  ) {
+    buffer += chunk;
+    let end: number;
+    while ((end = buffer.indexOf("\n")) >= 0) {
+      const message = JSON.parse(buffer.slice(0, end)) as ToRemote;
+      buffer = buffer.slice(end + 1);
+      if (message.type !== "run") {
+        runner.receive(message);
+        continue;
+      }
+      mark = frameMark(message.nonce ?? "");
+      captureConsole(send);
+      runner.receive(message).then(() => Deno.exit(0));
+    }
+  }
+  // The worker closed stdin without a task, or went away.
+  Deno.exit(0);
+}
+
+if (import.meta.main) await runSubprocessChild();
