@@ -6,6 +6,7 @@ import { getLogger } from "@logtape/logtape";
 import { Producer } from "./producer.ts";
 import { loadRegistry } from "./registry.ts";
 import { runArbiter, WORKER_ENV } from "./server/arbiter.ts";
+import { runScheduler } from "./server/scheduler.ts";
 import { runWorker } from "./server/worker.ts";
 import { openSettingsStore } from "./store/open_store.ts";
 import { helpText, resolveSettings, SETTINGS } from "./settings.ts";
@@ -94,8 +95,17 @@ export class PulsarQueue {
     for (const name of signals) Deno.addSignalListener(name, onSignal);
     const abortFromCaller = () => stop.abort();
     options.signal?.addEventListener("abort", abortFromCaller, { once: true });
+    let scheduling: Promise<void> | undefined;
     try {
       const index = Deno.env.get(WORKER_ENV);
+      // The arbiter schedules periodic jobs, with or without worker processes.
+      if (index === undefined && settings.schedulePeriodic) {
+        scheduling = runScheduler({ settings, registry, signal: stop.signal })
+          .catch((error) => {
+            stop.abort();
+            throw error;
+          });
+      }
       if (index !== undefined || settings.workers === 0) {
         const role = index === undefined ? "arbiter" : "worker";
         await runWorker({
@@ -117,7 +127,11 @@ export class PulsarQueue {
         );
         await runArbiter(settings, stop.signal);
       }
+      stop.abort();
+      await scheduling;
     } finally {
+      stop.abort();
+      await scheduling?.catch(() => undefined);
       for (const name of signals) Deno.removeSignalListener(name, onSignal);
       options.signal?.removeEventListener("abort", abortFromCaller);
     }

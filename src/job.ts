@@ -4,6 +4,7 @@
  * @module
  */
 import { type JobPermissions, permissionsProblem } from "./permissions.ts";
+import { cronError } from "./periodic.ts";
 import { runShell, type ShellOptions } from "./shell.ts";
 import type { Dict, Task } from "./task.ts";
 
@@ -97,6 +98,12 @@ export interface JobOptions {
   runEvery?: number;
   /** A time (Unix seconds) the periodic runs are aligned to. */
   anchor?: number;
+  /**
+   * A cron expression (5 fields, or 6 with seconds first) of when the job
+   * runs, in UTC: `"0 6 * * 1"` is Mondays at 06:00. A job has `runEvery`
+   * or `cron`, not both.
+   */
+  cron?: string;
   /** Checks the kwargs before the job runs: a bad one fails the task. */
   schema?: KwargsSchema;
   /**
@@ -212,6 +219,8 @@ export class Job {
   static runEvery?: number;
   /** A time (Unix seconds) the periodic runs are aligned to. */
   static anchor?: number;
+  /** A cron expression of when the job runs (UTC), instead of `runEvery`. */
+  static cron?: string;
   /** Checks the kwargs before the job runs. */
   static schema?: KwargsSchema;
   /** The Deno permissions of a CPUBOUND job's subprocess. */
@@ -497,5 +506,41 @@ export function validateJobOptions(name: string, options: JobOptions): void {
     }
     const problem = permissionsProblem(options.permissions);
     if (problem) fail("permissions", problem);
+  }
+  validatePeriodicOptions(name, options);
+}
+
+/** Checks `runEvery`, `anchor` and `cron` (the first is checked above). */
+function validatePeriodicOptions(name: string, options: JobOptions): void {
+  const { anchor, cron, runEvery } = options;
+  if (anchor !== undefined) {
+    if (!(typeof anchor === "number" && Number.isFinite(anchor))) {
+      throw new TypeError(
+        `Invalid option 'anchor' of job '${name}': expected a time in Unix seconds, got ${
+          JSON.stringify(anchor) ?? String(anchor)
+        }`,
+      );
+    }
+    if (runEvery === undefined) {
+      throw new TypeError(
+        `Invalid option 'anchor' of job '${name}': it needs 'runEvery', got anchor ${anchor} without it`,
+      );
+    }
+  }
+  if (cron === undefined) return;
+  const error = cronError(cron);
+  if (error) {
+    throw new TypeError(
+      `Invalid option 'cron' of job '${name}': expected a cron expression, got ${
+        JSON.stringify(cron) ?? String(cron)
+      } (${error})`,
+    );
+  }
+  if (runEvery !== undefined) {
+    throw new TypeError(
+      `Invalid options of job '${name}': it has both 'runEvery' (${runEvery}) and 'cron' (${
+        JSON.stringify(cron)
+      }); a periodic job has one of them`,
+    );
   }
 }

@@ -9,6 +9,7 @@ import { TaskNotAvailable } from "./errors.ts";
 import { type EventCallback, EventHub } from "./events.ts";
 import type { JobBackend, JobLock, LockOptions } from "./job.ts";
 import { acquireJobLock } from "./lock.ts";
+import { soonest } from "./periodic.ts";
 import { type JobInfo, type JobRegistry, loadRegistry } from "./registry.ts";
 import type { Settings } from "./settings_types.ts";
 import { READY_STATES, TaskStatus } from "./status.ts";
@@ -703,6 +704,36 @@ export class Tasks {
   /** `[name, info]` of the named jobs, or of all. */
   jobList(names?: readonly string[]): Array<[string, JobInfo]> {
     return this.#producer.registry.jobList(names);
+  }
+
+  /**
+   * The periodic job, among `names` (all jobs when absent), whose next run
+   * comes soonest: `[name, seconds until that run]`, as pulsar-queue's
+   * `next_scheduled`. Resolves with undefined when none of the names is a
+   * periodic job (unknown and regular names are skipped). Run times are a
+   * fixed grid (see the README's "Periodic jobs"), so any process can tell
+   * when the next run is due; it is queued then by a server started with
+   * `--schedule-periodic`.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue({ taskPaths: ["./examples/jobs/"] })
+   *   .api().start();
+   * const next = await api.tasks.nextScheduled();
+   * if (next) console.log(`${next[0]} runs in ${next[1]} s`);
+   * ```
+   */
+  async nextScheduled(
+    names?: readonly string[],
+  ): Promise<[string, number] | undefined> {
+    await this.#producer.start();
+    const registry = this.#producer.registry;
+    const jobs = (names ?? registry.names()).flatMap((name) => {
+      const cls = registry.get(name);
+      return cls ? [[name, cls] as const] : [];
+    });
+    return soonest(jobs, Date.now() / 1000);
   }
 }
 

@@ -10,6 +10,7 @@ import {
   jobNameOf,
   validateJobOptions,
 } from "./job.ts";
+import { isPeriodic } from "./periodic.ts";
 
 /** What `jobList` reports of a job. */
 export interface JobInfo {
@@ -19,7 +20,7 @@ export interface JobInfo {
   docSyntax: "markdown";
   /** `asyncio`, `thread`, `process`, or null when the job did not set one. */
   concurrency: string | null;
-  /** `periodic` when the job has `runEvery`, else `regular`. */
+  /** `periodic` when the job has `runEvery` or `cron`, else `regular`. */
   type: "regular" | "periodic";
 }
 
@@ -78,14 +79,14 @@ export class JobRegistry {
         concurrency: cls.concurrency
           ? CONCURRENCY_NAMES[cls.concurrency]
           : null,
-        type: cls.runEvery ? "periodic" : "regular",
+        type: isPeriodic(cls) ? "periodic" : "regular",
       }]];
     });
   }
 
-  /** The periodic jobs. */
+  /** The periodic jobs (`runEvery` or `cron`). */
   periodic(): JobClass[] {
-    return [...this.#jobs.values()].filter((cls) => cls.runEvery);
+    return [...this.#jobs.values()].filter(isPeriodic);
   }
 }
 

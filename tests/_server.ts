@@ -28,10 +28,14 @@ export interface Server extends AsyncDisposable {
   stderr(): string;
 }
 
-/** Starts `deno run -A cli.ts <args>`. */
-export function startServer(args: string[]): Server {
+/** Starts `deno run -A cli.ts <args>` (with `env` added to this one's). */
+export function startServer(
+  args: string[],
+  options: { env?: Record<string, string> } = {},
+): Server {
   const process = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args],
+    env: options.env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -1,0 +1,329 @@
+/**
+ * The scheduler: queues the runs of periodic jobs (`runEvery` or `cron`). It
+ * runs in the arbiter of every server started with `--schedule-periodic`,
+ * and exactly one of them, the leader, schedules at a time.
+ *
+ * - **One leader.** The leader holds the store lock `scheduler` for one
+ *   lease (`leaseTimeout` seconds) and renews it every third of a lease. The
+ *   others try to take it as often; when the leader dies, one of them has
+ *   it within one lease (a leader that stops gracefully frees it at once).
+ * - **Each run once.** Run times are a grid every server computes alike
+ *   (see `periodic.ts`). Before it queues the run of time `t`, the leader
+ *   takes the lock `periodic:<job>:<t in ms>` until well after the next
+ *   run; a run whose lock is taken was queued already, by this leader or by
+ *   the one before it, and is not queued again.
+ * - **No catch-up.** When runs were missed (no leader, a stalled process),
+ *   only the latest of them is queued, and the others are skipped. A new
+ *   leader queues the latest run of the last two leases (the handover gap)
+ *   unless the old leader queued it.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { jobNameOf } from "../job.ts";
+import { type Schedule, scheduleOf } from "../periodic.ts";
+import { Producer } from "../producer.ts";
+import type { JobRegistry } from "../registry.ts";
+import type { Settings } from "../settings_types.ts";
+import { openSettingsStore } from "../store/open_store.ts";
+import type { Store } from "../store/store.ts";
+
+const logger = getLogger(["pq", "scheduler"]);
+
+/** The name of the store lock the leader holds. */
+export const LEADER_LOCK = "scheduler";
+
+/** Seconds a run lock outlives the next run time, for clock skew. */
+const RUN_LOCK_MARGIN_SECONDS = 60;
+
+/** What a scheduler needs. */
+export interface SchedulerOptions {
+  /** The store of the leader and run locks. */
+  store: Store;
+  /** The jobs; the periodic ones are scheduled. */
+  registry: JobRegistry;
+  /** Queues a run: `tasks.queue(name, {}, { callback: false, ... })`. */
+  producer: Producer;
+  /** Seconds the leader lease lasts unless renewed. */
+  leaseSeconds: number;
+  /** This scheduler's id in the locks (default: host, pid and a random part). */
+  owner?: string;
+  /** The clock, in Unix seconds (tests inject their own). */
+  now?: () => number;
+}
+
+/** A run the scheduler queued. */
+export interface QueuedRun {
+  /** The job name. */
+  name: string;
+  /** The run time, Unix seconds (`task.meta.scheduledAt`). */
+  time: number;
+  /** The id of the queued task. */
+  id: string;
+}
+
+/** What one pass of the scheduler did. */
+export interface TickReport {
+  /** True when this scheduler is the leader after the pass. */
+  leader: boolean;
+  /** The runs queued in this pass. */
+  queued: QueuedRun[];
+  /** Seconds until the next pass is due. */
+  wait: number;
+}
+
+interface Entry {
+  name: string;
+  schedule: Schedule;
+  /** The next run time to queue; undefined when the schedule has ended. */
+  next?: number;
+}
+
+/**
+ * Queues the runs of periodic jobs when it is the leader. Call `tick()` for
+ * one pass, or `run(signal)` to pass until `signal` aborts.
+ */
+export class Scheduler {
+  /** This scheduler's id in the store locks. */
+  readonly owner: string;
+  readonly #store: Store;
+  readonly #producer: Producer;
+  readonly #lease: number;
+  readonly #now: () => number;
+  readonly #entries: Entry[];
+  /** Run locks taken, freed once they have expired (SQLite keeps rows). */
+  #runLocks: Array<{ name: string; until: number }> = [];
+  #leader = false;
+
+  /** Makes a scheduler of the periodic jobs of `options.registry`. */
+  constructor(options: SchedulerOptions) {
+    if (!(options.leaseSeconds > 0)) {
+      throw new RangeError(
+        `Cannot schedule as the lease must be a number of seconds > 0: got ${options.leaseSeconds}`,
+      );
+    }
+    this.#store = options.store;
+    this.#producer = options.producer;
+    this.#lease = options.leaseSeconds;
+    this.#now = options.now ?? (() => Date.now() / 1000);
+    this.owner = options.owner ??
+      `${Deno.hostname().toLowerCase()}:${Deno.pid}:${
+        crypto.randomUUID().slice(0, 8)
+      }`;
+    this.#entries = options.registry.periodic().flatMap((cls) => {
+      const schedule = scheduleOf(cls);
+      return schedule ? [{ name: jobNameOf(cls), schedule }] : [];
+    });
+  }
+
+  /** True while this scheduler holds the leader lease. */
+  get leader(): boolean {
+    return this.#leader;
+  }
+
+  /** The names of the jobs it schedules. */
+  get jobs(): string[] {
+    return this.#entries.map((entry) => entry.name);
+  }
+
+  /**
+   * One pass: takes or renews the leader lease and, as the leader, queues
+   * every job whose run time has come (the latest run only).
+   */
+  async tick(): Promise<TickReport> {
+    const queued: QueuedRun[] = [];
+    await this.#freeExpiredRunLocks();
+    const now = this.#now();
+    let leader = false;
+    try {
+      leader = await this.#store.acquireLock(
+        LEADER_LOCK,
+        this.owner,
+        this.#lease,
+      );
+    } catch (error) {
+      logger.warn("Cannot take or renew the scheduler lease: {error}", {
+        error,
+      });
+    }
+    if (leader && !this.#leader) {
+      logger.info("Scheduler {owner} is the leader: {jobs}", {
+        owner: this.owner,
+        jobs: this.jobs.join(", ") || "no periodic jobs",
+      });
+      // Runs of the handover gap (up to a lease and the third of one the
+      // others wait between tries) count as due; their locks stop repeats.
+      for (const entry of this.#entries) {
+        entry.next = entry.schedule.nextAfter(now - 2 * this.#lease);
+      }
+    } else if (!leader && this.#leader) {
+      logger.warn("Scheduler {owner} lost the leader lease", {
+        owner: this.owner,
+      });
+    }
+    this.#leader = leader;
+    if (leader) {
+      for (const entry of this.#entries) {
+        const run = await this.#queueDue(entry, now);
+        if (run) queued.push(run);
+      }
+    }
+    return { leader, queued, wait: this.#wait() };
+  }
+
+  /**
+   * Passes until `signal` aborts, then frees the leader lease so another
+   * server takes over at once.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      let wait = this.#lease / 3;
+      try {
+        wait = (await this.tick()).wait;
+      } catch (error) {
+        logger.error("Scheduler pass failed: {error}", { error });
+      }
+      await sleep(wait, signal);
+    }
+    if (this.#leader) {
+      this.#leader = false;
+      await this.#store.releaseLock(LEADER_LOCK, this.owner).catch(
+        (error) =>
+          logger.warn("Cannot free the scheduler lease: {error}", { error }),
+      );
+    }
+  }
+
+  /** Queues the latest run of `entry` if its time has come. */
+  async #queueDue(entry: Entry, now: number): Promise<QueuedRun | undefined> {
+    if (entry.next === undefined || entry.next > now) return undefined;
+    const time = entry.schedule.latestAtOrBefore(now) ?? entry.next;
+    const after = entry.schedule.nextAfter(time);
+    const lock = `periodic:${entry.name}:${Math.round(time * 1000)}`;
+    const seconds = (after ?? time) - time +
+      Math.max(RUN_LOCK_MARGIN_SECONDS, 2 * this.#lease);
+    let taken: boolean;
+    try {
+      taken = await this.#store.acquireLock(lock, this.owner, seconds);
+    } catch (error) {
+      // Nothing was queued: the next pass tries again.
+      logger.warn("Cannot lock run {time} of {name}: {error}", {
+        time,
+        name: entry.name,
+        error,
+      });
+      return undefined;
+    }
+    entry.next = after;
+    if (!taken) {
+      logger.debug("Run {time} of {name} was queued already", {
+        time,
+        name: entry.name,
+      });
+      return undefined;
+    }
+    this.#runLocks.push({ name: lock, until: now + seconds });
+    try {
+      const task = await this.#producer.tasks.queue(entry.name, {}, {
+        callback: false,
+        metaParams: { scheduledAt: time, scheduler: this.owner },
+      });
+      logger.info("Queued run {time} of {name}: task {id}", {
+        time,
+        name: entry.name,
+        id: task.id,
+      });
+      return { name: entry.name, time, id: task.id };
+    } catch (error) {
+      // The enqueue may have happened: the run is skipped, never doubled.
+      logger.error("Cannot queue run {time} of {name}; skipped: {error}", {
+        time,
+        name: entry.name,
+        error,
+      });
+      return undefined;
+    }
+  }
+
+  /** Seconds until the next lease renewal or run time, whichever is first. */
+  #wait(): number {
+    let wait = this.#lease / 3;
+    if (this.#leader) {
+      const now = this.#now();
+      for (const entry of this.#entries) {
+        if (entry.next !== undefined) {
+          wait = Math.min(wait, entry.next - now);
+        }
+      }
+    }
+    // A timer may fire a hair before the clock reaches the run time.
+    return Math.max(0.01, wait);
+  }
+
+  /** Deletes the run locks whose time is over (they no longer guard). */
+  async #freeExpiredRunLocks(): Promise<void> {
+    const now = this.#now();
+    const expired = this.#runLocks.filter((lock) => lock.until < now);
+    if (expired.length === 0) return;
+    this.#runLocks = this.#runLocks.filter((lock) => lock.until >= now);
+    for (const lock of expired) {
+      await this.#store.releaseLock(lock.name, this.owner).catch(() => false);
+    }
+  }
+}
+
+/** What {@linkcode runScheduler} needs. */
+export interface RunSchedulerOptions {
+  /** The resolved settings (`leaseTimeout` is the leader lease). */
+  settings: Settings;
+  /** The loaded jobs. */
+  registry: JobRegistry;
+  /** Aborts to stop scheduling. */
+  signal: AbortSignal;
+}
+
+/**
+ * Runs a scheduler on its own store connection until `signal` aborts.
+ * Rejects only when the store cannot be opened.
+ */
+export async function runScheduler(
+  options: RunSchedulerOptions,
+): Promise<void> {
+  const { settings, registry, signal } = options;
+  const store = await openSettingsStore(settings);
+  const producer = new Producer({
+    settings: () => Promise.resolve(settings),
+    registry,
+    store,
+  });
+  try {
+    await producer.start();
+    const scheduler = new Scheduler({
+      store,
+      registry,
+      producer,
+      leaseSeconds: settings.leaseTimeout,
+    });
+    logger.info("Scheduler {owner} started: {jobs}", {
+      owner: scheduler.owner,
+      jobs: scheduler.jobs.join(", ") || "no periodic jobs",
+    });
+    await scheduler.run(signal);
+  } finally {
+    await producer.close();
+    await store.close();
+  }
+}
+
+/** Resolves after `seconds`, or at once when `signal` aborts. */
+function sleep(seconds: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, seconds * 1000);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
