@@ -1,5 +1,7 @@
 /**
- * The `pq` command line: `deno run -A cli.ts --workers 2` runs a server.
+ * The `pq` command line: `deno run -A cli.ts --workers 2` runs a server;
+ * `queue`, `status`, `jobs`, `revoke`, `queues`, `workers` and `purge` talk
+ * to the servers through the store.
  *
  * @example
  * ```ts
@@ -11,9 +13,25 @@
 import { configure, getConsoleSink } from "@logtape/logtape";
 import { PulsarQueue, settingsEnv } from "./src/app.ts";
 import { SettingsError } from "./src/errors.ts";
-import { helpText, resolveSettings } from "./src/settings.ts";
+import {
+  type CommandOptions,
+  helpText,
+  resolveSettings,
+} from "./src/settings.ts";
+import type { Settings } from "./src/settings_types.ts";
+import {
+  type Command,
+  type CommandIO,
+  COMMANDS,
+  commandsHelp,
+  UsageError,
+} from "./src/cli/commands.ts";
 
-const COMMANDS = ["serve"];
+/** The flags of every command, parsed with the settings' flags. */
+const COMMAND_OPTIONS: CommandOptions = Object.assign(
+  {},
+  ...COMMANDS.map((command) => command.options),
+);
 
 /**
  * Runs the command line with `args` and resolves with the exit status: 0 on
@@ -27,27 +45,49 @@ const COMMANDS = ["serve"];
  */
 export async function main(args: string[]): Promise<number> {
   let resolved;
+  let command: Command | undefined;
+  let values: Record<string, unknown>;
   try {
-    resolved = await resolveSettings({ args, env: settingsEnv() });
-    const command = resolved.positionals[0] ?? "serve";
-    if (!COMMANDS.includes(command) || resolved.positionals.length > 1) {
-      throw new SettingsError(
-        "command",
-        resolved.positionals.join(" "),
-        "one of: " + COMMANDS.join(", "),
+    resolved = await resolveSettings({
+      args,
+      env: settingsEnv(),
+      commandOptions: COMMAND_OPTIONS,
+    });
+    values = resolved.commandValues ?? {};
+    const name = resolved.positionals[0] ?? "serve";
+    command = COMMANDS.find((c) => c.name === name);
+    if (!command && (name !== "serve" || resolved.positionals.length > 1)) {
+      throw new UsageError(
+        `Unknown command '${resolved.positionals.join(" ")}': use one of ` +
+          ["serve", ...COMMANDS.map((c) => c.name)].join(", "),
+      );
+    }
+    const own = command?.options ?? {};
+    const stray = Object.keys(values).find((flag) =>
+      values[flag] !== undefined && !(flag in own)
+    );
+    if (stray) {
+      throw new UsageError(
+        `Option '--${stray}' is not an option of command '${name}'`,
       );
     }
   } catch (error) {
     console.error(`pq: ${error instanceof Error ? error.message : error}`);
-    if (error instanceof SettingsError) {
-      console.error("Run with --help to see every setting.");
+    if (error instanceof SettingsError || error instanceof UsageError) {
+      console.error("Run with --help to see every command and setting.");
       return 2;
     }
     return 1;
   }
   if (resolved.help) {
-    console.log(helpText());
+    console.log(commandsHelp() + "\n\n" + helpText());
     return 0;
+  }
+  if (command) {
+    return await runCommand(command, resolved.positionals.slice(1), {
+      settings: resolved.settings,
+      values,
+    });
   }
   await configure({
     sinks: { console: getConsoleSink() },
@@ -71,6 +111,65 @@ export async function main(args: string[]): Promise<number> {
     console.error(`pq: ${error instanceof Error ? error.message : error}`);
     return error instanceof SettingsError ? 2 : 1;
   }
+}
+
+/** Runs a command on a producer of the resolved settings. */
+async function runCommand(
+  command: Command,
+  args: string[],
+  { settings, values }: { settings: Settings; values: Record<string, unknown> },
+): Promise<number> {
+  const levels = ["trace", "debug", "info", "warning", "error", "fatal"];
+  await configure({
+    sinks: { console: getConsoleSink() },
+    loggers: [
+      {
+        // Commands log warnings and worse only, on stderr: stdout is theirs.
+        category: ["pq"],
+        lowestLevel: levels.indexOf(settings.logLevel) < 3
+          ? "warning"
+          : settings.logLevel,
+        sinks: ["console"],
+      },
+      {
+        category: ["logtape", "meta"],
+        lowestLevel: "warning",
+        sinks: ["console"],
+      },
+    ],
+  });
+  await using api = new PulsarQueue().api({ settings });
+  try {
+    return await command.run({ api, args, values, io: consoleIO() });
+  } catch (error) {
+    console.error(`pq: ${error instanceof Error ? error.message : error}`);
+    if (error instanceof UsageError) {
+      console.error(`Usage: pq ${command.name} ${command.usage}`.trimEnd());
+      return 2;
+    }
+    return error instanceof SettingsError ? 2 : 1;
+  }
+}
+
+/** Output on the console; the progress line is rewritten on a terminal. */
+function consoleIO(): CommandIO {
+  const interactive = Deno.stderr.isTerminal();
+  let open = false;
+  const encoder = new TextEncoder();
+  return {
+    interactive,
+    out: (text) => console.log(text),
+    err: (text) => console.error(text),
+    progress(text) {
+      if (!interactive) return console.error(text);
+      Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${text}`));
+      open = true;
+    },
+    endProgress() {
+      if (open) Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
+      open = false;
+    },
+  };
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

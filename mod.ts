@@ -21,10 +21,18 @@
  * @module
  */
 export {
+  type ApiOptions,
   PulsarQueue,
   type PulsarQueueOptions,
   type StartOptions,
 } from "./src/app.ts";
+export {
+  Manager,
+  type ManagerClass,
+  type ManagerContext,
+  type ManagerRole,
+} from "./src/manager.ts";
+export { HEARTBEAT_SECONDS, type WorkerStatus } from "./src/heartbeat.ts";
 export {
   Producer,
   type QueueOptions,

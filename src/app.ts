@@ -5,6 +5,12 @@
 import { getLogger } from "@logtape/logtape";
 import { Producer } from "./producer.ts";
 import { loadRegistry } from "./registry.ts";
+import {
+  checkManagerClass,
+  type Manager,
+  type ManagerClass,
+  ManagerHost,
+} from "./manager.ts";
 import { runArbiter, WORKER_ENV } from "./server/arbiter.ts";
 import { runScheduler } from "./server/scheduler.ts";
 import { runWorker } from "./server/worker.ts";
@@ -14,8 +20,26 @@ import type { Settings } from "./settings_types.ts";
 
 const logger = getLogger(["pq", "app"]);
 
-/** Constructor options of {@linkcode PulsarQueue}: any setting. */
-export type PulsarQueueOptions = Partial<Settings>;
+/**
+ * Constructor options of {@linkcode PulsarQueue}: any setting, and the
+ * application's {@linkcode Manager} class.
+ */
+export type PulsarQueueOptions = Partial<Settings> & {
+  /**
+   * The Manager class, constructed once per process (default: the config
+   * module's `manager` export, else `Manager`).
+   */
+  manager?: ManagerClass;
+};
+
+/** Options of {@linkcode PulsarQueue.api}. */
+export interface ApiOptions {
+  /**
+   * Settings already resolved (as the command line does from its flags),
+   * used as they are instead of resolving them again.
+   */
+  settings?: Settings;
+}
 
 /** Options of {@linkcode PulsarQueue.start}. */
 export interface StartOptions {
@@ -52,24 +76,31 @@ export function settingsEnv(): Record<string, string | undefined> {
  * ```
  */
 export class PulsarQueue {
-  readonly #options: PulsarQueueOptions;
+  readonly #options: Partial<Settings>;
+  readonly #manager: ManagerHost;
 
   /** Makes an application; settings not given come from config, env, CLI. */
   constructor(options: PulsarQueueOptions = {}) {
-    this.#options = options;
+    const { manager, ...settings } = options;
+    this.#options = settings;
+    this.#manager = new ManagerHost(
+      checkManagerClass(manager, "PulsarQueue options"),
+    );
   }
 
   /**
    * A new producer API on this application's store. Call `start()` on it
    * (or just queue: it starts itself).
    */
-  api(): Producer {
+  api(options: ApiOptions = {}): Producer {
+    const given = options.settings;
     return new Producer({
       settings: async () =>
-        (await resolveSettings({
+        given ?? (await resolveSettings({
           options: this.#options,
           env: settingsEnv(),
         })).settings,
+      manager: this.#manager,
     });
   }
 
@@ -89,6 +120,12 @@ export class PulsarQueue {
       return;
     }
     const registry = await loadRegistry(settings.taskPaths);
+    const index = Deno.env.get(WORKER_ENV);
+    const consumes = index !== undefined || settings.workers === 0;
+    const manager: Manager = await this.#manager.acquire(
+      settings,
+      consumes ? "worker" : "arbiter",
+    );
     const stop = new AbortController();
     const onSignal = () => stop.abort();
     const signals = ["SIGINT", "SIGTERM"] as const;
@@ -97,7 +134,6 @@ export class PulsarQueue {
     options.signal?.addEventListener("abort", abortFromCaller, { once: true });
     let scheduling: Promise<void> | undefined;
     try {
-      const index = Deno.env.get(WORKER_ENV);
       // The arbiter schedules periodic jobs, with or without worker processes.
       if (index === undefined && settings.schedulePeriodic) {
         scheduling = runScheduler({ settings, registry, signal: stop.signal })
@@ -106,13 +142,14 @@ export class PulsarQueue {
             throw error;
           });
       }
-      if (index !== undefined || settings.workers === 0) {
+      if (consumes) {
         const role = index === undefined ? "arbiter" : "worker";
         await runWorker({
           settings,
           registry,
           name: `${role}-${Deno.pid}`,
           signal: stop.signal,
+          manager,
         });
       } else {
         // Fail fast on a store that cannot be opened, before any worker.
@@ -134,6 +171,7 @@ export class PulsarQueue {
       await scheduling?.catch(() => undefined);
       for (const name of signals) Deno.removeSignalListener(name, onSignal);
       options.signal?.removeEventListener("abort", abortFromCaller);
+      await this.#manager.release();
     }
   }
 }

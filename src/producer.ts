@@ -7,8 +7,14 @@ import { runTask } from "./consumer/run_task.ts";
 import { ThreadPool } from "./consumer/thread_pool.ts";
 import { TaskNotAvailable } from "./errors.ts";
 import { type EventCallback, EventHub } from "./events.ts";
+import {
+  HEARTBEAT_SECONDS,
+  type WorkerStatus,
+  WorkerTracker,
+} from "./heartbeat.ts";
 import type { JobBackend, JobLock, LockOptions } from "./job.ts";
 import { acquireJobLock } from "./lock.ts";
+import { managedStore, type ManagerHost } from "./manager.ts";
 import { soonest } from "./periodic.ts";
 import { type JobInfo, type JobRegistry, loadRegistry } from "./registry.ts";
 import type { Settings } from "./settings_types.ts";
@@ -110,6 +116,8 @@ export interface ProducerInit {
   worker?: string;
   /** The Web Workers of THREAD_IO jobs (made when needed, when absent). */
   threads?: ThreadPool;
+  /** The application's manager, used while the producer is open. */
+  manager?: ManagerHost;
 }
 
 /** Seconds between checks of the store for tasks whose `done` event was missed. */
@@ -150,6 +158,11 @@ export class Producer implements AsyncDisposable, JobBackend {
   #checkTimer?: ReturnType<typeof setTimeout>;
   /** Web Workers made here for `execute` of THREAD_IO jobs. */
   #ownThreads?: ThreadPool;
+  #managed = false;
+  readonly #workers = new WorkerTracker();
+  #workersHeard?: Promise<void>;
+  #workersTimer?: ReturnType<typeof setTimeout>;
+  #workersWake?: () => void;
   readonly #nodeName = Deno.hostname().toLowerCase();
 
   /** Use `PulsarQueue.api()`. */
@@ -198,9 +211,12 @@ export class Producer implements AsyncDisposable, JobBackend {
     this.#settings = settings;
     this.#registry = this.#init.registry ??
       await loadRegistry(settings.taskPaths);
+    const manager = await this.#init.manager?.acquire(settings, "producer");
+    this.#managed = manager !== undefined;
     if (this.#init.store) this.#store = this.#init.store;
     else {
-      this.#store = await openSettingsStore(settings);
+      const store = await openSettingsStore(settings);
+      this.#store = manager ? managedStore(store, manager) : store;
       this.#ownsStore = true;
     }
     return this;
@@ -313,6 +329,36 @@ export class Producer implements AsyncDisposable, JobBackend {
     });
   }
 
+  /**
+   * The live workers: those whose heartbeat (channel `consumer`, event
+   * `status`, every 2 s) was heard within the last 3 heartbeats, sorted by
+   * name. The first call subscribes to heartbeats and waits one heartbeat
+   * interval to hear every worker; later calls answer at once from what
+   * the producer keeps hearing until it closes.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * for (const w of await api.workers()) console.log(w.worker, w.queues);
+   * ```
+   */
+  async workers(): Promise<WorkerStatus[]> {
+    await this.start();
+    this.#workersHeard ??= (async () => {
+      await this.#subscribe("consumer");
+      await new Promise<void>((resolve) => {
+        this.#workersWake = resolve;
+        this.#workersTimer = setTimeout(
+          resolve,
+          (HEARTBEAT_SECONDS + 0.5) * 1000,
+        );
+      });
+    })();
+    await this.#workersHeard;
+    return this.#workers.live();
+  }
+
   /** Stops event delivery, rejects waiting futures and closes the store. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -327,6 +373,8 @@ export class Producer implements AsyncDisposable, JobBackend {
   async #close(): Promise<void> {
     await this.#starting?.catch(() => undefined);
     clearTimeout(this.#checkTimer);
+    clearTimeout(this.#workersTimer);
+    this.#workersWake?.();
     for (const [id, waiters] of this.#waiters) {
       for (const waiter of waiters) {
         waiter.reject(
@@ -341,6 +389,7 @@ export class Producer implements AsyncDisposable, JobBackend {
     this.#unsubscribe.clear();
     await this.#ownThreads?.close();
     if (this.#ownsStore) await this.#store?.close();
+    if (this.#managed) await this.#init.manager?.release();
   }
 
   /** Makes the record of a new task, checking every option. */
@@ -471,6 +520,9 @@ export class Producer implements AsyncDisposable, JobBackend {
 
   #onMessage(message: ChannelMessage): void {
     if (message.channel !== "task") {
+      if (message.channel === "consumer" && message.event === "status") {
+        this.#workers.record(message.data);
+      }
       this.#hub.dispatch(message, message.data);
       return;
     }

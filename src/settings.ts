@@ -402,12 +402,16 @@ export function validateSettings(
   return settings as Partial<Settings>;
 }
 
-/** The `parseArgs` options of the table, and `--help`. */
-function cliOptions(): Record<
+/** Options of a command (`--json`, `--wait`...) besides the settings. */
+export type CommandOptions = Record<
   string,
   { type: "string" | "boolean"; short?: string; multiple?: boolean }
-> {
-  const options: ReturnType<typeof cliOptions> = {
+>;
+
+/** The `parseArgs` options of the table, `--help`, and a command's. */
+function cliOptions(commandOptions: CommandOptions = {}): CommandOptions {
+  const options: CommandOptions = {
+    ...commandOptions,
     help: { type: "boolean", short: "h" },
   };
   for (const s of SETTINGS) {
@@ -484,12 +488,19 @@ function cliError(error: unknown, args: string[]): SettingsError {
  */
 export function parseCliArgs(
   args: string[],
-): { settings: Partial<Settings>; help: boolean; positionals: string[] } {
+  commandOptions?: CommandOptions,
+): {
+  settings: Partial<Settings>;
+  help: boolean;
+  positionals: string[];
+  /** The values of `commandOptions` (only when some were given). */
+  commandValues?: Record<string, unknown>;
+} {
   let parsed;
   try {
     parsed = parseArgs({
       args,
-      options: cliOptions(),
+      options: cliOptions(commandOptions),
       strict: true,
       allowPositionals: true,
       allowNegative: true,
@@ -512,6 +523,11 @@ export function parseCliArgs(
     settings: settings as Partial<Settings>,
     help: parsed.values.help === true,
     positionals: parsed.positionals,
+    ...(commandOptions && {
+      commandValues: Object.fromEntries(
+        Object.keys(commandOptions).map((name) => [name, parsed.values[name]]),
+      ),
+    }),
   };
 }
 
@@ -577,7 +593,8 @@ export async function loadConfigModule(
     );
   }
   const source = `config module ${path}`;
-  const { default: fromDefault, ...named } = module;
+  // `manager` is the application's Manager class, not a setting (manager.ts).
+  const { default: fromDefault, manager: _manager, ...named } = module;
   if (
     fromDefault !== undefined &&
     (typeof fromDefault !== "object" || fromDefault === null ||
@@ -638,12 +655,19 @@ export async function resolveSettings(sources: {
   options?: Record<string, unknown>;
   args?: string[];
   env?: Record<string, string | undefined>;
-}): Promise<{ settings: Settings; help: boolean; positionals: string[] }> {
+  /** Flags of a command, allowed in `args` and returned as `commandValues`. */
+  commandOptions?: CommandOptions;
+}): Promise<{
+  settings: Settings;
+  help: boolean;
+  positionals: string[];
+  commandValues?: Record<string, unknown>;
+}> {
   const fromOptions = validateSettings(
     sources.options ?? {},
     "constructor options",
   );
-  const cli = parseCliArgs(sources.args ?? []);
+  const cli = parseCliArgs(sources.args ?? [], sources.commandOptions);
   const fromEnv = settingsFromEnv(sources.env ?? {});
   const path = cli.help
     ? undefined
@@ -660,6 +684,7 @@ export async function resolveSettings(sources: {
     },
     help: cli.help,
     positionals: cli.positionals,
+    ...(cli.commandValues && { commandValues: cli.commandValues }),
   };
 }
 

@@ -6,6 +6,8 @@
 import { getLogger } from "@logtape/logtape";
 import { Consumer } from "../consumer/consumer.ts";
 import { ThreadPool } from "../consumer/thread_pool.ts";
+import { startHeartbeat } from "../heartbeat.ts";
+import { managedStore, type Manager } from "../manager.ts";
 import { Producer } from "../producer.ts";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
@@ -23,6 +25,8 @@ export interface WorkerOptions {
   name: string;
   /** Aborts to stop the worker gracefully. */
   signal: AbortSignal;
+  /** The application's started manager (its `queues()` are consumed too). */
+  manager?: Manager;
 }
 
 /**
@@ -30,8 +34,9 @@ export interface WorkerOptions {
  * until `maxRequests` tasks were claimed. Resolves when everything is closed.
  */
 export async function runWorker(options: WorkerOptions): Promise<void> {
-  const { settings, registry, name, signal } = options;
-  const store = await openSettingsStore(settings);
+  const { settings, registry, name, signal, manager } = options;
+  const opened = await openSettingsStore(settings);
+  const store = manager ? managedStore(opened, manager) : opened;
   await using threads = new ThreadPool(settings.threadWorkers);
   let consumer: Consumer | undefined;
   const producer = new Producer({
@@ -44,11 +49,17 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   });
   try {
     await producer.start();
+    const queues = [
+      ...new Set([
+        ...producer.tasks.queues(),
+        ...(await manager?.queues() ?? []),
+      ]),
+    ];
     consumer = new Consumer({
       store,
       registry,
       backend: producer,
-      queues: producer.tasks.queues(),
+      queues,
       worker: name,
       node: producer.nodeName,
       concurrentTasks: settings.concurrentTasks,
@@ -62,11 +73,31 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     signal.addEventListener("abort", stop, { once: true });
     logger.info("Worker {name} consuming {queues}", {
       name,
-      queues: producer.tasks.queues().join(", "),
+      queues: queues.join(", "),
     });
     if (signal.aborted) await stop();
-    await consumer.start();
-    await consumer.stop(settings.gracePeriod);
+    const running = consumer;
+    {
+      await using _heartbeat = startHeartbeat(
+        (status) =>
+          store.publish({ channel: "consumer", event: "status", data: status }),
+        () => ({
+          worker: name,
+          node: producer.nodeName,
+          pid: Deno.pid,
+          cores: navigator.hardwareConcurrency || 1,
+          time: Date.now() / 1000,
+          ...running.info() as {
+            queues: string[];
+            maxConcurrentTasks: number;
+            concurrentTasks: string[];
+            processed: number;
+          },
+        }),
+      );
+      await consumer.start();
+      await consumer.stop(settings.gracePeriod);
+    }
     signal.removeEventListener("abort", stop);
     logger.info("Worker {name} stopped after {n} tasks", {
       name,
@@ -74,6 +105,6 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     });
   } finally {
     await producer.close();
-    await store.close();
+    await opened.close();
   }
 }

@@ -1,0 +1,119 @@
+/**
+ * What every command of the `pq` command line gets, and its usage error.
+ * @module
+ */
+import type { Producer } from "../producer.ts";
+import type { CommandOptions } from "../settings.ts";
+import type { Task } from "../task.ts";
+
+/** Where a command writes: stdout, stderr, and whether stderr is a terminal. */
+export interface CommandIO {
+  /** Writes a line (or lines) to stdout. */
+  out(text: string): void;
+  /** Writes a line (or lines) to stderr. */
+  err(text: string): void;
+  /** Rewrites the progress line on stderr (a terminal) or writes it (else). */
+  progress(text: string): void;
+  /** Ends the progress line. */
+  endProgress(): void;
+  /** True when stderr is a terminal (the progress line is rewritten). */
+  interactive: boolean;
+}
+
+/** What a command runs with. */
+export interface CommandContext {
+  /** A producer on the application's store (started on first use). */
+  api: Producer;
+  /** The arguments after the command name. */
+  args: string[];
+  /** The values of the command's own flags (`json`, `wait`...). */
+  values: Record<string, unknown>;
+  /** Output. */
+  io: CommandIO;
+}
+
+/** A command of the command line. */
+export interface Command {
+  /** Its name, the first argument. */
+  name: string;
+  /** Its arguments as usage shows them. */
+  usage: string;
+  /** What it does, one line. */
+  help: string;
+  /** Its own flags (every command but serve takes `--json`). */
+  options: CommandOptions;
+  /** Runs it; resolves with the exit status. */
+  run(context: CommandContext): Promise<number>;
+}
+
+/** `--json`: print JSON for scripts. */
+export const JSON_OPTION: CommandOptions = { json: { type: "boolean" } };
+
+/**
+ * Bad usage of a command (exit status 2): a missing or malformed argument.
+ *
+ * @example
+ * ```ts
+ * throw new UsageError("Command 'status' needs a task id: pq status <id>");
+ * ```
+ */
+export class UsageError extends Error {
+  /** Makes the error with what was wrong and how to do it right. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UsageError";
+  }
+}
+
+/** Checks the number of arguments of a command. */
+export function checkArgs(
+  command: Pick<Command, "name" | "usage">,
+  args: string[],
+  min: number,
+  max: number,
+): void {
+  if (args.length >= min && args.length <= max) return;
+  const what = args.length < min ? "needs" : "takes";
+  const count = args.length < min ? min : max;
+  throw new UsageError(
+    `Command '${command.name}' ${what} ${
+      max === Infinity && args.length < min ? "at least " : ""
+    }${count} argument${count === 1 ? "" : "s"}: got ${
+      args.length ? args.map((a) => `'${a}'`).join(" ") : "none"
+    }`,
+  );
+}
+
+/** Prints a value as JSON (for `--json`). */
+export function printJson(io: CommandIO, value: unknown): void {
+  io.out(JSON.stringify(value, null, 2));
+}
+
+/** A task as `--json` prints it: its record and its status name. */
+export function taskJson(task: Task): Record<string, unknown> {
+  return { ...task.toJSON(), statusString: task.statusString };
+}
+
+/** A Unix time in seconds as ISO text. */
+export function isoTime(seconds: number | null | undefined): string {
+  return typeof seconds === "number"
+    ? new Date(seconds * 1000).toISOString()
+    : "-";
+}
+
+/** A value as one line of text (JSON, strings as they are). */
+export function inline(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value) ?? "null";
+}
+
+/** Aligns rows in columns, two spaces apart. */
+export function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, cell.length));
+  }
+  return rows.map((row) =>
+    row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i]))
+      .join("  ").trimEnd()
+  ).join("\n");
+}

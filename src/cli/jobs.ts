@@ -1,0 +1,38 @@
+/**
+ * `pq jobs [name ...]`: the registered jobs.
+ * @module
+ */
+import { TaskNotAvailable } from "../errors.ts";
+import { type Command, JSON_OPTION, printJson, table } from "./_command.ts";
+
+/** `pq jobs [name ...]`. */
+export const jobsCommand: Command = {
+  name: "jobs",
+  usage: "[name ...]",
+  help: "List the jobs of --task-paths (all, or the named ones).",
+  options: JSON_OPTION,
+  async run({ api, args, values, io }) {
+    await api.start();
+    const unknown = args.find((name) => !api.registry.has(name));
+    if (unknown !== undefined) throw new TaskNotAvailable(unknown);
+    const jobs = api.tasks.jobList(args.length ? args : undefined);
+    if (values.json) {
+      printJson(io, Object.fromEntries(jobs));
+      return 0;
+    }
+    if (jobs.length === 0) {
+      io.out("No jobs: name the modules that define them with --task-paths");
+      return 0;
+    }
+    io.out(table([
+      ["JOB", "TYPE", "CONCURRENCY", "DOC"],
+      ...jobs.map(([name, info]) => [
+        name,
+        info.type,
+        info.concurrency ?? "-",
+        (info.doc ?? "").split("\n")[0].trim(),
+      ]),
+    ]));
+    return 0;
+  },
+};

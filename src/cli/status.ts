@@ -1,0 +1,65 @@
+/**
+ * `pq status <id>`: a stored task.
+ * @module
+ */
+import type { Task } from "../task.ts";
+import {
+  checkArgs,
+  type Command,
+  inline,
+  isoTime,
+  JSON_OPTION,
+  printJson,
+  table,
+  taskJson,
+} from "./_command.ts";
+
+/** A task as lines of text. */
+export function describeTask(task: Task): string {
+  const rows: string[][] = [
+    ["job", task.name],
+    ["status", task.statusString],
+    ["queue", task.queue ?? "- (ran in its producer)"],
+    ["queued", isoTime(task.timeQueued)],
+  ];
+  if (task.delay) rows.push(["delay", `${task.delay} s`]);
+  if (task.timeStarted) rows.push(["started", isoTime(task.timeStarted)]);
+  if (task.timeEnded) {
+    const took = task.timeStarted
+      ? ` (${(task.timeEnded - task.timeStarted).toFixed(3)} s)`
+      : "";
+    rows.push(["ended", isoTime(task.timeEnded) + took]);
+  }
+  if (task.worker) {
+    rows.push(["worker", task.worker + (task.node ? ` on ${task.node}` : "")]);
+  }
+  rows.push(["kwargs", inline(task.kwargs)]);
+  if (task.fromTask) rows.push(["from", task.fromTask]);
+  if (task.done()) rows.push(["result", inline(task.result)]);
+  if (task.exception) rows.push(["exception", task.exception]);
+  return `${task}\n${table(rows.map((row) => ["  " + row[0], row[1]]))}`;
+}
+
+/** The message for an id no task has. */
+export function unknownId(id: string): string {
+  return `No task with id '${id}' (unknown, or dropped after its retention: see --result-ttl)`;
+}
+
+/** `pq status <id>`. */
+export const statusCommand: Command = {
+  name: "status",
+  usage: "<id>",
+  help: "Show a task: its status, times, worker and result.",
+  options: JSON_OPTION,
+  async run({ api, args, values, io }) {
+    checkArgs(this, args, 1, 1);
+    const task = await api.tasks.get(args[0]);
+    if (!task) {
+      io.err(`pq: ${unknownId(args[0])}`);
+      return 1;
+    }
+    if (values.json) printJson(io, taskJson(task));
+    else io.out(describeTask(task));
+    return 0;
+  },
+};

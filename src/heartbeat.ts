@@ -1,0 +1,140 @@
+/**
+ * Worker heartbeats: every consuming worker publishes its status on channel
+ * `consumer`, event `status`, every {@linkcode HEARTBEAT_SECONDS}; producers
+ * keep the ones they heard of recently (`api.workers()`).
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+
+const logger = getLogger(["pq", "heartbeat"]);
+
+/** Seconds between two heartbeats of a worker (as pulsar-queue). */
+export const HEARTBEAT_SECONDS = 2;
+
+/** Heartbeats a worker may miss before `api.workers()` drops it. */
+export const MISSED_HEARTBEATS = 3;
+
+/**
+ * A worker's heartbeat: the data of event `status` on channel `consumer`,
+ * and what `api.workers()` lists.
+ *
+ * @example
+ * ```ts
+ * import { PulsarQueue, type WorkerStatus } from "@pq/queue";
+ * await using api = await new PulsarQueue().api().start();
+ * const workers: WorkerStatus[] = await api.workers();
+ * for (const w of workers) console.log(w.worker, w.node, w.processed);
+ * ```
+ */
+export interface WorkerStatus {
+  /** The worker's name (stored in the `worker` of the tasks it runs). */
+  worker: string;
+  /** The host name (its local queue's name). */
+  node: string;
+  /** The worker's process id. */
+  pid: number;
+  /** The queues it consumes, in priority order. */
+  queues: string[];
+  /** The most tasks it runs at once. */
+  maxConcurrentTasks: number;
+  /** The ids of the tasks it runs now. */
+  concurrentTasks: string[];
+  /** Tasks it claimed since it started. */
+  processed: number;
+  /** CPU cores of its host. */
+  cores: number;
+  /** When it sent this heartbeat, Unix seconds. */
+  time: number;
+}
+
+/** Checks the data of a heartbeat; undefined when it is not one. */
+export function parseWorkerStatus(data: unknown): WorkerStatus | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  const d = data as Record<string, unknown>;
+  const strings = (v: unknown) =>
+    Array.isArray(v) && v.every((x) => typeof x === "string");
+  if (
+    typeof d.worker !== "string" || typeof d.node !== "string" ||
+    typeof d.pid !== "number" || typeof d.time !== "number" ||
+    typeof d.processed !== "number" || typeof d.cores !== "number" ||
+    typeof d.maxConcurrentTasks !== "number" || !strings(d.queues) ||
+    !strings(d.concurrentTasks)
+  ) return undefined;
+  return {
+    worker: d.worker,
+    node: d.node,
+    pid: d.pid,
+    queues: [...d.queues as string[]],
+    maxConcurrentTasks: d.maxConcurrentTasks,
+    concurrentTasks: [...d.concurrentTasks as string[]],
+    processed: d.processed,
+    cores: d.cores,
+    time: d.time,
+  };
+}
+
+/**
+ * Publishes `status()` now and every `seconds` until disposed. A failed
+ * publish is logged (once per run of failures) and tried again next time.
+ */
+export function startHeartbeat(
+  publish: (status: WorkerStatus) => Promise<void>,
+  status: () => WorkerStatus,
+  seconds: number = HEARTBEAT_SECONDS,
+): AsyncDisposable {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let sending: Promise<void> | undefined;
+  let stopped = false;
+  let failing = false;
+  const beat = () => {
+    timer = undefined;
+    sending = publish(status()).then(
+      () => {
+        if (failing) logger.info("Heartbeats are published again");
+        failing = false;
+      },
+      (error) => {
+        if (!failing) {
+          logger.error("Cannot publish a heartbeat: {error}", { error });
+        }
+        failing = true;
+      },
+    ).finally(() => {
+      sending = undefined;
+      if (!stopped) timer = setTimeout(beat, seconds * 1000);
+    });
+  };
+  beat();
+  return {
+    async [Symbol.asyncDispose]() {
+      stopped = true;
+      clearTimeout(timer);
+      await sending;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The workers heard of, by name, with when (local clock) they were heard. */
+export class WorkerTracker {
+  readonly #seen = new Map<string, { status: WorkerStatus; at: number }>();
+
+  /** Records a heartbeat; false when the data is not one. */
+  record(data: unknown): boolean {
+    const status = parseWorkerStatus(data);
+    if (!status) return false;
+    this.#seen.set(status.worker, { status, at: Date.now() });
+    return true;
+  }
+
+  /** The workers heard of within the last heartbeats, sorted by name. */
+  live(): WorkerStatus[] {
+    const oldest = Date.now() - MISSED_HEARTBEATS * HEARTBEAT_SECONDS * 1000;
+    for (const [name, { at }] of this.#seen) {
+      if (at < oldest) this.#seen.delete(name);
+    }
+    return [...this.#seen.values()].map(({ status }) => status).sort((a, b) =>
+      a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0
+    );
+  }
+}

@@ -1,0 +1,297 @@
+/**
+ * The `pq` command line against a running server: every command, its
+ * `--json` output, and bad input (unknown job, malformed key=value, unknown
+ * id) with clear messages and exit statuses. On SQLite, and the basics on
+ * Redis.
+ */
+import assert from "node:assert/strict";
+import { haveRedis, startRedis } from "./_redis.ts";
+import { EXAMPLE_JOBS, serverArgs, startServer, tempDir } from "./_server.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `pq <args>` on a store and resolves with what it did. */
+async function pq(dataStore: string, ...args: string[]): Promise<Run> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      CLI,
+      ...args,
+      "--data-store",
+      dataStore,
+      "--task-paths",
+      EXAMPLE_JOBS,
+    ],
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** The task id of `pq queue ... --json`. */
+function idOf(run: Run): string {
+  assert.equal(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout).id;
+}
+
+Deno.test("pq commands against a server on SQLite", async (t) => {
+  await using dir = await tempDir();
+  const store = `sqlite:${dir.path}/pq.sqlite`;
+  await using server = startServer(serverArgs({
+    workers: 1,
+    dataStore: store,
+    taskPaths: EXAMPLE_JOBS,
+    taskPoolTimeout: 0.05,
+  }));
+
+  await t.step(
+    "queue --wait prints the result, a progress line on stderr, exit 0",
+    async () => {
+      const run = await pq(store, "queue", "addition", "a=4", "b=6", "--wait");
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^task\.addition<[0-9a-f]+><SUCCESS>/);
+      assert.match(run.stdout, /result\s+10\n/);
+      assert.match(run.stderr, /Waiting for addition<[0-9a-f]+>: QUEUED/);
+    },
+  );
+
+  await t.step(
+    "queue parses values as JSON when they parse, else as text",
+    async () => {
+      const run = await pq(
+        store,
+        "queue",
+        "subtraction",
+        "a=10",
+        "b=2.5",
+        "--wait",
+        "--json",
+      );
+      assert.equal(run.code, 0, run.stderr);
+      const task = JSON.parse(run.stdout);
+      assert.deepEqual(task.kwargs, { a: 10, b: 2.5 });
+      assert.equal(task.result, 7.5);
+      assert.equal(task.statusString, "SUCCESS");
+      const text = await pq(store, "queue", "subtraction", "a=ten", "--json");
+      assert.deepEqual(JSON.parse(text.stdout).kwargs, { a: "ten" });
+    },
+  );
+
+  await t.step(
+    "queue --wait of a task that fails exits 1 saying why",
+    async () => {
+      const run = await pq(store, "queue", "subtraction", "a=x", "--wait");
+      assert.equal(run.code, 1);
+      assert.match(run.stdout, /<FAILURE>/);
+      assert.match(
+        run.stderr,
+        /ended FAILURE: unsupported operand types for -: string and number/,
+      );
+    },
+  );
+
+  await t.step("queue of an unknown job exits 1 naming the job", async () => {
+    const run = await pq(store, "queue", "nosuchjob", "a=1");
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /pq: Task nosuchjob is not registered/);
+    assert.equal(run.stdout, "");
+  });
+
+  await t.step(
+    "a malformed key=value is a usage error (exit 2) naming it",
+    async () => {
+      const run = await pq(store, "queue", "addition", "a=1", "oops");
+      assert.equal(run.code, 2);
+      assert.match(
+        run.stderr,
+        /Cannot read argument 'oops' as key=value: there is no '='/,
+      );
+      const empty = await pq(store, "queue", "addition", "=1");
+      assert.equal(empty.code, 2);
+      assert.match(empty.stderr, /Cannot read argument '=1'.*the key is empty/);
+      const delay = await pq(store, "queue", "addition", "--delay=-1");
+      assert.equal(delay.code, 2);
+      assert.match(delay.stderr, /--delay must be a non-negative number.*'-1'/);
+    },
+  );
+
+  await t.step("status shows a task; --json gives its record", async () => {
+    const id = idOf(
+      await pq(store, "queue", "addition", "a=1", "--delay", "60", "--json"),
+    );
+    const run = await pq(store, "status", id);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`task\\.addition<${id}><QUEUED>`));
+    assert.match(run.stdout, /delay\s+60 s/);
+    const json = JSON.parse((await pq(store, "status", id, "--json")).stdout);
+    assert.equal(json.id, id);
+    assert.equal(json.statusString, "QUEUED");
+  });
+
+  await t.step("status of an unknown id exits 1 naming the id", async () => {
+    const run = await pq(store, "status", "nosuchid");
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /No task with id 'nosuchid'/);
+    const missing = await pq(store, "status");
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /Command 'status' needs 1 argument: got none/);
+  });
+
+  await t.step(
+    "revoke stops a queued task; again, or unknown, exits 1",
+    async () => {
+      const id = idOf(
+        await pq(store, "queue", "addition", "--delay", "60", "--json"),
+      );
+      const run = await pq(store, "revoke", id);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, new RegExp(`Revoked task ${id}`));
+      const status = JSON.parse(
+        (await pq(store, "status", id, "--json")).stdout,
+      );
+      assert.equal(status.statusString, "REVOKED");
+      const again = await pq(store, "revoke", id, "--json");
+      assert.equal(again.code, 1);
+      assert.deepEqual(JSON.parse(again.stdout), { id, outcome: "finished" });
+      assert.match(again.stderr, /had already finished \(REVOKED\)/);
+      const unknown = await pq(store, "revoke", "nosuchid");
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /No task with id 'nosuchid'/);
+    },
+  );
+
+  await t.step("queues shows the tasks waiting; purge drops them", async () => {
+    for (let i = 0; i < 3; i++) {
+      const run = await pq(store, "queue", "addition", "--queue", "parked");
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^Queued task\.addition<.*> on queue parked/);
+    }
+    const sizes = await pq(store, "queues", "parked", "--json");
+    assert.deepEqual(JSON.parse(sizes.stdout), { parked: 3 });
+    const human = await pq(store, "queues", "parked");
+    assert.match(human.stdout, /parked\s+3/);
+    const all = JSON.parse((await pq(store, "queues", "--json")).stdout);
+    assert.ok("pulsarqueue" in all, JSON.stringify(all));
+    const purge = await pq(store, "purge", "parked");
+    assert.equal(purge.code, 0, purge.stderr);
+    assert.match(purge.stdout, /Purged 3 queued tasks from parked/);
+    const after = await pq(store, "queues", "parked", "--json");
+    assert.deepEqual(JSON.parse(after.stdout), { parked: 0 });
+    const none = await pq(store, "purge");
+    assert.equal(none.code, 2);
+  });
+
+  await t.step("jobs lists the jobs; an unknown name exits 1", async () => {
+    const run = await pq(store, "jobs");
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^addition\s+regular\s+-\s+Adds `a` and `b`\.$/m);
+    const json = JSON.parse(
+      (await pq(store, "jobs", "addition", "--json")).stdout,
+    );
+    assert.deepEqual(Object.keys(json), ["addition"]);
+    assert.equal(json.addition.type, "regular");
+    const unknown = await pq(store, "jobs", "nosuchjob");
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /Task nosuchjob is not registered/);
+  });
+
+  await t.step("workers lists the live worker", async () => {
+    const json = await pq(store, "workers", "--json");
+    assert.equal(json.code, 0, json.stderr);
+    const workers = JSON.parse(json.stdout);
+    assert.equal(workers.length, 1);
+    assert.match(workers[0].worker, /^worker-\d+$/);
+    const run = await pq(store, "workers");
+    assert.match(run.stdout, new RegExp(`^${workers[0].worker}\\s`, "m"));
+  });
+
+  await t.step(
+    "an unknown command or a flag of another command exits 2",
+    async () => {
+      const run = await pq(store, "frobnicate");
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, /Unknown command 'frobnicate'/);
+      const stray = await pq(store, "jobs", "--wait");
+      assert.equal(stray.code, 2);
+      assert.match(stray.stderr, /'--wait' is not an option of command 'jobs'/);
+    },
+  );
+
+  assert.equal((await server.stop()).code, 0, server.stderr());
+});
+
+Deno.test("--help lists every command", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, "--help"],
+  }).output();
+  assert.equal(output.code, 0);
+  const text = new TextDecoder().decode(output.stdout);
+  for (
+    const command of [
+      "serve",
+      "queue <job>",
+      "status <id>",
+      "jobs",
+      "revoke <id>",
+      "queues",
+      "workers",
+      "purge <queue>",
+    ]
+  ) assert.ok(text.includes(`pq ${command}`), command);
+  assert.match(text, /--data-store/);
+});
+
+Deno.test({
+  name: "pq basics against a server on Redis",
+  ignore: !(await haveRedis()),
+  async fn() {
+    await using redis = await startRedis();
+    const store = redis.url("pqcli");
+    await using server = startServer(serverArgs({
+      workers: 1,
+      dataStore: store,
+      taskPaths: EXAMPLE_JOBS,
+    }));
+    const done = await pq(
+      store,
+      "queue",
+      "addition",
+      "a=2",
+      "b=3",
+      "--wait",
+      "--json",
+    );
+    assert.equal(done.code, 0, done.stderr);
+    const task = JSON.parse(done.stdout);
+    assert.equal(task.result, 5);
+    const status = JSON.parse(
+      (await pq(store, "status", task.id, "--json")).stdout,
+    );
+    assert.equal(status.statusString, "SUCCESS");
+    assert.equal((await pq(store, "status", "nosuchid")).code, 1);
+    assert.equal((await pq(store, "queue", "nosuchjob")).code, 1);
+    await pq(store, "queue", "addition", "--queue", "parked");
+    assert.deepEqual(
+      JSON.parse((await pq(store, "queues", "parked", "--json")).stdout),
+      { parked: 1 },
+    );
+    assert.match(
+      (await pq(store, "purge", "parked")).stdout,
+      /Purged 1 queued task from parked/,
+    );
+    const workers = JSON.parse((await pq(store, "workers", "--json")).stdout);
+    assert.equal(workers.length, 1);
+    assert.equal((await server.stop()).code, 0, server.stderr());
+  },
+});
