@@ -34,8 +34,8 @@ export function startServer(
   options: { env?: Record<string, string> } = {},
 ): Server {
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    env: options.env,
+    args: ["run", "--permission-set=test", "--no-prompt", CLI, ...args],
+    env: { PQ_PERMISSION_SET: "test", ...options.env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

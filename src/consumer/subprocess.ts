@@ -11,9 +11,11 @@ import {
   jobPermissionFlags,
   type JobPermissions,
   missingFromParent,
-  permissionFlags,
 } from "../permissions.ts";
-import { childCommand } from "../server/self_command.ts";
+import {
+  childCommand,
+  inheritedPermissionArgs,
+} from "../server/self_command.ts";
 import type { Task } from "../task.ts";
 import type { RemoteHost } from "./remote_host.ts";
 import {
@@ -68,7 +70,7 @@ export async function runInSubprocess(
     CHILD_URL,
     request.module,
     permissions === undefined
-      ? permissionFlags()
+      ? inheritedPermissionArgs()
       : jobPermissionFlags(permissions),
   );
   const child = new Deno.Command(command, {

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { TaskError } from "../errors.ts";
 import { job, type JobClass } from "../job.ts";
+import { denoCommand } from "../server/self_command.ts";
 
 /** A permission as `deno run` takes it: `read`, `net=example.com:443`... */
 const permission = z.string().regex(
@@ -18,7 +19,7 @@ async function runDeno(
   allow: readonly string[],
   signal: AbortSignal,
 ): Promise<string> {
-  const output = await new Deno.Command(Deno.execPath(), {
+  const output = await new Deno.Command(denoCommand(), {
     args: [
       "run",
       "--no-prompt",

@@ -1,8 +1,15 @@
 /**
- * How a pq process starts another copy of itself (worker processes).
+ * How a pq process starts another copy of itself (worker processes) and
+ * its CPUBOUND subprocesses, with the permissions it holds.
  * @module
  */
 import { permissionFlags } from "../permissions.ts";
+
+/**
+ * The variable naming the permission set of the program's deno.json that
+ * children run with when this process runs under one (`-P=<name>`).
+ */
+export const PERMISSION_SET_ENV = "PQ_PERMISSION_SET";
 
 /**
  * The command that runs this program again with the same arguments: the
@@ -13,9 +20,50 @@ export function selfCommand(): { command: string; args: string[] } {
     return { command: Deno.execPath(), args: [...Deno.args] };
   }
   return {
-    command: Deno.execPath(),
-    args: ["run", ...permissionFlags(), Deno.mainModule, ...Deno.args],
+    command: denoCommand(),
+    args: ["run", ...inheritedPermissionArgs(), Deno.mainModule, ...Deno.args],
   };
+}
+
+/**
+ * The `deno` to run children with: this one, by path, when this process may
+ * run it; else `deno` from PATH (a permission set grants `run: ["deno"]`,
+ * which names the one on PATH, not the resolved binary).
+ */
+export function denoCommand(): string {
+  const path = Deno.execPath();
+  const mayRun = Deno.permissions.querySync({ name: "run", command: path });
+  return mayRun.state === "granted" ? path : "deno";
+}
+
+/**
+ * The `deno run` flags that give a child this process's permissions and no
+ * more: `--allow-all` when it holds every one; the program's permission set
+ * (`-P=$PQ_PERMISSION_SET`, `default` when unset) when its deno.json has
+ * permission sets, since flags cannot carry permissions held for some paths
+ * or hosts only; else the permissions it holds in full.
+ */
+export function inheritedPermissionArgs(): string[] {
+  const granted = permissionFlags();
+  if (granted[0] === "--allow-all") return granted;
+  const config = denoConfig();
+  if (!config || !hasPermissionSets(config)) return granted;
+  let name = "default";
+  try {
+    name = Deno.env.get(PERMISSION_SET_ENV) || name;
+  } catch {
+    // Not allowed to read it: the default set.
+  }
+  return [`--config=${config}`, `--permission-set=${name}`];
+}
+
+function hasPermissionSets(config: string): boolean {
+  try {
+    const parsed = JSON.parse(Deno.readTextFileSync(config));
+    return typeof parsed?.permissions === "object" && parsed.permissions;
+  } catch {
+    return false;
+  }
 }
 
 /** The argument that makes a compiled pq binary run a CPUBOUND task. */
@@ -36,13 +84,17 @@ export function childCommand(
     return { command: Deno.execPath(), args: [SUBPROCESS_ARG] };
   }
   const config = denoConfig();
+  const configArgs =
+    config && !permissionArgs.some((arg) => arg.startsWith("--config="))
+      ? [`--config=${config}`]
+      : [];
   return {
-    command: Deno.execPath(),
+    command: denoCommand(),
     args: [
       "run",
       "--quiet",
       "--no-prompt",
-      ...(config ? [`--config=${config}`] : []),
+      ...configArgs,
       `--preload=${module}`,
       ...permissionArgs,
       entry.href,
