@@ -5,6 +5,7 @@
  * SIGTERM, then SIGKILL after a grace period.
  * @module
  */
+import { readLines } from "../_lines.ts";
 import { TaskError } from "../errors.ts";
 import type { JobLogger } from "../job.ts";
 import {
@@ -155,21 +156,4 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** Calls `onLine` with each line of a stream, until it ends. */
-async function readLines(
-  stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
-): Promise<void> {
-  let buffer = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buffer += chunk;
-    let end: number;
-    while ((end = buffer.indexOf("\n")) >= 0) {
-      onLine(buffer.slice(0, end));
-      buffer = buffer.slice(end + 1);
-    }
-  }
-  if (buffer) onLine(buffer);
 }

@@ -6,6 +6,7 @@
  * answered by the worker on stdin.
  * @module
  */
+import { readLines } from "../_lines.ts";
 import { RemoteJobRunner } from "./remote_job.ts";
 import {
   frameMark,
@@ -61,24 +62,16 @@ export async function runSubprocessChild(): Promise<never> {
     runner.controller.abort(new Error("The task was stopped"));
     setTimeout(() => Deno.exit(143), 100);
   });
-  let buffer = "";
-  for await (
-    const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
-  ) {
-    buffer += chunk;
-    let end: number;
-    while ((end = buffer.indexOf("\n")) >= 0) {
-      const message = JSON.parse(buffer.slice(0, end)) as ToRemote;
-      buffer = buffer.slice(end + 1);
-      if (message.type !== "run") {
-        runner.receive(message);
-        continue;
-      }
-      mark = frameMark(message.nonce ?? "");
-      captureConsole(send);
-      runner.receive(message).then(() => Deno.exit(0));
+  await readLines(Deno.stdin.readable, (line) => {
+    const message = JSON.parse(line) as ToRemote;
+    if (message.type !== "run") {
+      runner.receive(message);
+      return;
     }
-  }
+    mark = frameMark(message.nonce ?? "");
+    captureConsole(send);
+    runner.receive(message).then(() => Deno.exit(0));
+  });
   // The worker closed stdin without a task, or went away.
   Deno.exit(0);
 }
