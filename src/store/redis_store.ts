@@ -811,6 +811,11 @@ export class RedisStore implements Store {
         (message: Buffer) => this.#deliver(channel, message),
         true,
       );
+    } else {
+      // A message published before this call may still be in flight on the
+      // subscriber connection; a round trip on it delivers that message to
+      // the listeners already there before this one joins.
+      await this.#subscriber.PING();
     }
     listeners.add(listener);
     return async () => {
