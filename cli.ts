@@ -12,7 +12,12 @@
  */
 import { configure, getConsoleSink } from "@logtape/logtape";
 import { PulsarQueue, settingsEnv } from "./src/app.ts";
+import { runSubprocessChild } from "./src/consumer/subprocess_child.ts";
 import { SettingsError } from "./src/errors.ts";
+import {
+  SUBPROCESS_ARG,
+  subprocessSandbox,
+} from "./src/server/self_command.ts";
 import {
   type CommandOptions,
   helpText,
@@ -44,6 +49,17 @@ const COMMAND_OPTIONS: CommandOptions = Object.assign(
  * ```
  */
 export async function main(args: string[]): Promise<number> {
+  // A compiled binary runs itself this way for a CPUBOUND task.
+  if (args[0] === SUBPROCESS_ARG) {
+    let sandbox;
+    try {
+      sandbox = subprocessSandbox(args.slice(1));
+    } catch (error) {
+      console.error(`pq: ${(error as Error).message}`);
+      return 2;
+    }
+    return await runSubprocessChild(sandbox);
+  }
   let resolved;
   let command: Command | undefined;
   let values: Record<string, unknown>;

@@ -4,8 +4,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { appFileUrl } from "./_paths.ts";
 import type { Settings } from "./settings_types.ts";
 import { TaskStatus } from "./status.ts";
 import type {
@@ -169,9 +168,7 @@ export async function managerFromConfig(
   path: string,
 ): Promise<ManagerClass | undefined> {
   if (!path) return undefined;
-  const isUrl = /^[a-z][a-z0-9+.-]+:/i.test(path);
-  const url = isUrl ? path : pathToFileURL(resolve(Deno.cwd(), path)).href;
-  const module = await import(url);
+  const module = await import(appFileUrl(path).href);
   return checkManagerClass(module.manager, `config module ${path}`);
 }
 

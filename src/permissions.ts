@@ -102,6 +102,20 @@ export function jobPermissionFlags(permissions: JobPermissions): string[] {
 }
 
 /**
+ * The permission names `permissions` gives nothing of, which a compiled
+ * binary's subprocess revokes (it cannot narrow a name to some paths).
+ */
+export function permissionsNotGiven(
+  permissions: JobPermissions,
+): PermissionName[] {
+  if (permissions === "none") return [...PERMISSION_NAMES];
+  return PERMISSION_NAMES.filter((name) => {
+    const value = permissions[name];
+    return !value || (Array.isArray(value) && value.length === 0);
+  });
+}
+
+/**
  * The first permission of `permissions` this process does not hold itself,
  * described for an error message, or undefined when it holds them all: a
  * job's subprocess never gets more than its worker.

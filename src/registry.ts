@@ -2,7 +2,7 @@
  * The job registry: every job found in the `taskPaths` modules, by name.
  * @module
  */
-import { toFileUrl } from "./_paths.ts";
+import { appFileUrl } from "./_paths.ts";
 import {
   CONCURRENCY_NAMES,
   isRegistrableJob,
@@ -101,9 +101,7 @@ async function modulesOf(path: string, baseDir: string): Promise<string[]> {
   const isPath = /^(\.{1,2}\/|\/|file:)/.test(path) ||
     !/^[a-z][a-z0-9+.-]*:|^@/i.test(path);
   if (!isPath) return [path];
-  const url = path.startsWith("file:")
-    ? new URL(path)
-    : toFileUrl(path, baseDir);
+  const url = appFileUrl(path, baseDir);
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(url);

@@ -8,8 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { appFileUrl, exists } from "./_paths.ts";
 import { SettingsError } from "./errors.ts";
 import { LOG_LEVELS, type Settings } from "./settings_types.ts";
 
@@ -579,8 +578,7 @@ export function settingsFromEnv(
 export async function loadConfigModule(
   path: string,
 ): Promise<Partial<Settings>> {
-  const isUrl = /^[a-z][a-z0-9+.-]+:/i.test(path);
-  const url = isUrl ? path : pathToFileURL(resolve(Deno.cwd(), path)).href;
+  const url = appFileUrl(path).href;
   let module: Record<string, unknown>;
   try {
     module = await import(url);
@@ -615,11 +613,7 @@ export async function loadConfigModule(
 /** The config module to read: the one named, or ./pq.config.ts if present. */
 function configPath(named: string | undefined): string | undefined {
   if (named) return named;
-  try {
-    return Deno.statSync("pq.config.ts").isFile ? "pq.config.ts" : undefined;
-  } catch {
-    return undefined;
-  }
+  return exists(appFileUrl("pq.config.ts")) ? "pq.config.ts" : undefined;
 }
 
 /**

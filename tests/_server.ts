@@ -28,13 +28,21 @@ export interface Server extends AsyncDisposable {
   stderr(): string;
 }
 
-/** Starts `deno run -A cli.ts <args>` (with `env` added to this one's). */
+/**
+ * Starts `deno run -P=test cli.ts <args>`, or `program <args>` (a compiled
+ * pq), with `env` added to this one's.
+ */
 export function startServer(
   args: string[],
-  options: { env?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; program?: string; cwd?: string } =
+    {},
 ): Server {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--permission-set=test", "--no-prompt", CLI, ...args],
+  const command = options.program ?? Deno.execPath();
+  const process = new Deno.Command(command, {
+    args: options.program
+      ? args
+      : ["run", "--permission-set=test", "--no-prompt", CLI, ...args],
+    cwd: options.cwd,
     env: { PQ_PERMISSION_SET: "test", ...options.env },
     stdin: "null",
     stdout: "piped",

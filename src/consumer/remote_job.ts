@@ -40,9 +40,19 @@ export class RemoteJobRunner {
   /** Aborts when the worker asks the job to stop. */
   readonly controller = new AbortController();
 
-  /** `send` delivers a message to the worker; it throws when it cannot. */
-  constructor(send: (message: FromRemote) => void) {
+  readonly #beforeRun: () => void;
+
+  /**
+   * `send` delivers a message to the worker; it throws when it cannot.
+   * `beforeRun` is called once the job's module is imported, before the
+   * job runs.
+   */
+  constructor(
+    send: (message: FromRemote) => void,
+    beforeRun: () => void = () => {},
+  ) {
     this.#send = send;
+    this.#beforeRun = beforeRun;
   }
 
   /** Handles a message from the worker. Resolves when a run has ended. */
@@ -59,6 +69,7 @@ export class RemoteJobRunner {
     const task = new Task(request.task);
     try {
       const job = await findJob(request.module, task.name);
+      this.#beforeRun();
       const instance = new job({
         backend: this.#backend(request),
         task,

@@ -8,15 +8,8 @@
 import { readLines } from "../_lines.ts";
 import { TaskError } from "../errors.ts";
 import type { JobLogger } from "../job.ts";
-import {
-  jobPermissionFlags,
-  type JobPermissions,
-  missingFromParent,
-} from "../permissions.ts";
-import {
-  childCommand,
-  inheritedPermissionArgs,
-} from "../server/self_command.ts";
+import { type JobPermissions, missingFromParent } from "../permissions.ts";
+import { childCommand } from "../server/self_command.ts";
 import type { Task } from "../task.ts";
 import type { RemoteHost } from "./remote_host.ts";
 import {
@@ -70,9 +63,7 @@ export async function runInSubprocess(
   const { command, args } = childCommand(
     CHILD_URL,
     request.module,
-    permissions === undefined
-      ? inheritedPermissionArgs()
-      : jobPermissionFlags(permissions),
+    permissions,
   );
   const child = new Deno.Command(command, {
     args,

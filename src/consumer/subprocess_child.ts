@@ -7,6 +7,7 @@
  * @module
  */
 import { readLines } from "../_lines.ts";
+import { type JobPermissions, permissionsNotGiven } from "../permissions.ts";
 import { RemoteJobRunner } from "./remote_job.ts";
 import {
   frameMark,
@@ -51,12 +52,25 @@ function captureConsole(send: (message: FromRemote) => void): void {
   }
 }
 
-/** Reads stdin and runs the task it brings; exits when the task is done. */
-export async function runSubprocessChild(): Promise<never> {
+/**
+ * Reads stdin and runs the task it brings; exits when the task is done.
+ * With `sandbox` (a compiled binary's child, which holds the binary's
+ * permissions), every permission name the job was not given is revoked
+ * after its module is imported and before it runs.
+ */
+export async function runSubprocessChild(
+  sandbox?: JobPermissions,
+): Promise<never> {
   let mark = "";
   const send = (message: FromRemote) =>
     writeAll(encoder.encode(mark + JSON.stringify(message) + "\n"));
-  const runner = new RemoteJobRunner(send);
+  const narrow = () => {
+    if (sandbox === undefined) return;
+    for (const name of permissionsNotGiven(sandbox)) {
+      Deno.permissions.revokeSync({ name } as Deno.PermissionDescriptor);
+    }
+  };
+  const runner = new RemoteJobRunner(send, narrow);
   Deno.addSignalListener("SIGTERM", () => {
     // Aborted I/O (fetch, shell) stops first; the worker SIGKILLs later.
     runner.controller.abort(new Error("The task was stopped"));

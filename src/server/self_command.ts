@@ -3,7 +3,12 @@
  * its CPUBOUND subprocesses, with the permissions it holds.
  * @module
  */
-import { permissionFlags } from "../permissions.ts";
+import {
+  jobPermissionFlags,
+  type JobPermissions,
+  permissionFlags,
+  permissionsProblem,
+} from "../permissions.ts";
 
 /**
  * The variable naming the permission set of the program's deno.json that
@@ -69,20 +74,33 @@ function hasPermissionSets(config: string): boolean {
 /** The argument that makes a compiled pq binary run a CPUBOUND task. */
 export const SUBPROCESS_ARG = "--pq-subprocess";
 
+/** How `SUBPROCESS_ARG` is followed by a job's declared permissions. */
+const PERMISSIONS_ARG = "--permissions=";
+
 /**
- * The command of a CPUBOUND subprocess: `deno run` of `entry` with `module`
- * preloaded (so the job's module needs no read permission) and only
- * `permissionArgs`. A compiled binary runs itself with `SUBPROCESS_ARG`
- * (its permissions were fixed when it was compiled).
+ * The command of a CPUBOUND subprocess for a job with `permissions`
+ * (undefined: what this process holds in full, never more).
+ *
+ * Under `deno run` it is `deno run` of `entry` with `module` preloaded (so
+ * the job's module needs no read permission) and only those permissions.
+ * A compiled binary runs itself with `SUBPROCESS_ARG`: its permissions
+ * were fixed when it was compiled, so the child drops the kinds the job
+ * was not given once it has imported the job ({@linkcode subprocessSandbox}).
  */
 export function childCommand(
   entry: URL,
   module: string,
-  permissionArgs: readonly string[],
+  permissions: JobPermissions | undefined,
 ): { command: string; args: string[] } {
   if (Deno.build.standalone) {
-    return { command: Deno.execPath(), args: [SUBPROCESS_ARG] };
+    const sandbox = permissions === undefined
+      ? []
+      : [PERMISSIONS_ARG + JSON.stringify(permissions)];
+    return { command: Deno.execPath(), args: [SUBPROCESS_ARG, ...sandbox] };
   }
+  const permissionArgs = permissions === undefined
+    ? inheritedPermissionArgs()
+    : jobPermissionFlags(permissions);
   const config = denoConfig();
   const configArgs =
     config && !permissionArgs.some((arg) => arg.startsWith("--config="))
@@ -100,6 +118,38 @@ export function childCommand(
       entry.href,
     ],
   };
+}
+
+/**
+ * The job permissions given after `SUBPROCESS_ARG` (`args` without it), or
+ * undefined when none were: the child keeps what the binary holds.
+ *
+ * @throws {TypeError} for an argument that is not `--permissions=<json>`
+ * of valid {@linkcode JobPermissions}.
+ */
+export function subprocessSandbox(
+  args: readonly string[],
+): JobPermissions | undefined {
+  if (args.length === 0) return undefined;
+  const [arg] = args;
+  let permissions: unknown;
+  try {
+    if (args.length > 1 || !arg.startsWith(PERMISSIONS_ARG)) throw arg;
+    permissions = JSON.parse(arg.slice(PERMISSIONS_ARG.length));
+  } catch {
+    throw new TypeError(
+      `${SUBPROCESS_ARG} takes only ${PERMISSIONS_ARG}<json>: got ${
+        args.join(" ")
+      }`,
+    );
+  }
+  const problem = permissionsProblem(permissions);
+  if (problem) {
+    throw new TypeError(
+      `${SUBPROCESS_ARG}: the permissions must be ${problem}`,
+    );
+  }
+  return permissions as JobPermissions;
 }
 
 /**
