@@ -13,6 +13,7 @@ import type {
   ClaimRequest,
   Finish,
   Lease,
+  ReclaimReport,
   RevokeOutcome,
   Store,
 } from "./store/store.ts";
@@ -234,8 +235,7 @@ const task = (event: string, data: TaskRecord): ChannelMessage => ({
 /**
  * Forwards every call to the store, then tells the manager what the call
  * published. A proxy, so that a method added to the store contract is
- * forwarded as it is. Transitions whose records the store does not return
- * (the redelivery of expired leases) are not told.
+ * forwarded as it is.
  */
 function wrapStore(store: Store, manager: Manager): Store {
   const tell = async (messages: Iterable<ChannelMessage>) => {
@@ -249,6 +249,25 @@ function wrapStore(store: Store, manager: Manager): Store {
         );
       }
     }
+  };
+  // Tasks put back in their queue are queued again, or ended (revoked
+  // meanwhile, or redelivered too often): their stored state says which.
+  const tellState = async (ids: readonly string[]) => {
+    const records = await Promise.all(
+      ids.map((id) => store.get(id).catch(() => undefined)),
+    );
+    await tell(
+      records.flatMap((record) =>
+        record
+          ? [
+            task(
+              record.status === TaskStatus.QUEUED ? "queued" : "done",
+              record,
+            ),
+          ]
+          : []
+      ),
+    );
   };
   const overrides: Partial<Store> = {
     async enqueue(tasks: readonly TaskRecord[]): Promise<void> {
@@ -279,22 +298,15 @@ function wrapStore(store: Store, manager: Manager): Store {
     },
     async release(leases: readonly Lease[]): Promise<void> {
       await store.release(leases);
-      // Released tasks are queued again (or ended, if revoked meanwhile).
-      const records = await Promise.all(
-        leases.map(({ id }) => store.get(id).catch(() => undefined)),
-      );
-      await tell(
-        records.flatMap((record) =>
-          record
-            ? [
-              task(
-                record.status === TaskStatus.QUEUED ? "queued" : "done",
-                record,
-              ),
-            ]
-            : []
-        ),
-      );
+      await tellState(leases.map(({ id }) => id));
+    },
+    async reclaim(
+      maxRedeliveries: number,
+      queues?: readonly string[],
+    ): Promise<ReclaimReport> {
+      const report = await store.reclaim(maxRedeliveries, queues);
+      await tellState(report.changed);
+      return report;
     },
     async revoke(id: string): Promise<RevokeOutcome> {
       const outcome = await store.revoke(id);

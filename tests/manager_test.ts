@@ -5,6 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { type ChannelMessage, Manager, PulsarQueue } from "../mod.ts";
+import { managedStore } from "../src/manager.ts";
+import { resolveSettings } from "../src/settings.ts";
+import { TaskStatus } from "../src/status.ts";
+import { SqliteStore } from "../src/store/sqlite_store.ts";
+import { newTaskId, type TaskRecord } from "../src/task.ts";
 import {
   type HookCall,
   readHookLog,
@@ -150,4 +155,61 @@ Deno.test("a failing storeMessage is logged and the task goes on", async () => {
   assert.equal(queued.statusString, "QUEUED");
   // In-process execute publishes started and done; the queue, queued.
   assert.deepEqual(events, ["started", "done", "queued"]);
+});
+
+Deno.test("storeMessage sees tasks whose expired leases were reclaimed", async () => {
+  let now = 1_700_000_000;
+  await using raw = await SqliteStore.open(":memory:", {
+    serializer: "json",
+    resultTtl: 60,
+    now: () => now,
+  });
+  const seen: string[] = [];
+  class Watching extends Manager {
+    override storeMessage(message: ChannelMessage): Promise<void> {
+      const task = message.data as TaskRecord;
+      seen.push(`${message.event} ${task.id} ${task.status}`);
+      return Promise.resolve();
+    }
+  }
+  const settings = resolveSettings({ args: [], env: {} });
+  const store = managedStore(
+    raw,
+    new Watching({ settings: (await settings).settings, role: "worker" }),
+  );
+  const task: TaskRecord = {
+    id: newTaskId(),
+    name: "addition",
+    queue: "default",
+    status: TaskStatus.QUEUED,
+    timeQueued: now,
+    delay: 0,
+    retry: 1,
+    kwargs: {},
+    meta: {},
+    runInfo: {},
+  };
+  await store.enqueue([task]);
+  const claim = () =>
+    store.claim({
+      queues: ["default"],
+      max: 1,
+      worker: "worker-1",
+      node: "host-1",
+      leaseSeconds: 10,
+    });
+  await claim();
+  now += 11; // The worker died: its lease expires.
+  await store.reclaim(1);
+  await claim();
+  now += 11;
+  await store.reclaim(1); // Expired once too often: FAILURE.
+  const { QUEUED, STARTED, FAILURE } = TaskStatus;
+  assert.deepEqual(seen, [
+    `queued ${task.id} ${QUEUED}`,
+    `started ${task.id} ${STARTED}`,
+    `queued ${task.id} ${QUEUED}`,
+    `started ${task.id} ${STARTED}`,
+    `done ${task.id} ${FAILURE}`,
+  ]);
 });

@@ -396,7 +396,11 @@ export function storeContract(
     clock.advance(8);
     assert.deepEqual(await store.renew([lease], 10), { lost: [], revoked: [] });
     clock.advance(8); // Past the first lease, within the renewed one.
-    assert.deepEqual(await store.reclaim(5), { redelivered: 0, failed: 0 });
+    assert.deepEqual(await store.reclaim(5), {
+      redelivered: 0,
+      failed: 0,
+      changed: [],
+    });
     assert.deepEqual(await store.renew([lease], 10), { lost: [], revoked: [] });
 
     const stranger = { id: claim.id, token: "not-the-token" };
@@ -418,7 +422,11 @@ export function storeContract(
     await store.enqueue([task]);
     const [stale] = await store.claim(request({ leaseSeconds: 10 }));
     clock.advance(11);
-    assert.deepEqual(await store.reclaim(3), { redelivered: 1, failed: 0 });
+    assert.deepEqual(await store.reclaim(3), {
+      redelivered: 1,
+      failed: 0,
+      changed: [task.id],
+    });
     assert.deepEqual(await store.renew([stale], 10), {
       lost: [task.id],
       revoked: [],
@@ -463,9 +471,17 @@ export function storeContract(
       assert.equal(claim.id, task.id);
       assert.equal(claim.redeliveries, redeliveries);
       clock.advance(9);
-      assert.deepEqual(await store.reclaim(2), { redelivered: 0, failed: 0 });
+      assert.deepEqual(await store.reclaim(2), {
+        redelivered: 0,
+        failed: 0,
+        changed: [],
+      });
       clock.advance(2);
-      assert.deepEqual(await store.reclaim(2), { redelivered: 1, failed: 0 });
+      assert.deepEqual(await store.reclaim(2), {
+        redelivered: 1,
+        failed: 0,
+        changed: [task.id],
+      });
       const queued = await store.get(task.id);
       assert.equal(queued?.status, TaskStatus.QUEUED);
       assert.equal(queued?.timeQueued, task.timeQueued);
@@ -479,7 +495,11 @@ export function storeContract(
     clock.advance(5);
     await store.renew([claims[1]], 60);
     clock.advance(6);
-    assert.deepEqual(await store.reclaim(2), { redelivered: 0, failed: 1 });
+    assert.deepEqual(await store.reclaim(2), {
+      redelivered: 0,
+      failed: 1,
+      changed: [task.id],
+    });
 
     const failed = await store.get(task.id);
     assert.equal(failed?.status, TaskStatus.FAILURE);

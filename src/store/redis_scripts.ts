@@ -236,11 +236,12 @@ return out
 /**
  * Puts leased tasks back at the head of their queue. ARGV: now, channel,
  * count a redelivery (1/0), only if expired (1/0), then (id, token)...
+ * Returns the ids released.
  */
 export const RELEASE = ENQUEUE_BODY + `
 local now, channel = tonumber(ARGV[1]), ARGV[2]
 local count, only_expired = ARGV[3] == '1', ARGV[4] == '1'
-local released = 0
+local released = {}
 for i = 5, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   if holds(id, token, now, only_expired) then
@@ -248,10 +249,10 @@ for i = 5, #ARGV, 2 do
     if count then redis.call('HINCRBY', KEYS[7], id, 1) end
     redis.call('RPUSH', KEYS[1], id)
     emit('queued', redis.call('HGET', KEYS[4], id))
-    released = released + 1
+    released[#released + 1] = id
   end
 end
-if released > 0 then mark() end
+if #released > 0 then mark() end
 flush(channel)
 return released
 `;

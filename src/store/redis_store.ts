@@ -642,7 +642,7 @@ export class RedisStore implements Store {
     maxRedeliveries: number,
     queues: readonly string[] = [...this.#nextDue.keys()],
   ): Promise<ReclaimReport> {
-    const report = { redelivered: 0, failed: 0 };
+    const report: ReclaimReport = { redelivered: 0, failed: 0, changed: [] };
     for (const queue of queues) {
       const now = this.#now();
       const reply = await this.#script(EXPIRED, this.#keys(queue), [
@@ -676,19 +676,21 @@ export class RedisStore implements Store {
         });
       }
       if (again.length) {
-        report.redelivered += Number(
-          await this.#script(RELEASE, this.#keys(queue), [
-            now,
-            this.#channel("task"),
-            "1",
-            "1",
-            ...again.flatMap((lease) => [lease.id, lease.token]),
-          ]),
-        );
+        const released = await this.#script(RELEASE, this.#keys(queue), [
+          now,
+          this.#channel("task"),
+          "1",
+          "1",
+          ...again.flatMap((lease) => [lease.id, lease.token]),
+        ]) as Reply[];
+        report.redelivered += released.length;
+        report.changed.push(...released.map(String));
       }
       if (failed.length) {
         const written = await this.#finish(failed, true);
-        report.failed += written.filter(Boolean).length;
+        const ended = failed.filter((_, i) => written[i]);
+        report.failed += ended.length;
+        report.changed.push(...ended.map((finish) => finish.id));
       }
     }
     return report;

@@ -617,9 +617,14 @@ export class SqliteStore implements Store {
     return this.#async(() => {
       const now = this.#now();
       const report = this.#transaction(() => {
-        const report = { redelivered: 0, failed: 0 };
+        const report: ReclaimReport = {
+          redelivered: 0,
+          failed: 0,
+          changed: [],
+        };
         const rows = this.#sql.expired.all(now) as unknown[] as TaskRow[];
         for (const row of rows) {
+          report.changed.push(row.id);
           const redeliveries = row.redeliveries + 1;
           if (redeliveries <= maxRedeliveries || row.revoke_requested) {
             if (this.#requeue(row, redeliveries, now)) report.redelivered++;

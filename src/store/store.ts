@@ -91,6 +91,11 @@ export interface ReclaimReport {
   redelivered: number;
   /** Tasks that were redelivered too often and ended as FAILURE. */
   failed: number;
+  /**
+   * The ids of the tasks it queued again or ended (a task whose revoke was
+   * asked for ends REVOKED), so a caller can tell their new state.
+   */
+  changed: string[];
 }
 
 /** A task store and message broker. */
