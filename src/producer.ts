@@ -486,6 +486,7 @@ export class Producer implements AsyncDisposable, JobBackend {
       now,
       threads: this.#init.threads ??
         (this.#ownThreads ??= new ThreadPool(this.settings.threadWorkers)),
+      settings: this.settings,
     });
     await this.#publishTask("done", outcome.task);
     return new Task(outcome.task);

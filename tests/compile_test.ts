@@ -5,14 +5,11 @@
  *
  * `deno compile` builds on a `denort` runtime it downloads; where it cannot
  * (our machines), the test of the binary runs only when `DENORT_BIN` points
- * at one, and says that it was skipped otherwise.
+ * at one, and says that it was skipped otherwise. What the binary's
+ * subprocess runs is tested everywhere, in subprocess_child_test.ts.
  */
 import assert from "node:assert/strict";
 import { compile, COMPILE_INCLUDES } from "../scripts/compile.ts";
-import { frameMark, type RemoteDone } from "../src/consumer/remote_protocol.ts";
-import { readLines } from "../src/_lines.ts";
-import { SUBPROCESS_ARG } from "../src/server/self_command.ts";
-import { TaskStatus } from "../src/status.ts";
 import { eventually, startServer, tempDir } from "./_server.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -26,120 +23,6 @@ Deno.test("every file the binary embeds exists", async () => {
   for (const path of COMPILE_INCLUDES) {
     await Deno.stat(new URL(path, ROOT));
   }
-});
-
-/**
- * Runs `cli.ts <args>` as the binary runs itself for a CPUBOUND task, with
- * the task of job `name` on stdin; resolves with its exit code and its
- * `done` message (if it sent one).
- */
-async function runChild(
-  args: string[],
-  name: string,
-  kwargs: Record<string, unknown>,
-): Promise<{ code: number; done?: RemoteDone; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("cli.ts", ROOT).pathname, ...args],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const nonce = crypto.randomUUID();
-  const request = {
-    type: "run",
-    nonce,
-    module: new URL("tests/fixtures/mode_jobs.ts", ROOT).href,
-    task: {
-      id: crypto.randomUUID().replaceAll("-", ""),
-      name,
-      queue: "pulsarqueue",
-      status: TaskStatus.STARTED,
-      timeQueued: Date.now() / 1000,
-      delay: 0,
-      retry: 1,
-      kwargs,
-      meta: {},
-      runInfo: {},
-    },
-    kwargs,
-    nodeName: "test",
-    info: {},
-  };
-  // Stdin stays open until the result, as a worker keeps it: a child whose
-  // worker went away exits.
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(JSON.stringify(request) + "\n"))
-    .catch(() => undefined);
-  const mark = frameMark(nonce);
-  let done: RemoteDone | undefined;
-  let stderr = "";
-  const [status] = await Promise.all([
-    child.status,
-    readLines(child.stdout, (line) => {
-      if (!line.startsWith(mark)) return;
-      const message = JSON.parse(line.slice(mark.length));
-      if (message.type !== "done") return;
-      done = message;
-      writer.close().catch(() => undefined);
-    }),
-    readLines(child.stderr, (line) => stderr += line + "\n"),
-  ]);
-  await writer.close().catch(() => undefined);
-  return { code: status.code, done, stderr };
-}
-
-Deno.test("the binary's CPUBOUND child (cli.ts --pq-subprocess)", async (t) => {
-  await using dir = await tempDir();
-  const path = `${dir.path}/input.txt`;
-  await Deno.writeTextFile(path, "from disk");
-
-  await t.step("runs the task with the binary's permissions", async () => {
-    const run = await runChild([SUBPROCESS_ARG], "sandboxed.none", { path });
-    assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(run.done && { ok: run.done.ok }, { ok: true });
-    assert.equal(run.done?.ok && run.done.result, "from disk");
-  });
-
-  await t.step("drops every permission a job was not given", async () => {
-    for (
-      const permissions of ['"none"', '{"env":true}', '{"read":[]}']
-    ) {
-      const run = await runChild(
-        [SUBPROCESS_ARG, `--permissions=${permissions}`],
-        "sandboxed.none",
-        { path },
-      );
-      assert.equal(run.code, 0, run.stderr);
-      assert.equal(run.done?.ok, false, permissions);
-      if (run.done?.ok === false) {
-        assert.equal(run.done.error.name, "NotCapable");
-        assert.match(run.done.error.message, /Requires read access/);
-      }
-    }
-    const allowed = await runChild(
-      [SUBPROCESS_ARG, '--permissions={"read":true}'],
-      "sandboxed.none",
-      { path },
-    );
-    assert.equal(allowed.done?.ok, true, allowed.stderr);
-  });
-
-  await t.step("bad permissions exit 2 saying why", async () => {
-    for (
-      const [args, message] of [
-        [["--permissions=nope"], /takes only --permissions=<json>/],
-        [['--permissions={"disk":true}'], /permission names among read/],
-        [["--other"], /takes only --permissions=<json>/],
-      ] as const
-    ) {
-      const run = await runChild([SUBPROCESS_ARG, ...args], "sandboxed.none", {
-        path,
-      });
-      assert.equal(run.code, 2);
-      assert.equal(run.done, undefined);
-      assert.match(run.stderr, message);
-    }
-  });
 });
 
 Deno.test({

@@ -25,7 +25,7 @@ import {
 
 const CONFIG = new URL("./_manager_config.ts", import.meta.url).pathname;
 
-Deno.test("Manager hooks see every task event and heartbeat, in every role", async () => {
+Deno.test("Manager hooks see every task event and heartbeat, in every role (CPUBOUND child too)", async () => {
   await using dir = await tempDir();
   const dataStore = `sqlite:${dir.path}/pq.sqlite`;
   await using server = startServer(serverArgs({
@@ -49,6 +49,9 @@ Deno.test("Manager hooks see every task event and heartbeat, in every role", asy
   });
   assert.equal(managed.statusString, "SUCCESS");
   assert.equal(managed.queue, "managed");
+  // A CPUBOUND subprocess makes the config module's Manager too.
+  const cpubound = await api.tasks.queue("cpubound");
+  assert.equal(cpubound.statusString, "SUCCESS", String(cpubound.result));
 
   const ofTask = (calls: HookCall[], id: string) =>
     calls.filter((c) => c.hook === "storeMessage" && c.id === id);
@@ -84,7 +87,7 @@ Deno.test("Manager hooks see every task event and heartbeat, in every role", asy
   const after = await readHookLog(dataStore);
   const hooks = (role: string, hook: string) =>
     after.filter((c) => c.role === role && c.hook === hook).length;
-  for (const role of ["arbiter", "worker", "producer"]) {
+  for (const role of ["arbiter", "worker", "producer", "child"]) {
     assert.equal(hooks(role, "start"), 1, `${role} started once`);
     assert.equal(hooks(role, "close"), 1, `${role} closed once`);
   }

@@ -5,6 +5,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { JobRegistry } from "../registry.ts";
+import type { Settings } from "../settings_types.ts";
 import { TaskStatus } from "../status.ts";
 import type { Claim, Finish, Store } from "../store/store.ts";
 import { type Dict, standInRecord, type TaskRecord } from "../task.ts";
@@ -45,6 +46,8 @@ export interface ConsumerOptions {
   now?: () => number;
   /** The Web Workers of THREAD_IO jobs. */
   threads?: ThreadPool;
+  /** The worker's settings (CPUBOUND subprocesses make its Manager). */
+  settings?: Settings;
   /** Called with each batch of outcomes once the store has recorded it. */
   onRecorded?: (finishes: readonly Finish[]) => void;
 }
@@ -270,6 +273,7 @@ export class Consumer {
       now: this.#now,
       signal,
       threads: this.#options.threads,
+      settings: this.#options.settings,
     });
     logOutcome(outcome.task);
     return { ...lease, ...outcome };

@@ -40,16 +40,16 @@ export class RemoteJobRunner {
   /** Aborts when the worker asks the job to stop. */
   readonly controller = new AbortController();
 
-  readonly #beforeRun: () => void;
+  readonly #beforeRun: (request: RunRequest) => void | Promise<void>;
 
   /**
    * `send` delivers a message to the worker; it throws when it cannot.
-   * `beforeRun` is called once the job's module is imported, before the
-   * job runs.
+   * `beforeRun` is awaited once the job's module is imported, before the
+   * job runs; what it throws fails the task.
    */
   constructor(
     send: (message: FromRemote) => void,
-    beforeRun: () => void = () => {},
+    beforeRun: (request: RunRequest) => void | Promise<void> = () => {},
   ) {
     this.#send = send;
     this.#beforeRun = beforeRun;
@@ -69,7 +69,7 @@ export class RemoteJobRunner {
     const task = new Task(request.task);
     try {
       const job = await findJob(request.module, task.name);
-      this.#beforeRun();
+      await this.#beforeRun(request);
       const instance = new job({
         backend: this.#backend(request),
         task,

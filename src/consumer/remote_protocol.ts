@@ -5,6 +5,7 @@
  * @module
  */
 import { TaskError } from "../errors.ts";
+import type { Settings } from "../settings_types.ts";
 import { statusString, type TaskStatusCode } from "../status.ts";
 import type { Dict, TaskRecord } from "../task.ts";
 
@@ -23,6 +24,11 @@ export interface RunRequest {
   info: Dict;
   /** For a subprocess: the mark that starts each of its message lines. */
   nonce?: string;
+  /**
+   * For a subprocess: the config module that may export the application's
+   * Manager (a resolved specifier), and the settings to make it with.
+   */
+  manager?: { module: string; settings: Settings };
 }
 
 /** An error as it crosses: enough to rebuild it on the other side. */

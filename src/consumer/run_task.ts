@@ -3,6 +3,7 @@
  * @module
  */
 import { untilAborted } from "../_abort.ts";
+import { appFileUrl } from "../_paths.ts";
 import { getLogger } from "@logtape/logtape";
 import { TaskError, TaskTimeout } from "../errors.ts";
 import {
@@ -13,6 +14,7 @@ import {
   type JobLogger,
 } from "../job.ts";
 import { jobModule } from "../registry.ts";
+import type { Settings } from "../settings_types.ts";
 import { TaskStatus } from "../status.ts";
 import { type Dict, newTaskId, Task, type TaskRecord } from "../task.ts";
 import { RemoteHost } from "./remote_host.ts";
@@ -38,6 +40,11 @@ export interface RunContext {
   signal?: AbortSignal;
   /** The Web Workers of THREAD_IO jobs. */
   threads?: ThreadPool;
+  /**
+   * The settings of this process: a CPUBOUND subprocess makes the Manager
+   * its config module exports, with them.
+   */
+  settings?: Settings;
 }
 
 /** The reason a revoked task is given when it is revoked by id. */
@@ -168,6 +175,10 @@ async function runRemote(
   };
   await using host = new RemoteHost(task, { backend, signal, logger });
   if (job.concurrency !== Concurrency.THREAD_IO) {
+    const { settings } = context;
+    if (settings?.config) {
+      request.manager = { module: appFileUrl(settings.config).href, settings };
+    }
     return await runInSubprocess(request, task, host, {
       signal,
       logger,

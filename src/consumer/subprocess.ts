@@ -60,11 +60,9 @@ export async function runInSubprocess(
   }
   signal.throwIfAborted();
   const nonce = crypto.randomUUID();
-  const { command, args } = childCommand(
-    CHILD_URL,
-    request.module,
-    permissions,
-  );
+  const preloads = [request.module];
+  if (request.manager) preloads.push(request.manager.module);
+  const { command, args } = childCommand(CHILD_URL, preloads, permissions);
   const child = new Deno.Command(command, {
     args,
     env: { NO_COLOR: "1" },

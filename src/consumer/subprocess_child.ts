@@ -7,12 +7,14 @@
  * @module
  */
 import { readLines } from "../_lines.ts";
+import { type Manager, managerFromConfig } from "../manager.ts";
 import { type JobPermissions, permissionsNotGiven } from "../permissions.ts";
 import { RemoteJobRunner } from "./remote_job.ts";
 import {
   frameMark,
   type FromRemote,
   type RemoteLog,
+  type RunRequest,
   type ToRemote,
 } from "./remote_protocol.ts";
 
@@ -54,9 +56,12 @@ function captureConsole(send: (message: FromRemote) => void): void {
 
 /**
  * Reads stdin and runs the task it brings; exits when the task is done.
- * With `sandbox` (a compiled binary's child, which holds the binary's
- * permissions), every permission name the job was not given is revoked
- * after its module is imported and before it runs.
+ *
+ * Once the job's module is imported, and before the job runs: with
+ * `sandbox` (a compiled binary's child, which holds the binary's
+ * permissions), every permission the job was not given is revoked; then the
+ * Manager the config module exports, if any, is made (role `child`) and
+ * started. It is closed when the job ends.
  */
 export async function runSubprocessChild(
   sandbox?: JobPermissions,
@@ -64,13 +69,20 @@ export async function runSubprocessChild(
   let mark = "";
   const send = (message: FromRemote) =>
     writeAll(encoder.encode(mark + JSON.stringify(message) + "\n"));
-  const narrow = () => {
-    if (sandbox === undefined) return;
-    for (const name of permissionsNotGiven(sandbox)) {
-      Deno.permissions.revokeSync({ name } as Deno.PermissionDescriptor);
+  let manager: Manager | undefined;
+  const prepare = async ({ manager: made }: RunRequest) => {
+    // Imported before the sandbox narrows: it may need to read the module.
+    const cls = made && await managerFromConfig(made.module);
+    if (sandbox !== undefined) {
+      for (const name of permissionsNotGiven(sandbox)) {
+        Deno.permissions.revokeSync({ name } as Deno.PermissionDescriptor);
+      }
     }
+    if (!cls || !made) return;
+    manager = new cls({ settings: made.settings, role: "child" });
+    await manager.start();
   };
-  const runner = new RemoteJobRunner(send, narrow);
+  const runner = new RemoteJobRunner(send, prepare);
   Deno.addSignalListener("SIGTERM", () => {
     // Aborted I/O (fetch, shell) stops first; the worker SIGKILLs later.
     runner.controller.abort(new Error("The task was stopped"));
@@ -84,7 +96,17 @@ export async function runSubprocessChild(
     }
     mark = frameMark(message.nonce ?? "");
     captureConsole(send);
-    runner.receive(message).then(() => Deno.exit(0));
+    runner.receive(message)
+      .then(() => manager?.close())
+      .catch((error) =>
+        send({
+          type: "log",
+          level: "error",
+          message: "Manager close failed: {error}",
+          properties: { error: String(error) },
+        })
+      )
+      .finally(() => Deno.exit(0));
   });
   // The worker closed stdin without a task, or went away.
   Deno.exit(0);

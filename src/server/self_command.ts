@@ -81,15 +81,16 @@ const PERMISSIONS_ARG = "--permissions=";
  * The command of a CPUBOUND subprocess for a job with `permissions`
  * (undefined: what this process holds in full, never more).
  *
- * Under `deno run` it is `deno run` of `entry` with `module` preloaded (so
- * the job's module needs no read permission) and only those permissions.
+ * Under `deno run` it is `deno run` of `entry` with `modules` preloaded (so
+ * the job's module and the config module need no read permission) and only
+ * those permissions.
  * A compiled binary runs itself with `SUBPROCESS_ARG`: its permissions
  * were fixed when it was compiled, so the child drops the kinds the job
  * was not given once it has imported the job ({@linkcode subprocessSandbox}).
  */
 export function childCommand(
   entry: URL,
-  module: string,
+  modules: readonly string[],
   permissions: JobPermissions | undefined,
 ): { command: string; args: string[] } {
   if (Deno.build.standalone) {
@@ -113,7 +114,7 @@ export function childCommand(
       "--quiet",
       "--no-prompt",
       ...configArgs,
-      `--preload=${module}`,
+      ...modules.map((module) => `--preload=${module}`),
       ...permissionArgs,
       entry.href,
     ],

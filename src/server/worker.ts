@@ -68,6 +68,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       maxRedeliveries: settings.maxRedeliveries,
       taskPoolTimeout: settings.taskPoolTimeout,
       threads,
+      settings,
     });
     const stop = () => consumer?.stop(settings.gracePeriod);
     signal.addEventListener("abort", stop, { once: true });
