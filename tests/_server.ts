@@ -60,6 +60,17 @@ export function startServer(
     drain(process.stderr, true),
   ]);
   let stopped: Promise<Deno.CommandStatus> | undefined;
+  // A server that fails on its own (bad settings, a job module that does not
+  // load) fails the test at once, with its stderr, rather than leaving it
+  // waiting for tasks no one will run. Servers a test kills die by signal.
+  process.status.then(async (status) => {
+    if (stopped || status.success || status.signal !== null) return;
+    await reading;
+    throw new Error(
+      `The test server exited with code ${status.code} before the test ` +
+        `stopped it:\n${stderrText}`,
+    );
+  });
   const stop = () => {
     stopped ??= (async () => {
       try {
