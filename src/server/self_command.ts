@@ -33,9 +33,11 @@ export function selfCommand(): { command: string; args: string[] } {
 /**
  * The `deno` to run children with: this one, by path, when this process may
  * run it; else `deno` from PATH (a permission set grants `run: ["deno"]`,
- * which names the one on PATH, not the resolved binary).
+ * which names the one on PATH, not the resolved binary). A compiled binary
+ * is not a `deno`: it uses the one on PATH.
  */
 export function denoCommand(): string {
+  if (Deno.build.standalone) return "deno";
   const path = Deno.execPath();
   const mayRun = Deno.permissions.querySync({ name: "run", command: path });
   return mayRun.state === "granted" ? path : "deno";
