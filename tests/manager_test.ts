@@ -9,7 +9,7 @@ import { managedStore } from "../src/manager.ts";
 import { resolveSettings } from "../src/settings.ts";
 import { TaskStatus } from "../src/status.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import { newTaskId, standInRecord, type TaskRecord } from "../src/task.ts";
 import {
   type HookCall,
   readHookLog,
@@ -180,18 +180,10 @@ Deno.test("storeMessage sees tasks whose expired leases were reclaimed", async (
     raw,
     new Watching({ settings: (await settings).settings, role: "worker" }),
   );
-  const task: TaskRecord = {
-    id: newTaskId(),
-    name: "addition",
-    queue: "default",
-    status: TaskStatus.QUEUED,
-    timeQueued: now,
-    delay: 0,
-    retry: 1,
-    kwargs: {},
-    meta: {},
-    runInfo: {},
-  };
+  const task = standInRecord(
+    { id: newTaskId(), name: "addition", queue: "default" },
+    now,
+  );
   await store.enqueue([task]);
   const claim = () =>
     store.claim({

@@ -11,6 +11,7 @@ import { frameMark } from "../src/consumer/remote_protocol.ts";
 import { SUBPROCESS_ARG } from "../src/server/self_command.ts";
 import { resolveSettings } from "../src/settings.ts";
 import { TaskStatus } from "../src/status.ts";
+import { newTaskId, standInRecord } from "../src/task.ts";
 import { tempDir } from "./_server.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -43,21 +44,15 @@ async function runChild(
     stderr: "piped",
   }).spawn();
   const nonce = crypto.randomUUID();
+  const now = Date.now() / 1000;
   const request = {
     type: "run",
     nonce,
     module: new URL("tests/fixtures/mode_jobs.ts", ROOT).href,
     task: {
-      id: crypto.randomUUID().replaceAll("-", ""),
-      name,
-      queue: "pulsarqueue",
+      ...standInRecord({ id: newTaskId(), name, queue: "pulsarqueue" }, now),
       status: TaskStatus.STARTED,
-      timeQueued: Date.now() / 1000,
-      delay: 0,
-      retry: 1,
       kwargs,
-      meta: {},
-      runInfo: {},
     },
     kwargs,
     nodeName: "test",

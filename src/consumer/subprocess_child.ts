@@ -79,8 +79,9 @@ export async function runSubprocessChild(
       }
     }
     if (!cls || !made) return;
-    manager = new cls({ settings: made.settings, role: "child" });
-    await manager.start();
+    const started = new cls({ settings: made.settings, role: "child" });
+    await started.start();
+    manager = started; // Closed after the job: it started.
   };
   const runner = new RemoteJobRunner(send, prepare);
   Deno.addSignalListener("SIGTERM", () => {

@@ -134,17 +134,17 @@ export function subprocessSandbox(
   args: readonly string[],
 ): JobPermissions | undefined {
   if (args.length === 0) return undefined;
-  const [arg] = args;
+  const usage = new TypeError(
+    `${SUBPROCESS_ARG} takes only ${PERMISSIONS_ARG}<json>: got ${
+      args.join(" ")
+    }`,
+  );
+  if (args.length > 1 || !args[0].startsWith(PERMISSIONS_ARG)) throw usage;
   let permissions: unknown;
   try {
-    if (args.length > 1 || !arg.startsWith(PERMISSIONS_ARG)) throw arg;
-    permissions = JSON.parse(arg.slice(PERMISSIONS_ARG.length));
+    permissions = JSON.parse(args[0].slice(PERMISSIONS_ARG.length));
   } catch {
-    throw new TypeError(
-      `${SUBPROCESS_ARG} takes only ${PERMISSIONS_ARG}<json>: got ${
-        args.join(" ")
-      }`,
-    );
+    throw usage;
   }
   const problem = permissionsProblem(permissions);
   if (problem) {
