@@ -74,6 +74,14 @@ if (import.meta.main) {
   });
   const output = resolve(values.output);
   const status = await compile(output, values.include);
-  if (status.success) console.error(`Built ${output}`);
+  if (status.success) {
+    console.error(`Built ${output}`);
+  } else if (!Deno.env.get("DENORT_BIN")) {
+    console.error(
+      "deno compile failed. If it could not download its denort runtime " +
+        "(no network), point DENORT_BIN at a denort binary of Deno " +
+        `${Deno.version.deno} and run it again.`,
+    );
+  }
   Deno.exit(status.code);
 }
