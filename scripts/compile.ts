@@ -64,14 +64,27 @@ export async function compile(
   }).spawn().status;
 }
 
+/** The flags of `deno task compile`, or a usage error naming the bad one. */
+function parseFlags(args: string[]): { output: string; include: string[] } {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        output: { type: "string", default: "pq" },
+        include: { type: "string", multiple: true, default: [] },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`compile: ${(error as Error).message}`);
+    console.error(
+      "Usage: deno task compile [--output <path>] [--include <path> ...]",
+    );
+    Deno.exit(2);
+  }
+}
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      output: { type: "string", default: "pq" },
-      include: { type: "string", multiple: true, default: [] },
-    },
-  });
+  const values = parseFlags(Deno.args);
   const output = resolve(values.output);
   const status = await compile(output, values.include);
   if (status.success) {

@@ -1,5 +1,7 @@
 /**
- * Reading a byte stream line by line.
+ * Reading a byte stream line by line. Our own, a few lines long: the
+ * standard `TextLineStream` is in `@std/streams`, on JSR, which pq's
+ * machines cannot reach.
  * @module
  */
 
