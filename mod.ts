@@ -32,7 +32,11 @@ export {
   type ManagerContext,
   type ManagerRole,
 } from "./src/manager.ts";
-export { HEARTBEAT_SECONDS, type WorkerStatus } from "./src/heartbeat.ts";
+export {
+  HEARTBEAT_SECONDS,
+  type JobAdvert,
+  type WorkerStatus,
+} from "./src/heartbeat.ts";
 export {
   Producer,
   type QueueOptions,
@@ -63,6 +67,7 @@ export {
   type JobRuntime,
   type KwargsSchema,
   type LockOptions,
+  type ModeName,
   type StandardResult,
 } from "./src/job.ts";
 export type { JobPermissions, PermissionName } from "./src/permissions.ts";

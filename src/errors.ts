@@ -45,13 +45,23 @@ export class TaskError extends Error {
 export class TaskNotAvailable extends Error {
   /** The job name that is not registered. */
   readonly jobName: string;
-  /** Makes the error for a job name. */
-  constructor(jobName: string, options?: ErrorOptions) {
-    super(`Task ${jobName} is not registered`, options);
+  /**
+   * Makes the error for a job name; `hint` (such as ` (did you mean
+   * 'addition'?)`) is added to the message.
+   */
+  constructor(jobName: string, options?: ErrorOptions & { hint?: string }) {
+    super(`Task ${jobName} is not registered${options?.hint ?? ""}`, options);
     this.name = "TaskNotAvailable";
     this.jobName = jobName;
   }
 }
+
+/**
+ * The hint of a `TaskNotAvailable` raised where no job code was loaded: the
+ * command line without `--task-paths`, a producer without `taskPaths`.
+ */
+export const NO_JOB_CODE_HINT =
+  " (this process loaded no job code: pass --task-paths or the taskPaths setting, or start a server that has the job)";
 
 /**
  * A task ran past its timeout; the task ends REVOKED.

@@ -3,6 +3,7 @@
  * {@linkcode Job}.
  * @module
  */
+import { checkKnownKeys } from "./_did_you_mean.ts";
 import { type JobPermissions, permissionsProblem } from "./permissions.ts";
 import { cronError } from "./periodic.ts";
 import { runShell, type ShellOptions } from "./shell.ts";
@@ -39,6 +40,15 @@ export const Concurrency = {
  * ```
  */
 export type ConcurrencyCode = typeof Concurrency[keyof typeof Concurrency];
+
+/** An execution mode's name, as the README and `pq jobs` write it. */
+export type ModeName = "ASYNC_IO" | "THREAD_IO" | "CPUBOUND";
+
+/** The name of a mode's code: `modeName(Concurrency.CPUBOUND)` is `CPUBOUND`. */
+export function modeName(code: ConcurrencyCode): ModeName {
+  const entry = Object.entries(Concurrency).find(([, value]) => value === code);
+  return (entry?.[0] ?? "ASYNC_IO") as ModeName;
+}
 
 /** The name `jobList` reports for each concurrency mode, as pulsar-queue. */
 export const CONCURRENCY_NAMES: Readonly<Record<ConcurrencyCode, string>> = {
@@ -112,6 +122,23 @@ export interface JobOptions {
    */
   permissions?: JobPermissions;
 }
+
+/** Every key of {@linkcode JobOptions}: `job()` refuses any other. */
+const JOB_OPTION_KEYS = [
+  "name",
+  "concurrency",
+  "timeout",
+  "maxRetries",
+  "retryDelay",
+  "maxConcurrency",
+  "defaultQueue",
+  "doc",
+  "runEvery",
+  "anchor",
+  "cron",
+  "schema",
+  "permissions",
+] as const satisfies readonly (keyof JobOptions)[];
 
 /**
  * A job's logger: a LogTape logger (category `["pq", "job", <name>]`), seen
@@ -412,6 +439,16 @@ export function job<K extends Dict>(
 ): JobClass {
   const options: JobOptions = typeof first === "function" ? {} : first;
   const fn = typeof first === "function" ? first : second;
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot make a job as its options must be an object: got ${options}`,
+    );
+  }
+  checkKnownKeys(
+    options,
+    JOB_OPTION_KEYS,
+    `job '${options.name ?? fn?.name ?? "?"}'`,
+  );
   if (typeof fn !== "function") {
     throw new TypeError(
       `Cannot make a job as its function is missing: got ${typeof fn}`,
@@ -543,4 +580,28 @@ function validatePeriodicOptions(name: string, options: JobOptions): void {
       }); a periodic job has one of them`,
     );
   }
+}
+
+/**
+ * Checks kwargs with the job's schema, when it has one: the checked value
+ * (a schema may fill defaults), or why the kwargs are invalid, naming each
+ * field: `Invalid arguments for job 'addition': aa: Unrecognized key`.
+ */
+export async function checkKwargs(
+  job: JobClass,
+  jobName: string,
+  kwargs: Dict,
+): Promise<{ value: Dict } | { invalid: string }> {
+  if (!job.schema) return { value: kwargs };
+  const checked = await job.schema["~standard"].validate(kwargs);
+  if (!checked.issues) return { value: checked.value as Dict };
+  const problems = checked.issues.map((issue) => {
+    const path = (issue.path ?? []).map((part) =>
+      typeof part === "object" ? String(part.key) : String(part)
+    ).join(".");
+    return path ? `${path}: ${issue.message}` : issue.message;
+  });
+  return {
+    invalid: `Invalid arguments for job '${jobName}': ${problems.join("; ")}`,
+  };
 }

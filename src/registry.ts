@@ -4,10 +4,13 @@
  */
 import { appFileUrl } from "./_paths.ts";
 import {
+  Concurrency,
   CONCURRENCY_NAMES,
   isRegistrableJob,
   type JobClass,
   jobNameOf,
+  type ModeName,
+  modeName,
   validateJobOptions,
 } from "./job.ts";
 import { isPeriodic } from "./periodic.ts";
@@ -18,8 +21,13 @@ export interface JobInfo {
   doc: string | null;
   /** How `doc` is written. */
   docSyntax: "markdown";
-  /** `asyncio`, `thread`, `process`, or null when the job did not set one. */
+  /**
+   * pulsar-queue's name of the mode: `asyncio`, `thread`, `process`, or null
+   * when the job did not set one.
+   */
   concurrency: string | null;
+  /** The execution mode as the README names it (ASYNC_IO when not set). */
+  mode: ModeName;
   /** `periodic` when the job has `runEvery` or `cron`, else `regular`. */
   type: "regular" | "periodic";
 }
@@ -79,6 +87,7 @@ export class JobRegistry {
         concurrency: cls.concurrency
           ? CONCURRENCY_NAMES[cls.concurrency]
           : null,
+        mode: modeName(cls.concurrency ?? Concurrency.ASYNC_IO),
         type: isPeriodic(cls) ? "periodic" : "regular",
       }]];
     });

@@ -8,6 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { didYouMean } from "./_did_you_mean.ts";
 import { appFileUrl, exists } from "./_paths.ts";
 import { SettingsError } from "./errors.ts";
 import { LOG_LEVELS, type Settings } from "./settings_types.ts";
@@ -331,38 +332,6 @@ function checkValue(
   }
 }
 
-/** The edit distance of two strings (Levenshtein). */
-function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(
-        row[j] + 1,
-        next[j - 1] + 1,
-        row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    row = next;
-  }
-  return row[b.length];
-}
-
-/** ` (did you mean 'x'?)` for the closest of `names`, if one is close. */
-function didYouMean(given: string, names: readonly string[]): string {
-  const norm = (name: string) => name.toLowerCase().replace(/[-_]/g, "");
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const name of names) {
-    const d = distance(norm(given), norm(name));
-    if (d < bestDistance) [best, bestDistance] = [name, d];
-  }
-  const limit = Math.max(2, Math.floor(norm(given).length / 3));
-  return best !== undefined && bestDistance <= limit
-    ? ` (did you mean '${best}'?)`
-    : "";
-}
-
 /**
  * Checks settings given as an object: constructor options or a config
  * module. Every key must be a setting and every value must already have
@@ -392,7 +361,8 @@ export function validateSettings(
       throw new SettingsError(name, value, "a known setting", {
         source,
         message: `Unknown setting '${name}' in ${source}${
-          didYouMean(name, [...BY_NAME.keys()])
+          didYouMean(name, BY_NAME.keys()) ||
+          `; known settings: ${[...BY_NAME.keys()].join(", ")}`
         }`,
       });
     }

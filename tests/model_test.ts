@@ -17,7 +17,7 @@ import {
 } from "../mod.ts";
 import { codecFor } from "../src/codec.ts";
 import { globToRegExp } from "../src/events.ts";
-import { jobNameOf, slugifyJobName } from "../src/job.ts";
+import { jobNameOf, modeName, slugifyJobName } from "../src/job.ts";
 import { loadRegistry } from "../src/registry.ts";
 import { newTaskId, parseTaskRecord, type TaskRecord } from "../src/task.ts";
 import { tempDir } from "./_server.ts";
@@ -127,6 +127,34 @@ Deno.test("job() makes a Job class named after the function or option", () => {
     () => job({ name: "x", concurrency: 7 as 1 }, () => 1),
     /Invalid option 'concurrency'/,
   );
+});
+
+Deno.test("job() refuses an unknown option, naming it and the known ones", () => {
+  assert.throws(
+    () =>
+      job(
+        { name: "x", rateLimit: { tasks: 10, per: 1 } } as never,
+        () => 1,
+      ),
+    {
+      name: "TypeError",
+      message:
+        "Unknown option 'rateLimit' of job 'x'; known options: name, concurrency, timeout, maxRetries, retryDelay, maxConcurrency, defaultQueue, doc, runEvery, anchor, cron, schema, permissions",
+    },
+  );
+  assert.throws(
+    () => job({ name: "y", timout: 5 } as never, () => 1),
+    {
+      message:
+        /^Unknown option 'timout' of job 'y' \(did you mean 'timeout'\?\)/,
+    },
+  );
+});
+
+Deno.test("the modes are named as the README names them", () => {
+  assert.equal(modeName(Concurrency.ASYNC_IO), "ASYNC_IO");
+  assert.equal(modeName(Concurrency.THREAD_IO), "THREAD_IO");
+  assert.equal(modeName(Concurrency.CPUBOUND), "CPUBOUND");
 });
 
 Deno.test("a class job's name comes from jobName or the class name", () => {

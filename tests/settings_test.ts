@@ -631,7 +631,7 @@ Deno.test("an unknown option key is rejected, naming it and the source", () => {
   );
   assertSettingsError(
     () => validateSettings({ zzzzzzzz: 1 }, "constructor options"),
-    "Unknown setting 'zzzzzzzz' in constructor options",
+    "Unknown setting 'zzzzzzzz' in constructor options; known settings: workers, concurrentTasks,",
   );
 });
 

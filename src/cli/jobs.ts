@@ -2,7 +2,8 @@
  * `pq jobs [name ...]`: the registered jobs.
  * @module
  */
-import { TaskNotAvailable } from "../errors.ts";
+import { didYouMean } from "../_did_you_mean.ts";
+import { NO_JOB_CODE_HINT, TaskNotAvailable } from "../errors.ts";
 import { type Command, JSON_OPTION, printJson, table } from "./_command.ts";
 
 /** `pq jobs [name ...]`. */
@@ -14,7 +15,12 @@ export const jobsCommand: Command = {
   async run({ api, args, values, io }) {
     await api.start();
     const unknown = args.find((name) => !api.registry.has(name));
-    if (unknown !== undefined) throw new TaskNotAvailable(unknown);
+    if (unknown !== undefined) {
+      throw new TaskNotAvailable(unknown, {
+        hint: didYouMean(unknown, api.registry.names()) ||
+          (api.registry.names().length ? "" : NO_JOB_CODE_HINT),
+      });
+    }
     const jobs = api.tasks.jobList(args.length ? args : undefined);
     if (values.json) {
       printJson(io, Object.fromEntries(jobs));
@@ -25,11 +31,11 @@ export const jobsCommand: Command = {
       return 0;
     }
     io.out(table([
-      ["JOB", "TYPE", "CONCURRENCY", "DOC"],
+      ["JOB", "TYPE", "MODE", "DOC"],
       ...jobs.map(([name, info]) => [
         name,
         info.type,
-        info.concurrency ?? "-",
+        info.mode,
         (info.doc ?? "").split("\n")[0].trim(),
       ]),
     ]));

@@ -6,7 +6,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
-import { TaskStatus } from "../status.ts";
+import { statusString, TaskStatus } from "../status.ts";
 import type { Claim, Finish, Store } from "../store/store.ts";
 import { type Dict, standInRecord, type TaskRecord } from "../task.ts";
 import type { JobBackend } from "../job.ts";
@@ -422,7 +422,7 @@ function logOutcome(task: TaskRecord): void {
   } else {
     logger.warn("{task} ended {status}: {result}", {
       task: text,
-      status: task.status,
+      status: statusString(task.status),
       result: task.result,
     });
   }

@@ -7,6 +7,7 @@ import { appFileUrl } from "../_paths.ts";
 import { getLogger } from "@logtape/logtape";
 import { TaskError, TaskTimeout } from "../errors.ts";
 import {
+  checkKwargs,
   Concurrency,
   CONCURRENCY_NAMES,
   type JobBackend,
@@ -119,7 +120,7 @@ async function settle(
     )
     : undefined;
   try {
-    const kwargs = await checkedKwargs(task, job);
+    const kwargs = await checkKwargs(job, task.name, task.kwargs);
     if ("invalid" in kwargs) {
       return { status: TaskStatus.FAILURE, result: kwargs.invalid };
     }
@@ -193,27 +194,6 @@ async function runRemote(
     );
   }
   return await threads.run(request, task, host, signal);
-}
-
-/** The job's kwargs, checked by its schema when it has one. */
-async function checkedKwargs(
-  task: Task,
-  job: JobClass,
-): Promise<{ value: Record<string, unknown> } | { invalid: string }> {
-  if (!job.schema) return { value: task.kwargs };
-  const checked = await job.schema["~standard"].validate(task.kwargs);
-  if (!checked.issues) {
-    return { value: checked.value as Record<string, unknown> };
-  }
-  const problems = checked.issues.map((issue) => {
-    const path = (issue.path ?? []).map((part) =>
-      typeof part === "object" ? String(part.key) : String(part)
-    ).join(".");
-    return path ? `${path}: ${issue.message}` : issue.message;
-  });
-  return {
-    invalid: `Invalid arguments for job '${task.name}': ${problems.join("; ")}`,
-  };
 }
 
 function timedOut(task: Task): Partial<TaskRecord> {
