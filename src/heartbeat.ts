@@ -5,6 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import type { JobRegistry } from "./registry.ts";
 
 const logger = getLogger(["pq", "heartbeat"]);
 
@@ -45,6 +46,57 @@ export interface WorkerStatus {
   cores: number;
   /** When it sent this heartbeat, Unix seconds. */
   time: number;
+  /** The jobs it can run: a producer without their code may queue them. */
+  jobs: JobAdvert[];
+}
+
+/**
+ * A job as workers advertise it in their heartbeats: what a producer that
+ * has not loaded the job's code needs to queue a task of it. The worker
+ * still checks the kwargs with the job's schema.
+ */
+export interface JobAdvert {
+  /** The job name. */
+  name: string;
+  /** The job's `defaultQueue`, or null for the `defaultTaskQueue`. */
+  defaultQueue: string | null;
+  /** The job's default `timeout` in seconds, or null. */
+  timeout: number | null;
+  /** The job's `maxConcurrency`, or null. */
+  maxConcurrency: number | null;
+}
+
+/** The adverts of every job of a registry, sorted by name. */
+export function jobAdverts(registry: JobRegistry): JobAdvert[] {
+  return registry.names().map((name) => {
+    const job = registry.get(name)!;
+    return {
+      name,
+      defaultQueue: job.defaultQueue ?? null,
+      timeout: job.timeout ?? null,
+      maxConcurrency: job.maxConcurrency ?? null,
+    };
+  });
+}
+
+/** Checks one advert of a heartbeat; undefined when it is not one. */
+function parseJobAdvert(data: unknown): JobAdvert | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  const d = data as Record<string, unknown>;
+  const numberOrNull = (v: unknown) =>
+    v === null || (typeof v === "number" && Number.isFinite(v) && v > 0);
+  if (
+    typeof d.name !== "string" || d.name === "" ||
+    !(d.defaultQueue === null ||
+      (typeof d.defaultQueue === "string" && d.defaultQueue !== "")) ||
+    !numberOrNull(d.timeout) || !numberOrNull(d.maxConcurrency)
+  ) return undefined;
+  return {
+    name: d.name,
+    defaultQueue: d.defaultQueue as string | null,
+    timeout: d.timeout as number | null,
+    maxConcurrency: d.maxConcurrency as number | null,
+  };
 }
 
 /** Checks the data of a heartbeat; undefined when it is not one. */
@@ -60,6 +112,11 @@ export function parseWorkerStatus(data: unknown): WorkerStatus | undefined {
     typeof d.maxConcurrentTasks !== "number" || !strings(d.queues) ||
     !strings(d.concurrentTasks)
   ) return undefined;
+  // Workers of older versions advertise no jobs; a malformed advert is
+  // skipped, not the whole heartbeat.
+  const jobs = Array.isArray(d.jobs)
+    ? d.jobs.flatMap((advert) => parseJobAdvert(advert) ?? [])
+    : [];
   return {
     worker: d.worker,
     node: d.node,
@@ -70,6 +127,7 @@ export function parseWorkerStatus(data: unknown): WorkerStatus | undefined {
     processed: d.processed,
     cores: d.cores,
     time: d.time,
+    jobs,
   };
 }
 

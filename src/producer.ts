@@ -5,14 +5,21 @@
 import { getLogger } from "@logtape/logtape";
 import { runTask } from "./consumer/run_task.ts";
 import { ThreadPool } from "./consumer/thread_pool.ts";
-import { TaskNotAvailable } from "./errors.ts";
+import { checkKnownKeys, didYouMean } from "./_did_you_mean.ts";
+import { describeValue, NO_JOB_CODE_HINT, TaskNotAvailable } from "./errors.ts";
 import { type EventCallback, EventHub } from "./events.ts";
 import {
   HEARTBEAT_SECONDS,
+  type JobAdvert,
   type WorkerStatus,
   WorkerTracker,
 } from "./heartbeat.ts";
-import type { JobBackend, JobLock, LockOptions } from "./job.ts";
+import {
+  checkKwargs,
+  type JobBackend,
+  type JobLock,
+  type LockOptions,
+} from "./job.ts";
 import { acquireJobLock } from "./lock.ts";
 import { managedStore, type ManagerHost } from "./manager.ts";
 import { soonest } from "./periodic.ts";
@@ -49,6 +56,22 @@ export interface QueueOptions {
   timeout?: number;
   /** `maxRetries`, `retryDelay`, `maxConcurrency`, and free keys. */
   metaParams?: Dict;
+}
+
+/** Every key of {@linkcode QueueOptions}: `tasks.queue` refuses any other. */
+const QUEUE_OPTION_KEYS = [
+  "callback",
+  "delay",
+  "queue",
+  "timeout",
+  "metaParams",
+] as const satisfies readonly (keyof QueueOptions)[];
+
+/** What a task takes from its job (its class, or a worker's advert). */
+interface JobDefaults {
+  defaultQueue?: string | null;
+  timeout?: number | null;
+  maxConcurrency?: number | null;
 }
 
 /**
@@ -311,7 +334,8 @@ export class Producer implements AsyncDisposable, JobBackend {
     kwargs: Dict | undefined,
     options: Dict & { fromTask: string },
   ): TaskFuture {
-    return this.tasks.queue(jobName, kwargs, options as QueueOptions);
+    const { fromTask, ...rest } = options;
+    return queueOne(this, jobName, kwargs, rest as QueueOptions, fromTask);
   }
 
   /**
@@ -392,15 +416,62 @@ export class Producer implements AsyncDisposable, JobBackend {
     if (this.#managed) await this.#init.manager?.release();
   }
 
-  /** Makes the record of a new task, checking every option. */
-  makeTask(
+  /**
+   * Makes the record of a new task, checking every option and, when this
+   * process has the job's code and the job a schema, the kwargs. A job
+   * that only live workers have (from their heartbeats) may be queued too;
+   * an unknown one rejects with `TaskNotAvailable` and the close names.
+   */
+  async prepareTask(
     jobName: string,
     kwargs: Dict = {},
     options: QueueOptions & { fromTask?: string; id?: string } = {},
-  ): TaskRecord {
-    const job = this.registry.get(jobName);
-    if (!job) throw new TaskNotAvailable(jobName);
+  ): Promise<TaskRecord> {
+    await this.start();
     checkQueueOptions(kwargs, options);
+    const local = this.registry.get(jobName);
+    const remote = options.queue !== false;
+    const job: JobDefaults = local ??
+      (remote ? await this.#advertised(jobName) : undefined) ??
+      await this.#unavailable(jobName, remote);
+    if (local) {
+      const checked = await checkKwargs(local, jobName, kwargs);
+      if ("invalid" in checked) {
+        throw new TypeError(`Cannot queue task: ${checked.invalid}`);
+      }
+    }
+    return this.#makeRecord(jobName, kwargs, options, job);
+  }
+
+  /** The advert of a job that a live worker has, or undefined. */
+  async #advertised(jobName: string): Promise<JobAdvert | undefined> {
+    for (const worker of await this.workers()) {
+      const advert = worker.jobs.find((job) => job.name === jobName);
+      if (advert) return advert;
+    }
+    return undefined;
+  }
+
+  /**
+   * Throws `TaskNotAvailable` with the names that are close, if any: of
+   * this process's jobs, and of the live workers' when `remote`.
+   */
+  async #unavailable(jobName: string, remote: boolean): Promise<never> {
+    const names = new Set(this.registry.names());
+    for (const worker of remote ? await this.workers() : []) {
+      for (const job of worker.jobs) names.add(job.name);
+    }
+    const hint = didYouMean(jobName, names) ||
+      (this.registry.names().length ? "" : NO_JOB_CODE_HINT);
+    throw new TaskNotAvailable(jobName, { hint });
+  }
+
+  #makeRecord(
+    jobName: string,
+    kwargs: Dict,
+    options: QueueOptions & { fromTask?: string; id?: string },
+    job: JobDefaults,
+  ): TaskRecord {
     const meta: Dict = { ...options.metaParams };
     const retry = typeof meta.retry === "number" ? meta.retry : 1;
     delete meta.retry;
@@ -437,6 +508,7 @@ export class Producer implements AsyncDisposable, JobBackend {
     // Task events are listened to only once something waits for them.
     if (callback) await this.#subscribe("task");
     const done = callback ? this.#waitWithoutCheck(record.id) : undefined;
+    if (callback) this.#warnIfUnconsumed(record);
     try {
       await this.store.enqueue([record]);
     } catch (error) {
@@ -463,7 +535,12 @@ export class Producer implements AsyncDisposable, JobBackend {
     const task = new Task(record);
     let doneCallback: Promise<Task> | undefined;
     Object.defineProperty(task, "doneCallback", {
-      get: () => doneCallback ??= this.waitFor(record.id),
+      get: () => {
+        if (doneCallback) return doneCallback;
+        doneCallback = this.waitFor(record.id);
+        this.#warnIfUnconsumed(record);
+        return doneCallback;
+      },
       enumerable: false,
     });
     return task;
@@ -558,6 +635,32 @@ export class Producer implements AsyncDisposable, JobBackend {
       this.#waiters.delete(task.id);
       for (const waiter of waiters) waiter.resolve(task);
     }
+  }
+
+  /**
+   * Logs a warning when no live worker consumes the queue of an awaited
+   * task (a typo in a queue or store name would otherwise wait for ever):
+   * once the workers were heard (about 2.5 s on first use), and only if
+   * the task is still awaited then.
+   */
+  #warnIfUnconsumed(record: TaskRecord): void {
+    const queue = record.queue;
+    if (queue === null) return;
+    this.workers().then((live) => {
+      if (!this.#waiters.has(record.id) || this.#closing) return;
+      if (live.some((worker) => worker.queues.includes(queue))) return;
+      const consumed = [...new Set(live.flatMap((worker) => worker.queues))];
+      logger.warn(
+        "No live worker consumes queue {queue}: task {task} waits until one does ({consumed})",
+        {
+          queue,
+          task: `${record.name}<${record.id}>`,
+          consumed: consumed.length
+            ? `queues consumed now: ${consumed.join(", ")}`
+            : `no live worker on store ${this.store.url}`,
+        },
+      );
+    }, () => undefined);
   }
 
   #waitWithoutCheck(id: string): Promise<Task> {
@@ -660,22 +763,7 @@ export class Tasks {
     kwargs?: Dict,
     options: QueueOptions = {},
   ): TaskFuture {
-    const producer = this.#producer;
-    const id = newTaskId();
-    if (producer.closing()) {
-      return new TaskFuture(
-        id,
-        Promise.reject(
-          new Error("Cannot queue task as the producer is closing"),
-        ),
-      );
-    }
-    const promise = (async () => {
-      await producer.start();
-      const record = producer.makeTask(jobName, kwargs, { ...options, id });
-      return await producer.queue(new Task(record), options);
-    })();
-    return new TaskFuture(id, promise);
+    return queueOne(this.#producer, jobName, kwargs, options);
   }
 
   /**
@@ -690,6 +778,13 @@ export class Tasks {
   ): Promise<Task[]> {
     const producer = this.#producer;
     await producer.start();
+    if (typeof options === "object" && options !== null) {
+      checkKnownKeys(
+        options,
+        QUEUE_OPTION_KEYS.filter((key) => key !== "callback"),
+        "tasks.queueMany",
+      );
+    }
     if (options.queue === false) {
       throw new TypeError(
         "Cannot queue many tasks with 'queue' false: use execute",
@@ -698,12 +793,14 @@ export class Tasks {
     if (!Array.isArray(kwargsList)) {
       throw new TypeError(
         `Cannot queue many tasks as 'kwargsList' must be an array: got ${
-          JSON.stringify(kwargsList) ?? String(kwargsList)
+          describeValue(kwargsList)
         }`,
       );
     }
-    const records = kwargsList.map((kwargs) =>
-      producer.makeTask(jobName, kwargs, options)
+    const records = await Promise.all(
+      kwargsList.map((kwargs) =>
+        producer.prepareTask(jobName, kwargs, options)
+      ),
     );
     return await producer.enqueueMany(records);
   }
@@ -790,15 +887,48 @@ export class Tasks {
   }
 }
 
+/**
+ * Queues one task: `tasks.queue`, and jobs' `queue()` with `fromTask`. The
+ * future has its id at once; bad arguments reject it before anything is
+ * queued.
+ */
+function queueOne(
+  producer: Producer,
+  jobName: string,
+  kwargs: Dict | undefined,
+  options: QueueOptions,
+  fromTask?: string,
+): TaskFuture {
+  const id = newTaskId();
+  const promise = (async () => {
+    if (producer.closing()) {
+      throw new Error("Cannot queue task as the producer is closing");
+    }
+    if (typeof options === "object" && options !== null) {
+      checkKnownKeys(options, QUEUE_OPTION_KEYS, "tasks.queue");
+    }
+    const record = await producer.prepareTask(jobName, kwargs, {
+      ...options,
+      id,
+      ...(fromTask !== undefined && { fromTask }),
+    });
+    return await producer.queue(new Task(record), options);
+  })();
+  return new TaskFuture(id, promise);
+}
+
 /** Checks the arguments of `tasks.queue` at the boundary. */
 function checkQueueOptions(kwargs: unknown, options: QueueOptions): void {
   const fail = (what: string, expected: string, value: unknown) => {
     throw new TypeError(
       `Cannot queue task as '${what}' must be ${expected}: got ${
-        JSON.stringify(value) ?? String(value)
+        describeValue(value)
       }`,
     );
   };
+  if (typeof options !== "object" || options === null) {
+    fail("options", "an object", options);
+  }
   if (
     typeof kwargs !== "object" || kwargs === null || Array.isArray(kwargs)
   ) fail("kwargs", "an object", kwargs);

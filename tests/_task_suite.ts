@@ -3,8 +3,10 @@
  * server process on a store, by each store's test file.
  */
 import assert from "node:assert/strict";
-import { type Task, TaskFuture, TaskNotAvailable, TaskStatus } from "../mod.ts";
+import { Task, TaskFuture, TaskNotAvailable, TaskStatus } from "../mod.ts";
+import { configure, reset } from "@logtape/logtape";
 import {
+  eventually,
   EXAMPLE_JOBS,
   producerFor,
   serverArgs,
@@ -136,8 +138,32 @@ export async function taskSuite(
     assert.ok(task.timeStarted! - task.timeQueued >= 1);
   });
 
-  await t.step("bad kwargs end as FAILURE with the reason", async () => {
-    const task = await api.tasks.queue("asynchronous", { sleep: 2 });
+  await t.step(
+    "bad kwargs are refused before anything is queued, naming the key",
+    async () => {
+      const before = await api.store.sizes(["testq1"]);
+      await assert.rejects(
+        Promise.resolve(api.tasks.queue("asynchronous", { sleep: 2 })),
+        {
+          name: "TypeError",
+          message:
+            /^Cannot queue task: Invalid arguments for job 'asynchronous': .*"sleep"/,
+        },
+      );
+      await assert.rejects(
+        api.tasks.queueMany("addition", [{ a: 1 }, { aa: 4 }]),
+        { message: /Invalid arguments for job 'addition': .*"aa"/ },
+      );
+      assert.deepEqual(await api.store.sizes(["testq1"]), before);
+    },
+  );
+
+  await t.step("bad kwargs that reach a worker end as FAILURE", async () => {
+    // A producer without the job's code cannot check them: the worker does.
+    const record = await api.prepareTask("asynchronous", { lag: 0 });
+    const task = await api.queue(
+      new Task({ ...record, kwargs: { sleep: 2 } }),
+    );
     assert.equal(task.status, TaskStatus.FAILURE);
     assert.match(
       String(task.result),
@@ -154,6 +180,108 @@ export async function taskSuite(
         error.message === "Task jsdbcjsdhbc is not registered",
     );
   });
+
+  await t.step(
+    "an unknown job name gets the names that are close",
+    async () => {
+      await assert.rejects(
+        Promise.resolve(api.tasks.queue("additon", { a: 1 })),
+        (error: unknown) =>
+          error instanceof TaskNotAvailable &&
+          error.message ===
+            "Task additon is not registered (did you mean 'addition'?)",
+      );
+    },
+  );
+
+  await t.step(
+    "unknown queue options are refused with the known ones",
+    async () => {
+      await assert.rejects(
+        Promise.resolve(api.tasks.queue("addition", {}, { delya: 5 } as never)),
+        {
+          name: "TypeError",
+          message:
+            /^Unknown option 'delya' of tasks\.queue \(did you mean 'delay'\?\); known options: callback, delay, queue, timeout, metaParams$/,
+        },
+      );
+      await assert.rejects(
+        api.tasks.queueMany("addition", [{}], { callback: false } as never),
+        { message: /^Unknown option 'callback' of tasks\.queueMany/ },
+      );
+    },
+  );
+
+  await t.step(
+    "a producer without the job code queues a job a live worker has",
+    async () => {
+      await using bare = await producerFor({ ...settings, taskPaths: [] });
+      const [worker] = await bare.workers();
+      assert.ok(
+        worker.jobs.some((job) => job.name === "addition"),
+        "the worker advertises its jobs",
+      );
+      const task = await bare.tasks.queue("addition", { a: 4, b: 6 });
+      assert.equal(task.result, 10);
+      assert.equal(task.queue, "testq1");
+      // Its schema is not here: the worker checks the kwargs.
+      const bad = await bare.tasks.queue("addition", { aa: 4 });
+      assert.equal(bad.statusString, "FAILURE");
+      assert.match(String(bad.result), /"aa"/);
+      await assert.rejects(
+        Promise.resolve(bare.tasks.queue("hello")),
+        (error: unknown) =>
+          error instanceof TaskNotAvailable &&
+          /^Task hello is not registered \(this process loaded no job code: pass --task-paths/
+            .test(error.message),
+      );
+      await assert.rejects(
+        Promise.resolve(bare.tasks.queue("workerpids")),
+        {
+          message:
+            "Task workerpids is not registered (did you mean 'workerpid'?)",
+        },
+      );
+    },
+  );
+
+  await t.step(
+    "waiting on a queue that no live worker consumes is warned about",
+    async () => {
+      const warnings: string[] = [];
+      await configure({
+        reset: true,
+        sinks: {
+          capture: (record) => warnings.push(record.message.join("")),
+        },
+        loggers: [
+          {
+            category: ["pq", "producer"],
+            lowestLevel: "warning",
+            sinks: ["capture"],
+          },
+          {
+            category: ["logtape", "meta"],
+            lowestLevel: "error",
+            sinks: ["capture"],
+          },
+        ],
+      });
+      try {
+        const future = api.tasks.queue("addition", {}, { queue: "nowhere" });
+        future.then(undefined, () => undefined);
+        await eventually(() => warnings.length > 0, 10, "a warning");
+        assert.match(
+          warnings[0],
+          /No live worker consumes queue nowhere: task addition<[0-9a-f]{32}> waits until one does \(queues consumed now: .*testq1, testq2\)/,
+        );
+        assert.equal(await api.tasks.revoke(future.id), "revoked");
+        assert.equal((await future).statusString, "REVOKED");
+      } finally {
+        await reset();
+      }
+    },
+  );
 
   await t.step("bad queue options reject with the value", async () => {
     await assert.rejects(

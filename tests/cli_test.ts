@@ -16,19 +16,25 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `pq <args>` on a store and resolves with what it did. */
-async function pq(dataStore: string, ...args: string[]): Promise<Run> {
+/** Runs `pq <args>` on a store with the example jobs. */
+function pq(dataStore: string, ...args: string[]): Promise<Run> {
+  return runPq([
+    ...args,
+    "--data-store",
+    dataStore,
+    "--task-paths",
+    EXAMPLE_JOBS,
+  ]);
+}
+
+/**
+ * Runs `pq <args>` in `cwd` (default: the repository, whose pq.config.ts
+ * names the example jobs) and resolves with what it did.
+ */
+async function runPq(args: string[], cwd?: string): Promise<Run> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      CLI,
-      ...args,
-      "--data-store",
-      dataStore,
-      "--task-paths",
-      EXAMPLE_JOBS,
-    ],
+    args: ["run", "-A", CLI, ...args],
+    cwd,
     stdin: "null",
   }).output();
   const decoder = new TextDecoder();
@@ -106,7 +112,82 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
     assert.equal(run.code, 1);
     assert.match(run.stderr, /pq: Task nosuchjob is not registered/);
     assert.equal(run.stdout, "");
+    const close = await pq(store, "queue", "additin", "a=1");
+    assert.equal(close.code, 1);
+    assert.match(
+      close.stderr,
+      /Task additin is not registered \(did you mean 'addition'\?\)/,
+    );
   });
+
+  await t.step(
+    "kwargs are checked by the job's schema before anything is queued",
+    async () => {
+      const run = await pq(store, "queue", "addition", "aa=4", "b=6");
+      assert.equal(run.code, 2);
+      assert.match(
+        run.stderr,
+        /Invalid arguments for job 'addition': .*Unrecognized key: "aa"/,
+      );
+      const text = await pq(store, "queue", "addition", "a=4x", "b=6");
+      assert.equal(text.code, 2);
+      assert.match(text.stderr, /a: Invalid input: expected number/);
+      const sizes = JSON.parse((await pq(store, "queues", "--json")).stdout);
+      assert.equal(sizes.pulsarqueue, 0);
+    },
+  );
+
+  await t.step(
+    "without --task-paths, a job a live worker has is queued by name",
+    async () => {
+      await using empty = await tempDir();
+      const run = await runPq(
+        ["queue", "addition", "a=4", "b=6", "--wait", "--data-store", store],
+        empty.path,
+      );
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /result\s+10\n/);
+      const hello = await runPq(
+        ["queue", "hello", "--data-store", store],
+        empty.path,
+      );
+      assert.equal(hello.code, 1);
+      assert.match(
+        hello.stderr,
+        /Task hello is not registered \(this process loaded no job code: pass --task-paths/,
+      );
+    },
+  );
+
+  await t.step(
+    "--wait on a queue no worker consumes warns, and --timeout ends it",
+    async () => {
+      const run = await pq(
+        store,
+        "queue",
+        "addition",
+        "--queue",
+        "nowhere",
+        "--wait",
+        "--timeout",
+        "4",
+      );
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        /No live worker consumes queue "nowhere".*queues consumed now: .*pulsarqueue/,
+      );
+      assert.match(
+        run.stderr,
+        /stopped waiting after 4 s: addition<([0-9a-f]{32})> is QUEUED \(it stays queued; pq revoke \1 drops it\)/,
+      );
+      const id = /pq revoke ([0-9a-f]{32})/.exec(run.stderr)![1];
+      assert.equal((await pq(store, "revoke", id)).code, 0);
+      const noWait = await pq(store, "queue", "addition", "--timeout", "4");
+      assert.equal(noWait.code, 2);
+      assert.match(noWait.stderr, /--timeout needs --wait/);
+    },
+  );
 
   await t.step(
     "a malformed key=value is a usage error (exit 2) naming it",
@@ -195,7 +276,10 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
   await t.step("jobs lists the jobs; an unknown name exits 1", async () => {
     const run = await pq(store, "jobs");
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^addition\s+regular\s+-\s+Adds `a` and `b`\.$/m);
+    assert.match(
+      run.stdout,
+      /^addition\s+regular\s+ASYNC_IO\s+Adds `a` and `b`\.$/m,
+    );
     const json = JSON.parse(
       (await pq(store, "jobs", "addition", "--json")).stdout,
     );

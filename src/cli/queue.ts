@@ -58,28 +58,39 @@ export function parseKwargs(args: readonly string[]): Dict {
   return kwargs;
 }
 
-/** Reads `--delay`: a non-negative number of seconds. */
-function delayOf(value: unknown): number | undefined {
+/** Reads a flag of seconds (`--delay`, `--timeout`): a number >= `min`. */
+function secondsOf(
+  flag: string,
+  value: unknown,
+  positive: boolean,
+): number | undefined {
   if (value === undefined) return undefined;
   const text = String(value).trim();
-  const delay = Number(text);
-  if (text === "" || !Number.isFinite(delay) || delay < 0) {
+  const seconds = Number(text);
+  if (
+    text === "" || !Number.isFinite(seconds) || seconds < 0 ||
+    (positive && seconds === 0)
+  ) {
     throw new UsageError(
-      `Option --delay must be a non-negative number of seconds: got '${value}'`,
+      `Option --${flag} must be a ${
+        positive ? "positive" : "non-negative"
+      } number of seconds: got '${value}'`,
     );
   }
-  return delay;
+  return seconds;
 }
 
-/** `pq queue <job> [key=value ...] [--wait] [--delay s] [--queue q]`. */
+/** `pq queue <job> [key=value ...] [--wait [--timeout s]] [--delay s] [--queue q]`. */
 export const queueCommand: Command = {
   name: "queue",
-  usage: "<job> [key=value ...] [--wait] [--delay <s>] [--queue <q>]",
+  usage:
+    "<job> [key=value ...] [--wait [--timeout <s>]] [--delay <s>] [--queue <q>]",
   help:
-    "Queue a task (values are JSON when they parse, else text) and print its id; --wait waits for it and fails unless it succeeds.",
+    "Queue a task (values are JSON when they parse, else text) and print its id; --wait waits for it (at most --timeout seconds) and fails unless it succeeds.",
   options: {
     json: { type: "boolean" },
     wait: { type: "boolean" },
+    timeout: { type: "string" },
     delay: { type: "string" },
     queue: { type: "string" },
   },
@@ -87,7 +98,13 @@ export const queueCommand: Command = {
     checkArgs(this, args, 1, Infinity);
     const [jobName, ...rest] = args;
     const kwargs = parseKwargs(rest);
-    const delay = delayOf(values.delay);
+    const delay = secondsOf("delay", values.delay, false);
+    const timeout = secondsOf("timeout", values.timeout, true);
+    if (timeout !== undefined && !values.wait) {
+      throw new UsageError(
+        "Option --timeout needs --wait: it is how long to wait",
+      );
+    }
     const queue = values.queue as string | undefined;
     if (queue !== undefined && queue.trim() === "") {
       throw new UsageError("Option --queue needs a queue name: got ''");
@@ -96,13 +113,27 @@ export const queueCommand: Command = {
       callback: false,
       ...(delay !== undefined && { delay }),
       ...(queue !== undefined && { queue }),
+    }).then(undefined, (error) => {
+      // Arguments the job's schema refuses are bad usage, as a bad key=value.
+      throw error instanceof TypeError
+        ? new UsageError(error.message, { cause: error })
+        : error;
     });
     if (!values.wait) {
       if (values.json) printJson(io, taskJson(queued));
       else io.out(`Queued ${queued} on queue ${queued.queue}`);
       return 0;
     }
-    const task = await waitWithProgress(api, queued, io);
+    const task = await waitWithProgress(api, queued, io, timeout);
+    if (task === undefined) {
+      const now = await api.tasks.get(queued.id);
+      io.err(
+        `pq: stopped waiting after ${timeout} s: ${queued.name}<${queued.id}> is ${
+          now?.statusString ?? "unknown"
+        } (it stays queued; pq revoke ${queued.id} drops it)`,
+      );
+      return 1;
+    }
     if (values.json) printJson(io, taskJson(task));
     else io.out(describeTask(task));
     if (task.status === TaskStatus.SUCCESS) return 0;
@@ -111,12 +142,16 @@ export const queueCommand: Command = {
   },
 };
 
-/** Waits for a queued task, showing its status and the time waited on stderr. */
+/**
+ * Waits for a queued task, showing its status and the time waited on
+ * stderr; undefined when `timeout` seconds passed first.
+ */
 async function waitWithProgress(
   api: Producer,
   queued: Task,
   io: CommandIO,
-): Promise<Task> {
+  timeout?: number,
+): Promise<Task | undefined> {
   const start = Date.now();
   let status = queued.statusString;
   let where = "";
@@ -138,10 +173,19 @@ async function waitWithProgress(
   // On a terminal the line counts the seconds; elsewhere (a log) it is
   // written once per status.
   const timer = io.interactive ? setInterval(show, 1000) : undefined;
+  let deadline: ReturnType<typeof setTimeout> | undefined;
   try {
     await api.onEvents("task", queued.id, onEvent);
-    return await (queued.doneCallback ?? api.waitFor(queued.id));
+    const done = queued.doneCallback ?? api.waitFor(queued.id);
+    if (timeout === undefined) return await done;
+    return await Promise.race([
+      done,
+      new Promise<undefined>((resolve) =>
+        deadline = setTimeout(() => resolve(undefined), timeout * 1000)
+      ),
+    ]);
   } finally {
+    clearTimeout(deadline);
     clearInterval(timer);
     await api.removeEventCallback("task", queued.id, onEvent);
     io.endProgress();

@@ -6,7 +6,7 @@
 import { getLogger } from "@logtape/logtape";
 import { Consumer } from "../consumer/consumer.ts";
 import { ThreadPool } from "../consumer/thread_pool.ts";
-import { startHeartbeat } from "../heartbeat.ts";
+import { jobAdverts, startHeartbeat } from "../heartbeat.ts";
 import { managedStore, type Manager } from "../manager.ts";
 import { Producer } from "../producer.ts";
 import type { JobRegistry } from "../registry.ts";
@@ -78,6 +78,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     });
     if (signal.aborted) await stop();
     const running = consumer;
+    const jobs = jobAdverts(registry);
     {
       await using _heartbeat = startHeartbeat(
         (status) =>
@@ -88,6 +89,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
           pid: Deno.pid,
           cores: navigator.hardwareConcurrency || 1,
           time: Date.now() / 1000,
+          jobs,
           ...running.info() as {
             queues: string[];
             maxConcurrentTasks: number;
