@@ -839,7 +839,8 @@ export class Tasks {
 
   /**
    * Revokes a task: a queued one never runs (REVOKED); a running one is
-   * stopped (its signal fires) when its worker next renews its lease.
+   * stopped at once in every mode (its worker is told on channel
+   * `control`; a lease renewal carries the revoke too).
    */
   async revoke(id: string): Promise<RevokeOutcome> {
     await this.#producer.start();

@@ -212,6 +212,13 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     { metavar: "<seconds>" },
   ),
   spec(
+    "maxMemory",
+    { type: "int", min: 0 },
+    () => 0,
+    "MiB of resident memory after which a worker process stops claiming, lets its tasks finish and is replaced (0: no limit).",
+    { metavar: "<MiB>" },
+  ),
+  spec(
     "gracePeriod",
     { type: "number", min: 0, exclusive: false },
     () => 30,

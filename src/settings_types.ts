@@ -61,6 +61,8 @@ export interface Settings {
   maxRedeliveries: number;
   /** Seconds a finished task's record and result are kept. */
   resultTtl: number;
+  /** MiB of memory after which a worker process is replaced (0: no limit). */
+  maxMemory: number;
   /** Seconds running tasks get to finish on shutdown before they are released. */
   gracePeriod: number;
 }

@@ -94,6 +94,7 @@ Deno.test("defaults are the documented values", () => {
     leaseTimeout: 30,
     maxRedeliveries: 3,
     resultTtl: 86400,
+    maxMemory: 0,
     gracePeriod: 30,
   });
 });

@@ -1,13 +1,16 @@
 /**
  * The consumer loop of a worker: claim tasks under leases, run them, renew
- * the leases while they run, record the outcomes in batches.
+ * the leases while they run, record the outcomes in batches. A revoke
+ * reaches it on channel `control` (event `revoke`, data: the task id) and
+ * stops the task at once; lease renewal also reports revokes, in case that
+ * message was lost.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
 import { statusString, TaskStatus } from "../status.ts";
-import type { Claim, Finish, Store } from "../store/store.ts";
+import type { ChannelMessage, Claim, Finish, Store } from "../store/store.ts";
 import { type Dict, standInRecord, type TaskRecord } from "../task.ts";
 import type { JobBackend } from "../job.ts";
 import { failedRecord, runTask, TaskRevoked } from "./run_task.ts";
@@ -36,6 +39,11 @@ export interface ConsumerOptions {
   concurrentTasks: number;
   /** Tasks to claim before stopping (0: no limit). */
   maxRequests: number;
+  /**
+   * Stop claiming once the process's resident memory passes this many
+   * MiB (0: no limit); running tasks finish first.
+   */
+  maxMemory?: number;
   /** Seconds of a lease. */
   leaseTimeout: number;
   /** Lease expiries after which a task fails. */
@@ -82,6 +90,8 @@ export class Consumer {
   readonly #claimSize: number;
   /** Tasks whose job has not returned yet (their outcome may be unwritten). */
   #executing = 0;
+  /** Stops listening to `control` messages. */
+  #unsubscribe?: Promise<() => Promise<void>>;
 
   /** Makes a consumer; `start()` runs it. */
   constructor(options: ConsumerOptions) {
@@ -132,6 +142,17 @@ export class Consumer {
   async #run(): Promise<void> {
     const { concurrentTasks, maxRequests } = this.#options;
     this.#scheduleRenew();
+    // Listening before the first claim: no revoke of a task of ours is missed.
+    this.#unsubscribe = this.#options.store.subscribe(
+      "control",
+      (message) => this.#onControl(message),
+    );
+    await this.#unsubscribe.catch((error) =>
+      logger.error(
+        "Cannot listen to revokes; they arrive with lease renewals: {error}",
+        { error },
+      )
+    );
     try {
       while (!this.#stopping) {
         await this.#maybeReclaim();
@@ -139,6 +160,16 @@ export class Consumer {
           logger.info("Processed {n} tasks: stop claiming", {
             n: this.#processed,
           });
+          break;
+        }
+        // Checked once a task ran, so a process that starts over the limit
+        // still makes progress (as Celery's max_memory_per_child).
+        const memory = this.#processed > 0 ? this.#memoryMiB() : undefined;
+        if (memory !== undefined) {
+          logger.warn(
+            "Memory {memory} MiB is over maxMemory {max} MiB: stop claiming, to be replaced",
+            { memory, max: this.#options.maxMemory },
+          );
           break;
         }
         // A task whose job has returned frees its slot at once: the next
@@ -161,6 +192,25 @@ export class Consumer {
       this.#stopping = true;
     }
     await this.#drain();
+  }
+
+  /** The resident memory in MiB when it is over `maxMemory`, else undefined. */
+  #memoryMiB(): number | undefined {
+    const max = this.#options.maxMemory ?? 0;
+    if (max <= 0) return undefined;
+    const rss = Math.round(Deno.memoryUsage().rss / 2 ** 20);
+    return rss > max ? rss : undefined;
+  }
+
+  /** A revoke published on channel `control` stops the task if it runs here. */
+  #onControl(message: ChannelMessage): void {
+    if (message.event !== "revoke" || typeof message.data !== "string") return;
+    const running = this.#running.get(message.data);
+    if (!running || running.controller.signal.aborted) return;
+    logger.debug("Task {id} revoked: stopping it", { id: message.data });
+    running.controller.abort(
+      new TaskRevoked(`Task ${message.data} was revoked`),
+    );
   }
 
   async #claim(max: number): Promise<Claim[]> {
@@ -410,6 +460,8 @@ export class Consumer {
       await this.#flushing;
       clearTimeout(this.#renewTimer);
       this.#renewTimer = undefined;
+      const unsubscribe = await this.#unsubscribe?.catch(() => undefined);
+      await unsubscribe?.().catch(() => undefined);
     })();
     return this.#draining;
   }

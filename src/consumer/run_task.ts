@@ -9,7 +9,6 @@ import { TaskError, TaskTimeout } from "../errors.ts";
 import {
   checkKwargs,
   Concurrency,
-  CONCURRENCY_NAMES,
   type JobBackend,
   type JobClass,
   type JobLogger,
@@ -188,9 +187,7 @@ async function runRemote(
   }
   if (!threads) {
     throw new TaskError(
-      `Cannot run ${task}: this process has no Web Workers for ${
-        CONCURRENCY_NAMES[Concurrency.THREAD_IO]
-      } jobs`,
+      `Cannot run ${task}: this process has no Web Workers for THREAD_IO jobs`,
     );
   }
   return await threads.run(request, task, host, signal);

@@ -2,6 +2,13 @@
  * THREAD_IO: a pool of Web Workers in a worker process. A task runs in an
  * idle Web Worker (at most `size` live at once); one that times out, is
  * revoked or crashes is terminated and a new one takes its place.
+ *
+ * A stopped job is first told to abort; its Web Worker answers from its
+ * event loop. One that does not answer within {@linkcode STUCK_GRACE_MS} is
+ * in synchronous code (a loop, or a native call such as
+ * `Deno.readTextFileSync("/dev/zero")`) that `terminate()` cannot interrupt
+ * in Deno: it is terminated anyway and reported to `onStuck`, since only the
+ * end of the process stops it.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -18,6 +25,18 @@ const logger = getLogger(["pq", "threads"]);
 /** Milliseconds a stopped job gets to abort its I/O before termination. */
 const ABORT_GRACE_MS = 100;
 
+/** Milliseconds a stopped job's Web Worker has to answer before it is stuck. */
+export const STUCK_GRACE_MS = 1000;
+
+/** Options of a {@linkcode ThreadPool}. */
+export interface ThreadPoolOptions {
+  /**
+   * Called when a stopped job's Web Worker did not answer: it runs
+   * synchronous code that only the end of the process can stop.
+   */
+  onStuck?: () => void;
+}
+
 const WORKER_URL = new URL("./thread_worker.ts", import.meta.url);
 
 /** Runs THREAD_IO tasks in Web Workers. */
@@ -32,15 +51,17 @@ export class ThreadPool implements AsyncDisposable {
   readonly #ending = new Map<Worker, ReturnType<typeof setTimeout>>();
   #closed = false;
   #spawned = 0;
+  readonly #onStuck?: () => void;
 
   /** A pool of at most `size` Web Workers, started when needed. */
-  constructor(size: number) {
+  constructor(size: number, options: ThreadPoolOptions = {}) {
     if (!(Number.isInteger(size) && size > 0)) {
       throw new RangeError(
         `Cannot make a thread pool of ${size} Web Workers: expected a whole number > 0`,
       );
     }
     this.#size = size;
+    this.#onStuck = options.onStuck;
   }
 
   /**
@@ -56,17 +77,17 @@ export class ThreadPool implements AsyncDisposable {
   ): Promise<unknown> {
     const worker = await this.#take(signal);
     return await new Promise((resolve, reject) => {
-      const end = (keep: boolean) => {
+      const end = (keep: boolean, running = false) => {
         this.#busy.delete(worker);
         signal.removeEventListener("abort", onAbort);
         worker.onmessage = null;
         worker.onmessageerror = null;
         worker.onerror = (event) => this.#idleCrash(worker, event);
         if (keep) this.#giveBack(worker);
-        else this.#discard(worker);
+        else this.#discard(worker, running);
       };
       const onAbort = () => {
-        end(false);
+        end(false, true);
         reject(signal.reason);
       };
       worker.onmessage = (event) => {
@@ -146,23 +167,48 @@ export class ThreadPool implements AsyncDisposable {
     this.#waiting.shift()?.();
   }
 
-  #discard(worker: Worker): void {
+  /**
+   * Terminates a Web Worker, after asking its job to abort so that its
+   * fetches and shell commands stop too. A `running` job must answer the
+   * abort within the stuck grace, else its Web Worker is stuck.
+   */
+  #discard(worker: Worker, running = false): void {
     this.#live.delete(worker);
     const index = this.#idle.indexOf(worker);
     if (index >= 0) this.#idle.splice(index, 1);
-    // Asked to abort first, so its fetches and shell commands stop too.
+    const terminate = () => {
+      clearTimeout(this.#ending.get(worker));
+      this.#ending.delete(worker);
+      worker.terminate();
+    };
     try {
       worker.postMessage({ type: "abort" });
     } catch {
       // Already gone.
     }
-    this.#ending.set(
-      worker,
-      setTimeout(() => {
-        this.#ending.delete(worker);
-        worker.terminate();
-      }, ABORT_GRACE_MS),
-    );
+    if (running) {
+      worker.onmessage = (event) => {
+        if (event.data?.type !== "aborted") return;
+        worker.onmessage = null;
+        clearTimeout(this.#ending.get(worker));
+        this.#ending.set(worker, setTimeout(terminate, ABORT_GRACE_MS));
+      };
+      this.#ending.set(
+        worker,
+        setTimeout(() => {
+          worker.onmessage = null;
+          terminate();
+          if (this.#closed) return;
+          logger.error(
+            "A stopped job's Web Worker did not answer within {ms} ms: it runs synchronous code that only the end of its process stops",
+            { ms: STUCK_GRACE_MS },
+          );
+          this.#onStuck?.();
+        }, STUCK_GRACE_MS),
+      );
+    } else {
+      this.#ending.set(worker, setTimeout(terminate, ABORT_GRACE_MS));
+    }
     this.#waiting.shift()?.();
   }
 

@@ -13,8 +13,10 @@ const runner = new RemoteJobRunner((message) => self.postMessage(message));
 self.onmessage = (event: MessageEvent<ToRemote | { type: "abort" }>) => {
   const message = event.data;
   if (message.type === "abort") {
-    // The pool terminates this worker next: aborted I/O stops first.
+    // The pool terminates this worker next: aborted I/O stops first. The
+    // answer tells the pool this thread is not stuck in synchronous code.
     runner.controller.abort(new Error("The task was stopped"));
+    self.postMessage({ type: "aborted" });
     return;
   }
   runner.receive(message);

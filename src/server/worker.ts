@@ -37,8 +37,16 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   const { settings, registry, name, signal, manager } = options;
   const opened = await openSettingsStore(settings);
   const store = manager ? managedStore(opened, manager) : opened;
-  await using threads = new ThreadPool(settings.threadWorkers);
   let consumer: Consumer | undefined;
+  // A Web Worker that terminate() cannot stop ends with its process: the
+  // other tasks go back to their queues at once and the arbiter replaces
+  // this process (with workers 0, the server stops).
+  await using threads = new ThreadPool(settings.threadWorkers, {
+    onStuck: () => {
+      logger.error("Worker {name} stops to end a stuck Web Worker", { name });
+      consumer?.stop(0);
+    },
+  });
   const producer = new Producer({
     settings: () => Promise.resolve(settings),
     registry,
@@ -64,6 +72,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       node: producer.nodeName,
       concurrentTasks: settings.concurrentTasks,
       maxRequests: settings.maxRequests,
+      maxMemory: settings.maxMemory,
       leaseTimeout: settings.leaseTimeout,
       maxRedeliveries: settings.maxRedeliveries,
       taskPoolTimeout: settings.taskPoolTimeout,

@@ -728,9 +728,20 @@ export class RedisStore implements Store {
           this.#encode(revoked),
         ]),
       );
+      if (outcome === "requested") await this.#revokeRunning(id);
       if (outcome !== "changed") return outcome as RevokeOutcome;
     }
     return "requested";
+  }
+
+  /**
+   * Tells the worker running a task to stop it now (channel `control`,
+   * event `revoke`); the revoke set the script wrote is the fallback its
+   * worker reads when it renews the lease, should this message be lost.
+   */
+  async #revokeRunning(id: string): Promise<void> {
+    await this.publish({ channel: "control", event: "revoke", data: id })
+      .catch(() => undefined);
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {

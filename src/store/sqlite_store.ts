@@ -648,7 +648,17 @@ export class SqliteStore implements Store {
     });
   }
 
-  revoke(id: string): Promise<RevokeOutcome> {
+  async revoke(id: string): Promise<RevokeOutcome> {
+    const outcome = await this.#revoke(id);
+    // The worker running it stops it now; the revoke flag #revoke wrote is
+    // the fallback its worker reads when it renews the lease.
+    if (outcome === "requested") {
+      await this.publish({ channel: "control", event: "revoke", data: id });
+    }
+    return outcome;
+  }
+
+  #revoke(id: string): Promise<RevokeOutcome> {
     return this.#async(() =>
       this.#transaction((): RevokeOutcome => {
         const row = this.#sql.byId.get(id) as TaskRow | undefined;
