@@ -3,6 +3,7 @@
  * its CPUBOUND subprocesses, with the permissions it holds.
  * @module
  */
+import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   jobPermissionFlags,
   type JobPermissions,
@@ -24,9 +25,16 @@ export function selfCommand(): { command: string; args: string[] } {
   if (Deno.build.standalone) {
     return { command: Deno.execPath(), args: [...Deno.args] };
   }
+  const permissionArgs = inheritedPermissionArgs();
   return {
     command: denoCommand(),
-    args: ["run", ...inheritedPermissionArgs(), Deno.mainModule, ...Deno.args],
+    args: [
+      "run",
+      ...configArgs(permissionArgs),
+      ...permissionArgs,
+      Deno.mainModule,
+      ...Deno.args,
+    ],
   };
 }
 
@@ -104,18 +112,13 @@ export function childCommand(
   const permissionArgs = permissions === undefined
     ? inheritedPermissionArgs()
     : jobPermissionFlags(permissions);
-  const config = denoConfig();
-  const configArgs =
-    config && !permissionArgs.some((arg) => arg.startsWith("--config="))
-      ? [`--config=${config}`]
-      : [];
   return {
     command: denoCommand(),
     args: [
       "run",
       "--quiet",
       "--no-prompt",
-      ...configArgs,
+      ...configArgs(permissionArgs),
       ...modules.map((module) => `--preload=${module}`),
       ...permissionArgs,
       entry.href,
@@ -156,24 +159,105 @@ export function subprocessSandbox(
 }
 
 /**
- * The deno.json that applies to this program (found as Deno finds it, from
- * the main module's folder up), so a subprocess resolves imports the same
- * way. Undefined when there is none or it cannot be looked for.
+ * `--config=<the program's deno.json>` unless `permissionArgs` name it, so a
+ * child resolves imports as this process does.
+ */
+function configArgs(permissionArgs: readonly string[]): string[] {
+  const config = denoConfig();
+  return config && !permissionArgs.some((arg) => arg.startsWith("--config="))
+    ? [`--config=${config}`]
+    : [];
+}
+
+const SEPARATOR = Deno.build.os === "windows" ? "\\" : "/";
+
+/**
+ * The deno.json that applies to this program, found as Deno finds it: from
+ * the main module's folder up; but when pq was started by its package name
+ * (`deno run jsr:@pq/queue/cli`) and a project's `links` point it at a clone,
+ * the main module is that clone's cli.ts while Deno runs with the project's
+ * deno.json, the one of the working folder up whose `links` hold the main
+ * module. Undefined when there is none or it cannot be looked for.
  */
 function denoConfig(): string | undefined {
   if (!Deno.mainModule.startsWith("file:")) return undefined;
-  let dir = new URL(".", Deno.mainModule);
+  let cwd: URL | undefined;
+  try {
+    cwd = pathToFileURL(Deno.cwd() + SEPARATOR);
+  } catch {
+    // Not allowed to read the working folder: the main module's config.
+  }
+  return (cwd && linkingConfig(cwd)) ??
+    nearestConfig(new URL(".", Deno.mainModule));
+}
+
+/** The first deno.json(c) from `dir` up. */
+function nearestConfig(dir: URL): string | undefined {
+  for (const config of configsUp(dir)) return fileURLToPath(config);
+  return undefined;
+}
+
+/**
+ * The first deno.json(c) from `dir` up when it, or a workspace root above
+ * it, links a folder that holds the main module.
+ */
+function linkingConfig(dir: URL): string | undefined {
+  const main = realPath(new URL(Deno.mainModule));
+  if (!main) return undefined;
+  let nearest: URL | undefined;
+  for (const config of configsUp(dir)) {
+    nearest ??= config;
+    for (const link of configLinks(config)) {
+      const folder = realPath(new URL(link, config));
+      if (folder && main.startsWith(folder + SEPARATOR)) {
+        return fileURLToPath(nearest);
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Each deno.json(c) from `dir` up, nearest first, among the files this
+ * process may read (asked without a prompt).
+ */
+function* configsUp(dir: URL): Generator<URL> {
   while (true) {
     for (const name of ["deno.json", "deno.jsonc"]) {
       const candidate = new URL(name, dir);
       try {
-        if (Deno.statSync(candidate).isFile) return candidate.pathname;
+        const read = { name: "read", path: candidate } as const;
+        if (Deno.permissions.querySync(read).state !== "granted") continue;
+        if (Deno.statSync(candidate).isFile) {
+          yield candidate;
+          break;
+        }
       } catch {
         // Absent, or not readable by this process.
       }
     }
     const parent = new URL("..", dir);
-    if (parent.href === dir.href) return undefined;
+    if (parent.href === dir.href) return;
     dir = parent;
+  }
+}
+
+/** The `links` of a deno.json (none when it cannot be read as JSON). */
+function configLinks(config: URL): string[] {
+  try {
+    const links = JSON.parse(Deno.readTextFileSync(config))?.links;
+    return Array.isArray(links)
+      ? links.filter((link) => typeof link === "string")
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+function realPath(url: URL): string | undefined {
+  try {
+    return Deno.realPathSync(url);
+  } catch {
+    return undefined;
   }
 }
