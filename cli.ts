@@ -154,9 +154,10 @@ async function runCommand(
       },
     ],
   });
-  await using api = new PulsarQueue().api({ settings });
+  // A client: it never creates a store (a typo in a path is an error).
+  await using api = new PulsarQueue().api({ settings, create: false });
   try {
-    return await command.run({ api, args, values, io: consoleIO() });
+    return await command.run({ api, settings, args, values, io: consoleIO() });
   } catch (error) {
     console.error(`pq: ${error instanceof Error ? error.message : error}`);
     if (error instanceof UsageError) {

@@ -7,6 +7,7 @@ import { Producer } from "./producer.ts";
 import { loadRegistry } from "./registry.ts";
 import {
   checkManagerClass,
+  managedStore,
   type Manager,
   type ManagerClass,
   ManagerHost,
@@ -15,6 +16,7 @@ import { runArbiter, WORKER_ENV } from "./server/arbiter.ts";
 import { runScheduler } from "./server/scheduler.ts";
 import { runWorker } from "./server/worker.ts";
 import { openSettingsStore } from "./store/open_store.ts";
+import type { Store } from "./store/store.ts";
 import { helpText, resolveSettings, SETTINGS } from "./settings.ts";
 import type { Settings } from "./settings_types.ts";
 
@@ -39,6 +41,12 @@ export interface ApiOptions {
    * used as they are instead of resolving them again.
    */
   settings?: Settings;
+  /**
+   * False to open only a store that exists: a `sqlite:` path with no file
+   * is then an error naming it (the `pq` commands use this, so that a typo
+   * in a path does not make an empty store). Default true.
+   */
+  create?: boolean;
 }
 
 /** Options of {@linkcode PulsarQueue.start}. */
@@ -101,6 +109,7 @@ export class PulsarQueue {
           env: settingsEnv(),
         })).settings,
       manager: this.#manager,
+      create: options.create,
     });
   }
 
@@ -153,7 +162,9 @@ export class PulsarQueue {
         });
       } else {
         // Fail fast on a store that cannot be opened, before any worker.
-        await (await openSettingsStore(settings)).close();
+        const opened = await openSettingsStore(settings);
+        await using _store = opened;
+        const store = managedStore(opened, manager);
         logger.info(
           "pq server: {workers} workers, store {store}, jobs {jobs}",
           {
@@ -162,7 +173,11 @@ export class PulsarQueue {
             jobs: registry.names().join(", "),
           },
         );
-        await runArbiter(settings, stop.signal);
+        await runArbiter(
+          settings,
+          stop.signal,
+          (pid) => giveBackTasks(store, `worker-${pid}`, settings),
+        );
       }
       stop.abort();
       await scheduling;
@@ -174,4 +189,28 @@ export class PulsarQueue {
       await this.#manager.release();
     }
   }
+}
+
+/**
+ * Gives back at once the tasks of a worker process that exited (the arbiter
+ * saw it): its leases end, its queues are reclaimed, its beat is forgotten.
+ * Its queues are those of its last status, else the ones it would consume.
+ */
+async function giveBackTasks(
+  store: Store,
+  worker: string,
+  settings: Settings,
+): Promise<void> {
+  const status = (await store.liveWorkers()).find((w) => w.worker === worker);
+  const queues = status?.queues ??
+    [Deno.hostname().toLowerCase(), ...settings.taskQueues];
+  const ended = await store.expireLeases(worker, queues);
+  if (ended > 0) {
+    logger.warn(
+      "Worker process {worker} exited: {n} of its tasks go back to their queues",
+      { worker, n: ended },
+    );
+    await store.reclaim(settings.maxRedeliveries, queues);
+  }
+  await store.leave(worker);
 }

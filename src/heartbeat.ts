@@ -1,7 +1,8 @@
 /**
- * Worker heartbeats: every consuming worker publishes its status on channel
- * `consumer`, event `status`, every {@linkcode HEARTBEAT_SECONDS}; producers
- * keep the ones they heard of recently (`api.workers()`).
+ * Worker status: what each consuming process writes with its beats (see
+ * `server/beat.ts`; `api.workers()` reads the live ones from the store) and
+ * publishes on channel `consumer`, event `status`, when it starts and then
+ * whenever it changes (checked every {@linkcode HEARTBEAT_SECONDS}).
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -9,11 +10,8 @@ import type { JobRegistry } from "./registry.ts";
 
 const logger = getLogger(["pq", "heartbeat"]);
 
-/** Seconds between two heartbeats of a worker (as pulsar-queue). */
-export const HEARTBEAT_SECONDS = 2;
-
-/** Heartbeats a worker may miss before `api.workers()` drops it. */
-export const MISSED_HEARTBEATS = 3;
+/** Seconds between two checks of a worker's status for a change. */
+export const HEARTBEAT_SECONDS = 1;
 
 /**
  * A worker's heartbeat: the data of event `status` on channel `consumer`,
@@ -44,8 +42,13 @@ export interface WorkerStatus {
   processed: number;
   /** CPU cores of its host. */
   cores: number;
-  /** When it sent this heartbeat, Unix seconds. */
+  /** When this status was taken, Unix seconds. */
   time: number;
+  /**
+   * Until when it counts as alive, Unix seconds: a few beats ahead. A
+   * worker that has not beaten by then is dead, and its tasks run again.
+   */
+  until: number;
   /** The jobs it can run: a producer without their code may queue them. */
   jobs: JobAdvert[];
 }
@@ -127,29 +130,47 @@ export function parseWorkerStatus(data: unknown): WorkerStatus | undefined {
     processed: d.processed,
     cores: d.cores,
     time: d.time,
+    until: typeof d.until === "number" ? d.until : d.time,
     jobs,
   };
 }
 
+/** A status as compared for a change: without its times. */
+function statusKey(status: WorkerStatus): string {
+  const { time: _time, until: _until, ...rest } = status;
+  return JSON.stringify(rest);
+}
+
 /**
- * Publishes `status()` now and every `seconds` until disposed. A failed
- * publish is logged (once per run of failures) and tried again next time.
+ * Publishes `status()` now, then whenever it has changed (checked every
+ * `seconds`), calling `onChange` too, until disposed. A failed publish is
+ * logged (once per run of failures) and tried again at the next check.
  */
 export function startHeartbeat(
   publish: (status: WorkerStatus) => Promise<void>,
   status: () => WorkerStatus,
+  onChange: () => void = () => {},
   seconds: number = HEARTBEAT_SECONDS,
 ): AsyncDisposable {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let sending: Promise<void> | undefined;
   let stopped = false;
   let failing = false;
-  const beat = () => {
+  let published: string | undefined;
+  const check = () => {
     timer = undefined;
-    sending = publish(status()).then(
+    const now = status();
+    const key = statusKey(now);
+    if (key === published) {
+      timer = setTimeout(check, seconds * 1000);
+      return;
+    }
+    onChange();
+    sending = publish(now).then(
       () => {
         if (failing) logger.info("Heartbeats are published again");
         failing = false;
+        published = key;
       },
       (error) => {
         if (!failing) {
@@ -159,10 +180,10 @@ export function startHeartbeat(
       },
     ).finally(() => {
       sending = undefined;
-      if (!stopped) timer = setTimeout(beat, seconds * 1000);
+      if (!stopped) timer = setTimeout(check, seconds * 1000);
     });
   };
-  beat();
+  check();
   return {
     async [Symbol.asyncDispose]() {
       stopped = true;
@@ -171,28 +192,4 @@ export function startHeartbeat(
       clearTimeout(timer);
     },
   };
-}
-
-/** The workers heard of, by name, with when (local clock) they were heard. */
-export class WorkerTracker {
-  readonly #seen = new Map<string, { status: WorkerStatus; at: number }>();
-
-  /** Records a heartbeat; false when the data is not one. */
-  record(data: unknown): boolean {
-    const status = parseWorkerStatus(data);
-    if (!status) return false;
-    this.#seen.set(status.worker, { status, at: Date.now() });
-    return true;
-  }
-
-  /** The workers heard of within the last heartbeats, sorted by name. */
-  live(): WorkerStatus[] {
-    const oldest = Date.now() - MISSED_HEARTBEATS * HEARTBEAT_SECONDS * 1000;
-    for (const [name, { at }] of this.#seen) {
-      if (at < oldest) this.#seen.delete(name);
-    }
-    return [...this.#seen.values()].map(({ status }) => status).sort((a, b) =>
-      a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0
-    );
-  }
 }

@@ -8,12 +8,7 @@ import { ThreadPool } from "./consumer/thread_pool.ts";
 import { checkKnownKeys, didYouMean } from "./_did_you_mean.ts";
 import { describeValue, NO_JOB_CODE_HINT, TaskNotAvailable } from "./errors.ts";
 import { type EventCallback, EventHub } from "./events.ts";
-import {
-  HEARTBEAT_SECONDS,
-  type JobAdvert,
-  type WorkerStatus,
-  WorkerTracker,
-} from "./heartbeat.ts";
+import type { JobAdvert, WorkerStatus } from "./heartbeat.ts";
 import {
   checkKwargs,
   type JobBackend,
@@ -141,7 +136,12 @@ export interface ProducerInit {
   threads?: ThreadPool;
   /** The application's manager, used while the producer is open. */
   manager?: ManagerHost;
+  /** False to open only a store that exists (see `ApiOptions.create`). */
+  create?: boolean;
 }
+
+/** Seconds after a wait begins before its queue is checked for consumers. */
+const UNCONSUMED_CHECK_SECONDS = 2;
 
 /** Seconds between checks of the store for tasks whose `done` event was missed. */
 const WAIT_CHECK_SECONDS = 1;
@@ -179,13 +179,12 @@ export class Producer implements AsyncDisposable, JobBackend {
   #store?: Store;
   #ownsStore = false;
   #checkTimer?: ReturnType<typeof setTimeout>;
+  /** Awaited tasks whose queue is to be checked for live consumers. */
+  readonly #unconsumed: TaskRecord[] = [];
+  #unconsumedTimer?: ReturnType<typeof setTimeout>;
   /** Web Workers made here for `execute` of THREAD_IO jobs. */
   #ownThreads?: ThreadPool;
   #managed = false;
-  readonly #workers = new WorkerTracker();
-  #workersHeard?: Promise<void>;
-  #workersTimer?: ReturnType<typeof setTimeout>;
-  #workersWake?: () => void;
   readonly #nodeName = Deno.hostname().toLowerCase();
 
   /** Use `PulsarQueue.api()`. */
@@ -238,7 +237,9 @@ export class Producer implements AsyncDisposable, JobBackend {
     this.#managed = manager !== undefined;
     if (this.#init.store) this.#store = this.#init.store;
     else {
-      const store = await openSettingsStore(settings);
+      const store = await openSettingsStore(settings, {
+        create: this.#init.create,
+      });
       this.#store = manager ? managedStore(store, manager) : store;
       this.#ownsStore = true;
     }
@@ -354,11 +355,9 @@ export class Producer implements AsyncDisposable, JobBackend {
   }
 
   /**
-   * The live workers: those whose heartbeat (channel `consumer`, event
-   * `status`, every 2 s) was heard within the last 3 heartbeats, sorted by
-   * name. The first call subscribes to heartbeats and waits one heartbeat
-   * interval to hear every worker; later calls answer at once from what
-   * the producer keeps hearing until it closes.
+   * The live workers, from the store: those whose last beat has not
+   * expired (a worker beats every second while it runs tasks, every 3 s
+   * while idle), sorted by name.
    *
    * @example
    * ```ts
@@ -369,18 +368,7 @@ export class Producer implements AsyncDisposable, JobBackend {
    */
   async workers(): Promise<WorkerStatus[]> {
     await this.start();
-    this.#workersHeard ??= (async () => {
-      await this.#subscribe("consumer");
-      await new Promise<void>((resolve) => {
-        this.#workersWake = resolve;
-        this.#workersTimer = setTimeout(
-          resolve,
-          (HEARTBEAT_SECONDS + 0.5) * 1000,
-        );
-      });
-    })();
-    await this.#workersHeard;
-    return this.#workers.live();
+    return await this.store.liveWorkers();
   }
 
   /** Stops event delivery, rejects waiting futures and closes the store. */
@@ -397,8 +385,7 @@ export class Producer implements AsyncDisposable, JobBackend {
   async #close(): Promise<void> {
     await this.#starting?.catch(() => undefined);
     clearTimeout(this.#checkTimer);
-    clearTimeout(this.#workersTimer);
-    this.#workersWake?.();
+    clearTimeout(this.#unconsumedTimer);
     for (const [id, waiters] of this.#waiters) {
       for (const waiter of waiters) {
         waiter.reject(
@@ -598,9 +585,6 @@ export class Producer implements AsyncDisposable, JobBackend {
 
   #onMessage(message: ChannelMessage): void {
     if (message.channel !== "task") {
-      if (message.channel === "consumer" && message.event === "status") {
-        this.#workers.record(message.data);
-      }
       this.#hub.dispatch(message, message.data);
       return;
     }
@@ -639,28 +623,43 @@ export class Producer implements AsyncDisposable, JobBackend {
 
   /**
    * Logs a warning when no live worker consumes the queue of an awaited
-   * task (a typo in a queue or store name would otherwise wait for ever):
-   * once the workers were heard (about 2.5 s on first use), and only if
-   * the task is still awaited then.
+   * task (a typo in a queue or store name would otherwise wait for ever).
+   * Checked {@linkcode UNCONSUMED_CHECK_SECONDS} after the wait began (a
+   * server starting at the same time has beaten by then), for the tasks
+   * still awaited, all at once.
    */
   #warnIfUnconsumed(record: TaskRecord): void {
-    const queue = record.queue;
-    if (queue === null) return;
-    this.workers().then((live) => {
-      if (!this.#waiters.has(record.id) || this.#closing) return;
-      if (live.some((worker) => worker.queues.includes(queue))) return;
-      const consumed = [...new Set(live.flatMap((worker) => worker.queues))];
-      logger.warn(
-        "No live worker consumes queue {queue}: task {task} waits until one does ({consumed})",
-        {
-          queue,
-          task: `${record.name}<${record.id}>`,
-          consumed: consumed.length
-            ? `queues consumed now: ${consumed.join(", ")}`
-            : `no live worker on store ${this.store.url}`,
-        },
-      );
-    }, () => undefined);
+    if (record.queue === null || this.#closing) return;
+    this.#unconsumed.push(record);
+    this.#unconsumedTimer ??= setTimeout(async () => {
+      const records = this.#unconsumed.splice(0);
+      try {
+        const awaited = records.filter((r) => this.#waiters.has(r.id));
+        if (awaited.length === 0 || this.#closing) return;
+        const live = await this.workers();
+        const consumed = [...new Set(live.flatMap((worker) => worker.queues))];
+        for (const record of awaited) {
+          if (consumed.includes(record.queue!)) continue;
+          logger.warn(
+            "No live worker consumes queue {queue}: task {task} waits until one does ({consumed})",
+            {
+              queue: record.queue,
+              task: `${record.name}<${record.id}>`,
+              consumed: consumed.length
+                ? `queues consumed now: ${consumed.join(", ")}`
+                : `no live worker on store ${this.store.url}`,
+            },
+          );
+        }
+      } catch {
+        // A store that cannot answer now: the wait itself goes on.
+      } finally {
+        this.#unconsumedTimer = undefined;
+        if (this.#unconsumed.length > 0) {
+          this.#warnIfUnconsumed(this.#unconsumed.pop()!);
+        }
+      }
+    }, UNCONSUMED_CHECK_SECONDS * 1000);
   }
 
   #waitWithoutCheck(id: string): Promise<Task> {

@@ -139,7 +139,8 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
   spec(
     "taskPoolTimeout",
     { type: "number", min: 0, exclusive: true },
-    () => 2,
+    // Long, so that an idle worker is quiet: a queued task wakes it at once.
+    () => 30,
     "Longest an idle worker waits before it looks for tasks again; a queued task wakes it at once (it blocks on Redis, and looks every 20 ms on SQLite).",
     { metavar: "<seconds>" },
   ),

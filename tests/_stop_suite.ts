@@ -96,7 +96,8 @@ export async function stopSuite(
       const path = `${dir.path}/spun`;
       const spin = api.tasks.queue("spinwrite.thread", { path, lag: 8 });
       await started(api, spin.id);
-      const other = api.tasks.queue("workerpid", { lag: 2 });
+      // Long enough to be running still when the process ends.
+      const other = api.tasks.queue("workerpid", { lag: 6 });
       await started(api, other.id);
       assert.equal(await api.tasks.revoke(spin.id), "requested");
       const revoked = await spin;

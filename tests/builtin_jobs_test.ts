@@ -60,13 +60,16 @@ Deno.test("execute.deno.script runs a script file", async () => {
 
 Deno.test("built-in jobs reject bad arguments with the reason", async () => {
   await using producer = await api();
-  const task = await producer.tasks.execute("execute.deno", {
-    code: "1",
-    allow: ["everything"],
-  });
-  assert.equal(task.statusString, "FAILURE");
-  assert.match(
-    String(task.result),
-    /Invalid arguments for job 'execute.deno': allow.0/,
+  await assert.rejects(
+    Promise.resolve(
+      producer.tasks.execute("execute.deno", {
+        code: "1",
+        allow: ["everything"],
+      }),
+    ),
+    {
+      name: "TypeError",
+      message: /Invalid arguments for job 'execute.deno': allow.0/,
+    },
   );
 });

@@ -262,8 +262,12 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
     assert.deepEqual(JSON.parse(sizes.stdout), { parked: 3 });
     const human = await pq(store, "queues", "parked");
     assert.match(human.stdout, /parked\s+3/);
+    // With no names: the configured queues, then every queue holding tasks.
     const all = JSON.parse((await pq(store, "queues", "--json")).stdout);
     assert.ok("pulsarqueue" in all, JSON.stringify(all));
+    assert.equal(all.parked, 3, JSON.stringify(all));
+    const table = (await pq(store, "queues")).stdout;
+    assert.match(table, /^parked\s+3$/m);
     const purge = await pq(store, "purge", "parked");
     assert.equal(purge.code, 0, purge.stderr);
     assert.match(purge.stdout, /Purged 3 queued tasks from parked/);
@@ -313,6 +317,37 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
   );
 
   assert.equal((await server.stop()).code, 0, server.stderr());
+});
+
+Deno.test("client commands never create a store; jobs needs none", async () => {
+  await using dir = await tempDir();
+  const typo = `${dir.path}/pq.sqlit`;
+  for (
+    const args of [
+      ["queue", "addition", "a=1", "--wait"],
+      ["status", "0".repeat(32)],
+      ["queues"],
+      ["workers"],
+      ["revoke", "0".repeat(32)],
+      ["purge", "parked"],
+    ]
+  ) {
+    const run = await pq(`sqlite:${typo}`, ...args);
+    assert.equal(run.code, 1, `${args[0]}: ${run.stderr}`);
+    assert.match(
+      run.stderr,
+      /Cannot open store 'sqlite:.*pq\.sqlit': no such file .*pq\.sqlit \(a pq server creates it/,
+      args[0],
+    );
+  }
+  const jobs = await pq(`sqlite:${typo}`, "jobs");
+  assert.equal(jobs.code, 0, jobs.stderr);
+  assert.match(jobs.stdout, /^addition\s+regular\s+ASYNC_IO/m);
+  assert.deepEqual(
+    [...Deno.readDirSync(dir.path)],
+    [],
+    "no file was made",
+  );
 });
 
 Deno.test("--help lists every command", async () => {
@@ -370,6 +405,9 @@ Deno.test({
       JSON.parse((await pq(store, "queues", "parked", "--json")).stdout),
       { parked: 1 },
     );
+    const all = JSON.parse((await pq(store, "queues", "--json")).stdout);
+    assert.equal(all.parked, 1, JSON.stringify(all));
+    assert.equal(all.pulsarqueue, 0, JSON.stringify(all));
     assert.match(
       (await pq(store, "purge", "parked")).stdout,
       /Purged 1 queued task from parked/,

@@ -72,6 +72,7 @@ const EXPECTED_FLAGS = [
   "--lease-timeout",
   "--max-redeliveries",
   "--result-ttl",
+  "--max-memory",
   "--grace-period",
 ];
 
@@ -84,7 +85,7 @@ Deno.test("defaults are the documented values", () => {
     messageBroker: "",
     messageSerializer: "json",
     maxRequests: 0,
-    taskPoolTimeout: 2,
+    taskPoolTimeout: 30,
     schedulePeriodic: false,
     taskPaths: [],
     taskQueues: ["pulsarqueue"],
@@ -127,6 +128,7 @@ Deno.test("the table names flags in kebab-case and variables PQ_SCREAMING_SNAKE"
     "PQ_LEASE_TIMEOUT",
     "PQ_MAX_REDELIVERIES",
     "PQ_RESULT_TTL",
+    "PQ_MAX_MEMORY",
     "PQ_GRACE_PERIOD",
   ]);
   assert.deepEqual(

@@ -14,6 +14,7 @@ import type {
   Store,
   StoreOptions,
 } from "../src/store/store.ts";
+import type { WorkerStatus } from "../src/heartbeat.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
 
 /** What the suite asks of a store opener. */
@@ -592,18 +593,36 @@ export function storeContract(
     assert.deepEqual(await store.finish([]), []);
   });
 
-  test("revoke revokes a queued task", async () => {
+  test("revoke revokes a queued task, saying so in its result", async () => {
     const clock = new Clock();
     await using stores = opener(clock);
     const store = await stores.open();
+    const watcher = await stores.open(store);
+    const done: TaskRecord[] = [];
+    const unsubscribe = await watcher.subscribe("task", (message) => {
+      if (message.event === "done") done.push(message.data as TaskRecord);
+    });
     const task = record(clock, { delay: 10 });
-    await store.enqueue([task]);
+    const ready = record(clock);
+    await store.enqueue([task, ready]);
     clock.advance(1);
     assert.equal(await store.revoke(task.id), "revoked");
     const revoked = await store.get(task.id);
-    assert.equal(revoked?.status, TaskStatus.REVOKED);
-    assert.equal(revoked?.timeEnded, clock.t);
-    assert.equal(revoked?.result ?? null, null);
+    assert.deepEqual(revoked, {
+      ...task,
+      status: TaskStatus.REVOKED,
+      result: `Task ${task.id} was revoked before it started`,
+      timeEnded: clock.t,
+    });
+    assert.equal(await store.revoke(ready.id), "revoked");
+    assert.equal(
+      (await store.get(ready.id))?.result,
+      `Task ${ready.id} was revoked before it started`,
+    );
+    // Whoever waits on the task learns why from its done event.
+    await until(() => done.length >= 2);
+    assert.deepEqual(done[0], revoked);
+    await unsubscribe();
     assert.deepEqual(await store.sizes(["default"]), [0]);
     clock.advance(10);
     assert.deepEqual(await store.claim(request()), []);
@@ -636,6 +655,64 @@ export function storeContract(
     assert.equal(await store.revoke(newTaskId()), "unknown");
   });
 
+  test("a running task whose revoke was asked for ends REVOKED, saying why, when its worker gives it back or its lease expires", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const released = record(clock);
+    const expiring = record(clock);
+    const live = record(clock);
+    await store.enqueue([released, expiring, live]);
+    const [releasedClaim] = await store.claim(request({ leaseSeconds: 10 }));
+    assert.equal(await store.revoke(released.id), "requested");
+    assert.equal(await store.revoke(expiring.id), "requested");
+    const reason = (id: string) =>
+      `Task ${id} was revoked while running; its worker stopped before recording its end`;
+    const assertRevoked = async (id: string) => {
+      const ended = await store.get(id);
+      assert.equal(ended?.status, TaskStatus.REVOKED, id);
+      assert.equal(ended?.result, reason(id));
+      assert.equal(ended?.timeEnded, clock.t);
+    };
+
+    // A worker shutting down gives it back: it is not queued again.
+    clock.advance(1);
+    await store.release([releasedClaim]);
+    await assertRevoked(released.id);
+
+    // A lease that expires ends it, where a task not revoked runs again:
+    // neither redelivered nor failed, but changed.
+    clock.advance(10);
+    const report = await store.reclaim(5);
+    assert.deepEqual(
+      { ...report, changed: report.changed.toSorted() },
+      {
+        redelivered: 1,
+        failed: 0,
+        changed: [expiring.id, live.id].toSorted(),
+      },
+    );
+    await assertRevoked(expiring.id);
+
+    // A revoke comes before maxRedeliveries: REVOKED, not FAILURE.
+    const [again] = await store.claim(request({ leaseSeconds: 10 }));
+    assert.equal(again.id, live.id);
+    assert.equal(await store.revoke(live.id), "requested");
+    clock.advance(11);
+    assert.deepEqual(await store.reclaim(0), {
+      redelivered: 0,
+      failed: 0,
+      changed: [live.id],
+    });
+    await assertRevoked(live.id);
+    assert.deepEqual(await store.finish([success(again, clock)]), [false]);
+    assert.deepEqual(await store.sizes(["default"]), [0]);
+    assert.deepEqual(await store.claim(request()), []);
+    for (const task of [released, expiring, live]) {
+      assert.equal(await store.revoke(task.id), "finished");
+    }
+  });
+
   test("sizes counts queued tasks, ready or delayed", async () => {
     const clock = new Clock();
     await using stores = opener(clock);
@@ -650,6 +727,56 @@ export function storeContract(
     await store.claim(request({ max: 1 }));
     assert.deepEqual(await store.sizes(["default", "b"]), [2, 1]);
     assert.deepEqual(await store.sizes([]), []);
+  });
+
+  test("queueNames lists the queues holding queued or running tasks, sorted", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const other = await stores.open(store);
+    assert.deepEqual(await store.queueNames(), []);
+
+    const running = record(clock, { queue: "running" });
+    const finished = record(clock, { queue: "finished" });
+    const revoked = record(clock, { queue: "revoked", delay: 60 });
+    await store.enqueue([
+      record(clock, { queue: "fast" }),
+      record(clock, { queue: "delayed", delay: 60 }),
+      record(clock, { queue: "{app}.high" }),
+      record(clock, { queue: "lane:2 é" }),
+      record(clock, { queue: "flushed" }),
+      running,
+      finished,
+      revoked,
+    ]);
+    // A key that only looks like a queue's (on Redis: `<ns>:lock:fake:tasks`).
+    assert.equal(await store.acquireLock("fake:tasks", "me", 60), true);
+    const [runningClaim] = await store.claim(request({ queues: ["running"] }));
+    const [finishedClaim] = await store.claim(
+      request({ queues: ["finished"] }),
+    );
+    assert.deepEqual(await store.finish([success(finishedClaim, clock)]), [
+      true,
+    ]);
+    assert.equal(await store.flush(["flushed"]), 1);
+    assert.equal(await store.revoke(revoked.id), "revoked");
+
+    const holding = [
+      "delayed",
+      "fast",
+      "lane:2 é",
+      "running",
+      "{app}.high",
+    ];
+    assert.deepEqual(await store.queueNames(), holding);
+    assert.deepEqual(await other.queueNames(), holding);
+
+    // A queue is listed while it holds a task, and no longer.
+    assert.deepEqual(await store.finish([success(runningClaim, clock)]), [
+      true,
+    ]);
+    assert.equal(await store.flush(["fast", "{app}.high"]), 2);
+    assert.deepEqual(await store.queueNames(), ["delayed", "lane:2 é"]);
   });
 
   test("flush drops the queued tasks of the queues only", async () => {
@@ -864,6 +991,109 @@ export function storeContract(
     await waiting;
     assert.ok(Date.now() - started < 2000);
     await store.waitForTasks(["default"], 10, controller.signal);
+  });
+
+  /** A worker's status for a beat, alive `seconds` past the clock. */
+  function status(
+    clock: Clock,
+    worker: string,
+    seconds: number,
+    queues = ["default"],
+  ): WorkerStatus {
+    return {
+      worker,
+      node: "host-1",
+      pid: 1,
+      queues,
+      maxConcurrentTasks: 4,
+      concurrentTasks: [],
+      processed: 0,
+      cores: 2,
+      time: clock.t,
+      until: clock.t + seconds,
+      jobs: [{
+        name: "addition",
+        defaultQueue: null,
+        timeout: null,
+        maxConcurrency: null,
+      }],
+    };
+  }
+
+  test("beats keep a worker live; a dead one is reported once and forgotten", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const other = await stores.open(store);
+    assert.deepEqual(await store.beat(status(clock, "worker-1", 3)), []);
+    assert.deepEqual(await other.beat(status(clock, "worker-2", 9)), []);
+    assert.deepEqual(
+      (await other.liveWorkers()).map((w) => [w.worker, w.until]),
+      [["worker-1", clock.t + 3], ["worker-2", clock.t + 9]],
+    );
+    const [live] = await store.liveWorkers();
+    assert.deepEqual(live.jobs[0].name, "addition");
+    clock.advance(5);
+    const dead = await other.beat(status(clock, "worker-2", 9));
+    assert.deepEqual(dead.map((w) => [w.worker, w.queues]), [
+      ["worker-1", ["default"]],
+    ]);
+    assert.deepEqual(await store.beat(status(clock, "worker-3", 3)), []);
+    assert.deepEqual(
+      (await store.liveWorkers()).map((w) => w.worker),
+      ["worker-2", "worker-3"],
+    );
+    await store.leave("worker-3");
+    assert.deepEqual(
+      (await store.liveWorkers()).map((w) => w.worker),
+      ["worker-2"],
+    );
+  });
+
+  test("a dead worker's leases end at once and reclaim gives its tasks back", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const tasks = [record(clock), record(clock), record(clock)];
+    await store.enqueue(tasks);
+    const mine = await store.claim(request({ max: 2, worker: "worker-1" }));
+    const theirs = await store.claim(request({ max: 1, worker: "worker-2" }));
+    assert.equal(await store.expireLeases("worker-1", ["default"]), 2);
+    assert.equal(await store.expireLeases("worker-9", ["default"]), 0);
+    // Long before the 30 s leases would have expired.
+    clock.advance(1);
+    const report = await store.reclaim(3, ["default"]);
+    assert.equal(report.redelivered, 2);
+    assert.deepEqual(
+      report.changed.toSorted(),
+      mine.map((c) => c.id).toSorted(),
+    );
+    const again = await store.claim(request({ worker: "worker-3" }));
+    assert.deepEqual(
+      again.map((c) => [c.id, c.redeliveries]).toSorted(),
+      mine.map((c) => [c.id, 1]).toSorted(),
+    );
+    // The live worker keeps its task.
+    assert.deepEqual(await store.renew(theirs, 30), { lost: [], revoked: [] });
+  });
+
+  test("revoking a running task tells its worker on channel control", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const worker = await stores.open(store);
+    const heard: ChannelMessage[] = [];
+    await worker.subscribe("control", (message) => heard.push(message));
+    const task = record(clock);
+    await store.enqueue([task]);
+    await worker.claim(request());
+    assert.equal(await store.revoke(task.id), "requested");
+    await until(() => heard.length === 1);
+    assert.deepEqual(heard[0], {
+      channel: "control",
+      event: "revoke",
+      data: task.id,
+    });
   });
 
   test("close is idempotent and ends pending waits", async () => {

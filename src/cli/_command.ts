@@ -4,6 +4,7 @@
  */
 import type { Producer } from "../producer.ts";
 import type { CommandOptions } from "../settings.ts";
+import type { Settings } from "../settings_types.ts";
 import type { Task } from "../task.ts";
 
 /** Where a command writes: stdout, stderr, and whether stderr is a terminal. */
@@ -24,6 +25,8 @@ export interface CommandIO {
 export interface CommandContext {
   /** A producer on the application's store (started on first use). */
   api: Producer;
+  /** The resolved settings. */
+  settings: Settings;
   /** The arguments after the command name. */
   args: string[];
   /** The values of the command's own flags (`json`, `wait`...). */

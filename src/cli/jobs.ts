@@ -4,6 +4,7 @@
  */
 import { didYouMean } from "../_did_you_mean.ts";
 import { NO_JOB_CODE_HINT, TaskNotAvailable } from "../errors.ts";
+import { loadRegistry } from "../registry.ts";
 import { type Command, JSON_OPTION, printJson, table } from "./_command.ts";
 
 /** `pq jobs [name ...]`. */
@@ -12,16 +13,17 @@ export const jobsCommand: Command = {
   usage: "[name ...]",
   help: "List the jobs of --task-paths (all, or the named ones).",
   options: JSON_OPTION,
-  async run({ api, args, values, io }) {
-    await api.start();
-    const unknown = args.find((name) => !api.registry.has(name));
+  async run({ settings, args, values, io }) {
+    // The job code only: no store is opened.
+    const registry = await loadRegistry(settings.taskPaths);
+    const unknown = args.find((name) => !registry.has(name));
     if (unknown !== undefined) {
       throw new TaskNotAvailable(unknown, {
-        hint: didYouMean(unknown, api.registry.names()) ||
-          (api.registry.names().length ? "" : NO_JOB_CODE_HINT),
+        hint: didYouMean(unknown, registry.names()) ||
+          (registry.names().length ? "" : NO_JOB_CODE_HINT),
       });
     }
-    const jobs = api.tasks.jobList(args.length ? args : undefined);
+    const jobs = registry.jobList(args.length ? args : undefined);
     if (values.json) {
       printJson(io, Object.fromEntries(jobs));
       return 0;

@@ -15,10 +15,12 @@ export const queuesCommand: Command = {
   name: "queues",
   usage: "[name ...]",
   help:
-    "Show how many tasks wait in each queue (the named ones, or the local queue, --task-queues, --default-task-queue and the jobs' queues).",
+    "Show how many tasks wait in each queue (the named ones, or the local queue, --task-queues, --default-task-queue, the jobs' queues and every queue that holds tasks).",
   options: JSON_OPTION,
   async run({ api, args, values, io }) {
     await api.start();
+    // The configured queues first, then the others that hold tasks (a
+    // `--queue` of `pq queue`, another host's): sorted by the store.
     const names = args.length ? args : [
       ...new Set([
         ...api.tasks.queues(),
@@ -26,6 +28,7 @@ export const queuesCommand: Command = {
         ...api.registry.names().flatMap((name) =>
           api.registry.get(name)?.defaultQueue ?? []
         ),
+        ...await api.store.queueNames(),
       ]),
     ];
     const sizes = await api.store.sizes(names);

@@ -2,7 +2,6 @@
  * `pq workers`: the live workers, from their heartbeats.
  * @module
  */
-import { HEARTBEAT_SECONDS, MISSED_HEARTBEATS } from "../heartbeat.ts";
 import {
   checkArgs,
   type Command,
@@ -15,8 +14,7 @@ import {
 export const workersCommand: Command = {
   name: "workers",
   usage: "",
-  help:
-    `List the live workers (from their heartbeats; waits ${HEARTBEAT_SECONDS} s to hear them).`,
+  help: "List the live workers (those whose last beat has not expired).",
   options: JSON_OPTION,
   async run({ api, args, values, io }) {
     checkArgs(this, args, 0, 0);
@@ -26,16 +24,20 @@ export const workersCommand: Command = {
       return 0;
     }
     if (workers.length === 0) {
-      io.out(
-        `No live workers: none sent a heartbeat in the last ${
-          MISSED_HEARTBEATS * HEARTBEAT_SECONDS
-        } s`,
-      );
+      io.out("No live workers: no worker's beat is current in this store");
       return 0;
     }
     const now = Date.now() / 1000;
     io.out(table([
-      ["WORKER", "NODE", "PID", "RUNNING", "PROCESSED", "QUEUES", "SEEN"],
+      [
+        "WORKER",
+        "NODE",
+        "PID",
+        "RUNNING",
+        "PROCESSED",
+        "QUEUES",
+        "BEAT EXPIRES",
+      ],
       ...workers.map((w) => [
         w.worker,
         w.node,
@@ -43,7 +45,7 @@ export const workersCommand: Command = {
         `${w.concurrentTasks.length}/${w.maxConcurrentTasks}`,
         String(w.processed),
         w.queues.join(","),
-        `${Math.max(0, now - w.time).toFixed(1)} s ago`,
+        `in ${Math.max(0, w.until - now).toFixed(1)} s`,
       ]),
     ]));
     return 0;

@@ -10,6 +10,7 @@ import { getLogger } from "@logtape/logtape";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
 import { statusString, TaskStatus } from "../status.ts";
+import { revokedWhileRunning } from "../store/_reasons.ts";
 import type { ChannelMessage, Claim, Finish, Store } from "../store/store.ts";
 import { type Dict, standInRecord, type TaskRecord } from "../task.ts";
 import type { JobBackend } from "../job.ts";
@@ -209,7 +210,7 @@ export class Consumer {
     if (!running || running.controller.signal.aborted) return;
     logger.debug("Task {id} revoked: stopping it", { id: message.data });
     running.controller.abort(
-      new TaskRevoked(`Task ${message.data} was revoked`),
+      new TaskRevoked(revokedWhileRunning(message.data)),
     );
   }
 
@@ -256,15 +257,31 @@ export class Consumer {
     this.#wake = undefined;
   }
 
+  /**
+   * Gives back now the tasks of `queues` whose leases ended: a dead
+   * worker's, found by a beat.
+   */
+  reclaimNow(queues: readonly string[]): void {
+    this.#reclaim(queues);
+  }
+
+  /**
+   * The periodic reclaim, every half lease: the last line of defence
+   * (a dead worker's tasks come back at once through the beats) and the
+   * retention of finished tasks.
+   */
   async #maybeReclaim(): Promise<void> {
     const now = this.#now();
-    const every = Math.min(5, this.#options.leaseTimeout / 2);
-    if (now - this.#lastReclaim < every) return;
+    if (now - this.#lastReclaim < this.#options.leaseTimeout / 2) return;
     this.#lastReclaim = now;
+    await this.#reclaim(this.#options.queues);
+  }
+
+  async #reclaim(queues: readonly string[]): Promise<void> {
     try {
       const report = await this.#options.store.reclaim(
         this.#options.maxRedeliveries,
-        this.#options.queues,
+        queues,
       );
       if (report.redelivered || report.failed) {
         logger.warn(
@@ -418,7 +435,7 @@ export class Consumer {
       }
       for (const id of revoked) {
         this.#running.get(id)?.controller.abort(
-          new TaskRevoked(`Task ${id} was revoked`),
+          new TaskRevoked(revokedWhileRunning(id)),
         );
       }
     } catch (error) {

@@ -27,11 +27,13 @@ interface Slot {
 /**
  * Supervises `settings.workers` worker processes until `signal` aborts, then
  * asks them to stop (SIGTERM), waits for them for `gracePeriod` plus a few
- * seconds and kills what is left.
+ * seconds and kills what is left. `onExit(pid)` is called when a worker
+ * process exits on its own (it gives the process's tasks back at once).
  */
 export async function runArbiter(
   settings: Settings,
   signal: AbortSignal,
+  onExit: (pid: number) => Promise<void> = () => Promise.resolve(),
 ): Promise<void> {
   const slots: Slot[] = Array.from(
     { length: settings.workers },
@@ -52,10 +54,16 @@ export async function runArbiter(
     slot.child = child;
     const started = Date.now();
     logger.info("Started worker process {pid}", { pid: child.pid });
-    const exit = child.status.then((status) => {
+    const exit = child.status.then(async (status) => {
       exits.delete(exit);
       slot.child = undefined;
       if (signal.aborted) return;
+      await onExit(child.pid).catch((error) =>
+        logger.error(
+          "Cannot give back the tasks of worker process {pid}: {error}",
+          { pid: child.pid, error },
+        )
+      );
       const lived = (Date.now() - started) / 1000;
       const clean = status.success;
       slot.crashes = clean || lived > HEALTHY_SECONDS ? 0 : slot.crashes + 1;

@@ -6,7 +6,8 @@
 import { getLogger } from "@logtape/logtape";
 import { Consumer } from "../consumer/consumer.ts";
 import { ThreadPool } from "../consumer/thread_pool.ts";
-import { jobAdverts, startHeartbeat } from "../heartbeat.ts";
+import { jobAdverts, startHeartbeat, type WorkerStatus } from "../heartbeat.ts";
+import { loggedBeatEvents, startBeats } from "./beat.ts";
 import { managedStore, type Manager } from "../manager.ts";
 import { Producer } from "../producer.ts";
 import type { JobRegistry } from "../registry.ts";
@@ -88,24 +89,36 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     if (signal.aborted) await stop();
     const running = consumer;
     const jobs = jobAdverts(registry);
+    const status = (): WorkerStatus => {
+      const time = Date.now() / 1000;
+      return {
+        worker: name,
+        node: producer.nodeName,
+        pid: Deno.pid,
+        cores: navigator.hardwareConcurrency || 1,
+        time,
+        until: time,
+        jobs,
+        ...running.info() as {
+          queues: string[];
+          maxConcurrentTasks: number;
+          concurrentTasks: string[];
+          processed: number;
+        },
+      };
+    };
     {
+      await using beats = startBeats(
+        settings,
+        opened,
+        status,
+        loggedBeatEvents((queues) => running.reclaimNow(queues)),
+      );
       await using _heartbeat = startHeartbeat(
-        (status) =>
-          store.publish({ channel: "consumer", event: "status", data: status }),
-        () => ({
-          worker: name,
-          node: producer.nodeName,
-          pid: Deno.pid,
-          cores: navigator.hardwareConcurrency || 1,
-          time: Date.now() / 1000,
-          jobs,
-          ...running.info() as {
-            queues: string[];
-            maxConcurrentTasks: number;
-            concurrentTasks: string[];
-            processed: number;
-          },
-        }),
+        (now) =>
+          store.publish({ channel: "consumer", event: "status", data: now }),
+        status,
+        () => beats.changed(),
       );
       await consumer.start();
       await consumer.stop(settings.gracePeriod);

@@ -2,20 +2,58 @@
  * Opens the store a URL names.
  * @module
  */
+import { resolve } from "node:path";
 import { StoreConnectionError } from "../errors.ts";
 import type { Settings } from "../settings_types.ts";
 import { SplitStore } from "./split_store.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import type { Store, StoreOptions } from "./store.ts";
 
+/** How a store is opened, beyond the settings of the store itself. */
+export interface OpenOptions {
+  /**
+   * Create the file of a `sqlite:<path>` store that does not exist yet
+   * (default true). A pq server creates its store; a client (a `pq`
+   * command, a producer) passes false, so that a mistyped path throws a
+   * `StoreConnectionError` naming the file, instead of making an empty store
+   * that no server reads and waiting for ever. `sqlite::memory:` and Redis
+   * URLs are not affected.
+   */
+  create?: boolean;
+}
+
+/** The options of {@linkcode openStore}: the store's, and how to open it. */
+export interface OpenStoreOptions extends StoreOptions, OpenOptions {}
+
 /**
- * Opens `sqlite:<path>` (a file shared by the processes of one machine) or
- * `sqlite::memory:` (one process). Throws a `StoreConnectionError` naming
- * the URL when it cannot.
+ * Opens `sqlite:<path>` (a file shared by the processes of one machine),
+ * `sqlite::memory:` (one process) or `redis://host:port/db?namespace=pq`.
+ * Throws a `StoreConnectionError` naming the URL when it cannot: with
+ * `create: false`, also when the file of a `sqlite:<path>` does not exist.
+ *
+ * @example
+ * ```ts
+ * import { openStore } from "./open_store.ts";
+ * // A client: a missing file is an error, not a new empty store.
+ * await using store = await openStore("sqlite:pq.sqlite", {
+ *   serializer: "json",
+ *   resultTtl: 3600,
+ *   create: false,
+ * });
+ * ```
  */
-export async function openStore(
+export function openStore(
   url: string,
-  options: StoreOptions,
+  options: OpenStoreOptions,
+): Promise<Store> {
+  return open(url, options, "--data-store");
+}
+
+/** Opens a store; `flag` is the command-line option that names `url`. */
+async function open(
+  url: string,
+  options: OpenStoreOptions,
+  flag: string,
 ): Promise<Store> {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
@@ -23,6 +61,14 @@ export async function openStore(
       throw new StoreConnectionError(
         `Cannot open store '${url}': the sqlite URL needs a file path, as sqlite:pq.sqlite`,
       );
+    }
+    if (options.create === false && path !== ":memory:") {
+      const missing = await missingFile(path);
+      if (missing !== undefined) {
+        throw new StoreConnectionError(
+          `Cannot open store '${url}': no such file ${missing} (a pq server creates it: start one with ${flag} ${url})`,
+        );
+      }
     }
     try {
       return await SqliteStore.open(path, options);
@@ -47,16 +93,49 @@ export async function openStore(
 }
 
 /**
+ * The absolute path of a file that does not exist, or undefined when it
+ * exists (or cannot be looked at: then opening it says why).
+ */
+async function missingFile(path: string): Promise<string | undefined> {
+  try {
+    await Deno.stat(path);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) return undefined;
+  }
+  try {
+    return resolve(path);
+  } catch {
+    return path; // No permission to read the working directory.
+  }
+}
+
+/**
  * Opens the store of resolved settings: `dataStore`, or, when
  * `messageBroker` names another URL, the queues on the broker and the other
- * channels and locks on the data store.
+ * channels and locks on the data store. `options.create: false` (clients)
+ * applies to both URLs (see {@linkcode OpenOptions.create}).
+ *
+ * @example
+ * ```ts
+ * import { openSettingsStore } from "./open_store.ts";
+ * import { defaultSettings } from "../settings.ts";
+ * // A client of the default store, sqlite:pq.sqlite, made by a server.
+ * await using store = await openSettingsStore(defaultSettings(), {
+ *   create: false,
+ * });
+ * ```
  */
-export async function openSettingsStore(settings: Settings): Promise<Store> {
-  const options = {
+export async function openSettingsStore(
+  settings: Settings,
+  options: OpenOptions = {},
+): Promise<Store> {
+  const storeOptions: OpenStoreOptions = {
     serializer: settings.messageSerializer,
     resultTtl: settings.resultTtl,
+    create: options.create,
   };
-  const data = await openStore(settings.dataStore, options);
+  const data = await open(settings.dataStore, storeOptions, "--data-store");
   if (
     !settings.messageBroker || settings.messageBroker === settings.dataStore
   ) {
@@ -64,7 +143,7 @@ export async function openSettingsStore(settings: Settings): Promise<Store> {
   }
   try {
     return new SplitStore(
-      await openStore(settings.messageBroker, options),
+      await open(settings.messageBroker, storeOptions, "--message-broker"),
       data,
     );
   } catch (error) {

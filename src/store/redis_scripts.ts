@@ -236,30 +236,39 @@ return out
 /**
  * Puts leased tasks back at the head of their queue. ARGV: now, channel,
  * count a redelivery (1/0), only if expired (1/0), then (id, token)...
- * Returns the ids released.
+ * A task whose revoke was asked for must not run again: it keeps its lease
+ * and comes back in the second list, for the client to end it REVOKED
+ * (FINISH). Returns { ids released }, { (id, token, record)... revoked }.
  */
 export const RELEASE = ENQUEUE_BODY + `
 local now, channel = tonumber(ARGV[1]), ARGV[2]
 local count, only_expired = ARGV[3] == '1', ARGV[4] == '1'
-local released = {}
+local released, revoked = {}, {}
 for i = 5, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   if holds(id, token, now, only_expired) then
-    end_lease(id)
-    if count then redis.call('HINCRBY', KEYS[7], id, 1) end
-    redis.call('RPUSH', KEYS[1], id)
-    emit('queued', redis.call('HGET', KEYS[4], id))
-    released[#released + 1] = id
+    if redis.call('SISMEMBER', KEYS[13], id) == 1 then
+      revoked[#revoked + 1] = id
+      revoked[#revoked + 1] = token
+      revoked[#revoked + 1] = redis.call('HGET', KEYS[4], id) or ''
+    else
+      end_lease(id)
+      if count then redis.call('HINCRBY', KEYS[7], id, 1) end
+      redis.call('RPUSH', KEYS[1], id)
+      emit('queued', redis.call('HGET', KEYS[4], id))
+      released[#released + 1] = id
+    end
   end
 end
 if #released > 0 then mark() end
 flush(channel)
-return released
+return {released, revoked}
 `;
 
 /**
  * Expired leases and retention. ARGV: now, limit. Drops finished tasks past
- * their time; returns (id, token, redeliveries, record)... of expired leases.
+ * their time; returns (id, token, redeliveries, record, revoke asked 1/0)...
+ * of expired leases.
  */
 export const EXPIRED = `
 local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -274,6 +283,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. now, 'LI
   out[#out + 1] = redis.call('HGET', KEYS[5], id) or ''
   out[#out + 1] = redis.call('HGET', KEYS[7], id) or '0'
   out[#out + 1] = redis.call('HGET', KEYS[4], id) or ''
+  out[#out + 1] = redis.call('SISMEMBER', KEYS[13], id)
 end
 return out
 `;
@@ -338,6 +348,42 @@ end
 return 0
 `;
 
+/**
+ * A worker's beat. KEYS: beats (ZSET worker → alive until), status (HASH
+ * worker → encoded status). ARGV: now, worker, until, status ('' when it
+ * did not change). Returns the encoded statuses of the workers whose beat
+ * expired, forgotten here so that one beater only reports each.
+ */
+export const BEAT = `
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[2], ARGV[4]) end
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, 16)
+local out = {}
+for _, name in ipairs(dead) do
+  out[#out + 1] = redis.call('HGET', KEYS[2], name) or ''
+  redis.call('ZREM', KEYS[1], name)
+  redis.call('HDEL', KEYS[2], name)
+end
+return out
+`;
+
+/**
+ * Ends the leases of a dead worker's running tasks in one queue, for the
+ * next reclaim. KEYS: the queue's. ARGV: the worker's name. Returns how
+ * many leases it ended.
+ */
+export const EXPIRE_LEASES = `
+local ended = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+  local info = redis.call('HGET', KEYS[6], id)
+  if info and cjson.decode(info)[2] == ARGV[1] then
+    redis.call('ZADD', KEYS[3], 0, id)
+    ended = ended + 1
+  end
+end
+return ended
+`;
+
 /** The suffixes of a queue's keys, in KEYS order. */
 const SUFFIXES = [
   "ready",
@@ -364,4 +410,26 @@ const SUFFIXES = [
 export function queueKeys(namespace: string, queue: string): string[] {
   const tagged = /\{[^}]+\}/.test(queue) ? queue : `{${queue}}`;
   return SUFFIXES.map((suffix) => `${namespace}:${tagged}:${suffix}`);
+}
+
+/**
+ * The queue whose `tasks` hash is `key`, or undefined when `key` is not the
+ * `tasks` hash of a queue of `namespace`: the inverse of
+ * {@linkcode queueKeys}. Queues `app` and `{app}` share their keys (both are
+ * tagged `{app}`); such a key is named `app`.
+ */
+export function queueOfTasksKey(
+  namespace: string,
+  key: string,
+): string | undefined {
+  const prefix = `${namespace}:`;
+  const suffix = ":tasks";
+  if (!key.startsWith(prefix) || !key.endsWith(suffix)) return undefined;
+  const middle = key.slice(prefix.length, key.length - suffix.length);
+  const names = middle.startsWith("{") && middle.endsWith("}")
+    ? [middle.slice(1, -1), middle]
+    : [middle];
+  return names.find((name) =>
+    name !== "" && queueKeys(namespace, name)[3] === key
+  );
 }

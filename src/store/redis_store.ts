@@ -8,17 +8,26 @@
 import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "redis";
 import { type Codec, codecFor } from "../codec.ts";
+import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
 import { StoreConnectionError } from "../errors.ts";
 import { TaskStatus } from "../status.ts";
 import { parseTaskRecord, standInRecord, type TaskRecord } from "../task.ts";
 import {
+  redeliveredTooOften,
+  revokedBeforeStart,
+  revokedUnrecorded,
+} from "./_reasons.ts";
+import {
   ACQUIRE_LOCK,
+  BEAT,
   CLAIM,
   ENQUEUE,
+  EXPIRE_LEASES,
   EXPIRED,
   FINISH,
   FLUSH,
   queueKeys,
+  queueOfTasksKey,
   RELEASE,
   RELEASE_LOCK,
   RENEW,
@@ -110,6 +119,8 @@ interface Script {
 export class RedisStore implements Store {
   readonly url: string;
   readonly #namespace: string;
+  /** Per worker beating here: its last status written, and beats since. */
+  readonly #beats = new Map<string, { key: string; count: number }>();
   readonly #codec: Codec;
   readonly #now: () => number;
   readonly #resultTtl: number;
@@ -628,14 +639,67 @@ export class RedisStore implements Store {
 
   async release(leases: readonly Lease[]): Promise<void> {
     await Promise.all([...this.#byQueue(leases)].map(async ([queue, list]) => {
-      await this.#script(RELEASE, this.#keys(queue), [
-        this.#now(),
+      const now = this.#now();
+      const [, revoked] = await this.#script(RELEASE, this.#keys(queue), [
+        now,
         this.#channel("task"),
         "0",
         "0",
         ...list.flatMap((lease) => [lease.id, lease.token]),
-      ]);
+      ]) as [Reply[], Reply[]];
+      await this.#endRevoked(queue, revoked, now, false);
     }));
+  }
+
+  /**
+   * The final record of a running task that the store ends itself, its
+   * worker having not: the stored record, or a stand-in for a malformed one.
+   */
+  #endedRecord(
+    queue: string,
+    id: string,
+    payload: Reply,
+    now: number,
+    status: typeof TaskStatus.FAILURE | typeof TaskStatus.REVOKED,
+    result: string,
+  ): TaskRecord {
+    const decoded = this.#decode(payload as Buffer);
+    const base = decoded.ok
+      ? decoded.record
+      : standInRecord({ id, queue }, now);
+    return { ...base, status, result, timeEnded: now };
+  }
+
+  /**
+   * Ends REVOKED the tasks, `(id, token, record)...`, that RELEASE kept
+   * under their lease because their revoke was asked for; resolves with
+   * the ids it ended.
+   */
+  async #endRevoked(
+    queue: string,
+    entries: Reply[],
+    now: number,
+    onlyExpired: boolean,
+  ): Promise<string[]> {
+    const outcomes: Finish[] = [];
+    for (let i = 0; i < entries.length; i += 3) {
+      const id = String(entries[i]);
+      outcomes.push({
+        id,
+        token: String(entries[i + 1]),
+        task: this.#endedRecord(
+          queue,
+          id,
+          entries[i + 2],
+          now,
+          TaskStatus.REVOKED,
+          revokedUnrecorded(id),
+        ),
+      });
+    }
+    if (outcomes.length === 0) return [];
+    const written = await this.#finish(outcomes, onlyExpired);
+    return outcomes.filter((_, i) => written[i]).map((outcome) => outcome.id);
   }
 
   async reclaim(
@@ -650,47 +714,62 @@ export class RedisStore implements Store {
         RECLAIM_BATCH,
       ]) as Reply[];
       const again: Lease[] = [];
-      const failed: Finish[] = [];
-      for (let i = 0; i < reply.length; i += 4) {
+      const ended: Finish[] = [];
+      for (let i = 0; i < reply.length; i += 5) {
         const id = String(reply[i]);
         const token = String(reply[i + 1]);
         const redeliveries = Number(String(reply[i + 2])) + 1;
-        if (redeliveries <= maxRedeliveries) {
+        // A task whose revoke was asked for never runs again.
+        const revoked = Number(reply[i + 4]) === 1;
+        if (!revoked && redeliveries <= maxRedeliveries) {
           again.push({ id, token });
           continue;
         }
-        const decoded = this.#decode(reply[i + 3] as Buffer);
-        const base: TaskRecord = decoded.ok
-          ? decoded.record
-          : standInRecord({ id, queue }, now);
-        failed.push({
-          id,
-          token,
-          task: {
-            ...base,
-            status: TaskStatus.FAILURE,
-            result:
-              `Task redelivered too many times: its lease expired ${redeliveries} times (maxRedeliveries ${maxRedeliveries})`,
-            timeEnded: now,
-          },
-        });
+        const task = revoked
+          ? this.#endedRecord(
+            queue,
+            id,
+            reply[i + 3],
+            now,
+            TaskStatus.REVOKED,
+            revokedUnrecorded(id),
+          )
+          : this.#endedRecord(
+            queue,
+            id,
+            reply[i + 3],
+            now,
+            TaskStatus.FAILURE,
+            redeliveredTooOften(redeliveries, maxRedeliveries),
+          );
+        ended.push({ id, token, task });
       }
       if (again.length) {
-        const released = await this.#script(RELEASE, this.#keys(queue), [
-          now,
-          this.#channel("task"),
-          "1",
-          "1",
-          ...again.flatMap((lease) => [lease.id, lease.token]),
-        ]) as Reply[];
+        const [released, revoked] = await this.#script(
+          RELEASE,
+          this.#keys(queue),
+          [
+            now,
+            this.#channel("task"),
+            "1",
+            "1",
+            ...again.flatMap((lease) => [lease.id, lease.token]),
+          ],
+        ) as [Reply[], Reply[]];
         report.redelivered += released.length;
         report.changed.push(...released.map(String));
+        // Revoked between EXPIRED and RELEASE.
+        report.changed.push(
+          ...await this.#endRevoked(queue, revoked, now, true),
+        );
       }
-      if (failed.length) {
-        const written = await this.#finish(failed, true);
-        const ended = failed.filter((_, i) => written[i]);
-        report.failed += ended.length;
-        report.changed.push(...ended.map((finish) => finish.id));
+      if (ended.length) {
+        const written = await this.#finish(ended, true);
+        ended.forEach((finish, i) => {
+          if (!written[i]) return;
+          if (finish.task.status === TaskStatus.FAILURE) report.failed++;
+          report.changed.push(finish.id);
+        });
       }
     }
     return report;
@@ -706,19 +785,14 @@ export class RedisStore implements Store {
         | null;
       const decoded = seen ? this.#decode(seen) : undefined;
       const now = this.#now();
-      const revoked = decoded?.ok
-        ? {
-          ...decoded.record,
-          status: TaskStatus.REVOKED,
-          result: null,
-          timeEnded: now,
-        }
-        : {
-          ...standInRecord({ id, queue: String(queue) }, now),
-          status: TaskStatus.REVOKED,
-          result: null,
-          timeEnded: now,
-        };
+      const revoked: TaskRecord = {
+        ...(decoded?.ok
+          ? decoded.record
+          : standInRecord({ id, queue: String(queue) }, now)),
+        status: TaskStatus.REVOKED,
+        result: revokedBeforeStart(id),
+        timeEnded: now,
+      };
       const outcome = String(
         await this.#script(REVOKE, keys, [
           this.#channel("task"),
@@ -777,6 +851,42 @@ export class RedisStore implements Store {
       ]);
       return Number(ready) + Number(delayed);
     }));
+  }
+
+  /**
+   * The queues whose `tasks` hash exists: it holds the record of every
+   * queued and running task, and Redis drops it when the last one ends.
+   * Found by SCAN, not a registry of queues: a set would be one more write
+   * on every enqueue (on another Cluster slot than the queue's, so outside
+   * its script) and would have to follow every finish, revoke and flush,
+   * while SCAN costs nothing until an operator asks (`pq queues`), then one
+   * round trip per thousand keys of the database. On a Cluster, SCAN walks
+   * the node this client talks to, which is the node of every queue: the
+   * store sends every command to one node (a one-node cluster, as tested).
+   */
+  async queueNames(): Promise<string[]> {
+    // The namespace is letters, digits, '_', '.' and '-': nothing to escape.
+    const pattern = `${this.#namespace}:*:tasks`;
+    const names = new Set<string>();
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.#send(this.#client, [
+        "SCAN",
+        cursor,
+        "MATCH",
+        pattern,
+        "COUNT",
+        "1000",
+        "TYPE",
+        "hash",
+      ]) as [Reply, Reply[]];
+      cursor = String(next);
+      for (const key of keys) {
+        const name = queueOfTasksKey(this.#namespace, String(key));
+        if (name !== undefined) names.add(name);
+      }
+    } while (cursor !== "0");
+    return [...names].sort();
   }
 
   async flush(queues: readonly string[]): Promise<number> {
@@ -866,6 +976,95 @@ export class RedisStore implements Store {
           // One listener's error must not stop delivery to the others.
         }
       }
+    }
+  }
+
+  /** The keys of the workers' beats and statuses (one Cluster slot). */
+  #workerKeys(): [string, string] {
+    return [
+      `${this.#namespace}:{workers}:beats`,
+      `${this.#namespace}:{workers}:status`,
+    ];
+  }
+
+  async beat(status: WorkerStatus): Promise<WorkerStatus[]> {
+    // The status is written when it changed, and every 10th beat anyway (a
+    // store restarted from an old file gets it back).
+    const { time: _time, until: _until, ...rest } = status;
+    const key = JSON.stringify(rest);
+    const last = this.#beats.get(status.worker);
+    const write = !last || last.key !== key || last.count % 10 === 9;
+    this.#beats.set(status.worker, {
+      key,
+      count: write ? 0 : (last?.count ?? 0) + 1,
+    });
+    const reply = await this.#script(BEAT, this.#workerKeys(), [
+      this.#now(),
+      status.worker,
+      status.until,
+      write ? this.#encode(status) : "",
+    ]) as Reply[];
+    return reply.flatMap((encoded) => {
+      const dead = this.#decodeStatus(encoded);
+      return dead ? [dead] : [];
+    });
+  }
+
+  async expireLeases(
+    worker: string,
+    queues: readonly string[],
+  ): Promise<number> {
+    const ended = await Promise.all(
+      queues.map((queue) =>
+        this.#script(EXPIRE_LEASES, this.#keys(queue), [worker])
+      ),
+    );
+    return ended.reduce<number>((sum, n) => sum + Number(n), 0);
+  }
+
+  async liveWorkers(): Promise<WorkerStatus[]> {
+    const [beats, statuses] = this.#workerKeys();
+    const reply = await this.#send(this.#client, [
+      "ZRANGE",
+      beats,
+      String(this.#now()),
+      "+inf",
+      "BYSCORE",
+      "WITHSCORES",
+    ]) as Reply[];
+    if (reply.length === 0) return [];
+    // RESP3 answers [member, score] pairs, RESP2 a flat list.
+    const flat = reply.flat();
+    const names = flat.filter((_, i) => i % 2 === 0).map(String);
+    const encoded = await this.#send(this.#client, [
+      "HMGET",
+      statuses,
+      ...names,
+    ]) as Reply[];
+    return names.flatMap((_, i) => {
+      const status = this.#decodeStatus(encoded[i]);
+      return status
+        ? [{ ...status, until: Number(String(flat[2 * i + 1])) }]
+        : [];
+    }).sort((a, b) => a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0);
+  }
+
+  async leave(worker: string): Promise<void> {
+    const [beats, statuses] = this.#workerKeys();
+    this.#beats.delete(worker);
+    await this.#send(this.#client, ["ZREM", beats, worker]);
+    await this.#send(this.#client, ["HDEL", statuses, worker]);
+  }
+
+  /** A stored worker status, or undefined when it cannot be read. */
+  #decodeStatus(encoded: Reply): WorkerStatus | undefined {
+    if (encoded === null || encoded === "" || typeof encoded === "number") {
+      return undefined;
+    }
+    try {
+      return parseWorkerStatus(this.#codec.decode(toBytes(encoded as Buffer)));
+    } catch {
+      return undefined;
     }
   }
 

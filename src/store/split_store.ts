@@ -5,6 +5,7 @@
  * channel `task` is the broker's; every other channel is the data store's.
  * @module
  */
+import type { WorkerStatus } from "../heartbeat.ts";
 import type { TaskRecord } from "../task.ts";
 import type {
   ChannelMessage,
@@ -85,6 +86,11 @@ export class SplitStore implements Store {
     return this.#broker.sizes(queues);
   }
 
+  /** The queues holding tasks: the broker holds the queues. */
+  queueNames(): Promise<string[]> {
+    return this.#broker.queueNames();
+  }
+
   flush(queues: readonly string[]): Promise<number> {
     return this.#broker.flush(queues);
   }
@@ -98,6 +104,23 @@ export class SplitStore implements Store {
     listener: MessageListener,
   ): Promise<() => Promise<void>> {
     return this.#channelStore(channel).subscribe(channel, listener);
+  }
+
+  // Beats live beside the queues, whose leases a dead worker's beat ends.
+  beat(status: WorkerStatus): Promise<WorkerStatus[]> {
+    return this.#broker.beat(status);
+  }
+
+  expireLeases(worker: string, queues: readonly string[]): Promise<number> {
+    return this.#broker.expireLeases(worker, queues);
+  }
+
+  liveWorkers(): Promise<WorkerStatus[]> {
+    return this.#broker.liveWorkers();
+  }
+
+  leave(worker: string): Promise<void> {
+    return this.#broker.leave(worker);
   }
 
   acquireLock(name: string, owner: string, seconds: number): Promise<boolean> {

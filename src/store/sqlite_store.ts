@@ -3,13 +3,29 @@
  * processes of one machine. WAL journal and a busy timeout let several
  * processes write; every state change is one `BEGIN IMMEDIATE` transaction,
  * so a process can die at any line without losing a task. Events go through
- * a table that every process polls, pruned after a minute.
+ * a table, pruned after a minute.
+ *
+ * Idle waiting: one loop per store, while anyone in the process listens or
+ * waits for tasks, reads `PRAGMA data_version` (it changes when another
+ * connection commits; this one's commits are known here), and reads events
+ * and due tasks only when it changed. On Linux the loop looks when the WAL
+ * file is written (inotify: every commit of another process writes it), and
+ * once more an interval later, plus once a second in case a change went
+ * unseen; elsewhere it looks every {@linkcode POLL_MS}. Idle processes thus
+ * wake a few times a second, not a hundred. Reclaim checkpoints the WAL, so
+ * the next commit writes it from its start: an idle file does not grow.
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { type Codec, codecFor } from "../codec.ts";
+import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
 import { TaskStatus } from "../status.ts";
 import { parseTaskRecord, standInRecord, type TaskRecord } from "../task.ts";
+import {
+  redeliveredTooOften,
+  revokedBeforeStart,
+  revokedUnrecorded,
+} from "./_reasons.ts";
 import type {
   ChannelMessage,
   Claim,
@@ -27,10 +43,17 @@ import type {
 const SCHEMA_VERSION = 2;
 /** Seconds events are kept for subscribers of other processes. */
 const EVENT_RETENTION_SECONDS = 60;
-/** Milliseconds between polls of the events table. */
-const EVENT_POLL_MS = 15;
-/** Milliseconds between looks for due tasks in `waitForTasks`. */
-const TASK_POLL_MS = 20;
+/**
+ * Milliseconds between two looks for changes (new events, tasks queued by
+ * other processes) of the change loop, at most; always, without a watcher.
+ */
+const POLL_MS = 20;
+/** Milliseconds between looks of a loop that watches the WAL file. */
+const WATCHED_POLL_MS = 1000;
+/** Seconds between two prunes of the events table by one idle store. */
+const PRUNE_EVERY_SECONDS = EVENT_RETENTION_SECONDS / 4;
+/** Bytes the WAL file is cut back to when it starts over (after a burst). */
+const JOURNAL_SIZE_LIMIT = 1024 * 1024;
 /** Events written between two prunes by one store. */
 const PRUNE_EVERY_EVENTS = 1000;
 /** Events read in one query of the poll loop. */
@@ -68,6 +91,11 @@ CREATE TABLE IF NOT EXISTS locks (
   name TEXT PRIMARY KEY,
   owner TEXT NOT NULL,
   expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS workers (
+  name TEXT PRIMARY KEY,
+  until REAL NOT NULL,
+  status BLOB NOT NULL
 );
 `;
 
@@ -107,6 +135,36 @@ interface Subscriber {
   after: number;
 }
 
+/** A caller of `waitForTasks`. */
+interface Waiter {
+  queues: readonly string[];
+  /** When (`Date.now()`) it stops waiting. */
+  deadline: number;
+  timer?: ReturnType<typeof setTimeout>;
+  /** Stops waiting (idempotent). */
+  done(): void;
+}
+
+/** What the change loop of a store did, counted (for tests). */
+export interface PollCounters {
+  /** Looks for a change (one `PRAGMA data_version` each). */
+  looks: number;
+  /** Reads of events or due tasks, by the loop and by waiting callers. */
+  reads: number;
+  /** Writes to the WAL file the watcher reported. */
+  fileChanges: number;
+}
+
+const counters = new WeakMap<SqliteStore, PollCounters>();
+
+/**
+ * The counters of a store's change loop, live. Internal: for tests, not
+ * exported by the package.
+ */
+export function pollCounters(store: SqliteStore): Readonly<PollCounters> {
+  return counters.get(store)!;
+}
+
 const ROW_COLUMNS =
   "rowid, id, name, queue, state, due_at, max_concurrency, redeliveries, revoke_requested, payload";
 
@@ -130,6 +188,11 @@ function prepare(db: DatabaseSync) {
       `SELECT 1 AS due FROM tasks
        WHERE queue = ? AND state = 'queued' AND due_at <= ? LIMIT 1`,
     ),
+    // The claim index gives it in one step.
+    nextDue: sql(
+      `SELECT min(due_at) AS due FROM tasks WHERE queue = ? AND state = 'queued'`,
+    ),
+    dataVersion: sql(`PRAGMA data_version`),
     payload: sql(`SELECT payload FROM tasks WHERE rowid = ?`),
     runningOf: sql(
       `SELECT count(*) AS n FROM tasks
@@ -174,6 +237,11 @@ function prepare(db: DatabaseSync) {
     size: sql(
       `SELECT count(*) AS n FROM tasks WHERE queue = ? AND state = 'queued'`,
     ),
+    // Finds the queued and running rows by the lease index (state first):
+    // finished rows, most of the table, are not read.
+    queueNames: sql(
+      `SELECT DISTINCT queue FROM tasks WHERE state IN ('queued', 'running')`,
+    ),
     flush: sql(`DELETE FROM tasks WHERE queue = ? AND state = 'queued'`),
     publish: sql(
       `INSERT INTO events (channel, event, payload, created)
@@ -196,6 +264,21 @@ function prepare(db: DatabaseSync) {
       `INSERT OR REPLACE INTO locks (name, owner, expires_at) VALUES (?, ?, ?)`,
     ),
     freeLock: sql(`DELETE FROM locks WHERE name = ? AND owner = ?`),
+    beat: sql(
+      `INSERT INTO workers (name, until, status) VALUES (?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET until = excluded.until,
+       status = excluded.status`,
+    ),
+    deadWorkers: sql(`SELECT name, status FROM workers WHERE until < ?`),
+    liveWorkers: sql(
+      `SELECT until, status FROM workers WHERE until >= ? ORDER BY name`,
+    ),
+    forgetWorker: sql(`DELETE FROM workers WHERE name = ?`),
+    // A lease token starts with its worker's name and a tab.
+    expireLeases: sql(
+      `UPDATE tasks SET lease_until = 0 WHERE state = 'running'
+       AND substr(lease_token, 1, length(?1)) = ?1`,
+    ),
   } satisfies Record<string, StatementSync>;
 }
 
@@ -223,10 +306,28 @@ export class SqliteStore implements Store {
   readonly #now: () => number;
   readonly #resultTtl: number;
   readonly #subscribers = new Map<string, Set<Subscriber>>();
-  readonly #wakeups = new Set<() => void>();
+  readonly #waiters = new Set<Waiter>();
   /** The last event seq the poll loop has read. */
   #cursor = 0;
+  /** Whether the change loop runs (someone listens or waits). */
+  #looping = false;
   #pollTimer?: ReturnType<typeof setTimeout>;
+  /** When (`Date.now()`) the scheduled look runs. */
+  #pollAt = 0;
+  /** When the last look ran. */
+  #lastLook = -Infinity;
+  /** Look until then: the WAL file was written just before. */
+  #lookUntil = 0;
+  /** The data version at the last look. */
+  #dataVersion = 0;
+  /** This store wrote events that its own subscribers have not read. */
+  #localEvents = false;
+  /** The WAL file, when the store is a file in WAL mode. */
+  readonly #walPath?: string;
+  #watcher?: Deno.FsWatcher;
+  /** The loops reading watchers, until they end. */
+  readonly #watching = new Set<Promise<void>>();
+  readonly #counters: PollCounters = { looks: 0, reads: 0, fileChanges: 0 };
   #eventsSincePrune = 0;
   #lastPrune: number;
   #closed = false;
@@ -241,8 +342,15 @@ export class SqliteStore implements Store {
     try {
       // The busy timeout first: the other pragmas may wait for a lock too.
       this.#db.exec("PRAGMA busy_timeout = 5000");
-      if (path !== ":memory:") this.#db.exec("PRAGMA journal_mode = WAL");
+      if (path !== ":memory:") {
+        const { journal_mode: mode } = this.#db.prepare(
+          "PRAGMA journal_mode = WAL",
+        ).get() as { journal_mode: string };
+        if (mode === "wal") this.#walPath = `${path}-wal`;
+      }
       this.#db.exec("PRAGMA synchronous = NORMAL");
+      // A WAL grown by a burst is cut back when it starts over.
+      this.#db.exec(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
       this.#transaction(() => {
         const { user_version: version } = this.#db.prepare(
           "PRAGMA user_version",
@@ -256,6 +364,7 @@ export class SqliteStore implements Store {
         this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
       });
       this.#sql = prepare(this.#db);
+      counters.set(this, this.#counters);
     } catch (error) {
       this.#db.close();
       throw error;
@@ -276,6 +385,8 @@ export class SqliteStore implements Store {
     try {
       const result = work();
       this.#db.exec("COMMIT");
+      // Our own commits do not change our data version: say it here.
+      if (this.#localEvents) this.#lookSoon();
       return result;
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
@@ -304,6 +415,7 @@ export class SqliteStore implements Store {
 
   #insertEvent(channel: string, event: string, payload: Uint8Array): void {
     this.#sql.publish.run(channel, event, payload, this.#now());
+    if (this.#subscribers.has(channel)) this.#localEvents = true;
     // Pruning inside the writer's transaction costs one more statement now
     // and then, and keeps the table at about a minute of events.
     if (++this.#eventsSincePrune >= PRUNE_EVERY_EVENTS) this.#pruneEvents();
@@ -321,8 +433,9 @@ export class SqliteStore implements Store {
     else this.#sql.pruneAllEvents.run(cutoff);
   }
 
+  /** Ends the waits of this process: it has just queued tasks. */
   #wake(): void {
-    for (const wake of [...this.#wakeups]) wake();
+    for (const waiter of [...this.#waiters]) waiter.done();
   }
 
   enqueue(tasks: readonly TaskRecord[]): Promise<void> {
@@ -411,7 +524,8 @@ export class SqliteStore implements Store {
         const { payload } = this.#sql.payload.get(row.rowid) as {
           payload: Uint8Array;
         };
-        const token = crypto.randomUUID();
+        // The worker's name first: its leases can be found when it dies.
+        const token = `${request.worker}\t${crypto.randomUUID()}`;
         const claim: Claim = {
           id: row.id,
           token,
@@ -450,32 +564,55 @@ export class SqliteStore implements Store {
   ): Promise<void> {
     return new Promise<void>((resolve) => {
       if (signal?.aborted || this.#closed || !(seconds > 0)) return resolve();
-      const deadline = Date.now() + seconds * 1000;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = () => {
-        clearTimeout(timer);
-        this.#wakeups.delete(done);
-        signal?.removeEventListener("abort", done);
-        resolve();
+      const waiter: Waiter = {
+        queues,
+        deadline: Date.now() + seconds * 1000,
+        done: () => {
+          clearTimeout(waiter.timer);
+          if (!this.#waiters.delete(waiter)) return;
+          signal?.removeEventListener("abort", waiter.done);
+          this.#stopLoopIfIdle();
+          resolve();
+        },
       };
-      const look = () => {
-        if (this.#closed || Date.now() >= deadline) return done();
-        const now = this.#now();
-        try {
-          if (queues.some((queue) => this.#sql.anyDue.get(queue, now))) {
-            return done();
-          }
-        } catch {
-          return done(); // The caller's claim reports the store's error.
-        }
-        timer = setTimeout(look, Math.min(TASK_POLL_MS, deadline - Date.now()));
-      };
-      this.#wakeups.add(done);
-      signal?.addEventListener("abort", done, { once: true });
-      // The first look comes after one interval: the caller has just found
-      // nothing it could claim.
-      timer = setTimeout(look, Math.min(TASK_POLL_MS, seconds * 1000));
+      this.#waiters.add(waiter);
+      signal?.addEventListener("abort", waiter.done, { once: true });
+      this.#startLoop();
+      // The caller has just found nothing it could claim: a task due now is
+      // held back (its job's maxConcurrency), so look again in one interval.
+      this.#lookForTasks(waiter, POLL_MS);
     });
+  }
+
+  /**
+   * Ends the wait when a task of its queues is due; else sets its timer for
+   * the next due task (at least `minMs` away) or for its deadline. Tasks
+   * queued later by other processes are seen by the change loop, which
+   * calls this again.
+   */
+  #lookForTasks(waiter: Waiter, minMs = 0): void {
+    if (this.#closed) return waiter.done();
+    let next = Infinity;
+    try {
+      for (const queue of waiter.queues) {
+        this.#counters.reads++;
+        const { due } = this.#sql.nextDue.get(queue) as { due: number | null };
+        if (due !== null && due < next) next = due;
+      }
+    } catch {
+      return waiter.done(); // The caller's claim reports the store's error.
+    }
+    const wait = Math.max(minMs, (next - this.#now()) * 1000);
+    const left = waiter.deadline - Date.now();
+    if (wait <= 0 || left <= 0) return waiter.done();
+    clearTimeout(waiter.timer);
+    waiter.timer = setTimeout(
+      () =>
+        Date.now() >= waiter.deadline
+          ? waiter.done()
+          : this.#lookForTasks(waiter),
+      Math.min(wait, left),
+    );
   }
 
   renew(
@@ -575,7 +712,13 @@ export class SqliteStore implements Store {
   #requeue(row: TaskRow, redeliveries: number, now: number): boolean {
     const decoded = this.#decodeTask(row.payload);
     if (row.revoke_requested) {
-      this.#end(row, decoded, now, TaskStatus.REVOKED, null);
+      this.#end(
+        row,
+        decoded,
+        now,
+        TaskStatus.REVOKED,
+        revokedUnrecorded(row.id),
+      );
       return false;
     }
     let payload = row.payload;
@@ -635,17 +778,34 @@ export class SqliteStore implements Store {
             this.#decodeTask(row.payload),
             now,
             TaskStatus.FAILURE,
-            `Task redelivered too many times: its lease expired ${redeliveries} times (maxRedeliveries ${maxRedeliveries})`,
+            redeliveredTooOften(redeliveries, maxRedeliveries),
           );
           report.failed++;
         }
         this.#sql.dropFinished.run(now);
-        this.#pruneEvents();
+        // Not at every reclaim: each prune that deletes is a commit, and a
+        // commit wakes every process.
+        if (now - this.#lastPrune >= PRUNE_EVERY_SECONDS) this.#pruneEvents();
         return report;
       });
       if (report.redelivered) this.#wake();
+      this.#checkpoint();
       return report;
     });
+  }
+
+  /**
+   * Copies the WAL into the file, without waiting for anyone: the next
+   * commit then writes the WAL from its start instead of growing it. Left
+   * to SQLite alone, an idle store's beats grow it to 4 MB (1000 pages).
+   */
+  #checkpoint(): void {
+    if (this.#walPath === undefined) return;
+    try {
+      this.#db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+    } catch {
+      // Busy: the next reclaim tries again.
+    }
   }
 
   async revoke(id: string): Promise<RevokeOutcome> {
@@ -674,7 +834,7 @@ export class SqliteStore implements Store {
           this.#decodeTask(row.payload),
           now,
           TaskStatus.REVOKED,
-          null,
+          revokedBeforeStart(row.id),
         );
         return "revoked";
       })
@@ -699,6 +859,14 @@ export class SqliteStore implements Store {
   sizes(queues: readonly string[]): Promise<number[]> {
     return this.#async(() =>
       queues.map((queue) => (this.#sql.size.get(queue) as { n: number }).n)
+    );
+  }
+
+  queueNames(): Promise<string[]> {
+    return this.#async(() =>
+      (this.#sql.queueNames.all() as unknown[] as { queue: string }[])
+        .map((row) => row.queue)
+        .sort()
     );
   }
 
@@ -735,44 +903,171 @@ export class SqliteStore implements Store {
       let subscribers = this.#subscribers.get(channel);
       if (!subscribers) this.#subscribers.set(channel, subscribers = new Set());
       subscribers.add(subscriber);
-      this.#schedulePoll();
+      this.#startLoop();
       return () => {
         const current = this.#subscribers.get(channel);
         current?.delete(subscriber);
         if (current?.size === 0) this.#subscribers.delete(channel);
-        if (this.#subscribers.size === 0) this.#stopPoll();
-        return Promise.resolve();
+        return this.#stopLoopIfIdle();
       };
     });
   }
 
-  #schedulePoll(): void {
-    if (this.#pollTimer !== undefined || this.#closed) return;
-    if (this.#subscribers.size === 0) return;
-    this.#pollTimer = setTimeout(() => {
-      this.#pollTimer = undefined;
-      if (this.#closed || this.#subscribers.size === 0) return;
-      try {
-        this.#deliver();
-        // A process that only listens prunes too, now and then.
-        if (this.#now() - this.#lastPrune > EVENT_RETENTION_SECONDS / 4) {
-          this.#transaction(() => this.#pruneEvents());
-        }
-      } catch {
-        // A busy or broken file: the next poll tries again.
-      }
-      this.#schedulePoll();
-    }, EVENT_POLL_MS);
+  /** Whether anyone in this process listens or waits for tasks. */
+  #needed(): boolean {
+    return !this.#closed &&
+      (this.#subscribers.size > 0 || this.#waiters.size > 0);
   }
 
-  #stopPoll(): void {
+  /** Starts the change loop, if it is needed and not running. */
+  #startLoop(): void {
+    if (this.#looping || !this.#needed()) return;
+    this.#looping = true;
+    try {
+      this.#dataVersion = this.#readDataVersion();
+    } catch {
+      this.#lookUntil = Date.now() + POLL_MS; // Busy: look again soon.
+    }
+    this.#watch();
+    this.#schedule(this.#watcher ? WATCHED_POLL_MS : POLL_MS);
+  }
+
+  /**
+   * Stops the change loop once nobody listens or waits, so that it keeps
+   * no process alive. Resolves when its watcher is closed.
+   */
+  #stopLoopIfIdle(): Promise<void> {
+    if (this.#needed()) return Promise.resolve();
+    this.#looping = false;
     clearTimeout(this.#pollTimer);
     this.#pollTimer = undefined;
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    return Promise.all([...this.#watching]).then(() => {});
+  }
+
+  /**
+   * Watches the WAL file, where every commit of another process writes.
+   * Linux only: inotify reports every write; the file notices of other
+   * systems may come late or not at all for a file rewritten in place.
+   * Without a watcher (no permission to read the file, no inotify left),
+   * the loop looks every {@linkcode POLL_MS}.
+   */
+  #watch(): void {
+    if (this.#walPath === undefined || Deno.build.os !== "linux") return;
+    let watcher: Deno.FsWatcher;
+    try {
+      watcher = Deno.watchFs(this.#walPath, { recursive: false });
+    } catch {
+      return;
+    }
+    this.#watcher = watcher;
+    const watching = (async () => {
+      try {
+        for await (const event of watcher) {
+          // Gone (only by hand: SQLite keeps it while we are connected).
+          if (event.kind === "remove") break;
+          this.#onFileChange();
+        }
+      } catch {
+        // Closed, or failed: the loop polls from now on.
+      }
+      if (this.#watcher === watcher) {
+        this.#watcher = undefined;
+        watcher.close();
+        this.#lookSoon();
+      }
+    })();
+    this.#watching.add(watching);
+    watching.finally(() => this.#watching.delete(watching));
+  }
+
+  /**
+   * The WAL file was written: another process commits, or has just
+   * committed. Its writer makes the commit visible just after the write,
+   * so look now and once more an interval later, in case now was too soon.
+   */
+  #onFileChange(): void {
+    this.#counters.fileChanges++;
+    const now = Date.now();
+    this.#lookUntil = now + POLL_MS;
+    // Right here, not on a timer: one wake-up less per commit.
+    if (now - this.#lastLook >= POLL_MS) this.#look();
+    else this.#schedule(this.#lastLook + POLL_MS - now);
+  }
+
+  /** Looks as soon as the spacing of looks allows (not in this call). */
+  #lookSoon(): void {
+    this.#schedule(this.#lastLook + POLL_MS - Date.now());
+  }
+
+  /** Looks in `ms`, unless a look is scheduled sooner. */
+  #schedule(ms: number): void {
+    if (!this.#looping) return;
+    const wait = Math.max(0, ms);
+    const at = Date.now() + wait;
+    if (this.#pollTimer !== undefined && this.#pollAt <= at) return;
+    clearTimeout(this.#pollTimer);
+    this.#pollAt = at;
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = undefined;
+      this.#look();
+    }, wait);
+  }
+
+  /**
+   * One look of the change loop: reads the data version, and only when it
+   * changed (or this store wrote events its subscribers wait for) reads
+   * the events and the due tasks. Then schedules the next look.
+   */
+  #look(): void {
+    clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
+    if (!this.#looping) return;
+    const now = Date.now();
+    this.#lastLook = now;
+    let next = this.#watcher ? WATCHED_POLL_MS : POLL_MS;
+    try {
+      this.#counters.looks++;
+      const version = this.#readDataVersion();
+      const changed = version !== this.#dataVersion;
+      // Reset before delivery: a listener may publish again.
+      const local = this.#localEvents;
+      this.#localEvents = false;
+      try {
+        if ((changed || local) && this.#subscribers.size > 0) this.#deliver();
+      } catch (error) {
+        this.#localEvents ||= local;
+        throw error; // The version is kept: the next look reads again.
+      }
+      this.#dataVersion = version;
+      // Tasks queued by this process have woken its waiters already.
+      if (changed) {
+        for (const waiter of [...this.#waiters]) this.#lookForTasks(waiter);
+      }
+      // A process that only listens prunes too, now and then.
+      if (
+        this.#subscribers.size > 0 &&
+        this.#now() - this.#lastPrune > PRUNE_EVERY_SECONDS
+      ) {
+        this.#transaction(() => this.#pruneEvents());
+      }
+    } catch {
+      next = POLL_MS; // A busy or broken file: look again soon.
+    }
+    if (this.#lookUntil > now) next = Math.min(next, this.#lookUntil - now);
+    this.#schedule(next);
+  }
+
+  #readDataVersion(): number {
+    return (this.#sql.dataVersion.get() as { data_version: number })
+      .data_version;
   }
 
   /** Delivers the events published since the last poll, in order. */
   #deliver(): void {
     for (;;) {
+      this.#counters.reads++;
       const rows = this.#sql.eventsAfter.all(
         this.#cursor,
       ) as unknown[] as EventRow[];
@@ -801,6 +1096,64 @@ export class SqliteStore implements Store {
     }
   }
 
+  beat(status: WorkerStatus): Promise<WorkerStatus[]> {
+    return this.#async(() =>
+      this.#transaction(() => {
+        const now = this.#now();
+        this.#sql.beat.run(
+          status.worker,
+          status.until,
+          this.#codec.encode(status),
+        );
+        const dead: WorkerStatus[] = [];
+        for (
+          const row of this.#sql.deadWorkers.all(now) as Array<
+            { name: string; status: Uint8Array }
+          >
+        ) {
+          this.#sql.forgetWorker.run(row.name);
+          const parsed = this.#decodeStatus(row.status);
+          if (parsed) dead.push(parsed);
+        }
+        return dead;
+      })
+    );
+  }
+
+  expireLeases(worker: string, _queues: readonly string[]): Promise<number> {
+    return this.#async(() =>
+      this.#transaction(() =>
+        Number(this.#sql.expireLeases.run(`${worker}\t`).changes)
+      )
+    );
+  }
+
+  liveWorkers(): Promise<WorkerStatus[]> {
+    return this.#async(() =>
+      (this.#sql.liveWorkers.all(this.#now()) as Array<
+        { until: number; status: Uint8Array }
+      >).flatMap((row) => {
+        const status = this.#decodeStatus(row.status);
+        return status ? [{ ...status, until: row.until }] : [];
+      })
+    );
+  }
+
+  leave(worker: string): Promise<void> {
+    return this.#async(() => {
+      this.#transaction(() => this.#sql.forgetWorker.run(worker));
+    });
+  }
+
+  /** A stored worker status, or undefined when it cannot be read. */
+  #decodeStatus(bytes: Uint8Array): WorkerStatus | undefined {
+    try {
+      return parseWorkerStatus(this.#codec.decode(bytes));
+    } catch {
+      return undefined;
+    }
+  }
+
   acquireLock(name: string, owner: string, seconds: number): Promise<boolean> {
     return this.#async(() =>
       this.#transaction(() => {
@@ -824,11 +1177,11 @@ export class SqliteStore implements Store {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    this.#stopPoll();
     this.#subscribers.clear();
     this.#wake();
+    const stopped = this.#stopLoopIfIdle();
     this.#db.close();
-    return Promise.resolve();
+    return stopped;
   }
 
   /** Closes the store (see {@linkcode SqliteStore.close}). */

@@ -8,6 +8,7 @@
  * publishes the task event of the transition (channel `task`) with it.
  * @module
  */
+import type { WorkerStatus } from "../heartbeat.ts";
 import type { TaskRecord } from "../task.ts";
 
 /** A task taken from a queue under a lease. */
@@ -63,7 +64,10 @@ export interface Finish extends Lease {
 
 /** What a revoke did. */
 export type RevokeOutcome =
-  /** The task was queued; it is now REVOKED and will never run. */
+  /**
+   * The task was queued; it is now REVOKED, its `result` says so, and it
+   * will never run.
+   */
   | "revoked"
   /** The task is running; its worker is asked to stop it. */
   | "requested"
@@ -147,15 +151,18 @@ export interface Store extends AsyncDisposable {
 
   /**
    * Gives leased tasks back to their queue unchanged (a worker shutting
-   * down), without counting a redelivery.
+   * down), without counting a redelivery. A task whose revoke was asked for
+   * ends REVOKED instead, its `result` saying why, and never runs again.
    */
   release(leases: readonly Lease[]): Promise<void>;
 
   /**
    * Puts tasks whose lease expired back in their queue with one more
-   * redelivery; a task over `maxRedeliveries` ends as FAILURE instead. Also
-   * drops finished tasks past their retention. `queues` names the queues to
-   * look at (a store that can see all of them at once may look at all).
+   * redelivery; a task over `maxRedeliveries` ends as FAILURE instead, and
+   * a task whose revoke was asked for ends REVOKED (both with a `result`
+   * that says why). Also drops finished tasks past their retention.
+   * `queues` names the queues to look at (a store that can see all of them
+   * at once may look at all).
    */
   reclaim(
     maxRedeliveries: number,
@@ -170,6 +177,14 @@ export interface Store extends AsyncDisposable {
 
   /** The number of queued tasks (ready or delayed) of each queue. */
   sizes(queues: readonly string[]): Promise<number[]>;
+
+  /**
+   * The names of the queues that hold tasks, queued (ready or delayed) or
+   * running, sorted (by UTF-16 code units, as `Array.prototype.sort`). A
+   * queue whose tasks have all finished, or were flushed, is not listed;
+   * nor is one that was only ever configured.
+   */
+  queueNames(): Promise<string[]>;
 
   /** Drops every queued task of the queues; resolves with how many. */
   flush(queues: readonly string[]): Promise<number>;
@@ -194,6 +209,27 @@ export interface Store extends AsyncDisposable {
 
   /** Frees the named lock if `owner` holds it; resolves true if it did. */
   releaseLock(name: string, owner: string): Promise<boolean>;
+
+  /**
+   * Records that a worker process is alive until `status.until` (Unix
+   * seconds), with its status, and resolves with the workers whose `until`
+   * has passed: each dead worker is reported to one caller only and
+   * forgotten.
+   */
+  beat(status: WorkerStatus): Promise<WorkerStatus[]>;
+
+  /**
+   * Ends now the leases of the running tasks of `worker` (a dead one) in
+   * `queues`, so that the next `reclaim` gives them back; resolves with how
+   * many it ended.
+   */
+  expireLeases(worker: string, queues: readonly string[]): Promise<number>;
+
+  /** The workers whose beat has not expired, sorted by name. */
+  liveWorkers(): Promise<WorkerStatus[]>;
+
+  /** Forgets the beat of a worker that stopped cleanly. */
+  leave(worker: string): Promise<void>;
 
   /** Closes connections and stops background work. Idempotent. */
   close(): Promise<void>;

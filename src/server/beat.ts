@@ -1,0 +1,197 @@
+/**
+ * Liveness: each consuming process proves it is alive with one write to the
+ * store per beat (`store.beat`), every {@linkcode BUSY_BEAT_SECONDS} while
+ * it runs tasks and every {@linkcode IDLE_BEAT_SECONDS} while idle. The beat
+ * runs on a Web Worker thread with its own store connection, so a job that
+ * blocks the main thread (a long computation) cannot stop it; the thread
+ * dies with the process, and so do its beats.
+ *
+ * Invariants: a process counts as alive until its last beat's `until`
+ * (`BEAT_MARGIN` beats later); every beat also reads the workers whose
+ * `until` passed, and the store reports each dead worker to one beater
+ * only, which ends the leases of that worker's running tasks at once so
+ * that the next reclaim (run at once by this process, or by any other's
+ * periodic one) gives them back to their queues.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { WorkerStatus } from "../heartbeat.ts";
+import type { Settings } from "../settings_types.ts";
+import type { Store } from "../store/store.ts";
+
+const logger = getLogger(["pq", "beat"]);
+
+/** Seconds between beats of a process that runs tasks. */
+export const BUSY_BEAT_SECONDS = 1;
+/** Seconds between beats of an idle process (nothing of it to give back). */
+export const IDLE_BEAT_SECONDS = 3;
+/** Beats a process may miss before it counts as dead. */
+export const BEAT_MARGIN = 2.5;
+
+/** A worker found dead by a beat, and how many of its leases were ended. */
+export interface DeadWorker {
+  /** Its last status. */
+  status: WorkerStatus;
+  /** Its running tasks whose leases were ended (to be given back). */
+  ended: number;
+}
+
+/**
+ * What the beat loop reports to the process (which logs: a Web Worker has
+ * no logging of its own).
+ */
+export interface BeatEvents {
+  /** Dead workers whose leases were ended: reclaim their queues now. */
+  onDead(dead: DeadWorker[]): void;
+  /** A beat failed (said once per run of failures). */
+  onError(error: string): void;
+  /** Beats are written again after failures. */
+  onRecovered(): void;
+}
+
+/** Logs what a beat loop reports, and calls `reclaim` for the dead. */
+export function loggedBeatEvents(
+  reclaim: (queues: readonly string[]) => void,
+): BeatEvents {
+  return {
+    onDead(dead) {
+      for (const { status, ended } of dead) {
+        logger.warn(
+          "Worker {worker} stopped beating: {n} of its tasks go back to their queues",
+          { worker: status.worker, n: ended },
+        );
+      }
+      reclaim([...new Set(dead.flatMap(({ status }) => status.queues))]);
+    },
+    onError: (error) => logger.error("Cannot beat: {error}", { error }),
+    onRecovered: () => logger.info("Beats are written again"),
+  };
+}
+
+/** The status a beat carries, with when it counts as dead. */
+function withUntil(status: WorkerStatus, now: number): WorkerStatus {
+  const every = status.concurrentTasks.length > 0
+    ? BUSY_BEAT_SECONDS
+    : IDLE_BEAT_SECONDS;
+  return { ...status, time: now, until: now + BEAT_MARGIN * every };
+}
+
+/**
+ * Beats on `store` until `signal` aborts, then forgets this worker in the
+ * store (it stopped cleanly). `status()` is read at each beat; `wake()`
+ * of the returned handle beats at once (a process that became busy).
+ */
+export function beatLoop(
+  store: Store,
+  status: () => WorkerStatus,
+  events: BeatEvents,
+  signal: AbortSignal,
+): { wake(): void; done: Promise<void> } {
+  let wake = () => {};
+  let failing = false;
+  const done = (async () => {
+    while (!signal.aborted) {
+      const beat = withUntil(status(), Date.now() / 1000);
+      try {
+        const dead: DeadWorker[] = [];
+        for (const worker of await store.beat(beat)) {
+          const ended = await store.expireLeases(worker.worker, worker.queues);
+          dead.push({ status: worker, ended });
+        }
+        if (failing) events.onRecovered();
+        failing = false;
+        if (dead.length > 0) events.onDead(dead);
+      } catch (error) {
+        if (!failing) events.onError(String(error));
+        failing = true;
+      }
+      const every = beat.concurrentTasks.length > 0
+        ? BUSY_BEAT_SECONDS
+        : IDLE_BEAT_SECONDS;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, every * 1000);
+        const stop = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        wake = stop;
+        signal.addEventListener("abort", stop, { once: true });
+      });
+    }
+    await store.leave(status().worker).catch((error) =>
+      events.onError(`Cannot remove the beat of ${status().worker}: ${error}`)
+    );
+  })();
+  return { wake: () => wake(), done };
+}
+
+/** The messages between a process and its beat thread. */
+export type ToBeatThread =
+  | { type: "start"; settings: Settings; status: WorkerStatus }
+  | { type: "status"; status: WorkerStatus }
+  | { type: "stop" };
+
+/** The messages from a beat thread. */
+export type FromBeatThread =
+  | { type: "dead"; dead: DeadWorker[] }
+  | { type: "error"; error: string }
+  | { type: "recovered" }
+  | { type: "stopped" }
+  | { type: "failed"; error: string };
+
+/**
+ * Beats for this process from a Web Worker (see the module header), or
+ * from this thread on a store that cannot be shared between threads
+ * (`sqlite::memory:`). Dispose it to stop beating and forget the worker.
+ */
+export function startBeats(
+  settings: Settings,
+  store: Store,
+  status: () => WorkerStatus,
+  events: BeatEvents,
+): AsyncDisposable & { changed(): void } {
+  if (settings.dataStore === "sqlite::memory:") {
+    const stop = new AbortController();
+    const loop = beatLoop(store, status, events, stop.signal);
+    return {
+      changed: () => loop.wake(),
+      async [Symbol.asyncDispose]() {
+        stop.abort();
+        await loop.done;
+      },
+    };
+  }
+  const thread = new Worker(new URL("./beat_thread.ts", import.meta.url), {
+    type: "module",
+    name: "pq-beat",
+  });
+  const stopped = Promise.withResolvers<void>();
+  thread.onmessage = (event: MessageEvent<FromBeatThread>) => {
+    const message = event.data;
+    if (message.type === "dead") events.onDead(message.dead);
+    else if (message.type === "error") events.onError(message.error);
+    else if (message.type === "recovered") events.onRecovered();
+    else if (message.type === "stopped") stopped.resolve();
+    else if (message.type === "failed") {
+      logger.error("The beat thread failed: {error}", { error: message.error });
+      stopped.resolve();
+    }
+  };
+  thread.onerror = (event) => {
+    event.preventDefault();
+    logger.error("The beat thread crashed: {error}", { error: event.message });
+    stopped.resolve();
+  };
+  const send = (message: ToBeatThread) => thread.postMessage(message);
+  send({ type: "start", settings, status: status() });
+  return {
+    changed: () => send({ type: "status", status: status() }),
+    async [Symbol.asyncDispose]() {
+      send({ type: "stop" });
+      const timer = setTimeout(() => stopped.resolve(), 5000);
+      await stopped.promise;
+      clearTimeout(timer);
+      thread.terminate();
+    },
+  };
+}

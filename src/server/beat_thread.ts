@@ -1,0 +1,44 @@
+/**
+ * The Web Worker that beats for its process (see `beat.ts`): it opens its
+ * own connection to the store, so it beats while the main thread is busy.
+ * @module
+ */
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+import type { WorkerStatus } from "../heartbeat.ts";
+import { openSettingsStore } from "../store/open_store.ts";
+import { beatLoop, type FromBeatThread, type ToBeatThread } from "./beat.ts";
+
+const post = (message: FromBeatThread) => self.postMessage(message);
+let status: WorkerStatus | undefined;
+let wake = () => {};
+const stop = new AbortController();
+
+self.onmessage = async (event: MessageEvent<ToBeatThread>) => {
+  const message = event.data;
+  if (message.type === "status") {
+    const busy = message.status.concurrentTasks.length > 0;
+    const wasIdle = status !== undefined && status.concurrentTasks.length === 0;
+    status = message.status;
+    // A process that becomes busy beats at once, at the busy pace.
+    if (busy && wasIdle) wake();
+  } else if (message.type === "stop") {
+    stop.abort();
+  } else if (message.type === "start") {
+    status = message.status;
+    try {
+      const store = await openSettingsStore(message.settings);
+      const loop = beatLoop(store, () => status!, {
+        onDead: (dead) => post({ type: "dead", dead }),
+        onError: (error) => post({ type: "error", error }),
+        onRecovered: () => post({ type: "recovered" }),
+      }, stop.signal);
+      wake = loop.wake;
+      await loop.done;
+      await store.close();
+      post({ type: "stopped" });
+    } catch (error) {
+      post({ type: "failed", error: String(error) });
+    }
+  }
+};

@@ -1,0 +1,123 @@
+/**
+ * Liveness on a store: a killed server's tasks run again within seconds,
+ * through the beats of the live one (leases of 60 s could not do it), and a
+ * job that blocks its worker's event loop longer than a beat interval does
+ * not have its task run twice (the beat comes from another thread).
+ */
+import assert from "node:assert/strict";
+import { type Task, TaskStatus } from "../mod.ts";
+import {
+  eventually,
+  EXAMPLE_JOBS,
+  producerFor,
+  serverArgs,
+  startServer,
+  tempDir,
+} from "./_server.ts";
+
+const MODE_JOBS = new URL("./fixtures/mode_jobs.ts", import.meta.url).pathname;
+const TASK_PATHS = [EXAMPLE_JOBS, MODE_JOBS];
+/** Leases far longer than the test: only the beats can give tasks back. */
+const LEASE = 60;
+
+/** The indexes written to a ledger file, one per run. */
+async function ledger(path: string): Promise<number[]> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  return text.split("\n").filter(Boolean).map((line) =>
+    Number(line.split(" ")[0])
+  );
+}
+
+/** Runs the steps against servers on `dataStore`. */
+export async function livenessSuite(
+  t: Deno.TestContext,
+  dataStore: string,
+): Promise<void> {
+  await using dir = await tempDir();
+  // One process per server (workers 0): SIGKILL kills the whole server.
+  const server = () =>
+    startServer(serverArgs({
+      workers: 0,
+      concurrentTasks: 4,
+      dataStore,
+      taskPaths: TASK_PATHS.join(","),
+      taskPoolTimeout: 0.05,
+      leaseTimeout: LEASE,
+      logLevel: "error",
+    }));
+  await using api = await producerFor({ dataStore, taskPaths: TASK_PATHS });
+
+  await t.step(
+    "the tasks of a SIGKILLed server run again on a live one within seconds",
+    async () => {
+      const path = `${dir.path}/killed.ledger`;
+      await using doomed = server();
+      await using survivor = server();
+      await eventually(
+        async () => (await api.workers()).length === 2,
+        20,
+        "two live servers",
+      );
+      const running = new Map<string, string>();
+      await api.onEvents("task", "started", (_c, _e, data) => {
+        const task = data as Task;
+        // The first start only: a task given back starts again elsewhere.
+        if (task.name === "sleep.ledger" && !running.has(task.id)) {
+          running.set(task.id, task.worker!);
+        }
+      });
+      const futures = Array.from(
+        { length: 8 },
+        (_, i) => api.tasks.queue("sleep.ledger", { path, i, lag: 3 }),
+      );
+      await eventually(() => running.size === 8, 20, "8 running tasks");
+      const killedAt = Date.now();
+      doomed.process.kill("SIGKILL");
+      const tasks = await Promise.all(futures);
+      const seconds = (Date.now() - killedAt) / 1000;
+      for (const task of tasks) {
+        assert.equal(task.statusString, "SUCCESS", `${task}: ${task.result}`);
+      }
+      const runs = await ledger(path);
+      assert.deepEqual([...new Set(runs)].sort(), [0, 1, 2, 3, 4, 5, 6, 7]);
+      assert.ok(
+        tasks.some((task) => task.worker !== running.get(task.id)),
+        "some tasks ran again on the live server",
+      );
+      assert.ok(
+        seconds < LEASE / 2,
+        `given back by the beats (${seconds} s), not by the ${LEASE} s leases`,
+      );
+      assert.equal((await survivor.stop()).code, 0, survivor.stderr());
+    },
+  );
+
+  await t.step(
+    "a job that blocks its event loop for longer than a beat runs once",
+    async () => {
+      const path = `${dir.path}/blocked.ledger`;
+      await using first = server();
+      await eventually(
+        async () => (await api.workers()).length === 1,
+        20,
+        "a live server",
+      );
+      const future = api.tasks.queue("block.ledger", { path, i: 1, lag: 6 });
+      const started = Promise.withResolvers<void>();
+      await api.onEvents("task", future.id, (_c, _e, data) => {
+        if ((data as Task).status === TaskStatus.STARTED) started.resolve();
+      });
+      if ((await api.tasks.get(future.id))?.status !== TaskStatus.STARTED) {
+        await started.promise;
+      }
+      // A second server that would take the task if its worker looked dead.
+      await using second = server();
+      const task = await future;
+      assert.equal(task.statusString, "SUCCESS", String(task.result));
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      assert.deepEqual(await ledger(path), [1], "ran once");
+      assert.equal((await second.stop()).code, 0, second.stderr());
+      assert.equal((await first.stop()).code, 0, first.stderr());
+    },
+  );
+}
