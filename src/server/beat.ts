@@ -109,6 +109,8 @@ export function beatLoop(
         ? BUSY_BEAT_SECONDS
         : IDLE_BEAT_SECONDS;
       await new Promise<void>((resolve) => {
+        // Stopped while it beat: no wait.
+        if (signal.aborted) return resolve();
         const timer = setTimeout(resolve, every * 1000);
         const stop = () => {
           clearTimeout(timer);
