@@ -96,6 +96,10 @@ export async function stopSuite(
       const path = `${dir.path}/spun`;
       const spin = api.tasks.queue("spinwrite.thread", { path, lag: 8 });
       await started(api, spin.id);
+      // Revoked once it spins: earlier, its Web Worker would answer.
+      while (!await exists(`${path}.spinning`)) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       // Long enough to be running still when the process ends.
       const other = api.tasks.queue("workerpid", { lag: 6 });
       await started(api, other.id);
