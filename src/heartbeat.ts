@@ -2,7 +2,7 @@
  * Worker status: what each consuming process writes with its beats (see
  * `server/beat.ts`; `api.workers()` reads the live ones from the store) and
  * publishes on channel `consumer`, event `status`, when it starts and then
- * whenever it changes (checked every {@linkcode HEARTBEAT_SECONDS}).
+ * whenever it changes (at most once every {@linkcode HEARTBEAT_SECONDS}).
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -10,7 +10,7 @@ import type { JobRegistry } from "./registry.ts";
 
 const logger = getLogger(["pq", "heartbeat"]);
 
-/** Seconds between two checks of a worker's status for a change. */
+/** The least seconds between two status events of a worker. */
 export const HEARTBEAT_SECONDS = 1;
 
 /**
@@ -141,31 +141,39 @@ function statusKey(status: WorkerStatus): string {
   return JSON.stringify(rest);
 }
 
+/** A running heartbeat: tell it of changes; dispose it to stop. */
+export interface Heartbeat extends AsyncDisposable {
+  /** The status may have changed: published within `seconds`, if it did. */
+  changed(): void;
+}
+
 /**
- * Publishes `status()` now, then whenever it has changed (checked every
- * `seconds`), calling `onChange` too, until disposed. A failed publish is
- * logged (once per run of failures) and tried again at the next check.
+ * Publishes `status()` now, then after each `changed()` whose status
+ * differs from the last one published (at most once every `seconds`),
+ * calling `onChange` too, until disposed. No timer runs while nothing
+ * changes. A failed publish is logged (once per run of failures) and tried
+ * again `seconds` later.
  */
 export function startHeartbeat(
   publish: (status: WorkerStatus) => Promise<void>,
   status: () => WorkerStatus,
   onChange: () => void = () => {},
   seconds: number = HEARTBEAT_SECONDS,
-): AsyncDisposable {
+): Heartbeat {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let sending: Promise<void> | undefined;
   let stopped = false;
   let failing = false;
   let published: string | undefined;
+  let last = 0;
   const check = () => {
     timer = undefined;
+    if (stopped || sending) return;
     const now = status();
     const key = statusKey(now);
-    if (key === published) {
-      timer = setTimeout(check, seconds * 1000);
-      return;
-    }
+    if (key === published) return;
     onChange();
+    last = Date.now();
     sending = publish(now).then(
       () => {
         if (failing) logger.info("Heartbeats are published again");
@@ -180,11 +188,18 @@ export function startHeartbeat(
       },
     ).finally(() => {
       sending = undefined;
-      if (!stopped) timer = setTimeout(check, seconds * 1000);
+      // What changed meanwhile (or a failed publish) goes out next.
+      schedule();
     });
+  };
+  const schedule = () => {
+    if (stopped || timer !== undefined) return;
+    const wait = Math.max(0, last + seconds * 1000 - Date.now());
+    timer = setTimeout(check, wait);
   };
   check();
   return {
+    changed: schedule,
     async [Symbol.asyncDispose]() {
       stopped = true;
       clearTimeout(timer);

@@ -59,6 +59,8 @@ export interface ConsumerOptions {
   settings?: Settings;
   /** Called with each batch of outcomes once the store has recorded it. */
   onRecorded?: (finishes: readonly Finish[]) => void;
+  /** Called when the tasks running here change (one began or ended). */
+  onChange?: () => void;
 }
 
 interface Running {
@@ -299,6 +301,7 @@ export class Consumer {
     this.#executing++;
     const controller = new AbortController();
     this.#running.set(claim.id, { claim, controller });
+    this.#options.onChange?.();
     this.#execute(claim, controller.signal).then(
       (finish) => {
         this.#executing--;
@@ -362,6 +365,7 @@ export class Consumer {
       const batch = this.#pending.splice(0);
       await this.#write(batch);
       for (const finish of batch) this.#running.delete(finish.id);
+      this.#options.onChange?.();
       this.#wake?.();
     }
     this.#flushing = undefined;

@@ -64,7 +64,10 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
         ...(await manager?.queues() ?? []),
       ]),
     ];
+    // Set once the heartbeat runs: the consumer says when its tasks change.
+    let statusChanged = () => {};
     consumer = new Consumer({
+      onChange: () => statusChanged(),
       store,
       registry,
       backend: producer,
@@ -114,12 +117,13 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
         status,
         loggedBeatEvents((queues) => running.reclaimNow(queues)),
       );
-      await using _heartbeat = startHeartbeat(
+      await using heartbeat = startHeartbeat(
         (now) =>
           store.publish({ channel: "consumer", event: "status", data: now }),
         status,
         () => beats.changed(),
       );
+      statusChanged = () => heartbeat.changed();
       await consumer.start();
       await consumer.stop(settings.gracePeriod);
     }
