@@ -88,9 +88,13 @@ export function beatLoop(
   signal: AbortSignal,
 ): { wake(): void; done: Promise<void> } {
   let wake = () => {};
+  // A wake asked for while a beat was written: the next beat goes at once.
+  let woken = false;
   let failing = false;
   const done = (async () => {
     while (!signal.aborted) {
+      woken = false;
+      wake = () => woken = true;
       const beat = withUntil(status(), Date.now() / 1000);
       try {
         const dead: DeadWorker[] = [];
@@ -105,17 +109,17 @@ export function beatLoop(
         if (!failing) events.onError(String(error));
         failing = true;
       }
+      if (woken || signal.aborted) continue;
       const every = beat.concurrentTasks.length > 0
         ? BUSY_BEAT_SECONDS
         : IDLE_BEAT_SECONDS;
       await new Promise<void>((resolve) => {
-        // Stopped while it beat: no wait.
-        if (signal.aborted) return resolve();
-        const timer = setTimeout(resolve, every * 1000);
         const stop = () => {
           clearTimeout(timer);
+          signal.removeEventListener("abort", stop);
           resolve();
         };
+        const timer = setTimeout(stop, every * 1000);
         wake = stop;
         signal.addEventListener("abort", stop, { once: true });
       });
