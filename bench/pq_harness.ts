@@ -2,23 +2,34 @@
  * pq's harness for the side-by-side benchmark (the workload of
  * shared/bench-workload.md): the same driver as the peers'
  * (`bench/peers/common.mjs`), with a pq adapter, run by Deno. Prints one
- * JSON line; reads REDIS_HOST, REDIS_PORT and N.
+ * JSON line; reads REDIS_HOST, REDIS_PORT and N. It needs nothing from
+ * bench/peers/node_modules: the driver talks to Redis with node built-ins,
+ * and queue sizes and task states are read through pq's own API.
  *
  *   deno task bench:pq
  *   REDIS_HOST=127.0.0.1 REDIS_PORT=6379 N=2000 deno task bench:pq
  */
-import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import denoJson from "../deno.json" with { type: "json" };
-import { PulsarQueue, type Task } from "../mod.ts";
+import {
+  EXCEPTION_STATES,
+  PulsarQueue,
+  type Task,
+  TaskStatus,
+} from "../mod.ts";
 import { Consumer } from "../src/consumer/consumer.ts";
 import { loadRegistry } from "../src/registry.ts";
 import { defaultSettings } from "../src/settings.ts";
 import { openStore } from "../src/store/open_store.ts";
 import { main } from "./peers/common.mjs";
 
-const require = createRequire(new URL("./peers/", import.meta.url));
 const QUEUE = "bench";
+/**
+ * The ids of the tasks this driver process queued and has not yet seen
+ * dropped (the driver flushes Redis between scenarios): `counts()` reads
+ * their records through pq to tell how many ran.
+ */
+const queuedIds: string[] = [];
 const JOBS = fileURLToPath(new URL("./jobs/", import.meta.url));
 
 function dataStore(): string {
@@ -43,33 +54,48 @@ const adapter = {
         for (const listener of listeners) listener(i);
       });
     }
-    const IORedis = require("ioredis");
-    const port = Number(Deno.env.get("REDIS_PORT"));
-    const redis = new IORedis({ host: Deno.env.get("REDIS_HOST"), port });
     return {
-      add: (data: { i: number }) =>
-        api.tasks.queue("noop", data, { callback: false, queue: QUEUE }),
-      addBulk: (datas: Array<{ i: number }>) =>
-        api.tasks.queueMany("noop", datas, { queue: QUEUE }),
+      add: (data: { i: number }) => {
+        const future = api.tasks.queue("noop", data, {
+          callback: false,
+          queue: QUEUE,
+        });
+        queuedIds.push(future.id);
+        return future;
+      },
+      async addBulk(datas: Array<{ i: number }>) {
+        const tasks = await api.tasks.queueMany("noop", datas, {
+          queue: QUEUE,
+        });
+        for (const task of tasks) queuedIds.push(task.id);
+        return tasks;
+      },
       onCompleted: (cb: (i: number) => void) => listeners.push(cb),
+      /**
+       * Read through pq itself (no second Redis client): the queue size from
+       * the store, and the state of every task this process queued from its
+       * stored record. Tasks the driver's FLUSHDB dropped are forgotten.
+       */
       async counts() {
-        const key = (suffix: string) => `pq:{${QUEUE}}:${suffix}`;
-        const [ready, delayed, running, done] = await Promise.all([
-          redis.llen(key("ready")),
-          redis.zcard(key("delayed")),
-          redis.zcard(key("running")),
-          redis.hlen(key("done")),
-        ]);
-        return {
-          waiting: ready + delayed,
-          active: running,
-          completed: done,
-          failed: 0,
-          delayed,
-        };
+        const [waiting] = await api.store.sizes([QUEUE]);
+        let active = 0, completed = 0, failed = 0;
+        const known: string[] = [];
+        for (let at = 0; at < queuedIds.length; at += 1000) {
+          const ids = queuedIds.slice(at, at + 1000);
+          const tasks = await Promise.all(ids.map((id) => api.tasks.get(id)));
+          tasks.forEach((task, k) => {
+            if (!task) return;
+            known.push(ids[k]);
+            if (task.status === TaskStatus.STARTED) active++;
+            else if (task.status === TaskStatus.SUCCESS) completed++;
+            else if (EXCEPTION_STATES.has(task.status)) failed++;
+          });
+        }
+        queuedIds.length = 0;
+        queuedIds.push(...known);
+        return { waiting, active, completed, failed };
       },
       async close() {
-        redis.disconnect();
         await api.close();
       },
     };

@@ -1,22 +1,41 @@
 /**
- * Side-by-side benchmark: BullMQ, Bee-Queue and pq on ONE private
- * redis-server, in one run, reported as ratios. Workload:
- * /work/shared/bench-workload.md.
+ * Side-by-side benchmarks, run in one go and reported as ratios (pq ÷ peer).
+ *
+ * Redis (the default): BullMQ, Bee-Queue and pq on ONE private
+ * redis-server. Workload: /work/shared/bench-workload.md.
  *
  *   deno run -A bench/run_side_by_side.ts          # N=20000
  *   N=2000 deno run -A bench/run_side_by_side.ts
  *
  * Starts `redis-server --port <free> --save '' --appendonly no` on 127.0.0.1,
- * runs `npm ci` in bench/peers if its node_modules/ is missing, then runs in
- * sequence (each given REDIS_HOST, REDIS_PORT and N):
+ * runs `npm ci` in bench/peers if a dependency of its package.json is not
+ * installed, then runs in sequence (each given REDIS_HOST, REDIS_PORT and N):
  *
  *   node bench/peers/bullmq_harness.mjs
  *   node bench/peers/bee_harness.mjs
  *   deno run -A bench/pq_harness.ts          (skipped, with a note, if absent)
  *
- * Each prints one JSON line. The raw lines are echoed to stdout, followed by
- * a Markdown table. Harness progress goes to stderr. redis-server is stopped
- * at the end, also on error or Ctrl-C.
+ * Embedded (`--embedded`, `deno task bench:embedded`): pq's SQLite store and
+ * plainjob (SQLite, on better-sqlite3) doing the same workload, that of
+ * bench/drain_sqlite.ts: N no-op tasks queued in bulk (batches of 1000,
+ * timed), then drained by one worker process: pq with C concurrent tasks
+ * (100, drain_sqlite.ts's default), plainjob with W workers (10; each runs
+ * one job at a time, and plainjob's drain rate hardly moves with W: about
+ * 6,700-7,000 jobs/s here for W = 1, 10 and 100).
+ *
+ *   deno run -A bench/run_side_by_side.ts --embedded     # N=10000 C=100 W=10
+ *   N=2000 ROUNDS=1 deno run -A bench/run_side_by_side.ts --embedded
+ *   C=10 W=10 deno run -A bench/run_side_by_side.ts --embedded
+ *
+ *   deno run -A bench/drain_sqlite.ts               (N, C)
+ *   node bench/peers/plainjob_harness.mjs           (N, W)
+ *
+ * ROUNDS rounds (3 by default), the order alternated (pq first in odd
+ * rounds), each on a fresh SQLite file; the table gives the medians.
+ *
+ * Each harness prints one JSON line. The raw lines are echoed to stdout,
+ * followed by a Markdown table. Harness progress goes to stderr. redis-server
+ * is stopped at the end, also on error or Ctrl-C.
  */
 
 import { startRedis } from "../tests/_redis.ts";
@@ -82,11 +101,23 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Runs `npm ci` in bench/peers unless every dependency is installed. */
 async function ensurePeerDeps() {
-  if (await exists(`${peersPath}node_modules`)) return;
+  const manifest = JSON.parse(
+    await Deno.readTextFile(`${peersPath}package.json`),
+  ) as { dependencies?: Record<string, string> };
+  const missing: string[] = [];
+  for (const name of Object.keys(manifest.dependencies ?? {})) {
+    if (!await exists(`${peersPath}node_modules/${name}/package.json`)) {
+      missing.push(name);
+    }
+  }
+  if (missing.length === 0) return;
   const hasLock = await exists(`${peersPath}package-lock.json`);
   const args = hasLock ? ["ci"] : ["install"];
-  log(`bench/peers/node_modules missing: npm ${args.join(" ")}`);
+  log(
+    `bench/peers: ${missing.join(", ")} not installed: npm ${args.join(" ")}`,
+  );
   const out = await new Deno.Command("npm", {
     args,
     cwd: peersPath,
@@ -193,7 +224,7 @@ function table(results: (Result | undefined)[], notes: string[]): string {
   return text.join("\n");
 }
 
-async function main(): Promise<number> {
+async function redisMain(): Promise<number> {
   await ensurePeerDeps();
   const redis = await startRedis(); // no persistence, as the workload says
   const onSignal = () => {
@@ -226,4 +257,174 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-Deno.exit(await main());
+// ---------------------------------------------------------------------------
+// embedded: pq's SQLite store and plainjob
+
+const EMBEDDED_N = Deno.env.get("N") ?? "10000";
+const EMBEDDED_C = Deno.env.get("C") ?? "100";
+const EMBEDDED_W = Deno.env.get("W") ?? "10";
+const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 3);
+
+const embedded: Harness[] = [
+  {
+    label: "pq",
+    cmd: Deno.execPath(),
+    args: ["run", "-A", "bench/drain_sqlite.ts"],
+    file: "bench/drain_sqlite.ts",
+  },
+  {
+    label: "plainjob",
+    cmd: "node",
+    args: ["bench/peers/plainjob_harness.mjs"],
+    file: "bench/peers/plainjob_harness.mjs",
+  },
+];
+
+/** [key, label, unit] of the embedded table (all higher is better). */
+const embeddedMetrics: [string, string, string][] = [
+  ["enqueue_bulk_jobs_s", "enqueue bulk (1000/batch)", "jobs/s"],
+  [
+    "drain_jobs_s",
+    `drain (pq C=${EMBEDDED_C}, plainjob W=${EMBEDDED_W})`,
+    "jobs/s",
+  ],
+];
+
+/** Runs one embedded harness; the result, or a note saying what failed. */
+async function runEmbedded(
+  h: Harness,
+): Promise<{ result?: Result; note?: string }> {
+  log(
+    `${h.label}: ${h.cmd} ${
+      h.args.join(" ")
+    } (N=${EMBEDDED_N}, C=${EMBEDDED_C}, W=${EMBEDDED_W})`,
+  );
+  const out = await new Deno.Command(h.cmd, {
+    args: h.args,
+    cwd: rootPath,
+    env: { N: EMBEDDED_N, C: EMBEDDED_C, W: EMBEDDED_W },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const line = new TextDecoder().decode(out.stdout).split("\n").map((l) =>
+    l.trim()
+  ).findLast((l) => l.startsWith("{"));
+  let result: Result | undefined;
+  try {
+    result = line ? JSON.parse(line) : undefined;
+  } catch { /* reported below */ }
+  if (!result) {
+    return { note: `${h.label}: no JSON result line (exit code ${out.code})` };
+  }
+  if (!out.success) {
+    return { result, note: `${h.label}: exited with code ${out.code}` };
+  }
+  if (result.succeeded !== Number(EMBEDDED_N)) {
+    return {
+      result,
+      note:
+        `${h.label}: ${result.succeeded} tasks succeeded, expected ${EMBEDDED_N}`,
+    };
+  }
+  return { result };
+}
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function embeddedTable(
+  rounds: Array<{ order: string[]; results: Record<string, Result> }>,
+  notes: string[],
+): string {
+  const of = (lib: string, key: string) =>
+    rounds.map((r) => r.results[lib]?.[key]).filter((v): v is number =>
+      typeof v === "number" && Number.isFinite(v)
+    );
+  const first = (lib: string, key: string) =>
+    rounds.map((r) => r.results[lib]?.[key]).find((v) => v != null) ?? "—";
+  const rows = [
+    "| metric | unit | pq | plainjob | pq ÷ plainjob |",
+    "|---|---|---:|---:|---:|",
+  ];
+  for (const key of ["version", "runtime", "store"]) {
+    rows.push(
+      `| ${key} | | ${first("pq", key)} | ${first("plainjob", key)} | |`,
+    );
+  }
+  for (const [key, label, unit] of embeddedMetrics) {
+    const pq = median(of("pq", key));
+    const peer = median(of("plainjob", key));
+    rows.push(
+      `| ${label} | ${unit} | ${fmtValue(pq, unit)} | ${
+        fmtValue(peer, unit)
+      } | ${fmtRatio(pq, peer)} |`,
+    );
+  }
+  const perRound = [
+    "| round | order | pq bulk | plainjob bulk | pq drain | plainjob drain |",
+    "|---|---|---:|---:|---:|---:|",
+    ...rounds.map((r, i) => {
+      const v = (lib: string, key: string) =>
+        fmtValue(r.results[lib]?.[key], "jobs/s");
+      return `| ${i + 1} | ${r.order.join(", ")} | ${
+        v("pq", "enqueue_bulk_jobs_s")
+      } | ${v("plainjob", "enqueue_bulk_jobs_s")} | ${
+        v("pq", "drain_jobs_s")
+      } | ${v("plainjob", "drain_jobs_s")} |`;
+    }),
+  ];
+  const text = [
+    `N = ${EMBEDDED_N} no-op tasks on a fresh SQLite file: queued in bulk ` +
+    `(batches of 1000, timed), then drained by one worker process (pq: ` +
+    `${EMBEDDED_C} concurrent tasks; plainjob: ${EMBEDDED_W} workers, each ` +
+    `one job at a time). Medians of ${rounds.length} round(s), the order ` +
+    "alternated.",
+    "",
+    ...rows,
+    "",
+    "Ratios are pq ÷ plainjob, jobs/s (higher ↑): above 1× pq is faster.",
+    "",
+    "Per round (jobs/s):",
+    "",
+    ...perRound,
+  ];
+  if (notes.length) text.push("", ...notes.map((n) => `Note: ${n}`));
+  return text.join("\n");
+}
+
+async function embeddedMain(): Promise<number> {
+  if (!Number.isInteger(ROUNDS) || ROUNDS <= 0) {
+    throw new RangeError(`ROUNDS must be a positive integer: got ${ROUNDS}`);
+  }
+  await ensurePeerDeps();
+  const rounds: Array<{ order: string[]; results: Record<string, Result> }> =
+    [];
+  const notes: string[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? embedded : [...embedded].reverse();
+    const results: Record<string, Result> = {};
+    for (const h of order) {
+      const { result, note } = await runEmbedded(h);
+      if (result) console.log(JSON.stringify(result));
+      // A failed run's figures do not enter the medians.
+      if (result && !note) results[h.label] = result;
+      if (note) {
+        notes.push(`round ${round + 1}: ${note}`);
+        log(note);
+      }
+    }
+    rounds.push({ order: order.map((h) => h.label), results });
+  }
+  console.log();
+  console.log(embeddedTable(rounds, notes));
+  return notes.length ? 1 : 0;
+}
+
+Deno.exit(
+  await (Deno.args.includes("--embedded") ? embeddedMain() : redisMain()),
+);

@@ -10,6 +10,7 @@
 //        onCompleted(cb): cb(i) is called as soon as the producer receives the
 //        completion event of the job whose payload is { i } (needs events: true)
 //        counts(): { waiting, active, completed, failed } as recorded in Redis
+//        (the driver checks `waiting` after enqueueing, `completed` after a drain)
 //     // worker side (a forked child process)
 //     openWorker({ concurrency, onCompleted }) -> { go(), close() }
 //        resolves once connected and ready, but NOT consuming; go() starts
@@ -38,16 +39,119 @@
 // shared clock disagrees between processes.
 
 import { fork, spawn } from "node:child_process";
-import { createRequire } from "node:module";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 
-// npm packages are loaded with require() (they are CommonJS anyway) so that
-// `deno check bench/` does not try to resolve them from Deno's module graph.
-const require = createRequire(import.meta.url);
-const IORedis = require("ioredis");
+// The driver itself uses node built-ins only (its own Redis commands go
+// through the small RESP client below), so that pq's harness, which runs
+// this driver under Deno, needs nothing from bench/peers/node_modules. Only
+// the peers' adapters load their npm packages.
+
+/**
+ * A minimal Redis client for the driver's own commands (PING, INFO,
+ * FLUSHDB): one connection, RESP2 replies, commands answered in order.
+ */
+class Control {
+  static open(host, port) {
+    return new Promise((res, rej) => {
+      const socket = connect({ host, port });
+      socket.once("error", rej);
+      socket.once("connect", () => {
+        socket.off("error", rej);
+        res(new Control(socket));
+      });
+    });
+  }
+  constructor(socket) {
+    this.socket = socket;
+    this.buffer = Buffer.alloc(0);
+    this.waiting = [];
+    socket.setNoDelay(true);
+    socket.on("data", (chunk) => {
+      this.buffer = Buffer.concat([this.buffer, chunk]);
+      for (;;) {
+        const parsed = parseReply(this.buffer, 0);
+        if (!parsed) break;
+        this.buffer = this.buffer.subarray(parsed.end);
+        const { res, rej } = this.waiting.shift();
+        if (parsed.value instanceof Error) rej(parsed.value);
+        else res(parsed.value);
+      }
+    });
+    const fail = (e) => {
+      for (const { rej } of this.waiting.splice(0)) {
+        rej(e ?? new Error("Redis connection closed"));
+      }
+    };
+    socket.on("error", fail);
+    socket.on("close", () => fail());
+  }
+  command(...args) {
+    let out = `*${args.length}\r\n`;
+    for (const a of args.map(String)) {
+      out += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
+    }
+    return new Promise((res, rej) => {
+      this.waiting.push({ res, rej });
+      this.socket.write(out);
+    });
+  }
+  ping() {
+    return this.command("PING");
+  }
+  info(section) {
+    return this.command("INFO", section);
+  }
+  flushdb() {
+    return this.command("FLUSHDB");
+  }
+  disconnect() {
+    this.socket.destroy();
+  }
+}
+
+/** One RESP2 reply from `buf` at `at`: { value, end }, or null if incomplete. */
+function parseReply(buf, at) {
+  const eol = buf.indexOf("\r\n", at);
+  if (eol < 0) return null;
+  const type = String.fromCharCode(buf[at]);
+  const line = buf.toString("utf8", at + 1, eol);
+  const next = eol + 2;
+  switch (type) {
+    case "+":
+      return { value: line, end: next };
+    case "-":
+      return { value: new Error(line), end: next };
+    case ":":
+      return { value: Number(line), end: next };
+    case "$": {
+      const len = Number(line);
+      if (len < 0) return { value: null, end: next };
+      if (buf.length < next + len + 2) return null;
+      return {
+        value: buf.toString("utf8", next, next + len),
+        end: next + len + 2,
+      };
+    }
+    case "*": {
+      const count = Number(line);
+      if (count < 0) return { value: null, end: next };
+      const value = [];
+      let end = next;
+      for (let i = 0; i < count; i++) {
+        const item = parseReply(buf, end);
+        if (!item) return null;
+        value.push(item.value);
+        end = item.end;
+      }
+      return { value, end };
+    }
+    default:
+      throw new Error(`unexpected Redis reply type ${JSON.stringify(type)}`);
+  }
+}
 
 /** The shared monotonic clock (ms), as the workload spec prescribes. */
 export const now = () => performance.timeOrigin + performance.now();
@@ -213,21 +317,14 @@ async function startRedis() {
   const exited = new Promise((res) => child.on("exit", res));
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const c = new IORedis({
-      host: "127.0.0.1",
-      port,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    c.on("error", () => {});
+    let c;
     try {
-      await c.connect();
+      c = await Control.open("127.0.0.1", port);
       await c.ping();
       c.disconnect();
       break;
     } catch {
-      c.disconnect();
+      c?.disconnect();
       if (Date.now() > deadline || child.exitCode !== null) {
         throw new Error(`redis-server on port ${port} did not start`);
       }
@@ -283,7 +380,7 @@ async function driverMain(adapter, script) {
   process.env.REDIS_HOST = host;
   process.env.REDIS_PORT = String(port);
 
-  const control = new IORedis({ host, port });
+  const control = await Control.open(host, port);
   const result = {
     lib: adapter.lib,
     version: adapter.version,
