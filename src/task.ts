@@ -239,11 +239,14 @@ export class Task implements TaskRecord {
   node: string | null;
   /** Free information a job may record while it runs. */
   runInfo: Dict;
+
   /**
-   * Set on a task returned with `callback: false`: resolves with the task
-   * once it is done.
+   * On a task returned with `callback: false`: resolves with the task once
+   * it is done (the final attempt of a retried task). Undefined on others.
    */
-  doneCallback?: Promise<Task>;
+  get doneCallback(): Promise<Task> | undefined {
+    return undefined;
+  }
 
   /** Makes a task from its record. */
   constructor(record: TaskRecord) {
