@@ -1,0 +1,26 @@
+/**
+ * The fault suite's job: sleeps, then appends one line per completion to a
+ * ledger file, so that lost and repeated tasks can be counted.
+ */
+import { job } from "../../mod.ts";
+
+/** Sleeps `lag` s, then appends `<i> <pid> <unix ms>` to `path`. */
+export const ledger = job(
+  { name: "bench.ledger" },
+  async (
+    ctx,
+    { path, i, lag = 0.2 }: { path: string; i: number; lag?: number },
+  ) => {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, lag * 1000);
+      ctx.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        reject(ctx.signal.reason);
+      }, { once: true });
+    });
+    await Deno.writeTextFile(path, `${i} ${Deno.pid} ${Date.now()}\n`, {
+      append: true,
+    });
+    return i;
+  },
+);
