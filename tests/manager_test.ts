@@ -67,11 +67,14 @@ Deno.test("Manager hooks see every task event and heartbeat, in every role (CPUB
   const calls = await readHookLog(dataStore);
   for (const id of [task.id, managed.id]) {
     const seen = ofTask(calls, id).map((c) => `${c.role} ${c.event}`);
-    assert.deepEqual(seen, [
+    // The producer tells its manager once the store has queued the task:
+    // a worker that claims it at once may tell of "started" first.
+    assert.deepEqual(seen.toSorted(), [
       "producer queued",
-      "worker started",
       "worker done",
+      "worker started",
     ]);
+    assert.ok(seen.indexOf("worker started") < seen.indexOf("worker done"));
   }
   const done = ofTask(calls, task.id).find((c) => c.event === "done");
   assert.equal(done?.status, 1);
