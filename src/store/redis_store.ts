@@ -1,8 +1,11 @@
 /**
  * The Redis store: the distributed engine. Each state change is one Lua
- * script over the keys of one queue (see `redis_scripts.ts`); claims come
- * in batches, idle workers block on the server, events go over pub/sub.
- * Works with Redis 7, Valkey, and (queue keys hash-tagged) Redis Cluster.
+ * script over the keys of one queue (`lua/*.lua`, listed in
+ * `redis_scripts.ts`), called with its keys and arguments by name; claims
+ * come in batches, idle workers block on the server, events go over
+ * pub/sub. Works with Redis 7, Valkey, and (queue keys hash-tagged) Redis
+ * Cluster. How a task ends when its worker did not end it is decided in
+ * `_reasons.ts`, as in the SQLite store.
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -13,10 +16,14 @@ import { StoreConnectionError } from "../errors.ts";
 import { TaskStatus } from "../status.ts";
 import { parseTaskRecord, standInRecord, type TaskRecord } from "../task.ts";
 import {
-  redeliveredTooOften,
-  revokedBeforeStart,
-  revokedUnrecorded,
+  afterLeaseExpired,
+  encodeOutcome,
+  endedRecord,
+  revokedQueued,
+  revokedRunning,
+  type StoreEnding,
 } from "./_reasons.ts";
+import { type LuaScript, scriptCall, type ScriptNamed } from "./lua/script.ts";
 import {
   ACQUIRE_LOCK,
   BEAT,
@@ -26,6 +33,7 @@ import {
   EXPIRED,
   FINISH,
   FLUSH,
+  type QueueKeys,
   queueKeys,
   queueOfTasksKey,
   RELEASE,
@@ -107,12 +115,6 @@ function redact(url: string): string {
   }
 }
 
-/** A script and its SHA, loaded once per connection, reloaded on NOSCRIPT. */
-interface Script {
-  source: string;
-  sha?: string;
-}
-
 /**
  * The Redis store. Open it with {@linkcode RedisStore.open}.
  */
@@ -129,7 +131,8 @@ export class RedisStore implements Store {
   #subscriber?: Client;
   #blocker?: Client;
   readonly #listeners = new Map<string, Set<MessageListener>>();
-  readonly #scripts = new Map<string, Script>();
+  /** The SHA of each script loaded (reloaded on NOSCRIPT). */
+  readonly #shas = new Map<LuaScript, string>();
   readonly #nextDue = new Map<string, number>();
   /** The BLPOP in flight on the blocking connection, if any. */
   #blocking?: Promise<"ready" | "delayed" | false>;
@@ -229,30 +232,39 @@ export class RedisStore implements Store {
     }
   }
 
-  /** Runs a script by SHA, loading it when the server does not know it. */
-  async #script(
-    source: string,
-    keys: string[],
-    args: Array<string | Buffer | number>,
+  /**
+   * Runs a script by SHA with its keys and arguments by name (ordered from
+   * its header, which they must match), loading it when the server does not
+   * know it.
+   */
+  async #run(
+    script: LuaScript,
+    keys: Readonly<Record<string, string | readonly string[]>>,
+    args: ScriptNamed,
   ): Promise<Reply> {
-    let script = this.#scripts.get(source);
-    if (!script) this.#scripts.set(source, script = { source });
-    const argv = args.map((arg) => typeof arg === "number" ? String(arg) : arg);
+    const call = scriptCall(script, keys, args);
+    const argv = call.argv.map((arg) =>
+      typeof arg === "number" ? String(arg) : arg as string | Buffer
+    );
     for (let attempt = 0; attempt < 2; attempt++) {
-      script.sha ??= String(
-        await this.#send(this.#client, ["SCRIPT", "LOAD", source]),
-      );
+      let sha = this.#shas.get(script);
+      if (sha === undefined) {
+        sha = String(
+          await this.#send(this.#client, ["SCRIPT", "LOAD", script.source]),
+        );
+        this.#shas.set(script, sha);
+      }
       try {
         return await this.#send(this.#client, [
           "EVALSHA",
-          script.sha,
-          String(keys.length),
-          ...keys,
+          sha,
+          String(call.keys.length),
+          ...call.keys,
           ...argv,
         ]);
       } catch (error) {
         if (!String(error).includes("NOSCRIPT")) throw error;
-        script.sha = undefined; // The server restarted without its cache.
+        this.#shas.delete(script); // The server restarted without its cache.
       }
     }
     throw new Error("unreachable: a script was loaded twice in a row");
@@ -260,26 +272,26 @@ export class RedisStore implements Store {
 
   /**
    * Runs a queue's script that also writes the tasks' id index keys: in the
-   * script on a single server (declared after the queue's keys); on a
-   * Cluster, where they live on other slots, as `command` (`SET key queue`,
-   * `EXPIRE key ttl`) pipelined with it.
+   * script on a single server (its KEYS `indexes...`, after the queue's);
+   * on a Cluster, where they live on other slots, as `command` (`SET key
+   * queue`, `EXPIRE key ttl`) pipelined with it.
    */
   async #indexedScript(
-    source: string,
+    script: LuaScript,
     queue: string,
     indexKeys: string[],
-    args: Array<string | Buffer | number>,
+    args: ScriptNamed,
     [command, value]: [string, string],
   ): Promise<Reply> {
     if (!this.#cluster) {
-      return await this.#script(
-        source,
-        [...this.#keys(queue), ...indexKeys],
+      return await this.#run(
+        script,
+        { ...this.#keys(queue), indexes: indexKeys },
         args,
       );
     }
     const [reply] = await Promise.all([
-      this.#script(source, this.#keys(queue), args),
+      this.#run(script, { ...this.#keys(queue), indexes: [] }, args),
       ...indexKeys.map((key) =>
         this.#send(this.#client, [command, key, value])
       ),
@@ -287,7 +299,7 @@ export class RedisStore implements Store {
     return reply;
   }
 
-  #keys(queue: string): string[] {
+  #keys(queue: string): QueueKeys {
     return queueKeys(this.#namespace, queue);
   }
 
@@ -340,20 +352,18 @@ export class RedisStore implements Store {
     const encoded = new Map(tasks.map((task) => [task.id, this.#encode(task)]));
     // All or none per queue (one script); queues are separate on a Cluster.
     await Promise.all([...byQueue].map(async ([queue, list]) => {
-      const args: Array<string | Buffer | number> = [
-        this.#now(),
-        this.#channel("task"),
+      const args = {
+        now: this.#now(),
+        channel: this.#channel("task"),
         queue,
-      ];
-      for (const task of list) {
-        args.push(
-          task.id,
-          task.timeQueued + task.delay,
-          encoded.get(task.id)!,
-          this.#limitOf(task),
-          task.name,
-        );
-      }
+        tasks: list.map((task) => ({
+          id: task.id,
+          due: task.timeQueued + task.delay,
+          record: encoded.get(task.id)!,
+          limit: this.#limitOf(task),
+          name: task.name,
+        })),
+      };
       // A connection lost with the script in flight leaves its fate
       // unknown: send it again. The ids are new, so "duplicate" on the
       // second try means the first one landed.
@@ -391,14 +401,14 @@ export class RedisStore implements Store {
     for (const queue of request.queues) {
       const max = request.max - claims.length;
       if (max <= 0) break;
-      const reply = await this.#script(CLAIM, this.#keys(queue), [
+      const reply = await this.#run(CLAIM, this.#keys(queue), {
         now,
         max,
-        now + request.leaseSeconds,
-        `${queue}\n${crypto.randomUUID()}`,
+        leaseEnd: now + request.leaseSeconds,
+        prefix: `${queue}\n${crypto.randomUUID()}`,
         startInfo,
-        max * 2 + CLAIM_SCAN_EXTRA,
-      ]) as Reply[];
+        scan: max * 2 + CLAIM_SCAN_EXTRA,
+      }) as Reply[];
       const nextDue = String(reply[0]) ? Number(String(reply[0])) : Infinity;
       this.#nextDue.set(queue, nextDue);
       for (let i = 1; i < reply.length; i += 4) {
@@ -445,7 +455,7 @@ export class RedisStore implements Store {
     // On a Cluster one BLPOP takes keys of one slot only: block on the
     // markers that share the first queue's hash tag; the others are looked
     // at on each claim (at least every `seconds`).
-    const all = queues.map((queue) => this.#keys(queue)[11]);
+    const all = queues.map((queue) => this.#keys(queue).marker);
     const markers = this.#cluster
       ? all.filter((key) => hashTag(key) === hashTag(all[0]))
       : all;
@@ -508,8 +518,14 @@ export class RedisStore implements Store {
     const states = await Promise.all(queues.map(async (queue) => {
       const keys = this.#keys(queue);
       const [ready, first] = await Promise.all([
-        this.#send(this.#client, ["LLEN", keys[0]]),
-        this.#send(this.#client, ["ZRANGE", keys[1], "0", "0", "WITHSCORES"]),
+        this.#send(this.#client, ["LLEN", keys.ready]),
+        this.#send(this.#client, [
+          "ZRANGE",
+          keys.delayed,
+          "0",
+          "0",
+          "WITHSCORES",
+        ]),
       ]) as [number, Reply[]];
       const due = first[1] ? Number(String(first[1])) : Infinity;
       this.#nextDue.set(queue, due);
@@ -534,11 +550,10 @@ export class RedisStore implements Store {
     const states = new Map<Lease, number>();
     const until = this.#now() + leaseSeconds;
     await Promise.all([...this.#byQueue(leases)].map(async ([queue, list]) => {
-      const reply = await this.#script(
-        RENEW,
-        this.#keys(queue),
-        [until, ...list.flatMap((lease) => [lease.id, lease.token])],
-      ) as number[];
+      const reply = await this.#run(RENEW, this.#keys(queue), {
+        leaseEnd: until,
+        leases: list.map(({ id, token }) => ({ id, token })),
+      }) as number[];
       list.forEach((lease, i) => states.set(lease, Number(reply[i])));
     }));
     // 0: lost, 1: renewed, 2: renewed and asked to stop; in the given order.
@@ -574,43 +589,55 @@ export class RedisStore implements Store {
     const written = new Map<Finish, boolean>();
     await Promise.all(
       [...this.#byQueue(outcomes)].map(async ([queue, list]) => {
-        const args: Array<string | Buffer | number> = [
-          now,
-          this.#channel("task"),
-          now + this.#resultTtl,
-          onlyExpired ? "1" : "0",
-        ];
+        const groups: Array<Record<string, string | number | Buffer>> = [];
         for (const outcome of list) {
           const retry = outcome.retry;
-          args.push(outcome.id, outcome.token, this.#encodeOutcome(outcome));
+          const record = Buffer.from(
+            encodeOutcome(this.#codec, outcome).payload,
+          );
+          const written = { id: outcome.id, token: outcome.token, record };
           if (retry) {
             await this.#send(this.#client, [
               "SET",
               this.#idKey(retry.id),
               queue,
             ]);
-            args.push(
-              retry.id,
-              retry.timeQueued + retry.delay,
-              this.#encode(retry),
-              this.#limitOf(retry),
-              retry.name,
-            );
+            groups.push({
+              ...written,
+              retryId: retry.id,
+              retryDue: retry.timeQueued + retry.delay,
+              retryRecord: this.#encode(retry),
+              retryLimit: this.#limitOf(retry),
+              retryName: retry.name,
+            });
           } else {
-            args.push("", "", "", "", "");
+            groups.push({
+              ...written,
+              retryId: "",
+              retryDue: "",
+              retryRecord: "",
+              retryLimit: "",
+              retryName: "",
+            });
           }
         }
         // Finished tasks are found by id until their retention ends: the
         // index keys expire with the result, in the script on a single
         // server, pipelined with it on a Cluster.
         const ttl = String(Math.ceil(this.#resultTtl) + 60);
-        args.splice(4, 0, ttl);
         const indexKeys = list.map((outcome) => this.#idKey(outcome.id));
         const reply = await this.#indexedScript(
           FINISH,
           queue,
           indexKeys,
-          args,
+          {
+            now,
+            channel: this.#channel("task"),
+            expires: now + this.#resultTtl,
+            onlyExpired: onlyExpired ? "1" : "0",
+            indexTtl: ttl,
+            outcomes: groups,
+          },
           ["EXPIRE", ttl],
         ) as number[];
         list.forEach((outcome, i) =>
@@ -621,32 +648,16 @@ export class RedisStore implements Store {
     return outcomes.map((outcome) => written.get(outcome) ?? false);
   }
 
-  /** The outcome's bytes; a result the codec cannot encode fails the task. */
-  #encodeOutcome(outcome: Finish): Buffer {
-    try {
-      return this.#encode(outcome.task);
-    } catch (error) {
-      return this.#encode({
-        ...outcome.task,
-        status: TaskStatus.FAILURE,
-        result:
-          `Cannot store the result of task ${outcome.id} with ${this.#codec.name}: ${
-            error instanceof Error ? error.message : String(error)
-          }`,
-      });
-    }
-  }
-
   async release(leases: readonly Lease[]): Promise<void> {
     await Promise.all([...this.#byQueue(leases)].map(async ([queue, list]) => {
       const now = this.#now();
-      const [, revoked] = await this.#script(RELEASE, this.#keys(queue), [
+      const [, revoked] = await this.#run(RELEASE, this.#keys(queue), {
         now,
-        this.#channel("task"),
-        "0",
-        "0",
-        ...list.flatMap((lease) => [lease.id, lease.token]),
-      ]) as [Reply[], Reply[]];
+        channel: this.#channel("task"),
+        count: "0",
+        onlyExpired: "0",
+        leases: list.map(({ id, token }) => ({ id, token })),
+      }) as [Reply[], Reply[]];
       await this.#endRevoked(queue, revoked, now, false);
     }));
   }
@@ -660,14 +671,13 @@ export class RedisStore implements Store {
     id: string,
     payload: Reply,
     now: number,
-    status: typeof TaskStatus.FAILURE | typeof TaskStatus.REVOKED,
-    result: string,
+    ending: StoreEnding,
   ): TaskRecord {
     const decoded = this.#decode(payload as Buffer);
     const base = decoded.ok
       ? decoded.record
       : standInRecord({ id, queue }, now);
-    return { ...base, status, result, timeEnded: now };
+    return endedRecord(base, ending, now);
   }
 
   /**
@@ -692,8 +702,7 @@ export class RedisStore implements Store {
           id,
           entries[i + 2],
           now,
-          TaskStatus.REVOKED,
-          revokedUnrecorded(id),
+          revokedRunning(id),
         ),
       });
     }
@@ -709,52 +718,40 @@ export class RedisStore implements Store {
     const report: ReclaimReport = { redelivered: 0, failed: 0, changed: [] };
     for (const queue of queues) {
       const now = this.#now();
-      const reply = await this.#script(EXPIRED, this.#keys(queue), [
+      const reply = await this.#run(EXPIRED, this.#keys(queue), {
         now,
-        RECLAIM_BATCH,
-      ]) as Reply[];
+        limit: RECLAIM_BATCH,
+      }) as Reply[];
       const again: Lease[] = [];
       const ended: Finish[] = [];
       for (let i = 0; i < reply.length; i += 5) {
         const id = String(reply[i]);
         const token = String(reply[i + 1]);
         const redeliveries = Number(String(reply[i + 2])) + 1;
-        // A task whose revoke was asked for never runs again.
-        const revoked = Number(reply[i + 4]) === 1;
-        if (!revoked && redeliveries <= maxRedeliveries) {
+        const ending = afterLeaseExpired(
+          id,
+          redeliveries,
+          maxRedeliveries,
+          Number(reply[i + 4]) === 1,
+        );
+        if (!ending) {
           again.push({ id, token });
           continue;
         }
-        const task = revoked
-          ? this.#endedRecord(
-            queue,
-            id,
-            reply[i + 3],
-            now,
-            TaskStatus.REVOKED,
-            revokedUnrecorded(id),
-          )
-          : this.#endedRecord(
-            queue,
-            id,
-            reply[i + 3],
-            now,
-            TaskStatus.FAILURE,
-            redeliveredTooOften(redeliveries, maxRedeliveries),
-          );
+        const task = this.#endedRecord(queue, id, reply[i + 3], now, ending);
         ended.push({ id, token, task });
       }
       if (again.length) {
-        const [released, revoked] = await this.#script(
+        const [released, revoked] = await this.#run(
           RELEASE,
           this.#keys(queue),
-          [
+          {
             now,
-            this.#channel("task"),
-            "1",
-            "1",
-            ...again.flatMap((lease) => [lease.id, lease.token]),
-          ],
+            channel: this.#channel("task"),
+            count: "1",
+            onlyExpired: "1",
+            leases: again.map(({ id, token }) => ({ id, token })),
+          },
         ) as [Reply[], Reply[]];
         report.redelivered += released.length;
         report.changed.push(...released.map(String));
@@ -780,27 +777,26 @@ export class RedisStore implements Store {
     if (queue === null) return "unknown";
     const keys = this.#keys(String(queue));
     for (let attempt = 0; attempt < 10; attempt++) {
-      const seen = await this.#send(this.#client, ["HGET", keys[3], id]) as
+      const seen = await this.#send(this.#client, ["HGET", keys.tasks, id]) as
         | Buffer
         | null;
       const decoded = seen ? this.#decode(seen) : undefined;
       const now = this.#now();
-      const revoked: TaskRecord = {
-        ...(decoded?.ok
+      const revoked = endedRecord(
+        decoded?.ok
           ? decoded.record
-          : standInRecord({ id, queue: String(queue) }, now)),
-        status: TaskStatus.REVOKED,
-        result: revokedBeforeStart(id),
-        timeEnded: now,
-      };
+          : standInRecord({ id, queue: String(queue) }, now),
+        revokedQueued(id),
+        now,
+      );
       const outcome = String(
-        await this.#script(REVOKE, keys, [
-          this.#channel("task"),
-          now + this.#resultTtl,
+        await this.#run(REVOKE, keys, {
+          channel: this.#channel("task"),
+          expires: now + this.#resultTtl,
           id,
-          seen ?? "",
-          this.#encode(revoked),
-        ]),
+          seen: seen ?? "",
+          revoked: this.#encode(revoked),
+        }),
       );
       if (outcome === "requested") await this.#revokeRunning(id);
       if (outcome !== "changed") return outcome as RevokeOutcome;
@@ -823,9 +819,9 @@ export class RedisStore implements Store {
     if (queue === null) return undefined;
     const keys = this.#keys(String(queue));
     const [done, queued, started] = await Promise.all([
-      this.#send(this.#client, ["HGET", keys[9], id]),
-      this.#send(this.#client, ["HGET", keys[3], id]),
-      this.#send(this.#client, ["HGET", keys[5], id]),
+      this.#send(this.#client, ["HGET", keys.done, id]),
+      this.#send(this.#client, ["HGET", keys.tasks, id]),
+      this.#send(this.#client, ["HGET", keys.started, id]),
     ]) as Array<Buffer | null>;
     const payload = done ?? queued;
     if (!payload) return undefined;
@@ -846,8 +842,8 @@ export class RedisStore implements Store {
     return await Promise.all(queues.map(async (queue) => {
       const keys = this.#keys(queue);
       const [ready, delayed] = await Promise.all([
-        this.#send(this.#client, ["LLEN", keys[0]]),
-        this.#send(this.#client, ["ZCARD", keys[1]]),
+        this.#send(this.#client, ["LLEN", keys.ready]),
+        this.#send(this.#client, ["ZCARD", keys.delayed]),
       ]);
       return Number(ready) + Number(delayed);
     }));
@@ -892,7 +888,7 @@ export class RedisStore implements Store {
   async flush(queues: readonly string[]): Promise<number> {
     let total = 0;
     for (const queue of queues) {
-      total += Number(await this.#script(FLUSH, this.#keys(queue), []));
+      total += Number(await this.#run(FLUSH, this.#keys(queue), {}));
     }
     return total;
   }
@@ -980,11 +976,11 @@ export class RedisStore implements Store {
   }
 
   /** The keys of the workers' beats and statuses (one Cluster slot). */
-  #workerKeys(): [string, string] {
-    return [
-      `${this.#namespace}:{workers}:beats`,
-      `${this.#namespace}:{workers}:status`,
-    ];
+  #workerKeys(): { beats: string; status: string } {
+    return {
+      beats: `${this.#namespace}:{workers}:beats`,
+      status: `${this.#namespace}:{workers}:status`,
+    };
   }
 
   async beat(status: WorkerStatus): Promise<WorkerStatus[]> {
@@ -998,12 +994,12 @@ export class RedisStore implements Store {
       key,
       count: write ? 0 : (last?.count ?? 0) + 1,
     });
-    const reply = await this.#script(BEAT, this.#workerKeys(), [
-      this.#now(),
-      status.worker,
-      status.until,
-      write ? this.#encode(status) : "",
-    ]) as Reply[];
+    const reply = await this.#run(BEAT, this.#workerKeys(), {
+      now: this.#now(),
+      worker: status.worker,
+      aliveUntil: status.until,
+      status: write ? this.#encode(status) : "",
+    }) as Reply[];
     return reply.flatMap((encoded) => {
       const dead = this.#decodeStatus(encoded);
       return dead ? [dead] : [];
@@ -1016,14 +1012,14 @@ export class RedisStore implements Store {
   ): Promise<number> {
     const ended = await Promise.all(
       queues.map((queue) =>
-        this.#script(EXPIRE_LEASES, this.#keys(queue), [worker])
+        this.#run(EXPIRE_LEASES, this.#keys(queue), { worker })
       ),
     );
     return ended.reduce<number>((sum, n) => sum + Number(n), 0);
   }
 
   async liveWorkers(): Promise<WorkerStatus[]> {
-    const [beats, statuses] = this.#workerKeys();
+    const { beats, status: statuses } = this.#workerKeys();
     const reply = await this.#send(this.#client, [
       "ZRANGE",
       beats,
@@ -1050,7 +1046,7 @@ export class RedisStore implements Store {
   }
 
   async leave(worker: string): Promise<void> {
-    const [beats, statuses] = this.#workerKeys();
+    const { beats, status: statuses } = this.#workerKeys();
     this.#beats.delete(worker);
     await this.#send(this.#client, ["ZREM", beats, worker]);
     await this.#send(this.#client, ["HDEL", statuses, worker]);
@@ -1076,19 +1072,24 @@ export class RedisStore implements Store {
     const now = this.#now();
     // The lock's end is on the store's clock; Redis drops the key a minute
     // after it, so a dead holder leaves nothing behind.
-    const reply = await this.#script(
+    const reply = await this.#run(
       ACQUIRE_LOCK,
-      [`${this.#namespace}:lock:${name}`],
-      [owner, now, now + seconds, Math.round(seconds * 1000) + 60_000],
+      { lock: `${this.#namespace}:lock:${name}` },
+      {
+        owner,
+        now,
+        heldUntil: now + seconds,
+        ttl: Math.round(seconds * 1000) + 60_000,
+      },
     );
     return Number(reply) === 1;
   }
 
   async releaseLock(name: string, owner: string): Promise<boolean> {
-    const reply = await this.#script(
+    const reply = await this.#run(
       RELEASE_LOCK,
-      [`${this.#namespace}:lock:${name}`],
-      [owner],
+      { lock: `${this.#namespace}:lock:${name}` },
+      { owner },
     );
     return Number(reply) === 1;
   }
@@ -1120,9 +1121,10 @@ function makeClient(url: string): Client {
     disableOfflineQueue: true,
     socket: {
       connectTimeout: 5000,
-      // Reconnect for ever, backing off to 1 s: a restart of Redis must not
-      // leave a worker dead.
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
+      // Reconnect for ever, every 100 ms at most: a restart of Redis must
+      // not leave a worker dead, and work goes on as soon as it is back (a
+      // refused connection costs next to nothing meanwhile).
+      reconnectStrategy: (retries: number) => Math.min(25 * 2 ** retries, 100),
     },
   }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
 }

@@ -10,7 +10,7 @@
  * connection commits; this one's commits are known here), and reads events
  * and due tasks only when it changed. On Linux the loop looks when the WAL
  * file is written (inotify: every commit of another process writes it), and
- * once more an interval later, plus once a second in case a change went
+ * once more an interval later, plus every 5 s in case a change went
  * unseen; elsewhere it looks every {@linkcode POLL_MS}. Idle processes thus
  * wake a few times a second, not a hundred. Reclaim checkpoints the WAL, so
  * the next commit writes it from its start: an idle file does not grow.
@@ -22,9 +22,12 @@ import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
 import { TaskStatus } from "../status.ts";
 import { parseTaskRecord, standInRecord, type TaskRecord } from "../task.ts";
 import {
-  redeliveredTooOften,
-  revokedBeforeStart,
-  revokedUnrecorded,
+  afterLeaseExpired,
+  encodeOutcome,
+  endedRecord,
+  revokedQueued,
+  revokedRunning,
+  type StoreEnding,
 } from "./_reasons.ts";
 import type {
   ChannelMessage,
@@ -49,7 +52,7 @@ const EVENT_RETENTION_SECONDS = 60;
  */
 const POLL_MS = 20;
 /** Milliseconds between looks of a loop that watches the WAL file. */
-const WATCHED_POLL_MS = 1000;
+const WATCHED_POLL_MS = 5000;
 /** Seconds between two prunes of the events table by one idle store. */
 const PRUNE_EVERY_SECONDS = EVENT_RETENTION_SECONDS / 4;
 /** Bytes the WAL file is cut back to when it starts over (after a burst). */
@@ -642,7 +645,7 @@ export class SqliteStore implements Store {
       if (outcomes.length === 0) return [];
       const now = this.#now();
       const encoded = outcomes.map((outcome) => ({
-        ...this.#encodeOutcome(outcome),
+        ...encodeOutcome(this.#codec, outcome),
         retry: outcome.retry && this.#encodeQueued(outcome.retry),
       }));
       let requeued = false;
@@ -670,26 +673,6 @@ export class SqliteStore implements Store {
     });
   }
 
-  /**
-   * The outcome's bytes. A result the codec cannot encode (a BigInt, a
-   * cycle) must not block the batch: that task ends as FAILURE saying why.
-   */
-  #encodeOutcome(outcome: Finish): { task: TaskRecord; payload: Uint8Array } {
-    try {
-      return { task: outcome.task, payload: this.#codec.encode(outcome.task) };
-    } catch (error) {
-      const task: TaskRecord = {
-        ...outcome.task,
-        status: TaskStatus.FAILURE,
-        result:
-          `Cannot store the result of task ${outcome.id} with ${this.#codec.name}: ${
-            errorMessage(error)
-          }`,
-      };
-      return { task, payload: this.#codec.encode(task) };
-    }
-  }
-
   release(leases: readonly Lease[]): Promise<void> {
     return this.#async(() => {
       if (leases.length === 0) return;
@@ -712,13 +695,7 @@ export class SqliteStore implements Store {
   #requeue(row: TaskRow, redeliveries: number, now: number): boolean {
     const decoded = this.#decodeTask(row.payload);
     if (row.revoke_requested) {
-      this.#end(
-        row,
-        decoded,
-        now,
-        TaskStatus.REVOKED,
-        revokedUnrecorded(row.id),
-      );
+      this.#end(row, decoded, now, revokedRunning(row.id));
       return false;
     }
     let payload = row.payload;
@@ -741,17 +718,11 @@ export class SqliteStore implements Store {
     row: TaskRow,
     decoded: Decoded,
     now: number,
-    status: typeof TaskStatus.FAILURE | typeof TaskStatus.REVOKED,
-    result: unknown,
+    ending: StoreEnding,
   ): void {
     // A malformed record ends as a minimal one, so waiters learn its end.
     const base = decoded.ok ? decoded.record : standInRecord(row, row.due_at);
-    const payload = this.#codec.encode({
-      ...base,
-      status,
-      result,
-      timeEnded: now,
-    });
+    const payload = this.#codec.encode(endedRecord(base, ending, now));
     this.#sql.end.run(now + this.#resultTtl, payload, row.rowid);
     this.#taskEvent("done", payload);
   }
@@ -769,18 +740,18 @@ export class SqliteStore implements Store {
         for (const row of rows) {
           report.changed.push(row.id);
           const redeliveries = row.redeliveries + 1;
-          if (redeliveries <= maxRedeliveries || row.revoke_requested) {
+          const ending = afterLeaseExpired(
+            row.id,
+            redeliveries,
+            maxRedeliveries,
+            Boolean(row.revoke_requested),
+          );
+          if (!ending) {
             if (this.#requeue(row, redeliveries, now)) report.redelivered++;
             continue;
           }
-          this.#end(
-            row,
-            this.#decodeTask(row.payload),
-            now,
-            TaskStatus.FAILURE,
-            redeliveredTooOften(redeliveries, maxRedeliveries),
-          );
-          report.failed++;
+          this.#end(row, this.#decodeTask(row.payload), now, ending);
+          if (ending.status === TaskStatus.FAILURE) report.failed++;
         }
         this.#sql.dropFinished.run(now);
         // Not at every reclaim: each prune that deletes is a commit, and a
@@ -833,8 +804,7 @@ export class SqliteStore implements Store {
           row,
           this.#decodeTask(row.payload),
           now,
-          TaskStatus.REVOKED,
-          revokedBeforeStart(row.id),
+          revokedQueued(row.id),
         );
         return "revoked";
       })

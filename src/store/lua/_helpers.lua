@@ -1,0 +1,100 @@
+-- The helpers of the scripts that name this file in USES: events gathered
+-- and published at the end, the marker that wakes a waiting worker,
+-- queueing one task, checking and ending a lease, and finishing a task.
+-- They read the queue's keys by name (K) and no argument of their own.
+--
+-- KEYS   @queue
+-- ARGV   (none)
+-- REPLY  (none: these are helpers, prepended to the scripts that use them)
+
+-- Events are gathered and published at the end, one message per event name:
+-- "<event>\n<record>" for one, "*<event>\n<list of records>" for many (a
+-- JSON array, or a msgpack array, built from the encoded records).
+local events, order = {}, {}
+local function emit(event, payload)
+  local list = events[event]
+  if not list then
+    list = {}
+    events[event] = list
+    order[#order + 1] = event
+  end
+  list[#list + 1] = payload
+end
+local function flush(channel)
+  for _, event in ipairs(order) do
+    local list = events[event]
+    if #list == 1 then
+      redis.call('PUBLISH', channel, event .. '\n' .. list[1])
+    else
+      local n, body = #list, nil
+      if string.byte(list[1], 1) == 123 then
+        body = '[' .. table.concat(list, ',') .. ']'
+      else
+        local head
+        if n < 16 then
+          head = string.char(144 + n)
+        elseif n < 65536 then
+          head = string.char(220, math.floor(n / 256), n % 256)
+        else
+          head = string.char(221, math.floor(n / 16777216) % 256,
+            math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+        end
+        body = head .. table.concat(list)
+      end
+      redis.call('PUBLISH', channel, '*' .. event .. '\n' .. body)
+    end
+  end
+end
+-- Wakes one waiting worker: 'r' when a task is ready, 'd' when a delayed
+-- task is due before the others (the worker then learns when).
+local function mark(kind)
+  if redis.call('LLEN', K.marker) == 0 then redis.call('LPUSH', K.marker, kind or 'r') end
+end
+-- Queues one task; wakes a waiting worker when it is due now, or due before
+-- every other delayed task (the worker then waits for it).
+local function enqueue(now, channel, id, due, payload, limit, name)
+  redis.call('HSET', K.tasks, id, payload)
+  if limit ~= '' then redis.call('HSET', K.limits, id, limit .. '\t' .. name) end
+  if due > now then
+    local first = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
+    redis.call('ZADD', K.delayed, due, id)
+    if not first[2] or due < tonumber(first[2]) then mark('d') end
+  else
+    redis.call('LPUSH', K.ready, id)
+    mark()
+  end
+  emit('queued', payload)
+end
+-- True when token holds the lease of id (and, if asked, the lease expired).
+local function holds(id, token, now, only_expired)
+  if redis.call('HGET', K.leases, id) ~= token then return false end
+  return not only_expired or tonumber(redis.call('ZSCORE', K.running, id) or now) < now
+end
+-- Records the final record of a task that is no longer queued or running,
+-- kept until expires, and announces it.
+local function finalize(id, payload, expires)
+  redis.call('HDEL', K.tasks, id)
+  redis.call('HDEL', K.redeliveries, id)
+  redis.call('HDEL', K.limits, id)
+  redis.call('HSET', K.done, id, payload)
+  redis.call('ZADD', K.expiry, expires, id)
+  emit('done', payload)
+end
+-- Gives back the concurrency slot a running task holds, if it holds one.
+local function drop_slot(id)
+  if redis.call('SREM', K.holding, id) == 1 then
+    local limit = redis.call('HGET', K.limits, id)
+    local name = string.sub(limit, string.find(limit, '\t') + 1)
+    if tonumber(redis.call('HINCRBY', K.active, name, -1)) <= 0 then
+      redis.call('HDEL', K.active, name)
+    end
+  end
+end
+-- Ends the lease of a running task and gives back its slot.
+local function end_lease(id)
+  drop_slot(id)
+  redis.call('ZREM', K.running, id)
+  redis.call('HDEL', K.leases, id)
+  redis.call('HDEL', K.started, id)
+  redis.call('SREM', K.revoke, id)
+end

@@ -1,0 +1,17 @@
+-- Drops every queued task of a queue (ready or delayed); running tasks and
+-- finished ones stay.
+--
+-- KEYS   @queue
+-- ARGV   (none)
+-- REPLY  how many tasks it dropped
+
+local ids = redis.call('LRANGE', K.ready, 0, -1)
+for _, id in ipairs(redis.call('ZRANGE', K.delayed, 0, -1)) do ids[#ids + 1] = id end
+for i = 1, #ids, 1000 do
+  local chunk = {unpack(ids, i, math.min(i + 999, #ids))}
+  redis.call('HDEL', K.tasks, unpack(chunk))
+  redis.call('HDEL', K.redeliveries, unpack(chunk))
+  redis.call('HDEL', K.limits, unpack(chunk))
+end
+redis.call('DEL', K.ready, K.delayed)
+return #ids
