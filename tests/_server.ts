@@ -26,6 +26,11 @@ export interface Server extends AsyncDisposable {
   stop(): Promise<Deno.CommandStatus>;
   /** Everything the server wrote to stderr so far. */
   stderr(): string;
+  /**
+   * Resolves once a worker logged that it consumes its queues (so its store
+   * exists); rejects after `seconds`. Needs the default log level.
+   */
+  ready(seconds?: number): Promise<void>;
 }
 
 /**
@@ -49,16 +54,24 @@ export function startServer(
     stderr: "piped",
   }).spawn();
   let stderrText = "";
+  let ready = false;
   const decoder = new TextDecoder();
-  const drain = async (stream: ReadableStream<Uint8Array>, keep: boolean) => {
-    for await (const chunk of stream) {
-      if (keep) stderrText += decoder.decode(chunk, { stream: true });
+  const readStderr = async () => {
+    for await (const chunk of process.stderr) {
+      stderrText += decoder.decode(chunk, { stream: true });
     }
   };
-  const reading = Promise.all([
-    drain(process.stdout, false),
-    drain(process.stderr, true),
-  ]);
+  // Log lines go to stdout: only whether a worker started is kept.
+  const readStdout = async () => {
+    const lineDecoder = new TextDecoder();
+    let tail = "";
+    for await (const chunk of process.stdout) {
+      if (ready) continue;
+      tail = (tail + lineDecoder.decode(chunk, { stream: true })).slice(-4096);
+      ready = /Worker \S+ consuming/.test(tail);
+    }
+  };
+  const reading = Promise.all([readStdout(), readStderr()]);
   let stopped: Promise<Deno.CommandStatus> | undefined;
   // A server that fails on its own (bad settings, a job module that does not
   // load) fails the test at once, with its stderr, rather than leaving it
@@ -88,6 +101,12 @@ export function startServer(
     process,
     stop,
     stderr: () => stderrText,
+    ready: (seconds = 30) =>
+      eventually(
+        () => ready,
+        seconds,
+        "a worker consuming",
+      ),
     async [Symbol.asyncDispose]() {
       await stop();
     },

@@ -60,6 +60,8 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
     taskPaths: EXAMPLE_JOBS,
     taskPoolTimeout: 0.05,
   }));
+  // Client commands never create a store: wait until the server has.
+  await server.ready();
 
   await t.step(
     "queue --wait prints the result, a progress line on stderr, exit 0",
