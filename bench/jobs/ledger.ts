@@ -4,7 +4,10 @@
  */
 import { job } from "../../mod.ts";
 
-/** Sleeps `lag` s, then appends `<i> <pid> <unix ms>` to `path`. */
+/**
+ * Sleeps `lag` s, then appends `<i> <pid> <unix ms> <task id>` to `path`
+ * (one short `O_APPEND` write, so lines of concurrent writers never mix).
+ */
 export const ledger = job(
   { name: "bench.ledger" },
   async (
@@ -18,9 +21,11 @@ export const ledger = job(
         reject(ctx.signal.reason);
       }, { once: true });
     });
-    await Deno.writeTextFile(path, `${i} ${Deno.pid} ${Date.now()}\n`, {
-      append: true,
-    });
+    await Deno.writeTextFile(
+      path,
+      `${i} ${Deno.pid} ${Date.now()} ${ctx.task.id}\n`,
+      { append: true },
+    );
     return i;
   },
 );
