@@ -4,16 +4,21 @@
  * Redis (the default): BullMQ, Bee-Queue and pq on ONE private
  * redis-server. Workload: /work/shared/bench-workload.md.
  *
- *   deno run -A bench/run_side_by_side.ts          # N=20000
- *   N=2000 deno run -A bench/run_side_by_side.ts
+ *   deno run -A bench/run_side_by_side.ts          # N=20000 ROUNDS=3
+ *   N=2000 ROUNDS=1 deno run -A bench/run_side_by_side.ts
  *
  * Starts `redis-server --port <free> --save '' --appendonly no` on 127.0.0.1,
  * runs `npm ci` in bench/peers if a dependency of its package.json is not
- * installed, then runs in sequence (each given REDIS_HOST, REDIS_PORT and N):
+ * installed, then runs ROUNDS rounds (3 by default) of the three harnesses
+ * (each given REDIS_HOST, REDIS_PORT and N), with FLUSHALL before every run:
  *
  *   node bench/peers/bullmq_harness.mjs
  *   node bench/peers/bee_harness.mjs
  *   deno run -A bench/pq_harness.ts          (skipped, with a note, if absent)
+ *
+ * The order is rotated: round r (from 0) starts at harness r mod 3 of the
+ * list above. The table gives per metric each library's median over the
+ * rounds, and the ratios pq ÷ peer of those medians.
  *
  * Embedded (`--embedded`, `deno task bench:embedded`): pq's SQLite store and
  * plainjob (SQLite, on better-sqlite3) doing the same workload, that of
@@ -34,7 +39,9 @@
  * rounds), each on a fresh SQLite file; the table gives the medians.
  *
  * Each harness prints one JSON line. The raw lines are echoed to stdout,
- * followed by a Markdown table. Harness progress goes to stderr. redis-server
+ * followed by a Markdown table. A failed run (no JSON line, a non-zero exit,
+ * a failed scenario) is noted under the table and left out of the medians;
+ * the exit code is then 1. Harness progress goes to stderr. redis-server
  * is stopped at the end, also on error or Ctrl-C.
  */
 
@@ -44,6 +51,7 @@ const root = new URL("../", import.meta.url);
 const rootPath = root.pathname;
 const peersPath = new URL("bench/peers/", root).pathname;
 const N = Deno.env.get("N") ?? "20000";
+const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 3);
 
 type Result = Record<string, unknown> & { lib?: string; version?: string };
 
@@ -129,18 +137,34 @@ async function ensurePeerDeps() {
   if (!out.success) throw new Error(`npm ${args.join(" ")} failed`);
 }
 
-async function runHarness(
+/** One harness run: its result, or a note saying what failed. */
+interface Run {
+  result?: Result;
+  note?: string;
+  /** the harness's file does not exist: not a failure */
+  skipped?: boolean;
+}
+
+/** One round: its order (labels) and the results that count, by label. */
+interface Round {
+  order: string[];
+  results: Record<string, Result>;
+}
+
+/**
+ * Runs `h` with `env`; its last JSON line as the result, and what went wrong
+ * (no JSON line, a non-zero exit code).
+ */
+async function execHarness(
   h: Harness,
-  port: number,
-): Promise<{ result?: Result; note?: string }> {
-  if (!await exists(`${rootPath}${h.file}`)) {
-    return { note: `${h.file} does not exist yet: ${h.label} skipped` };
-  }
-  log(`${h.label}: ${h.cmd} ${h.args.join(" ")} (N=${N})`);
+  env: Record<string, string>,
+): Promise<{ result?: Result; problems: string[] }> {
+  const shown = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(", ");
+  log(`${h.label}: ${h.cmd} ${h.args.join(" ")} (${shown})`);
   const out = await new Deno.Command(h.cmd, {
     args: h.args,
     cwd: rootPath,
-    env: { REDIS_HOST: "127.0.0.1", REDIS_PORT: String(port), N },
+    env,
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
@@ -156,21 +180,113 @@ async function runHarness(
     } catch { /* not the result line */ }
   }
   if (!result) {
+    return { problems: [`no JSON result line (exit code ${out.code})`] };
+  }
+  return {
+    result,
+    problems: out.success ? [] : [`exited with code ${out.code}`],
+  };
+}
+
+/** The Run of `h` given its result and problems. */
+function toRun(
+  h: Harness,
+  result: Result | undefined,
+  problems: string[],
+): Run {
+  return {
+    result,
+    note: problems.length ? `${h.label}: ${problems.join("; ")}` : undefined,
+  };
+}
+
+/** `list` rotated left by `round` places: round r starts at r mod length. */
+function rotated<T>(list: T[], round: number): T[] {
+  const k = round % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
+/** Throws unless ROUNDS is a positive integer (both halves, first thing). */
+function checkRounds() {
+  if (!Number.isInteger(ROUNDS) || ROUNDS <= 0) {
+    throw new RangeError(`ROUNDS must be a positive integer: got ${ROUNDS}`);
+  }
+}
+
+/**
+ * ROUNDS rounds of `list`, the order rotated each round, `before` awaited
+ * before every run. Echoes each result line; a failed run is noted and left
+ * out of the round's results (so out of the medians), a skipped harness is
+ * noted once.
+ */
+async function runRounds(
+  list: Harness[],
+  run: (h: Harness) => Promise<Run>,
+  before: () => Promise<unknown> = () => Promise.resolve(),
+): Promise<{ rounds: Round[]; notes: string[]; failed: boolean }> {
+  const rounds: Round[] = [];
+  const notes: string[] = [];
+  let failed = false;
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = rotated(list, round);
+    log(
+      `round ${round + 1}/${ROUNDS}: ${order.map((h) => h.label).join(", ")}`,
+    );
+    const results: Record<string, Result> = {};
+    for (const h of order) {
+      await before();
+      const { result, note, skipped } = await run(h);
+      if (result) console.log(JSON.stringify(result));
+      if (result && !note) results[h.label] = result;
+      if (!note) continue;
+      log(`round ${round + 1}: ${note}`);
+      if (skipped) {
+        if (!notes.includes(note)) notes.push(note);
+      } else {
+        notes.push(`round ${round + 1}: ${note} (left out of the medians)`);
+        failed = true;
+      }
+    }
+    rounds.push({ order: order.map((h) => h.label), results });
+  }
+  return { rounds, notes, failed };
+}
+
+/** The finite values of `key` in `lib`'s counted results, round by round. */
+function valuesOf(rounds: Round[], lib: string, key: string): number[] {
+  return rounds.map((r) => r.results[lib]?.[key]).filter((v): v is number =>
+    typeof v === "number" && Number.isFinite(v)
+  );
+}
+
+function medianOf(rounds: Round[], lib: string, key: string) {
+  return median(valuesOf(rounds, lib, key));
+}
+
+/** The first counted value of `key` for `lib` (version, runtime...), or —. */
+function firstOf(rounds: Round[], lib: string, key: string): string {
+  const v = rounds.map((r) => r.results[lib]?.[key]).find((v) => v != null);
+  return v == null ? "—" : String(v);
+}
+
+async function runHarness(h: Harness, port: number): Promise<Run> {
+  if (!await exists(`${rootPath}${h.file}`)) {
     return {
-      note: `${h.label}: no JSON result line (exit code ${out.code})`,
+      note: `${h.file} does not exist yet: ${h.label} skipped`,
+      skipped: true,
     };
   }
-  const problems: string[] = [];
-  if (!out.success) problems.push(`exited with code ${out.code}`);
-  const errors = (result.detail as { errors?: Record<string, string> })
+  const { result, problems } = await execHarness(h, {
+    REDIS_HOST: "127.0.0.1",
+    REDIS_PORT: String(port),
+    N,
+  });
+  const errors = (result?.detail as { errors?: Record<string, string> })
     ?.errors;
   for (const [scenario, msg] of Object.entries(errors ?? {})) {
     problems.push(`scenario ${scenario} failed: ${msg}`);
   }
-  const note = problems.length
-    ? `${h.label}: ${problems.join("; ")}`
-    : undefined;
-  return { result, note };
+  return toRun(h, result, problems);
 }
 
 function fmtValue(v: unknown, unit: string): string {
@@ -185,46 +301,47 @@ function fmtRatio(pq: unknown, peer: unknown): string {
   return `${(pq / peer).toFixed(2)}×`;
 }
 
-function table(results: (Result | undefined)[], notes: string[]): string {
-  const [bull, bee, pq] = results;
+function table(rounds: Round[], notes: string[]): string {
+  const [bull, bee, pq] = harnesses.map((h) => h.label);
   const rows: string[] = [];
   rows.push(
     `| metric | unit | better | BullMQ | Bee-Queue | pq | pq / BullMQ | pq / Bee-Queue |`,
     `|---|---|---|---:|---:|---:|---:|---:|`,
   );
-  const cell = (r: Result | undefined, k: string) =>
-    r && r[k] != null ? String(r[k]) : "—";
-  rows.push(
-    `| version | | | ${cell(bull, "version")} | ${cell(bee, "version")} | ${
-      cell(pq, "version")
-    } | | |`,
-    `| runtime | | | ${cell(bull, "runtime")} | ${cell(bee, "runtime")} | ${
-      cell(pq, "runtime")
-    } | | |`,
-  );
+  for (const key of ["version", "runtime"]) {
+    rows.push(
+      `| ${key} | | | ${firstOf(rounds, bull, key)} | ${
+        firstOf(rounds, bee, key)
+      } | ${firstOf(rounds, pq, key)} | | |`,
+    );
+  }
   for (const [key, label, unit, higher] of metrics) {
+    const [b, e, p] = [bull, bee, pq].map((lib) => medianOf(rounds, lib, key));
     rows.push(
       `| ${label} | ${unit} | ${higher ? "higher ↑" : "lower ↓"} | ${
-        fmtValue(bull?.[key], unit)
-      } | ${fmtValue(bee?.[key], unit)} | ${fmtValue(pq?.[key], unit)} | ${
-        fmtRatio(pq?.[key], bull?.[key])
-      } | ${fmtRatio(pq?.[key], bee?.[key])} |`,
+        fmtValue(b, unit)
+      } | ${fmtValue(e, unit)} | ${fmtValue(p, unit)} | ${fmtRatio(p, b)} | ${
+        fmtRatio(p, e)
+      } |`,
     );
   }
   const text = [
-    `N = ${N}, one private redis-server, harnesses run in sequence.`,
+    `N = ${N}, ${rounds.length} round${rounds.length === 1 ? "" : "s"}, ` +
+    "order rotated, medians " +
+    "(one private redis-server).",
     "",
     ...rows,
     "",
-    "Ratios are always pq ÷ peer. For jobs/s rows (higher ↑) a ratio above " +
-    "1× means pq is faster; for latency and idle-command rows (lower ↓) a " +
-    "ratio BELOW 1× means pq is better.",
+    "Ratios are always pq ÷ peer, of the medians. For jobs/s rows (higher ↑) " +
+    "a ratio above 1× means pq is faster; for latency and idle-command rows " +
+    "(lower ↓) a ratio BELOW 1× means pq is better.",
   ];
   if (notes.length) text.push("", ...notes.map((n) => `Note: ${n}`));
   return text.join("\n");
 }
 
 async function redisMain(): Promise<number> {
+  checkRounds();
   await ensurePeerDeps();
   const redis = await startRedis(); // no persistence, as the workload says
   const onSignal = () => {
@@ -232,29 +349,21 @@ async function redisMain(): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
-  const results: (Result | undefined)[] = [];
-  const notes: string[] = [];
-  let failed = false;
+  let outcome;
   try {
-    for (const h of harnesses) {
-      await redis.cli("FLUSHALL");
-      const { result, note } = await runHarness(h, redis.port);
-      if (result) console.log(JSON.stringify(result));
-      if (note) {
-        notes.push(note);
-        log(note);
-        if (!note.includes("does not exist yet")) failed = true;
-      }
-      results.push(result);
-    }
+    outcome = await runRounds(
+      harnesses,
+      (h) => runHarness(h, redis.port),
+      () => redis.cli("FLUSHALL"),
+    );
   } finally {
     await redis[Symbol.asyncDispose]();
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
   console.log();
-  console.log(table(results, notes));
-  return failed ? 1 : 0;
+  console.log(table(outcome.rounds, outcome.notes));
+  return outcome.failed ? 1 : 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -263,7 +372,6 @@ async function redisMain(): Promise<number> {
 const EMBEDDED_N = Deno.env.get("N") ?? "10000";
 const EMBEDDED_C = Deno.env.get("C") ?? "100";
 const EMBEDDED_W = Deno.env.get("W") ?? "10";
-const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 3);
 
 const embedded: Harness[] = [
   {
@@ -291,43 +399,18 @@ const embeddedMetrics: [string, string, string][] = [
 ];
 
 /** Runs one embedded harness; the result, or a note saying what failed. */
-async function runEmbedded(
-  h: Harness,
-): Promise<{ result?: Result; note?: string }> {
-  log(
-    `${h.label}: ${h.cmd} ${
-      h.args.join(" ")
-    } (N=${EMBEDDED_N}, C=${EMBEDDED_C}, W=${EMBEDDED_W})`,
-  );
-  const out = await new Deno.Command(h.cmd, {
-    args: h.args,
-    cwd: rootPath,
-    env: { N: EMBEDDED_N, C: EMBEDDED_C, W: EMBEDDED_W },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  const line = new TextDecoder().decode(out.stdout).split("\n").map((l) =>
-    l.trim()
-  ).findLast((l) => l.startsWith("{"));
-  let result: Result | undefined;
-  try {
-    result = line ? JSON.parse(line) : undefined;
-  } catch { /* reported below */ }
-  if (!result) {
-    return { note: `${h.label}: no JSON result line (exit code ${out.code})` };
+async function runEmbedded(h: Harness): Promise<Run> {
+  const { result, problems } = await execHarness(h, {
+    N: EMBEDDED_N,
+    C: EMBEDDED_C,
+    W: EMBEDDED_W,
+  });
+  if (result && result.succeeded !== Number(EMBEDDED_N)) {
+    problems.push(
+      `${result.succeeded} tasks succeeded, expected ${EMBEDDED_N}`,
+    );
   }
-  if (!out.success) {
-    return { result, note: `${h.label}: exited with code ${out.code}` };
-  }
-  if (result.succeeded !== Number(EMBEDDED_N)) {
-    return {
-      result,
-      note:
-        `${h.label}: ${result.succeeded} tasks succeeded, expected ${EMBEDDED_N}`,
-    };
-  }
-  return { result };
+  return toRun(h, result, problems);
 }
 
 function median(values: number[]): number | undefined {
@@ -337,28 +420,21 @@ function median(values: number[]): number | undefined {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-function embeddedTable(
-  rounds: Array<{ order: string[]; results: Record<string, Result> }>,
-  notes: string[],
-): string {
-  const of = (lib: string, key: string) =>
-    rounds.map((r) => r.results[lib]?.[key]).filter((v): v is number =>
-      typeof v === "number" && Number.isFinite(v)
-    );
-  const first = (lib: string, key: string) =>
-    rounds.map((r) => r.results[lib]?.[key]).find((v) => v != null) ?? "—";
+function embeddedTable(rounds: Round[], notes: string[]): string {
   const rows = [
     "| metric | unit | pq | plainjob | pq ÷ plainjob |",
     "|---|---|---:|---:|---:|",
   ];
   for (const key of ["version", "runtime", "store"]) {
     rows.push(
-      `| ${key} | | ${first("pq", key)} | ${first("plainjob", key)} | |`,
+      `| ${key} | | ${firstOf(rounds, "pq", key)} | ${
+        firstOf(rounds, "plainjob", key)
+      } | |`,
     );
   }
   for (const [key, label, unit] of embeddedMetrics) {
-    const pq = median(of("pq", key));
-    const peer = median(of("plainjob", key));
+    const pq = medianOf(rounds, "pq", key);
+    const peer = medianOf(rounds, "plainjob", key);
     rows.push(
       `| ${label} | ${unit} | ${fmtValue(pq, unit)} | ${
         fmtValue(peer, unit)
@@ -398,31 +474,13 @@ function embeddedTable(
 }
 
 async function embeddedMain(): Promise<number> {
-  if (!Number.isInteger(ROUNDS) || ROUNDS <= 0) {
-    throw new RangeError(`ROUNDS must be a positive integer: got ${ROUNDS}`);
-  }
+  checkRounds();
   await ensurePeerDeps();
-  const rounds: Array<{ order: string[]; results: Record<string, Result> }> =
-    [];
-  const notes: string[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? embedded : [...embedded].reverse();
-    const results: Record<string, Result> = {};
-    for (const h of order) {
-      const { result, note } = await runEmbedded(h);
-      if (result) console.log(JSON.stringify(result));
-      // A failed run's figures do not enter the medians.
-      if (result && !note) results[h.label] = result;
-      if (note) {
-        notes.push(`round ${round + 1}: ${note}`);
-        log(note);
-      }
-    }
-    rounds.push({ order: order.map((h) => h.label), results });
-  }
+  // Two harnesses: rotating alternates the order, pq first in odd rounds.
+  const { rounds, notes, failed } = await runRounds(embedded, runEmbedded);
   console.log();
   console.log(embeddedTable(rounds, notes));
-  return notes.length ? 1 : 0;
+  return failed ? 1 : 0;
 }
 
 Deno.exit(
