@@ -278,38 +278,51 @@ Deno.test("a call that names an argument the header lacks, or misses one, throws
     now: 1,
     max: 2,
     leaseEnd: 31,
-    prefix: "jobs\nx",
+    prefix: "x",
     startInfo: "[]",
-    scan: 104,
+    scanExtra: 100,
+    queues: [{ name: "jobs" }, { name: "more" }],
   };
-  assert.deepEqual(scriptCall(CLAIM, keys, claim).argv, [
-    1,
-    2,
-    31,
-    "jobs\nx",
-    "[]",
-    104,
+  const more = queueKeys("pq", "more");
+  const call = scriptCall(CLAIM, { ...keys, more: [more] }, claim);
+  assert.deepEqual(call.argv, [1, 2, 31, "x", "[]", 100, "jobs", "more"]);
+  assert.deepEqual(call.keys, [
+    ...Object.values(keys),
+    ...QUEUE_KEYS.map((name) => more[name]),
   ]);
-  const { scan: _, ...withoutScan } = claim;
+  const { scanExtra: _, ...withoutScan } = claim;
+  const argv =
+    "its ARGV: now, max, leaseEnd, prefix, startInfo, scanExtra, then queues(name)...";
   const mismatched: Array<[() => unknown, string]> = [
     [
-      () => scriptCall(CLAIM, keys, withoutScan),
-      "Cannot run claim.lua: ARGV 'scan' is missing (its ARGV: now, max, leaseEnd, prefix, startInfo, scan)",
+      () => scriptCall(CLAIM, { ...keys, more: [] }, withoutScan),
+      `Cannot run claim.lua: ARGV 'scanExtra' is missing (${argv})`,
     ],
     [
-      () => scriptCall(CLAIM, keys, { ...claim, leaseSeconds: 30 }),
-      "Cannot run claim.lua: ARGV 'leaseSeconds' is not in its header (its ARGV: now, max, leaseEnd, prefix, startInfo, scan)",
+      () =>
+        scriptCall(CLAIM, { ...keys, more: [] }, {
+          ...claim,
+          leaseSeconds: 30,
+        }),
+      `Cannot run claim.lua: ARGV 'leaseSeconds' is not in its header (${argv})`,
     ],
     [
-      () => scriptCall(CLAIM, { ...keys, indexes: [] }, claim),
+      () => scriptCall(CLAIM, { ...keys, more: [], indexes: [] }, claim),
       "Cannot run claim.lua: KEYS 'indexes' is not in its header",
     ],
     [
       () => {
         const { marker: _, ...rest } = keys;
-        return scriptCall(CLAIM, rest, claim);
+        return scriptCall(CLAIM, { ...rest, more: [] }, claim);
       },
       "Cannot run claim.lua: KEYS 'marker' is missing",
+    ],
+    [
+      () => {
+        const { marker: _, ...rest } = more;
+        return scriptCall(CLAIM, { ...keys, more: [rest] }, claim);
+      },
+      "Cannot run claim.lua: KEYS more[0] is missing 'marker'",
     ],
     [
       () => scriptCall(RENEW, keys, { leaseEnd: 1, leases: [{ id: "a" }] }),

@@ -181,6 +181,42 @@ export function storeContract(
     assert.deepEqual(await store.get(claim.id), claim.task);
   });
 
+  test("claim takes the queues in their order, up to max in all", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const urgent = [
+      record(clock, { queue: "urgent" }),
+      record(clock, {
+        queue: "urgent",
+      }),
+    ];
+    const normal = [record(clock), record(clock)];
+    const delayed = record(clock, { queue: "later", delay: 5 });
+    await store.enqueue([...normal, ...urgent, delayed]);
+    const queues = ["empty", "urgent", "default", "later"];
+    const claims = await store.claim(request({ queues, max: 3 }));
+    assert.deepEqual(claims.map((claim) => [claim.queue, claim.id]), [
+      ["urgent", urgent[0].id],
+      ["urgent", urgent[1].id],
+      ["default", normal[0].id],
+    ]);
+    const rest = await store.claim(request({ queues }));
+    assert.deepEqual(rest.map((claim) => claim.id), [normal[1].id]);
+    clock.advance(6);
+    const [due] = await store.claim(request({ queues }));
+    assert.deepEqual([due.queue, due.id], ["later", delayed.id]);
+    // Each lease belongs to its own queue.
+    const all = [...claims, ...rest, due];
+    assert.deepEqual(
+      await store.finish(all.map((claim) => success(claim, clock))),
+      all.map(() => true),
+    );
+    for (const claim of all) {
+      assert.equal((await store.get(claim.id))?.status, TaskStatus.SUCCESS);
+    }
+  });
+
   test("claim takes a delayed task once it is due, with the others", async () => {
     const clock = new Clock();
     await using stores = opener(clock);

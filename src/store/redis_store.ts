@@ -23,7 +23,12 @@ import {
   revokedRunning,
   type StoreEnding,
 } from "./_reasons.ts";
-import { type LuaScript, scriptCall, type ScriptNamed } from "./lua/script.ts";
+import {
+  type LuaScript,
+  scriptCall,
+  type ScriptKeys,
+  type ScriptNamed,
+} from "./lua/script.ts";
 import {
   ACQUIRE_LOCK,
   BEAT,
@@ -239,7 +244,7 @@ export class RedisStore implements Store {
    */
   async #run(
     script: LuaScript,
-    keys: Readonly<Record<string, string | readonly string[]>>,
+    keys: ScriptKeys,
     args: ScriptNamed,
   ): Promise<Reply> {
     const call = scriptCall(script, keys, args);
@@ -397,29 +402,41 @@ export class RedisStore implements Store {
   async claim(request: ClaimRequest): Promise<Claim[]> {
     const claims: Claim[] = [];
     const now = this.#now();
-    const startInfo = JSON.stringify([now, request.worker, request.node]);
-    for (const queue of request.queues) {
+    const args = {
+      now,
+      leaseEnd: now + request.leaseSeconds,
+      prefix: crypto.randomUUID(),
+      startInfo: JSON.stringify([now, request.worker, request.node]),
+      scanExtra: CLAIM_SCAN_EXTRA,
+    };
+    // One script for every queue on a single server (one round trip); on a
+    // Cluster one a queue, in order, as their keys live on other slots.
+    const groups = this.#cluster
+      ? request.queues.map((queue) => [queue])
+      : [request.queues];
+    for (const queues of groups) {
       const max = request.max - claims.length;
       if (max <= 0) break;
-      const reply = await this.#run(CLAIM, this.#keys(queue), {
-        now,
+      const [first, ...more] = queues.map((queue) => this.#keys(queue));
+      const reply = await this.#run(CLAIM, { ...first, more }, {
+        ...args,
         max,
-        leaseEnd: now + request.leaseSeconds,
-        prefix: `${queue}\n${crypto.randomUUID()}`,
-        startInfo,
-        scan: max * 2 + CLAIM_SCAN_EXTRA,
+        queues: queues.map((name) => ({ name })),
       }) as Reply[];
-      const nextDue = String(reply[0]) ? Number(String(reply[0])) : Infinity;
-      this.#nextDue.set(queue, nextDue);
-      for (let i = 1; i < reply.length; i += 4) {
-        const id = String(reply[i]);
+      queues.forEach((queue, q) => {
+        const due = String(reply[q]);
+        this.#nextDue.set(queue, due ? Number(due) : Infinity);
+      });
+      for (let i = queues.length; i < reply.length; i += 5) {
+        const queue = queues[Number(reply[i]) - 1];
+        const id = String(reply[i + 1]);
         const claim: Claim = {
           id,
-          token: String(reply[i + 1]),
-          redeliveries: Number(String(reply[i + 2])),
+          token: String(reply[i + 2]),
+          redeliveries: Number(String(reply[i + 3])),
           queue,
         };
-        const decoded = this.#decode(reply[i + 3] as Buffer);
+        const decoded = this.#decode(reply[i + 4] as Buffer);
         if (decoded.ok) {
           claim.name = decoded.record.name;
           claim.task = {

@@ -35,7 +35,9 @@
  * in KEYS) stands for the keys of one queue, named as the loader is told
  * (`QUEUE_KEYS`). A name ending in `...` is a repeated tail, last in its
  * section: with fields indented under it, each repetition is a group of
- * values (`A.leases[n].id`); without, one value (`K.indexes[n]`).
+ * values (`A.leases[n].id`); without, one value (`K.indexes[n]`). A KEYS
+ * tail whose one field is `@queue` repeats the keys of a queue
+ * (`K.more[n].ready`).
  * @module
  */
 
@@ -49,6 +51,14 @@ export type ScriptTail =
 
 /** The keys or the arguments of a call, by the names of the header. */
 export type ScriptNamed = Readonly<Record<string, ScriptValue | ScriptTail>>;
+
+/** The keys of a call by the names of the header: keys, or lists of them. */
+export type ScriptKeys = Readonly<
+  Record<
+    string,
+    string | readonly string[] | readonly Readonly<Record<string, string>>[]
+  >
+>;
 
 /** The KEYS or the ARGV section of a header. */
 export interface ScriptSection {
@@ -177,6 +187,11 @@ export function parseHeader(
       if (text.startsWith(" ")) {
         // A field of the repeated tail above it.
         if (!tail) return fail(line, `'${word}' is indented under no tail`);
+        if (word === "@queue" && what === "KEYS" && tail.fields.length === 0) {
+          // Each repetition is the keys of one more queue.
+          tail.fields.push(...queueKeys);
+          return;
+        }
         if (!NAME.test(word) || LUA_KEYWORDS.has(word)) {
           fail(line, `'${word}' is not a name (a Lua identifier, no keyword)`);
         }
@@ -415,7 +430,7 @@ function ordered(
  */
 export function scriptCall(
   script: LuaScript,
-  keys: Readonly<Record<string, string | readonly string[]>>,
+  keys: ScriptKeys,
   args: ScriptNamed,
 ): { keys: string[]; argv: ScriptValue[] } {
   return {
