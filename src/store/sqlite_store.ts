@@ -332,6 +332,8 @@ export class SqliteStore implements Store {
   readonly #watching = new Set<Promise<void>>();
   readonly #counters: PollCounters = { looks: 0, reads: 0, fileChanges: 0 };
   #eventsSincePrune = 0;
+  /** Task events of the open transaction, by event name, in order. */
+  readonly #taskEvents = new Map<string, Uint8Array[]>();
   #lastPrune: number;
   #closed = false;
 
@@ -387,11 +389,13 @@ export class SqliteStore implements Store {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       const result = work();
+      this.#writeTaskEvents();
       this.#db.exec("COMMIT");
       // Our own commits do not change our data version: say it here.
       if (this.#localEvents) this.#lookSoon();
       return result;
     } catch (error) {
+      this.#taskEvents.clear();
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw error;
     }
@@ -411,9 +415,32 @@ export class SqliteStore implements Store {
     return parseTaskRecord(value);
   }
 
-  /** Writes a task event whose record is already encoded as `bytes`. */
+  /**
+   * A task event of the open transaction, whose record is already encoded
+   * as `bytes`; written when the transaction ends.
+   */
   #taskEvent(event: string, bytes: Uint8Array): void {
-    this.#insertEvent("task", event, wrapData(this.#codec, bytes));
+    const list = this.#taskEvents.get(event);
+    if (list) list.push(bytes);
+    else this.#taskEvents.set(event, [bytes]);
+  }
+
+  /**
+   * The task events of a transaction as one row per event name: the record
+   * for one, `*<event>` with the list of records for many (as a Redis
+   * script publishes them), so a batch of 1000 tasks writes 1000 task rows
+   * and one event row, not 2000 rows.
+   */
+  #writeTaskEvents(): void {
+    for (const [event, list] of this.#taskEvents) {
+      const many = list.length > 1;
+      this.#insertEvent(
+        "task",
+        many ? `*${event}` : event,
+        wrapData(this.#codec, many ? encodedList(this.#codec, list) : list[0]),
+      );
+    }
+    this.#taskEvents.clear();
   }
 
   #insertEvent(channel: string, event: string, payload: Uint8Array): void {
@@ -1051,13 +1078,18 @@ export class SqliteStore implements Store {
         } catch {
           continue; // Written by a process with another serializer.
         }
-        const message = { channel: row.channel, event: row.event, data };
-        for (const subscriber of [...subscribers]) {
-          if (row.seq <= subscriber.after) continue;
-          try {
-            subscriber.listener(message);
-          } catch {
-            // One listener's error must not stop delivery to the others.
+        // `*event`: one row carrying the data of many events.
+        const batch = row.event.startsWith("*") && Array.isArray(data);
+        const event = batch ? row.event.slice(1) : row.event;
+        for (const item of batch ? data as unknown[] : [data]) {
+          const message = { channel: row.channel, event, data: item };
+          for (const subscriber of [...subscribers]) {
+            if (row.seq <= subscriber.after) continue;
+            try {
+              subscriber.listener(message);
+            } catch {
+              // One listener's error must not stop delivery to the others.
+            }
           }
         }
         if (this.#closed) return;
@@ -1208,6 +1240,40 @@ function wrapData(codec: Codec, bytes: Uint8Array): Uint8Array {
   out.set(head);
   out.set(bytes, head.length);
   out.set(tail, head.length + bytes.length);
+  return out;
+}
+
+/**
+ * The encoding of an array from the encodings of its items (a JSON array,
+ * or a msgpack array header and the items), without decoding them.
+ */
+function encodedList(codec: Codec, items: readonly Uint8Array[]): Uint8Array {
+  const n = items.length;
+  const json = codec.name === "json";
+  const head = json
+    ? Uint8Array.of(0x5b) // [
+    : n < 16
+    ? Uint8Array.of(0x90 + n)
+    : n < 65536
+    ? Uint8Array.of(0xdc, n >> 8, n & 0xff)
+    : Uint8Array.of(
+      0xdd,
+      n >>> 24,
+      (n >> 16) & 0xff,
+      (n >> 8) & 0xff,
+      n & 0xff,
+    );
+  let size = head.length + (json ? n : 0);
+  for (const item of items) size += item.length;
+  const out = new Uint8Array(size);
+  out.set(head);
+  let at = head.length;
+  items.forEach((item, i) => {
+    if (json && i > 0) out[at++] = 0x2c; // ,
+    out.set(item, at);
+    at += item.length;
+  });
+  if (json) out[at] = 0x5d; // ]
   return out;
 }
 
