@@ -52,6 +52,15 @@ class Clock {
   }
 }
 
+/** A clock that is the real time. */
+class RealClock {
+  get t(): number {
+    return Date.now() / 1000;
+  }
+  readonly now = (): number => Date.now() / 1000;
+  advance(): void {}
+}
+
 const GARBAGE = Uint8Array.of(0xc1, 0xff, 0x00, 0x7b);
 
 /** Resolves once `check` is true; fails after `ms`. */
@@ -922,6 +931,31 @@ export function storeContract(
     await unsubscribe();
   });
 
+  test("a batch publishes one event per task, in order, to every subscriber", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const watcher = await stores.open(store);
+    const seen: Array<[string, string]> = [];
+    const unsubscribe = await watcher.subscribe("task", (message) => {
+      seen.push([message.event, (message.data as TaskRecord).id]);
+    });
+    // More than 16: a msgpack list of them takes a longer header.
+    const tasks = Array.from({ length: 20 }, () => record(clock));
+    await store.enqueue(tasks);
+    const claims = await store.claim(request({ max: 20 }));
+    await store.finish(claims.map((claim) => success(claim, clock)));
+    await until(() => seen.length >= 60);
+    const ids = tasks.map((task) => task.id);
+    const of = (event: string) =>
+      seen.filter(([name]) => name === event).map(([, id]) => id);
+    assert.deepEqual(of("queued"), ids);
+    assert.deepEqual(new Set(of("started")), new Set(ids));
+    assert.deepEqual(new Set(of("done")), new Set(ids));
+    assert.equal(seen.length, 60);
+    await unsubscribe();
+  });
+
   test("a listener that throws does not stop delivery to others", async () => {
     const clock = new Clock();
     await using stores = opener(clock);
@@ -1002,6 +1036,21 @@ export function storeContract(
     await other.enqueue([record(clock)]);
     await waiting;
     assert.ok(Date.now() - started < 2000);
+  });
+
+  test("waitForTasks wakes when a delayed task queued meanwhile is due", async () => {
+    // Real time: the store must learn when the task is due, and wake then.
+    const clock = new RealClock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const other = await stores.open(store);
+    const started = Date.now();
+    const waiting = store.waitForTasks(["default"], 20);
+    await sleep(30);
+    await other.enqueue([record(clock, { delay: 0.5 })]);
+    await waiting;
+    const waited = Date.now() - started;
+    assert.ok(waited >= 450 && waited < 5000, `waited ${waited} ms`);
   });
 
   test("waitForTasks resolves after its time, or on abort", async () => {

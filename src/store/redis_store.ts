@@ -9,10 +9,15 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { createClient, RESP_TYPES } from "redis";
 import { type Codec, codecFor } from "../codec.ts";
 import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
 import { StoreConnectionError } from "../errors.ts";
+import {
+  redisAddress,
+  RedisClient,
+  RedisConnectionError,
+  type RedisReply,
+} from "./redis_client.ts";
 import { TaskStatus } from "../status.ts";
 import { parseTaskRecord, standInRecord, type TaskRecord } from "../task.ts";
 import {
@@ -66,9 +71,8 @@ const CLAIM_SCAN_EXTRA = 100;
 /** Expired leases handled per queue per reclaim. */
 const RECLAIM_BATCH = 500;
 
-type Reply = Buffer | string | number | null | Reply[];
-// deno-lint-ignore no-explicit-any
-type Client = any;
+type Reply = RedisReply;
+type Client = RedisClient;
 
 /** Options of a Redis store beyond the common ones. */
 export interface RedisStoreOptions extends StoreOptions {
@@ -171,7 +175,7 @@ export class RedisStore implements Store {
   ): Promise<RedisStore> {
     const { clientUrl, namespace } = parseRedisUrl(url);
     const timeout = options.connectTimeout ?? CONNECT_WAIT_SECONDS;
-    const client = makeClient(clientUrl);
+    const client = new RedisClient(redisAddress(clientUrl), timeout);
     const store = new RedisStore(client, url, namespace, options);
     await store.#connect(client, timeout);
     const info = String(await store.#send(client, ["INFO", "cluster"]));
@@ -181,9 +185,6 @@ export class RedisStore implements Store {
 
   /** Connects a client, or throws a clear error within `seconds`. */
   async #connect(client: Client, seconds: number): Promise<void> {
-    let lastError: unknown;
-    const onError = (error: unknown) => lastError = error;
-    client.on("error", onError);
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
@@ -196,13 +197,12 @@ export class RedisStore implements Store {
         }),
       ]);
     } catch (error) {
-      client.destroy?.();
-      const cause = lastError ?? error;
+      client.destroy();
       throw new StoreConnectionError(
         `Cannot connect to ${this.url}: ${
-          cause instanceof Error ? cause.message : String(cause)
+          error instanceof Error ? error.message : String(error)
         }`,
-        { cause },
+        { cause: error },
       );
     } finally {
       clearTimeout(timer);
@@ -223,7 +223,7 @@ export class RedisStore implements Store {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     try {
-      return await client.sendCommand(args) as Reply;
+      return await client.send(args);
     } catch (error) {
       if (isConnectionError(error)) {
         throw new StoreConnectionError(
@@ -942,16 +942,15 @@ export class RedisStore implements Store {
     let listeners = this.#listeners.get(channel);
     if (!listeners) {
       this.#listeners.set(channel, listeners = new Set());
-      await this.#subscriber.SUBSCRIBE(
+      await this.#subscriber.subscribe(
         this.#channel(channel),
-        (message: Buffer) => this.#deliver(channel, message),
-        true,
+        (message) => this.#deliver(channel, message),
       );
     } else {
       // A message published before this call may still be in flight on the
       // subscriber connection; a round trip on it delivers that message to
       // the listeners already there before this one joins.
-      await this.#subscriber.PING();
+      await this.#subscriber.send(["PING"]);
     }
     listeners.add(listener);
     return async () => {
@@ -960,8 +959,8 @@ export class RedisStore implements Store {
       if (current?.size === 0) {
         this.#listeners.delete(channel);
         if (this.#subscriber?.isOpen) {
-          await this.#subscriber.UNSUBSCRIBE(this.#channel(channel)).catch(() =>
-            undefined
+          await this.#subscriber.unsubscribe(this.#channel(channel)).catch(
+            () => undefined,
           );
         }
       }
@@ -1115,35 +1114,15 @@ export class RedisStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     // A blocked BLPOP would hold a graceful close for its whole timeout.
-    this.#blocker?.destroy?.();
+    this.#blocker?.destroy();
     for (const client of [this.#subscriber, this.#client]) {
-      if (!client) continue;
-      try {
-        if (client.isOpen) await client.close?.() ?? await client.quit?.();
-      } catch {
-        client.destroy?.();
-      }
+      await client?.close();
     }
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/** A client that returns binary strings as Buffers and never queues offline. */
-function makeClient(url: string): Client {
-  return createClient({
-    url,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: 5000,
-      // Reconnect for ever, every 100 ms at most: a restart of Redis must
-      // not leave a worker dead, and work goes on as soon as it is back (a
-      // refused connection costs next to nothing meanwhile).
-      reconnectStrategy: (retries: number) => Math.min(25 * 2 ** retries, 100),
-    },
-  }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
 }
 
 /** The connection dropped while a command was on its way. */
@@ -1153,6 +1132,7 @@ function isLostInFlight(error: unknown): boolean {
 }
 
 function isConnectionError(error: unknown): boolean {
+  if (error instanceof RedisConnectionError) return true;
   const text = String(error);
   return /ClientClosed|ClientOffline|Socket closed|ECONNREFUSED|ECONNRESET|Connection|disconnect/i
     .test(text);
