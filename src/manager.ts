@@ -283,6 +283,19 @@ function wrapStore(store: Store, manager: Manager): Store {
       );
       return claims;
     },
+    async waitForTasks(
+      queues: readonly string[],
+      seconds: number,
+      signal?: AbortSignal,
+    ): Promise<Claim[]> {
+      const claims = await store.waitForTasks(queues, seconds, signal);
+      await tell(
+        claims.flatMap((claim) =>
+          claim.task ? [task("started", claim.task)] : []
+        ),
+      );
+      return claims;
+    },
     async finish(outcomes: readonly Finish[]): Promise<boolean[]> {
       const written = await store.finish(outcomes);
       await tell(

@@ -98,7 +98,10 @@ Deno.test("every script's header parses, with its keys, arguments and reply", ()
     assert.ok(header.keys.names.length > 0, `${script.file} names its keys`);
     // A queue's keys come in the order of queueKeys.
     if (header.keys.queue) {
-      assert.deepEqual(header.keys.names.slice(0, 14), [...QUEUE_KEYS]);
+      assert.deepEqual(
+        header.keys.names.slice(0, QUEUE_KEYS.length),
+        [...QUEUE_KEYS],
+      );
     }
   }
 });
@@ -281,18 +284,35 @@ Deno.test("a call that names an argument the header lacks, or misses one, throws
     prefix: "x",
     startInfo: "[]",
     scanExtra: 100,
+    namespace: "",
+    waiter: "",
+    waitUntil: 0,
+    waiterInfo: "[]",
     queues: [{ name: "jobs" }, { name: "more" }],
   };
   const more = queueKeys("pq", "more");
   const call = scriptCall(CLAIM, { ...keys, more: [more] }, claim);
-  assert.deepEqual(call.argv, [1, 2, 31, "x", "[]", 100, "jobs", "more"]);
+  assert.deepEqual(call.argv, [
+    1,
+    2,
+    31,
+    "x",
+    "[]",
+    100,
+    "",
+    "",
+    0,
+    "[]",
+    "jobs",
+    "more",
+  ]);
   assert.deepEqual(call.keys, [
     ...Object.values(keys),
     ...QUEUE_KEYS.map((name) => more[name]),
   ]);
   const { scanExtra: _, ...withoutScan } = claim;
   const argv =
-    "its ARGV: now, max, leaseEnd, prefix, startInfo, scanExtra, then queues(name)...";
+    "its ARGV: now, max, leaseEnd, prefix, startInfo, scanExtra, namespace, waiter, waitUntil, waiterInfo, then queues(name)...";
   const mismatched: Array<[() => unknown, string]> = [
     [
       () => scriptCall(CLAIM, { ...keys, more: [] }, withoutScan),

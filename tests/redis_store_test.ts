@@ -2,7 +2,10 @@
  * The Redis store: the store contract on a private redis-server with both
  * serializers (each store in its own namespace).
  */
+import assert from "node:assert/strict";
+import { TaskStatus } from "../src/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
+import { newTaskId, type TaskRecord } from "../src/task.ts";
 import type { Store } from "../src/store/store.ts";
 import { startRedis } from "./_redis.ts";
 import { type OpenContractStore, storeContract } from "./store_contract.ts";
@@ -40,4 +43,100 @@ storeContract("redis json", openRedis, { serializer: "json", injectGarbage });
 storeContract("redis msgpack", openRedis, {
   serializer: "msgpack",
   injectGarbage,
+});
+
+/** A store of its own namespace, and one more on the same namespace. */
+async function twoStores(): Promise<[RedisStore, RedisStore, string]> {
+  const namespace = `h${crypto.randomUUID().slice(0, 8)}`;
+  const open = () =>
+    RedisStore.open(redis.url(namespace), {
+      serializer: "json",
+      resultTtl: 60,
+    });
+  return [await open(), await open(), namespace];
+}
+
+function queued(id: string, queue = "default") {
+  return {
+    id,
+    name: "addition",
+    queue,
+    status: TaskStatus.QUEUED,
+    timeQueued: Date.now() / 1000,
+    delay: 0,
+    retry: 1,
+    kwargs: {},
+    meta: {},
+    runInfo: {},
+  } satisfies TaskRecord;
+}
+
+const asking = {
+  queues: ["vm", "default"],
+  max: 5,
+  worker: "worker-1",
+  node: "host-1",
+  leaseSeconds: 30,
+  waitSeconds: 10,
+};
+
+Deno.test("redis: a task queued while a worker waits is handed to it with its wake-up", async () => {
+  const [store, producer] = await twoStores();
+  try {
+    assert.deepEqual(await store.claim(asking), []);
+    const waiting = store.waitForTasks(asking.queues, 10);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const id = newTaskId();
+    await producer.enqueue([queued(id)]);
+    const handed = await waiting;
+    assert.deepEqual(handed.map((claim) => [claim.queue, claim.id]), [
+      ["default", id],
+    ]);
+    assert.equal(handed[0].task?.status, TaskStatus.STARTED);
+    assert.equal(handed[0].task?.worker, "worker-1");
+    // Claimed under a lease in the store, as a claim would have.
+    assert.equal((await producer.get(id))?.status, TaskStatus.STARTED);
+    assert.deepEqual(await producer.sizes(["default"]), [0]);
+    // One hand-over per registration: the next task waits for a claim.
+    const next = newTaskId();
+    await producer.enqueue([queued(next)]);
+    assert.deepEqual(await producer.sizes(["default"]), [1]);
+    assert.deepEqual((await store.claim(asking)).map((c) => c.id), [next]);
+  } finally {
+    await store.close();
+    await producer.close();
+  }
+});
+
+Deno.test("redis: tasks handed to a worker that died come back when its beat ends", async () => {
+  const [store, producer, namespace] = await twoStores();
+  try {
+    // A registration whose worker never comes to take what it is handed.
+    await redis.send([
+      "HSET",
+      `${namespace}:waiting`,
+      "gone",
+      JSON.stringify([5, 30, "dead-worker", "host-2"]),
+    ]);
+    await redis.send([
+      "ZADD",
+      `${namespace}:{default}:waiters`,
+      String(Date.now() / 1000 + 60),
+      "gone",
+    ]);
+    const id = newTaskId();
+    await producer.enqueue([queued(id)]);
+    const running = await producer.get(id);
+    assert.equal(running?.status, TaskStatus.STARTED);
+    assert.deepEqual(await store.claim(asking), []);
+    // What a live process does when the worker's beat stops.
+    assert.equal(await store.expireLeases("dead-worker", ["default"]), 1);
+    await store.reclaim(3, ["default"]);
+    const claims = await store.claim(asking);
+    assert.deepEqual(claims.map((claim) => claim.id), [id]);
+    assert.equal(claims[0].redeliveries, 1);
+  } finally {
+    await store.close();
+    await producer.close();
+  }
 });

@@ -1053,6 +1053,66 @@ export function storeContract(
     assert.ok(waited >= 450 && waited < 5000, `waited ${waited} ms`);
   });
 
+  test("a task queued while a claimer waits reaches it once: from the wait or the next claim", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const other = await stores.open(store);
+    const asking = request({ waitSeconds: 10 });
+    assert.deepEqual(await store.claim(asking), []);
+    const waiting = store.waitForTasks(["default"], 10);
+    await sleep(30);
+    const task = record(clock);
+    await other.enqueue([task]);
+    const handed = await waiting;
+    const claims = [...handed, ...await store.claim(asking)];
+    assert.deepEqual(claims.map((claim) => claim.id), [task.id]);
+    assert.deepEqual(claims[0].task, {
+      ...task,
+      status: TaskStatus.STARTED,
+      timeStarted: clock.t,
+      worker: "worker-1",
+      node: "host-1",
+    });
+    assert.deepEqual(await store.claim(asking), []);
+    assert.deepEqual(await store.finish([success(claims[0], clock)]), [true]);
+    assert.equal((await other.get(task.id))?.status, TaskStatus.SUCCESS);
+  });
+
+  test("tasks handed over after a wait stopped come with the next claim", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const other = await stores.open(store);
+    const asking = request({ waitSeconds: 10 });
+    assert.deepEqual(await store.claim(asking), []);
+    const controller = new AbortController();
+    const waiting = store.waitForTasks(["default"], 10, controller.signal);
+    controller.abort();
+    assert.deepEqual(await waiting, []);
+    const task = record(clock);
+    await other.enqueue([task]);
+    await sleep(100);
+    const claims = await store.claim(request());
+    assert.deepEqual(claims.map((claim) => claim.id), [task.id]);
+    assert.deepEqual(await store.claim(request()), []);
+  });
+
+  test("a store closed while registered to wait gives back what it was handed", async () => {
+    const clock = new Clock();
+    await using stores = opener(clock);
+    const store = await stores.open();
+    const other = await stores.open(store);
+    assert.deepEqual(await store.claim(request({ waitSeconds: 10 })), []);
+    const task = record(clock);
+    await other.enqueue([task]);
+    await store.close();
+    const claims = await other.claim(request({ worker: "worker-2" }));
+    assert.deepEqual(claims.map((claim) => claim.id), [task.id]);
+    assert.equal(claims[0].redeliveries, 0);
+    assert.equal(claims[0].task?.worker, "worker-2");
+  });
+
   test("waitForTasks resolves after its time, or on abort", async () => {
     const clock = new Clock();
     await using stores = opener(clock);

@@ -188,7 +188,9 @@ export class Consumer {
         const claims = await this.#claim(Math.min(free, this.#claimSize));
         for (const claim of claims) this.#begin(claim);
         if (claims.length === 0) {
-          await this.#sleep(this.#options.taskPoolTimeout, true);
+          // Tasks a store hands over while this waits are ours to run.
+          const handed = await this.#sleep(this.#options.taskPoolTimeout, true);
+          for (const claim of handed) this.#begin(claim);
         }
       }
     } finally {
@@ -224,6 +226,7 @@ export class Consumer {
         worker: this.#options.worker,
         node: this.#options.node,
         leaseSeconds: this.#options.leaseTimeout,
+        waitSeconds: this.#options.taskPoolTimeout,
       });
     } catch (error) {
       logger.error("Cannot claim tasks: {error}", { error });
@@ -232,20 +235,29 @@ export class Consumer {
     }
   }
 
-  /** Waits for a freed slot, or for tasks in the store, or `seconds`. */
-  async #sleep(seconds: number, forTasks: boolean): Promise<void> {
+  /**
+   * Waits for a freed slot, or for tasks in the store, or `seconds`;
+   * resolves with the tasks the store handed over meanwhile.
+   */
+  async #sleep(seconds: number, forTasks: boolean): Promise<Claim[]> {
     const woken = new Promise<void>((resolve) => this.#wake = resolve);
+    let handed: Claim[] = [];
     if (forTasks) {
       const done = new AbortController();
       const signal = AbortSignal.any([
         this.#stopController.signal,
         done.signal,
       ]);
-      await Promise.race([
-        woken,
-        this.#options.store.waitForTasks(this.#options.queues, seconds, signal),
-      ]);
+      const waiting = this.#options.store
+        .waitForTasks(this.#options.queues, seconds, signal)
+        .catch((error): Claim[] => {
+          logger.error("Cannot wait for tasks: {error}", { error });
+          return [];
+        });
+      await Promise.race([woken, waiting]);
       done.abort();
+      // A wait ends soon after its signal; what it hands over is ours.
+      handed = await waiting;
     } else {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
@@ -257,6 +269,7 @@ export class Consumer {
       clearTimeout(timer);
     }
     this.#wake = undefined;
+    return handed;
   }
 
   /**

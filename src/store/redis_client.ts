@@ -13,7 +13,8 @@
  *   when the connection is down or drops before the reply came.
  * - No offline queue: a command sent while the connection is down fails at
  *   once; the caller decides whether to wait and send it again.
- * - Commands given in one turn of the event loop go out in one write.
+ * - Commands given in one turn of the event loop go out in one write (as
+ *   node-redis does, at `setImmediate`).
  * - A lost connection is made again for ever, every 100 ms at most, until
  *   `close()`; the channels listened to are subscribed again on it.
  * - Bulk strings are `Buffer`s, simple strings `string`s, integers
@@ -21,6 +22,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { setImmediate } from "node:timers";
 
 /** A reply of the server. */
 export type RedisReply = Buffer | string | number | null | RedisReply[];
@@ -172,7 +174,9 @@ export class RedisClient {
       this.#out.push(encodeCommand(args));
       if (!this.#writing) {
         this.#writing = true;
-        queueMicrotask(() => this.#flush());
+        // After the callbacks of this turn (a microtask would write each
+        // command of a chain of awaits alone): one write for all of them.
+        setImmediate(() => this.#flush());
       }
     });
   }

@@ -59,6 +59,7 @@ export const QUEUE_KEYS = [
   "marker", // LIST: "tasks may be ready"
   "revoke", // SET of running ids to stop
   "holding", // SET of ids holding a concurrency slot
+  "waiters", // ZSET waiter id → when its registration ends
 ] as const;
 
 /** A queue's keys by name. */

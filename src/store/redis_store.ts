@@ -143,8 +143,19 @@ export class RedisStore implements Store {
   /** The SHA of each script loaded (reloaded on NOSCRIPT). */
   readonly #shas = new Map<LuaScript, string>();
   readonly #nextDue = new Map<string, number>();
-  /** The BLPOP in flight on the blocking connection, if any. */
-  #blocking?: Promise<"ready" | "delayed" | false>;
+  /** The blocking pop in flight on the blocking connection, if any. */
+  #blocking?: Promise<"ready" | "delayed" | "handed" | false>;
+  /**
+   * This store's id as a waiter that tasks are handed to (single server):
+   * its inbox is `<namespace>:inbox:<id>`.
+   */
+  readonly #waiter = crypto.randomUUID();
+  /** A claim registered this store as a waiter (its inbox may hold tasks). */
+  #waited = false;
+  /** Tasks handed over, not yet taken by a wait or a claim. */
+  readonly #handed: Claim[] = [];
+  /** The worker of the last registration: the tasks handed over are its. */
+  #waitingAs = { worker: "", node: "" };
   /** A Redis Cluster: scripts touch only the keys of one queue's slot. */
   #cluster = false;
   #closed = false;
@@ -361,6 +372,8 @@ export class RedisStore implements Store {
         now: this.#now(),
         channel: this.#channel("task"),
         queue,
+        // Tasks are handed to waiting workers on a single server only.
+        namespace: this.#cluster ? "" : this.#namespace,
         tasks: list.map((task) => ({
           id: task.id,
           due: task.timeQueued + task.delay,
@@ -400,14 +413,30 @@ export class RedisStore implements Store {
   }
 
   async claim(request: ClaimRequest): Promise<Claim[]> {
+    // Tasks handed over to a wait that ended first come first (announced
+    // when they were handed over).
+    const handed = this.#handed.splice(0, request.max);
     const claims: Claim[] = [];
     const now = this.#now();
+    // A claim that finds nothing registers this store as a waiter, for
+    // tasks queued while it waits to be handed over (single server).
+    const wait = request.waitSeconds ?? 0;
+    const register = !this.#cluster && wait > 0 && handed.length === 0;
     const args = {
       now,
       leaseEnd: now + request.leaseSeconds,
       prefix: crypto.randomUUID(),
       startInfo: JSON.stringify([now, request.worker, request.node]),
       scanExtra: CLAIM_SCAN_EXTRA,
+      namespace: register ? this.#namespace : "",
+      waiter: register ? this.#waiter : "",
+      waitUntil: now + wait,
+      waiterInfo: JSON.stringify([
+        request.max,
+        request.leaseSeconds,
+        request.worker,
+        request.node,
+      ]),
     };
     // One script for every queue on a single server (one round trip); on a
     // Cluster one a queue, in order, as their keys live on other slots.
@@ -415,7 +444,7 @@ export class RedisStore implements Store {
       ? request.queues.map((queue) => [queue])
       : [request.queues];
     for (const queues of groups) {
-      const max = request.max - claims.length;
+      const max = request.max - handed.length - claims.length;
       if (max <= 0) break;
       const [first, ...more] = queues.map((queue) => this.#keys(queue));
       const reply = await this.#run(CLAIM, { ...first, more }, {
@@ -428,30 +457,54 @@ export class RedisStore implements Store {
         this.#nextDue.set(queue, due ? Number(due) : Infinity);
       });
       for (let i = queues.length; i < reply.length; i += 5) {
-        const queue = queues[Number(reply[i]) - 1];
-        const id = String(reply[i + 1]);
-        const claim: Claim = {
-          id,
+        claims.push(this.#claimOf(request, now, {
+          queue: queues[Number(reply[i]) - 1],
+          id: String(reply[i + 1]),
           token: String(reply[i + 2]),
           redeliveries: Number(String(reply[i + 3])),
-          queue,
-        };
-        const decoded = this.#decode(reply[i + 4] as Buffer);
-        if (decoded.ok) {
-          claim.name = decoded.record.name;
-          claim.task = {
-            ...decoded.record,
-            status: TaskStatus.STARTED,
-            timeStarted: now,
-            worker: request.worker,
-            node: request.node,
-          };
-        } else {
-          claim.malformed = decoded.reason;
-        }
-        claims.push(claim);
+          payload: reply[i + 4] as Buffer,
+        }));
       }
     }
+    if (register) {
+      this.#waited = true;
+      this.#waitingAs = { worker: request.worker, node: request.node };
+    }
+    this.#announceStarted(claims);
+    return [...handed, ...claims];
+  }
+
+  /** A claim from what a script returned for one task. */
+  #claimOf(
+    who: { worker: string; node: string },
+    now: number,
+    taken: {
+      queue: string;
+      id: string;
+      token: string;
+      redeliveries: number;
+      payload: Buffer;
+    },
+  ): Claim {
+    const { queue, id, token, redeliveries } = taken;
+    const claim: Claim = { id, token, redeliveries, queue };
+    const decoded = this.#decode(taken.payload);
+    if (decoded.ok) {
+      claim.name = decoded.record.name;
+      claim.task = {
+        ...decoded.record,
+        status: TaskStatus.STARTED,
+        timeStarted: now,
+        worker: who.worker,
+        node: who.node,
+      };
+    } else {
+      claim.malformed = decoded.reason;
+    }
+    return claim;
+  }
+
+  #announceStarted(claims: readonly Claim[]): void {
     // Events are notices: sent after the claim, as one message for the
     // whole batch (`*started`: a list of records), not waited for.
     const started = claims.flatMap((claim) => claim.task ? [claim.task] : []);
@@ -460,60 +513,78 @@ export class RedisStore implements Store {
         () => undefined, // A lost notice; the tasks run all the same.
       );
     }
-    return claims;
   }
 
   async waitForTasks(
     queues: readonly string[],
     seconds: number,
     signal?: AbortSignal,
-  ): Promise<void> {
+  ): Promise<Claim[]> {
     const deadline = Date.now() + seconds * 1000;
-    // On a Cluster one BLPOP takes keys of one slot only: block on the
-    // markers that share the first queue's hash tag; the others are looked
-    // at on each claim (at least every `seconds`).
+    // On a Cluster one blocking pop takes keys of one slot only: block on
+    // the markers that share the first queue's hash tag; the others are
+    // looked at on each claim (at least every `seconds`). On a single
+    // server, on this store's inbox too, where tasks are handed over.
     const all = queues.map((queue) => this.#keys(queue).marker);
-    const markers = this.#cluster
+    const keys = this.#cluster
       ? all.filter((key) => hashTag(key) === hashTag(all[0]))
-      : all;
-    while (!signal?.aborted && !this.#closed) {
+      : [this.#inboxKey(), ...all];
+    while (!signal?.aborted && !this.#closed && this.#handed.length === 0) {
       const now = this.#now();
       const due = Math.min(
         ...queues.map((queue) => this.#nextDue.get(queue) ?? Infinity),
       );
-      if (due <= now) return;
+      if (due <= now) break;
       const wait = Math.min((deadline - Date.now()) / 1000, due - now);
-      if (wait <= 0) return;
-      const popped = await this.#block(markers, wait, signal);
-      if (this.#closed || signal?.aborted || popped === "ready") return;
+      if (wait <= 0) break;
+      const popped = await this.#block(keys, wait, signal);
+      if (this.#closed || signal?.aborted || popped === "ready") break;
+      if (popped === "handed") break;
       // A marker says a task was queued: due now, or delayed but due before
       // the others (then wait for it).
-      if (popped && await this.#anyDue(queues).catch(() => true)) return;
+      if (popped && await this.#anyDue(queues).catch(() => true)) break;
     }
+    // A wait whose signal aborted leaves them for the next claim.
+    return signal?.aborted ? [] : this.#handed.splice(0);
+  }
+
+  #inboxKey(): string {
+    return `${this.#namespace}:inbox:${this.#waiter}`;
   }
 
   /**
-   * BLPOP on the markers: "ready" when a task was queued ready, "delayed"
-   * when a delayed one may be due sooner, false after `seconds`. One BLPOP
-   * at a time: a caller that stops waiting (its signal aborts) leaves it
-   * running, and the next caller waits on the same one, so the blocking
-   * connection is never torn down and never has two commands queued.
+   * The blocking pop on the markers (and the inbox): "ready" when a task
+   * was queued ready, "delayed" when a delayed one may be due sooner,
+   * "handed" when tasks were handed over (now in `#handed`), false after
+   * `seconds`. One pop at a time: a caller that stops waiting (its signal
+   * aborts) leaves it running, and the next caller waits on the same one,
+   * so the blocking connection is never torn down and never has two
+   * commands queued; what it pops is kept until a wait or a claim takes it.
    */
   async #block(
-    markers: string[],
+    keys: string[],
     seconds: number,
     signal?: AbortSignal,
-  ): Promise<"ready" | "delayed" | false> {
+  ): Promise<"ready" | "delayed" | "handed" | false> {
     this.#blocking ??= (async () => {
       try {
         const blocker = await this.#blockingClient();
         const reply = await this.#send(blocker, [
-          "BLPOP",
-          ...markers,
+          "BLMPOP",
           Math.max(0.01, seconds).toFixed(2),
-        ]);
+          String(keys.length),
+          ...keys,
+          "LEFT",
+          "COUNT",
+          "1000",
+        ]) as [Buffer, Buffer[]] | null;
         if (reply === null) return false;
-        return String((reply as Reply[])[1]) === "d" ? "delayed" : "ready";
+        const [key, entries] = reply;
+        if (String(key) === this.#inboxKey()) {
+          this.#takeHanded(entries);
+          return "handed";
+        }
+        return String(entries[0]) === "d" ? "delayed" : "ready";
       } catch {
         // Closed or disconnected: the caller claims (and waits) again.
         return "ready";
@@ -527,6 +598,27 @@ export class RedisStore implements Store {
       signal.addEventListener("abort", () => resolve("ready"), { once: true })
     );
     return await Promise.race([this.#blocking, aborted]);
+  }
+
+  /** Keeps the tasks popped from the inbox, and says they started. */
+  #takeHanded(entries: readonly Buffer[]): void {
+    this.#waited = false; // A hand-over ends the registration.
+    const now = this.#now();
+    const claims = entries.flatMap((entry) => {
+      const fields = unframe(entry);
+      // Not ours to read: its lease runs out and it is queued again.
+      if (fields.length !== 5) return [];
+      const [queue, id, token, redeliveries, payload] = fields;
+      return this.#claimOf(this.#waitingAs, now, {
+        queue: queue.toString(),
+        id: id.toString(),
+        token: token.toString(),
+        redeliveries: Number(redeliveries.toString()),
+        payload,
+      });
+    });
+    this.#handed.push(...claims);
+    this.#announceStarted(claims);
   }
 
   /** True when a queue has a ready task; learns when delayed ones are due. */
@@ -1101,6 +1193,36 @@ export class RedisStore implements Store {
     return Number(reply) === 1;
   }
 
+  /**
+   * Stops being handed tasks, and gives back those handed over and not
+   * taken (a store that dies instead leaves them to its beats' expiry).
+   */
+  async #leaveWaiting(): Promise<void> {
+    const leases: Lease[] = [];
+    if (this.#waited && !this.#cluster) {
+      this.#waited = false;
+      // No hand-over after this; then whatever the pop in flight has not
+      // taken is still in the inbox.
+      await this.#send(this.#client, [
+        "HDEL",
+        `${this.#namespace}:waiting`,
+        this.#waiter,
+      ]);
+      this.#blocker?.destroy();
+      const entries = await this.#send(this.#client, [
+        "LPOP",
+        this.#inboxKey(),
+        "1000",
+      ]) as Buffer[] | null;
+      for (const entry of entries ?? []) {
+        const [, id, token] = unframe(entry);
+        if (id && token) leases.push({ id: `${id}`, token: `${token}` });
+      }
+    }
+    leases.push(...this.#handed.splice(0));
+    if (leases.length > 0) await this.release(leases);
+  }
+
   async releaseLock(name: string, owner: string): Promise<boolean> {
     const reply = await this.#run(
       RELEASE_LOCK,
@@ -1112,6 +1234,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    await this.#leaveWaiting().catch(() => undefined);
     this.#closed = true;
     // A blocked BLPOP would hold a graceful close for its whole timeout.
     this.#blocker?.destroy();
@@ -1136,6 +1259,22 @@ function isConnectionError(error: unknown): boolean {
   const text = String(error);
   return /ClientClosed|ClientOffline|Socket closed|ECONNREFUSED|ECONNRESET|Connection|disconnect/i
     .test(text);
+}
+
+/**
+ * The fields of an inbox entry: netstrings (`<length>:<bytes>`), as
+ * `_helpers.lua` frames them.
+ */
+function unframe(entry: Buffer): Buffer[] {
+  const fields: Buffer[] = [];
+  let at = 0;
+  while (at < entry.length) {
+    const colon = entry.indexOf(58, at); // ':'
+    const length = Number(entry.subarray(at, colon).toString());
+    fields.push(entry.subarray(colon + 1, colon + 1 + length));
+    at = colon + 1 + length;
+  }
+  return fields;
 }
 
 /** The `{tag}` of a key, which decides its Cluster slot. */

@@ -48,7 +48,7 @@ export class SplitStore implements Store {
     queues: readonly string[],
     seconds: number,
     signal?: AbortSignal,
-  ): Promise<void> {
+  ): Promise<Claim[]> {
     return this.#broker.waitForTasks(queues, seconds, signal);
   }
 

@@ -591,9 +591,10 @@ export class SqliteStore implements Store {
     queues: readonly string[],
     seconds: number,
     signal?: AbortSignal,
-  ): Promise<void> {
-    return new Promise<void>((resolve) => {
-      if (signal?.aborted || this.#closed || !(seconds > 0)) return resolve();
+  ): Promise<Claim[]> {
+    // Hands nothing over: the caller claims once this resolves.
+    return new Promise<Claim[]>((resolve) => {
+      if (signal?.aborted || this.#closed || !(seconds > 0)) return resolve([]);
       const waiter: Waiter = {
         queues,
         deadline: Date.now() + seconds * 1000,
@@ -602,7 +603,7 @@ export class SqliteStore implements Store {
           if (!this.#waiters.delete(waiter)) return;
           signal?.removeEventListener("abort", waiter.done);
           this.#stopLoopIfIdle();
-          resolve();
+          resolve([]);
         },
       };
       this.#waiters.add(waiter);

@@ -44,6 +44,12 @@ export interface ClaimRequest {
   node: string;
   /** Seconds before the lease expires unless renewed. */
   leaseSeconds: number;
+  /**
+   * Seconds the worker will wait in `waitForTasks` if this claim finds
+   * nothing: a store may then claim tasks queued meanwhile for it, under
+   * leases, and hand them over through `waitForTasks` (Redis does).
+   */
+  waitSeconds?: number;
 }
 
 /** A lease on a claimed task. */
@@ -124,13 +130,17 @@ export interface Store extends AsyncDisposable {
 
   /**
    * Resolves when a task may be due on one of the queues, or after
-   * `seconds`, or when `signal` aborts; whichever comes first.
+   * `seconds`, or when `signal` aborts; whichever comes first. Resolves
+   * with the tasks a store claimed for this worker meanwhile (see
+   * `ClaimRequest.waitSeconds`; none on stores that do not): they are the
+   * caller's, under lease, as if it had claimed them; none are lost when
+   * the caller stops waiting first, as the next claim returns them.
    */
   waitForTasks(
     queues: readonly string[],
     seconds: number,
     signal?: AbortSignal,
-  ): Promise<void>;
+  ): Promise<Claim[]>;
 
   /**
    * Extends leases by `leaseSeconds`. Resolves with the ids whose lease was

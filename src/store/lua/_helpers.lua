@@ -1,6 +1,7 @@
 -- The helpers of the scripts that name this file in USES: events gathered
 -- and published at the end, the marker that wakes a waiting worker,
--- queueing one task, checking and ending a lease, and finishing a task.
+-- queueing one task, taking ready tasks under leases, the frames of a
+-- waiter's inbox, checking and ending a lease, and finishing a task.
 -- They read the queue's keys by name (K) and no argument of their own.
 --
 -- KEYS   @queue
@@ -64,6 +65,63 @@ local function enqueue(now, channel, id, due, payload, limit, name)
     mark()
   end
   emit('queued', payload)
+end
+-- Takes up to `want` ready tasks of the queue at hand (K), oldest first,
+-- looking at `scan` ids at most, each under a new lease ('<token_prefix><n>')
+-- until lease_end; a task whose job is at its concurrency limit is skipped
+-- and keeps its place. Calls give(id, token, redeliveries, record) for each;
+-- returns how many it took.
+local function take_ready(want, scan, token_prefix, lease_end, start_info, give)
+  local held, taken, scanned = {}, 0, 0
+  while taken < want and scanned < scan do
+    local id = redis.call('RPOP', K.ready)
+    if not id then break end
+    scanned = scanned + 1
+    local payload = redis.call('HGET', K.tasks, id)
+    if payload then
+      local take = true
+      local limit = redis.call('HGET', K.limits, id)
+      if limit then
+        local tab = string.find(limit, '\t')
+        local name = string.sub(limit, tab + 1)
+        local active = tonumber(redis.call('HGET', K.active, name) or '0')
+        if active >= tonumber(string.sub(limit, 1, tab - 1)) then
+          take = false
+          held[#held + 1] = id
+        else
+          redis.call('HINCRBY', K.active, name, 1)
+          redis.call('SADD', K.holding, id)
+        end
+      end
+      if take then
+        taken = taken + 1
+        local token = token_prefix .. taken
+        redis.call('HSET', K.leases, id, token)
+        redis.call('ZADD', K.running, lease_end, id)
+        redis.call('HSET', K.started, id, start_info)
+        give(id, token, redis.call('HGET', K.redeliveries, id) or '0', payload)
+      end
+    end
+  end
+  for i = #held, 1, -1 do redis.call('RPUSH', K.ready, held[i]) end
+  return taken
+end
+-- A waiter's inbox holds the tasks handed to it, each one entry of
+-- netstrings ('<length>:<bytes>'): queue, id, token, redeliveries, record.
+local function frame(fields)
+  local parts = {}
+  for i, field in ipairs(fields) do parts[i] = #field .. ':' .. field end
+  return table.concat(parts)
+end
+local function unframe(entry)
+  local fields, at = {}, 1
+  while at <= #entry do
+    local colon = string.find(entry, ':', at, true)
+    local length = tonumber(string.sub(entry, at, colon - 1))
+    fields[#fields + 1] = string.sub(entry, colon + 1, colon + length)
+    at = colon + length + 1
+  end
+  return fields
 end
 -- True when token holds the lease of id (and, if asked, the lease expired).
 local function holds(id, token, now, only_expired)

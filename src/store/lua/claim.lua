@@ -5,6 +5,13 @@
 -- single server one call takes every queue a worker consumes (one round
 -- trip); on a Cluster, one queue a call (its keys share one slot).
 --
+-- With a waiter (single server only), tasks already handed to it come
+-- first: its inbox '<namespace>:inbox:<waiter>', whose entries still hold
+-- their lease. When it claims nothing it registers as waiting until
+-- waitUntil: in each queue's `waiters`, and in '<namespace>:waiting' with
+-- what `enqueue.lua` needs to claim for it (those keys are known only by
+-- their names here, so this is for a single server, never a Cluster).
+--
 -- KEYS   @queue
 --        more...      then the keys of each further queue:
 --          @queue
@@ -14,6 +21,10 @@
 --        prefix       of the lease tokens ('<queue>\n<prefix>:<n>')
 --        startInfo    JSON [time started, worker, node], for reading a task
 --        scanExtra    ready ids to look at past twice those still wanted
+--        namespace    the store's namespace, or '' with no waiter
+--        waiter       this worker's waiter id, or '' (no hand-over)
+--        waitUntil    when its registration ends, if it registers
+--        waiterInfo   JSON [max, leaseSeconds, worker, node] for enqueue.lua
 --        queues...    then, for the first queue and each further one:
 --          name       the queue's name
 -- REPLY  {for each queue its next due time or '', then (queue number from 1,
@@ -26,7 +37,29 @@ local scan_extra = tonumber(A.scanExtra)
 local all = {K}
 for _, keys in ipairs(K.more) do all[#all + 1] = keys end
 local out, claimed = {}, 0
-for q = 1, #all do out[q] = '' end
+local number_of = {}
+for q = 1, #all do
+  out[q] = ''
+  number_of[A.queues[q].name] = q
+end
+local waiter = A.waiter
+local inbox = A.namespace .. ':inbox:' .. waiter
+if waiter ~= '' then
+  -- Tasks handed over while this worker was not blocked on its inbox.
+  local entries = redis.call('LPOP', inbox, max)
+  for _, entry in ipairs(entries or {}) do
+    local fields = unframe(entry)
+    local q = number_of[fields[1]]
+    if q and redis.call('HGET', all[q].leases, fields[2]) == fields[3] then
+      claimed = claimed + 1
+      out[#out + 1] = q
+      out[#out + 1] = fields[2]
+      out[#out + 1] = fields[3]
+      out[#out + 1] = fields[4]
+      out[#out + 1] = fields[5]
+    end
+  end
+end
 for q, keys in ipairs(all) do
   -- The helpers read the keys of the queue at hand.
   K = keys
@@ -38,47 +71,28 @@ for q, keys in ipairs(all) do
     local due = redis.call('ZRANGEBYSCORE', K.delayed, '-inf', now, 'LIMIT', 0, 1000)
     for i = #due, 1, -1 do redis.call('RPUSH', K.ready, due[i]) end
     if #due > 0 then redis.call('ZREM', K.delayed, unpack(due)) end
-    local token_prefix = A.queues[q].name .. '\n' .. prefix .. ':'
-    local held, taken, scanned = {}, 0, 0
-    local scan = (max - claimed) * 2 + scan_extra
-    while claimed < max and scanned < scan do
-      local id = redis.call('RPOP', K.ready)
-      if not id then break end
-      scanned = scanned + 1
-      local payload = redis.call('HGET', K.tasks, id)
-      if payload then
-        local take = true
-        local limit = redis.call('HGET', K.limits, id)
-        if limit then
-          local tab = string.find(limit, '\t')
-          local name = string.sub(limit, tab + 1)
-          local active = tonumber(redis.call('HGET', K.active, name) or '0')
-          if active >= tonumber(string.sub(limit, 1, tab - 1)) then
-            take = false
-            held[#held + 1] = id
-          else
-            redis.call('HINCRBY', K.active, name, 1)
-            redis.call('SADD', K.holding, id)
-          end
-        end
-        if take then
-          claimed, taken = claimed + 1, taken + 1
-          local token = token_prefix .. taken
-          redis.call('HSET', K.leases, id, token)
-          redis.call('ZADD', K.running, lease_end, id)
-          redis.call('HSET', K.started, id, start_info)
-          out[#out + 1] = q
-          out[#out + 1] = id
-          out[#out + 1] = token
-          out[#out + 1] = redis.call('HGET', K.redeliveries, id) or '0'
-          out[#out + 1] = payload
-        end
-      end
-    end
-    for i = #held, 1, -1 do redis.call('RPUSH', K.ready, held[i]) end
+    claimed = claimed + take_ready(max - claimed, (max - claimed) * 2 + scan_extra,
+      A.queues[q].name .. '\n' .. prefix .. ':', lease_end, start_info,
+      function(id, token, redeliveries, payload)
+        out[#out + 1] = q
+        out[#out + 1] = id
+        out[#out + 1] = token
+        out[#out + 1] = redeliveries
+        out[#out + 1] = payload
+      end)
     if claimed == max and redis.call('LLEN', K.ready) > 0 then mark() end
   end
   local next_due = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
   if next_due[2] then out[q] = next_due[2] end
+end
+if waiter ~= '' then
+  local waiting = A.namespace .. ':waiting'
+  if claimed == 0 then
+    redis.call('HSET', waiting, waiter, A.waiterInfo)
+    for _, keys in ipairs(all) do redis.call('ZADD', keys.waiters, A.waitUntil, waiter) end
+  else
+    -- Not waiting: its entries in the queues' `waiters` are stale now.
+    redis.call('HDEL', waiting, waiter)
+  end
 end
 return out
