@@ -15,7 +15,7 @@
  *   once; the caller decides whether to wait and send it again.
  * - Commands given in one turn of the event loop go out in one write (as
  *   node-redis does, at `setImmediate`).
- * - A lost connection is made again for ever, every 100 ms at most, until
+ * - A lost connection is made again for ever, every 50 ms at most, until
  *   `close()`; the channels listened to are subscribed again on it.
  * - Bulk strings are `Buffer`s, simple strings `string`s, integers
  *   `number`s, nil `null`, arrays arrays.
@@ -73,7 +73,7 @@ export type RedisMessageListener = (payload: Buffer) => void;
 
 const encoder = new TextEncoder();
 /** Longest wait between two attempts to connect again. */
-const RECONNECT_MAX_MS = 100;
+const RECONNECT_MAX_MS = 50;
 
 /** One connection to a Redis server, made again whenever it drops. */
 export class RedisClient {
@@ -90,6 +90,8 @@ export class RedisClient {
   /** Subscribed once: its "message" arrays are messages, not replies. */
   #subscriber = false;
   #reconnecting?: Promise<void>;
+  /** Callers of `whenReady`, told when the connection is up. */
+  readonly #readyWaiters = new Set<() => void>();
   #onError?: (error: Error) => void;
 
   /** A client for `address`; `connect()` opens it. */
@@ -101,6 +103,24 @@ export class RedisClient {
   /** True while commands can be sent. */
   get isReady(): boolean {
     return this.#ready;
+  }
+
+  /**
+   * Resolves true once commands can be sent (at once if they can), false
+   * after `ms` or on `close()`.
+   */
+  whenReady(ms: number): Promise<boolean> {
+    if (this.#ready) return Promise.resolve(true);
+    if (this.#closed) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#readyWaiters.delete(done);
+        resolve(this.#ready);
+      };
+      const timer = setTimeout(done, ms);
+      this.#readyWaiters.add(done);
+    });
   }
 
   /** True until `close()`. */
@@ -153,6 +173,7 @@ export class RedisClient {
       throw error;
     }
     this.#ready = true;
+    for (const waiter of [...this.#readyWaiters]) waiter();
   }
 
   /** Sends a command; resolves with its reply. */
@@ -307,6 +328,7 @@ export class RedisClient {
   /** Closes at once: what waits for a reply fails. */
   destroy(): void {
     this.#closed = true;
+    for (const waiter of [...this.#readyWaiters]) waiter();
     const conn = this.#conn;
     if (conn) this.#drop(conn, new Error("Client closed"));
   }

@@ -223,15 +223,12 @@ export class RedisStore implements Store {
   /** Runs a command once the connection is ready (waiting a bounded time). */
   async #send(client: Client, args: Array<string | Buffer>): Promise<Reply> {
     if (this.#closed) throw new Error(`Store ${this.url} is closed`);
-    const deadline = Date.now() + this.#connectTimeout * 1000;
-    while (!client.isReady) {
+    // Sent as soon as the connection is back, if it comes back in time.
+    if (!await client.whenReady(this.#connectTimeout * 1000)) {
       if (this.#closed) throw new Error(`Store ${this.url} is closed`);
-      if (Date.now() > deadline) {
-        throw new StoreConnectionError(
-          `Cannot reach ${this.url}: not connected for ${this.#connectTimeout} s`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      throw new StoreConnectionError(
+        `Cannot reach ${this.url}: not connected for ${this.#connectTimeout} s`,
+      );
     }
     try {
       return await client.send(args);
