@@ -111,8 +111,9 @@ Deno.test("a dropped connection fails what was in flight, then comes back with i
     await blocked;
     blocker.destroy();
 
-    // No offline queue: while down, a command fails at once; then it works.
-    await eventually(() => client.isReady && subscriber.isReady, 5, "ready");
+    // It comes back by itself, with its subscription.
+    assert.equal(await client.whenReady(5000), true);
+    assert.equal(await subscriber.whenReady(5000), true);
     assert.ok(errors.length > 0, "the drop was reported");
     assert.equal(await client.send(["PING"]), "PONG");
     await eventually(
@@ -131,6 +132,7 @@ Deno.test("a dropped connection fails what was in flight, then comes back with i
     await subscriber.close();
   }
   await assert.rejects(() => client.send(["PING"]), RedisConnectionError);
+  assert.equal(await client.whenReady(5000), false);
 });
 
 Deno.test("connect fails with the reason when nothing listens", async () => {
@@ -140,4 +142,24 @@ Deno.test("connect fails with the reason when nothing listens", async () => {
   const client = new RedisClient(redisAddress(`redis://127.0.0.1:${port}/0`));
   await assert.rejects(() => client.connect(), /refused/i);
   client.destroy();
+});
+
+Deno.test("while the server is down a command fails at once, not queued", async () => {
+  const redis = await startRedis();
+  const client = new RedisClient(redisAddress(redis.url("c")));
+  await client.connect();
+  try {
+    await redis[Symbol.asyncDispose]();
+    assert.equal(await client.whenReady(200), false);
+    const started = Date.now();
+    await assert.rejects(
+      () => client.send(["PING"]),
+      (error: unknown) =>
+        error instanceof RedisConnectionError &&
+        /ClientOffline/.test(error.message),
+    );
+    assert.ok(Date.now() - started < 100, "it did not wait");
+  } finally {
+    client.destroy();
+  }
 });
