@@ -463,7 +463,7 @@ export class RedisStore implements Store {
         }));
       }
     }
-    if (register) {
+    if (register && claims.length === 0) {
       this.#waited = true;
       this.#waitingAs = { worker: request.worker, node: request.node };
     }
@@ -1196,6 +1196,9 @@ export class RedisStore implements Store {
    */
   async #leaveWaiting(): Promise<void> {
     const leases: Lease[] = [];
+    // With the server away, closing does not wait for it: what was handed
+    // over comes back as a dead worker's would.
+    if (!this.#client.isReady) return;
     if (this.#waited && !this.#cluster) {
       this.#waited = false;
       // No hand-over after this; then whatever the pop in flight has not
