@@ -1,11 +1,19 @@
 /**
  * The Redis store: the distributed engine. Each state change is one Lua
- * script over the keys of one queue (`lua/*.lua`, listed in
- * `redis_scripts.ts`), called with its keys and arguments by name; claims
- * come in batches, idle workers block on the server, events go over
- * pub/sub. Works with Redis 7, Valkey, and (queue keys hash-tagged) Redis
- * Cluster. How a task ends when its worker did not end it is decided in
+ * script over the keys of one queue (a claim: of every queue it takes, on a
+ * single server) (`lua/*.lua`, listed in `redis_scripts.ts`), called with
+ * its keys and arguments by name, through pq's own client
+ * (`redis_client.ts`). Claims come in batches; idle workers block on the
+ * server, and on a single server a task queued for an idle worker is
+ * claimed for it and handed over with its wake-up; events go over pub/sub.
+ * Works with Redis 7, Valkey, and (queue keys hash-tagged) Redis Cluster.
+ * How a task ends when its worker did not end it is decided in
  * `_reasons.ts`, as in the SQLite store.
+ *
+ * Invariant of the hand-over: a task handed over is under a lease in the
+ * waiter's name before it leaves the enqueue script, so it is the waiter's
+ * to run (a wait or its next claim returns it), to give back (close), or,
+ * if the waiter dies, to come back with its other tasks when its beat ends.
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -1236,7 +1244,7 @@ export class RedisStore implements Store {
     if (this.#closed) return;
     await this.#leaveWaiting().catch(() => undefined);
     this.#closed = true;
-    // A blocked BLPOP would hold a graceful close for its whole timeout.
+    // A blocked BLMPOP would hold a graceful close for its whole timeout.
     this.#blocker?.destroy();
     for (const client of [this.#subscriber, this.#client]) {
       await client?.close();
