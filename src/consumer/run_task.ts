@@ -109,15 +109,18 @@ async function settle(
   const signals = context.signal
     ? AbortSignal.any([controller.signal, context.signal])
     : controller.signal;
-  const timer = Number.isFinite(remaining)
-    ? setTimeout(
-      () =>
-        controller.abort(
-          new TaskTimeout(`${task} timed out after ${task.timeout} s`),
-        ),
-      remaining * 1000,
-    )
-    : undefined;
+  // A timer may fire a millisecond before the clock says the task expired:
+  // then it waits for the rest, so no task times out early.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeOutIn = (ms: number) =>
+    timer = setTimeout(() => {
+      const left = expiry! - context.now();
+      if (left > 0) return timeOutIn(left * 1000 + 1);
+      controller.abort(
+        new TaskTimeout(`${task} timed out after ${task.timeout} s`),
+      );
+    }, ms);
+  if (Number.isFinite(remaining)) timeOutIn(remaining * 1000);
   try {
     const kwargs = await checkKwargs(job, task.name, task.kwargs);
     if ("invalid" in kwargs) {
