@@ -140,3 +140,26 @@ Deno.test("redis: tasks handed to a worker that died come back when its beat end
     await producer.close();
   }
 });
+
+Deno.test("redis: a registration that cannot be read is dropped, and queueing goes on", async () => {
+  const [store, producer, namespace] = await twoStores();
+  try {
+    for (const [waiter, info] of [["bad", "not json"], ["odd", "[0,30,1]"]]) {
+      await redis.send(["HSET", `${namespace}:waiting`, waiter, info]);
+      await redis.send([
+        "ZADD",
+        `${namespace}:{default}:waiters`,
+        String(Date.now() / 1000 + 60),
+        waiter,
+      ]);
+    }
+    const id = newTaskId();
+    await producer.enqueue([queued(id)]);
+    assert.equal((await producer.get(id))?.status, TaskStatus.QUEUED);
+    assert.equal(await redis.send(["HLEN", `${namespace}:waiting`]), ":0");
+    assert.deepEqual((await store.claim(asking)).map((c) => c.id), [id]);
+  } finally {
+    await store.close();
+    await producer.close();
+  }
+});

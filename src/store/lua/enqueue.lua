@@ -47,9 +47,13 @@ if ready > 0 and A.namespace ~= '' then
   for _, waiter in ipairs(redis.call('ZRANGE', K.waiters, 0, 9)) do
     redis.call('ZREM', K.waiters, waiter)
     local info = redis.call('HGET', waiting, waiter)
-    if info then
-      redis.call('HDEL', waiting, waiter)
-      local max, lease, worker, node = unpack(cjson.decode(info))
+    if info then redis.call('HDEL', waiting, waiter) end
+    -- A registration that cannot be read is dropped: it never fails a queue.
+    local ok, fields = pcall(cjson.decode, info or '')
+    local max, lease, worker, node
+    if ok and type(fields) == 'table' then max, lease, worker, node = unpack(fields) end
+    if type(max) == 'number' and max >= 1 and type(lease) == 'number' and lease > 0
+      and type(worker) == 'string' and type(node) == 'string' then
       local inbox = A.namespace .. ':inbox:' .. waiter
       local start_info = cjson.encode({now, worker, node})
       -- Tokens unique to this hand-over: the first task's id is new.
