@@ -33,7 +33,7 @@ export const COMPILE_PERMISSIONS: readonly string[] = [
   "--allow-read",
   "--allow-write=.",
   "--allow-net",
-  "--allow-env=PQ_*,REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS",
+  "--allow-env=PQ_*",
   "--allow-run",
   "--allow-sys=hostname",
 ];

@@ -2,8 +2,8 @@
  * The Redis store: the distributed engine. Each state change is one Lua
  * script over the keys of one queue (a claim: of every queue it takes, on a
  * single server) (`lua/*.lua`, listed in `redis_scripts.ts`), called with
- * its keys and arguments by name, on the official client (`npm:redis`).
- * Claims come in batches; idle workers block on the
+ * its keys and arguments by name, through pq's own client
+ * (`redis_client.ts`). Claims come in batches; idle workers block on the
  * server, and on a single server a task queued for an idle worker is
  * claimed for it and handed over with its wake-up; events go over pub/sub.
  * Works with Redis 7, Valkey, and (queue keys hash-tagged) Redis Cluster.
@@ -17,10 +17,15 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { createClient, RESP_TYPES } from "redis";
 import { type Codec, codecFor } from "../codec.ts";
 import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
 import { StoreConnectionError } from "../errors.ts";
+import {
+  redisAddress,
+  RedisClient,
+  RedisConnectionError,
+  type RedisReply,
+} from "./redis_client.ts";
 import { TaskStatus } from "../status.ts";
 import { parseTaskRecord, standInRecord, type TaskRecord } from "../task.ts";
 import {
@@ -74,9 +79,8 @@ const CLAIM_SCAN_EXTRA = 100;
 /** Expired leases handled per queue per reclaim. */
 const RECLAIM_BATCH = 500;
 
-type Reply = Buffer | string | number | null | Reply[];
-// deno-lint-ignore no-explicit-any
-type Client = any;
+type Reply = RedisReply;
+type Client = RedisClient;
 
 /** Options of a Redis store beyond the common ones. */
 export interface RedisStoreOptions extends StoreOptions {
@@ -190,7 +194,7 @@ export class RedisStore implements Store {
   ): Promise<RedisStore> {
     const { clientUrl, namespace } = parseRedisUrl(url);
     const timeout = options.connectTimeout ?? CONNECT_WAIT_SECONDS;
-    const client = makeClient(clientUrl);
+    const client = new RedisClient(redisAddress(clientUrl), timeout);
     const store = new RedisStore(client, url, namespace, options);
     await store.#connect(client, timeout);
     const info = String(await store.#send(client, ["INFO", "cluster"]));
@@ -200,9 +204,6 @@ export class RedisStore implements Store {
 
   /** Connects a client, or throws a clear error within `seconds`. */
   async #connect(client: Client, seconds: number): Promise<void> {
-    let lastError: unknown;
-    const onError = (error: unknown) => lastError = error;
-    client.on("error", onError);
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
@@ -215,13 +216,12 @@ export class RedisStore implements Store {
         }),
       ]);
     } catch (error) {
-      client.destroy?.();
-      const cause = lastError ?? error;
+      client.destroy();
       throw new StoreConnectionError(
         `Cannot connect to ${this.url}: ${
-          cause instanceof Error ? cause.message : String(cause)
+          error instanceof Error ? error.message : String(error)
         }`,
-        { cause },
+        { cause: error },
       );
     } finally {
       clearTimeout(timer);
@@ -232,14 +232,14 @@ export class RedisStore implements Store {
   async #send(client: Client, args: Array<string | Buffer>): Promise<Reply> {
     if (this.#closed) throw new Error(`Store ${this.url} is closed`);
     // Sent as soon as the connection is back, if it comes back in time.
-    if (!await whenReady(client, this.#connectTimeout * 1000)) {
+    if (!await client.whenReady(this.#connectTimeout * 1000)) {
       if (this.#closed) throw new Error(`Store ${this.url} is closed`);
       throw new StoreConnectionError(
         `Cannot reach ${this.url}: not connected for ${this.#connectTimeout} s`,
       );
     }
     try {
-      return await client.sendCommand(args) as Reply;
+      return await client.send(args);
     } catch (error) {
       if (isConnectionError(error)) {
         throw new StoreConnectionError(
@@ -641,9 +641,7 @@ export class RedisStore implements Store {
           "WITHSCORES",
         ]),
       ]) as [number, Reply[]];
-      // RESP3 answers [member, score] pairs, RESP2 a flat list.
-      const [, score] = first.flat();
-      const due = score ? Number(String(score)) : Infinity;
+      const due = first[1] ? Number(String(first[1])) : Infinity;
       this.#nextDue.set(queue, due);
       return Number(ready) > 0 || due <= now;
     }));
@@ -1041,16 +1039,15 @@ export class RedisStore implements Store {
     let listeners = this.#listeners.get(channel);
     if (!listeners) {
       this.#listeners.set(channel, listeners = new Set());
-      await this.#subscriber.SUBSCRIBE(
+      await this.#subscriber.subscribe(
         this.#channel(channel),
-        (message: Buffer) => this.#deliver(channel, message),
-        true,
+        (message) => this.#deliver(channel, message),
       );
     } else {
       // A message published before this call may still be in flight on the
       // subscriber connection; a round trip on it delivers that message to
       // the listeners already there before this one joins.
-      await this.#subscriber.PING();
+      await this.#subscriber.send(["PING"]);
     }
     listeners.add(listener);
     return async () => {
@@ -1059,7 +1056,7 @@ export class RedisStore implements Store {
       if (current?.size === 0) {
         this.#listeners.delete(channel);
         if (this.#subscriber?.isOpen) {
-          await this.#subscriber.UNSUBSCRIBE(this.#channel(channel)).catch(
+          await this.#subscriber.unsubscribe(this.#channel(channel)).catch(
             () => undefined,
           );
         }
@@ -1219,7 +1216,7 @@ export class RedisStore implements Store {
         `${this.#namespace}:waiting`,
         this.#waiter,
       ]);
-      this.#blocker?.destroy?.();
+      this.#blocker?.destroy();
       const entries = await this.#send(this.#client, [
         "LPOP",
         this.#inboxKey(),
@@ -1248,55 +1245,15 @@ export class RedisStore implements Store {
     await this.#leaveWaiting().catch(() => undefined);
     this.#closed = true;
     // A blocked BLMPOP would hold a graceful close for its whole timeout.
-    this.#blocker?.destroy?.();
+    this.#blocker?.destroy();
     for (const client of [this.#subscriber, this.#client]) {
-      if (!client) continue;
-      try {
-        if (client.isOpen) await client.close?.() ?? await client.quit?.();
-      } catch {
-        client.destroy?.();
-      }
+      await client?.close();
     }
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/** A client that returns binary strings as Buffers and never queues offline. */
-function makeClient(url: string): Client {
-  return createClient({
-    url,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: 5000,
-      // Reconnect for ever, every 50 ms at most: a restart of Redis must
-      // not leave a worker dead, and work goes on as soon as it is back (a
-      // refused connection costs next to nothing meanwhile).
-      reconnectStrategy: (retries: number) => Math.min(25 * 2 ** retries, 50),
-    },
-  }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
-}
-
-/**
- * Resolves true once `client` can send (at once if it can), false after
- * `ms`: it listens for the client's `ready` event rather than polling.
- */
-function whenReady(client: Client, ms: number): Promise<boolean> {
-  if (client.isReady) return Promise.resolve(true);
-  if (!client.isOpen) return Promise.resolve(false);
-  return new Promise<boolean>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      client.off("ready", done);
-      client.off("end", done);
-      resolve(client.isReady);
-    };
-    const timer = setTimeout(done, ms);
-    client.on("ready", done);
-    client.on("end", done);
-  });
 }
 
 /** The connection dropped while a command was on its way. */
@@ -1306,6 +1263,7 @@ function isLostInFlight(error: unknown): boolean {
 }
 
 function isConnectionError(error: unknown): boolean {
+  if (error instanceof RedisConnectionError) return true;
   const text = String(error);
   return /ClientClosed|ClientOffline|Socket closed|ECONNREFUSED|ECONNRESET|Connection|disconnect/i
     .test(text);

@@ -1,0 +1,513 @@
+/**
+ * A Redis client on Deno's own sockets (`Deno.connect`, `Deno.connectTls`),
+ * speaking RESP2: what the Redis store needs and nothing more. It is our
+ * own because each round trip through the npm clients goes through Deno's
+ * Node-compatibility socket layer, and that costs: measured on our 2-core
+ * machine, a PING on an idle connection every 2 ms took p50 0.22 ms and p99
+ * 1.3 ms through `npm:redis`, 0.07–0.14 ms and 0.6 ms on `Deno.connect`.
+ *
+ * Invariants:
+ * - Replies come back in the order commands were written; each command is
+ *   answered once: with its reply, with the server's error (a
+ *   {@linkcode RedisReplyError}), or with a {@linkcode RedisConnectionError}
+ *   when the connection is down or drops before the reply came.
+ * - No offline queue: a command sent while the connection is down fails at
+ *   once; the caller decides whether to wait and send it again.
+ * - Commands given in one turn of the event loop go out in one write (as
+ *   node-redis does, at `setImmediate`).
+ * - A lost connection is made again for ever, every 50 ms at most, until
+ *   `close()`; the channels listened to are subscribed again on it.
+ * - Bulk strings are `Buffer`s, simple strings `string`s, integers
+ *   `number`s, nil `null`, arrays arrays.
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { setImmediate } from "node:timers";
+
+/** A reply of the server. */
+export type RedisReply = Buffer | string | number | null | RedisReply[];
+
+/** An argument of a command. */
+export type RedisArgument = string | Uint8Array;
+
+/** The server answered a command with an error. */
+export class RedisReplyError extends Error {
+  override name = "RedisReplyError";
+}
+
+/** The connection was down, or dropped before the reply came. */
+export class RedisConnectionError extends Error {
+  override name = "RedisConnectionError";
+}
+
+/** Where to connect, from a `redis://` or `rediss://` URL. */
+export interface RedisAddress {
+  hostname: string;
+  port: number;
+  tls: boolean;
+  username?: string;
+  password?: string;
+  db: number;
+}
+
+/** The address of a `redis://[user:password@]host:port/db` URL. */
+export function redisAddress(url: string): RedisAddress {
+  const parsed = new URL(url);
+  return {
+    hostname: parsed.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1",
+    port: Number(parsed.port || 6379),
+    tls: parsed.protocol === "rediss:",
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: Number(parsed.pathname.replace(/^\//, "") || 0),
+  };
+}
+
+interface Pending {
+  resolve: (reply: RedisReply) => void;
+  reject: (error: Error) => void;
+}
+
+/** Listens to a channel: called with each message's payload. */
+export type RedisMessageListener = (payload: Buffer) => void;
+
+const encoder = new TextEncoder();
+/** Longest wait between two attempts to connect again. */
+const RECONNECT_MAX_MS = 50;
+
+/** One connection to a Redis server, made again whenever it drops. */
+export class RedisClient {
+  readonly #address: RedisAddress;
+  readonly #connectTimeout: number;
+  #conn?: Deno.Conn;
+  #ready = false;
+  #closed = false;
+  readonly #pending: Pending[] = [];
+  #out: Uint8Array[] = [];
+  #writing = false;
+  /** Channels listened to (a subscribed connection), by full name. */
+  readonly #channels = new Map<string, RedisMessageListener>();
+  /** Subscribed once: its "message" arrays are messages, not replies. */
+  #subscriber = false;
+  #reconnecting?: Promise<void>;
+  /** Callers of `whenReady`, told when the connection is up. */
+  readonly #readyWaiters = new Set<() => void>();
+  #onError?: (error: Error) => void;
+
+  /** A client for `address`; `connect()` opens it. */
+  constructor(address: RedisAddress, connectTimeoutSeconds = 5) {
+    this.#address = address;
+    this.#connectTimeout = connectTimeoutSeconds;
+  }
+
+  /** True while commands can be sent. */
+  get isReady(): boolean {
+    return this.#ready;
+  }
+
+  /**
+   * Resolves true once commands can be sent (at once if they can), false
+   * after `ms` or on `close()`.
+   */
+  whenReady(ms: number): Promise<boolean> {
+    if (this.#ready) return Promise.resolve(true);
+    if (this.#closed) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#readyWaiters.delete(done);
+        resolve(this.#ready);
+      };
+      const timer = setTimeout(done, ms);
+      this.#readyWaiters.add(done);
+    });
+  }
+
+  /** True until `close()`. */
+  get isOpen(): boolean {
+    return !this.#closed;
+  }
+
+  /** Another client for the same server (for blocking or subscribing). */
+  duplicate(): RedisClient {
+    return new RedisClient(this.#address, this.#connectTimeout);
+  }
+
+  /** Called with each error of the connection (it is made again). */
+  onError(listener: (error: Error) => void): void {
+    this.#onError = listener;
+  }
+
+  /**
+   * Connects, authenticates and selects the database; throws when that
+   * fails or takes longer than the connect timeout.
+   */
+  async connect(): Promise<void> {
+    await this.#open();
+  }
+
+  async #open(): Promise<void> {
+    const { hostname, port, tls } = this.#address;
+    const timeout = AbortSignal.timeout(this.#connectTimeout * 1000);
+    const conn =
+      await (tls
+        ? Deno.connectTls({ hostname, port })
+        : Deno.connect({ hostname, port, signal: timeout }));
+    if (this.#closed) {
+      conn.close();
+      throw new RedisConnectionError("Client closed");
+    }
+    this.#conn = conn;
+    this.#read(conn);
+    const setup: RedisArgument[][] = [];
+    const { username, password, db } = this.#address;
+    if (password !== undefined) {
+      setup.push(username ? ["AUTH", username, password] : ["AUTH", password]);
+    }
+    if (db !== 0) setup.push(["SELECT", String(db)]);
+    for (const [channel] of this.#channels) setup.push(["SUBSCRIBE", channel]);
+    try {
+      await Promise.all(setup.map((args) => this.#write(args)));
+    } catch (error) {
+      this.#drop(conn, error);
+      throw error;
+    }
+    this.#ready = true;
+    for (const waiter of [...this.#readyWaiters]) waiter();
+  }
+
+  /** Sends a command; resolves with its reply. */
+  send(args: readonly RedisArgument[]): Promise<RedisReply> {
+    if (this.#closed) {
+      return Promise.reject(new RedisConnectionError("Client closed"));
+    }
+    if (!this.#ready) {
+      return Promise.reject(
+        new RedisConnectionError("ClientOffline: the connection is down"),
+      );
+    }
+    return this.#write(args);
+  }
+
+  #write(args: readonly RedisArgument[]): Promise<RedisReply> {
+    return new Promise<RedisReply>((resolve, reject) => {
+      this.#pending.push({ resolve, reject });
+      this.#out.push(encodeCommand(args));
+      if (!this.#writing) {
+        this.#writing = true;
+        // After the callbacks of this turn (a microtask would write each
+        // command of a chain of awaits alone): one write for all of them.
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  /** Writes every queued command, in one write per turn. */
+  async #flush(): Promise<void> {
+    const conn = this.#conn;
+    try {
+      while (this.#out.length > 0) {
+        const chunks = this.#out;
+        this.#out = [];
+        let data = chunks.length === 1 ? chunks[0] : concat(chunks);
+        while (data.length > 0) {
+          if (!conn) throw new RedisConnectionError("Socket closed");
+          const n = await conn.write(data);
+          data = data.subarray(n);
+        }
+      }
+    } catch (error) {
+      if (conn) this.#drop(conn, error);
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /** Reads replies until the connection ends, then makes it again. */
+  async #read(conn: Deno.Conn): Promise<void> {
+    const reader = new ReplyReader();
+    const buffer = new Uint8Array(64 * 1024);
+    let failure: unknown;
+    try {
+      for (;;) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        reader.push(buffer.subarray(0, n));
+        for (;;) {
+          const next = reader.next();
+          if (next === undefined) break;
+          this.#deliver(next.reply, next.error);
+        }
+      }
+    } catch (error) {
+      failure = error;
+    }
+    this.#drop(conn, failure ?? new Error("Socket closed by the server"));
+  }
+
+  #deliver(reply: RedisReply, error?: string): void {
+    // On a subscribed connection a message is no reply to any command.
+    if (
+      this.#subscriber && Array.isArray(reply) && reply.length === 3 &&
+      String(reply[0]) === "message"
+    ) {
+      this.#channels.get(String(reply[1]))?.(reply[2] as Buffer);
+      return;
+    }
+    const pending = this.#pending.shift();
+    if (!pending) return;
+    if (error !== undefined) pending.reject(new RedisReplyError(error));
+    else pending.resolve(reply);
+  }
+
+  /** Ends a connection: fails what waits on it and makes it again. */
+  #drop(conn: Deno.Conn, cause: unknown): void {
+    if (this.#conn !== conn) return;
+    this.#conn = undefined;
+    this.#ready = false;
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+    const error = new RedisConnectionError(
+      `Socket closed: ${cause instanceof Error ? cause.message : cause}`,
+      { cause },
+    );
+    for (const pending of this.#pending.splice(0)) pending.reject(error);
+    this.#out = [];
+    if (this.#closed) return;
+    this.#onError?.(error);
+    this.#reconnecting ??= this.#reconnect().finally(() =>
+      this.#reconnecting = undefined
+    );
+  }
+
+  async #reconnect(): Promise<void> {
+    for (let attempt = 0; !this.#closed; attempt++) {
+      const wait = Math.min(25 * 2 ** attempt, RECONNECT_MAX_MS);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      if (this.#closed) return;
+      try {
+        await this.#open();
+        return;
+      } catch (error) {
+        this.#onError?.(error instanceof Error ? error : new Error(`${error}`));
+      }
+    }
+  }
+
+  /**
+   * Listens to a channel (this connection then only subscribes, pings and
+   * unsubscribes): resolves once the server confirmed it.
+   */
+  async subscribe(
+    channel: string,
+    listener: RedisMessageListener,
+  ): Promise<void> {
+    this.#subscriber = true;
+    this.#channels.set(channel, listener);
+    await this.send(["SUBSCRIBE", channel]);
+  }
+
+  /** Stops listening to a channel. */
+  async unsubscribe(channel: string): Promise<void> {
+    if (!this.#channels.delete(channel)) return;
+    await this.send(["UNSUBSCRIBE", channel]);
+  }
+
+  /** Closes after the replies in flight came (or at once, if it is down). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#ready && this.#pending.length > 0) {
+      await this.#write(["PING"]).catch(() => undefined);
+    }
+    this.destroy();
+  }
+
+  /** Closes at once: what waits for a reply fails. */
+  destroy(): void {
+    this.#closed = true;
+    for (const waiter of [...this.#readyWaiters]) waiter();
+    const conn = this.#conn;
+    if (conn) this.#drop(conn, new Error("Client closed"));
+  }
+}
+
+/**
+ * A command as RESP: an array of bulk strings, written into one buffer.
+ * ASCII text (keys, numbers, ids: nearly every argument) is copied a char
+ * at a time, as a `TextEncoder` call per argument cost more than the rest.
+ */
+function encodeCommand(args: readonly RedisArgument[]): Uint8Array {
+  // Room enough: a header of at most 1 + 20 + 2 bytes per argument, and at
+  // most 3 bytes per UTF-16 unit of text.
+  let size = 16;
+  for (const arg of args) {
+    size += 25 + (typeof arg === "string" ? arg.length * 3 : arg.length);
+  }
+  const out = new Uint8Array(size);
+  let at = writeHeader(out, 0, 42, args.length); // *
+  for (const arg of args) {
+    if (typeof arg !== "string") {
+      at = writeHeader(out, at, 36, arg.length); // $
+      out.set(arg, at);
+      at += arg.length;
+    } else {
+      // The header's length is known only once the text is written: write
+      // the text after room for the longest header, then move it back.
+      const room = 23;
+      let end = at + room;
+      let ascii = true;
+      for (let i = 0; i < arg.length; i++) {
+        const code = arg.charCodeAt(i);
+        if (code >= 128) {
+          ascii = false;
+          break;
+        }
+        out[end++] = code;
+      }
+      if (!ascii) {
+        end = at + room +
+          encoder.encodeInto(arg, out.subarray(at + room)).written;
+      }
+      const length = end - at - room;
+      const start = writeHeader(out, at, 36, length);
+      out.copyWithin(start, at + room, end);
+      at = start + length;
+    }
+    out[at++] = 13;
+    out[at++] = 10;
+  }
+  return out.subarray(0, at);
+}
+
+/** Writes `<mark><n>\r\n` at `at`; returns where it ends. */
+function writeHeader(
+  out: Uint8Array,
+  at: number,
+  mark: number,
+  n: number,
+): number {
+  out[at++] = mark;
+  const digits = String(n);
+  for (let i = 0; i < digits.length; i++) out[at++] = digits.charCodeAt(i);
+  out[at++] = 13;
+  out[at++] = 10;
+  return at;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const part of parts) size += part.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** A reply that is not complete yet. */
+const INCOMPLETE = Symbol("incomplete");
+
+/**
+ * Parses RESP2 replies from the bytes read so far. `next()` gives one
+ * complete reply (or the text of an error reply), or undefined until more
+ * bytes come.
+ */
+export class ReplyReader {
+  #buffer: Uint8Array = new Uint8Array(0);
+  #at = 0;
+  /** The error of the top-level reply being parsed, if it is one. */
+  #error?: string;
+
+  /** Adds bytes read from the socket. */
+  push(bytes: Uint8Array): void {
+    const left = this.#buffer.length - this.#at;
+    if (left === 0) {
+      this.#buffer = bytes.slice();
+    } else {
+      const joined = new Uint8Array(left + bytes.length);
+      joined.set(this.#buffer.subarray(this.#at));
+      joined.set(bytes, left);
+      this.#buffer = joined;
+    }
+    this.#at = 0;
+  }
+
+  /** The next complete reply, or undefined. */
+  next(): { reply: RedisReply; error?: string } | undefined {
+    if (this.#at >= this.#buffer.length) return undefined;
+    const start = this.#at;
+    this.#error = undefined;
+    const reply = this.#value(true);
+    if (reply === INCOMPLETE) {
+      this.#at = start;
+      return undefined;
+    }
+    return { reply, error: this.#error };
+  }
+
+  /** The end of the line that starts at `from`, or -1. */
+  #lineEnd(from: number): number {
+    const buffer = this.#buffer;
+    for (let i = from; i < buffer.length - 1; i++) {
+      if (buffer[i] === 13 && buffer[i + 1] === 10) return i;
+    }
+    return -1;
+  }
+
+  #value(top: boolean): RedisReply | typeof INCOMPLETE {
+    const buffer = this.#buffer;
+    if (this.#at >= buffer.length) return INCOMPLETE;
+    const type = buffer[this.#at];
+    const end = this.#lineEnd(this.#at + 1);
+    if (end < 0) return INCOMPLETE;
+    const line = Buffer.from(
+      buffer.buffer,
+      buffer.byteOffset + this.#at + 1,
+      end - this.#at - 1,
+    )
+      .toString("latin1");
+    this.#at = end + 2;
+    switch (type) {
+      case 43: // + simple string
+        return line;
+      case 45: // - error
+        if (top) this.#error = line;
+        return line;
+      case 58: // : integer
+        return Number(line);
+      case 36: { // $ bulk string
+        const length = Number(line);
+        if (length < 0) return null;
+        if (this.#at + length + 2 > buffer.length) return INCOMPLETE;
+        // A view, not a copy: pushed bytes are never written again.
+        const value = Buffer.from(
+          buffer.buffer,
+          buffer.byteOffset + this.#at,
+          length,
+        );
+        this.#at += length + 2;
+        return value;
+      }
+      case 42: { // * array
+        const length = Number(line);
+        if (length < 0) return null;
+        const items: RedisReply[] = [];
+        for (let i = 0; i < length; i++) {
+          const item = this.#value(false);
+          if (item === INCOMPLETE) return INCOMPLETE;
+          items.push(item);
+        }
+        return items;
+      }
+      default:
+        throw new Error(
+          `Cannot read a reply of type '${String.fromCharCode(type)}'`,
+        );
+    }
+  }
+}
