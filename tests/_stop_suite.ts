@@ -5,9 +5,10 @@
  * worker process.
  */
 import assert from "node:assert/strict";
-import { type Task, TaskStatus } from "../mod.ts";
+import { READY_STATES, type Task, TaskStatus } from "../mod.ts";
 import type { Producer } from "../src/producer.ts";
 import {
+  eventually,
   EXAMPLE_JOBS,
   producerFor,
   serverArgs,
@@ -85,6 +86,50 @@ export async function stopSuite(
       await new Promise((resolve) => setTimeout(resolve, 6500));
       for (const name of names) {
         assert.equal(await exists(`${dir.path}/revoked-${name}`), false, name);
+      }
+    },
+  );
+
+  await t.step(
+    "a task revoked as soon as it is queued never runs, however far it got",
+    async () => {
+      await using _server = server();
+      // The server claims first (an idle worker: on Redis the task is
+      // claimed for it as it is queued), so the revoke races its start.
+      await api.tasks.queue("writelater.async", {
+        path: `${dir.path}/warm`,
+        lag: 0,
+      });
+      const names = [
+        "writelater.async",
+        "writelater.thread",
+        "writelater.process",
+      ];
+      for (const name of names) {
+        const path = `${dir.path}/early-${name}`;
+        // Resolves once it is in the store, before any worker could run it.
+        const queued = await api.tasks.queue(name, { path, lag: 2 }, {
+          callback: false,
+        });
+        const outcome = await api.tasks.revoke(queued.id);
+        assert.ok(
+          outcome === "revoked" || outcome === "requested",
+          `${name}: ${outcome}`,
+        );
+        let ended: Task | undefined;
+        await eventually(
+          async () => {
+            ended = await api.tasks.get(queued.id);
+            return ended !== undefined && READY_STATES.has(ended.status);
+          },
+          10,
+          `${name} ended`,
+        );
+        assert.equal(ended?.statusString, "REVOKED", `${ended}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      for (const name of names) {
+        assert.equal(await exists(`${dir.path}/early-${name}`), false, name);
       }
     },
   );

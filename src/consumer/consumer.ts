@@ -21,6 +21,8 @@ const logger = getLogger(["pq", "consumer"]);
 
 /** The smallest claim worth splitting the slots in two for (measured). */
 const MIN_OVERLAP_BATCH = 32;
+/** How long a revoke of a task not running here is kept, in ms. */
+const EARLY_REVOKE_MS = 60_000;
 
 /** What a consumer needs. */
 export interface ConsumerOptions {
@@ -95,6 +97,12 @@ export class Consumer {
   #executing = 0;
   /** Stops listening to `control` messages. */
   #unsubscribe?: Promise<() => Promise<void>>;
+  /**
+   * Revokes of tasks that were not running here when they came, by when:
+   * a task already claimed for this worker (handed over, or its claim's
+   * reply on its way) whose revoke came first is stopped as it begins.
+   */
+  readonly #revokedBefore = new Map<string, number>();
 
   /** Makes a consumer; `start()` runs it. */
   constructor(options: ConsumerOptions) {
@@ -211,11 +219,25 @@ export class Consumer {
   #onControl(message: ChannelMessage): void {
     if (message.event !== "revoke" || typeof message.data !== "string") return;
     const running = this.#running.get(message.data);
-    if (!running || running.controller.signal.aborted) return;
+    if (!running) return this.#keepRevoke(message.data);
+    if (running.controller.signal.aborted) return;
     logger.debug("Task {id} revoked: stopping it", { id: message.data });
     running.controller.abort(
       new TaskRevoked(revokedWhileRunning(message.data)),
     );
+  }
+
+  /** Keeps a revoke for a task that may begin here soon; forgets old ones. */
+  #keepRevoke(id: string): void {
+    const now = Date.now();
+    this.#revokedBefore.set(id, now);
+    if (this.#revokedBefore.size < 1000) return;
+    for (const [old, at] of this.#revokedBefore) {
+      if (now - at < EARLY_REVOKE_MS && this.#revokedBefore.size < 10_000) {
+        break;
+      }
+      this.#revokedBefore.delete(old);
+    }
   }
 
   async #claim(max: number): Promise<Claim[]> {
@@ -313,6 +335,9 @@ export class Consumer {
     this.#processed++;
     this.#executing++;
     const controller = new AbortController();
+    if (this.#revokedBefore.delete(claim.id)) {
+      controller.abort(new TaskRevoked(revokedWhileRunning(claim.id)));
+    }
     this.#running.set(claim.id, { claim, controller });
     this.#options.onChange?.();
     this.#execute(claim, controller.signal).then(

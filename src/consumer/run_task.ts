@@ -122,6 +122,8 @@ async function settle(
     }, ms);
   if (Number.isFinite(remaining)) timeOutIn(remaining * 1000);
   try {
+    // A task stopped before it began (revoked on its way here) never runs.
+    signals.throwIfAborted();
     const kwargs = await checkKwargs(job, task.name, task.kwargs);
     if ("invalid" in kwargs) {
       return { status: TaskStatus.FAILURE, result: kwargs.invalid };
