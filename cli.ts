@@ -11,17 +11,15 @@
  * @module
  */
 import { configure, getConsoleSink } from "@logtape/logtape";
-import { PulsarQueue, settingsEnv } from "./src/app.ts";
-import { runSubprocessChild } from "./src/consumer/subprocess_child.ts";
+import { PulsarQueue } from "./src/app.ts";
+import { runSubprocessChild } from "./src/run/subprocess_child.ts";
 import { SettingsError } from "./src/errors.ts";
-import {
-  SUBPROCESS_ARG,
-  subprocessSandbox,
-} from "./src/server/self_command.ts";
+import { SUBPROCESS_ARG, subprocessSandbox } from "./src/run/child_command.ts";
 import {
   type CommandOptions,
   helpText,
   resolveSettings,
+  settingsEnv,
 } from "./src/settings.ts";
 import type { Settings } from "./src/settings_types.ts";
 import {

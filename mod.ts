@@ -37,12 +37,10 @@ export {
   type JobAdvert,
   type WorkerStatus,
 } from "./src/heartbeat.ts";
-export {
-  Producer,
-  type QueueOptions,
-  TaskFuture,
-  Tasks,
-} from "./src/producer.ts";
+export { Producer } from "./src/producer/producer.ts";
+export { Tasks } from "./src/producer/tasks.ts";
+export { TaskFuture } from "./src/producer/task_future.ts";
+export type { QueueOptions } from "./src/queue_options.ts";
 export { type Dict, Task, type TaskRecord } from "./src/task.ts";
 export {
   EXCEPTION_STATES,
@@ -74,7 +72,6 @@ export type { JobPermissions, PermissionName } from "./src/permissions.ts";
 export type { ShellOptions } from "./src/shell.ts";
 export { type JobInfo, JobRegistry } from "./src/registry.ts";
 export type {
-  ChannelMessage,
   Claim,
   ClaimRequest,
   Finish,
@@ -85,7 +82,13 @@ export type {
   Store,
   StoreOptions,
 } from "./src/store/store.ts";
-export type { EventCallback } from "./src/events.ts";
+export type {
+  ChannelMessage,
+  EventCallback,
+  EventData,
+  EventMap,
+  TaskEventName,
+} from "./src/events.ts";
 export {
   LockError,
   SettingsError,

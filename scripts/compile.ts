@@ -19,7 +19,7 @@ const ROOT = new URL("../", import.meta.url);
  * Worker of THREAD_IO, and the config and job modules read at start.
  */
 export const COMPILE_INCLUDES: readonly string[] = [
-  "src/consumer/thread_worker.ts",
+  "src/run/thread_worker.ts",
   "pq.config.ts",
   "examples/jobs/",
 ];

@@ -3,21 +3,21 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { Producer } from "./producer.ts";
+import { Producer } from "./producer/producer.ts";
 import { loadRegistry } from "./registry.ts";
 import {
   checkManagerClass,
-  managedStore,
   type Manager,
   type ManagerClass,
   ManagerHost,
 } from "./manager.ts";
+import { managedStore } from "./store/managed_store.ts";
 import { runArbiter, WORKER_ENV } from "./server/arbiter.ts";
 import { runScheduler } from "./server/scheduler.ts";
 import { runWorker } from "./server/worker.ts";
 import { openSettingsStore } from "./store/open_store.ts";
 import type { Store } from "./store/store.ts";
-import { helpText, resolveSettings, SETTINGS } from "./settings.ts";
+import { helpText, resolveSettings, settingsEnv } from "./settings.ts";
 import type { Settings } from "./settings_types.ts";
 
 const logger = getLogger(["pq", "app"]);
@@ -55,19 +55,6 @@ export interface StartOptions {
   args?: string[];
   /** Aborts to stop the server gracefully (SIGINT and SIGTERM do too). */
   signal?: AbortSignal;
-}
-
-/** The `PQ_*` variables of the settings table that this process may read. */
-export function settingsEnv(): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = {};
-  for (const spec of SETTINGS) {
-    try {
-      env[spec.env] = Deno.env.get(spec.env);
-    } catch {
-      // No permission to read it: as if unset.
-    }
-  }
-  return env;
 }
 
 /**

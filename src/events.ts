@@ -1,130 +1,65 @@
 /**
- * Event callbacks by channel and event glob, as pulsar's channels.
+ * The events of a pq cluster: a message on a channel, and what each known
+ * channel carries, so that `onEvents` callbacks get typed data.
+ *
+ * Channels: `task` (a task's `queued`, `started` and `done` events, the data
+ * a {@linkcode Task}), `consumer` (each worker's `status`, a
+ * {@linkcode WorkerStatus}, every beat), `control` (`revoke`, a task id);
+ * any other channel carries what its publisher sent.
  * @module
  */
-import type { ChannelMessage } from "./store/store.ts";
+import type { WorkerStatus } from "./heartbeat.ts";
+import type { Task } from "./task.ts";
+
+/** A message on a channel, as a store carries it. */
+export interface ChannelMessage {
+  /** The channel, e.g. `task`. */
+  channel: string;
+  /** The event, e.g. `done`. */
+  event: string;
+  /** The payload (for channel `task`: a task record). */
+  data: unknown;
+}
+
+/** The events of channel `task`, in the order a task has them. */
+export type TaskEventName = "queued" | "started" | "done";
 
 /**
- * Called with the channel, the matched event name and the payload (a `Task`
- * on channel `task`).
+ * The data of the events of each known channel, as callbacks get it (checked
+ * on arrival: a malformed message is dropped with a warning).
+ *
+ * @example
+ * ```ts
+ * import type { EventMap } from "@pq/queue";
+ * const show = (task: EventMap["task"]) => console.log(task.statusString);
+ * ```
  */
-export type EventCallback = (
-  channel: string,
+export interface EventMap {
+  /** Every event of a task (and a task's id as event name): the task. */
+  task: Task;
+  /** A worker's status, published every beat: `status`. */
+  consumer: WorkerStatus;
+  /** `revoke`: the id of the task to stop. */
+  control: string;
+}
+
+/** The data of events on `channel`: typed for the known channels. */
+export type EventData<C extends string> = C extends keyof EventMap ? EventMap[C]
+  : unknown;
+
+/**
+ * Called with the channel, the matched event name and the data (a `Task` on
+ * channel `task`).
+ *
+ * @example
+ * ```ts
+ * import type { EventCallback } from "@pq/queue";
+ * const onDone: EventCallback<"task"> = (_channel, event, task) =>
+ *   console.log(event, task.id, task.statusString);
+ * ```
+ */
+export type EventCallback<C extends string = string> = (
+  channel: C,
   event: string,
-  data: unknown,
+  data: EventData<C>,
 ) => void;
-
-/**
- * A glob over event names as an anchored regular expression: `*` any run,
- * `?` one character, `[...]` a set; everything else literal.
- */
-export function globToRegExp(glob: string): RegExp {
-  let source = "";
-  for (let i = 0; i < glob.length; i++) {
-    const char = glob[i];
-    if (char === "*") source += ".*";
-    else if (char === "?") source += ".";
-    else if (char === "[") {
-      const end = glob.indexOf("]", i + 1);
-      if (end === -1) source += "\\[";
-      else {
-        const body = glob.slice(i + 1, end).replace(/^!/, "^").replaceAll(
-          "\\",
-          "\\\\",
-        );
-        source += `[${body}]`;
-        i = end;
-      }
-    } else source += char.replace(/[.+^${}()|\\\]]/g, "\\$&");
-  }
-  return new RegExp(`^${source}$`);
-}
-
-interface Registration {
-  pattern: string;
-  regexp: RegExp;
-  callbacks: Set<EventCallback>;
-}
-
-/**
- * Callbacks per channel and event pattern. A message on channel `task` also
- * matches the task's id as an event name, so one can follow one task.
- */
-export class EventHub {
-  readonly #channels = new Map<string, Map<string, Registration>>();
-  readonly #onError: (error: unknown, channel: string, event: string) => void;
-
-  /** `onError` hears of callbacks that throw (they are then removed). */
-  constructor(
-    onError: (error: unknown, channel: string, event: string) => void,
-  ) {
-    this.#onError = onError;
-  }
-
-  /** Adds a callback; resolves true when it is the channel's first. */
-  add(channel: string, pattern: string, callback: EventCallback): boolean {
-    const key = channel.toLowerCase();
-    let patterns = this.#channels.get(key);
-    const first = !patterns;
-    if (!patterns) this.#channels.set(key, patterns = new Map());
-    let registration = patterns.get(pattern);
-    if (!registration) {
-      registration = {
-        pattern,
-        regexp: globToRegExp(pattern),
-        callbacks: new Set(),
-      };
-      patterns.set(pattern, registration);
-    }
-    registration.callbacks.add(callback);
-    return first;
-  }
-
-  /** Removes a callback (no error when absent); true when the channel has none left. */
-  remove(channel: string, pattern: string, callback: EventCallback): boolean {
-    const key = channel.toLowerCase();
-    const patterns = this.#channels.get(key);
-    if (!patterns) return false;
-    const registration = patterns.get(pattern);
-    registration?.callbacks.delete(callback);
-    if (registration && registration.callbacks.size === 0) {
-      patterns.delete(pattern);
-    }
-    if (patterns.size > 0) return false;
-    this.#channels.delete(key);
-    return true;
-  }
-
-  /** True when the channel has callbacks. */
-  has(channel: string): boolean {
-    return this.#channels.has(channel.toLowerCase());
-  }
-
-  /** The channels with callbacks. */
-  channels(): string[] {
-    return [...this.#channels.keys()];
-  }
-
-  /** Calls every callback whose pattern matches the event (or the task id). */
-  dispatch(message: ChannelMessage, data: unknown, id?: string): void {
-    const patterns = this.#channels.get(message.channel.toLowerCase());
-    if (!patterns) return;
-    for (const registration of [...patterns.values()]) {
-      const event = registration.regexp.test(message.event)
-        ? message.event
-        : id !== undefined && registration.regexp.test(id)
-        ? id
-        : undefined;
-      if (event === undefined) continue;
-      for (const callback of [...registration.callbacks]) {
-        try {
-          callback(message.channel, event, data);
-        } catch (error) {
-          // As pulsar: a raising callback is removed, and the error logged.
-          this.remove(message.channel, registration.pattern, callback);
-          this.#onError(error, message.channel, event);
-        }
-      }
-    }
-  }
-}

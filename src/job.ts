@@ -6,6 +6,7 @@
 import { checkKnownKeys } from "./_did_you_mean.ts";
 import { type JobPermissions, permissionsProblem } from "./permissions.ts";
 import { cronError } from "./periodic.ts";
+import type { QueueOptions } from "./queue_options.ts";
 import { runShell, type ShellOptions } from "./shell.ts";
 import type { Dict, Task } from "./task.ts";
 
@@ -176,7 +177,7 @@ export interface JobBackend {
   queueTask(
     jobName: string,
     kwargs: Dict | undefined,
-    options: Dict & { fromTask: string },
+    options: QueueOptions & { fromTask: string },
   ): PromiseLike<Task>;
   /** What this process is doing: `{ tasks: { queues, ... } }`. */
   info(): Dict;
@@ -366,7 +367,7 @@ export class Job {
   queue(
     jobName: string,
     kwargs?: Dict,
-    options: Dict = {},
+    options: QueueOptions = {},
   ): PromiseLike<Task> {
     return this.backend.queueTask(jobName, kwargs, {
       ...options,
@@ -378,7 +379,7 @@ export class Job {
   queueLocal(
     jobName: string,
     kwargs?: Dict,
-    options: Dict = {},
+    options: QueueOptions = {},
   ): PromiseLike<Task> {
     return this.queue(jobName, kwargs, {
       ...options,

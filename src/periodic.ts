@@ -10,7 +10,20 @@
  * @module
  */
 import { Cron } from "croner";
-import type { JobClass } from "./job.ts";
+
+/**
+ * The options of a job that make it periodic (a job class has them as
+ * statics): written here, not taken from the job module, so that the job
+ * module's checks can use this one without an import cycle.
+ */
+export interface PeriodicOptions {
+  /** Seconds between runs. */
+  readonly runEvery?: number;
+  /** A time (Unix seconds) the runs are aligned to. */
+  readonly anchor?: number;
+  /** A cron expression (UTC), instead of `runEvery`. */
+  readonly cron?: string;
+}
 
 /** The run times of one periodic job. */
 export interface Schedule {
@@ -75,15 +88,15 @@ export function cronSchedule(expression: string): Schedule {
   };
 }
 
-/** The schedule of a job class, or undefined when it is not periodic. */
-export function scheduleOf(cls: JobClass): Schedule | undefined {
+/** The schedule of a job (class), or undefined when it is not periodic. */
+export function scheduleOf(cls: PeriodicOptions): Schedule | undefined {
   if (cls.cron) return cronSchedule(cls.cron);
   if (cls.runEvery) return everySchedule(cls.runEvery, cls.anchor ?? 0);
   return undefined;
 }
 
 /** True for a job that runs on a schedule (`runEvery` or `cron`). */
-export function isPeriodic(cls: JobClass): boolean {
+export function isPeriodic(cls: PeriodicOptions): boolean {
   return Boolean(cls.runEvery || cls.cron);
 }
 
@@ -93,7 +106,7 @@ export function isPeriodic(cls: JobClass): boolean {
  * periodic.
  */
 export function soonest(
-  jobs: ReadonlyArray<readonly [string, JobClass]>,
+  jobs: ReadonlyArray<readonly [string, PeriodicOptions]>,
   now: number,
 ): [string, number] | undefined {
   let best: [string, number] | undefined;

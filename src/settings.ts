@@ -508,6 +508,19 @@ export function parseCliArgs(
   };
 }
 
+/** The `PQ_*` variables of the settings table that this process may read. */
+export function settingsEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const spec of SETTINGS) {
+    try {
+      env[spec.env] = Deno.env.get(spec.env);
+    } catch {
+      // No permission to read it: as if unset.
+    }
+  }
+  return env;
+}
+
 /**
  * Reads the `PQ_*` variables of the table (`PQ_WORKERS`,
  * `PQ_CONCURRENT_TASKS`...); other variables are ignored. Numbers are

@@ -2,7 +2,7 @@
  * Test helpers: a pq server in its own OS process, on its own store.
  */
 import { PulsarQueue, type PulsarQueueOptions } from "../mod.ts";
-import type { Producer } from "../src/producer.ts";
+import type { Producer } from "../src/producer/producer.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 export const EXAMPLE_JOBS = new URL("../examples/jobs/", import.meta.url)

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { READY_STATES, type Task, TaskStatus } from "../mod.ts";
-import type { Producer } from "../src/producer.ts";
+import type { Producer } from "../src/producer/producer.ts";
 import {
   eventually,
   EXAMPLE_JOBS,

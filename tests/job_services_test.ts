@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { LockError, ShellError } from "../mod.ts";
 import { validateJobOptions } from "../src/job.ts";
-import { acquireJobLock } from "../src/lock.ts";
+import { acquireJobLock } from "../src/producer/job_lock.ts";
 import { jobPermissionFlags } from "../src/permissions.ts";
 import { runShell } from "../src/shell.ts";
 import { openStore } from "../src/store/open_store.ts";

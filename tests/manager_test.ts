@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChannelMessage, Manager, PulsarQueue } from "../mod.ts";
-import { managedStore } from "../src/manager.ts";
+import { managedStore } from "../src/store/managed_store.ts";
 import { resolveSettings } from "../src/settings.ts";
 import { TaskStatus } from "../src/status.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";

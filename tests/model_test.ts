@@ -16,7 +16,7 @@ import {
   UNREADY_STATES,
 } from "../mod.ts";
 import { codecFor } from "../src/codec.ts";
-import { globToRegExp } from "../src/events.ts";
+import { globToRegExp } from "../src/producer/event_hub.ts";
 import { jobNameOf, modeName, slugifyJobName } from "../src/job.ts";
 import { loadRegistry } from "../src/registry.ts";
 import { newTaskId, parseTaskRecord, type TaskRecord } from "../src/task.ts";

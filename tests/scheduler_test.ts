@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { job, JobRegistry } from "../mod.ts";
-import { Producer } from "../src/producer.ts";
+import { Producer } from "../src/producer/producer.ts";
 import { Scheduler } from "../src/server/scheduler.ts";
 import { defaultSettings } from "../src/settings.ts";
 import { openStore } from "../src/store/open_store.ts";

@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { readLines } from "../src/_lines.ts";
-import type { RemoteDone, RemoteLog } from "../src/consumer/remote_protocol.ts";
-import { frameMark } from "../src/consumer/remote_protocol.ts";
-import { SUBPROCESS_ARG } from "../src/server/self_command.ts";
+import type { RemoteDone, RemoteLog } from "../src/run/remote_protocol.ts";
+import { frameMark } from "../src/run/remote_protocol.ts";
+import { SUBPROCESS_ARG } from "../src/run/child_command.ts";
 import { resolveSettings } from "../src/settings.ts";
 import { TaskStatus } from "../src/status.ts";
 import { newTaskId, standInRecord } from "../src/task.ts";

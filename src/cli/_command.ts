@@ -2,7 +2,7 @@
  * What every command of the `pq` command line gets, and its usage error.
  * @module
  */
-import type { Producer } from "../producer.ts";
+import type { Producer } from "../producer/producer.ts";
 import type { CommandOptions } from "../settings.ts";
 import type { Settings } from "../settings_types.ts";
 import type { Task } from "../task.ts";

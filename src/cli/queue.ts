@@ -3,7 +3,7 @@
  * @module
  */
 import { TaskStatus } from "../status.ts";
-import type { Producer } from "../producer.ts";
+import type { Producer } from "../producer/producer.ts";
 import type { Dict, Task } from "../task.ts";
 import {
   checkArgs,

@@ -14,8 +14,8 @@ import { revokedWhileRunning } from "../store/_reasons.ts";
 import type { ChannelMessage, Claim, Finish, Store } from "../store/store.ts";
 import { type Dict, standInRecord, type TaskRecord } from "../task.ts";
 import type { JobBackend } from "../job.ts";
-import { failedRecord, runTask, TaskRevoked } from "./run_task.ts";
-import type { ThreadPool } from "./thread_pool.ts";
+import { failedRecord, runTask, TaskRevoked } from "../run/run_task.ts";
+import type { ThreadPool } from "../run/thread_pool.ts";
 
 const logger = getLogger(["pq", "consumer"]);
 

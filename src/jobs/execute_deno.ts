@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { TaskError } from "../errors.ts";
 import { job, type JobClass } from "../job.ts";
-import { denoCommand } from "../server/self_command.ts";
+import { denoCommand } from "../_deno_command.ts";
 
 /** A permission as `deno run` takes it: `read`, `net=example.com:443`... */
 const permission = z.string().regex(

@@ -21,7 +21,7 @@
 import { getLogger } from "@logtape/logtape";
 import { jobNameOf } from "../job.ts";
 import { type Schedule, scheduleOf } from "../periodic.ts";
-import { Producer } from "../producer.ts";
+import { Producer } from "../producer/producer.ts";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
 import { openSettingsStore } from "../store/open_store.ts";

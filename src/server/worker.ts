@@ -5,11 +5,12 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { Consumer } from "../consumer/consumer.ts";
-import { ThreadPool } from "../consumer/thread_pool.ts";
+import { ThreadPool } from "../run/thread_pool.ts";
 import { jobAdverts, startHeartbeat, type WorkerStatus } from "../heartbeat.ts";
 import { loggedBeatEvents, startBeats } from "./beat.ts";
-import { managedStore, type Manager } from "../manager.ts";
-import { Producer } from "../producer.ts";
+import type { Manager } from "../manager.ts";
+import { managedStore } from "../store/managed_store.ts";
+import { Producer } from "../producer/producer.ts";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
 import { openSettingsStore } from "../store/open_store.ts";
@@ -52,7 +53,6 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     settings: () => Promise.resolve(settings),
     registry,
     store,
-    worker: name,
     info: () => ({ tasks: consumer?.info() ?? {} }),
     threads,
   });

@@ -8,8 +8,11 @@
  * publishes the task event of the transition (channel `task`) with it.
  * @module
  */
+import type { ChannelMessage } from "../events.ts";
 import type { WorkerStatus } from "../heartbeat.ts";
 import type { TaskRecord } from "../task.ts";
+
+export type { ChannelMessage } from "../events.ts";
 
 /** A task taken from a queue under a lease. */
 export interface Claim {
@@ -81,16 +84,6 @@ export type RevokeOutcome =
   | "finished"
   /** No task has this id. */
   | "unknown";
-
-/** A message on a channel. */
-export interface ChannelMessage {
-  /** The channel, e.g. `task`. */
-  channel: string;
-  /** The event, e.g. `done`. */
-  event: string;
-  /** The payload (for channel `task`: a task record). */
-  data: unknown;
-}
 
 /** Called for every message on a subscribed channel. */
 export type MessageListener = (message: ChannelMessage) => void;

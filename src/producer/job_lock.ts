@@ -3,12 +3,12 @@
  * holder blocks others for one `timeout` at most.
  * @module
  */
-import { sleep } from "./_abort.ts";
+import { sleep } from "../_abort.ts";
 import { getLogger } from "@logtape/logtape";
-import { LockError } from "./errors.ts";
-import type { JobLock, LockOptions } from "./job.ts";
-import type { Store } from "./store/store.ts";
-import { newTaskId } from "./task.ts";
+import { LockError } from "../errors.ts";
+import type { JobLock, LockOptions } from "../job.ts";
+import type { Store } from "../store/store.ts";
+import { newTaskId } from "../task.ts";
 
 const logger = getLogger(["pq", "lock"]);
 

@@ -4,7 +4,7 @@
  * @module
  */
 import type { JobBackend, JobLock, JobLogger } from "../job.ts";
-import type { Dict, Task } from "../task.ts";
+import type { Task } from "../task.ts";
 import {
   type RemoteCall,
   type RemoteLog,
@@ -62,7 +62,7 @@ export class RemoteHost implements AsyncDisposable {
       case "queueTask": {
         const [jobName, kwargs, options] = message.args;
         const task = await this.#backend.queueTask(jobName, kwargs, {
-          ...options as Dict,
+          ...options,
           fromTask: this.#task.id,
         });
         return task.toJSON();

@@ -13,7 +13,7 @@ import {
   jobNameOf,
   type LockOptions,
 } from "../job.ts";
-import { type Dict, Task } from "../task.ts";
+import { Task } from "../task.ts";
 import {
   type FromRemote,
   fromRemoteError,
@@ -180,10 +180,10 @@ async function findJob(module: string, name: string): Promise<JobClass> {
 }
 
 /** Options as data: a signal or callback cannot cross to the worker. */
-function withoutFunctions(options: Dict): Dict {
+function withoutFunctions<T extends object>(options: T): T {
   return Object.fromEntries(
     Object.entries(options).filter(([, value]) =>
       typeof value !== "function" && !(value instanceof AbortSignal)
     ),
-  );
+  ) as T;
 }

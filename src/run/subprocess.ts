@@ -9,7 +9,7 @@ import { readLines } from "../_lines.ts";
 import { TaskError } from "../errors.ts";
 import type { JobLogger } from "../job.ts";
 import { type JobPermissions, missingFromParent } from "../permissions.ts";
-import { childCommand } from "../server/self_command.ts";
+import { childCommand } from "./child_command.ts";
 import type { Task } from "../task.ts";
 import type { RemoteHost } from "./remote_host.ts";
 import {

@@ -4,6 +4,7 @@
  * both: by structured clone to a Web Worker, as JSON lines to a subprocess.
  * @module
  */
+import type { QueueOptions } from "../queue_options.ts";
 import { TaskError } from "../errors.ts";
 import type { Settings } from "../settings_types.ts";
 import { statusString, type TaskStatusCode } from "../status.ts";
@@ -44,7 +45,11 @@ export interface RemoteError {
 export type RemoteCall =
   & { type: "call"; id: number }
   & (
-    | { method: "queueTask"; args: [string, Dict | undefined, Dict] }
+    | {
+      method: "queueTask";
+      // Checked by `queueTask` on the worker side, as a local job's.
+      args: [string, Dict | undefined, QueueOptions];
+    }
     | { method: "lock"; args: [string, { timeout?: number; wait?: number }] }
     | { method: "unlock"; args: [number] }
   );

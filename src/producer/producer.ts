@@ -1,0 +1,516 @@
+/**
+ * The producer API of a pq application (`PulsarQueue.api()`): its lifecycle,
+ * its events, queueing and running tasks, waiting for them. `api.tasks`
+ * ({@linkcode Tasks}) is its facade; waiting is in `task_waiters.ts`.
+ *
+ * Invariants: nothing is queued before every option is checked
+ * (`prepareTasks`); a closed producer queues nothing and rejects its
+ * waiters; a store it opened, it closes.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { didYouMean } from "../_did_you_mean.ts";
+import { NO_JOB_CODE_HINT, TaskNotAvailable } from "../errors.ts";
+import type { EventCallback } from "../events.ts";
+import {
+  type JobAdvert,
+  parseWorkerStatus,
+  type WorkerStatus,
+} from "../heartbeat.ts";
+import {
+  checkKwargs,
+  type JobBackend,
+  type JobLock,
+  type LockOptions,
+} from "../job.ts";
+import type { ManagerHost } from "../manager.ts";
+import {
+  checkQueueOptions,
+  type JobDefaults,
+  type NewTaskOptions,
+  newTaskRecord,
+  type QueueOptions,
+} from "../queue_options.ts";
+import { type JobRegistry, loadRegistry } from "../registry.ts";
+import { runTask } from "../run/run_task.ts";
+import { ThreadPool } from "../run/thread_pool.ts";
+import type { Settings } from "../settings_types.ts";
+import { TaskStatus } from "../status.ts";
+import { managedStore } from "../store/managed_store.ts";
+import { openSettingsStore } from "../store/open_store.ts";
+import type { ChannelMessage, Store } from "../store/store.ts";
+import { type Dict, parseTaskRecord, Task, type TaskRecord } from "../task.ts";
+import { EventHub, type HubCallback } from "./event_hub.ts";
+import { acquireJobLock } from "./job_lock.ts";
+import { QueuedTask, TaskFuture } from "./task_future.ts";
+import { queueOne, Tasks } from "./tasks.ts";
+import { TaskWaiters } from "./task_waiters.ts";
+import { UnconsumedQueues } from "./unconsumed_queues.ts";
+
+const logger = getLogger(["pq", "producer"]);
+
+/** How a producer is made (by `PulsarQueue.api()` or by a server). */
+export interface ProducerInit {
+  /** Resolves the settings when the producer starts. */
+  settings: () => Promise<Settings>;
+  /** The registry, when the caller loaded it already. */
+  registry?: JobRegistry;
+  /** The store, when the caller opened it already (not closed by us). */
+  store?: Store;
+  /** What a consumer in this process reports as `info()`. */
+  info?: () => Dict;
+  /** The Web Workers of THREAD_IO jobs (made when needed, when absent). */
+  threads?: ThreadPool;
+  /** The application's manager, used while the producer is open. */
+  manager?: ManagerHost;
+  /** False to open only a store that exists (see `ApiOptions.create`). */
+  create?: boolean;
+}
+
+/**
+ * The producer API of a pq application: `api.tasks` queues tasks; events,
+ * start and close. Made by `PulsarQueue.api()`.
+ *
+ * @example
+ * ```ts
+ * import { PulsarQueue } from "@pq/queue";
+ * const app = new PulsarQueue({ taskPaths: ["./examples/jobs/"] });
+ * await using api = await app.api().start();
+ * const task = await api.tasks.queue("addition", { a: 4, b: 6 });
+ * console.log(task.result); // 10
+ * ```
+ */
+export class Producer implements AsyncDisposable, JobBackend {
+  /** The tasks consumer: queue, execute, jobList... */
+  readonly tasks: Tasks;
+  readonly #init: ProducerInit;
+  readonly #hub = new EventHub((error, channel, event) =>
+    logger.error("Event callback on {channel}/{event} failed: {error}", {
+      channel,
+      event,
+      error,
+    })
+  );
+  readonly #waiters = new TaskWaiters((id) => this.store.get(id));
+  readonly #unconsumed = new UnconsumedQueues({
+    awaited: (id) => this.#waiters.has(id),
+    workers: () => this.workers(),
+    storeUrl: () => this.store.url,
+  });
+  readonly #unsubscribe = new Map<string, Promise<() => Promise<void>>>();
+  #starting?: Promise<this>;
+  #closing?: Promise<void>;
+  #settings?: Settings;
+  #registry?: JobRegistry;
+  #store?: Store;
+  #ownsStore = false;
+  /** Web Workers made here for `execute` of THREAD_IO jobs. */
+  #ownThreads?: ThreadPool;
+  #managed = false;
+  readonly #nodeName = Deno.hostname().toLowerCase();
+
+  /** Use `PulsarQueue.api()`. */
+  constructor(init: ProducerInit) {
+    this.#init = init;
+    this.tasks = new Tasks(this);
+  }
+
+  /** The consumers of this API (only `tasks`). */
+  get consumers(): Tasks[] {
+    return [this.tasks];
+  }
+
+  /** The host name, lower-case: the name of this host's local queue. */
+  get nodeName(): string {
+    return this.#nodeName;
+  }
+
+  /** The resolved settings (after `start()`). */
+  get settings(): Settings {
+    return this.#need(this.#settings, "settings");
+  }
+
+  /** The job registry (after `start()`). */
+  get registry(): JobRegistry {
+    return this.#need(this.#registry, "registry");
+  }
+
+  /** The store (after `start()`). */
+  get store(): Store {
+    return this.#need(this.#store, "store");
+  }
+
+  /**
+   * Resolves settings, loads the jobs, opens the store and subscribes to task
+   * events. Idempotent; `tasks.queue` calls it when needed.
+   */
+  start(): Promise<this> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<this> {
+    if (this.#closing) throw new Error("Cannot start a closed producer");
+    const settings = await this.#init.settings();
+    this.#settings = settings;
+    this.#registry = this.#init.registry ??
+      await loadRegistry(settings.taskPaths);
+    const manager = await this.#init.manager?.acquire(settings, "producer");
+    this.#managed = manager !== undefined;
+    if (this.#init.store) this.#store = this.#init.store;
+    else {
+      const store = await openSettingsStore(settings, {
+        create: this.#init.create,
+      });
+      this.#store = manager ? managedStore(store, manager) : store;
+      this.#ownsStore = true;
+    }
+    return this;
+  }
+
+  /** True once `close()` was called. */
+  closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * Calls `callback(channel, event, data)` for events of `channel` whose
+   * name matches `pattern` (`*`, `?`, `[...]`). On channel `task` the data
+   * is a `Task`, and a task's id is an event name too.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * await api.onEvents("task", "done", (_channel, _event, task) => {
+   *   console.log(String(task));
+   * });
+   * ```
+   */
+  async onEvents<C extends string>(
+    channel: C,
+    pattern: string,
+    callback: EventCallback<C>,
+  ): Promise<void> {
+    await this.start();
+    // The hub holds callbacks untyped; #onMessage checks each channel's data.
+    this.#hub.add(channel, pattern, callback as HubCallback);
+    await this.#subscribe(channel);
+  }
+
+  /** Removes a callback added by `onEvents` (no error when absent). */
+  async removeEventCallback<C extends string>(
+    channel: C,
+    pattern: string,
+    callback: EventCallback<C>,
+  ): Promise<void> {
+    const last = this.#hub.remove(channel, pattern, callback as HubCallback);
+    const key = channel.toLowerCase();
+    if (last && key !== "task") {
+      const unsubscribe = this.#unsubscribe.get(key);
+      this.#unsubscribe.delete(key);
+      if (unsubscribe) await (await unsubscribe)();
+    }
+  }
+
+  /** Queues a task made elsewhere (its `queue` must be set). */
+  queue(task: Task, options: { callback?: boolean } = {}): TaskFuture {
+    return new TaskFuture(
+      task.id,
+      this.#enqueue(task.toJSON(), options.callback ?? true),
+    );
+  }
+
+  /** Runs a task in this process (no queue) and resolves with it done. */
+  execute(task: Task): TaskFuture {
+    return new TaskFuture(task.id, this.#execute(task.toJSON()));
+  }
+
+  /** Publishes a message on a channel, to every process that listens. */
+  async publish(channel: string, event: string, data: unknown): Promise<void> {
+    await this.start();
+    await this.store.publish({ channel, event, data });
+  }
+
+  /** What this process is doing (a server's consumer adds its `tasks` info). */
+  info(): Dict {
+    return this.#init.info?.() ?? {};
+  }
+
+  /**
+   * Takes a named lock in the store; jobs use `ctx.lock()` (see `Job.lock`).
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * await using _lock = await api.lock("nightly-report", { wait: 5 });
+   * ```
+   */
+  async lock(name: string, options: LockOptions = {}): Promise<JobLock> {
+    await this.start();
+    return await acquireJobLock(this.store, name, options);
+  }
+
+  /** Used by jobs' `queue()`: queues with `fromTask` set. */
+  queueTask(
+    jobName: string,
+    kwargs: Dict | undefined,
+    options: QueueOptions & { fromTask: string },
+  ): TaskFuture {
+    const { fromTask, ...rest } = options;
+    return queueOne(this, jobName, kwargs, rest, fromTask);
+  }
+
+  /**
+   * Waits until the task of `id` is done (following retries to the last
+   * attempt). The store is checked too, so a missed event does not hang.
+   */
+  waitFor(id: string): Promise<Task> {
+    const done = this.#waiters.wait(id);
+    // Subscribed first, then the store: no done event falls in between.
+    const check = () => this.#waiters.check([id]);
+    this.#subscribe("task").then(check, check);
+    return done;
+  }
+
+  /**
+   * The live workers, from the store: those whose last beat has not
+   * expired (a worker beats every second while it runs tasks, every 3 s
+   * while idle), sorted by name.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * for (const w of await api.workers()) console.log(w.worker, w.queues);
+   * ```
+   */
+  async workers(): Promise<WorkerStatus[]> {
+    await this.start();
+    return await this.store.liveWorkers();
+  }
+
+  /** Stops event delivery, rejects waiting futures and closes the store. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    await this.#starting?.catch(() => undefined);
+    this.#unconsumed.close();
+    this.#waiters.close();
+    for (const unsubscribe of this.#unsubscribe.values()) {
+      await (await unsubscribe.catch(() => async () => {}))();
+    }
+    this.#unsubscribe.clear();
+    await this.#ownThreads?.close();
+    if (this.#ownsStore) await this.#store?.close();
+    if (this.#managed) await this.#init.manager?.release();
+  }
+
+  /**
+   * Makes the record of a new task, checking every option and, when this
+   * process has the job's code and the job a schema, the kwargs. A job
+   * that only live workers have (from their heartbeats) may be queued too;
+   * an unknown one rejects with `TaskNotAvailable` and the close names.
+   */
+  async prepareTask(
+    jobName: string,
+    kwargs: Dict = {},
+    options: NewTaskOptions = {},
+  ): Promise<TaskRecord> {
+    const [record] = await this.prepareTasks(jobName, [kwargs], options);
+    return record;
+  }
+
+  /**
+   * `prepareTask` for many kwargs of one job: the job is looked up once,
+   * and kwargs are checked (asynchronously) only when the job has a schema.
+   */
+  async prepareTasks(
+    jobName: string,
+    kwargsList: readonly Dict[],
+    options: NewTaskOptions = {},
+  ): Promise<TaskRecord[]> {
+    await this.start();
+    for (const kwargs of kwargsList) checkQueueOptions(kwargs, options);
+    const local = this.registry.get(jobName);
+    const remote = options.queue !== false;
+    const job: JobDefaults = local ??
+      (remote ? await this.#advertised(jobName) : undefined) ??
+      await this.#unavailable(jobName, remote);
+    if (local?.schema) {
+      for (const kwargs of kwargsList) {
+        const checked = await checkKwargs(local, jobName, kwargs);
+        if ("invalid" in checked) {
+          throw new TypeError(`Cannot queue task: ${checked.invalid}`);
+        }
+      }
+    }
+    const fallback = this.settings.defaultTaskQueue;
+    return kwargsList.map((kwargs) =>
+      newTaskRecord(jobName, kwargs, options, job, fallback)
+    );
+  }
+
+  /** The advert of a job that a live worker has, or undefined. */
+  async #advertised(jobName: string): Promise<JobAdvert | undefined> {
+    for (const worker of await this.workers()) {
+      const advert = worker.jobs.find((job) => job.name === jobName);
+      if (advert) return advert;
+    }
+    return undefined;
+  }
+
+  /**
+   * Throws `TaskNotAvailable` with the names that are close, if any: of
+   * this process's jobs, and of the live workers' when `remote`.
+   */
+  async #unavailable(jobName: string, remote: boolean): Promise<never> {
+    const names = new Set(this.registry.names());
+    for (const worker of remote ? await this.workers() : []) {
+      for (const job of worker.jobs) names.add(job.name);
+    }
+    const hint = didYouMean(jobName, names) ||
+      (this.registry.names().length ? "" : NO_JOB_CODE_HINT);
+    throw new TaskNotAvailable(jobName, { hint });
+  }
+
+  async #enqueue(record: TaskRecord, callback: boolean): Promise<Task> {
+    if (this.#closing) {
+      throw new Error("Cannot queue task as the producer is closing");
+    }
+    await this.start();
+    if (record.queue === null) return this.#execute(record);
+    // Task events are listened to only once something waits for them.
+    if (callback) await this.#subscribe("task");
+    const done = callback ? this.#waiters.wait(record.id) : undefined;
+    if (callback) this.#unconsumed.add(record);
+    try {
+      await this.store.enqueue([record]);
+    } catch (error) {
+      // The caller gets the error from this promise; the waiter goes.
+      done?.catch(() => undefined);
+      this.#waiters.drop(record.id, error);
+      throw error;
+    }
+    return done ? await done : this.#queuedTask(record);
+  }
+
+  /** Queues records in one store call; resolves with them QUEUED. */
+  async enqueueMany(records: TaskRecord[]): Promise<Task[]> {
+    if (this.#closing) {
+      throw new Error("Cannot queue task as the producer is closing");
+    }
+    await this.start();
+    await this.store.enqueue(records);
+    return records.map((record) => this.#queuedTask(record));
+  }
+
+  /** A QUEUED task whose `doneCallback` waits for it (made on first use). */
+  #queuedTask(record: TaskRecord): Task {
+    return new QueuedTask(record, () => {
+      const done = this.waitFor(record.id);
+      this.#unconsumed.add(record);
+      return done;
+    });
+  }
+
+  async #execute(record: TaskRecord): Promise<Task> {
+    await this.start();
+    const now = () => Date.now() / 1000;
+    const started: TaskRecord = {
+      ...record,
+      queue: null,
+      status: TaskStatus.STARTED,
+      timeStarted: now(),
+      node: this.#nodeName,
+      worker: null,
+    };
+    await this.#publishTask("started", started);
+    const outcome = await runTask(started, this.registry.get(record.name), {
+      backend: this,
+      now,
+      threads: this.#init.threads ??
+        (this.#ownThreads ??= new ThreadPool(this.settings.threadWorkers)),
+      settings: this.settings,
+    });
+    await this.#publishTask("done", outcome.task);
+    return new Task(outcome.task);
+  }
+
+  async #publishTask(event: string, record: TaskRecord): Promise<void> {
+    try {
+      await this.store.publish({ channel: "task", event, data: record });
+    } catch (error) {
+      // As pulsar-queue: a failed publish is logged, the task goes on.
+      logger.error("Cannot publish {event} of task {id}: {error}", {
+        event,
+        id: record.id,
+        error,
+      });
+    }
+  }
+
+  async #subscribe(channel: string): Promise<void> {
+    const key = channel.toLowerCase();
+    if (this.#unsubscribe.has(key)) {
+      await this.#unsubscribe.get(key);
+      return;
+    }
+    const subscribing = this.store.subscribe(
+      key,
+      (message) => this.#onMessage(message),
+    );
+    this.#unsubscribe.set(key, subscribing);
+    await subscribing;
+  }
+
+  #onMessage(message: ChannelMessage): void {
+    if (message.channel === "consumer" && message.event === "status") {
+      const status = parseWorkerStatus(message.data);
+      if (status) this.#hub.dispatch(message, status);
+      else logger.warn("Ignored a malformed worker status event");
+      return;
+    }
+    if (message.channel === "control" && typeof message.data !== "string") {
+      logger.warn("Ignored a malformed control event: {event}", {
+        event: message.event,
+      });
+      return;
+    }
+    if (message.channel !== "task") {
+      this.#hub.dispatch(message, message.data);
+      return;
+    }
+    // Most task events are of no interest here: skip them before the
+    // (costly) validation.
+    const id = (message.data as { id?: unknown } | null)?.id;
+    const awaited = typeof id === "string" && this.#waiters.has(id);
+    if (!awaited && !this.#hub.has("task")) return;
+    const parsed = parseTaskRecord(message.data);
+    if (!parsed.ok) {
+      logger.warn("Ignored a malformed task event: {reason}", {
+        reason: parsed.reason,
+      });
+      return;
+    }
+    const task = new Task(parsed.record);
+    if (message.event === "done") this.#waiters.settle(task);
+    this.#hub.dispatch(message, task, task.id);
+  }
+
+  #need<T>(value: T | undefined, what: string): T {
+    if (value === undefined) {
+      throw new Error(`The producer has no ${what} before start()`);
+    }
+    return value;
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * `api.tasks`: queue, execute, get and revoke tasks; the job registry and
+ * the periodic schedule. A facade over its producer: every
+ * argument is checked here or in `prepareTasks`, before anything is queued.
+ * @module
+ */
+import { describeValue } from "../errors.ts";
+import { soonest } from "../periodic.ts";
+import {
+  checkQueueOptionKeys,
+  type NewTaskOptions,
+  type QueueOptions,
+} from "../queue_options.ts";
+import type { JobInfo, JobRegistry } from "../registry.ts";
+import type { Settings } from "../settings_types.ts";
+import type { RevokeOutcome, Store } from "../store/store.ts";
+import { type Dict, newTaskId, Task, type TaskRecord } from "../task.ts";
+import { TaskFuture } from "./task_future.ts";
+
+/** What `api.tasks` uses of its producer. */
+export interface TasksHost {
+  /** This host's name, lower-case: its local queue. */
+  readonly nodeName: string;
+  /** The settings (after `start()`). */
+  readonly settings: Settings;
+  /** The job registry (after `start()`). */
+  readonly registry: JobRegistry;
+  /** The store (after `start()`). */
+  readonly store: Store;
+  /** Opens the producer; idempotent. */
+  start(): Promise<unknown>;
+  /** True once the producer is closing. */
+  closing(): boolean;
+  /** The checked record of a new task. */
+  prepareTask(
+    jobName: string,
+    kwargs?: Dict,
+    options?: NewTaskOptions,
+  ): Promise<TaskRecord>;
+  /** The checked records of new tasks of one job. */
+  prepareTasks(
+    jobName: string,
+    kwargsList: readonly Dict[],
+    options?: NewTaskOptions,
+  ): Promise<TaskRecord[]>;
+  /** Queues (or runs, when its queue is null) a prepared task. */
+  queue(task: Task, options?: { callback?: boolean }): TaskFuture;
+  /** Queues prepared records in one store call. */
+  enqueueMany(records: TaskRecord[]): Promise<Task[]>;
+}
+
+/**
+ * The tasks consumer of the producer API (`api.tasks`).
+ *
+ * @example
+ * ```ts
+ * import { PulsarQueue } from "@pq/queue";
+ * await using api = await new PulsarQueue({ taskPaths: ["./examples/jobs/"] })
+ *   .api().start();
+ * const queued = await api.tasks.queue("addition", { a: 1 }, {
+ *   callback: false,
+ *   delay: 2,
+ * });
+ * console.log(queued.statusString); // "QUEUED"
+ * ```
+ */
+export class Tasks {
+  /** The consumer name. */
+  readonly name = "tasks";
+  readonly #producer: TasksHost;
+
+  /** Made by the producer. */
+  constructor(producer: TasksHost) {
+    this.#producer = producer;
+  }
+
+  /**
+   * Queues a task of `jobName`. An unknown name rejects with
+   * `TaskNotAvailable`; a bad option rejects with a `TypeError` or
+   * `RangeError` naming it.
+   */
+  queue(
+    jobName: string,
+    kwargs?: Dict,
+    options: QueueOptions = {},
+  ): TaskFuture {
+    return queueOne(this.#producer, jobName, kwargs, options);
+  }
+
+  /**
+   * Queues many tasks of one job in one store call (all or none) and
+   * resolves with them QUEUED; `task.doneCallback` of each resolves when it
+   * is done.
+   */
+  async queueMany(
+    jobName: string,
+    kwargsList: readonly Dict[],
+    options: Omit<QueueOptions, "callback"> = {},
+  ): Promise<Task[]> {
+    const producer = this.#producer;
+    await producer.start();
+    checkQueueOptionKeys(options, "tasks.queueMany", false);
+    if (options.queue === false) {
+      throw new TypeError(
+        "Cannot queue many tasks with 'queue' false: use execute",
+      );
+    }
+    if (!Array.isArray(kwargsList)) {
+      throw new TypeError(
+        `Cannot queue many tasks as 'kwargsList' must be an array: got ${
+          describeValue(kwargsList)
+        }`,
+      );
+    }
+    const records = await producer.prepareTasks(jobName, kwargsList, options);
+    return await producer.enqueueMany(records);
+  }
+
+  /** Queues a task on this host's local queue (served first by its servers). */
+  queueLocal(
+    jobName: string,
+    kwargs?: Dict,
+    options: QueueOptions = {},
+  ): TaskFuture {
+    return this.queue(jobName, kwargs, {
+      ...options,
+      queue: this.#producer.nodeName,
+    });
+  }
+
+  /** Runs a task in this process, without a queue; resolves when done. */
+  execute(
+    jobName: string,
+    kwargs?: Dict,
+    options: QueueOptions = {},
+  ): TaskFuture {
+    return this.queue(jobName, kwargs, {
+      ...options,
+      queue: false,
+      callback: true,
+    });
+  }
+
+  /** The stored task of an id, or undefined (unknown, or past retention). */
+  async get(id: string): Promise<Task | undefined> {
+    await this.#producer.start();
+    const record = await this.#producer.store.get(id);
+    return record && new Task(record);
+  }
+
+  /**
+   * Revokes a task: a queued one never runs (REVOKED); a running one is
+   * stopped at once in every mode (its worker is told on channel
+   * `control`; a lease renewal carries the revoke too).
+   */
+  async revoke(id: string): Promise<RevokeOutcome> {
+    await this.#producer.start();
+    return await this.#producer.store.revoke(id);
+  }
+
+  /** The queues a server consumes, in priority order: local queue first. */
+  queues(): string[] {
+    return [this.#producer.nodeName, ...this.#producer.settings.taskQueues];
+  }
+
+  /** `[name, info]` of the named jobs, or of all. */
+  jobList(names?: readonly string[]): Array<[string, JobInfo]> {
+    return this.#producer.registry.jobList(names);
+  }
+
+  /**
+   * The periodic job, among `names` (all jobs when absent), whose next run
+   * comes soonest: `[name, seconds until that run]`, as pulsar-queue's
+   * `next_scheduled`. Resolves with undefined when none of the names is a
+   * periodic job (unknown and regular names are skipped). Run times are a
+   * fixed grid (see the README's "Periodic jobs"), so any process can tell
+   * when the next run is due; it is queued then by a server started with
+   * `--schedule-periodic`.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue({ taskPaths: ["./examples/jobs/"] })
+   *   .api().start();
+   * const next = await api.tasks.nextScheduled();
+   * if (next) console.log(`${next[0]} runs in ${next[1]} s`);
+   * ```
+   */
+  async nextScheduled(
+    names?: readonly string[],
+  ): Promise<[string, number] | undefined> {
+    await this.#producer.start();
+    const registry = this.#producer.registry;
+    const jobs = (names ?? registry.names()).flatMap((name) => {
+      const cls = registry.get(name);
+      return cls ? [[name, cls] as const] : [];
+    });
+    return soonest(jobs, Date.now() / 1000);
+  }
+}
+
+/**
+ * Queues one task: `tasks.queue`, and jobs' `queue()` with `fromTask`. The
+ * future has its id at once; bad arguments reject it before anything is
+ * queued.
+ */
+export function queueOne(
+  producer: TasksHost,
+  jobName: string,
+  kwargs: Dict | undefined,
+  options: QueueOptions,
+  fromTask?: string,
+): TaskFuture {
+  const id = newTaskId();
+  const promise = (async () => {
+    if (producer.closing()) {
+      throw new Error("Cannot queue task as the producer is closing");
+    }
+    checkQueueOptionKeys(options, "tasks.queue");
+    const record = await producer.prepareTask(jobName, kwargs, {
+      ...options,
+      id,
+      ...(fromTask !== undefined && { fromTask }),
+    });
+    return await producer.queue(new Task(record), options);
+  })();
+  return new TaskFuture(id, promise);
+}

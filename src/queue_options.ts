@@ -1,0 +1,161 @@
+/**
+ * What `tasks.queue` takes besides the job name and kwargs, how it is checked
+ * at the boundary, and the record of a new task it makes. Jobs queue tasks
+ * with the same options (`ctx.queue`), so they belong to the model.
+ * @module
+ */
+import { checkKnownKeys } from "./_did_you_mean.ts";
+import { describeValue } from "./errors.ts";
+import { TaskStatus } from "./status.ts";
+import { type Dict, newTaskId, type TaskRecord } from "./task.ts";
+
+/**
+ * Options of `tasks.queue`. Durations are seconds.
+ *
+ * @example
+ * ```ts
+ * import type { QueueOptions } from "@pq/queue";
+ * const later: QueueOptions = { delay: 60, callback: false };
+ * ```
+ */
+export interface QueueOptions {
+  /**
+   * True (default): the future resolves when the task is done. False: it
+   * resolves once the task is queued, and `task.doneCallback` when done.
+   */
+  callback?: boolean;
+  /** Seconds to wait before the task may run. */
+  delay?: number;
+  /**
+   * The queue: a name; true (default) for the job's `defaultQueue` or the
+   * `defaultTaskQueue` setting; false to run it in this process.
+   */
+  queue?: string | boolean;
+  /** Seconds, counted from when the task is due, after which it is revoked. */
+  timeout?: number;
+  /** `maxRetries`, `retryDelay`, `maxConcurrency`, and free keys. */
+  metaParams?: Dict;
+}
+
+/** Every key of {@linkcode QueueOptions}: `tasks.queue` refuses any other. */
+const QUEUE_OPTION_KEYS = [
+  "callback",
+  "delay",
+  "queue",
+  "timeout",
+  "metaParams",
+] as const satisfies readonly (keyof QueueOptions)[];
+
+/**
+ * Refuses keys that are not queue options (naming the close one), `callback`
+ * too unless `withCallback`; `where` names the caller in the message.
+ */
+export function checkQueueOptionKeys(
+  options: unknown,
+  where: string,
+  withCallback = true,
+): void {
+  if (typeof options !== "object" || options === null) return;
+  checkKnownKeys(
+    options as Dict,
+    withCallback
+      ? QUEUE_OPTION_KEYS
+      : QUEUE_OPTION_KEYS.filter((key) => key !== "callback"),
+    where,
+  );
+}
+
+/**
+ * Checks the kwargs and option values of `tasks.queue`; throws a TypeError
+ * naming the bad one and its value.
+ */
+export function checkQueueOptions(
+  kwargs: unknown,
+  options: QueueOptions,
+): void {
+  const fail = (what: string, expected: string, value: unknown) => {
+    throw new TypeError(
+      `Cannot queue task as '${what}' must be ${expected}: got ${
+        describeValue(value)
+      }`,
+    );
+  };
+  if (typeof options !== "object" || options === null) {
+    fail("options", "an object", options);
+  }
+  if (
+    typeof kwargs !== "object" || kwargs === null || Array.isArray(kwargs)
+  ) fail("kwargs", "an object", kwargs);
+  const { delay, timeout, callback, queue, metaParams } = options;
+  if (
+    delay !== undefined &&
+    !(typeof delay === "number" && Number.isFinite(delay) && delay >= 0)
+  ) fail("delay", "a non-negative number", delay);
+  if (
+    timeout !== undefined && timeout !== null &&
+    !(typeof timeout === "number" && Number.isFinite(timeout) && timeout > 0)
+  ) fail("timeout", "a positive number", timeout);
+  if (callback !== undefined && typeof callback !== "boolean") {
+    fail("callback", "a boolean", callback);
+  }
+  if (
+    queue !== undefined && typeof queue !== "boolean" &&
+    !(typeof queue === "string" && queue.length > 0)
+  ) fail("queue", "a queue name or a boolean", queue);
+  if (
+    metaParams !== undefined &&
+    (typeof metaParams !== "object" || metaParams === null ||
+      Array.isArray(metaParams))
+  ) fail("metaParams", "an object", metaParams);
+}
+
+/** What a new task takes from its job (its class, or a worker's advert). */
+export interface JobDefaults {
+  /** The queue of tasks queued without one. */
+  defaultQueue?: string | null;
+  /** The default timeout. */
+  timeout?: number | null;
+  /** Copied into the task's meta when the options do not set it. */
+  maxConcurrency?: number | null;
+}
+
+/** The options of one new task, as the producer has them. */
+export type NewTaskOptions = QueueOptions & { fromTask?: string; id?: string };
+
+/**
+ * The record of a new QUEUED task from checked options; the queue falls back
+ * to the job's `defaultQueue`, then to `defaultTaskQueue`.
+ */
+export function newTaskRecord(
+  jobName: string,
+  kwargs: Dict,
+  options: NewTaskOptions,
+  job: JobDefaults,
+  defaultTaskQueue: string,
+): TaskRecord {
+  const meta: Dict = { ...options.metaParams };
+  const retry = typeof meta.retry === "number" ? meta.retry : 1;
+  delete meta.retry;
+  if (meta.maxConcurrency === undefined && job.maxConcurrency) {
+    meta.maxConcurrency = job.maxConcurrency;
+  }
+  const queue = options.queue === false
+    ? null
+    : typeof options.queue === "string"
+    ? options.queue
+    : job.defaultQueue ?? defaultTaskQueue;
+  return {
+    id: options.id ?? newTaskId(),
+    name: jobName,
+    queue,
+    status: TaskStatus.QUEUED,
+    timeQueued: Date.now() / 1000,
+    delay: options.delay ?? 0,
+    timeout: options.timeout ?? job.timeout ?? null,
+    retry,
+    kwargs,
+    meta,
+    fromTask: options.fromTask ?? null,
+    runInfo: {},
+  };
+}
