@@ -40,7 +40,8 @@ export {
 export { Producer } from "./src/producer/producer.ts";
 export { Tasks } from "./src/producer/tasks.ts";
 export { TaskFuture } from "./src/producer/task_future.ts";
-export type { QueueOptions } from "./src/queue_options.ts";
+export type { NewTaskOptions, QueueOptions } from "./src/queue_options.ts";
+export type { CodecName } from "./src/codec.ts";
 export { type Dict, Task, type TaskRecord } from "./src/task.ts";
 export {
   EXCEPTION_STATES,
@@ -61,6 +62,7 @@ export {
   type JobFunction,
   type JobLock,
   type JobLogger,
+  type JobOptionName,
   type JobOptions,
   type JobRuntime,
   type KwargsSchema,
@@ -96,6 +98,7 @@ export {
   StoreConnectionError,
   TaskError,
   TaskNotAvailable,
+  TaskRevoked,
   TaskTimeout,
 } from "./src/errors.ts";
 export type { LogLevel, Settings } from "./src/settings_types.ts";

@@ -1,10 +1,15 @@
-/** Writes the settings table of src/settings.ts into README.md. */
-import { settingsMarkdownTable } from "../src/settings.ts";
+/**
+ * Writes what the settings table of src/settings.ts makes: the README's
+ * table and the field docs of src/settings_types.ts.
+ */
+import { readmeWithTable, typesWithDocs } from "./_settings_docs.ts";
 
-const path = new URL("../README.md", import.meta.url);
-const readme = await Deno.readTextFile(path);
-const updated = readme.replace(
-  /<!-- settings-table -->\n[\s\S]*?<!-- \/settings-table -->/,
-  `<!-- settings-table -->\n${settingsMarkdownTable()}\n<!-- /settings-table -->`,
-);
-await Deno.writeTextFile(path, updated);
+for (
+  const [file, update] of [
+    ["../README.md", readmeWithTable],
+    ["../src/settings_types.ts", typesWithDocs],
+  ] as const
+) {
+  const path = new URL(file, import.meta.url);
+  await Deno.writeTextFile(path, update(await Deno.readTextFile(path)));
+}

@@ -1,5 +1,5 @@
 /**
- * Waiting that an AbortSignal cuts short.
+ * Waiting that an AbortSignal cuts short, and the one sleep of pq.
  * @module
  */
 
@@ -19,8 +19,16 @@ export function untilAborted<T>(
   });
 }
 
-/** Resolves after `ms`, or rejects with the reason when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/**
+ * Resolves after `ms` milliseconds, or rejects with the signal's reason as
+ * soon as it aborts (the semantics of `delay` in Deno's std): the one sleep
+ * of pq.
+ */
+export function delay(
+  ms: number,
+  options: { signal?: AbortSignal } = {},
+): Promise<void> {
+  const { signal } = options;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = () => {

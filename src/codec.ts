@@ -7,11 +7,8 @@ import {
   encode as encodeMsgpack,
 } from "@msgpack/msgpack";
 
-/** The names of the serializers (the `messageSerializer` setting). */
-export const CODEC_NAMES = ["json", "msgpack"] as const;
-
-/** A serializer name. */
-export type CodecName = typeof CODEC_NAMES[number];
+/** A serializer name (the `messageSerializer` setting). */
+export type CodecName = "json" | "msgpack";
 
 /** Turns values into bytes and back. */
 export interface Codec {
@@ -48,7 +45,18 @@ const msgpackCodec: Codec = {
   },
 };
 
+/** Every codec by name: the type holds it to every {@linkcode CodecName}. */
+const CODECS: Readonly<Record<CodecName, Codec>> = {
+  json: jsonCodec,
+  msgpack: msgpackCodec,
+};
+
+/** The names of the serializers, for the settings table. */
+export const CODEC_NAMES: readonly CodecName[] = Object.freeze(
+  Object.keys(CODECS) as CodecName[],
+);
+
 /** The codec of a serializer name. */
 export function codecFor(name: CodecName): Codec {
-  return name === "msgpack" ? msgpackCodec : jsonCodec;
+  return CODECS[name];
 }

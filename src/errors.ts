@@ -81,6 +81,32 @@ export class TaskTimeout extends Error {
 }
 
 /**
+ * A task was revoked while it ran (by id, or its lease was lost, or its
+ * worker is shutting down): the reason of the task's `signal`; the task
+ * ends REVOKED.
+ *
+ * @example
+ * ```ts
+ * import { job, TaskRevoked } from "@pq/queue";
+ * export const careful = job(async function careful(ctx) {
+ *   try {
+ *     await ctx.http("http://127.0.0.1:8000/slow");
+ *   } catch (error) {
+ *     if (ctx.signal.reason instanceof TaskRevoked) return "stopped";
+ *     throw error;
+ *   }
+ * });
+ * ```
+ */
+export class TaskRevoked extends Error {
+  /** Makes the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "TaskRevoked";
+  }
+}
+
+/**
  * The store (SQLite file or Redis server) cannot be reached or used.
  *
  * @example

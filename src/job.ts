@@ -4,6 +4,7 @@
  * @module
  */
 import { checkKnownKeys } from "./_did_you_mean.ts";
+import { describeValue } from "./errors.ts";
 import { type JobPermissions, permissionsProblem } from "./permissions.ts";
 import { cronError } from "./periodic.ts";
 import type { QueueOptions } from "./queue_options.ts";
@@ -87,59 +88,62 @@ export type StandardResult =
     }>;
   };
 
-/** Options of a job: the static fields of a {@linkcode Job} class. */
-export interface JobOptions {
-  /** The job name; derived from the function or class name when absent. */
-  name?: string;
-  /** How the job runs; ASYNC_IO when absent. */
-  concurrency?: ConcurrencyCode;
-  /** Default task timeout in seconds, counted from `timeQueued + delay`. */
-  timeout?: number;
-  /** Runs in all (attempts) for a task that does not succeed. */
-  maxRetries?: number;
-  /** Seconds before a retry runs. */
-  retryDelay?: number;
-  /** Most tasks of this job running at once in the whole cluster. */
-  maxConcurrency?: number;
-  /** The queue of tasks queued without one. */
-  defaultQueue?: string;
-  /** What the job does (shown by `jobList`). */
-  doc?: string;
-  /** Seconds between runs of a periodic job. */
-  runEvery?: number;
-  /** A time (Unix seconds) the periodic runs are aligned to. */
-  anchor?: number;
-  /**
-   * A cron expression (5 fields, or 6 with seconds first) of when the job
-   * runs, in UTC: `"0 6 * * 1"` is Mondays at 06:00. A job has `runEvery`
-   * or `cron`, not both.
-   */
-  cron?: string;
-  /** Checks the kwargs before the job runs: a bad one fails the task. */
-  schema?: KwargsSchema;
-  /**
-   * The Deno permissions of a CPUBOUND job's subprocess (default: what its
-   * worker holds in full). Only for `Concurrency.CPUBOUND`.
-   */
-  permissions?: JobPermissions;
-}
+/**
+ * The options of a job besides `name`: the static fields of a
+ * {@linkcode Job} class, documented there.
+ */
+export type JobOptionName =
+  | "concurrency"
+  | "timeout"
+  | "maxRetries"
+  | "retryDelay"
+  | "maxConcurrency"
+  | "defaultQueue"
+  | "doc"
+  | "runEvery"
+  | "anchor"
+  | "cron"
+  | "schema"
+  | "permissions";
+
+/**
+ * Options of a job made by {@linkcode job}: its `name` (derived from the
+ * function's name when absent), and the static fields of a {@linkcode Job}
+ * class, with their meaning.
+ *
+ * @example
+ * ```ts
+ * import type { JobOptions } from "@pq/queue";
+ * const options: JobOptions = { name: "report", timeout: 60, maxRetries: 3 };
+ * ```
+ */
+export type JobOptions =
+  & {
+    /** The job name; derived from the function or class name when absent. */
+    name?: string;
+  }
+  & Partial<Pick<JobClass, JobOptionName>>;
 
 /** Every key of {@linkcode JobOptions}: `job()` refuses any other. */
 const JOB_OPTION_KEYS = [
   "name",
-  "concurrency",
-  "timeout",
-  "maxRetries",
-  "retryDelay",
-  "maxConcurrency",
-  "defaultQueue",
-  "doc",
-  "runEvery",
-  "anchor",
-  "cron",
-  "schema",
-  "permissions",
-] as const satisfies readonly (keyof JobOptions)[];
+  ...Object.keys(
+    {
+      concurrency: true,
+      timeout: true,
+      maxRetries: true,
+      retryDelay: true,
+      maxConcurrency: true,
+      defaultQueue: true,
+      doc: true,
+      runEvery: true,
+      anchor: true,
+      cron: true,
+      schema: true,
+      permissions: true,
+    } satisfies Record<JobOptionName, true>, // every name, and no other
+  ),
+];
 
 /**
  * A job's logger: a LogTape logger (category `["pq", "job", <name>]`), seen
@@ -231,7 +235,7 @@ export class Job {
   static jobName?: string;
   /** How the job runs; ASYNC_IO when absent. */
   static concurrency?: ConcurrencyCode;
-  /** Default task timeout in seconds. */
+  /** Default task timeout in seconds, counted from `timeQueued + delay`. */
   static timeout?: number;
   /** Runs in all (attempts) for a task that does not succeed. */
   static maxRetries?: number;
@@ -241,17 +245,24 @@ export class Job {
   static maxConcurrency?: number;
   /** The queue of tasks queued without one. */
   static defaultQueue?: string;
-  /** What the job does. */
+  /** What the job does (shown by `jobList`). */
   static doc?: string;
   /** Seconds between runs of a periodic job. */
   static runEvery?: number;
   /** A time (Unix seconds) the periodic runs are aligned to. */
   static anchor?: number;
-  /** A cron expression of when the job runs (UTC), instead of `runEvery`. */
+  /**
+   * A cron expression (5 fields, or 6 with seconds first) of when the job
+   * runs, in UTC: `"0 6 * * 1"` is Mondays at 06:00. A job has `runEvery`
+   * or `cron`, not both.
+   */
   static cron?: string;
-  /** Checks the kwargs before the job runs. */
+  /** Checks the kwargs before the job runs: a bad one fails the task. */
   static schema?: KwargsSchema;
-  /** The Deno permissions of a CPUBOUND job's subprocess. */
+  /**
+   * The Deno permissions of a CPUBOUND job's subprocess (default: what its
+   * worker holds in full). Only for `Concurrency.CPUBOUND`.
+   */
   static permissions?: JobPermissions;
 
   /** The producer API of the process that runs the task. */
@@ -510,7 +521,7 @@ export function validateJobOptions(name: string, options: JobOptions): void {
   const fail = (key: string, expected: string) => {
     throw new TypeError(
       `Invalid option '${key}' of job '${name}': expected ${expected}, got ${
-        JSON.stringify(options[key as keyof JobOptions])
+        describeValue(options[key as keyof JobOptions])
       }`,
     );
   };
@@ -555,7 +566,7 @@ function validatePeriodicOptions(name: string, options: JobOptions): void {
     if (!(typeof anchor === "number" && Number.isFinite(anchor))) {
       throw new TypeError(
         `Invalid option 'anchor' of job '${name}': expected a time in Unix seconds, got ${
-          JSON.stringify(anchor) ?? String(anchor)
+          describeValue(anchor)
         }`,
       );
     }
@@ -570,14 +581,14 @@ function validatePeriodicOptions(name: string, options: JobOptions): void {
   if (error) {
     throw new TypeError(
       `Invalid option 'cron' of job '${name}': expected a cron expression, got ${
-        JSON.stringify(cron) ?? String(cron)
+        describeValue(cron)
       } (${error})`,
     );
   }
   if (runEvery !== undefined) {
     throw new TypeError(
       `Invalid options of job '${name}': it has both 'runEvery' (${runEvery}) and 'cron' (${
-        JSON.stringify(cron)
+        describeValue(cron)
       }); a periodic job has one of them`,
     );
   }

@@ -5,6 +5,7 @@
  */
 import { appFileUrl } from "./_paths.ts";
 import type { Settings } from "./settings_types.ts";
+import { describeValue } from "./errors.ts";
 import type { ChannelMessage } from "./events.ts";
 
 /**
@@ -144,7 +145,7 @@ export function checkManagerClass(
   if (value === undefined || isManagerClass(value)) return value;
   const shown = typeof value === "function"
     ? `function ${value.name || "(anonymous)"}`
-    : JSON.stringify(value) ?? String(value);
+    : describeValue(value);
   throw new TypeError(
     `The 'manager' of ${source} must be a class that extends Manager: got ${shown}`,
   );

@@ -24,7 +24,7 @@ export type PermissionName =
   | "import";
 
 /** Every {@linkcode PermissionName}. */
-export const PERMISSION_NAMES: readonly PermissionName[] = [
+const PERMISSION_NAMES: readonly PermissionName[] = [
   "read",
   "write",
   "net",

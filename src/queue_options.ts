@@ -119,7 +119,10 @@ export interface JobDefaults {
   maxConcurrency?: number | null;
 }
 
-/** The options of one new task, as the producer has them. */
+/**
+ * The options of one new task as `Producer.prepareTask` takes them: the
+ * queue options, the task that queued it, and its id when already chosen.
+ */
 export type NewTaskOptions = QueueOptions & { fromTask?: string; id?: string };
 
 /**

@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import { didYouMean } from "./_did_you_mean.ts";
 import { appFileUrl, exists } from "./_paths.ts";
+import { CODEC_NAMES } from "./codec.ts";
 import { SettingsError } from "./errors.ts";
 import { LOG_LEVELS, type Settings } from "./settings_types.ts";
 
@@ -125,7 +126,7 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
   ),
   spec(
     "messageSerializer",
-    { type: "enum", choices: ["json", "msgpack"] },
+    { type: "enum", choices: CODEC_NAMES },
     () => "json",
     "How tasks and messages are encoded in the store.",
   ),

@@ -1,8 +1,10 @@
 /**
  * The resolved settings of a pq application (see `settings.ts` for the table
- * that defines, parses and documents each one).
+ * that defines, parses and documents each one). The doc comment of each
+ * field is written from the table's help by `deno task readme`.
  * @module
  */
+import type { CodecName } from "./codec.ts";
 
 /** Log levels, as LogTape names them. */
 export const LOG_LEVELS: readonly LogLevel[] = [
@@ -27,42 +29,69 @@ export type LogLevel =
  * Every setting of pq. Durations are seconds.
  */
 export interface Settings {
-  /** Worker processes; 0 consumes in the arbiter. */
+  /** Worker processes; 0 runs tasks in the server process itself. */
   workers: number;
   /** Tasks each worker process runs at once. */
   concurrentTasks: number;
   /** Web Workers each worker process keeps for THREAD_IO jobs. */
   threadWorkers: number;
-  /** Store URL: `sqlite:<path>`, `sqlite::memory:` or `redis://...`. */
+  /**
+   * Store URL: sqlite:<path>, sqlite::memory: or
+   * redis://host:port/db?namespace=pq.
+   */
   dataStore: string;
-  /** Queue store URL when it differs from `dataStore` (empty: the same). */
+  /** Store URL of the queues when they live apart from dataStore. */
   messageBroker: string;
-  /** How records are encoded in the store. */
-  messageSerializer: "json" | "msgpack";
+  /** How tasks and messages are encoded in the store. */
+  messageSerializer: CodecName;
   /** Tasks a worker process runs before it is replaced (0: no limit). */
   maxRequests: number;
-  /** Longest an idle worker waits before it looks for tasks again. */
+  /**
+   * Longest an idle worker waits before it looks for tasks again; a queued task
+   * wakes it at once (it blocks on Redis; on SQLite it wakes when another
+   * process writes the file on Linux, and looks every 20 ms elsewhere).
+   */
   taskPoolTimeout: number;
-  /** Whether this server schedules periodic jobs. */
+  /** Schedule periodic jobs on this server. */
   schedulePeriodic: boolean;
-  /** Modules, folders and packages that define jobs. */
+  /**
+   * Modules, folders and packages that define jobs (comma-separated or
+   * repeated).
+   */
   taskPaths: string[];
-  /** Queues this server consumes, after the host's local queue. */
+  /**
+   * Queues this server consumes, after the host's local queue (comma-separated
+   * or repeated).
+   */
   taskQueues: string[];
   /** The queue of tasks whose job names none. */
   defaultTaskQueue: string;
-  /** A config module (`export default { ... }`) read before other sources. */
+  /**
+   * A config module, `export default { workers: 2, ... }`, read before the
+   * environment and flags.
+   */
   config: string;
-  /** The lowest level logged by the CLI. */
+  /** The lowest level the command line logs. */
   logLevel: LogLevel;
-  /** Seconds a claimed task's lease lasts unless its worker renews it. */
+  /**
+   * Seconds a running task's lease lasts unless its worker renews it; a task
+   * whose worker died runs again after it.
+   */
   leaseTimeout: number;
-  /** Lease expiries after which a task ends as FAILURE instead of rerunning. */
+  /**
+   * Lease expiries after which a task ends as FAILURE instead of running again.
+   */
   maxRedeliveries: number;
-  /** Seconds a finished task's record and result are kept. */
+  /** Seconds a finished task and its result are kept. */
   resultTtl: number;
-  /** MiB of memory after which a worker process is replaced (0: no limit). */
+  /**
+   * MiB of resident memory after which a worker process stops claiming, lets
+   * its tasks finish and is replaced (0: no limit).
+   */
   maxMemory: number;
-  /** Seconds running tasks get to finish on shutdown before they are released. */
+  /**
+   * Seconds running tasks get to finish on shutdown before they are released to
+   * run elsewhere.
+   */
   gracePeriod: number;
 }

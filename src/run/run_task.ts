@@ -5,7 +5,7 @@
 import { untilAborted } from "../_abort.ts";
 import { appFileUrl } from "../_paths.ts";
 import { getLogger } from "@logtape/logtape";
-import { TaskError, TaskTimeout } from "../errors.ts";
+import { TaskError, TaskRevoked, TaskTimeout } from "../errors.ts";
 import {
   checkKwargs,
   Concurrency,
@@ -45,15 +45,6 @@ export interface RunContext {
    * its config module exports, with them.
    */
   settings?: Settings;
-}
-
-/** The reason a revoked task is given when it is revoked by id. */
-export class TaskRevoked extends Error {
-  /** Makes the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "TaskRevoked";
-  }
 }
 
 /** A failed record, for tasks that cannot even start. */
@@ -206,7 +197,7 @@ function timedOut(task: Task): Partial<TaskRecord> {
 }
 
 /** pulsar-queue's rules: TaskError is clean, anything else keeps its stack. */
-export function classifyError(task: Task, error: unknown): Partial<TaskRecord> {
+function classifyError(task: Task, error: unknown): Partial<TaskRecord> {
   if (error instanceof TaskTimeout) return timedOut(task);
   if (error instanceof TaskRevoked) {
     return { status: TaskStatus.REVOKED, result: error.message };

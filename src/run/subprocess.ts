@@ -22,7 +22,7 @@ import {
 } from "./remote_protocol.ts";
 
 /** Milliseconds between SIGTERM and SIGKILL of a stopped subprocess. */
-export const KILL_GRACE_MS = 3000;
+const KILL_GRACE_MS = 3000;
 
 /** The most stderr kept to explain a subprocess that died. */
 const STDERR_TAIL_CHARS = 8192;

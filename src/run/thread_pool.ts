@@ -26,7 +26,7 @@ const logger = getLogger(["pq", "threads"]);
 const ABORT_GRACE_MS = 100;
 
 /** Milliseconds a stopped job's Web Worker has to answer before it is stuck. */
-export const STUCK_GRACE_MS = 1000;
+const STUCK_GRACE_MS = 1000;
 
 /** Options of a {@linkcode ThreadPool}. */
 export interface ThreadPoolOptions {
@@ -127,11 +127,6 @@ export class ThreadPool implements AsyncDisposable {
         reject(error);
       }
     });
-  }
-
-  /** Web Workers alive now (busy or idle). */
-  get live(): number {
-    return this.#live.size;
   }
 
   async #take(signal: AbortSignal): Promise<Worker> {

@@ -22,11 +22,11 @@ import type { Store } from "../store/store.ts";
 const logger = getLogger(["pq", "beat"]);
 
 /** Seconds between beats of a process that runs tasks. */
-export const BUSY_BEAT_SECONDS = 1;
+const BUSY_BEAT_SECONDS = 1;
 /** Seconds between beats of an idle process (nothing of it to give back). */
-export const IDLE_BEAT_SECONDS = 3;
+const IDLE_BEAT_SECONDS = 3;
 /** Beats a process may miss before it counts as dead. */
-export const BEAT_MARGIN = 2.5;
+const BEAT_MARGIN = 2.5;
 
 /** A worker found dead by a beat, and how many of its leases were ended. */
 export interface DeadWorker {

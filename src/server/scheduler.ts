@@ -18,6 +18,7 @@
  *   unless the old leader queued it.
  * @module
  */
+import { delay } from "../_abort.ts";
 import { getLogger } from "@logtape/logtape";
 import { jobNameOf } from "../job.ts";
 import { type Schedule, scheduleOf } from "../periodic.ts";
@@ -30,7 +31,7 @@ import type { Store } from "../store/store.ts";
 const logger = getLogger(["pq", "scheduler"]);
 
 /** The name of the store lock the leader holds. */
-export const LEADER_LOCK = "scheduler";
+const LEADER_LOCK = "scheduler";
 
 /** Seconds a run lock outlives the next run time, for clock skew. */
 const RUN_LOCK_MARGIN_SECONDS = 60;
@@ -182,7 +183,8 @@ export class Scheduler {
       } catch (error) {
         logger.error("Scheduler pass failed: {error}", { error });
       }
-      await sleep(wait, signal);
+      // An abort ends the wait early; the loop then sees it and stops.
+      await delay(wait * 1000, { signal }).catch(() => undefined);
     }
     if (this.#leader) {
       this.#leader = false;
@@ -312,18 +314,4 @@ export async function runScheduler(
     await producer.close();
     await store.close();
   }
-}
-
-/** Resolves after `seconds`, or at once when `signal` aborts. */
-function sleep(seconds: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, seconds * 1000);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -20,7 +20,7 @@ import type { TaskRecord } from "../task.ts";
 import type { Finish } from "./store.ts";
 
 /** The result of a task revoked while it was queued: it never ran. */
-export function revokedBeforeStart(id: string): string {
+function revokedBeforeStart(id: string): string {
   return `Task ${id} was revoked before it started`;
 }
 
@@ -34,12 +34,12 @@ export function revokedWhileRunning(id: string): string {
  * store: its worker gave it back (shutting down) or its lease expired, before
  * the worker recorded how it ended. The task never runs again.
  */
-export function revokedUnrecorded(id: string): string {
+function revokedUnrecorded(id: string): string {
   return `Task ${id} was revoked while running; its worker stopped before recording its end`;
 }
 
 /** The result of a task whose lease expired more than `maxRedeliveries` times. */
-export function redeliveredTooOften(
+function redeliveredTooOften(
   redeliveries: number,
   maxRedeliveries: number,
 ): string {

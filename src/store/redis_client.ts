@@ -21,6 +21,7 @@
  *   `number`s, nil `null`, arrays arrays.
  * @module
  */
+import { delay } from "../_abort.ts";
 import { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
 
@@ -286,7 +287,7 @@ export class RedisClient {
   async #reconnect(): Promise<void> {
     for (let attempt = 0; !this.#closed; attempt++) {
       const wait = Math.min(25 * 2 ** attempt, RECONNECT_MAX_MS);
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await delay(wait);
       if (this.#closed) return;
       try {
         await this.#open();

@@ -83,7 +83,7 @@ export const LUA_FILES: Readonly<Record<string, string>> = {
 };
 
 /** What the scripts are loaded with: the queue's keys, the helpers. */
-export const SCRIPT_CONTEXT: ScriptContext = {
+const SCRIPT_CONTEXT: ScriptContext = {
   queueKeys: QUEUE_KEYS,
   helpers: { "_helpers.lua": helpers },
 };

@@ -8,6 +8,7 @@
  * publishes the task event of the transition (channel `task`) with it.
  * @module
  */
+import type { CodecName } from "../codec.ts";
 import type { ChannelMessage } from "../events.ts";
 import type { WorkerStatus } from "../heartbeat.ts";
 import type { TaskRecord } from "../task.ts";
@@ -241,7 +242,7 @@ export interface Store extends AsyncDisposable {
 /** Settings every store is opened with. */
 export interface StoreOptions {
   /** The serializer of records and messages. */
-  serializer: "json" | "msgpack";
+  serializer: CodecName;
   /** Seconds a finished task is kept. */
   resultTtl: number;
   /** The clock (Unix seconds); tests inject their own. */
