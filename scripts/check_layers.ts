@@ -94,7 +94,7 @@ async function moduleGraph(
 }
 
 /** The cycles of the graph: its strongly connected components of 2 or more. */
-function cycles(graph: Map<string, Set<string>>): string[][] {
+export function cycles(graph: Map<string, Set<string>>): string[][] {
   // Tarjan's algorithm.
   const index = new Map<string, number>();
   const low = new Map<string, number>();
@@ -138,34 +138,48 @@ async function sourceFiles(dir: string): Promise<string[]> {
   return files.sort();
 }
 
-const roots = ["mod.ts", "cli.ts", ...await sourceFiles("src")];
-const graph = await moduleGraph(roots);
-const problems: string[] = [];
-for (const [from, imports] of graph) {
-  const layer = layerOf(from);
-  if (!layer) {
-    if (roots.includes(from)) problems.push(`${from}: in no layer`);
-    continue;
-  }
-  for (const to of imports) {
-    const target = layerOf(to);
-    if (!target) problems.push(`${from} imports ${to}, which is in no layer`);
-    else if (target !== layer && !LAYERS[layer].imports.includes(target)) {
-      problems.push(
-        `${from} (${layer}) imports ${to} (${target}): a higher layer`,
-      );
+/**
+ * What is wrong with the imports of `graph` (module → its local imports):
+ * modules of `roots` in no layer, imports of a higher layer, cycles.
+ */
+export function layerProblems(
+  graph: Map<string, Set<string>>,
+  roots: readonly string[],
+): string[] {
+  const problems: string[] = [];
+  for (const [from, imports] of graph) {
+    const layer = layerOf(from);
+    if (!layer) {
+      if (roots.includes(from)) problems.push(`${from}: in no layer`);
+      continue;
+    }
+    for (const to of imports) {
+      const target = layerOf(to);
+      if (!target) problems.push(`${from} imports ${to}, which is in no layer`);
+      else if (target !== layer && !LAYERS[layer].imports.includes(target)) {
+        problems.push(
+          `${from} (${layer}) imports ${to} (${target}): a higher layer`,
+        );
+      }
     }
   }
+  for (const cycle of cycles(graph)) {
+    problems.push(`import cycle: ${cycle.join(" → ")}`);
+  }
+  return problems;
 }
-for (const cycle of cycles(graph)) {
-  problems.push(`import cycle: ${cycle.join(" → ")}`);
+
+if (import.meta.main) {
+  const roots = ["mod.ts", "cli.ts", ...await sourceFiles("src")];
+  const graph = await moduleGraph(roots);
+  const problems = layerProblems(graph, roots);
+  if (problems.length > 0) {
+    console.error(problems.join("\n"));
+    Deno.exit(1);
+  }
+  console.log(
+    `Layers: ${graph.size} modules, ${
+      Object.keys(LAYERS).length
+    } layers, no upward import, no cycle`,
+  );
 }
-if (problems.length > 0) {
-  console.error(problems.join("\n"));
-  Deno.exit(1);
-}
-console.log(
-  `Layers: ${graph.size} modules, ${
-    Object.keys(LAYERS).length
-  } layers, no upward import, no cycle`,
-);

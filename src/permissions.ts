@@ -44,10 +44,13 @@ const PERMISSION_NAMES: readonly PermissionName[] = [
  *
  * @example
  * ```ts
- * import { Concurrency, job, type JobPermissions } from "@pq/queue";
- * const permissions: JobPermissions = { read: ["./data"], net: ["api.example.com"] };
+ * import { Concurrency, job } from "@pq/queue";
  * export const crunch = job(
- *   { name: "crunch", concurrency: Concurrency.CPUBOUND, permissions },
+ *   {
+ *     name: "crunch",
+ *     concurrency: Concurrency.CPUBOUND,
+ *     permissions: { read: ["./data"], net: ["api.example.com"] },
+ *   },
  *   () => Deno.readTextFileSync("./data/input.txt").length,
  * );
  * ```

@@ -24,10 +24,7 @@ import { describeTask } from "./status.ts";
  * @throws {UsageError} for an argument without `=`, with an empty key, or
  * a key given twice, naming it.
  *
- * @example
- * ```ts
- * parseKwargs(["a=4", "b=6", "who=Ada"]); // { a: 4, b: 6, who: "Ada" }
- * ```
+ * So `["a=4", "b=6", "who=Ada"]` reads as `{ a: 4, b: 6, who: "Ada" }`.
  */
 function parseKwargs(args: readonly string[]): Dict {
   const kwargs: Dict = {};

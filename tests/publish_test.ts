@@ -1,0 +1,35 @@
+/**
+ * The package ships what users import and nothing else: `mod.ts`, `cli.ts`,
+ * `src/` (with the Lua scripts of the Redis store), the README, the LICENSE
+ * and the manifest; no tests, benchmarks, scripts or examples.
+ */
+import assert from "node:assert/strict";
+
+Deno.test("deno publish --dry-run lists only the runtime files", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["publish", "--dry-run", "--allow-dirty"],
+    cwd: new URL("..", import.meta.url),
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder().decode(output.stdout) +
+    new TextDecoder().decode(output.stderr);
+  assert.ok(output.success, text);
+  const root = new URL("..", import.meta.url).href;
+  const files = [...text.matchAll(/^\s+(file:\/\/\S+)/gm)].map(([, url]) =>
+    url.slice(root.length)
+  );
+  assert.ok(files.length > 0, `no file listed:\n${text}`);
+  const runtime =
+    /^(mod\.ts|cli\.ts|deno\.json|README\.md|LICENSE|src\/.+\.(ts|lua))$/;
+  assert.deepEqual(files.filter((file) => !runtime.test(file)), []);
+  for (
+    const entry of [
+      "mod.ts",
+      "cli.ts",
+      "src/jobs/mod.ts",
+      "src/store/lua/claim.lua",
+    ]
+  ) {
+    assert.ok(files.includes(entry), `${entry} is published`);
+  }
+});
