@@ -74,7 +74,12 @@ export class PulsarQueue {
   readonly #options: Partial<Settings>;
   readonly #manager: ManagerHost;
 
-  /** Makes an application; settings not given come from config, env, CLI. */
+  /**
+   * Makes an application; settings not given come from config, env, CLI.
+   *
+   * @param options Settings (any of the table's), and the `manager` class.
+   * @throws {TypeError} when `manager` is not a class extending Manager.
+   */
   constructor(options: PulsarQueueOptions = {}) {
     const { manager, ...settings } = options;
     this.#options = settings;
@@ -86,6 +91,10 @@ export class PulsarQueue {
   /**
    * A new producer API on this application's store. Call `start()` on it
    * (or just queue: it starts itself).
+   *
+   * @param options `settings` already resolved, or `create: false` to open
+   * only a store that exists.
+   * @returns A producer, not yet started.
    */
   api(options: ApiOptions = {}): Producer {
     const given = options.settings;
@@ -104,6 +113,10 @@ export class PulsarQueue {
    * Runs the server: the arbiter and its worker processes (or, in a worker
    * process, the worker). Resolves when it has stopped, after SIGINT or
    * SIGTERM or `signal`. With `--help` it prints the help and resolves.
+   *
+   * @param options The command-line arguments and a stop signal.
+   * @returns A promise that resolves once the server has stopped.
+   * @throws {SettingsError} for a bad setting, naming it and its source.
    */
   async start(options: StartOptions = {}): Promise<void> {
     const { settings, help } = await resolveSettings({

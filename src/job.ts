@@ -414,6 +414,11 @@ export type JobFunction<K> = (ctx: Job, kwargs: K) => unknown;
  * Makes a job from a function. The name is `options.name`, or the function's
  * name (slugified: `queue_from_task` → `queue.from.task`).
  *
+ * @param fn `(ctx, kwargs) => result`: a named function (its name is the
+ * job's).
+ * @returns The job class: export it from a module of `taskPaths`.
+ * @throws {TypeError} for a function without a name.
+ *
  * @example
  * ```ts
  * import { job } from "@pq/queue";
@@ -431,6 +436,11 @@ export type JobFunction<K> = (ctx: Job, kwargs: K) => unknown;
 export function job<K extends Dict>(fn: JobFunction<K>): JobClass;
 /**
  * Makes a job from options and a function.
+ *
+ * @param options The job's name and options (see {@linkcode JobOptions}).
+ * @param fn `(ctx, kwargs) => result`.
+ * @returns The job class: export it from a module of `taskPaths`.
+ * @throws {TypeError} for an unknown option or a bad value, naming it.
  *
  * @example
  * ```ts

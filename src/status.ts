@@ -103,6 +103,9 @@ const NAMES: ReadonlyMap<unknown, string> = new Map(
 /**
  * The name of a status code, or `"UNKNOWN"` for anything that is not one.
  *
+ * @param status A status code (any value is accepted).
+ * @returns `"SUCCESS"`, `"QUEUED"`..., or `"UNKNOWN"`.
+ *
  * @example
  * ```ts
  * import { statusString } from "@pq/queue";

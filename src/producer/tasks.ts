@@ -78,6 +78,12 @@ export class Tasks {
    * Queues a task of `jobName`. An unknown name rejects with
    * `TaskNotAvailable`; a bad option rejects with a `TypeError` or
    * `RangeError` naming it.
+   *
+   * @param jobName The job's name.
+   * @param kwargs The job's arguments (checked by its schema, if any).
+   * @param options When, where and how long it may run; see {@linkcode QueueOptions}.
+   * @returns A future with the task's id at once, resolving with the task done
+   * (or queued, with `callback: false`).
    */
   queue(
     jobName: string,
@@ -91,6 +97,11 @@ export class Tasks {
    * Queues many tasks of one job in one store call (all or none) and
    * resolves with them QUEUED; `task.doneCallback` of each resolves when it
    * is done.
+   *
+   * @param jobName The job's name.
+   * @param kwargsList The arguments of each task.
+   * @param options The options every task gets (no `callback`).
+   * @returns The tasks, QUEUED, in the order of `kwargsList`.
    */
   async queueMany(
     jobName: string,
@@ -128,7 +139,14 @@ export class Tasks {
     });
   }
 
-  /** Runs a task in this process, without a queue; resolves when done. */
+  /**
+   * Runs a task in this process, without a queue; resolves when done.
+   *
+   * @param jobName The job's name: its code must be loaded in this process.
+   * @param kwargs The job's arguments.
+   * @param options As `queue`'s (the queue is ignored).
+   * @returns A future of the task done.
+   */
   execute(
     jobName: string,
     kwargs?: Dict,
@@ -141,7 +159,12 @@ export class Tasks {
     });
   }
 
-  /** The stored task of an id, or undefined (unknown, or past retention). */
+  /**
+   * The stored task of an id.
+   *
+   * @param id The task's id.
+   * @returns The task, or undefined (unknown, or past `resultTtl`).
+   */
   async get(id: string): Promise<Task | undefined> {
     await this.#producer.start();
     const record = await this.#producer.store.get(id);
@@ -152,6 +175,9 @@ export class Tasks {
    * Revokes a task: a queued one never runs (REVOKED); a running one is
    * stopped at once in every mode (its worker is told on channel
    * `control`; a lease renewal carries the revoke too).
+   *
+   * @param id The task's id.
+   * @returns What happened: `revoked`, `finished` (too late) or `unknown`.
    */
   async revoke(id: string): Promise<RevokeOutcome> {
     await this.#producer.start();
