@@ -25,9 +25,13 @@ const LAYERS: Record<string, { files: RegExp; imports: string[] }> = {
     imports: ["model", "storing", "running"],
   },
   jobs: { files: /^src\/jobs\//, imports: ["model", "running"] },
+  web: {
+    files: /^src\/web\//,
+    imports: ["model", "storing", "producing"],
+  },
   serving: {
     files: /^src\/server\//,
-    imports: ["model", "storing", "running", "producing", "consuming"],
+    imports: ["model", "storing", "running", "producing", "consuming", "web"],
   },
   face: {
     files: /^(mod\.ts|cli\.ts|src\/app\.ts|src\/cli\/)/,
@@ -38,6 +42,7 @@ const LAYERS: Record<string, { files: RegExp; imports: string[] }> = {
       "producing",
       "consuming",
       "jobs",
+      "web",
       "serving",
     ],
   },
