@@ -42,7 +42,12 @@ export { Tasks } from "./src/producer/tasks.ts";
 export { TaskFuture } from "./src/producer/task_future.ts";
 export type { NewTaskOptions, QueueOptions } from "./src/queue_options.ts";
 export type { CodecName } from "./src/codec.ts";
-export { type Dict, Task, type TaskRecord } from "./src/task.ts";
+export {
+  type Dict,
+  Task,
+  type TaskProgress,
+  type TaskRecord,
+} from "./src/task.ts";
 export {
   EXCEPTION_STATES,
   FULL_RUN_STATES,

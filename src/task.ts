@@ -56,6 +56,71 @@ export interface TaskRecord {
   node?: string | null;
   /** Free information a job may record while it runs. */
   runInfo: Dict;
+  /** How far the task is, as its job last said (`ctx.progress`). */
+  progress?: TaskProgress | null;
+  /**
+   * The W3C trace context (`traceparent`) of the span that queued the task,
+   * so that its run joins the producer's trace.
+   */
+  traceparent?: string | null;
+}
+
+/**
+ * How far a running task is, as its job last said with `ctx.progress`.
+ *
+ * @example
+ * ```ts
+ * import type { TaskProgress } from "@pq/queue";
+ * const half: TaskProgress = { value: 0.5, message: "page 5 of 10", time: 0 };
+ * ```
+ */
+export interface TaskProgress {
+  /** From 0 (nothing done) to 1 (all done). */
+  value: number;
+  /** A short message. */
+  message?: string;
+  /** Small JSON data. */
+  data?: unknown;
+  /** When the job said it (Unix seconds). */
+  time: number;
+}
+
+/** The most characters of a progress message. */
+export const PROGRESS_MESSAGE_MAX = 200;
+/** The most bytes of a progress's data, encoded as JSON. */
+export const PROGRESS_DATA_MAX = 1024;
+
+/** Why `value` is not a {@linkcode TaskProgress}, or undefined when it is. */
+export function progressProblem(value: unknown): string | undefined {
+  if (!isDict(value)) return "must be an object";
+  const { value: amount, message, data, time } = value as Dict;
+  if (
+    !(isNumber(amount) && (amount as number) >= 0 && (amount as number) <= 1)
+  ) {
+    return "'value' must be a number from 0 to 1";
+  }
+  if (
+    message !== undefined &&
+    !(typeof message === "string" && message.length <= PROGRESS_MESSAGE_MAX)
+  ) {
+    return `'message' must be a string of at most ${PROGRESS_MESSAGE_MAX} characters`;
+  }
+  if (data !== undefined) {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(data);
+    } catch {
+      text = undefined;
+    }
+    if (
+      text === undefined ||
+      new TextEncoder().encode(text).length > PROGRESS_DATA_MAX
+    ) {
+      return `'data' must be JSON of at most ${PROGRESS_DATA_MAX} bytes`;
+    }
+  }
+  if (!isNumber(time)) return "'time' must be a number";
+  return undefined;
 }
 
 /** What each field of a record must be: a check, and its words. */
@@ -119,6 +184,17 @@ const FIELDS: { readonly [K in keyof TaskRecord]-?: FieldCheck } = {
   worker: [optional((v) => typeof v === "string"), "must be a string or null"],
   node: [optional((v) => typeof v === "string"), "must be a string or null"],
   runInfo: [isDict, "must be an object"],
+  progress: [
+    optional((v) => progressProblem(v) === undefined),
+    "must be a progress ({ value: 0..1, message?, data?, time }) or null",
+  ],
+  traceparent: [
+    optional((v) =>
+      typeof v === "string" &&
+      /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(v)
+    ),
+    "must be a W3C traceparent or null",
+  ],
 };
 
 /** The fields of a task record, in order, with their checks. */
@@ -246,6 +322,8 @@ export class Task {
     this.worker = record.worker ?? null;
     this.node = record.node ?? null;
     this.runInfo = record.runInfo;
+    this.progress = record.progress ?? null;
+    this.traceparent = record.traceparent ?? null;
   }
 
   /** The status name: `"SUCCESS"`, `"QUEUED"`... */
@@ -291,6 +369,8 @@ export class Task {
       worker: this.worker,
       node: this.node,
       runInfo: this.runInfo,
+      progress: this.progress,
+      traceparent: this.traceparent,
     };
     return record;
   }
