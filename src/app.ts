@@ -169,7 +169,7 @@ export class PulsarQueue {
           "pq server: {workers} workers, store {store}, jobs {jobs}",
           {
             workers: settings.workers,
-            store: settings.dataStore,
+            store: opened.url,
             jobs: registry.names().join(", "),
           },
         );

@@ -2,6 +2,7 @@
  * Named errors of pq.
  * @module
  */
+import { maskUrl } from "./_secrets.ts";
 import { TaskStatus, type TaskStatusCode } from "./status.ts";
 
 /**
@@ -222,9 +223,12 @@ export class SettingsError extends Error {
   }
 }
 
-/** Shows a value in an error message the way a user typed or wrote it. */
+/**
+ * Shows a value in an error message the way a user typed or wrote it, a
+ * URL's password masked.
+ */
 export function describeValue(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "string") return JSON.stringify(maskUrl(value));
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {

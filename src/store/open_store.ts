@@ -2,6 +2,7 @@
  * Opens the store a URL names.
  * @module
  */
+import { maskUrl } from "../_secrets.ts";
 import { resolve } from "node:path";
 import { StoreConnectionError } from "../errors.ts";
 import type { Settings } from "../settings_types.ts";
@@ -88,7 +89,9 @@ async function open(
     return await RedisStore.open(url, options);
   }
   throw new StoreConnectionError(
-    `Cannot open store '${url}': unsupported scheme; use sqlite:<path> or redis://host:port/db`,
+    `Cannot open store '${
+      maskUrl(url)
+    }': unsupported scheme; use sqlite:<path> or redis://host:port/db`,
   );
 }
 
