@@ -3,6 +3,9 @@
  * dispose: `await using redis = await startRedis();`.
  */
 
+/** The namespace of {@linkcode RedisServer.url} by default. */
+export const TEST_NAMESPACE = "pqtest";
+
 /** A running redis-server. */
 export interface RedisServer extends AsyncDisposable {
   /** Its port on 127.0.0.1. */
@@ -154,7 +157,7 @@ export async function startRedis(
       }
     },
     port,
-    url: (namespace = "pqtest") =>
+    url: (namespace = TEST_NAMESPACE) =>
       `redis://127.0.0.1:${port}/0?namespace=${namespace}`,
     stop,
     restart: start,

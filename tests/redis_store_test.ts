@@ -6,38 +6,22 @@ import assert from "node:assert/strict";
 import { TaskStatus } from "../src/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
-import type { Store } from "../src/store/store.ts";
+import { redisKeys } from "../src/store/redis_keys.ts";
+import { redisOpener } from "./_contract_stores.ts";
+import { injectRedisGarbage, namespaceOf } from "./_garbage.ts";
 import { startRedis } from "./_redis.ts";
-import { type OpenContractStore, storeContract } from "./store_contract.ts";
+import { storeContract, type StoreContractOptions } from "./store_contract.ts";
 
 const redis = await startRedis();
 globalThis.addEventListener("unload", () => redis.stopSync());
 
-function namespaceOf(store: Store): string {
-  return new URL(store.url).searchParams.get("namespace")!;
-}
-
-const openRedis: OpenContractStore = (options) =>
-  RedisStore.open(
-    redis.url(
-      options.sameAs
-        ? namespaceOf(options.sameAs)
-        : `c${crypto.randomUUID().slice(0, 8)}`,
-    ),
-    options,
-  );
-
-async function injectGarbage(
-  store: Store,
-  task: { id: string; name: string; queue: string },
-  payload: Uint8Array,
-): Promise<void> {
-  const ns = namespaceOf(store);
-  const send = (...args: Array<string | Uint8Array>) => redis.send(args);
-  await send("SET", `${ns}:id:${task.id}`, task.queue);
-  await send("HSET", `${ns}:{${task.queue}}:tasks`, task.id, payload);
-  await send("LPUSH", `${ns}:{${task.queue}}:ready`, task.id);
-}
+const openRedis = redisOpener(redis);
+/** Writes into the store's keys, as a foreign or broken writer might. */
+const injectGarbage: StoreContractOptions["injectGarbage"] = (
+  store,
+  task,
+  payload,
+) => injectRedisGarbage(redis, namespaceOf(store), task, payload);
 
 storeContract("redis json", openRedis, { serializer: "json", injectGarbage });
 storeContract("redis msgpack", openRedis, {
@@ -112,15 +96,16 @@ Deno.test("redis: tasks handed to a worker that died come back when its beat end
   const [store, producer, namespace] = await twoStores();
   try {
     // A registration whose worker never comes to take what it is handed.
+    const keys = redisKeys(namespace);
     await redis.send([
       "HSET",
-      `${namespace}:waiting`,
+      keys.waiting,
       "gone",
       JSON.stringify([5, 30, "dead-worker", "host-2"]),
     ]);
     await redis.send([
       "ZADD",
-      `${namespace}:{default}:waiters`,
+      keys.queue("default").waiters,
       String(Date.now() / 1000 + 60),
       "gone",
     ]);
@@ -144,11 +129,12 @@ Deno.test("redis: tasks handed to a worker that died come back when its beat end
 Deno.test("redis: a registration that cannot be read is dropped, and queueing goes on", async () => {
   const [store, producer, namespace] = await twoStores();
   try {
+    const keys = redisKeys(namespace);
     for (const [waiter, info] of [["bad", "not json"], ["odd", "[0,30,1]"]]) {
-      await redis.send(["HSET", `${namespace}:waiting`, waiter, info]);
+      await redis.send(["HSET", keys.waiting, waiter, info]);
       await redis.send([
         "ZADD",
-        `${namespace}:{default}:waiters`,
+        keys.queue("default").waiters,
         String(Date.now() / 1000 + 60),
         waiter,
       ]);
@@ -156,7 +142,7 @@ Deno.test("redis: a registration that cannot be read is dropped, and queueing go
     const id = newTaskId();
     await producer.enqueue([queued(id)]);
     assert.equal((await producer.get(id))?.status, TaskStatus.QUEUED);
-    assert.equal(await redis.send(["HLEN", `${namespace}:waiting`]), ":0");
+    assert.equal(await redis.send(["HLEN", keys.waiting]), ":0");
     assert.deepEqual((await store.claim(asking)).map((c) => c.id), [id]);
   } finally {
     await store.close();

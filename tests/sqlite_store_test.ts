@@ -6,66 +6,16 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { TaskStatus } from "../src/status.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
-import type { Store, StoreOptions } from "../src/store/store.ts";
+import type { StoreOptions } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
-import { type OpenContractStore, storeContract } from "./store_contract.ts";
+import { storeContract } from "./store_contract.ts";
+import { openSqlite } from "./_contract_stores.ts";
+import { injectGarbage } from "./_garbage.ts";
 import { tempDir } from "./_server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const STORE_MODULE = new URL("../src/store/sqlite_store.ts", import.meta.url)
   .href;
-
-function pathOf(store: Store): string {
-  return store.url.slice("sqlite:".length);
-}
-
-/** Stores open per temporary directory: the last close removes it. */
-const openIn = new Map<string, number>();
-
-/**
- * Opens a store on a new temporary file, or on the file of `sameAs`. The
- * directory goes when its last store closes.
- */
-const openSqlite: OpenContractStore = async (options) => {
-  const path = options.sameAs
-    ? pathOf(options.sameAs)
-    : `${await Deno.makeTempDir({ prefix: "pq_sqlite_" })}/store.sqlite`;
-  const dir = path.slice(0, path.lastIndexOf("/"));
-  const store = await SqliteStore.open(path, options);
-  openIn.set(dir, (openIn.get(dir) ?? 0) + 1);
-  const close = store.close.bind(store);
-  let closed = false;
-  store.close = async () => {
-    await close();
-    if (closed) return;
-    closed = true;
-    const left = openIn.get(dir)! - 1;
-    if (left > 0) return void openIn.set(dir, left);
-    openIn.delete(dir);
-    await Deno.remove(dir, { recursive: true });
-  };
-  return store;
-};
-
-/** Writes a queued row with raw bytes, as a foreign or broken writer might. */
-function injectGarbage(
-  store: Store,
-  task: { id: string; name: string; queue: string },
-  payload: Uint8Array,
-): Promise<void> {
-  const db = new DatabaseSync(pathOf(store));
-  try {
-    db.exec("PRAGMA busy_timeout = 5000");
-    db.prepare(
-      `INSERT INTO tasks (id, name, queue, state, due_at, seq, payload)
-       VALUES (?, ?, ?, 'queued', 0,
-       (SELECT coalesce(max(seq), 0) + 1 FROM tasks), ?)`,
-    ).run(task.id, task.name, task.queue, payload);
-  } finally {
-    db.close();
-  }
-  return Promise.resolve();
-}
 
 storeContract("sqlite json", openSqlite, {
   serializer: "json",

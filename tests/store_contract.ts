@@ -43,8 +43,18 @@ export interface StoreContractOptions {
   ) => Promise<void>;
 }
 
+/** The time a test runs on. */
+interface TestClock {
+  /** Now, in Unix seconds. */
+  readonly t: number;
+  /** Now, as a store's `now` option. */
+  readonly now: () => number;
+  /** Moves the clock on (a real clock does not move). */
+  advance(seconds: number): void;
+}
+
 /** A clock the tests move by hand. */
-class Clock {
+class Clock implements TestClock {
   t = 1_700_000_000.5;
   readonly now = (): number => this.t;
   advance(seconds: number): void {
@@ -53,12 +63,12 @@ class Clock {
 }
 
 /** A clock that is the real time. */
-class RealClock {
+class RealClock implements TestClock {
   get t(): number {
     return Date.now() / 1000;
   }
   readonly now = (): number => Date.now() / 1000;
-  advance(): void {}
+  advance(_seconds: number): void {}
 }
 
 const GARBAGE = Uint8Array.of(0xc1, 0xff, 0x00, 0x7b);
@@ -77,6 +87,26 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** What a contract test is given; its stores are closed when it ends. */
+interface ContractTest {
+  /** The test's clock, which its stores run on. */
+  clock: TestClock;
+  /** A fresh, empty store. */
+  store: Store;
+  /** Opens one more store: on the data of `sameAs`, else a fresh one. */
+  open(sameAs?: Store): Promise<Store>;
+}
+
+/** How one contract test runs. */
+interface ContractTestOptions {
+  /** Not run. */
+  ignore?: boolean;
+  /** The stores' `resultTtl` (default 3600 s). */
+  resultTtl?: number;
+  /** The clock is the real time, not moved by hand. */
+  realTime?: boolean;
+}
+
 /**
  * Registers the contract tests of a store, named `<name>: <behaviour>`. Each
  * test opens its stores with `open` and closes them.
@@ -88,8 +118,8 @@ export function storeContract(
 ): void {
   const { serializer, injectGarbage } = options;
 
-  /** Opens a store on the test's clock; closed when the test ends. */
-  function opener(clock: Clock, resultTtl = 3600) {
+  /** Opens stores on the test's clock; closed when the test ends. */
+  function opener(clock: TestClock, resultTtl = 3600) {
     const stores: Store[] = [];
     return {
       async open(sameAs?: Store): Promise<Store> {
@@ -108,7 +138,7 @@ export function storeContract(
     };
   }
 
-  function record(clock: Clock, overrides: Partial<TaskRecord> = {}) {
+  function record(clock: TestClock, overrides: Partial<TaskRecord> = {}) {
     return {
       id: newTaskId(),
       name: "addition",
@@ -136,7 +166,7 @@ export function storeContract(
   }
 
   /** The outcome of a claimed task: SUCCESS with `result`. */
-  function success(claim: Claim, clock: Clock, result: unknown = null) {
+  function success(claim: Claim, clock: TestClock, result: unknown = null) {
     assert.ok(claim.task, `claim ${claim.id} has a task`);
     return {
       id: claim.id,
@@ -150,16 +180,24 @@ export function storeContract(
     };
   }
 
+  /** Registers a test, run on a fresh store and the clock it asks for. */
   const test = (
     behaviour: string,
-    fn: () => Promise<void>,
-    ignore = false,
-  ) => Deno.test({ name: `${name}: ${behaviour}`, ignore, fn });
+    fn: (t: ContractTest) => Promise<void>,
+    { ignore = false, resultTtl, realTime = false }: ContractTestOptions = {},
+  ) => {
+    Deno.test({
+      name: `${name}: ${behaviour}`,
+      ignore,
+      async fn() {
+        const clock = realTime ? new RealClock() : new Clock();
+        await using stores = opener(clock, resultTtl);
+        await fn({ clock, store: await stores.open(), open: stores.open });
+      },
+    });
+  };
 
-  test("claim takes due tasks first in, first out", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("claim takes due tasks first in, first out", async ({ clock, store }) => {
     const first = [record(clock), record(clock), record(clock)];
     await store.enqueue(first);
     const later = record(clock);
@@ -190,10 +228,7 @@ export function storeContract(
     assert.deepEqual(await store.get(claim.id), claim.task);
   });
 
-  test("claim takes the queues in their order, up to max in all", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("claim takes the queues in their order, up to max in all", async ({ clock, store }) => {
     const urgent = [
       record(clock, { queue: "urgent" }),
       record(clock, {
@@ -226,10 +261,7 @@ export function storeContract(
     }
   });
 
-  test("claim takes a delayed task once it is due, with the others", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("claim takes a delayed task once it is due, with the others", async ({ clock, store }) => {
     const delayed = record(clock, { delay: 5 });
     const ready = record(clock);
     const earlier = record(clock, { timeQueued: clock.t - 10 });
@@ -248,10 +280,7 @@ export function storeContract(
     assert.ok(claims.some((claim) => claim.id === delayed.id));
   });
 
-  test("claim takes due tasks in queue priority order", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("claim takes due tasks in queue priority order", async ({ clock, store }) => {
     const low = [
       record(clock, { queue: "low" }),
       record(clock, { queue: "low" }),
@@ -275,10 +304,7 @@ export function storeContract(
     assert.deepEqual(await store.sizes(["high", "low", "other"]), [0, 0, 1]);
   });
 
-  test("claim leaves delayed tasks until they are due", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("claim leaves delayed tasks until they are due", async ({ clock, store }) => {
     const task = record(clock, { delay: 30 });
     await store.enqueue([task]);
     assert.deepEqual(await store.claim(request()), []);
@@ -291,10 +317,7 @@ export function storeContract(
     assert.equal(claims[0].task?.timeStarted, clock.t);
   });
 
-  test("claim skips tasks whose job is at its maxConcurrency", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("claim skips tasks whose job is at its maxConcurrency", async ({ clock, store }) => {
     const limited = (i: number) =>
       record(clock, {
         name: "limited",
@@ -327,10 +350,7 @@ export function storeContract(
 
   test(
     "claim returns an undecodable record as malformed, under a lease",
-    async () => {
-      const clock = new Clock();
-      await using stores = opener(clock);
-      const store = await stores.open();
+    async ({ clock, store }) => {
       const good = record(clock);
       await store.enqueue([good]);
       const id = newTaskId();
@@ -367,15 +387,12 @@ export function storeContract(
       );
       assert.deepEqual(await store.get(id), failure);
     },
-    !injectGarbage,
+    { ignore: !injectGarbage },
   );
 
   test(
     "claim returns a record that fails validation as malformed, naming the field",
-    async () => {
-      const clock = new Clock();
-      await using stores = opener(clock);
-      const store = await stores.open();
+    async ({ clock, store }) => {
       const id = newTaskId();
       const invalid = { ...record(clock, { id }), kwargs: "not a dict" };
       await injectGarbage!(
@@ -390,13 +407,10 @@ export function storeContract(
       assert.match(claim.malformed ?? "", /field 'kwargs'/);
       await assert.rejects(store.get(id), /field 'kwargs'/);
     },
-    !injectGarbage,
+    { ignore: !injectGarbage },
   );
 
-  test("enqueue writes all tasks or none", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("enqueue writes all tasks or none", async ({ clock, store }) => {
     const existing = record(clock);
     await store.enqueue([existing]);
     const fresh = record(clock);
@@ -409,10 +423,7 @@ export function storeContract(
     await store.enqueue([]);
   });
 
-  test("get returns the stored record as it was queued", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("get returns the stored record as it was queued", async ({ clock, store }) => {
     const task = record(clock, {
       kwargs: {
         text: "héllo ✓ 𝄞",
@@ -430,10 +441,7 @@ export function storeContract(
     assert.equal(await store.get(newTaskId()), undefined);
   });
 
-  test("renew extends a lease and reports lost ones", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("renew extends a lease and reports lost ones", async ({ clock, store }) => {
     const task = record(clock);
     await store.enqueue([task]);
     const [claim] = await store.claim(request({ leaseSeconds: 10 }));
@@ -460,10 +468,7 @@ export function storeContract(
     assert.deepEqual(await store.renew([], 10), { lost: [], revoked: [] });
   });
 
-  test("a worker that lost its lease cannot finish the task", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("a worker that lost its lease cannot finish the task", async ({ clock, store }) => {
     const task = record(clock);
     await store.enqueue([task]);
     const [stale] = await store.claim(request({ leaseSeconds: 10 }));
@@ -504,10 +509,7 @@ export function storeContract(
     ]);
   });
 
-  test("reclaim redelivers expired leases, then fails after maxRedeliveries", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("reclaim redelivers expired leases, then fails after maxRedeliveries", async ({ clock, store }) => {
     const task = record(clock);
     await store.enqueue([task]);
     const live = record(clock);
@@ -558,10 +560,7 @@ export function storeContract(
     assert.equal((await store.get(live.id))?.status, TaskStatus.STARTED);
   });
 
-  test("release puts tasks back without counting a redelivery", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("release puts tasks back without counting a redelivery", async ({ clock, store }) => {
     const tasks = [record(clock), record(clock)];
     await store.enqueue(tasks);
     const claims = await store.claim(request());
@@ -585,10 +584,7 @@ export function storeContract(
     await store.release([]);
   });
 
-  test("finish queues the retry record in the same step", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("finish queues the retry record in the same step", async ({ clock, store }) => {
     const task = record(clock);
     await store.enqueue([task]);
     const [claim] = await store.claim(request());
@@ -638,11 +634,8 @@ export function storeContract(
     assert.deepEqual(await store.finish([]), []);
   });
 
-  test("revoke revokes a queued task, saying so in its result", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
-    const watcher = await stores.open(store);
+  test("revoke revokes a queued task, saying so in its result", async ({ clock, store, open }) => {
+    const watcher = await open(store);
     const done: TaskRecord[] = [];
     const unsubscribe = await watcher.subscribe("task", (message) => {
       if (message.event === "done") done.push(message.data as TaskRecord);
@@ -674,10 +667,7 @@ export function storeContract(
     assert.equal(await store.revoke(task.id), "finished");
   });
 
-  test("revoke asks the worker of a running task to stop it", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("revoke asks the worker of a running task to stop it", async ({ clock, store }) => {
     const tasks = [record(clock), record(clock)];
     await store.enqueue(tasks);
     const claims = await store.claim(request());
@@ -700,10 +690,7 @@ export function storeContract(
     assert.equal(await store.revoke(newTaskId()), "unknown");
   });
 
-  test("a running task whose revoke was asked for ends REVOKED, saying why, when its worker gives it back or its lease expires", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("a running task whose revoke was asked for ends REVOKED, saying why, when its worker gives it back or its lease expires", async ({ clock, store }) => {
     const released = record(clock);
     const expiring = record(clock);
     const live = record(clock);
@@ -758,10 +745,7 @@ export function storeContract(
     }
   });
 
-  test("sizes counts queued tasks, ready or delayed", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("sizes counts queued tasks, ready or delayed", async ({ clock, store }) => {
     await store.enqueue([
       record(clock),
       record(clock, { delay: 100 }),
@@ -774,11 +758,8 @@ export function storeContract(
     assert.deepEqual(await store.sizes([]), []);
   });
 
-  test("queueNames lists the queues holding queued or running tasks, sorted", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
-    const other = await stores.open(store);
+  test("queueNames lists the queues holding queued or running tasks, sorted", async ({ clock, store, open }) => {
+    const other = await open(store);
     assert.deepEqual(await store.queueNames(), []);
 
     const running = record(clock, { queue: "running" });
@@ -824,10 +805,7 @@ export function storeContract(
     assert.deepEqual(await store.queueNames(), ["delayed", "lane:2 é"]);
   });
 
-  test("flush drops the queued tasks of the queues only", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("flush drops the queued tasks of the queues only", async ({ clock, store }) => {
     const running = record(clock);
     await store.enqueue([running]);
     const [claim] = await store.claim(request());
@@ -843,30 +821,28 @@ export function storeContract(
     assert.equal(await store.flush(["default"]), 0);
   });
 
-  test("finished tasks are dropped after resultTtl", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock, 10);
-    const store = await stores.open();
-    const tasks = [record(clock), record(clock)];
-    await store.enqueue(tasks);
-    const claims = await store.claim(request({ leaseSeconds: 1000 }));
-    assert.deepEqual(await store.finish([success(claims[0], clock)]), [true]);
-    clock.advance(9);
-    await store.reclaim(5);
-    assert.equal((await store.get(tasks[0].id))?.status, TaskStatus.SUCCESS);
-    clock.advance(2);
-    await store.reclaim(5);
-    assert.equal(await store.get(tasks[0].id), undefined);
-    assert.equal(await store.revoke(tasks[0].id), "unknown");
-    // Running tasks are kept however old.
-    assert.equal((await store.get(tasks[1].id))?.status, TaskStatus.STARTED);
-  });
+  test(
+    "finished tasks are dropped after resultTtl",
+    async ({ clock, store }) => {
+      const tasks = [record(clock), record(clock)];
+      await store.enqueue(tasks);
+      const claims = await store.claim(request({ leaseSeconds: 1000 }));
+      assert.deepEqual(await store.finish([success(claims[0], clock)]), [true]);
+      clock.advance(9);
+      await store.reclaim(5);
+      assert.equal((await store.get(tasks[0].id))?.status, TaskStatus.SUCCESS);
+      clock.advance(2);
+      await store.reclaim(5);
+      assert.equal(await store.get(tasks[0].id), undefined);
+      assert.equal(await store.revoke(tasks[0].id), "unknown");
+      // Running tasks are kept however old.
+      assert.equal((await store.get(tasks[1].id))?.status, TaskStatus.STARTED);
+    },
+    { resultTtl: 10 },
+  );
 
-  test("locks are exclusive until released or expired", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
-    const other = await stores.open(store);
+  test("locks are exclusive until released or expired", async ({ clock, store, open }) => {
+    const other = await open(store);
     assert.equal(await store.acquireLock("beat", "a", 10), true);
     assert.equal(await other.acquireLock("beat", "b", 10), false);
     assert.equal(await store.acquireLock("other", "b", 10), true);
@@ -883,11 +859,8 @@ export function storeContract(
     assert.equal(await store.acquireLock("beat", "a", 10), true);
   });
 
-  test("messages reach subscribers of another store instance", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const publisher = await stores.open();
-    const subscriber = await stores.open(publisher);
+  test("messages reach subscribers of another store instance", async ({ store: publisher, open }) => {
+    const subscriber = await open(publisher);
     await publisher.publish({ channel: "news", event: "old", data: 0 });
 
     const received: ChannelMessage[] = [];
@@ -908,11 +881,8 @@ export function storeContract(
     await unsubscribe();
   });
 
-  test("task transitions publish queued, started and done", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
-    const watcher = await stores.open(store);
+  test("task transitions publish queued, started and done", async ({ clock, store, open }) => {
+    const watcher = await open(store);
     const events: [string, TaskRecord][] = [];
     const unsubscribe = await watcher.subscribe("task", (message) => {
       events.push([message.event, message.data as TaskRecord]);
@@ -931,11 +901,8 @@ export function storeContract(
     await unsubscribe();
   });
 
-  test("a batch publishes one event per task, in order, to every subscriber", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
-    const watcher = await stores.open(store);
+  test("a batch publishes one event per task, in order, to every subscriber", async ({ clock, store, open }) => {
+    const watcher = await open(store);
     const seen: Array<[string, string]> = [];
     const unsubscribe = await watcher.subscribe("task", (message) => {
       seen.push([message.event, (message.data as TaskRecord).id]);
@@ -956,10 +923,7 @@ export function storeContract(
     await unsubscribe();
   });
 
-  test("a listener that throws does not stop delivery to others", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("a listener that throws does not stop delivery to others", async ({ store }) => {
     const seen: string[] = [];
     const unsubscribes = [
       await store.subscribe("c", () => {
@@ -974,11 +938,8 @@ export function storeContract(
     for (const unsubscribe of unsubscribes) await unsubscribe();
   });
 
-  test("unsubscribe stops delivery to that listener only", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
-    const other = await stores.open(store);
+  test("unsubscribe stops delivery to that listener only", async ({ store, open }) => {
+    const other = await open(store);
     const first: unknown[] = [];
     const second: unknown[] = [];
     const stopFirst = await store.subscribe("c", (m) => first.push(m.data));
@@ -997,10 +958,7 @@ export function storeContract(
     assert.deepEqual(second, [1, 2]);
   });
 
-  test("a new subscriber sees only messages published after it", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("a new subscriber sees only messages published after it", async ({ store }) => {
     const early: unknown[] = [];
     const late: unknown[] = [];
     const stopEarly = await store.subscribe("c", (m) => early.push(m.data));
@@ -1014,10 +972,7 @@ export function storeContract(
     await stopLate();
   });
 
-  test("waitForTasks wakes on a task queued by this store", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("waitForTasks wakes on a task queued by this store", async ({ clock, store }) => {
     const started = Date.now();
     const waiting = store.waitForTasks(["default"], 10);
     await store.enqueue([record(clock)]);
@@ -1026,17 +981,15 @@ export function storeContract(
   });
 
   /**
-   * Milliseconds a store's wait of `seconds` lasted when another store
-   * queued `task` 30 ms into it.
+   * Milliseconds the test's store's wait of `seconds` lasted when another
+   * store queued `task` 30 ms into it.
    */
   async function waitedFor(
-    clock: Clock | RealClock,
+    { store, open }: ContractTest,
     task: TaskRecord,
     seconds: number,
   ): Promise<number> {
-    await using stores = opener(clock);
-    const store = await stores.open();
-    const other = await stores.open(store);
+    const other = await open(store);
     const started = Date.now();
     const waiting = store.waitForTasks(["default"], seconds);
     await sleep(30);
@@ -1045,23 +998,22 @@ export function storeContract(
     return Date.now() - started;
   }
 
-  test("waitForTasks wakes on a task queued by another store", async () => {
-    const clock = new Clock();
-    assert.ok(await waitedFor(clock, record(clock), 10) < 2000);
+  test("waitForTasks wakes on a task queued by another store", async (t) => {
+    assert.ok(await waitedFor(t, record(t.clock), 10) < 2000);
   });
 
-  test("waitForTasks wakes when a delayed task queued meanwhile is due", async () => {
+  test(
+    "waitForTasks wakes when a delayed task queued meanwhile is due",
+    async (t) => {
+      const waited = await waitedFor(t, record(t.clock, { delay: 0.5 }), 20);
+      assert.ok(waited >= 450 && waited < 5000, `waited ${waited} ms`);
+    },
     // Real time: the store must learn when the task is due, and wake then.
-    const clock = new RealClock();
-    const waited = await waitedFor(clock, record(clock, { delay: 0.5 }), 20);
-    assert.ok(waited >= 450 && waited < 5000, `waited ${waited} ms`);
-  });
+    { realTime: true },
+  );
 
-  test("a task queued while a claimer waits reaches it once: from the wait or the next claim", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
-    const other = await stores.open(store);
+  test("a task queued while a claimer waits reaches it once: from the wait or the next claim", async ({ clock, store, open }) => {
+    const other = await open(store);
     const asking = request({ waitSeconds: 10 });
     assert.deepEqual(await store.claim(asking), []);
     const waiting = store.waitForTasks(["default"], 10);
@@ -1083,11 +1035,8 @@ export function storeContract(
     assert.equal((await other.get(task.id))?.status, TaskStatus.SUCCESS);
   });
 
-  test("tasks handed over after a wait stopped come with the next claim", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
-    const other = await stores.open(store);
+  test("tasks handed over after a wait stopped come with the next claim", async ({ clock, store, open }) => {
+    const other = await open(store);
     const asking = request({ waitSeconds: 10 });
     assert.deepEqual(await store.claim(asking), []);
     const controller = new AbortController();
@@ -1102,11 +1051,8 @@ export function storeContract(
     assert.deepEqual(await store.claim(request()), []);
   });
 
-  test("a store closed while registered to wait gives back what it was handed", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
-    const other = await stores.open(store);
+  test("a store closed while registered to wait gives back what it was handed", async ({ clock, store, open }) => {
+    const other = await open(store);
     assert.deepEqual(await store.claim(request({ waitSeconds: 10 })), []);
     const task = record(clock);
     await other.enqueue([task]);
@@ -1117,10 +1063,7 @@ export function storeContract(
     assert.equal(claims[0].task?.worker, "worker-2");
   });
 
-  test("waitForTasks resolves after its time, or on abort", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("waitForTasks resolves after its time, or on abort", async ({ clock, store }) => {
     await store.enqueue([
       record(clock, { delay: 100 }),
       record(clock, {
@@ -1144,7 +1087,7 @@ export function storeContract(
 
   /** A worker's status for a beat, alive `seconds` past the clock. */
   function status(
-    clock: Clock,
+    clock: TestClock,
     worker: string,
     seconds: number,
     queues = ["default"],
@@ -1169,11 +1112,8 @@ export function storeContract(
     };
   }
 
-  test("beats keep a worker live; a dead one is reported once and forgotten", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
-    const other = await stores.open(store);
+  test("beats keep a worker live; a dead one is reported once and forgotten", async ({ clock, store, open }) => {
+    const other = await open(store);
     assert.deepEqual(await store.beat(status(clock, "worker-1", 3)), []);
     assert.deepEqual(await other.beat(status(clock, "worker-2", 9)), []);
     assert.deepEqual(
@@ -1199,10 +1139,7 @@ export function storeContract(
     );
   });
 
-  test("a dead worker's leases end at once and reclaim gives its tasks back", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
+  test("a dead worker's leases end at once and reclaim gives its tasks back", async ({ clock, store }) => {
     const tasks = [record(clock), record(clock), record(clock)];
     await store.enqueue(tasks);
     const mine = await store.claim(request({ max: 2, worker: "worker-1" }));
@@ -1226,11 +1163,8 @@ export function storeContract(
     assert.deepEqual(await store.renew(theirs, 30), { lost: [], revoked: [] });
   });
 
-  test("revoking a running task tells its worker on channel control", async () => {
-    const clock = new Clock();
-    await using stores = opener(clock);
-    const store = await stores.open();
-    const worker = await stores.open(store);
+  test("revoking a running task tells its worker on channel control", async ({ clock, store, open }) => {
+    const worker = await open(store);
     const heard: ChannelMessage[] = [];
     await worker.subscribe("control", (message) => heard.push(message));
     const task = record(clock);
@@ -1245,9 +1179,7 @@ export function storeContract(
     });
   });
 
-  test("close is idempotent and ends pending waits", async () => {
-    const clock = new Clock();
-    const store = await open({ serializer, resultTtl: 60, now: clock.now });
+  test("close is idempotent and ends pending waits", async ({ store }) => {
     await store.subscribe("c", () => {});
     const waiting = store.waitForTasks(["default"], 10);
     await store.close();

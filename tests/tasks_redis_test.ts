@@ -1,7 +1,10 @@
 /** The task suite on Redis (a private redis-server), with each serializer. */
 import assert from "node:assert/strict";
-import { startRedis } from "./_redis.ts";
+import { redisKeys } from "../src/store/redis_keys.ts";
+import { injectRedisGarbage, NOT_A_TASK } from "./_garbage.ts";
+import { startRedis, TEST_NAMESPACE } from "./_redis.ts";
 import {
+  eventually,
   EXAMPLE_JOBS,
   producerFor,
   serverArgs,
@@ -15,12 +18,12 @@ for (const serializer of ["json", "msgpack"] as const) {
     await taskSuite(t, {
       dataStore: redis.url(),
       serializer,
-      async injectGarbage(id, queue) {
-        await redis.cli("SET", `pqtest:id:${id}`, queue);
-        await redis.cli("HSET", `pqtest:{${queue}}:tasks`, id, "{not a task");
-        await redis.cli("LPUSH", `pqtest:{${queue}}:ready`, id);
-        await redis.cli("LPUSH", `pqtest:{${queue}}:marker`, "1");
-      },
+      injectGarbage: (id, queue) =>
+        injectRedisGarbage(redis, TEST_NAMESPACE, {
+          id,
+          name: "addition",
+          queue,
+        }, NOT_A_TASK),
     });
   });
 }
@@ -41,16 +44,36 @@ Deno.test("with messageBroker, queues live on the broker and other channels on t
   await using api = await producerFor(settings);
   const task = await api.tasks.queue("addition", { a: 2, b: 5 });
   assert.equal(task.result, 7);
-  assert.notEqual(await broker.cli("EXISTS", "pqtest:{pulsarqueue}:done"), "0");
-  assert.equal(await data.cli("EXISTS", "pqtest:{pulsarqueue}:done"), "0");
-  const heard = Promise.withResolvers<unknown>();
-  await api.onEvents(
-    "consumer",
-    "status",
-    (_c, _e, info) => heard.resolve(info),
+  // The default queue's finished tasks are on the broker only.
+  const done = redisKeys(TEST_NAMESPACE).queue("pulsarqueue").done;
+  assert.notEqual(await broker.cli("EXISTS", done), "0");
+  assert.equal(await data.cli("EXISTS", done), "0");
+  // A worker's status, as one would beat it (a malformed one is dropped).
+  const status = {
+    worker: "w",
+    node: "n",
+    pid: 1,
+    queues: ["q"],
+    maxConcurrentTasks: 1,
+    concurrentTasks: [],
+    processed: 0,
+    cores: 1,
+    time: 1,
+    until: 2,
+    jobs: [],
+  };
+  let heard: unknown;
+  // The server's own worker beats on this channel too: wait for ours.
+  await api.onEvents("consumer", "status", (_c, _e, info) => {
+    if ((info as { worker?: unknown })?.worker === "w") heard = info;
+  });
+  await data.cli(
+    "PUBLISH",
+    redisKeys(TEST_NAMESPACE).channel("consumer"),
+    `status\n${JSON.stringify(status)}`,
   );
-  await data.cli("PUBLISH", "pqtest:consumer", 'status\n{"worker":"w"}');
-  assert.deepEqual(await heard.promise, { worker: "w" });
+  await eventually(() => heard !== undefined, 10, "the status published");
+  assert.deepEqual(heard, status);
   assert.equal((await server.stop()).code, 0);
 });
 
@@ -59,11 +82,11 @@ Deno.test("tasks run end to end on a Redis Cluster node (cross-slot rules on)", 
   await taskSuite(t, {
     dataStore: redis.url(),
     serializer: "json",
-    async injectGarbage(id, queue) {
-      await redis.cli("SET", `pqtest:id:${id}`, queue);
-      await redis.cli("HSET", `pqtest:{${queue}}:tasks`, id, "{not a task");
-      await redis.cli("LPUSH", `pqtest:{${queue}}:ready`, id);
-      await redis.cli("LPUSH", `pqtest:{${queue}}:marker`, "r");
-    },
+    injectGarbage: (id, queue) =>
+      injectRedisGarbage(redis, TEST_NAMESPACE, {
+        id,
+        name: "addition",
+        queue,
+      }, NOT_A_TASK),
   });
 });

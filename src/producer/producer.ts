@@ -11,7 +11,7 @@
 import { getLogger } from "@logtape/logtape";
 import { didYouMean } from "../_did_you_mean.ts";
 import { NO_JOB_CODE_HINT, TaskNotAvailable } from "../errors.ts";
-import type { EventCallback, EventMap } from "../events.ts";
+import type { EventCallback } from "../events.ts";
 import {
   type JobAdvert,
   parseWorkerStatus,
@@ -179,7 +179,7 @@ export class Producer implements AsyncDisposable, JobBackend {
    * is a `Task`, and a task's id is an event name too.
    *
    * @param channel `task`, `consumer`, `control` or a channel of your own:
-   * the data is typed for the known ones ({@linkcode EventMap}).
+   * the data is typed for the known ones (`EventMap`).
    * @param pattern A glob over event names, or a task's id.
    * @param callback Called with the channel, the event and the data; one
    * that throws is removed (and the error logged).

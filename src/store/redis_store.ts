@@ -17,6 +17,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { maskUrl } from "../_secrets.ts";
 import { type Codec, codecFor } from "../codec.ts";
 import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
 import { StoreConnectionError } from "../errors.ts";
@@ -52,13 +53,13 @@ import {
   FINISH,
   FLUSH,
   type QueueKeys,
-  queueKeys,
   queueOfTasksKey,
   RELEASE,
   RELEASE_LOCK,
   RENEW,
   REVOKE,
 } from "./redis_scripts.ts";
+import { type RedisKeys, redisKeys } from "./redis_keys.ts";
 import type {
   ChannelMessage,
   Claim,
@@ -121,23 +122,14 @@ export function parseRedisUrl(
   return { clientUrl: parsed.href, namespace };
 }
 
-/** A url without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.href;
-  } catch {
-    return url;
-  }
-}
-
 /**
  * The Redis store. Open it with {@linkcode RedisStore.open}.
  */
 export class RedisStore implements Store {
   readonly url: string;
   readonly #namespace: string;
+  /** The names of this store's keys and channels. */
+  readonly #layout: RedisKeys;
   /** Per worker beating here: its last status written, and beats since. */
   readonly #beats = new Map<string, { key: string; count: number }>();
   readonly #codec: Codec;
@@ -174,9 +166,10 @@ export class RedisStore implements Store {
     namespace: string,
     options: RedisStoreOptions,
   ) {
-    this.url = redact(url);
+    this.url = maskUrl(url);
     this.#client = client;
     this.#namespace = namespace;
+    this.#layout = redisKeys(namespace);
     this.#codec = codecFor(options.serializer);
     this.#now = options.now ?? (() => Date.now() / 1000);
     this.#resultTtl = options.resultTtl;
@@ -321,15 +314,15 @@ export class RedisStore implements Store {
   }
 
   #keys(queue: string): QueueKeys {
-    return queueKeys(this.#namespace, queue);
+    return this.#layout.queue(queue);
   }
 
   #idKey(id: string): string {
-    return `${this.#namespace}:id:${id}`;
+    return this.#layout.id(id);
   }
 
   #channel(name: string): string {
-    return `${this.#namespace}:${name}`;
+    return this.#layout.channel(name);
   }
 
   #limitOf(task: TaskRecord): string {
@@ -554,7 +547,7 @@ export class RedisStore implements Store {
   }
 
   #inboxKey(): string {
-    return `${this.#namespace}:inbox:${this.#waiter}`;
+    return this.#layout.inbox(this.#waiter);
   }
 
   /**
@@ -975,8 +968,7 @@ export class RedisStore implements Store {
    * store sends every command to one node (a one-node cluster, as tested).
    */
   async queueNames(): Promise<string[]> {
-    // The namespace is letters, digits, '_', '.' and '-': nothing to escape.
-    const pattern = `${this.#namespace}:*:tasks`;
+    const pattern = this.#layout.tasksPattern;
     const names = new Set<string>();
     let cursor = "0";
     do {
@@ -1090,10 +1082,7 @@ export class RedisStore implements Store {
 
   /** The keys of the workers' beats and statuses (one Cluster slot). */
   #workerKeys(): { beats: string; status: string } {
-    return {
-      beats: `${this.#namespace}:{workers}:beats`,
-      status: `${this.#namespace}:{workers}:status`,
-    };
+    return this.#layout.workers;
   }
 
   async beat(status: WorkerStatus): Promise<WorkerStatus[]> {
@@ -1187,7 +1176,7 @@ export class RedisStore implements Store {
     // after it, so a dead holder leaves nothing behind.
     const reply = await this.#run(
       ACQUIRE_LOCK,
-      { lock: `${this.#namespace}:lock:${name}` },
+      { lock: this.#layout.lock(name) },
       {
         owner,
         now,
@@ -1213,7 +1202,7 @@ export class RedisStore implements Store {
       // taken is still in the inbox.
       await this.#send(this.#client, [
         "HDEL",
-        `${this.#namespace}:waiting`,
+        this.#layout.waiting,
         this.#waiter,
       ]);
       this.#blocker?.destroy();
@@ -1234,7 +1223,7 @@ export class RedisStore implements Store {
   async releaseLock(name: string, owner: string): Promise<boolean> {
     const reply = await this.#run(
       RELEASE_LOCK,
-      { lock: `${this.#namespace}:lock:${name}` },
+      { lock: this.#layout.lock(name) },
       { owner },
     );
     return Number(reply) === 1;

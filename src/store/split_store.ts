@@ -32,8 +32,14 @@ export class SplitStore implements Store {
     this.url = `${broker.url} (queues), ${data.url} (data)`;
   }
 
+  /**
+   * Channels `task` and `control` live with the queues: the broker publishes
+   * task events and revokes inside its own transitions.
+   */
   #channelStore(channel: string): Store {
-    return channel === "task" ? this.#broker : this.#data;
+    return channel === "task" || channel === "control"
+      ? this.#broker
+      : this.#data;
   }
 
   enqueue(tasks: readonly TaskRecord[]): Promise<void> {

@@ -1,0 +1,57 @@
+/**
+ * The key layout of the Redis store: the name of every Redis key and pub/sub
+ * channel the store of a namespace uses, built here and nowhere else in
+ * TypeScript, for the store and for the tests that read or write its keys.
+ * Pure: names only, no I/O.
+ *
+ * - A queue's keys are {@linkcode queueKeys} (`<ns>:{<queue>}:<name>`, the
+ *   scripts' `@queue` KEYS, one Cluster slot per queue).
+ * - Two names are also built by the Lua scripts from the namespace they are
+ *   given (`claim.lua`, `enqueue.lua`): `waiting` and `inbox`. Change them
+ *   there too, or a worker waiting on a single server is never handed tasks.
+ * - Data already in Redis is read by these names: changing one is a change
+ *   of the store's format.
+ * @module
+ */
+import { type QueueKeys, queueKeys } from "./redis_scripts.ts";
+
+/** The keys and channels of the Redis store of one namespace. */
+export interface RedisKeys {
+  /** The keys of a queue, by name; they share the queue's hash tag. */
+  queue(name: string): QueueKeys;
+  /** STRING: the queue of a task, by its id (the id index). */
+  id(id: string): string;
+  /** The pub/sub channel of a store channel (`task`, `control`, ...). */
+  channel(name: string): string;
+  /** STRING: the holder of a named lock. */
+  lock(name: string): string;
+  /** HASH waiter id → registration of a worker waiting for tasks. */
+  readonly waiting: string;
+  /** LIST: the tasks handed over to a waiter, under their leases. */
+  inbox(waiter: string): string;
+  /** The workers' beats (ZSET) and statuses (HASH), on one Cluster slot. */
+  readonly workers: { readonly beats: string; readonly status: string };
+  /** The SCAN pattern of every queue's `tasks` hash (and of other keys). */
+  readonly tasksPattern: string;
+}
+
+/**
+ * The key layout of the store of `namespace` (letters, digits, '_', '.'
+ * and '-': nothing in it needs escaping, in a key or in a SCAN pattern).
+ */
+export function redisKeys(namespace: string): RedisKeys {
+  const prefix = `${namespace}:`;
+  return {
+    queue: (name) => queueKeys(namespace, name),
+    id: (id) => `${prefix}id:${id}`,
+    channel: (name) => `${prefix}${name}`,
+    lock: (name) => `${prefix}lock:${name}`,
+    waiting: `${prefix}waiting`,
+    inbox: (waiter) => `${prefix}inbox:${waiter}`,
+    workers: {
+      beats: `${prefix}{workers}:beats`,
+      status: `${prefix}{workers}:status`,
+    },
+    tasksPattern: `${prefix}*:tasks`,
+  };
+}

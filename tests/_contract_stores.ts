@@ -1,0 +1,116 @@
+/**
+ * How the store contract (`store_contract.ts`) opens each store: SQLite on
+ * temporary files, Redis in namespaces of a private server, a SplitStore of
+ * two of them, and any of them as a Manager sees it (`managedStore`).
+ * @module
+ */
+import type { Manager } from "../src/manager.ts";
+import { managedStore } from "../src/store/managed_store.ts";
+import { RedisStore } from "../src/store/redis_store.ts";
+import { SplitStore } from "../src/store/split_store.ts";
+import { SqliteStore } from "../src/store/sqlite_store.ts";
+import type { Store } from "../src/store/store.ts";
+import { namespaceOf, sqlitePathOf } from "./_garbage.ts";
+import type { RedisServer } from "./_redis.ts";
+import type { OpenContractStore } from "./store_contract.ts";
+
+/** Stores open per temporary directory: the last close removes it. */
+const openIn = new Map<string, number>();
+
+/**
+ * Opens a SQLite store on a new temporary file, or on the file of `sameAs`.
+ * The directory goes when its last store closes.
+ */
+export const openSqlite: OpenContractStore = async (options) => {
+  const path = options.sameAs
+    ? sqlitePathOf(options.sameAs)
+    : `${await Deno.makeTempDir({ prefix: "pq_sqlite_" })}/store.sqlite`;
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  const store = await SqliteStore.open(path, options);
+  openIn.set(dir, (openIn.get(dir) ?? 0) + 1);
+  const close = store.close.bind(store);
+  let closed = false;
+  store.close = async () => {
+    await close();
+    if (closed) return;
+    closed = true;
+    const left = openIn.get(dir)! - 1;
+    if (left > 0) return void openIn.set(dir, left);
+    openIn.delete(dir);
+    await Deno.remove(dir, { recursive: true });
+  };
+  return store;
+};
+
+/**
+ * Opens Redis stores on `redis`: each fresh one in a namespace of its own,
+ * or in the namespace of `sameAs`.
+ */
+export function redisOpener(redis: RedisServer): OpenContractStore {
+  return (options) =>
+    RedisStore.open(
+      redis.url(
+        options.sameAs
+          ? namespaceOf(options.sameAs)
+          : `c${crypto.randomUUID().slice(0, 8)}`,
+      ),
+      options,
+    );
+}
+
+/** The parts of each SplitStore opened here. */
+const splits = new WeakMap<Store, { broker: Store; data: Store }>();
+/** The store under each managedStore opened here. */
+const managed = new WeakMap<Store, Store>();
+
+/**
+ * Opens SplitStores, as settings with a `messageBroker` do: the queues on a
+ * store of `openBroker`, other channels and locks on one of `openData`
+ * (each on the data of the same part of `sameAs`).
+ */
+export function splitOpener(
+  openBroker: OpenContractStore,
+  openData: OpenContractStore,
+): OpenContractStore {
+  return async ({ sameAs, ...options }) => {
+    const parts = sameAs && splits.get(sameAs);
+    if (sameAs && !parts) throw new Error(`${sameAs.url} is not split here`);
+    const broker = await openBroker({ ...options, sameAs: parts?.broker });
+    try {
+      const data = await openData({ ...options, sameAs: parts?.data });
+      const store = new SplitStore(broker, data);
+      splits.set(store, { broker, data });
+      return store;
+    } catch (error) {
+      await broker.close();
+      throw error;
+    }
+  };
+}
+
+/** Opens stores of `open`, each as `manager` sees it (`managedStore`). */
+export function managedOpener(
+  open: OpenContractStore,
+  manager: Manager,
+): OpenContractStore {
+  return async ({ sameAs, ...options }) => {
+    const raw = await open({
+      ...options,
+      sameAs: sameAs && (managed.get(sameAs) ?? sameAs),
+    });
+    const store = managedStore(raw, manager);
+    // A manager that keeps the default storeMessage gets the store itself.
+    if (store === raw) throw new Error("the manager must hear messages");
+    managed.set(store, raw);
+    return store;
+  };
+}
+
+/**
+ * The store that holds the queues of a store opened here (under a
+ * managedStore, the broker of a SplitStore), where garbage is written.
+ */
+export function queuesOf(store: Store): Store {
+  const raw = managed.get(store) ?? store;
+  return splits.get(raw)?.broker ?? raw;
+}

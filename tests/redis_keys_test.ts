@@ -1,0 +1,44 @@
+/**
+ * The Redis key layout, written out: the tests read and write Redis through
+ * `redisKeys`, and data already in Redis is read by these names, so a change
+ * of one must show here.
+ */
+import assert from "node:assert/strict";
+import { redisKeys } from "../src/store/redis_keys.ts";
+import { LUA_FILES, QUEUE_KEYS } from "../src/store/redis_scripts.ts";
+
+Deno.test("redis keys: every key and channel of a namespace", () => {
+  const keys = redisKeys("pq");
+  assert.deepEqual(
+    keys.queue("jobs"),
+    Object.fromEntries(QUEUE_KEYS.map((name) => [name, `pq:{jobs}:${name}`])),
+  );
+  // A queue with a hash tag of its own keeps it.
+  assert.equal(keys.queue("{app}.high").tasks, "pq:{app}.high:tasks");
+  assert.equal(keys.id("a1"), "pq:id:a1");
+  assert.equal(keys.channel("task"), "pq:task");
+  assert.equal(keys.lock("beat"), "pq:lock:beat");
+  assert.equal(keys.waiting, "pq:waiting");
+  assert.equal(keys.inbox("w1"), "pq:inbox:w1");
+  assert.deepEqual(keys.workers, {
+    beats: "pq:{workers}:beats",
+    status: "pq:{workers}:status",
+  });
+  assert.equal(keys.tasksPattern, "pq:*:tasks");
+});
+
+Deno.test("redis keys: the scripts build waiting and inbox as the layout does", () => {
+  // The scripts are given the namespace and add the rest themselves.
+  const waiting = redisKeys("").waiting;
+  const inbox = redisKeys("").inbox("");
+  for (const file of ["claim.lua", "enqueue.lua"]) {
+    assert.ok(
+      LUA_FILES[file].includes(`A.namespace .. '${waiting}'`),
+      `${file} builds ${waiting}`,
+    );
+    assert.ok(
+      LUA_FILES[file].includes(`A.namespace .. '${inbox}' .. waiter`),
+      `${file} builds ${inbox}<waiter>`,
+    );
+  }
+});
