@@ -10,7 +10,7 @@ export const TEST_NAMESPACE = "pqtest";
 export interface RedisServer extends AsyncDisposable {
   /** Its port on 127.0.0.1. */
   port: number;
-  /** `redis://127.0.0.1:<port>/0?namespace=<namespace>`. */
+  /** `redis://[:<password>@]127.0.0.1:<port>/0?namespace=<namespace>`. */
   url(namespace?: string): string;
   /** Stops it (SIGKILL when `hard`) and resolves when it has exited. */
   stop(hard?: boolean): Promise<void>;
@@ -30,6 +30,8 @@ export interface RedisOptions {
   aof?: boolean;
   /** Run as a one-node Redis Cluster owning every slot (cross-slot rules on). */
   cluster?: boolean;
+  /** Require this password (`url()` then carries it). */
+  password?: string;
 }
 
 function freePort(): number {
@@ -62,7 +64,14 @@ export async function startRedis(
   let process: Deno.ChildProcess | undefined;
   const cli = async (...args: string[]) => {
     const output = await new Deno.Command("redis-cli", {
-      args: ["-p", String(port), ...args],
+      args: [
+        "-p",
+        String(port),
+        ...(options.password
+          ? ["-a", options.password, "--no-auth-warning"]
+          : []),
+        ...args,
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -79,6 +88,7 @@ export async function startRedis(
         dir,
         "--save",
         "",
+        ...(options.password ? ["--requirepass", options.password] : []),
         ...(options.aof
           ? ["--appendonly", "yes", "--appendfsync", "always"]
           : ["--appendonly", "no"]),
@@ -158,7 +168,9 @@ export async function startRedis(
     },
     port,
     url: (namespace = TEST_NAMESPACE) =>
-      `redis://127.0.0.1:${port}/0?namespace=${namespace}`,
+      `redis://${
+        options.password ? `:${encodeURIComponent(options.password)}@` : ""
+      }127.0.0.1:${port}/0?namespace=${namespace}`,
     stop,
     restart: start,
     cli,

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { maskUrl } from "../src/_secrets.ts";
 import { describeValue } from "../src/errors.ts";
+import { startRedis } from "./_redis.ts";
 import { EXAMPLE_JOBS } from "./_server.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -28,13 +29,6 @@ Deno.test("maskUrl masks a URL's password and secret parameters only", () => {
   assert.ok(!describeValue(`redis://:${SECRET}@h:1/0`).includes(SECRET));
 });
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 async function run(args: string[]): Promise<string> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args],
@@ -46,40 +40,10 @@ async function run(args: string[]): Promise<string> {
 }
 
 Deno.test("a store password shows in no log line, pq output or error", async () => {
-  const port = freePort();
-  const dir = await Deno.makeTempDir({ prefix: "pq_secret_" });
-  const redis = new Deno.Command("redis-server", {
-    args: [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--dir",
-      dir,
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--requirepass",
-      SECRET,
-    ],
-    stdout: "null",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-  const url = `redis://:${SECRET}@127.0.0.1:${port}/0`;
+  await using redis = await startRedis({ password: SECRET });
+  const url = redis.url();
   let server: Deno.ChildProcess | undefined;
   try {
-    // Wait for Redis: a wrong password is refused, the right one answers.
-    for (let i = 0; i < 200; i++) {
-      try {
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-        conn.close();
-        break;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    }
     server = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -150,8 +114,5 @@ Deno.test("a store password shows in no log line, pq output or error", async () 
     } catch {
       // Exited already.
     }
-    redis.kill("SIGTERM");
-    await redis.status;
-    await Deno.remove(dir, { recursive: true });
   }
 });
