@@ -5,7 +5,7 @@
  * not have its task run twice (the beat comes from another thread).
  */
 import assert from "node:assert/strict";
-import { type Task, TaskStatus } from "../mod.ts";
+import { TaskStatus } from "../mod.ts";
 import {
   eventually,
   EXAMPLE_JOBS,
@@ -60,7 +60,7 @@ export async function livenessSuite(
       );
       const running = new Map<string, string>();
       await api.onEvents("task", "started", (_c, _e, data) => {
-        const task = data as Task;
+        const task = data;
         // The first start only: a task given back starts again elsewhere.
         if (task.name === "sleep.ledger" && !running.has(task.id)) {
           running.set(task.id, task.worker!);
@@ -105,7 +105,7 @@ export async function livenessSuite(
       const future = api.tasks.queue("block.ledger", { path, i: 1, lag: 6 });
       const started = Promise.withResolvers<void>();
       await api.onEvents("task", future.id, (_c, _e, data) => {
-        if ((data as Task).status === TaskStatus.STARTED) started.resolve();
+        if (data.status === TaskStatus.STARTED) started.resolve();
       });
       if ((await api.tasks.get(future.id))?.status !== TaskStatus.STARTED) {
         await started.promise;

@@ -5,7 +5,7 @@
  * test_big_log, test_lock, test_execute_python_*, in pq).
  */
 import assert from "node:assert/strict";
-import { type Task, TaskStatus } from "../mod.ts";
+import { TaskStatus } from "../mod.ts";
 import {
   EXAMPLE_JOBS,
   producerFor,
@@ -166,7 +166,7 @@ export async function modesSuite(
       for (const future of futures) {
         const running = Promise.withResolvers<void>();
         await api.onEvents("task", future.id, (_c, _e, task) => {
-          if ((task as Task).status === TaskStatus.STARTED) running.resolve();
+          if (task.status === TaskStatus.STARTED) running.resolve();
         });
         if ((await api.tasks.get(future.id))?.status !== TaskStatus.STARTED) {
           await running.promise;

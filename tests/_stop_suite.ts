@@ -28,8 +28,8 @@ async function exists(path: string): Promise<boolean> {
 /** Resolves once the task is running. */
 async function started(api: Producer, id: string): Promise<void> {
   const running = Promise.withResolvers<void>();
-  const onEvent = (_c: string, _e: string, task: unknown) => {
-    if ((task as Task).status === TaskStatus.STARTED) running.resolve();
+  const onEvent = (_c: string, _e: string, task: Task) => {
+    if (task.status === TaskStatus.STARTED) running.resolve();
   };
   await api.onEvents("task", id, onEvent);
   if ((await api.tasks.get(id))?.status !== TaskStatus.STARTED) {

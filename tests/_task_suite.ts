@@ -327,8 +327,8 @@ export async function taskSuite(
 
   await t.step("retries end with the final attempt", async () => {
     const doneEvents: Task[] = [];
-    const onDone = (_c: string, _e: string, task: unknown) => {
-      doneEvents.push(task as Task);
+    const onDone = (_c: string, _e: string, task: Task) => {
+      doneEvents.push(task);
     };
     await api.onEvents("task", "done", onDone);
     const queued = await api.tasks.queue("subtraction", { a: 1, b: "foo" }, {
@@ -436,7 +436,7 @@ export async function taskSuite(
     const running = api.tasks.queue("asynchronous", { lag: 20 });
     const started = Promise.withResolvers<void>();
     await api.onEvents("task", running.id, (_c, _e, task) => {
-      if ((task as Task).status === TaskStatus.STARTED) started.resolve();
+      if (task.status === TaskStatus.STARTED) started.resolve();
     });
     await started.promise;
     assert.equal(await api.tasks.revoke(running.id), "requested");

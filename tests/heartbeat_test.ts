@@ -28,7 +28,7 @@ Deno.test("each worker beats and publishes its status when it changes; api.worke
   await using api = await producerFor({ dataStore });
   const beats = new Map<string, WorkerStatus[]>();
   await api.onEvents("consumer", "status", (_channel, _event, data) => {
-    const status = data as WorkerStatus;
+    const status = data;
     beats.set(status.worker, [...beats.get(status.worker) ?? [], status]);
   });
   await eventually(

@@ -39,7 +39,7 @@ Deno.test("on Redis, a task of a worker killed with SIGKILL completes elsewhere"
   const started = Promise.withResolvers<string>();
   const future = api.tasks.queue("workerpid", { lag: 2 });
   await api.onEvents("task", future.id, (_channel, _event, task) => {
-    const { status, worker } = task as Task;
+    const { status, worker } = task;
     if (status === TaskStatus.STARTED && worker) started.resolve(worker);
   });
   const firstWorker = await started.promise;
