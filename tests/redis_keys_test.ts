@@ -25,6 +25,8 @@ Deno.test("redis keys: every key and channel of a namespace", () => {
     status: "pq:{workers}:status",
   });
   assert.equal(keys.tasksPattern, "pq:*:tasks");
+  assert.equal(keys.searchPattern, "pq:*:search");
+  assert.equal(keys.queue("jobs").search, "pq:{jobs}:search");
 });
 
 Deno.test("redis keys: the scripts build waiting and inbox as the layout does", () => {

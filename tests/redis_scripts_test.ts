@@ -246,6 +246,7 @@ Deno.test("a call's named keys and arguments are sent in the header's order", ()
       record: "R",
       retryId: "",
       retryDue: "",
+      retryQueued: "",
       retryRecord: "",
       retryLimit: "",
     }],
@@ -267,6 +268,7 @@ Deno.test("a call's named keys and arguments are sent in the header's order", ()
     "a",
     "t",
     "R",
+    "",
     "",
     "",
     "",
@@ -428,6 +430,10 @@ Deno.test("every store method calls its script with the names of its header", as
       retry,
     }]),
     [true],
+  );
+  assert.equal(
+    await store.setProgress(second, { value: 0.5, time: t }),
+    true,
   );
   await store.release([second]);
   assert.equal(await store.revoke(third.id), "requested");

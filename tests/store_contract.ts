@@ -13,6 +13,7 @@ import type {
   ClaimRequest,
   Store,
   StoreOptions,
+  TaskQuery,
 } from "../src/store/store.ts";
 import type { WorkerStatus } from "../src/heartbeat.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
@@ -1177,6 +1178,153 @@ export function storeContract(
       event: "revoke",
       data: task.id,
     });
+  });
+
+  test("searchTasks finds tasks by status, job, queue, time and text, newest first", async ({ clock, store }) => {
+    const old = record(clock, { name: "resize", kwargs: { file: "Cat.PNG" } });
+    await store.enqueue([old]);
+    clock.advance(10);
+    const other = record(clock, { queue: "mail", kwargs: { to: "ann" } });
+    const later = record(clock, { kwargs: { to: "bob" } });
+    await store.enqueue([other, later]);
+    clock.advance(10);
+    const [claim] = await store.claim(request({ max: 1 }));
+    assert.equal(claim.id, old.id);
+    await store.finish([success(claim, clock, { size: "big" })]);
+    const ids = async (query: TaskQuery) =>
+      (await store.searchTasks(query)).tasks.map((task) => task.id);
+    const newest = [later, other].map((t) => t.id).toSorted().toReversed();
+    assert.deepEqual(await ids({}), [...newest, old.id]);
+    assert.deepEqual(await ids({ status: [TaskStatus.SUCCESS] }), [old.id]);
+    assert.deepEqual(
+      await ids({ status: [TaskStatus.QUEUED, TaskStatus.SUCCESS] }),
+      [...newest, old.id],
+    );
+    assert.deepEqual(await ids({ job: "resize" }), [old.id]);
+    assert.deepEqual(await ids({ queue: "mail" }), [other.id]);
+    assert.deepEqual(await ids({ since: clock.t - 15 }), newest);
+    assert.deepEqual(await ids({ until: clock.t - 15 }), [old.id]);
+    // Text: in kwargs or result, ignoring case.
+    assert.deepEqual(await ids({ text: "cat.png" }), [old.id]);
+    assert.deepEqual(await ids({ text: "BIG" }), [old.id]);
+    assert.deepEqual(await ids({ text: "bob", queue: "default" }), [later.id]);
+    assert.deepEqual(await ids({ text: "nobody" }), []);
+    const [found] = (await store.searchTasks({ job: "resize" })).tasks;
+    assert.equal(found.status, TaskStatus.SUCCESS);
+    assert.deepEqual(found.result, { size: "big" });
+  });
+
+  test("searchTasks pages through tasks sharing one time, each once", async ({ clock, store }) => {
+    const tasks = Array.from(
+      { length: 120 },
+      (_, i) => record(clock, { kwargs: { i } }),
+    );
+    await store.enqueue(tasks);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.searchTasks({ limit: 50, cursor });
+      assert.ok(page.tasks.length <= 50);
+      seen.push(...page.tasks.map((task) => task.id));
+      cursor = page.next;
+      pages++;
+    } while (cursor && pages < 10);
+    assert.equal(cursor, undefined);
+    assert.deepEqual(seen, tasks.map((t) => t.id).toSorted().toReversed());
+  });
+
+  test(
+    "searchTasks leaves out tasks past their retention",
+    async ({ clock, store }) => {
+      const task = record(clock);
+      await store.enqueue([task]);
+      const [claim] = await store.claim(request());
+      await store.finish([success(claim, clock)]);
+      assert.equal((await store.searchTasks({})).tasks.length, 1);
+      clock.advance(120);
+      await store.reclaim(3, ["default"]);
+      assert.deepEqual((await store.searchTasks({})).tasks, []);
+    },
+    { resultTtl: 60 },
+  );
+
+  test("searchTasks refuses a malformed query, naming the field", async ({ store }) => {
+    const bad: [unknown, RegExp][] = [
+      [{ status: ["DONE"] }, /'status'/],
+      [{ status: [] }, /'status'/],
+      [{ limit: 0 }, /'limit'/],
+      [{ limit: 1.5 }, /'limit'/],
+      [{ since: "yesterday" }, /'since'/],
+      [{ text: "" }, /'text'/],
+      [{ job: 7 }, /'job'/],
+      [{ cursor: "not a cursor" }, /'cursor'/],
+      [{ colour: "red" }, /'colour'/],
+    ];
+    for (const [query, message] of bad) {
+      await assert.rejects(
+        store.searchTasks(query as TaskQuery),
+        (error: Error) =>
+          error instanceof TypeError && message.test(error.message),
+        JSON.stringify(query),
+      );
+    }
+  });
+
+  test("queueStats counts ready, delayed and running tasks and the oldest wait", async ({ clock, store }) => {
+    const first = record(clock);
+    await store.enqueue([first, record(clock, { delay: 60 })]);
+    clock.advance(5);
+    await store.enqueue([record(clock), record(clock)]);
+    clock.advance(2);
+    const [claim] = await store.claim(request({ max: 1 }));
+    assert.equal(claim.id, first.id);
+    const [stats, empty] = await store.queueStats(["default", "none"]);
+    assert.deepEqual(
+      { ...stats, latency: Math.round(stats.latency) },
+      { queue: "default", ready: 2, delayed: 1, running: 1, latency: 2 },
+    );
+    assert.deepEqual(empty, {
+      queue: "none",
+      ready: 0,
+      delayed: 0,
+      running: 0,
+      latency: 0,
+    });
+    assert.deepEqual(
+      (await store.queueStats()).map((q) => q.queue),
+      await store.queueNames(),
+    );
+  });
+
+  test("setProgress writes a running task's progress under its lease and publishes it", async ({ clock, store, open }) => {
+    const watcher = await open(store);
+    const heard: ChannelMessage[] = [];
+    await watcher.subscribe("task", (message) => {
+      if (message.event === "progress") heard.push(message);
+    });
+    const task = record(clock);
+    await store.enqueue([task]);
+    const [claim] = await store.claim(request());
+    const progress = { value: 0.4, message: "4 of 10", time: clock.t };
+    assert.equal(await store.setProgress(claim, progress), true);
+    assert.deepEqual((await store.get(task.id))?.progress, progress);
+    await until(() => heard.length === 1);
+    assert.equal((heard[0].data as TaskRecord).id, task.id);
+    assert.deepEqual((heard[0].data as TaskRecord).progress, progress);
+    // Not by a stale holder, nor once the task has finished.
+    assert.equal(
+      await store.setProgress({ id: task.id, token: "stale" }, progress),
+      false,
+    );
+    await store.finish([success(claim, clock)]);
+    assert.equal(
+      await store.setProgress(claim, { ...progress, value: 1 }),
+      false,
+    );
+    // The final record is the one finish wrote.
+    assert.equal((await store.get(task.id))?.status, TaskStatus.SUCCESS);
+    assert.notEqual((await store.get(task.id))?.progress?.value, 1);
   });
 
   test("close is idempotent and ends pending waits", async ({ store }) => {

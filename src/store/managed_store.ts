@@ -9,7 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import type { ChannelMessage } from "../events.ts";
 import { Manager } from "../manager.ts";
 import { TaskStatus } from "../status.ts";
-import type { TaskRecord } from "../task.ts";
+import type { TaskProgress, TaskRecord } from "../task.ts";
 import type {
   Claim,
   ClaimRequest,
@@ -134,6 +134,14 @@ function wrapStore(store: Store, manager: Manager): Store {
         if (record) await tell([task("done", record)]);
       }
       return outcome;
+    },
+    async setProgress(lease: Lease, progress: TaskProgress): Promise<boolean> {
+      const written = await store.setProgress(lease, progress);
+      if (written) {
+        const record = await store.get(lease.id).catch(() => undefined);
+        if (record) await tell([task("progress", record)]);
+      }
+      return written;
     },
     async publish(message: ChannelMessage): Promise<void> {
       await store.publish(message);

@@ -33,6 +33,8 @@ export interface RedisKeys {
   readonly workers: { readonly beats: string; readonly status: string };
   /** The SCAN pattern of every queue's `tasks` hash (and of other keys). */
   readonly tasksPattern: string;
+  /** The SCAN pattern of every queue's `search` index (and of other keys). */
+  readonly searchPattern: string;
 }
 
 /**
@@ -53,5 +55,6 @@ export function redisKeys(namespace: string): RedisKeys {
       status: `${prefix}{workers}:status`,
     },
     tasksPattern: `${prefix}*:tasks`,
+    searchPattern: `${prefix}*:search`,
   };
 }

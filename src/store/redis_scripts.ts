@@ -19,6 +19,11 @@
  *   the others do not, so each script's calls are exactly what they were.
  * - Messages are published as `<event>\n<encoded data>`, or
  *   `*<event>\n<list>` for many of one event.
+ * - A queue's `search` index holds exactly the ids that have a record in
+ *   its `tasks` or `done` hash: the script that writes a new record adds
+ *   it (`enqueue` in `_helpers.lua`: one ZADD a task), each script that
+ *   drops records removes them (`expired.lua`, `flush.lua`: one ZREM a
+ *   batch), in the same transition.
  * @module
  */
 import helpers from "./lua/_helpers.lua" with { type: "text" };
@@ -30,6 +35,7 @@ import expireLeases from "./lua/expire_leases.lua" with { type: "text" };
 import expired from "./lua/expired.lua" with { type: "text" };
 import finish from "./lua/finish.lua" with { type: "text" };
 import flush from "./lua/flush.lua" with { type: "text" };
+import progress from "./lua/progress.lua" with { type: "text" };
 import release from "./lua/release.lua" with { type: "text" };
 import releaseLock from "./lua/release_lock.lua" with { type: "text" };
 import renew from "./lua/renew.lua" with { type: "text" };
@@ -60,6 +66,9 @@ export const QUEUE_KEYS = [
   "revoke", // SET of running ids to stop
   "holding", // SET of ids holding a concurrency slot
   "waiters", // ZSET waiter id → when its registration ends
+  // ZSET id → timeQueued of every task with a record here (queued, running,
+  // finished and kept): the search index, walked newest first.
+  "search",
 ] as const;
 
 /** A queue's keys by name. */
@@ -76,6 +85,7 @@ export const LUA_FILES: Readonly<Record<string, string>> = {
   "expired.lua": expired,
   "finish.lua": finish,
   "flush.lua": flush,
+  "progress.lua": progress,
   "release.lua": release,
   "release_lock.lua": releaseLock,
   "renew.lua": renew,
@@ -108,6 +118,8 @@ export const EXPIRED: LuaScript = load("expired.lua");
 export const REVOKE: LuaScript = load("revoke.lua");
 /** Drops every queued task of a queue. */
 export const FLUSH: LuaScript = load("flush.lua");
+/** Stores the progress of a running task, by its lease holder. */
+export const PROGRESS: LuaScript = load("progress.lua");
 /** Takes or renews a named lock. */
 export const ACQUIRE_LOCK: LuaScript = load("acquire_lock.lua");
 /** Frees a named lock. */
@@ -127,6 +139,7 @@ export const SCRIPTS: readonly LuaScript[] = [
   EXPIRED,
   REVOKE,
   FLUSH,
+  PROGRESS,
   ACQUIRE_LOCK,
   RELEASE_LOCK,
   BEAT,
@@ -155,14 +168,26 @@ export function queueOfTasksKey(
   namespace: string,
   key: string,
 ): string | undefined {
+  return queueOfKey(namespace, key, "tasks");
+}
+
+/**
+ * The queue whose key `name` (one of {@linkcode QUEUE_KEYS}) is `key`, or
+ * undefined when it is not: as {@linkcode queueOfTasksKey}, for any key.
+ */
+export function queueOfKey(
+  namespace: string,
+  key: string,
+  name: typeof QUEUE_KEYS[number],
+): string | undefined {
   const prefix = `${namespace}:`;
-  const suffix = ":tasks";
+  const suffix = `:${name}`;
   if (!key.startsWith(prefix) || !key.endsWith(suffix)) return undefined;
   const middle = key.slice(prefix.length, key.length - suffix.length);
   const names = middle.startsWith("{") && middle.endsWith("}")
     ? [middle.slice(1, -1), middle]
     : [middle];
-  return names.find((name) =>
-    name !== "" && queueKeys(namespace, name).tasks === key
+  return names.find((queue) =>
+    queue !== "" && queueKeys(namespace, queue)[name] === key
   );
 }

@@ -14,6 +14,13 @@
  * waiter's name before it leaves the enqueue script, so it is the waiter's
  * to run (a wait or its next claim returns it), to give back (close), or,
  * if the waiter dies, to come back with its other tasks when its beat ends.
+ *
+ * Invariant of the search: a queue's `search` ZSET (id → timeQueued) lists
+ * exactly the tasks that have a record in the queue, kept by the scripts
+ * that write and drop records (one ZADD per task queued, one ZREM per task
+ * dropped, inside them: no round trip more). A search walks these indexes
+ * newest first and reads records in pipelined batches, a bounded number
+ * per page; it costs nothing until someone searches.
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -28,7 +35,12 @@ import {
   type RedisReply,
 } from "./redis_client.ts";
 import { TaskStatus } from "../status.ts";
-import { parseTaskRecord, standInRecord, type TaskRecord } from "../task.ts";
+import {
+  parseTaskRecord,
+  standInRecord,
+  type TaskProgress,
+  type TaskRecord,
+} from "../task.ts";
 import {
   afterLeaseExpired,
   encodeOutcome,
@@ -52,8 +64,9 @@ import {
   EXPIRED,
   FINISH,
   FLUSH,
+  PROGRESS,
   type QueueKeys,
-  queueOfTasksKey,
+  queueOfKey,
   RELEASE,
   RELEASE_LOCK,
   RENEW,
@@ -67,11 +80,23 @@ import type {
   Finish,
   Lease,
   MessageListener,
+  QueueStats,
   ReclaimReport,
   RevokeOutcome,
   Store,
   StoreOptions,
+  TaskPage,
+  TaskQuery,
 } from "./store.ts";
+import {
+  comesBefore,
+  encodeCursor,
+  matchesFilter,
+  parseTaskQuery,
+  type SearchFilter,
+  type SearchPosition,
+  TEXT_SCAN_MAX,
+} from "./task_query.ts";
 
 /** Seconds a command waits for a lost connection to come back. */
 const CONNECT_WAIT_SECONDS = 5;
@@ -79,6 +104,20 @@ const CONNECT_WAIT_SECONDS = 5;
 const CLAIM_SCAN_EXTRA = 100;
 /** Expired leases handled per queue per reclaim. */
 const RECLAIM_BATCH = 500;
+/** Search index entries (ZRANGE), and records (HMGET), read at once at most. */
+const SEARCH_BATCH = 500;
+/**
+ * Index entries a search looks at for one page at most (their records are
+ * read and decoded): the bound of a page with a text, or any filter that
+ * few tasks pass; its cursor goes on from where it stopped.
+ */
+const SEARCH_SCAN_MAX = TEXT_SCAN_MAX;
+/**
+ * Entries a search going on from a cursor steps back over where others
+ * share the cursor's time (then drops those not after the cursor): room
+ * for tasks of that time dropped meanwhile.
+ */
+const SEARCH_TIE_SLACK = 16;
 
 type Reply = RedisReply;
 type Client = RedisClient;
@@ -375,6 +414,7 @@ export class RedisStore implements Store {
         tasks: list.map((task) => ({
           id: task.id,
           due: task.timeQueued + task.delay,
+          queued: task.timeQueued,
           record: encoded.get(task.id)!,
           limit: this.#limitOf(task),
           name: task.name,
@@ -713,6 +753,7 @@ export class RedisStore implements Store {
               ...written,
               retryId: retry.id,
               retryDue: retry.timeQueued + retry.delay,
+              retryQueued: retry.timeQueued,
               retryRecord: this.#encode(retry),
               retryLimit: this.#limitOf(retry),
               retryName: retry.name,
@@ -722,6 +763,7 @@ export class RedisStore implements Store {
               ...written,
               retryId: "",
               retryDue: "",
+              retryQueued: "",
               retryRecord: "",
               retryLimit: "",
               retryName: "",
@@ -945,6 +987,329 @@ export class RedisStore implements Store {
     };
   }
 
+  /**
+   * Searches the tasks of the queues' search indexes (ZSET id →
+   * timeQueued): every queue's index walked newest first (`ZRANGE ... REV
+   * BYSCORE`), merged by (time, id), the records of each batch read with
+   * HMGET and tested. At most `SEARCH_SCAN_MAX` entries are looked at per
+   * page; a page that stops there has a `next` cursor. A record that cannot
+   * be read is passed over, never thrown.
+   */
+  async searchTasks(query: TaskQuery): Promise<TaskPage> {
+    const filter = parseTaskQuery(query);
+    const queues = filter.queue !== undefined
+      ? [filter.queue]
+      : await this.#scanQueues("search", "zset");
+    const walks = queues.map((queue) => this.#indexWalk(queue, filter));
+    if (filter.after) await this.#skipTies(walks, filter.after);
+    const tasks: TaskRecord[] = [];
+    let looked = 0;
+    let last: SearchPosition | undefined;
+    const more = () =>
+      walks.some((walk) => walk.buffer.length > 0 || !walk.done);
+    while (looked < SEARCH_SCAN_MAX) {
+      const batch = await this.#nextEntries(
+        walks,
+        filter,
+        Math.min(SEARCH_BATCH, SEARCH_SCAN_MAX - looked),
+      );
+      if (batch.length === 0) return { tasks };
+      const records = await this.#readRecords(batch);
+      for (let i = 0; i < batch.length; i++) {
+        looked++;
+        last = batch[i];
+        const record = records[i];
+        if (!record || !matchesFilter(record, filter)) continue;
+        tasks.push(record);
+        if (tasks.length === filter.limit) {
+          return i < batch.length - 1 || more()
+            ? { tasks, next: encodeCursor(last) }
+            : { tasks };
+        }
+      }
+    }
+    return last && more() ? { tasks, next: encodeCursor(last) } : { tasks };
+  }
+
+  /** A walk down a queue's search index, from the top of the query's range. */
+  #indexWalk(queue: string, filter: SearchFilter): IndexWalk {
+    const until = filter.until;
+    const after = filter.after;
+    // From the cursor's time (inclusive: others may share it), or from the
+    // end of the range.
+    const fromCursor = after !== undefined &&
+      (until === undefined || after.time < until);
+    return {
+      keys: this.#keys(queue),
+      buffer: [],
+      max: fromCursor
+        ? String(after.time)
+        : until === undefined
+        ? "+inf"
+        : `(${until}`,
+      maxScore: fromCursor ? after.time : undefined,
+      min: filter.since === undefined ? "-inf" : String(filter.since),
+      offset: 0,
+      // Small first (a page of the newest tasks reads no more), then more.
+      count: Math.min(SEARCH_BATCH, filter.limit + 1),
+      done: false,
+    };
+  }
+
+  /**
+   * Going on from a cursor: in each index that holds the cursor's task at
+   * its time, starts past the tasks of that time before it (from their
+   * rank), rather than reading them all (a `queueMany` gives thousands of
+   * tasks one time). A few are read again and dropped, for room.
+   */
+  async #skipTies(
+    walks: readonly IndexWalk[],
+    after: SearchPosition,
+  ): Promise<void> {
+    await Promise.all(walks.map(async (walk) => {
+      if (walk.maxScore !== after.time) return;
+      const key = walk.keys.search;
+      const [score, rank, newer] = await Promise.all([
+        this.#send(this.#client, ["ZSCORE", key, after.id]),
+        this.#send(this.#client, ["ZREVRANK", key, after.id]),
+        this.#send(this.#client, ["ZCOUNT", key, `(${after.time}`, "+inf"]),
+      ]);
+      if (score === null || rank === null) return;
+      if (Number(String(score)) !== after.time) return;
+      walk.offset = Math.max(
+        0,
+        Number(rank) - Number(newer) + 1 - SEARCH_TIE_SLACK,
+      );
+    }));
+  }
+
+  /**
+   * The next entries of the merged walks, newest first, `max` at most: only
+   * those no walk can still come before (each walk's buffer refilled
+   * first), so the order across queues holds.
+   */
+  async #nextEntries(
+    walks: readonly IndexWalk[],
+    filter: SearchFilter,
+    max: number,
+  ): Promise<IndexEntry[]> {
+    for (;;) {
+      const empty = walks.filter((walk) =>
+        walk.buffer.length === 0 && !walk.done
+      );
+      if (empty.length === 0) break;
+      await Promise.all(empty.map((walk) => this.#fetchIndex(walk, filter)));
+    }
+    // The oldest entry fetched by a walk that has more is as far as the
+    // merge goes: that walk's next entries come after it.
+    let frontier: IndexEntry | undefined;
+    for (const walk of walks) {
+      const tail = walk.buffer.at(-1);
+      if (!walk.done && tail && (!frontier || comesBefore(tail, frontier))) {
+        frontier = tail;
+      }
+    }
+    const out: IndexEntry[] = [];
+    while (out.length < max) {
+      let next: IndexWalk | undefined;
+      for (const walk of walks) {
+        const head = walk.buffer[0];
+        if (head && (!next || comesBefore(head, next.buffer[0]))) next = walk;
+      }
+      if (!next) break;
+      if (frontier && comesBefore(frontier, next.buffer[0])) break;
+      out.push(next.buffer.shift()!);
+    }
+    return out;
+  }
+
+  /**
+   * Reads the next entries of a walk's index (`count`, then twice as many,
+   * up to `SEARCH_BATCH`), keeping those after the query's cursor.
+   */
+  async #fetchIndex(walk: IndexWalk, filter: SearchFilter): Promise<void> {
+    const reply = await this.#send(this.#client, [
+      "ZRANGE",
+      walk.keys.search,
+      walk.max,
+      walk.min,
+      "BYSCORE",
+      "REV",
+      "LIMIT",
+      String(walk.offset),
+      String(walk.count),
+      "WITHSCORES",
+    ]) as Reply[];
+    // RESP3 answers [member, score] pairs, RESP2 a flat list.
+    const flat = reply.flat();
+    const fetched = flat.length / 2;
+    if (fetched < walk.count) walk.done = true;
+    walk.count = Math.min(SEARCH_BATCH, walk.count * 2);
+    if (fetched === 0) return;
+    const scores: number[] = [];
+    for (let i = 0; i < fetched; i++) {
+      const entry = {
+        id: String(flat[2 * i]),
+        time: Number(String(flat[2 * i + 1])),
+        walk,
+      };
+      scores.push(entry.time);
+      // Those of the cursor's time that come before it (skipped by rank
+      // but for a few) were on the pages before.
+      if (filter.after && !comesBefore(filter.after, entry)) continue;
+      walk.buffer.push(entry);
+    }
+    // The next read starts at the last time read, past the entries of that
+    // time read so far (ties come in a fixed order: by id, descending).
+    const lastText = String(flat[flat.length - 1]);
+    const lastScore = scores[fetched - 1];
+    let same = 0;
+    while (same < fetched && scores[fetched - 1 - same] === lastScore) same++;
+    walk.offset = same === fetched && walk.maxScore === lastScore
+      ? walk.offset + fetched
+      : same;
+    walk.max = lastText;
+    walk.maxScore = lastScore;
+  }
+
+  /**
+   * The records of index entries, undefined where there is none or it
+   * cannot be read: a queue's records of a batch in one pipelined HMGET of
+   * `done`, `tasks` and `started` (a running task reads as `get` reads it).
+   */
+  async #readRecords(
+    entries: readonly IndexEntry[],
+  ): Promise<Array<TaskRecord | undefined>> {
+    const byWalk = new Map<IndexWalk, number[]>();
+    entries.forEach((entry, i) => {
+      const list = byWalk.get(entry.walk) ?? [];
+      list.push(i);
+      byWalk.set(entry.walk, list);
+    });
+    const out: Array<TaskRecord | undefined> = entries.map(() => undefined);
+    await Promise.all([...byWalk].map(async ([walk, indexes]) => {
+      const ids = indexes.map((i) => entries[i].id);
+      const { done, tasks, started } = walk.keys;
+      const [finished, queued, starts] = await Promise.all(
+        [done, tasks, started].map((key) =>
+          this.#send(this.#client, ["HMGET", key, ...ids])
+        ),
+      ) as Reply[][];
+      indexes.forEach((entry, n) => {
+        out[entry] = this.#searchRecord(
+          finished[n] as Buffer | null,
+          queued[n] as Buffer | null,
+          starts[n] as Buffer | null,
+        );
+      });
+    }));
+    return out;
+  }
+
+  /**
+   * A task as `get` reads it (a finished record, else the queued one,
+   * STARTED while it runs), or undefined when it is gone or cannot be read.
+   */
+  #searchRecord(
+    done: Buffer | null,
+    queued: Buffer | null,
+    started: Buffer | null,
+  ): TaskRecord | undefined {
+    const payload = done ?? queued;
+    if (!payload) return undefined;
+    const decoded = this.#decode(payload);
+    if (!decoded.ok) return undefined;
+    if (done || !started) return decoded.record;
+    const runner = startedInfo(started);
+    return runner ? { ...decoded.record, ...runner } : decoded.record;
+  }
+
+  /**
+   * Sizes from one pipelined round trip for every queue, and one more for
+   * the records of the oldest ready tasks. Delayed tasks already due are
+   * ready (the next claim moves them to the ready list); the latency is
+   * that of the oldest task due, ready or still in the delayed set.
+   */
+  async queueStats(queues?: readonly string[]): Promise<QueueStats[]> {
+    const names = queues ?? await this.queueNames();
+    const now = this.#now();
+    const replies = await Promise.all(names.map((queue) => {
+      const keys = this.#keys(queue);
+      return Promise.all([
+        this.#send(this.#client, ["LLEN", keys.ready]),
+        this.#send(this.#client, ["ZCARD", keys.delayed]),
+        this.#send(this.#client, ["ZCOUNT", keys.delayed, "-inf", String(now)]),
+        this.#send(this.#client, [
+          "ZRANGE",
+          keys.delayed,
+          "0",
+          "0",
+          "WITHSCORES",
+        ]),
+        this.#send(this.#client, ["ZCARD", keys.running]),
+        this.#send(this.#client, ["LINDEX", keys.ready, "-1"]),
+      ]);
+    }));
+    // The ready list is pushed on the left and popped on the right: its
+    // oldest is its last; when it became due is in its record.
+    const oldest = await Promise.all(names.map((queue, q) => {
+      const id = replies[q][5];
+      return id === null ? null : this.#send(this.#client, [
+        "HGET",
+        this.#keys(queue).tasks,
+        String(id),
+      ]);
+    }));
+    return names.map((queue, q) => {
+      const [ready, delayed, dueDelayed, firstDelayed, running] = replies[q];
+      const due = Number(dueDelayed);
+      let since = Infinity;
+      const first = (firstDelayed as Reply[]).flat();
+      if (due > 0 && first.length === 2) since = Number(String(first[1]));
+      const record = oldest[q];
+      const decoded = record ? this.#decode(record as Buffer) : undefined;
+      if (decoded?.ok) {
+        since = Math.min(
+          since,
+          decoded.record.timeQueued + decoded.record.delay,
+        );
+      }
+      return {
+        queue,
+        ready: Number(ready) + due,
+        delayed: Number(delayed) - due,
+        running: Number(running),
+        latency: Number.isFinite(since) ? Math.max(0, now - since) : 0,
+      };
+    });
+  }
+
+  /**
+   * Reads the running task's record, sets its progress, and writes it back
+   * in one script that checks the lease and publishes `progress` (with the
+   * task as `get` reads it: STARTED, by its worker).
+   */
+  async setProgress(lease: Lease, progress: TaskProgress): Promise<boolean> {
+    const keys = this.#keys(queueOfToken(lease.token));
+    const [stored, started] = await Promise.all([
+      this.#send(this.#client, ["HGET", keys.tasks, lease.id]),
+      this.#send(this.#client, ["HGET", keys.started, lease.id]),
+    ]) as Array<Buffer | null>;
+    if (!stored || !started) return false; // Not running here (any more).
+    const decoded = this.#decode(stored);
+    // A record that cannot be read was never handed to a job to report on.
+    if (!decoded.ok) return false;
+    const record: TaskRecord = { ...decoded.record, progress };
+    const reply = await this.#run(PROGRESS, keys, {
+      channel: this.#channel("task"),
+      id: lease.id,
+      token: lease.token,
+      record: this.#encode(record),
+      event: this.#encode({ ...record, ...startedInfo(started) }),
+    });
+    return Number(reply) === 1;
+  }
+
   async sizes(queues: readonly string[]): Promise<number[]> {
     return await Promise.all(queues.map(async (queue) => {
       const keys = this.#keys(queue);
@@ -968,7 +1333,20 @@ export class RedisStore implements Store {
    * store sends every command to one node (a one-node cluster, as tested).
    */
   async queueNames(): Promise<string[]> {
-    const pattern = this.#layout.tasksPattern;
+    return await this.#scanQueues("tasks", "hash");
+  }
+
+  /**
+   * The queues whose key `name` exists, of Redis type `type`, sorted: found
+   * by SCAN (see {@linkcode queueNames}).
+   */
+  async #scanQueues(
+    name: "tasks" | "search",
+    type: "hash" | "zset",
+  ): Promise<string[]> {
+    const pattern = name === "tasks"
+      ? this.#layout.tasksPattern
+      : this.#layout.searchPattern;
     const names = new Set<string>();
     let cursor = "0";
     do {
@@ -980,12 +1358,12 @@ export class RedisStore implements Store {
         "COUNT",
         "1000",
         "TYPE",
-        "hash",
+        type,
       ]) as [Reply, Reply[]];
       cursor = String(next);
       for (const key of keys) {
-        const name = queueOfTasksKey(this.#namespace, String(key));
-        if (name !== undefined) names.add(name);
+        const queue = queueOfKey(this.#namespace, String(key), name);
+        if (queue !== undefined) names.add(queue);
       }
     } while (cursor !== "0");
     return [...names].sort();
@@ -1272,6 +1650,51 @@ function unframe(entry: Buffer): Buffer[] {
     at = colon + 1 + length;
   }
   return fields;
+}
+
+/** A search index entry of a walk: a task's place in search order. */
+interface IndexEntry extends SearchPosition {
+  /** The walk (the queue) it was read from. */
+  readonly walk: IndexWalk;
+}
+
+/**
+ * Where a search is in one queue's search index: the entries read and not
+ * yet looked at, and where the next read starts.
+ */
+interface IndexWalk {
+  readonly keys: QueueKeys;
+  /** Entries read, not yet taken, newest first. */
+  buffer: IndexEntry[];
+  /** The top of the next read: a time (inclusive), `(until` or `+inf`. */
+  max: string;
+  /** `max` as a number when it is an inclusive time. */
+  maxScore?: number;
+  /** The bottom of the range: `since`, or `-inf`. */
+  readonly min: string;
+  /** The entries at time `max` the next read skips (read already). */
+  offset: number;
+  /** How many entries the next read asks for. */
+  count: number;
+  /** Nothing more in range. */
+  done: boolean;
+}
+
+/**
+ * What a running task's `started` entry says (JSON [time started, worker,
+ * node]), as record fields; undefined when it cannot be read.
+ */
+function startedInfo(
+  started: Buffer,
+):
+  | Pick<TaskRecord, "status" | "timeStarted" | "worker" | "node">
+  | undefined {
+  try {
+    const [timeStarted, worker, node] = JSON.parse(String(started));
+    return { status: TaskStatus.STARTED, timeStarted, worker, node };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The `{tag}` of a key, which decides its Cluster slot. */

@@ -6,7 +6,7 @@
  * @module
  */
 import type { WorkerStatus } from "../heartbeat.ts";
-import type { TaskRecord } from "../task.ts";
+import type { TaskProgress, TaskRecord } from "../task.ts";
 import type {
   ChannelMessage,
   Claim,
@@ -14,9 +14,12 @@ import type {
   Finish,
   Lease,
   MessageListener,
+  QueueStats,
   ReclaimReport,
   RevokeOutcome,
   Store,
+  TaskPage,
+  TaskQuery,
 } from "./store.ts";
 
 /** Queues on `broker`, other channels and locks on `data`. */
@@ -86,6 +89,18 @@ export class SplitStore implements Store {
 
   get(id: string): Promise<TaskRecord | undefined> {
     return this.#broker.get(id);
+  }
+
+  searchTasks(query: TaskQuery): Promise<TaskPage> {
+    return this.#broker.searchTasks(query);
+  }
+
+  queueStats(queues?: readonly string[]): Promise<QueueStats[]> {
+    return this.#broker.queueStats(queues);
+  }
+
+  setProgress(lease: Lease, progress: TaskProgress): Promise<boolean> {
+    return this.#broker.setProgress(lease, progress);
   }
 
   sizes(queues: readonly string[]): Promise<number[]> {

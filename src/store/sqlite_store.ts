@@ -16,11 +16,20 @@
  * the next commit writes it from its start: an idle file does not grow.
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import {
+  DatabaseSync,
+  type SQLInputValue,
+  type StatementSync,
+} from "node:sqlite";
 import { type Codec, codecFor } from "../codec.ts";
 import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
 import { TaskStatus } from "../status.ts";
-import { parseTaskRecord, standInRecord, type TaskRecord } from "../task.ts";
+import {
+  parseTaskRecord,
+  standInRecord,
+  type TaskProgress,
+  type TaskRecord,
+} from "../task.ts";
 import {
   afterLeaseExpired,
   encodeOutcome,
@@ -36,14 +45,28 @@ import type {
   Finish,
   Lease,
   MessageListener,
+  QueueStats,
   ReclaimReport,
   RevokeOutcome,
   Store,
   StoreOptions,
+  TaskPage,
+  TaskQuery,
 } from "./store.ts";
+import {
+  encodeCursor,
+  parseTaskQuery,
+  type SearchFilter,
+  type SearchPosition,
+  searchText,
+  TEXT_SCAN_MAX,
+} from "./task_query.ts";
 
-/** Bumped when the schema changes (1 was the skeleton's, without `seq`). */
-const SCHEMA_VERSION = 2;
+/**
+ * Bumped when the schema changes (1 was the skeleton's, without `seq`; 2 had
+ * no `time_queued` and `status`, which a file of version 2 gets on open).
+ */
+const SCHEMA_VERSION = 3;
 /** Seconds events are kept for subscribers of other processes. */
 const EVENT_RETENTION_SECONDS = 60;
 /**
@@ -70,6 +93,8 @@ CREATE TABLE IF NOT EXISTS tasks (
   state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'finished')),
   due_at REAL NOT NULL,
   seq INTEGER NOT NULL,
+  time_queued REAL NOT NULL DEFAULT 0,
+  status INTEGER NOT NULL DEFAULT 0,
   max_concurrency INTEGER,
   lease_token TEXT,
   lease_until REAL,
@@ -83,6 +108,7 @@ CREATE INDEX IF NOT EXISTS tasks_lease ON tasks (state, lease_until);
 CREATE INDEX IF NOT EXISTS tasks_slots ON tasks (name, state, lease_until);
 CREATE INDEX IF NOT EXISTS tasks_expiry ON tasks (expires_at)
   WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS tasks_search ON tasks (time_queued, id);
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   channel TEXT NOT NULL,
@@ -113,13 +139,14 @@ interface TaskRow {
   max_concurrency: number | null;
   redeliveries: number;
   revoke_requested: number;
+  status: number;
   payload: Uint8Array;
 }
 
 /** A claim candidate: no payload, read only for the ones taken. */
 type Candidate = Pick<
   TaskRow,
-  "rowid" | "id" | "name" | "max_concurrency" | "redeliveries"
+  "rowid" | "id" | "name" | "max_concurrency" | "redeliveries" | "status"
 >;
 
 /** A stored record, or why it cannot be read. */
@@ -169,7 +196,7 @@ export function pollCounters(store: SqliteStore): Readonly<PollCounters> {
 }
 
 const ROW_COLUMNS =
-  "rowid, id, name, queue, state, due_at, max_concurrency, redeliveries, revoke_requested, payload";
+  "rowid, id, name, queue, state, due_at, max_concurrency, redeliveries, revoke_requested, status, payload";
 
 /** The statements, prepared once. */
 function prepare(db: DatabaseSync) {
@@ -178,12 +205,13 @@ function prepare(db: DatabaseSync) {
     // seq above every row: FIFO among tasks due at the same time.
     insert: sql(
       `INSERT INTO tasks
-       (id, name, queue, state, due_at, seq, max_concurrency, payload)
+       (id, name, queue, state, due_at, seq, max_concurrency, time_queued,
+       status, payload)
        VALUES (?, ?, ?, 'queued', ?,
-       coalesce((SELECT max(rowid) FROM tasks), 0) + 1, ?, ?)`,
+       coalesce((SELECT max(rowid) FROM tasks), 0) + 1, ?, ?, ?, ?)`,
     ),
     candidates: sql(
-      `SELECT rowid, id, name, max_concurrency, redeliveries FROM tasks
+      `SELECT rowid, id, name, max_concurrency, redeliveries, status FROM tasks
        WHERE queue = ? AND state = 'queued' AND due_at <= ?
        ORDER BY due_at, seq LIMIT ?`,
     ),
@@ -203,7 +231,7 @@ function prepare(db: DatabaseSync) {
     ),
     start: sql(
       `UPDATE tasks SET state = 'running', lease_token = ?, lease_until = ?,
-       payload = ? WHERE rowid = ?`,
+       status = ?, payload = ? WHERE rowid = ?`,
     ),
     renew: sql(
       `UPDATE tasks SET lease_until = ?
@@ -212,7 +240,7 @@ function prepare(db: DatabaseSync) {
     ),
     finish: sql(
       `UPDATE tasks SET state = 'finished', lease_token = NULL,
-       lease_until = NULL, expires_at = ?, payload = ?
+       lease_until = NULL, expires_at = ?, status = ?, payload = ?
        WHERE id = ? AND state = 'running' AND lease_token = ?`,
     ),
     leased: sql(
@@ -225,11 +253,13 @@ function prepare(db: DatabaseSync) {
     ),
     requeue: sql(
       `UPDATE tasks SET state = 'queued', lease_token = NULL,
-       lease_until = NULL, redeliveries = ?, payload = ? WHERE rowid = ?`,
+       lease_until = NULL, redeliveries = ?, status = ?, payload = ?
+       WHERE rowid = ?`,
     ),
     end: sql(
       `UPDATE tasks SET state = 'finished', lease_token = NULL,
-       lease_until = NULL, expires_at = ?, payload = ? WHERE rowid = ?`,
+       lease_until = NULL, expires_at = ?, status = ?, payload = ?
+       WHERE rowid = ?`,
     ),
     // No state term: the planner would pick the lease index over this one.
     dropFinished: sql(`DELETE FROM tasks WHERE expires_at < ?`),
@@ -240,6 +270,16 @@ function prepare(db: DatabaseSync) {
     size: sql(
       `SELECT count(*) AS n FROM tasks WHERE queue = ? AND state = 'queued'`,
     ),
+    // By the claim index: the queue's queued and running rows only.
+    queueStats: sql(
+      `SELECT coalesce(sum(state = 'queued' AND due_at <= ?1), 0) AS ready,
+       coalesce(sum(state = 'queued' AND due_at > ?1), 0) AS delayed,
+       coalesce(sum(state = 'running'), 0) AS running,
+       min(CASE WHEN state = 'queued' AND due_at <= ?1 THEN due_at END)
+       AS oldest
+       FROM tasks WHERE queue = ?2 AND state IN ('queued', 'running')`,
+    ),
+    progress: sql(`UPDATE tasks SET payload = ? WHERE rowid = ?`),
     // Finds the queued and running rows by the lease index (state first):
     // finished rows, most of the table, are not read.
     queueNames: sql(
@@ -334,6 +374,8 @@ export class SqliteStore implements Store {
   #eventsSincePrune = 0;
   /** Task events of the open transaction, by event name, in order. */
   readonly #taskEvents = new Map<string, Uint8Array[]>();
+  /** The statements of searches, prepared once per shape of query. */
+  readonly #searches = new Map<string, StatementSync>();
   #lastPrune: number;
   #closed = false;
 
@@ -360,11 +402,12 @@ export class SqliteStore implements Store {
         const { user_version: version } = this.#db.prepare(
           "PRAGMA user_version",
         ).get() as { user_version: number };
-        if (version !== 0 && version !== SCHEMA_VERSION) {
+        if (version !== 0 && version !== 2 && version !== SCHEMA_VERSION) {
           throw new Error(
             `the file has schema version ${version}, this pq reads version ${SCHEMA_VERSION}`,
           );
         }
+        if (version === 2) this.#addSearchColumns();
         this.#db.exec(SCHEMA);
         this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
       });
@@ -373,6 +416,29 @@ export class SqliteStore implements Store {
     } catch (error) {
       this.#db.close();
       throw error;
+    }
+  }
+
+  /**
+   * Upgrades a file of schema version 2: the columns a search filters on,
+   * filled from each record (a malformed one keeps 0: found by no status).
+   */
+  #addSearchColumns(): void {
+    this.#db.exec(
+      `ALTER TABLE tasks ADD COLUMN time_queued REAL NOT NULL DEFAULT 0;
+       ALTER TABLE tasks ADD COLUMN status INTEGER NOT NULL DEFAULT 0;`,
+    );
+    const fill = this.#db.prepare(
+      "UPDATE tasks SET time_queued = ?, status = ? WHERE rowid = ?",
+    );
+    const rows = this.#db.prepare("SELECT rowid, payload FROM tasks").all();
+    for (
+      const row of rows as unknown[] as Pick<TaskRow, "rowid" | "payload">[]
+    ) {
+      const decoded = this.#decodeTask(row.payload);
+      if (decoded.ok) {
+        fill.run(decoded.record.timeQueued, decoded.record.status, row.rowid);
+      }
     }
   }
 
@@ -496,6 +562,8 @@ export class SqliteStore implements Store {
         queueOf(task),
         task.timeQueued + task.delay,
         concurrencyLimit(task),
+        task.timeQueued,
+        task.status,
         payload,
       );
     } catch (error) {
@@ -565,6 +633,7 @@ export class SqliteStore implements Store {
         };
         const decoded = this.#decodeTask(payload);
         let stored = payload;
+        let status: number = TaskStatus.STARTED;
         if (decoded.ok) {
           const task: TaskRecord = {
             ...decoded.record,
@@ -579,8 +648,9 @@ export class SqliteStore implements Store {
           this.#taskEvent("started", stored);
         } else {
           claim.malformed = decoded.reason;
+          status = row.status;
         }
-        this.#sql.start.run(token, leaseUntil, stored, row.rowid);
+        this.#sql.start.run(token, leaseUntil, status, stored, row.rowid);
         claims.push(claim);
       }
     }
@@ -682,6 +752,7 @@ export class SqliteStore implements Store {
           const { task, payload, retry } = encoded[i];
           const changed = this.#sql.finish.run(
             (task.timeEnded ?? now) + this.#resultTtl,
+            task.status,
             payload,
             outcome.id,
             outcome.token,
@@ -737,7 +808,12 @@ export class SqliteStore implements Store {
       });
       this.#taskEvent("queued", payload);
     }
-    this.#sql.requeue.run(redeliveries, payload, row.rowid);
+    this.#sql.requeue.run(
+      redeliveries,
+      TaskStatus.QUEUED,
+      payload,
+      row.rowid,
+    );
     return true;
   }
 
@@ -750,8 +826,9 @@ export class SqliteStore implements Store {
   ): void {
     // A malformed record ends as a minimal one, so waiters learn its end.
     const base = decoded.ok ? decoded.record : standInRecord(row, row.due_at);
-    const payload = this.#codec.encode(endedRecord(base, ending, now));
-    this.#sql.end.run(now + this.#resultTtl, payload, row.rowid);
+    const ended = endedRecord(base, ending, now);
+    const payload = this.#codec.encode(ended);
+    this.#sql.end.run(now + this.#resultTtl, ended.status, payload, row.rowid);
     this.#taskEvent("done", payload);
   }
 
@@ -852,6 +929,80 @@ export class SqliteStore implements Store {
       if (!decoded.ok) throw new Error(`Task ${id}: ${decoded.reason}`);
       return decoded.record;
     });
+  }
+
+  searchTasks(query: TaskQuery): Promise<TaskPage> {
+    return this.#async(() => {
+      const filter = parseTaskQuery(query);
+      const { sql, params } = searchSql(filter, this.#now());
+      let statement = this.#searches.get(sql);
+      if (!statement) {
+        statement = this.#db.prepare(sql);
+        this.#searches.set(sql, statement);
+      }
+      const tasks: TaskRecord[] = [];
+      let looked = 0;
+      let last: SearchPosition | undefined;
+      let more = false;
+      // Rows come in search order, every filter but the text applied by
+      // SQLite; a text needs the record decoded, so a page reads at most
+      // TEXT_SCAN_MAX rows and says where it stopped.
+      for (const row of statement.iterate(...params) as Iterable<SearchRow>) {
+        if (tasks.length >= filter.limit || looked >= TEXT_SCAN_MAX) {
+          more = true;
+          break;
+        }
+        looked++;
+        last = { time: row.time_queued, id: row.id };
+        const decoded = this.#decodeTask(row.payload);
+        if (!decoded.ok) continue;
+        if (
+          filter.text !== undefined &&
+          !searchText(decoded.record).includes(filter.text)
+        ) continue;
+        tasks.push(decoded.record);
+      }
+      return more && last ? { tasks, next: encodeCursor(last) } : { tasks };
+    });
+  }
+
+  async queueStats(queues?: readonly string[]): Promise<QueueStats[]> {
+    const names = queues ?? await this.queueNames();
+    return this.#async(() => {
+      const now = this.#now();
+      return names.map((queue): QueueStats => {
+        const row = this.#sql.queueStats.get(now, queue) as {
+          ready: number;
+          delayed: number;
+          running: number;
+          oldest: number | null;
+        };
+        return {
+          queue,
+          ready: row.ready,
+          delayed: row.delayed,
+          running: row.running,
+          latency: row.oldest === null ? 0 : Math.max(0, now - row.oldest),
+        };
+      });
+    });
+  }
+
+  setProgress(lease: Lease, progress: TaskProgress): Promise<boolean> {
+    return this.#async(() =>
+      this.#transaction(() => {
+        const row = this.#sql.leased.get(lease.id, lease.token) as
+          | TaskRow
+          | undefined;
+        if (!row) return false;
+        const decoded = this.#decodeTask(row.payload);
+        if (!decoded.ok) return false;
+        const payload = this.#codec.encode({ ...decoded.record, progress });
+        this.#sql.progress.run(payload, row.rowid);
+        this.#taskEvent("progress", payload);
+        return true;
+      })
+    );
   }
 
   sizes(queues: readonly string[]): Promise<number[]> {
@@ -1206,6 +1357,57 @@ export class SqliteStore implements Store {
 }
 
 /** The queue of a task to store; a task without one cannot be queued. */
+/** A row a search reads. */
+interface SearchRow {
+  id: string;
+  time_queued: number;
+  payload: Uint8Array;
+}
+
+/**
+ * The query of a search, every filter but the text in SQL, in search order
+ * by the search index; retained rows past their retention are left out.
+ */
+function searchSql(
+  filter: SearchFilter,
+  now: number,
+): { sql: string; params: SQLInputValue[] } {
+  const where = ["(expires_at IS NULL OR expires_at >= ?)"];
+  const params: SQLInputValue[] = [now];
+  if (filter.statuses) {
+    where.push(`status IN (${[...filter.statuses].map(() => "?").join()})`);
+    params.push(...filter.statuses);
+  }
+  if (filter.job !== undefined) {
+    where.push("name = ?");
+    params.push(filter.job);
+  }
+  if (filter.queue !== undefined) {
+    where.push("queue = ?");
+    params.push(filter.queue);
+  }
+  if (filter.since !== undefined) {
+    where.push("time_queued >= ?");
+    params.push(filter.since);
+  }
+  if (filter.until !== undefined) {
+    where.push("time_queued < ?");
+    params.push(filter.until);
+  }
+  if (filter.after) {
+    where.push("(time_queued < ? OR (time_queued = ? AND id < ?))");
+    params.push(filter.after.time, filter.after.time, filter.after.id);
+  }
+  // Without a text, one row past the page tells whether another follows.
+  const limit = filter.text === undefined ? filter.limit + 1 : -1;
+  return {
+    sql: `SELECT id, time_queued, payload FROM tasks
+      INDEXED BY tasks_search WHERE ${where.join(" AND ")}
+      ORDER BY time_queued DESC, id DESC LIMIT ${limit}`,
+    params,
+  };
+}
+
 function queueOf(task: TaskRecord): string {
   if (typeof task.queue !== "string" || task.queue === "") {
     throw new TypeError(

@@ -11,7 +11,8 @@
 import type { CodecName } from "../codec.ts";
 import type { ChannelMessage } from "../events.ts";
 import type { WorkerStatus } from "../heartbeat.ts";
-import type { TaskRecord } from "../task.ts";
+import type { TaskStatusCode } from "../status.ts";
+import type { TaskProgress, TaskRecord } from "../task.ts";
 
 export type { ChannelMessage } from "../events.ts";
 
@@ -102,6 +103,65 @@ export interface ReclaimReport {
   changed: string[];
 }
 
+/**
+ * A search of the stored tasks (queued, running and finished ones kept for
+ * `resultTtl`). Every given filter must match; the answer is newest first
+ * (by `timeQueued`, then id), one page at a time.
+ */
+export interface TaskQuery {
+  /** Tasks with one of these statuses. */
+  status?: readonly TaskStatusCode[];
+  /** Tasks of this job (its exact name). */
+  job?: string;
+  /** Tasks of this queue (its exact name). */
+  queue?: string;
+  /** Tasks queued at or after this time (Unix seconds). */
+  since?: number;
+  /** Tasks queued before this time (Unix seconds). */
+  until?: number;
+  /**
+   * Tasks whose kwargs or result, as JSON, contain this text (ignoring
+   * case). A store may look at a bounded number of tasks per page to keep a
+   * page fast: a page may then hold fewer than `limit` tasks and still have
+   * a `next` cursor.
+   */
+  text?: string;
+  /** The most tasks in the page: 1 to {@linkcode SEARCH_LIMIT_MAX}, default 50. */
+  limit?: number;
+  /** Where to go on: the `next` of the page before. */
+  cursor?: string;
+}
+
+/** The most tasks in one page of a search. */
+export const SEARCH_LIMIT_MAX = 500;
+/** The tasks in a page of a search when the query does not say. */
+export const SEARCH_LIMIT_DEFAULT = 50;
+
+/** A page of a search, newest first. */
+export interface TaskPage {
+  /** The tasks found. */
+  tasks: TaskRecord[];
+  /** The cursor of the next page; absent when there is none. */
+  next?: string;
+}
+
+/** The sizes and latency of a queue. */
+export interface QueueStats {
+  /** The queue name. */
+  queue: string;
+  /** Tasks due now, waiting for a worker. */
+  ready: number;
+  /** Tasks waiting for their delay. */
+  delayed: number;
+  /** Tasks claimed under a lease. */
+  running: number;
+  /**
+   * Seconds since the oldest ready task became due (0 when none is ready):
+   * how long the queue makes a task wait.
+   */
+  latency: number;
+}
+
 /** A task store and message broker. */
 export interface Store extends AsyncDisposable {
   /** The store URL, without secrets. */
@@ -178,6 +238,25 @@ export interface Store extends AsyncDisposable {
 
   /** The stored task, or undefined (unknown id, or dropped after retention). */
   get(id: string): Promise<TaskRecord | undefined>;
+
+  /**
+   * Searches the stored tasks (see {@linkcode TaskQuery}). Throws a
+   * `TypeError` naming the field on a malformed query or cursor.
+   */
+  searchTasks(query: TaskQuery): Promise<TaskPage>;
+
+  /**
+   * The sizes and latency of each queue, in the order given; of every queue
+   * of `queueNames()` when `queues` is absent.
+   */
+  queueStats(queues?: readonly string[]): Promise<QueueStats[]>;
+
+  /**
+   * Stores how far a running task is, only while `lease` is held, and
+   * publishes `progress` (channel `task`) with the updated record. Resolves
+   * false when the lease was lost (nothing is written then).
+   */
+  setProgress(lease: Lease, progress: TaskProgress): Promise<boolean>;
 
   /** The number of queued tasks (ready or delayed) of each queue. */
   sizes(queues: readonly string[]): Promise<number[]>;

@@ -1,7 +1,8 @@
 -- The helpers of the scripts that name this file in USES: events gathered
 -- and published at the end, the marker that wakes a waiting worker,
--- queueing one task, taking ready tasks under leases, the frames of a
--- waiter's inbox, checking and ending a lease, and finishing a task.
+-- queueing one task (and indexing it for search), taking ready tasks under
+-- leases, the frames of a waiter's inbox, checking and ending a lease, and
+-- finishing a task.
 -- They read the queue's keys by name (K) and no argument of their own.
 --
 -- KEYS   @queue
@@ -51,10 +52,12 @@ end
 local function mark(kind)
   if redis.call('LLEN', K.marker) == 0 then redis.call('LPUSH', K.marker, kind or 'r') end
 end
--- Queues one task; wakes a waiting worker when it is due now, or due before
--- every other delayed task (the worker then waits for it).
-local function enqueue(now, channel, id, due, payload, limit, name)
+-- Queues one task, and indexes it for search by `queued` (its timeQueued);
+-- wakes a waiting worker when it is due now, or due before every other
+-- delayed task (the worker then waits for it).
+local function enqueue(now, channel, id, due, queued, payload, limit, name)
   redis.call('HSET', K.tasks, id, payload)
+  redis.call('ZADD', K.search, queued, id)
   if limit ~= '' then redis.call('HSET', K.limits, id, limit .. '\t' .. name) end
   if due > now then
     local first = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')

@@ -1,7 +1,7 @@
 -- Queues tasks in one queue, all or none: ready ones at the head of the
--- ready list, delayed ones in the delayed set. Then, on a single server
--- (`namespace` given), it hands ready tasks to a worker waiting on this
--- queue, claimed for it under leases, in its inbox
+-- ready list, delayed ones in the delayed set, all in the search index.
+-- Then, on a single server (`namespace` given), it hands ready tasks to a
+-- worker waiting on this queue, claimed for it under leases, in its inbox
 -- '<namespace>:inbox:<waiter>' (see claim.lua): the worker's blocking pop
 -- wakes with its tasks, with no claim to send. Else it wakes a waiting
 -- worker through the queue's marker.
@@ -15,6 +15,7 @@
 --        tasks...     then, for each task:
 --          id         its id
 --          due        when it is due, in seconds
+--          queued     its timeQueued: its place in the search index
 --          record     its encoded record
 --          limit      its job's maxConcurrency, or '' for none
 --          name       its job's name
@@ -33,7 +34,7 @@ local ready = 0
 for n, task in ipairs(A.tasks) do
   local due = tonumber(task.due)
   if due <= now then ready = ready + 1 end
-  enqueue(now, channel, task.id, due, task.record, task.limit, task.name)
+  enqueue(now, channel, task.id, due, task.queued, task.record, task.limit, task.name)
   -- On a single server the index keys come with the queue's (on a Cluster
   -- they live on other slots and the client writes them).
   local index = K.indexes[n]

@@ -1,5 +1,6 @@
--- Drops the finished tasks past their retention, and lists the running
--- tasks whose lease expired (the client decides their fate).
+-- Drops the finished tasks past their retention (their records, and their
+-- entries in the search index), and lists the running tasks whose lease
+-- expired (the client decides their fate).
 --
 -- KEYS   @queue
 -- ARGV   now          the store's clock, in seconds
@@ -11,6 +12,7 @@ local old = redis.call('ZRANGEBYSCORE', K.expiry, '-inf', now, 'LIMIT', 0, 1000)
 if #old > 0 then
   redis.call('HDEL', K.done, unpack(old))
   redis.call('ZREM', K.expiry, unpack(old))
+  redis.call('ZREM', K.search, unpack(old))
 end
 local out = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.running, '-inf', '(' .. now, 'LIMIT', 0, limit)) do

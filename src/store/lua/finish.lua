@@ -13,8 +13,9 @@
 --          id         the task's id
 --          token      the lease token its holder has
 --          record     its encoded final record
---          retryId    the id of its retry, or '' (then the next four are '')
+--          retryId    the id of its retry, or '' (then the next five are '')
 --          retryDue   when the retry is due, in seconds
+--          retryQueued  the retry's timeQueued (its place in the search index)
 --          retryRecord  the retry's encoded record
 --          retryLimit   the retry's job's maxConcurrency, or ''
 --          retryName    the retry's job's name
@@ -32,8 +33,8 @@ for n, outcome in ipairs(A.outcomes) do
     finalize(id, payload, expires)
     if index then redis.call('EXPIRE', index, index_ttl) end
     if outcome.retryId ~= '' then
-      enqueue(now, channel, outcome.retryId, tonumber(outcome.retryDue), outcome.retryRecord,
-        outcome.retryLimit, outcome.retryName)
+      enqueue(now, channel, outcome.retryId, tonumber(outcome.retryDue), outcome.retryQueued,
+        outcome.retryRecord, outcome.retryLimit, outcome.retryName)
     end
     out[#out + 1] = 1
   else

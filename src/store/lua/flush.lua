@@ -1,5 +1,5 @@
--- Drops every queued task of a queue (ready or delayed); running tasks and
--- finished ones stay.
+-- Drops every queued task of a queue (ready or delayed), with its entry in
+-- the search index; running tasks and finished ones stay.
 --
 -- KEYS   @queue
 -- ARGV   (none)
@@ -12,6 +12,7 @@ for i = 1, #ids, 1000 do
   redis.call('HDEL', K.tasks, unpack(chunk))
   redis.call('HDEL', K.redeliveries, unpack(chunk))
   redis.call('HDEL', K.limits, unpack(chunk))
+  redis.call('ZREM', K.search, unpack(chunk))
 end
 redis.call('DEL', K.ready, K.delayed)
 return #ids
