@@ -13,6 +13,9 @@
 -- "<event>\n<record>" for one, "*<event>\n<list of records>" for many (a
 -- JSON array, or a msgpack array, built from the encoded records).
 local events, order = {}, {}
+-- The search index entries of the tasks queued (score, id, ...), written
+-- with one ZADD per 500 at the end: a batch of 1000 tasks makes two calls.
+local searched = {}
 local function emit(event, payload)
   local list = events[event]
   if not list then
@@ -22,7 +25,11 @@ local function emit(event, payload)
   end
   list[#list + 1] = payload
 end
+-- Writes what the script gathered: the search index entries, then the events.
 local function flush(channel)
+  for at = 1, #searched, 1000 do
+    redis.call('ZADD', K.search, unpack(searched, at, math.min(at + 999, #searched)))
+  end
   for _, event in ipairs(order) do
     local list = events[event]
     if #list == 1 then
@@ -52,12 +59,13 @@ end
 local function mark(kind)
   if redis.call('LLEN', K.marker) == 0 then redis.call('LPUSH', K.marker, kind or 'r') end
 end
--- Queues one task, and indexes it for search by `queued` (its timeQueued);
--- wakes a waiting worker when it is due now, or due before every other
--- delayed task (the worker then waits for it).
+-- Queues one task, indexed for search by `queued` (its timeQueued; the
+-- entry is written by flush); wakes a waiting worker when it is due now, or
+-- due before every other delayed task (the worker then waits for it).
 local function enqueue(now, channel, id, due, queued, payload, limit, name)
   redis.call('HSET', K.tasks, id, payload)
-  redis.call('ZADD', K.search, queued, id)
+  searched[#searched + 1] = queued
+  searched[#searched + 1] = id
   if limit ~= '' then redis.call('HSET', K.limits, id, limit .. '\t' .. name) end
   if due > now then
     local first = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
