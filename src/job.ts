@@ -9,7 +9,12 @@ import { type JobPermissions, permissionsProblem } from "./permissions.ts";
 import { cronError } from "./periodic.ts";
 import type { QueueOptions } from "./queue_options.ts";
 import { runShell, type ShellOptions } from "./shell.ts";
-import type { Dict, Task } from "./task.ts";
+import {
+  type Dict,
+  progressProblem,
+  type Task,
+  type TaskProgress,
+} from "./task.ts";
 
 /**
  * How a job runs (pulsar-queue's codes).
@@ -171,6 +176,12 @@ export interface JobRuntime {
   signal: AbortSignal;
   /** The job's logger. */
   logger: JobLogger;
+  /**
+   * Takes each progress the job reports (`ctx.progress`), already checked;
+   * it rate-limits the writes and never throws. Absent: progress is
+   * checked, then dropped.
+   */
+  progress?: (progress: TaskProgress) => void;
 }
 
 /** What a job can reach of the process that runs it. */
@@ -273,6 +284,7 @@ export class Job {
   readonly signal: AbortSignal;
   /** The job's logger. */
   readonly logger: JobLogger;
+  readonly #report?: (progress: TaskProgress) => void;
 
   /** Made by the worker that runs a task; jobs do not make their own. */
   constructor(runtime: JobRuntime) {
@@ -280,6 +292,7 @@ export class Job {
     this.task = runtime.task;
     this.signal = runtime.signal;
     this.logger = runtime.logger;
+    this.#report = runtime.progress;
   }
 
   /** The job's work. Its return value is the task's result. */
@@ -348,6 +361,75 @@ export class Job {
       signal: this.signal,
       logger: this.logger,
     });
+  }
+
+  /**
+   * Says how far the task is: `value` from 0 (nothing done) to 1 (all
+   * done), with a short message (at most 200 characters) or `{ message,
+   * data }` (data: JSON of at most 1 KiB). The task's record then carries it
+   * (`task.progress`, `pq status`) and a `progress` event (channel `task`)
+   * announces it.
+   *
+   * Call it as often as you like: the writes are rate-limited to one per
+   * 250 ms per task, the latest value always winning (it is written at the
+   * end of the interval). The task's final record keeps the last value
+   * said. It never waits for the store and never fails because of it;
+   * after the task ended it does nothing.
+   *
+   * @throws {TypeError} for a value outside 0..1 (or not a number), a
+   * message too long, or data that is not small JSON, naming it.
+   *
+   * @example
+   * ```ts
+   * import { job } from "@pq/queue";
+   * export const pages = job(
+   *   async function pages(ctx, { n = 10 }: { n?: number }) {
+   *     for (let page = 1; page <= n; page++) {
+   *       await new Promise((ok) => setTimeout(ok, 10)); // one page of work
+   *       ctx.progress(page / n, `page ${page} of ${n}`);
+   *     }
+   *     ctx.progress(1, { message: "done", data: { pages: n } });
+   *     return n;
+   *   },
+   * );
+   * ```
+   */
+  progress(
+    value: number,
+    detail?: string | { message?: string; data?: unknown },
+  ): void {
+    const what = `Cannot report progress of ${this.task}`;
+    let message: unknown, data: unknown;
+    if (typeof detail === "string") message = detail;
+    else if (typeof detail === "object" && detail !== null) {
+      checkKnownKeys(detail, ["message", "data"], "ctx.progress");
+      ({ message, data } = detail);
+    } else if (detail !== undefined) {
+      throw new TypeError(
+        `${what} as its detail must be a message or { message?, data? }: got ${
+          describeValue(detail)
+        }`,
+      );
+    }
+    const progress = { value, message, data, time: Date.now() / 1000 };
+    const problem = progressProblem(progress);
+    if (problem) {
+      const field = /^'(\w+)'/.exec(problem)?.[1] as keyof typeof progress;
+      const given = progress[field];
+      const text = typeof given === "number"
+        ? String(given) // NaN and Infinity, which JSON would hide
+        : describeValue(given);
+      throw new TypeError(
+        `${what} as ${problem}: got ${
+          text.length > 60 ? text.slice(0, 57) + "..." : text
+        }`,
+      );
+    }
+    const checked: TaskProgress = { value, time: progress.time };
+    if (message !== undefined) checked.message = message as string;
+    // A copy, as JSON: the job may change its object after the call.
+    if (data !== undefined) checked.data = JSON.parse(JSON.stringify(data));
+    this.#report?.(checked);
   }
 
   /**

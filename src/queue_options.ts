@@ -121,9 +121,14 @@ export interface JobDefaults {
 
 /**
  * The options of one new task as `Producer.prepareTask` takes them: the
- * queue options, the task that queued it, and its id when already chosen.
+ * queue options, the task that queued it, its id when already chosen, and
+ * the W3C `traceparent` of the span that queues it (see `tracing.ts`).
  */
-export type NewTaskOptions = QueueOptions & { fromTask?: string; id?: string };
+export type NewTaskOptions = QueueOptions & {
+  fromTask?: string;
+  id?: string;
+  traceparent?: string;
+};
 
 /**
  * The record of a new QUEUED task from checked options; the queue falls back
@@ -147,7 +152,7 @@ export function newTaskRecord(
     : typeof options.queue === "string"
     ? options.queue
     : job.defaultQueue ?? defaultTaskQueue;
-  return {
+  const record: TaskRecord = {
     id: options.id ?? newTaskId(),
     name: jobName,
     queue,
@@ -161,4 +166,7 @@ export function newTaskRecord(
     fromTask: options.fromTask ?? null,
     runInfo: {},
   };
+  // Only a traced queue has one: untraced records stay as they were.
+  if (options.traceparent) record.traceparent = options.traceparent;
+  return record;
 }

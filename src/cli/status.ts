@@ -2,7 +2,7 @@
  * `pq status <id>`: a stored task.
  * @module
  */
-import type { Task } from "../task.ts";
+import type { Task, TaskProgress } from "../task.ts";
 import {
   checkArgs,
   type Command,
@@ -33,11 +33,26 @@ export function describeTask(task: Task): string {
   if (task.worker) {
     rows.push(["worker", task.worker + (task.node ? ` on ${task.node}` : "")]);
   }
+  if (task.progress) rows.push(["progress", describeProgress(task.progress)]);
   rows.push(["kwargs", inline(task.kwargs)]);
   if (task.fromTask) rows.push(["from", task.fromTask]);
   if (task.done()) rows.push(["result", inline(task.result)]);
   if (task.exception) rows.push(["exception", task.exception]);
   return `${task}\n${table(rows.map((row) => ["  " + row[0], row[1]]))}`;
+}
+
+/**
+ * A progress as text: `40% page 4 of 10`, then its data as JSON if any.
+ * The percentage is rounded down: 100% only once the job said 1.
+ */
+export function describeProgress(progress: TaskProgress): string {
+  // The epsilon undoes float noise: 0.29 * 100 is 28.999999999999996.
+  const percent = Math.floor(progress.value * 100 + 1e-9);
+  return [
+    `${percent}%`,
+    ...(progress.message ? [progress.message] : []),
+    ...(progress.data !== undefined ? [inline(progress.data)] : []),
+  ].join(" ");
 }
 
 /** The message for an id no task has. */

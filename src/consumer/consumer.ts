@@ -3,7 +3,8 @@
  * the leases while they run, record the outcomes in batches. A revoke
  * reaches it on channel `control` (event `revoke`, data: the task id) and
  * stops the task at once; lease renewal also reports revokes, in case that
- * message was lost.
+ * message was lost. A job's progress is written under the task's lease
+ * (`setProgress`), rate-limited by the run (see `run_task.ts`).
  * @module
  */
 import { delay } from "../_abort.ts";
@@ -378,12 +379,25 @@ export class Consumer {
       };
     }
     const job = this.#options.registry.get(claim.task.name);
+    const { store } = this.#options;
+    let lost = false;
     const outcome = await runTask(claim.task, job, {
       backend: this.#options.backend,
       now: this.#now,
       signal,
       threads: this.#options.threads,
       settings: this.#options.settings,
+      progress: async (progress) => {
+        // A lost lease stops the task at the next renewal: until then its
+        // progress is not written anywhere.
+        if (lost) return;
+        lost = !(await store.setProgress(lease, progress));
+        if (lost) {
+          logger.debug("Lease of task {id} was lost: progress not written", {
+            id: claim.id,
+          });
+        }
+      },
     });
     logOutcome(outcome.task);
     return { ...lease, ...outcome };

@@ -219,11 +219,18 @@ export class Producer implements AsyncDisposable, JobBackend {
     }
   }
 
-  /** Queues a task made elsewhere (its `queue` must be set). */
-  queue(task: Task, options: { callback?: boolean } = {}): TaskFuture {
+  /**
+   * Queues a task made elsewhere (its `queue` must be set). `onQueued` is
+   * called once it is in the store (for a `queue` of null: before it runs
+   * here), before the future waits for its end.
+   */
+  queue(
+    task: Task,
+    options: { callback?: boolean; onQueued?: () => void } = {},
+  ): TaskFuture {
     return new TaskFuture(
       task.id,
-      this.#enqueue(task.toJSON(), options.callback ?? true),
+      this.#enqueue(task.toJSON(), options.callback ?? true, options.onQueued),
     );
   }
 
@@ -389,12 +396,19 @@ export class Producer implements AsyncDisposable, JobBackend {
     throw new TaskNotAvailable(jobName, { hint });
   }
 
-  async #enqueue(record: TaskRecord, callback: boolean): Promise<Task> {
+  async #enqueue(
+    record: TaskRecord,
+    callback: boolean,
+    onQueued?: () => void,
+  ): Promise<Task> {
     if (this.#closing) {
       throw new Error("Cannot queue task as the producer is closing");
     }
     await this.start();
-    if (record.queue === null) return this.#execute(record);
+    if (record.queue === null) {
+      onQueued?.();
+      return this.#execute(record);
+    }
     // Task events are listened to only once something waits for them.
     if (callback) await this.#subscribe("task");
     const done = callback ? this.#waiters.wait(record.id) : undefined;
@@ -407,6 +421,7 @@ export class Producer implements AsyncDisposable, JobBackend {
       this.#waiters.drop(record.id, error);
       throw error;
     }
+    onQueued?.();
     return done ? await done : this.#queuedTask(record);
   }
 
@@ -447,6 +462,9 @@ export class Producer implements AsyncDisposable, JobBackend {
       threads: this.#init.threads ??
         (this.#ownThreads ??= new ThreadPool(this.settings.threadWorkers)),
       settings: this.settings,
+      // Not stored (nor is the task until it is done): announced only.
+      progress: (progress) =>
+        this.#publishTask("progress", { ...started, progress }),
     });
     await this.#publishTask("done", outcome.task);
     return new Task(outcome.task);

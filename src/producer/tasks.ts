@@ -15,6 +15,7 @@ import type { JobInfo, JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
 import type { RevokeOutcome, Store } from "../store/store.ts";
 import { type Dict, newTaskId, Task, type TaskRecord } from "../task.ts";
+import { startQueueSpan } from "../tracing.ts";
 import { TaskFuture } from "./task_future.ts";
 
 /** What `api.tasks` uses of its producer. */
@@ -43,8 +44,14 @@ export interface TasksHost {
     kwargsList: readonly Dict[],
     options?: NewTaskOptions,
   ): Promise<TaskRecord[]>;
-  /** Queues (or runs, when its queue is null) a prepared task. */
-  queue(task: Task, options?: { callback?: boolean }): TaskFuture;
+  /**
+   * Queues (or runs, when its queue is null) a prepared task; `onQueued`
+   * is called once it is queued.
+   */
+  queue(
+    task: Task,
+    options?: { callback?: boolean; onQueued?: () => void },
+  ): TaskFuture;
   /** Queues prepared records in one store call. */
   enqueueMany(records: TaskRecord[]): Promise<Task[]>;
 }
@@ -123,8 +130,23 @@ export class Tasks {
         }`,
       );
     }
-    const records = await producer.prepareTasks(jobName, kwargsList, options);
-    return await producer.enqueueMany(records);
+    // One span for the call: every task's run is its child.
+    const span = startQueueSpan(jobName, {
+      "pq.task.count": kwargsList.length,
+    });
+    try {
+      const records = await producer.prepareTasks(jobName, kwargsList, {
+        ...options,
+        traceparent: span.traceparent,
+      });
+      span.set({ "pq.queue": records[0]?.queue ?? "" });
+      const tasks = await producer.enqueueMany(records);
+      span.end();
+      return tasks;
+    } catch (error) {
+      span.end(error);
+      throw error;
+    }
   }
 
   /** Queues a task on this host's local queue (served first by its servers). */
@@ -238,6 +260,8 @@ export function queueOne(
   fromTask?: string,
 ): TaskFuture {
   const id = newTaskId();
+  // A child of the active span: a job's run, when a job queues.
+  const span = startQueueSpan(jobName, { "pq.task.id": id });
   const promise = (async () => {
     if (producer.closing()) {
       throw new Error("Cannot queue task as the producer is closing");
@@ -247,8 +271,15 @@ export function queueOne(
       ...options,
       id,
       ...(fromTask !== undefined && { fromTask }),
+      traceparent: span.traceparent,
     });
-    return await producer.queue(new Task(record), options);
+    span.set({ "pq.queue": record.queue ?? "" });
+    return await producer.queue(new Task(record), {
+      callback: options.callback,
+      onQueued: () => span.end(),
+    });
   })();
+  // Ends the span with the error when the task was never queued.
+  promise.catch((error) => span.end(error));
   return new TaskFuture(id, promise);
 }

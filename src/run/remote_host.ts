@@ -1,13 +1,15 @@
 /**
  * The worker's side of a remote run: answers the job's calls (`ctx.queue`,
- * `ctx.lock`) through the worker's backend and logs what the job logs.
+ * `ctx.lock`) through the worker's backend, logs what the job logs and
+ * passes on the progress it reports (to the run's throttle).
  * @module
  */
 import type { JobBackend, JobLock, JobLogger } from "../job.ts";
-import type { Task } from "../task.ts";
+import type { Task, TaskProgress } from "../task.ts";
 import {
   type RemoteCall,
   type RemoteLog,
+  type RemoteProgress,
   type Reply,
   toRemoteError,
 } from "./remote_protocol.ts";
@@ -18,24 +20,44 @@ export class RemoteHost implements AsyncDisposable {
   readonly #backend: JobBackend;
   readonly #signal: AbortSignal;
   readonly #logger: JobLogger;
+  readonly #progress?: (progress: TaskProgress) => void;
   readonly #locks = new Map<number, JobLock>();
   #nextLock = 1;
 
-  /** Serves the run of `task`; `signal` stops the job's waits for locks. */
+  /**
+   * Serves the run of `task`; `signal` stops the job's waits for locks;
+   * `progress` takes the progress the job reports (checked already).
+   */
   constructor(
     task: Task,
-    services: { backend: JobBackend; signal: AbortSignal; logger: JobLogger },
+    services: {
+      backend: JobBackend;
+      signal: AbortSignal;
+      logger: JobLogger;
+      progress?: (progress: TaskProgress) => void;
+    },
   ) {
     this.#task = task;
     this.#backend = services.backend;
     this.#signal = services.signal;
     this.#logger = services.logger;
+    this.#progress = services.progress;
   }
 
-  /** Logs a line, or answers a call through `reply` (which may throw). */
-  handle(message: RemoteCall | RemoteLog, reply: (reply: Reply) => void): void {
+  /**
+   * Logs a line, passes on a progress, or answers a call through `reply`
+   * (which may throw).
+   */
+  handle(
+    message: RemoteCall | RemoteLog | RemoteProgress,
+    reply: (reply: Reply) => void,
+  ): void {
     if (message.type === "log") {
       this.#logger[message.level](message.message, message.properties);
+      return;
+    }
+    if (message.type === "progress") {
+      this.#progress?.(message.progress);
       return;
     }
     const send = (answer: Reply) => {

@@ -1,10 +1,18 @@
 /**
  * The side of a remote run that runs the job: in a Web Worker (THREAD_IO)
  * or a subprocess (CPUBOUND). The job sees the usual context; its calls on
- * the backend (`ctx.queue`, `ctx.lock`) and its logs go to the worker.
+ * the backend (`ctx.queue`, `ctx.lock`) and its logs go to the worker. It
+ * runs in a `pq job <job>` span, a child of the worker's run span.
+ *
+ * Its progress (`ctx.progress`) goes to the worker rate-limited here too
+ * (one message per `PROGRESS_INTERVAL_MS`), so a job that reports in a
+ * tight loop does not flood the channel; the last value is sent before the
+ * run's end, so the worker knows it for the final record.
  * @module
  */
 import {
+  Concurrency,
+  CONCURRENCY_NAMES,
   isRegistrableJob,
   type JobBackend,
   type JobClass,
@@ -14,6 +22,8 @@ import {
   type LockOptions,
 } from "../job.ts";
 import { Task } from "../task.ts";
+import { startJobSpan } from "../tracing.ts";
+import { ProgressThrottle } from "./progress.ts";
 import {
   type FromRemote,
   fromRemoteError,
@@ -67,18 +77,29 @@ export class RemoteJobRunner {
 
   async #run(request: RunRequest): Promise<void> {
     const task = new Task(request.task);
+    // Ended before the answer: a subprocess exits once it is sent.
+    const span = startJobSpan(request.task, request.traceparent);
+    const progress = new ProgressThrottle(
+      (value) => this.#send({ type: "progress", progress: value }),
+    );
     try {
       const job = await findJob(request.module, task.name);
+      span.set({ "pq.mode": modeName(job) });
       await this.#beforeRun(request);
       const instance = new job({
         backend: this.#backend(request),
         task,
         signal: this.controller.signal,
         logger: this.#logger(),
+        progress: (value) => progress.push(value),
       });
-      const result = await instance.run(request.kwargs);
+      const result = await span.run(() => instance.run(request.kwargs));
+      span.end();
+      await progress.close({ flush: true });
       this.#done({ ok: true, result: result ?? null }, task);
     } catch (error) {
+      span.end(error);
+      await progress.close({ flush: true });
       this.#done({ ok: false, error: toRemoteError(error) }, task);
     }
   }
@@ -168,6 +189,11 @@ export class RemoteJobRunner {
       error: log("error"),
     };
   }
+}
+
+/** The mode name of a job (`thread`, `process`), as `jobList` says it. */
+function modeName(job: JobClass): string {
+  return CONCURRENCY_NAMES[job.concurrency ?? Concurrency.ASYNC_IO];
 }
 
 /** Imports `module` and finds the job named `name` among its exports. */

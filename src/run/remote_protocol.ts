@@ -8,7 +8,12 @@ import type { QueueOptions } from "../queue_options.ts";
 import { TaskError } from "../errors.ts";
 import type { Settings } from "../settings_types.ts";
 import { statusString, type TaskStatusCode } from "../status.ts";
-import type { Dict, TaskRecord } from "../task.ts";
+import {
+  type Dict,
+  progressProblem,
+  type TaskProgress,
+  type TaskRecord,
+} from "../task.ts";
 
 /** Runs one task: the first message a remote runner gets. */
 export interface RunRequest {
@@ -30,6 +35,11 @@ export interface RunRequest {
    * Manager (a resolved specifier), and the settings to make it with.
    */
   manager?: { module: string; settings: Settings };
+  /**
+   * The W3C `traceparent` of the worker's run span, when traced: the job's
+   * span over there is its child.
+   */
+  traceparent?: string;
 }
 
 /** An error as it crosses: enough to rebuild it on the other side. */
@@ -62,13 +72,22 @@ export interface RemoteLog {
   properties?: Record<string, unknown>;
 }
 
+/**
+ * A progress the job reported (`ctx.progress`), already rate-limited on the
+ * job's side: the worker writes it under its lease.
+ */
+export interface RemoteProgress {
+  type: "progress";
+  progress: TaskProgress;
+}
+
 /** The end of the run: the result, or the error, and the task's runInfo. */
 export type RemoteDone =
   & { type: "done"; runInfo: Dict }
   & ({ ok: true; result: unknown } | { ok: false; error: RemoteError });
 
 /** What a remote runner sends to its worker. */
-export type FromRemote = RemoteCall | RemoteLog | RemoteDone;
+export type FromRemote = RemoteCall | RemoteLog | RemoteProgress | RemoteDone;
 
 /** The answer to a {@linkcode RemoteCall}. */
 export type Reply =
@@ -127,6 +146,10 @@ export function parseFromRemote(value: unknown): FromRemote | undefined {
       return LEVELS.has(message.level as string) &&
           typeof message.message === "string"
         ? message as unknown as RemoteLog
+        : undefined;
+    case "progress":
+      return progressProblem(message.progress) === undefined
+        ? message as unknown as RemoteProgress
         : undefined;
     case "call":
       return Number.isInteger(message.id) &&

@@ -1,5 +1,14 @@
 /**
  * Runs one task's job and turns what happened into the task's final record.
+ * Each run is a `pq run <job>` span (see `tracing.ts`), in whose context the
+ * job runs.
+ *
+ * Progress (`ctx.progress`) reaches `RunContext.progress` through one
+ * {@linkcode ProgressThrottle} per run, wherever the job runs (a remote job
+ * sends it here, throttled on its side too). When the run ends, a progress
+ * still waiting for its interval is not written: the final record, written
+ * next by the caller, carries the last progress said, and no `progress`
+ * event comes after `done`.
  * @module
  */
 import { untilAborted } from "../_abort.ts";
@@ -15,8 +24,16 @@ import {
 } from "../job.ts";
 import { jobModule } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
-import { TaskStatus } from "../status.ts";
-import { type Dict, newTaskId, Task, type TaskRecord } from "../task.ts";
+import { statusString, TaskStatus } from "../status.ts";
+import {
+  type Dict,
+  newTaskId,
+  Task,
+  type TaskProgress,
+  type TaskRecord,
+} from "../task.ts";
+import { activeTraceparent, startRunSpan } from "../tracing.ts";
+import { ProgressThrottle } from "./progress.ts";
 import { RemoteHost } from "./remote_host.ts";
 import type { RunRequest } from "./remote_protocol.ts";
 import { runInSubprocess } from "./subprocess.ts";
@@ -45,7 +62,16 @@ export interface RunContext {
    * its config module exports, with them.
    */
   settings?: Settings;
+  /**
+   * Writes the progress of the running task (a consumer's: `setProgress`
+   * under its lease). Called at most once per `PROGRESS_INTERVAL_MS`, one
+   * call at a time; what it throws is logged. Absent: progress only ends
+   * up in the final record.
+   */
+  progress?: (progress: TaskProgress) => Promise<unknown>;
 }
+
+const logger = getLogger(["pq", "run"]);
 
 /** A failed record, for tasks that cannot even start. */
 export function failedRecord(
@@ -71,20 +97,60 @@ export async function runTask(
   context: RunContext,
 ): Promise<RunOutcome> {
   const task = new Task(record);
+  const span = startRunSpan(record);
   if (!job) {
-    return {
-      task: failedRecord(record, `${task.name} not in registry`, context.now()),
-    };
+    const failed = failedRecord(
+      record,
+      `${task.name} not in registry`,
+      context.now(),
+    );
+    span.set({ "pq.task.status": "FAILURE" });
+    span.end(failed.result);
+    return { task: failed };
   }
-  const settled = await settle(task, job, context);
+  // Made at the first report: most jobs never report, and a run costs
+  // the throttle and one more await less then.
+  let progress: ProgressThrottle | undefined;
+  // The job runs in the span's context: its fetches are children.
+  const settled = await span.run(() =>
+    settle(
+      task,
+      job,
+      context,
+      (p) => (progress ??= progressThrottle(task, context)).push(p),
+    )
+  );
+  const last = progress && await progress.close({ flush: false });
   const ended: TaskRecord = {
     ...task.toJSON(),
+    ...(last && { progress: last }),
     ...settled,
     timeEnded: context.now(),
   };
   // A task revoked by id stays revoked; other failures may run again.
   const revokedById = context.signal?.reason instanceof TaskRevoked;
-  return revokedById ? { task: ended } : withRetry(ended, job, context.now());
+  const outcome = revokedById
+    ? { task: ended }
+    : withRetry(ended, job, context.now());
+  span.set({ "pq.task.status": statusString(outcome.task.status) });
+  span.end(settled.status === TaskStatus.FAILURE ? settled.result : undefined);
+  return outcome;
+}
+
+/** The throttle of a run's progress writes; it logs their failures. */
+function progressThrottle(task: Task, context: RunContext): ProgressThrottle {
+  const write = context.progress;
+  let failures = 0;
+  return new ProgressThrottle((progress) => write?.(progress), {
+    onError: (error) => {
+      // Once at warning level: a store that is away fails every write.
+      const level = failures++ === 0 ? "warn" : "debug";
+      logger[level]("Cannot write the progress of {task}: {error}", {
+        task: String(task),
+        error,
+      });
+    },
+  });
 }
 
 /** Runs the job and classifies its end: result, status and error fields. */
@@ -92,6 +158,7 @@ async function settle(
   task: Task,
   job: JobClass,
   context: RunContext,
+  progress: (progress: TaskProgress) => void,
 ): Promise<Partial<TaskRecord>> {
   const expiry = task.expiry;
   const remaining = expiry === null ? Infinity : expiry - context.now();
@@ -123,13 +190,19 @@ async function settle(
     const result = await untilAborted(
       (job.concurrency ?? Concurrency.ASYNC_IO) === Concurrency.ASYNC_IO
         ? Promise.resolve().then(() =>
-          new job({ backend: context.backend, task, signal: signals, logger })
-            .run(kwargs.value)
+          new job({
+            backend: context.backend,
+            task,
+            signal: signals,
+            logger,
+            progress,
+          }).run(kwargs.value)
         )
         : runRemote(task, job, kwargs.value, {
           ...context,
           signal: signals,
           logger,
+          report: progress,
         }),
       signals,
     );
@@ -149,9 +222,13 @@ async function runRemote(
   task: Task,
   job: JobClass,
   kwargs: Dict,
-  context: RunContext & { signal: AbortSignal; logger: JobLogger },
+  context: RunContext & {
+    signal: AbortSignal;
+    logger: JobLogger;
+    report: (progress: TaskProgress) => void;
+  },
 ): Promise<unknown> {
-  const { backend, signal, logger, threads } = context;
+  const { backend, signal, logger, threads, report } = context;
   const mode = job.concurrency === Concurrency.THREAD_IO
     ? "a Web Worker"
     : "a subprocess";
@@ -169,7 +246,15 @@ async function runRemote(
     nodeName: backend.nodeName,
     info: backend.info(),
   };
-  await using host = new RemoteHost(task, { backend, signal, logger });
+  // The run span's: the job's span over there is its child.
+  const traceparent = activeTraceparent();
+  if (traceparent) request.traceparent = traceparent;
+  await using host = new RemoteHost(task, {
+    backend,
+    signal,
+    logger,
+    progress: report,
+  });
   if (job.concurrency !== Concurrency.THREAD_IO) {
     const { settings } = context;
     if (settings?.config) {
@@ -246,6 +331,8 @@ function withRetry(
     fromTask: ended.id,
     runInfo: {},
   };
+  // Every attempt joins the trace of the span that queued the first.
+  if (ended.traceparent) retry.traceparent = ended.traceparent;
   return {
     task: {
       ...ended,
