@@ -1,7 +1,7 @@
 /**
  * The `pq` command line: `deno run -A cli.ts --workers 2` runs a server;
- * `queue`, `status`, `jobs`, `revoke`, `queues`, `workers` and `purge` talk
- * to the servers through the store.
+ * `queue`, `status`, `tasks`, `jobs`, `revoke`, `queues`, `workers` and
+ * `purge` talk to the servers through the store.
  *
  * @example
  * ```ts

@@ -84,10 +84,13 @@ export type {
   Finish,
   Lease,
   MessageListener,
+  QueueStats,
   ReclaimReport,
   RevokeOutcome,
   Store,
   StoreOptions,
+  TaskPage,
+  TaskQuery,
 } from "./src/store/store.ts";
 export type {
   ChannelMessage,
@@ -107,3 +110,8 @@ export {
   TaskTimeout,
 } from "./src/errors.ts";
 export type { LogLevel, Settings } from "./src/settings_types.ts";
+export {
+  type Dashboard,
+  type DashboardOptions,
+  startDashboard,
+} from "./src/web/dashboard.ts";

@@ -18,6 +18,11 @@ import { runWorker } from "./server/worker.ts";
 import { openSettingsStore } from "./store/open_store.ts";
 import type { Store } from "./store/store.ts";
 import { helpText, resolveSettings, settingsEnv } from "./settings.ts";
+import {
+  METRICS_COLLECTOR_ENV,
+  startServerMetrics,
+  type WorkerMetricsMode,
+} from "./web/server_metrics.ts";
 import type { Settings } from "./settings_types.ts";
 
 const logger = getLogger(["pq", "app"]);
@@ -153,12 +158,23 @@ export class PulsarQueue {
       }
       if (consumes) {
         const role = index === undefined ? "arbiter" : "worker";
+        // --metrics-port: served here without worker processes; a worker
+        // process pushes its counts to its arbiter's endpoint.
+        const collector = Deno.env.get(METRICS_COLLECTOR_ENV);
+        const metrics: WorkerMetricsMode | undefined = !settings.metricsPort
+          ? undefined
+          : index === undefined
+          ? { serve: settings.metricsPort }
+          : collector
+          ? { push: collector }
+          : undefined;
         await runWorker({
           settings,
           registry,
           name: `${role}-${Deno.pid}`,
           signal: stop.signal,
           manager,
+          metrics,
         });
       } else {
         // Fail fast on a store that cannot be opened, before any worker.
@@ -173,10 +189,23 @@ export class PulsarQueue {
             jobs: registry.names().join(", "),
           },
         );
+        // --metrics-port: one endpoint for the server; its worker processes
+        // push their counts to it.
+        await using metrics = settings.metricsPort
+          ? startServerMetrics({
+            store: opened,
+            port: settings.metricsPort,
+            queues: [Deno.hostname().toLowerCase(), ...settings.taskQueues],
+          })
+          : undefined;
         await runArbiter(
           settings,
           stop.signal,
-          (pid) => giveBackTasks(store, `worker-${pid}`, settings),
+          (pid) => {
+            metrics?.forget(pid);
+            return giveBackTasks(store, `worker-${pid}`, settings);
+          },
+          metrics ? { [METRICS_COLLECTOR_ENV]: metrics.collectorUrl } : {},
         );
       }
       stop.abort();

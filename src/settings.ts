@@ -227,6 +227,13 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     "Seconds running tasks get to finish on shutdown before they are released to run elsewhere.",
     { metavar: "<seconds>" },
   ),
+  spec(
+    "metricsPort",
+    { type: "int", min: 0 },
+    () => 0,
+    "Port on 127.0.0.1 where the server serves its Prometheus metrics at /metrics, for all its worker processes (0: off).",
+    { metavar: "<port>" },
+  ),
 ]);
 
 const BY_NAME: ReadonlyMap<string, SettingSpec> = new Map(

@@ -94,4 +94,9 @@ export interface Settings {
    * run elsewhere.
    */
   gracePeriod: number;
+  /**
+   * Port on 127.0.0.1 where the server serves its Prometheus metrics at
+   * /metrics, for all its worker processes (0: off).
+   */
+  metricsPort: number;
 }

@@ -363,6 +363,7 @@ Deno.test("--help lists every command", async () => {
       "serve",
       "queue <job>",
       "status <id>",
+      "tasks [--status",
       "jobs",
       "revoke <id>",
       "queues",

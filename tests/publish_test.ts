@@ -1,6 +1,7 @@
 /**
  * The package ships what users import and nothing else: `mod.ts`, `cli.ts`,
- * `src/` (with the Lua scripts of the Redis store), the README, the LICENSE
+ * `src/` (with the Lua scripts of the Redis store and the dashboard's page,
+ * script and styles), the README, the LICENSE
  * and the manifest; no tests, benchmarks, scripts or examples.
  */
 import assert from "node:assert/strict";
@@ -20,7 +21,7 @@ Deno.test("deno publish --dry-run lists only the runtime files", async () => {
   );
   assert.ok(files.length > 0, `no file listed:\n${text}`);
   const runtime =
-    /^(mod\.ts|cli\.ts|deno\.json|README\.md|LICENSE|src\/.+\.(ts|lua))$/;
+    /^(mod\.ts|cli\.ts|deno\.json|README\.md|LICENSE|src\/.+\.(ts|lua)|src\/web\/assets\/\w+\.(html|js|css))$/;
   assert.deepEqual(files.filter((file) => !runtime.test(file)), []);
   for (
     const entry of [
@@ -28,6 +29,7 @@ Deno.test("deno publish --dry-run lists only the runtime files", async () => {
       "cli.ts",
       "src/jobs/mod.ts",
       "src/store/lua/claim.lua",
+      "src/web/assets/app.js",
     ]
   ) {
     assert.ok(files.includes(entry), `${entry} is published`);

@@ -74,6 +74,7 @@ const EXPECTED_FLAGS = [
   "--result-ttl",
   "--max-memory",
   "--grace-period",
+  "--metrics-port",
 ];
 
 Deno.test("defaults are the documented values", () => {
@@ -97,6 +98,7 @@ Deno.test("defaults are the documented values", () => {
     resultTtl: 86400,
     maxMemory: 0,
     gracePeriod: 30,
+    metricsPort: 0,
   });
 });
 
@@ -130,6 +132,7 @@ Deno.test("the table names flags in kebab-case and variables PQ_SCREAMING_SNAKE"
     "PQ_RESULT_TTL",
     "PQ_MAX_MEMORY",
     "PQ_GRACE_PERIOD",
+    "PQ_METRICS_PORT",
   ]);
   assert.deepEqual(
     SETTINGS.filter((s) => s.short).map((s) => [s.name, s.short]),

@@ -3,11 +3,13 @@
  * @module
  */
 import type { Command } from "./_command.ts";
+import { dashboardCommand } from "./dashboard.ts";
 import { jobsCommand } from "./jobs.ts";
 import { purgeCommand, queuesCommand } from "./queues.ts";
 import { queueCommand } from "./queue.ts";
 import { revokeCommand } from "./revoke.ts";
 import { statusCommand } from "./status.ts";
+import { tasksCommand } from "./tasks.ts";
 import { workersCommand } from "./workers.ts";
 
 export { type Command, type CommandIO, UsageError } from "./_command.ts";
@@ -16,11 +18,13 @@ export { type Command, type CommandIO, UsageError } from "./_command.ts";
 export const COMMANDS: readonly Command[] = [
   queueCommand,
   statusCommand,
+  tasksCommand,
   jobsCommand,
   revokeCommand,
   queuesCommand,
   workersCommand,
   purgeCommand,
+  dashboardCommand,
 ];
 
 /** The commands' help: a usage line and a line of help each. */

@@ -29,11 +29,13 @@ interface Slot {
  * asks them to stop (SIGTERM), waits for them for `gracePeriod` plus a few
  * seconds and kills what is left. `onExit(pid)` is called when a worker
  * process exits on its own (it gives the process's tasks back at once).
+ * `env` is added to the environment of each worker process.
  */
 export async function runArbiter(
   settings: Settings,
   signal: AbortSignal,
   onExit: (pid: number) => Promise<void> = () => Promise.resolve(),
+  env: Record<string, string> = {},
 ): Promise<void> {
   const slots: Slot[] = Array.from(
     { length: settings.workers },
@@ -46,7 +48,7 @@ export async function runArbiter(
     const { command, args } = selfCommand();
     const child = new Deno.Command(command, {
       args,
-      env: { [WORKER_ENV]: String(slot.index) },
+      env: { ...env, [WORKER_ENV]: String(slot.index) },
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",

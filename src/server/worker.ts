@@ -14,6 +14,10 @@ import { Producer } from "../producer/producer.ts";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
 import { openSettingsStore } from "../store/open_store.ts";
+import {
+  startWorkerMetrics,
+  type WorkerMetricsMode,
+} from "../web/server_metrics.ts";
 
 const logger = getLogger(["pq", "worker"]);
 
@@ -29,6 +33,11 @@ export interface WorkerOptions {
   signal: AbortSignal;
   /** The application's started manager (its `queues()` are consumed too). */
   manager?: Manager;
+  /**
+   * `--metrics-port`: serve this process's metrics (`workers: 0`), or push
+   * them to the arbiter's endpoint (a worker process); none when absent.
+   */
+  metrics?: WorkerMetricsMode;
 }
 
 /**
@@ -64,10 +73,16 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
         ...(await manager?.queues() ?? []),
       ]),
     ];
+    await using metrics = startWorkerMetrics(options.metrics, {
+      store,
+      worker: name,
+      queues,
+    });
     // Set once the heartbeat runs: the consumer says when its tasks change.
     let statusChanged = () => {};
     consumer = new Consumer({
       onChange: () => statusChanged(),
+      onRecorded: (finishes) => metrics.record(finishes.map((f) => f.task)),
       store,
       registry,
       backend: producer,

@@ -1,0 +1,207 @@
+/**
+ * `pq tasks [--status S] [--job NAME] [--queue Q] [--since T] [--until T]
+ * [--search TEXT] [--limit N] [--cursor C]`: a search of the stored tasks
+ * (queued, running, and finished ones kept for `--result-ttl`), newest
+ * first, one page at a time.
+ *
+ * Invariants: every option is checked before the store is asked, and a bad
+ * one is a usage error (exit 2) naming the option and the value; the store's
+ * own refusal of a query (a cursor of another search) is one too.
+ * @module
+ */
+import { TaskStatus, type TaskStatusCode } from "../status.ts";
+import {
+  SEARCH_LIMIT_DEFAULT,
+  SEARCH_LIMIT_MAX,
+  type TaskPage,
+  type TaskQuery,
+} from "../store/store.ts";
+import { Task } from "../task.ts";
+import {
+  checkArgs,
+  type Command,
+  isoTime,
+  printJson,
+  table,
+  taskJson,
+  UsageError,
+} from "./_command.ts";
+
+const STATUS_NAMES = Object.keys(TaskStatus) as Array<keyof typeof TaskStatus>;
+
+/**
+ * Reads `--status`: status names (any case), comma-separated or given more
+ * than once: `["failure,revoked"]` is `[FAILURE, REVOKED]`.
+ */
+export function statusesOption(values: readonly string[]): TaskStatusCode[] {
+  const codes = new Set<TaskStatusCode>();
+  for (const name of values.flatMap((value) => value.split(","))) {
+    const key = name.trim().toUpperCase();
+    if (!(STATUS_NAMES as string[]).includes(key)) {
+      throw new UsageError(
+        `Option '--status' must be one or more of ${
+          STATUS_NAMES.join(", ")
+        } (comma-separated): got '${name.trim()}'`,
+      );
+    }
+    codes.add(TaskStatus[key as keyof typeof TaskStatus]);
+  }
+  return [...codes];
+}
+
+const UNIT_SECONDS: Readonly<Record<string, number>> = {
+  s: 1,
+  m: 60,
+  h: 3600,
+  d: 86400,
+  w: 7 * 86400,
+};
+
+/**
+ * Reads `--since`/`--until` as Unix seconds: a duration ago (`90s`, `15m`,
+ * `2h`, `1d`, `1w`), Unix seconds (`1714564800`), or an ISO time
+ * (`2024-05-01`, `2024-05-01T12:00:00Z`; without a zone: local time).
+ */
+export function timeOption(flag: string, value: string, now: number): number {
+  const text = value.trim();
+  const ago = /^(\d+(?:\.\d+)?)([smhdw])$/.exec(text);
+  if (ago) return now - Number(ago[1]) * UNIT_SECONDS[ago[2]];
+  if (/^\d+(?:\.\d+)?$/.test(text)) return Number(text);
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN;
+  if (Number.isFinite(ms)) return ms / 1000;
+  throw new UsageError(
+    `Option '--${flag}' must be an ISO time (2024-05-01T12:00:00Z), a duration ago (15m, 2h, 1d) or Unix seconds: got '${value}'`,
+  );
+}
+
+/** Reads `--limit`: a whole number from 1 to SEARCH_LIMIT_MAX. */
+function limitOption(value: string): number {
+  const text = value.trim();
+  const limit = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(limit >= 1 && limit <= SEARCH_LIMIT_MAX)) {
+    throw new UsageError(
+      `Option '--limit' must be a whole number from 1 to ${SEARCH_LIMIT_MAX}: got '${value}'`,
+    );
+  }
+  return limit;
+}
+
+/** Reads a text option that must not be empty (`--job`, `--queue`...). */
+function textOption(flag: string, value: string): string {
+  if (value.trim() === "") {
+    throw new UsageError(`Option '--${flag}' must not be empty: got ''`);
+  }
+  return value;
+}
+
+/** The search the options ask for. */
+export function queryOf(
+  values: Record<string, unknown>,
+  now: number,
+): TaskQuery {
+  const text = (flag: string) => values[flag] as string | undefined;
+  const query: TaskQuery = {};
+  const statuses = values.status as string[] | undefined;
+  if (statuses?.length) query.status = statusesOption(statuses);
+  if (text("job") !== undefined) query.job = textOption("job", text("job")!);
+  if (text("queue") !== undefined) {
+    query.queue = textOption("queue", text("queue")!);
+  }
+  if (text("since") !== undefined) {
+    query.since = timeOption("since", text("since")!, now);
+  }
+  if (text("until") !== undefined) {
+    query.until = timeOption("until", text("until")!, now);
+  }
+  if (text("search") !== undefined) {
+    query.text = textOption("search", text("search")!);
+  }
+  if (text("limit") !== undefined) query.limit = limitOption(text("limit")!);
+  if (text("cursor") !== undefined) {
+    query.cursor = textOption("cursor", text("cursor")!);
+  }
+  return query;
+}
+
+/** How long a task ran: `0.012 s`, `running 3.2 s`, or `-`. */
+function runTime(task: Task, now: number): string {
+  if (!task.timeStarted) return "-";
+  if (task.timeEnded) {
+    return `${(task.timeEnded - task.timeStarted).toFixed(3)} s`;
+  }
+  return `running ${Math.max(0, now - task.timeStarted).toFixed(1)} s`;
+}
+
+/** A page as a table, and the line that says how to get the next one. */
+function pageText(page: TaskPage, now: number): string {
+  const lines: string[] = [];
+  if (page.tasks.length === 0) {
+    lines.push("No tasks match in this page");
+  } else {
+    lines.push(table([
+      ["ID", "STATUS", "JOB", "QUEUE", "QUEUED", "RUN"],
+      ...page.tasks.map((record) => {
+        const task = new Task(record);
+        return [
+          task.id,
+          task.statusString,
+          task.name,
+          task.queue ?? "-",
+          isoTime(task.timeQueued),
+          runTime(task, now),
+        ];
+      }),
+    ]));
+  }
+  if (page.next) {
+    lines.push(`More tasks: run again with --cursor ${page.next}`);
+  }
+  return lines.join("\n");
+}
+
+/** `pq tasks`. */
+export const tasksCommand: Command = {
+  name: "tasks",
+  usage:
+    "[--status S[,S]] [--job <name>] [--queue <q>] [--since <t>] [--until <t>] [--search <text>] [--limit <n>] [--cursor <c>]",
+  help:
+    `Search the stored tasks, newest first: by status (SUCCESS, FAILURE, REVOKED, RETRY, STARTED, QUEUED), job, queue, time queued (ISO time, 15m/2h/1d ago, or Unix seconds) and text in kwargs or result; ${SEARCH_LIMIT_DEFAULT} a page (--limit), --cursor for the next.`,
+  options: {
+    json: { type: "boolean" },
+    status: { type: "string", multiple: true },
+    job: { type: "string" },
+    queue: { type: "string" },
+    since: { type: "string" },
+    until: { type: "string" },
+    search: { type: "string" },
+    limit: { type: "string" },
+    cursor: { type: "string" },
+  },
+  async run({ api, args, values, io }) {
+    checkArgs(this, args, 0, 0);
+    const now = Date.now() / 1000;
+    const query = queryOf(values, now);
+    await api.start();
+    let page: TaskPage;
+    try {
+      page = await api.store.searchTasks(query);
+    } catch (error) {
+      // The store checks what the command cannot: a cursor's meaning.
+      if (error instanceof TypeError) {
+        throw new UsageError(`Cannot search tasks: ${error.message}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    if (values.json) {
+      printJson(io, {
+        tasks: page.tasks.map((record) => taskJson(new Task(record))),
+        next: page.next ?? null,
+      });
+    } else {
+      io.out(pageText(page, now));
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,92 @@
+/**
+ * What the dashboard's page gets of a task: a summary for lists and live
+ * updates (small, whatever the size of the task's kwargs and result), and
+ * the whole record for the task's page.
+ *
+ * Invariants: a summary's `kwargs` is text of at most
+ * {@linkcode PREVIEW_CHARS} characters; every value is data for the page to
+ * show as text, never markup.
+ * @module
+ */
+import { statusString } from "../status.ts";
+import type { TaskProgress, TaskRecord } from "../task.ts";
+
+/** The most characters of the kwargs preview of a summary. */
+export const PREVIEW_CHARS = 300;
+
+/** A task in a list. */
+export interface TaskSummary {
+  /** The id. */
+  id: string;
+  /** The job name. */
+  name: string;
+  /** The queue (null: run in its producer). */
+  queue: string | null;
+  /** The status code. */
+  status: number;
+  /** The status name. */
+  statusString: string;
+  /** When queued, Unix seconds. */
+  timeQueued: number;
+  /** When started, or null. */
+  timeStarted: number | null;
+  /** When ended, or null. */
+  timeEnded: number | null;
+  /** The attempt number. */
+  retry: number;
+  /** The worker that ran it, or null. */
+  worker: string | null;
+  /** Its progress, or null. */
+  progress: TaskProgress | null;
+  /** The kwargs as JSON, cut to {@linkcode PREVIEW_CHARS} characters. */
+  kwargs: string;
+}
+
+/** The JSON of a value, cut to `max` characters (with an ellipsis). */
+export function preview(value: unknown, max = PREVIEW_CHARS): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? "null";
+  } catch {
+    text = String(value);
+  }
+  return text.length > max ? text.slice(0, max - 1) + "…" : text;
+}
+
+/**
+ * The summary of a task.
+ *
+ * @example
+ * ```ts
+ * import { taskSummary } from "./task_view.ts";
+ * const summary = taskSummary({
+ *   id: "0".repeat(32), name: "addition", queue: "q", status: 6,
+ *   timeQueued: 0, delay: 0, retry: 1, kwargs: { a: 1 }, meta: {}, runInfo: {},
+ * });
+ * summary.kwargs; // '{"a":1}'
+ * ```
+ */
+export function taskSummary(record: TaskRecord): TaskSummary {
+  return {
+    id: record.id,
+    name: record.name,
+    queue: record.queue,
+    status: record.status,
+    statusString: statusString(record.status),
+    timeQueued: record.timeQueued,
+    timeStarted: record.timeStarted ?? null,
+    timeEnded: record.timeEnded ?? null,
+    retry: record.retry,
+    worker: record.worker ?? null,
+    progress: record.progress ?? null,
+    kwargs: preview(record.kwargs),
+  };
+}
+
+/** A task on its page: the whole record, its status name and its attempts. */
+export interface TaskDetail {
+  /** The record. */
+  task: TaskRecord & { statusString: string };
+  /** Every attempt of the task, first to last (this one included). */
+  attempts: TaskSummary[];
+}

@@ -1,0 +1,431 @@
+/**
+ * `pq dashboard` in a real browser (Debian's chromium through
+ * playwright-core), on both stores: a pq server and the dashboard run in
+ * their own processes on free ports; the page is driven as a person would.
+ * Each view's screenshot is saved under docs/screenshots/ (SQLite run).
+ */
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { TaskStatus } from "../mod.ts";
+import { RateWindow } from "../src/web/rate_window.ts";
+import {
+  haveChromium,
+  launchBrowser,
+  startDashboardProcess,
+} from "./_browser.ts";
+import { haveRedis, startRedis } from "./_redis.ts";
+import {
+  eventually,
+  EXAMPLE_JOBS,
+  producerFor,
+  serverArgs,
+  startServer,
+  tempDir,
+} from "./_server.ts";
+
+const TOKEN = "test-token-" + crypto.randomUUID();
+const XSS = "<img src=x onerror=alert(1)>";
+const SCREENSHOTS = new URL("../docs/screenshots/", import.meta.url).pathname;
+const MOD = new URL("../mod.ts", import.meta.url).href;
+
+/** A job module of the test: `echo` takes any kwargs and returns them. */
+async function writeJobs(dir: string): Promise<string> {
+  const path = `${dir}/echo_jobs.ts`;
+  await Deno.writeTextFile(
+    path,
+    `import { job } from ${JSON.stringify(MOD)};\n` +
+      `export const echo = job(function echo(_ctx, kwargs: Record<string, unknown>) {\n` +
+      `  return kwargs;\n});\n`,
+  );
+  return path;
+}
+
+/** Waits until the page shows a selector. */
+async function see(page: Page, selector: string, seconds = 15) {
+  await page.waitForSelector(selector, { timeout: seconds * 1000 });
+}
+
+/** Goes to a view by its hash (no reload). */
+async function open(page: Page, hash: string) {
+  await page.evaluate((h) => location.hash = h, hash);
+}
+
+const STORES = ["sqlite", "redis"] as const;
+const chromium = await haveChromium();
+const redis = await haveRedis();
+
+for (const kind of STORES) {
+  Deno.test({
+    name:
+      `dashboard on ${kind}: live tasks, revoke, text-only data, search, chart, token and CSRF`,
+    ignore: !chromium || (kind === "redis" && !redis),
+    // playwright's pipes to chromium outlive single steps.
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn(t) {
+      await using dir = await tempDir();
+      await using redisServer = kind === "redis" ? await startRedis() : null;
+      const dataStore = redisServer
+        ? redisServer.url()
+        : `sqlite:${dir.path}/pq.sqlite`;
+      const jobs = await writeJobs(dir.path);
+      const taskPaths = `${EXAMPLE_JOBS},${jobs}`;
+      await using server = startServer([
+        ...serverArgs({ workers: 0, concurrentTasks: 4, dataStore, taskPaths }),
+      ]);
+      await server.ready();
+      await using dashboard = await startDashboardProcess(
+        [...serverArgs({ dataStore, taskPaths }), "--token", TOKEN],
+        TOKEN,
+      );
+      const base = dashboard.base;
+      await using api = await producerFor({
+        dataStore,
+        taskPaths: [EXAMPLE_JOBS, jobs],
+      });
+      await using chrome = await launchBrowser();
+      const context = await chrome.browser.newContext({
+        viewport: { width: 1280, height: 860 },
+      });
+      const page = await context.newPage();
+      const dialogs: string[] = [];
+      page.on("dialog", (dialog) => {
+        dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+        dialog.accept().catch(() => {});
+      });
+      const pageErrors: string[] = [];
+      page.on("pageerror", (error) => pageErrors.push(String(error)));
+
+      await t.step("a request without the token is refused", async () => {
+        for (const path of ["/", "/api/overview", "/metrics"]) {
+          const response = await fetch(base + path);
+          assert.deepEqual(response.status, 401, path);
+          assert.match((await response.json()).error, /needs its token/);
+        }
+        const wrong = await fetch(`${base}/api/overview`, {
+          headers: { authorization: "Bearer nope" },
+        });
+        await wrong.body?.cancel();
+        assert.deepEqual(wrong.status, 401);
+        const right = await fetch(`${base}/api/overview`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        });
+        await right.body?.cancel();
+        assert.deepEqual(right.status, 200);
+      });
+
+      await t.step("?token= opens a session and drops the token", async () => {
+        await page.goto(`${base}/?token=${encodeURIComponent(TOKEN)}`);
+        await see(page, "body[data-ready=true]");
+        assert.deepEqual(new URL(page.url()).search, "");
+        const cookies = await context.cookies(base);
+        assert(cookies.some((c) => c.httpOnly && c.name.startsWith("pq_")));
+        // The store URL is the store's own (masked), never a password.
+        const store = await page.textContent("#store");
+        assert(store?.startsWith(kind === "redis" ? "redis://" : "sqlite:"));
+        await page.evaluate(() =>
+          (globalThis as unknown as { loaded: number }).loaded = 1
+        );
+      });
+
+      await t.step("a queued task appears in the tasks view live", async () => {
+        await open(page, "#/tasks");
+        await see(page, "#task-search");
+        const task = await api.tasks.queue("asynchronous", { lag: 0.2 }, {
+          callback: false,
+        });
+        await see(page, `tr[data-id="${task.id}"]`);
+        await see(page, `tr[data-id="${task.id}"][data-status="SUCCESS"]`);
+        // The same page: no reload happened.
+        assert.deepEqual(
+          await page.evaluate(() =>
+            (globalThis as unknown as { loaded?: number }).loaded
+          ),
+          1,
+        );
+      });
+
+      await t.step("task data renders as text, never as markup", async () => {
+        const task = await api.tasks.queue("echo", { name: XSS }, {
+          callback: true,
+        });
+        assert.deepEqual(task.statusString, "SUCCESS");
+        await open(page, `#/task/${task.id}`);
+        await see(page, "#task-kwargs");
+        assert((await page.textContent("#task-kwargs"))?.includes(XSS));
+        assert((await page.textContent("#task-result"))?.includes(XSS));
+        await open(page, `#/tasks?job=echo`);
+        await see(page, `tr[data-id="${task.id}"]`);
+        assert(
+          (await page.textContent(`tr[data-id="${task.id}"]`))?.includes(XSS),
+        );
+        assert.deepEqual(await page.locator("img").count(), 0);
+        // Give an onerror handler every chance to run.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.deepEqual(dialogs, []);
+      });
+
+      await t.step("search by job and by a word of the kwargs", async () => {
+        const word = `zanzibar${crypto.randomUUID().slice(0, 8)}`;
+        const wanted = await api.tasks.queue("echo", { note: `a ${word} b` });
+        const other = await api.tasks.queue("echo", { note: "nothing" });
+        const sum = await api.tasks.queue("addition", { a: 1, b: 2 });
+        await open(page, "#/tasks");
+        await see(page, "#task-search");
+        await page.fill("#task-search input[name=job]", "echo");
+        await page.click("#task-search button[type=submit]");
+        await see(page, `tr[data-id="${wanted.id}"]`);
+        await see(page, `tr[data-id="${other.id}"]`);
+        assert.deepEqual(
+          await page.locator(`tr[data-id="${sum.id}"]`).count(),
+          0,
+        );
+        await page.fill("#task-search input[name=job]", "");
+        await page.fill("#task-search input[name=text]", word.toUpperCase());
+        await page.click("#task-search button[type=submit]");
+        await see(page, `tr[data-id="${wanted.id}"]`);
+        assert.deepEqual(
+          await page.locator(`tr[data-id="${other.id}"]`).count(),
+          0,
+        );
+        assert.deepEqual(await page.locator("#task-rows tr").count(), 1);
+        // By id too.
+        await open(page, `#/tasks?id=${sum.id}`);
+        await see(page, `tr[data-id="${sum.id}"]`);
+      });
+
+      await t.step(
+        "a running task revoked by a click ends REVOKED",
+        async () => {
+          const task = await api.tasks.queue("asynchronous", { lag: 60 }, {
+            callback: false,
+          });
+          await eventually(
+            async () => (await api.tasks.get(task.id))?.status === 5,
+            15,
+            "the task to start",
+          );
+          await open(page, `#/task/${task.id}`);
+          await see(page, "#revoke");
+          await page.click("#revoke");
+          await eventually(
+            async () =>
+              (await api.tasks.get(task.id))?.status === TaskStatus.REVOKED,
+            15,
+            "the task to be revoked",
+          );
+          // The page follows the task live.
+          await see(page, "#task-status .status-REVOKED");
+        },
+      );
+
+      await t.step("the overview chart has points", async () => {
+        await open(page, "#/overview");
+        await see(page, "#rate-chart canvas");
+        await eventually(
+          async () =>
+            Number(
+              await page.getAttribute("#rate-chart", "data-points"),
+            ) > 0,
+          10,
+          "points on the chart",
+        );
+        assert(
+          Number(await page.getAttribute("#rate-chart", "data-done")) >= 4,
+        );
+      });
+
+      await t.step(
+        "actions need the CSRF token and the own Origin",
+        async () => {
+          const task = await api.tasks.queue("asynchronous", { lag: 30 }, {
+            callback: false,
+          });
+          const cookie = (await context.cookies(base)).map((c) =>
+            `${c.name}=${c.value}`
+          ).join("; ");
+          const session = await (await fetch(`${base}/api/session`, {
+            headers: { cookie },
+          })).json();
+          assert.match(session.csrf, /^[0-9a-f]{48}$/);
+          const revoke = (headers: Record<string, string>) =>
+            fetch(`${base}/api/tasks/${task.id}/revoke`, {
+              method: "POST",
+              headers: {
+                cookie,
+                "content-type": "application/json",
+                ...headers,
+              },
+              body: "{}",
+            });
+          const noCsrf = await revoke({ origin: base });
+          assert.deepEqual(noCsrf.status, 403);
+          assert.match((await noCsrf.json()).error, /CSRF/);
+          const foreign = await revoke({
+            origin: "http://evil.example",
+            "x-csrf-token": session.csrf,
+          });
+          assert.deepEqual(foreign.status, 403);
+          assert.match((await foreign.json()).error, /Origin/);
+          const noOrigin = await revoke({ "x-csrf-token": session.csrf });
+          assert.deepEqual(noOrigin.status, 403);
+          await noOrigin.body?.cancel();
+          const bearer = await fetch(`${base}/api/tasks/${task.id}/revoke`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${TOKEN}`, origin: base },
+          });
+          assert.deepEqual(bearer.status, 403);
+          await bearer.body?.cancel();
+          // Refused every time: the task is still queued or running.
+          const before = await api.tasks.get(task.id);
+          assert(before && !before.done());
+          // From the page itself, without the token, too.
+          const status = await page.evaluate(
+            async (id) =>
+              (await fetch(`/api/tasks/${id}/revoke`, { method: "POST" }))
+                .status,
+            task.id,
+          );
+          assert.deepEqual(status, 403);
+          const ok = await revoke({
+            origin: base,
+            "x-csrf-token": session.csrf,
+          });
+          assert.deepEqual(ok.status, 200);
+          // Running by now, or still queued on a slow machine.
+          assert.match((await ok.json()).outcome, /^(requested|revoked)$/);
+        },
+      );
+
+      await t.step(
+        "a job's page queues a task, checked by its schema",
+        async () => {
+          await open(page, "#/job/addition");
+          await see(page, "#queue-form");
+          await page.fill("#queue-kwargs", '{"a": 4, "aa": 1}');
+          await page.click("#queue-form button[type=submit]");
+          await see(page, "#queue-error:not(:empty)");
+          assert.match(
+            (await page.textContent("#queue-error"))!,
+            /Invalid arguments for job 'addition'/,
+          );
+          await page.fill("#queue-kwargs", '{"a": 4, "b": 6}');
+          await page.click("#queue-form button[type=submit]");
+          await see(page, "#task-result");
+          await see(page, "#task-status .status-SUCCESS");
+          assert.deepEqual(
+            (await page.textContent("#task-result"))?.trim(),
+            "10",
+          );
+          // Run it again: a copy, queued and done, on its own page.
+          const first = await page.evaluate(() => location.hash);
+          await page.click("#rerun");
+          await page.waitForFunction((h) => location.hash !== h, first);
+          await see(page, "#task-status .status-SUCCESS");
+          assert.deepEqual(
+            (await page.textContent("#task-result"))?.trim(),
+            "10",
+          );
+        },
+      );
+
+      await t.step(
+        "queues and workers views, purge with a confirm",
+        async () => {
+          await api.tasks.queue("addition", { a: 1 }, {
+            callback: false,
+            delay: 600,
+            queue: "parked",
+          });
+          await open(page, "#/queues");
+          await see(page, 'tr[data-queue="parked"]');
+          await page.click('tr[data-queue="parked"] button');
+          await see(page, "#notice.notice");
+          assert.match((await page.textContent("#notice"))!, /Purged 1 task/);
+          assert(dialogs.some((d) => d.startsWith("confirm:")));
+          await open(page, "#/workers");
+          await see(page, "tr[data-worker]");
+          await open(page, "#/jobs");
+          await see(page, 'tr[data-job="addition"]');
+        },
+      );
+
+      if (kind === "sqlite") {
+        await t.step("screenshots of each view", async () => {
+          await Deno.mkdir(SCREENSHOTS, { recursive: true });
+          const running = await api.tasks.queue("asynchronous", { lag: 20 }, {
+            callback: false,
+          });
+          const views: Array<[string, string, string]> = [
+            ["overview", "#/overview", "#rate-chart canvas"],
+            ["queues", "#/queues", "table"],
+            ["workers", "#/workers", "tr[data-worker]"],
+            ["tasks", "#/tasks", "#task-rows tr"],
+            ["task", `#/task/${running.id}`, "#task-kwargs"],
+            ["jobs", "#/jobs", 'tr[data-job="addition"]'],
+            ["job", "#/job/addition", "#queue-form"],
+          ];
+          for (const [name, hash, ready] of views) {
+            await open(page, hash);
+            await see(page, ready);
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            await page.screenshot({ path: `${SCREENSHOTS}${name}.png` });
+          }
+          await api.tasks.revoke(running.id);
+        });
+      }
+      assert.deepEqual(pageErrors, []);
+      await context.close();
+    },
+  });
+}
+
+Deno.test("pq dashboard refuses a host other than loopback without a token", async () => {
+  await using dir = await tempDir();
+  const dataStore = `sqlite:${dir.path}/pq.sqlite`;
+  await (await producerFor({ dataStore })).close();
+  const cli = new URL("../cli.ts", import.meta.url).pathname;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      cli,
+      "dashboard",
+      "--host",
+      "0.0.0.0",
+      "--port",
+      "0",
+      "--data-store",
+      dataStore,
+    ],
+    env: { PQ_DASHBOARD_TOKEN: "" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.deepEqual(output.code, 2);
+  assert.match(
+    new TextDecoder().decode(output.stderr),
+    /refuses to listen on 0\.0\.0\.0 without a token/,
+  );
+});
+
+Deno.test("the rate window counts per second and forgets what is older", () => {
+  const rate = new RateWindow(10, ["SUCCESS", "FAILURE"]);
+  rate.count("SUCCESS", 100.1);
+  rate.count("SUCCESS", 100.9);
+  rate.count("FAILURE", 105);
+  rate.count("OTHER", 105);
+  assert.deepEqual(rate.at(100), { SUCCESS: 2, FAILURE: 0 });
+  const series = rate.series(105.5);
+  assert.deepEqual(series.start, 96);
+  assert.deepEqual(series.SUCCESS[4], 2);
+  assert.deepEqual(series.FAILURE[9], 1);
+  // Ten seconds later, second 100's slot holds second 110.
+  rate.count("SUCCESS", 110);
+  assert.deepEqual(rate.at(100), { SUCCESS: 0, FAILURE: 0 });
+  assert.deepEqual(rate.at(110).SUCCESS, 1);
+  // A late count for a second out of the window is dropped.
+  rate.count("SUCCESS", 100);
+  assert.deepEqual(rate.at(110).SUCCESS, 1);
+  assert.deepEqual(rate.sum("SUCCESS", 111), 1);
+});
