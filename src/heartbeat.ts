@@ -51,6 +51,13 @@ export interface WorkerStatus {
   until: number;
   /** The jobs it can run: a producer without their code may queue them. */
   jobs: JobAdvert[];
+  /** When the worker started, Unix seconds (absent from older workers). */
+  started?: number;
+  /**
+   * Its process's resident memory in bytes when this status was taken
+   * (absent from older workers). Not a change: it alone publishes nothing.
+   */
+  memory?: number;
 }
 
 /**
@@ -120,6 +127,10 @@ export function parseWorkerStatus(data: unknown): WorkerStatus | undefined {
   const jobs = Array.isArray(d.jobs)
     ? d.jobs.flatMap((advert) => parseJobAdvert(advert) ?? [])
     : [];
+  const amount = (v: unknown) =>
+    typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : undefined;
+  const started = amount(d.started);
+  const memory = amount(d.memory);
   return {
     worker: d.worker,
     node: d.node,
@@ -132,12 +143,14 @@ export function parseWorkerStatus(data: unknown): WorkerStatus | undefined {
     time: d.time,
     until: typeof d.until === "number" ? d.until : d.time,
     jobs,
+    ...(started !== undefined && { started }),
+    ...(memory !== undefined && { memory }),
   };
 }
 
-/** A status as compared for a change: without its times. */
+/** A status as compared for a change: without its times and memory. */
 function statusKey(status: WorkerStatus): string {
-  const { time: _time, until: _until, ...rest } = status;
+  const { time: _time, until: _until, memory: _memory, ...rest } = status;
   return JSON.stringify(rest);
 }
 

@@ -345,6 +345,10 @@ for (const kind of STORES) {
           assert(dialogs.some((d) => d.startsWith("confirm:")));
           await open(page, "#/workers");
           await see(page, "tr[data-worker]");
+          // Uptime and memory come from the worker's heartbeat.
+          const row = (await page.textContent("tr[data-worker]"))!;
+          assert.match(row, /\d+ MiB/);
+          assert.doesNotMatch(row, /≥/);
           await open(page, "#/jobs");
           await see(page, 'tr[data-job="addition"]');
         },

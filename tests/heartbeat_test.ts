@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { PulsarQueue, type WorkerStatus } from "../mod.ts";
+import { parseWorkerStatus } from "../src/heartbeat.ts";
 import {
   eventually,
   EXAMPLE_JOBS,
@@ -56,6 +57,9 @@ Deno.test("each worker beats and publishes its status when it changes; api.worke
     assert.equal(worker.cores, navigator.hardwareConcurrency);
     assert.ok(worker.until > now, "alive until a time to come");
     assert.ok(worker.jobs.some((job) => job.name === "addition"));
+    // Uptime and memory, for the dashboard and pq workers.
+    assert.ok(worker.started! > now - 60 && worker.started! <= now);
+    assert.ok(worker.memory! > 1 << 20, `memory ${worker.memory}`);
   }
   const done = await slow;
   assert.equal(done.statusString, "SUCCESS");
@@ -136,4 +140,31 @@ Deno.test("a server with workers 0 beats from its own process and leaves on shut
   // Stopped: no timer or thread is left (the sanitizers check), and its
   // beat is gone from the store.
   assert.deepEqual(await api.workers(), []);
+});
+
+Deno.test("a status keeps a well-formed start time and memory, and drops bad ones", () => {
+  const status = {
+    worker: "worker-1",
+    node: "host",
+    pid: 1,
+    queues: ["q"],
+    maxConcurrentTasks: 4,
+    concurrentTasks: [],
+    processed: 0,
+    cores: 2,
+    time: 1000,
+    until: 1006,
+    jobs: [],
+  };
+  assert.deepEqual(
+    parseWorkerStatus({ ...status, started: 990, memory: 5e7 }),
+    { ...status, started: 990, memory: 5e7 },
+  );
+  // An older worker's status has neither; a bad one is left out, the
+  // status kept.
+  assert.deepEqual(parseWorkerStatus(status), status);
+  assert.deepEqual(
+    parseWorkerStatus({ ...status, started: "soon", memory: -1 }),
+    status,
+  );
 });

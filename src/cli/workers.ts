@@ -36,6 +36,8 @@ export const workersCommand: Command = {
         "RUNNING",
         "PROCESSED",
         "QUEUES",
+        "UP",
+        "MEMORY",
         "BEAT EXPIRES",
       ],
       ...workers.map((w) => [
@@ -45,6 +47,8 @@ export const workersCommand: Command = {
         `${w.concurrentTasks.length}/${w.maxConcurrentTasks}`,
         String(w.processed),
         w.queues.join(","),
+        w.started === undefined ? "-" : `${Math.round(now - w.started)} s`,
+        w.memory === undefined ? "-" : `${Math.round(w.memory / 2 ** 20)} MiB`,
         `in ${Math.max(0, w.until - now).toFixed(1)} s`,
       ]),
     ]));

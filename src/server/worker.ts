@@ -107,9 +107,12 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     if (signal.aborted) await stop();
     const running = consumer;
     const jobs = jobAdverts(registry);
+    const started = Date.now() / 1000;
     const status = (): WorkerStatus => {
       const time = Date.now() / 1000;
       return {
+        started,
+        memory: Deno.memoryUsage().rss,
         worker: name,
         node: producer.nodeName,
         pid: Deno.pid,

@@ -368,7 +368,7 @@ function workersTable(workers) {
       "Running",
       "#Claimed",
       "Queues",
-      "#Up (seen)",
+      "#Up",
       "#Memory",
     ],
     workers.map((w) =>
@@ -398,7 +398,14 @@ function workersTable(workers) {
         ),
         el("td", { class: "num" }, w.processed),
         el("td", {}, w.queues.join(", ")),
-        el("td", { class: "num" }, "≥ " + duration(t - w.seenSince)),
+        el(
+          "td",
+          { class: "num" },
+          // Older workers do not say when they started: since first seen.
+          typeof w.started === "number"
+            ? duration(t - w.started)
+            : "≥ " + duration(t - w.seenSince),
+        ),
         el(
           "td",
           { class: "num" },
