@@ -31,6 +31,7 @@ const SEARCHES: [string, TaskQuery][] = [
   ["job + status", { job: "email", status: [TaskStatus.FAILURE] }],
   ["text (1 in 1000)", { text: "needle" }],
   ["text + job", { text: "needle", job: "sync" }],
+  ["text + queue", { text: "needle", queue: "bench" }],
   // Tasks are queued a millisecond apart, ending now: a minute of them.
   ["time range", {
     since: Date.now() / 1000 - 90,

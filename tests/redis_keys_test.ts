@@ -19,6 +19,7 @@ Deno.test("redis keys: every key and channel of a namespace", () => {
   assert.equal(keys.channel("task"), "pq:task");
   assert.equal(keys.lock("beat"), "pq:lock:beat");
   assert.equal(keys.waiting, "pq:waiting");
+  assert.equal(keys.queues, "pq:queues");
   assert.equal(keys.inbox("w1"), "pq:inbox:w1");
   assert.deepEqual(keys.workers, {
     beats: "pq:{workers}:beats",

@@ -470,6 +470,11 @@ Deno.test("every store method calls its script with the names of its header", as
   );
   assert.equal(await store.acquireLock("l", "me", 10), true);
   assert.equal(await store.releaseLock("l", "me"), true);
+  // A queue emptied, registered long ago, leaves the registry.
+  await store.enqueue([task({ queue: "gone" })]);
+  assert.equal(await store.flush(["gone"]), 1);
+  t += 3600;
+  assert.ok(!(await store.queueNames()).includes("gone"));
   // Every script ran: the server has each one, as the store sent it.
   const shas = await Promise.all(SCRIPTS.map((script) => sha1(script.source)));
   const loaded = await redis.cli("SCRIPT", "EXISTS", ...shas);

@@ -9,6 +9,8 @@ import { TaskStatus, type TaskStatusCode } from "../src/status.ts";
 import type { ChannelMessage, TaskPage } from "../src/store/store.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import { redisKeys } from "../src/store/redis_keys.ts";
+import { FORGET_QUEUE } from "../src/store/redis_scripts.ts";
+import { scriptCall } from "../src/store/lua/script.ts";
 import { TEXT_SCAN_MAX } from "../src/store/task_query.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
 import { startRedis } from "./_redis.ts";
@@ -385,6 +387,95 @@ Deno.test("redis setProgress: written under the lease, announced, refused withou
     assert.equal(events.length, 1);
   } finally {
     await unsubscribe();
+    await store.close();
+  }
+});
+
+Deno.test("redis queue registry: queues found without SCAN, empty ones forgotten, old data found once", async () => {
+  const { store, namespace, clock } = await openStore();
+  const other = await RedisStore.open(redis.url(namespace), {
+    serializer: "json",
+    resultTtl: 60,
+    now: () => clock.t,
+  });
+  const registry = redisKeys(namespace).queues;
+  try {
+    // A queue another store queued in is listed and searched.
+    const mailed = task({ queue: "mail" });
+    await other.enqueue([mailed]);
+    await store.enqueue([task()]);
+    assert.deepEqual(await store.queueNames(), ["default", "mail"]);
+    assert.equal(
+      (await store.searchTasks({ job: "addition" })).tasks.length,
+      2,
+    );
+    assert.equal(
+      Number(await redis.cli("ZSCORE", registry, "mail")),
+      clock.t,
+    );
+    // Registered once a minute while queueing, not once a task.
+    clock.t += 30;
+    await other.enqueue([task({ queue: "mail" })]);
+    assert.equal(
+      Number(await redis.cli("ZSCORE", registry, "mail")),
+      clock.t - 30,
+    );
+
+    // "mail" emptied: its tasks ended and dropped after their retention.
+    const claims = await other.claim({ ...asking, queues: ["mail"] });
+    assert.equal(claims.length, 2);
+    await other.finish(claims.map((claim) => ({
+      id: claim.id,
+      token: claim.token,
+      task: { ...claim.task!, status: TaskStatus.SUCCESS, timeEnded: clock.t },
+    })));
+    clock.t += 120;
+    await other.reclaim(3, ["mail"]);
+    assert.equal(
+      await redis.cli("EXISTS", redisKeys(namespace).queue("mail").search),
+      "0",
+    );
+    // Listed no more at once (no tasks), dropped from the registry once its
+    // registration is 10 minutes old.
+    assert.deepEqual(await store.queueNames(), ["default"]);
+    assert.notEqual(await redis.cli("ZSCORE", registry, "mail"), "");
+    clock.t += 600;
+    assert.deepEqual(await store.queueNames(), ["default"]);
+    assert.equal(await redis.cli("ZSCORE", registry, "mail"), "");
+    // "default" still holds its task: kept, however old.
+    assert.notEqual(await redis.cli("ZSCORE", registry, "default"), "");
+
+    // A namespace without a registry (an older pq's) is found by SCAN once.
+    await redis.cli("DEL", registry);
+    assert.deepEqual(await store.queueNames(), ["default"]);
+    assert.notEqual(await redis.cli("ZSCORE", registry, "default"), "");
+  } finally {
+    await other.close();
+    await store.close();
+  }
+});
+
+Deno.test("redis queue registry: a queue registered again since it was read is kept", async () => {
+  const { store, namespace } = await openStore();
+  try {
+    const registry = redisKeys(namespace).queues;
+    await redis.cli("ZADD", registry, "100", "q");
+    // Registered again (score 200) after the caller read 100: kept.
+    await redis.cli("ZADD", registry, "200", "q");
+    const { keys, argv } = scriptCall(FORGET_QUEUE, { registry }, {
+      queue: "q",
+      registered: "100",
+    });
+    const evaluated = await redis.cli(
+      "EVAL",
+      FORGET_QUEUE.source,
+      String(keys.length),
+      ...keys,
+      ...argv.map(String),
+    );
+    assert.equal(evaluated, "0");
+    assert.equal(await redis.cli("ZSCORE", registry, "q"), "200");
+  } finally {
     await store.close();
   }
 });

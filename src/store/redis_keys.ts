@@ -29,6 +29,11 @@ export interface RedisKeys {
   readonly waiting: string;
   /** LIST: the tasks handed over to a waiter, under their leases. */
   inbox(waiter: string): string;
+  /**
+   * ZSET: queue name → when a producer last registered it (the registry of
+   * queues: every queue that may hold records; see `RedisStore`).
+   */
+  readonly queues: string;
   /** The workers' beats (ZSET) and statuses (HASH), on one Cluster slot. */
   readonly workers: { readonly beats: string; readonly status: string };
   /** The SCAN pattern of every queue's `tasks` hash (and of other keys). */
@@ -49,6 +54,7 @@ export function redisKeys(namespace: string): RedisKeys {
     channel: (name) => `${prefix}${name}`,
     lock: (name) => `${prefix}lock:${name}`,
     waiting: `${prefix}waiting`,
+    queues: `${prefix}queues`,
     inbox: (waiter) => `${prefix}inbox:${waiter}`,
     workers: {
       beats: `${prefix}{workers}:beats`,

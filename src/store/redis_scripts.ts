@@ -35,6 +35,7 @@ import expireLeases from "./lua/expire_leases.lua" with { type: "text" };
 import expired from "./lua/expired.lua" with { type: "text" };
 import finish from "./lua/finish.lua" with { type: "text" };
 import flush from "./lua/flush.lua" with { type: "text" };
+import forgetQueue from "./lua/forget_queue.lua" with { type: "text" };
 import progress from "./lua/progress.lua" with { type: "text" };
 import release from "./lua/release.lua" with { type: "text" };
 import releaseLock from "./lua/release_lock.lua" with { type: "text" };
@@ -85,6 +86,7 @@ export const LUA_FILES: Readonly<Record<string, string>> = {
   "expired.lua": expired,
   "finish.lua": finish,
   "flush.lua": flush,
+  "forget_queue.lua": forgetQueue,
   "progress.lua": progress,
   "release.lua": release,
   "release_lock.lua": releaseLock,
@@ -128,6 +130,8 @@ export const RELEASE_LOCK: LuaScript = load("release_lock.lua");
 export const BEAT: LuaScript = load("beat.lua");
 /** Ends the leases of a dead worker's tasks in one queue. */
 export const EXPIRE_LEASES: LuaScript = load("expire_leases.lua");
+/** Drops a queue from the registry unless it was registered again. */
+export const FORGET_QUEUE: LuaScript = load("forget_queue.lua");
 
 /** Every script of the store. */
 export const SCRIPTS: readonly LuaScript[] = [
@@ -144,6 +148,7 @@ export const SCRIPTS: readonly LuaScript[] = [
   RELEASE_LOCK,
   BEAT,
   EXPIRE_LEASES,
+  FORGET_QUEUE,
 ];
 
 /**

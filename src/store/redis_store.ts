@@ -64,6 +64,7 @@ import {
   EXPIRED,
   FINISH,
   FLUSH,
+  FORGET_QUEUE,
   PROGRESS,
   type QueueKeys,
   queueOfKey,
@@ -104,6 +105,16 @@ const CONNECT_WAIT_SECONDS = 5;
 const CLAIM_SCAN_EXTRA = 100;
 /** Expired leases handled per queue per reclaim. */
 const RECLAIM_BATCH = 500;
+/**
+ * Seconds between two registrations of a queue by one store while it queues
+ * tasks in it (see {@linkcode RedisStore.queueNames}).
+ */
+const REGISTER_EVERY_SECONDS = 60;
+/**
+ * Seconds a queue's registration must be old before the registry may drop
+ * it (when it holds no record): far more than producers take to renew it.
+ */
+const FORGET_AFTER_SECONDS = 10 * REGISTER_EVERY_SECONDS;
 /** Search index entries (ZRANGE), and records (HMGET), read at once at most. */
 const SEARCH_BATCH = 500;
 /**
@@ -197,6 +208,10 @@ export class RedisStore implements Store {
   #waitingAs = { worker: "", node: "" };
   /** A Redis Cluster: scripts touch only the keys of one queue's slot. */
   #cluster = false;
+  /** When (store clock) this store last registered each queue it queued in. */
+  readonly #registered = new Map<string, number>();
+  /** When this store last dropped empty queues from the registry. */
+  #lastForget = -Infinity;
   #closed = false;
 
   private constructor(
@@ -428,9 +443,12 @@ export class RedisStore implements Store {
           // The id → queue index, then the script, pipelined on one
           // connection (so in that order): `get(id)` finds a queued task.
           const indexKeys = list.map((task) => this.#idKey(task.id));
-          await this.#indexedScript(ENQUEUE, queue, indexKeys, args, [
-            "SET",
-            queue,
+          await Promise.all([
+            this.#register(queue),
+            this.#indexedScript(ENQUEUE, queue, indexKeys, args, [
+              "SET",
+              queue,
+            ]),
           ]);
           return;
         } catch (error) {
@@ -999,7 +1017,7 @@ export class RedisStore implements Store {
     const filter = parseTaskQuery(query);
     const queues = filter.queue !== undefined
       ? [filter.queue]
-      : await this.#scanQueues("search", "zset");
+      : await this.#registeredQueues();
     const walks = queues.map((queue) => this.#indexWalk(queue, filter));
     if (filter.after) await this.#skipTies(walks, filter.after);
     const tasks: TaskRecord[] = [];
@@ -1324,21 +1342,128 @@ export class RedisStore implements Store {
   /**
    * The queues whose `tasks` hash exists: it holds the record of every
    * queued and running task, and Redis drops it when the last one ends.
-   * Found by SCAN, not a registry of queues: a set would be one more write
-   * on every enqueue (on another Cluster slot than the queue's, so outside
-   * its script) and would have to follow every finish, revoke and flush,
-   * while SCAN costs nothing until an operator asks (`pq queues`), then one
-   * round trip per thousand keys of the database. On a Cluster, SCAN walks
-   * the node this client talks to, which is the node of every queue: the
-   * store sends every command to one node (a one-node cluster, as tested).
+   *
+   * The candidates come from the registry of queues (`<ns>:queues`, ZSET
+   * queue → when it was registered), not from a SCAN of the database, which
+   * walks every key (65 ms with 100,000 retained tasks) and which the
+   * dashboard would run every 2 s. The registry costs little to keep: a
+   * store registers a queue with its first enqueue there and again once a
+   * minute while it queues in it (pipelined with the enqueue script: on a
+   * Cluster the registry lives on another slot), and it follows no finish,
+   * revoke or flush: a queue is live when its keys exist, read here. An
+   * entry with no records left and not registered for 10 minutes is
+   * dropped (`forget_queue.lua`: unless registered again meanwhile). A
+   * namespace without a registry (written by an older pq) is found by SCAN
+   * once, and registered.
    */
   async queueNames(): Promise<string[]> {
-    return await this.#scanQueues("tasks", "hash");
+    const queues = await this.#registeredQueues();
+    const exists = await Promise.all(
+      queues.map((queue) =>
+        this.#send(this.#client, ["EXISTS", this.#keys(queue).tasks])
+      ),
+    );
+    return queues.filter((_, i) => Number(exists[i]) === 1);
+  }
+
+  /** Registers a queue of this store's enqueue, once a minute at most. */
+  async #register(queue: string): Promise<void> {
+    const now = this.#now();
+    if (
+      now - (this.#registered.get(queue) ?? -Infinity) < REGISTER_EVERY_SECONDS
+    ) {
+      return;
+    }
+    this.#registered.set(queue, now);
+    try {
+      await this.#send(this.#client, [
+        "ZADD",
+        this.#layout.queues,
+        String(now),
+        queue,
+      ]);
+    } catch (error) {
+      this.#registered.delete(queue); // Again with the next enqueue.
+      throw error;
+    }
+  }
+
+  /**
+   * Every queue of the registry, sorted (see {@linkcode queueNames}); now
+   * and then it drops the entries that have no records left.
+   */
+  async #registeredQueues(): Promise<string[]> {
+    const reply = await this.#send(this.#client, [
+      "ZRANGE",
+      this.#layout.queues,
+      "0",
+      "-1",
+      "WITHSCORES",
+    ]) as Reply[];
+    const flat = reply.flat();
+    if (flat.length === 0) return await this.#registerFound();
+    const entries: Array<[string, string]> = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      entries.push([String(flat[i]), String(flat[i + 1])]);
+    }
+    const now = this.#now();
+    if (now - this.#lastForget >= REGISTER_EVERY_SECONDS) {
+      this.#lastForget = now;
+      const old = entries.filter(([, at]) =>
+        Number(at) < now - FORGET_AFTER_SECONDS
+      );
+      const forgotten = await this.#forgetEmpty(old);
+      return entries.map(([queue]) => queue)
+        .filter((queue) => !forgotten.has(queue)).sort();
+    }
+    return entries.map(([queue]) => queue).sort();
+  }
+
+  /** Drops registry entries whose queue holds no record; says which. */
+  async #forgetEmpty(
+    entries: ReadonlyArray<[string, string]>,
+  ): Promise<Set<string>> {
+    const forgotten = new Set<string>();
+    await Promise.all(entries.map(async ([queue, registered]) => {
+      const { tasks, search } = this.#keys(queue);
+      const held = await this.#send(this.#client, ["EXISTS", tasks, search]);
+      if (Number(held) !== 0) return;
+      const dropped = await this.#run(
+        FORGET_QUEUE,
+        { registry: this.#layout.queues },
+        { queue, registered },
+      );
+      if (Number(dropped) === 1) forgotten.add(queue);
+    }));
+    return forgotten;
+  }
+
+  /**
+   * The queues of a namespace without a registry, found by SCAN (their
+   * `tasks` hash or `search` set), registered now.
+   */
+  async #registerFound(): Promise<string[]> {
+    const found = [
+      ...new Set([
+        ...await this.#scanQueues("tasks", "hash"),
+        ...await this.#scanQueues("search", "zset"),
+      ]),
+    ].sort();
+    if (found.length > 0) {
+      const now = String(this.#now());
+      await this.#send(this.#client, [
+        "ZADD",
+        this.#layout.queues,
+        ...found.flatMap((queue) => [now, queue]),
+      ]);
+    }
+    return found;
   }
 
   /**
    * The queues whose key `name` exists, of Redis type `type`, sorted: found
-   * by SCAN (see {@linkcode queueNames}).
+   * by SCAN, which walks every key of the database (on a Cluster, of the
+   * node this client talks to: the store sends every command to one node).
    */
   async #scanQueues(
     name: "tasks" | "search",
