@@ -269,6 +269,8 @@ Deno.test({
     );
     const text = await scrape(url, token);
     assert.deepEqual(sample(text, "pq_workers_live"), 1);
+    // A configured queue is reported when empty, not left out.
+    assert.deepEqual(sample(text, 'pq_queue_ready{queue="pulsarqueue"}'), 0);
     assert.deepEqual(
       sample(text, 'pq_task_run_seconds_count{name="addition"}'),
       3,

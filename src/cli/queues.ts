@@ -19,18 +19,7 @@ export const queuesCommand: Command = {
   options: JSON_OPTION,
   async run({ api, args, values, io }) {
     await api.start();
-    // The configured queues first, then the others that hold tasks (a
-    // `--queue` of `pq queue`, another host's): sorted by the store.
-    const names = args.length ? args : [
-      ...new Set([
-        ...api.tasks.queues(),
-        api.settings.defaultTaskQueue,
-        ...api.registry.names().flatMap((name) =>
-          api.registry.get(name)?.defaultQueue ?? []
-        ),
-        ...await api.store.queueNames(),
-      ]),
-    ];
+    const names = args.length ? args : await api.tasks.knownQueues();
     const sizes = await api.store.sizes(names);
     if (values.json) {
       printJson(io, Object.fromEntries(names.map((n, i) => [n, sizes[i]])));

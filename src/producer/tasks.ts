@@ -211,6 +211,33 @@ export class Tasks {
     return [this.#producer.nodeName, ...this.#producer.settings.taskQueues];
   }
 
+  /**
+   * Every queue an operator wants to see: the configured ones first (this
+   * host's, `taskQueues`, `defaultTaskQueue`, the jobs' own queues), even
+   * when empty, then every other queue that holds tasks (a `--queue` of
+   * `pq queue`, another host's), as `Store.queueNames` sorts them.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * const stats = await api.store.queueStats(await api.tasks.knownQueues());
+   * ```
+   */
+  async knownQueues(): Promise<string[]> {
+    const { settings, registry, store } = this.#producer;
+    return [
+      ...new Set([
+        ...this.queues(),
+        settings.defaultTaskQueue,
+        ...registry.names().flatMap((name) =>
+          registry.get(name)?.defaultQueue ?? []
+        ),
+        ...await store.queueNames(),
+      ]),
+    ];
+  }
+
   /** `[name, info]` of the named jobs, or of all. */
   jobList(names?: readonly string[]): Array<[string, JobInfo]> {
     return this.#producer.registry.jobList(names);

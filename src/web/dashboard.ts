@@ -290,7 +290,10 @@ export async function startDashboard(
   const api = await options.api.start();
   const registry = new Registry();
   const metrics = new TaskMetrics(registry);
-  const gauges = new StoreGauges(registry, { store: api.store });
+  const gauges = new StoreGauges(registry, {
+    store: api.store,
+    queues: () => api.tasks.knownQueues(),
+  });
   const feed = new LiveFeed({ api, metrics });
   await feed.start();
   const routes = new Routes(api, feed, {

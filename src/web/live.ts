@@ -322,7 +322,9 @@ export class LiveFeed implements AsyncDisposable {
       const { api } = this.#options;
       try {
         const [stats, live] = await Promise.all([
-          api.store.queueStats(),
+          api.tasks.knownQueues().then((queues) =>
+            api.store.queueStats(queues)
+          ),
           api.store.liveWorkers(),
         ]);
         this.#workers.clear();

@@ -131,8 +131,14 @@ export class TaskMetrics {
 export interface StoreGaugesOptions {
   /** The store. */
   store: Store;
-  /** The queues to report (every known queue when absent or undefined). */
-  queues?: () => readonly string[] | undefined;
+  /**
+   * The queues to report (every queue that holds tasks when absent or
+   * undefined).
+   */
+  queues?: () =>
+    | readonly string[]
+    | undefined
+    | Promise<readonly string[] | undefined>;
   /** Which live workers count (all when absent). */
   workers?: (worker: WorkerStatus) => boolean;
 }
@@ -199,7 +205,7 @@ export class StoreGauges {
   async update(): Promise<void> {
     const { store, queues, workers } = this.#options;
     const [stats, live] = await Promise.all([
-      store.queueStats(queues?.()),
+      (async () => store.queueStats(await queues?.()))(),
       store.liveWorkers(),
     ]);
     for (
