@@ -114,33 +114,30 @@ function round(ms: number): number {
   return Math.round(ms * 10) / 10;
 }
 
+/** Fills a store, times its searches, prints one JSON line. */
+async function measure(name: string, store: Store): Promise<void> {
+  const t0 = performance.now();
+  await fill(store);
+  const fillSeconds = (performance.now() - t0) / 1000;
+  console.log(JSON.stringify({
+    store: name,
+    n: N,
+    fill_s: round(fillSeconds),
+    searches: await timeSearches(store),
+  }));
+}
+
 const options = { serializer: "msgpack" as const, resultTtl: 3600 };
 const dir = await Deno.makeTempDir({ prefix: "pq_search_" });
 try {
   if (STORES.includes("sqlite")) {
     await using store = await SqliteStore.open(`${dir}/search.sqlite`, options);
-    const t0 = performance.now();
-    await fill(store);
-    const fillSeconds = (performance.now() - t0) / 1000;
-    console.log(JSON.stringify({
-      store: "sqlite",
-      n: N,
-      fill_s: round(fillSeconds),
-      searches: await timeSearches(store),
-    }));
+    await measure("sqlite", store);
   }
   if (STORES.includes("redis")) {
     await using redis = await startRedis();
     await using store = await RedisStore.open(redis.url(), options);
-    const t0 = performance.now();
-    await fill(store);
-    const fillSeconds = (performance.now() - t0) / 1000;
-    console.log(JSON.stringify({
-      store: "redis",
-      n: N,
-      fill_s: round(fillSeconds),
-      searches: await timeSearches(store),
-    }));
+    await measure("redis", store);
   }
 } finally {
   await Deno.remove(dir, { recursive: true });

@@ -3,6 +3,8 @@
  * dispose: `await using redis = await startRedis();`.
  */
 
+import { haveProgram } from "./_server.ts";
+
 /** The namespace of {@linkcode RedisServer.url} by default. */
 export const TEST_NAMESPACE = "pqtest";
 
@@ -42,17 +44,8 @@ function freePort(): number {
 }
 
 /** True when `redis-server` can be run here. */
-export async function haveRedis(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("redis-server", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
+export function haveRedis(): Promise<boolean> {
+  return haveProgram("redis-server");
 }
 
 /** Starts a private redis-server in a temporary folder. */

@@ -141,3 +141,53 @@ export async function eventually(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** What a run of `pq` did. */
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `pq <args>` on a store with the example jobs. */
+export function pq(dataStore: string, ...args: string[]): Promise<Run> {
+  return runPq([
+    ...args,
+    "--data-store",
+    dataStore,
+    "--task-paths",
+    EXAMPLE_JOBS,
+  ]);
+}
+
+/**
+ * Runs `pq <args>` in `cwd` (default: the repository, whose pq.config.ts
+ * names the example jobs) and resolves with what it did.
+ */
+export async function runPq(args: string[], cwd?: string): Promise<Run> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    cwd,
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** True when `program --version` runs here (a Debian package installed). */
+export async function haveProgram(program: string): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command(program, {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}

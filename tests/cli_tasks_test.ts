@@ -7,42 +7,17 @@ import assert from "node:assert/strict";
 import { haveRedis, startRedis } from "./_redis.ts";
 import {
   EXAMPLE_JOBS,
+  pq,
   producerFor,
+  type Run,
   serverArgs,
   startServer,
   tempDir,
 } from "./_server.ts";
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `pq tasks <args>` on a store with the example jobs. */
-async function pqTasks(dataStore: string, ...args: string[]): Promise<Run> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      CLI,
-      "tasks",
-      ...args,
-      "--data-store",
-      dataStore,
-      "--task-paths",
-      EXAMPLE_JOBS,
-    ],
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function pqTasks(dataStore: string, ...args: string[]): Promise<Run> {
+  return pq(dataStore, "tasks", ...args);
 }
 
 interface Page {

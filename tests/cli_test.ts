@@ -6,44 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { haveRedis, startRedis } from "./_redis.ts";
-import { EXAMPLE_JOBS, serverArgs, startServer, tempDir } from "./_server.ts";
+import {
+  EXAMPLE_JOBS,
+  pq,
+  type Run,
+  runPq,
+  serverArgs,
+  startServer,
+  tempDir,
+} from "./_server.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `pq <args>` on a store with the example jobs. */
-function pq(dataStore: string, ...args: string[]): Promise<Run> {
-  return runPq([
-    ...args,
-    "--data-store",
-    dataStore,
-    "--task-paths",
-    EXAMPLE_JOBS,
-  ]);
-}
-
-/**
- * Runs `pq <args>` in `cwd` (default: the repository, whose pq.config.ts
- * names the example jobs) and resolves with what it did.
- */
-async function runPq(args: string[], cwd?: string): Promise<Run> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    cwd,
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
 
 /** The task id of `pq queue ... --json`. */
 function idOf(run: Run): string {

@@ -10,28 +10,15 @@ import { freePort, startDashboardProcess } from "./_browser.ts";
 import {
   eventually,
   EXAMPLE_JOBS,
+  haveProgram,
   producerFor,
   serverArgs,
   startServer,
   tempDir,
 } from "./_server.ts";
 
-/** True when a program of Debian's prometheus package can be run. */
-async function have(program: string): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command(program, {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-const PROMTOOL = await have("promtool");
-const PROMETHEUS = await have("prometheus");
+const PROMTOOL = await haveProgram("promtool");
+const PROMETHEUS = await haveProgram("prometheus");
 
 /** Runs `promtool check metrics` on the text; its exit code and output. */
 async function promtoolCheck(text: string): Promise<[number, string]> {
