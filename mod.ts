@@ -110,6 +110,7 @@ export {
   TaskTimeout,
 } from "./src/errors.ts";
 export type { LogLevel, Settings } from "./src/settings_types.ts";
+export type { Backoff, RetryDelay } from "./src/retry_delay.ts";
 export {
   type Dashboard,
   type DashboardOptions,

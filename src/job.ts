@@ -6,6 +6,7 @@
 import { checkKnownKeys } from "./_did_you_mean.ts";
 import { describeValue } from "./errors.ts";
 import { type JobPermissions, permissionsProblem } from "./permissions.ts";
+import { type RetryDelay, retryDelayProblem } from "./retry_delay.ts";
 import { cronError } from "./periodic.ts";
 import type { QueueOptions } from "./queue_options.ts";
 import { runShell, type ShellOptions } from "./shell.ts";
@@ -250,8 +251,11 @@ export class Job {
   static timeout?: number;
   /** Runs in all (attempts) for a task that does not succeed. */
   static maxRetries?: number;
-  /** Seconds before a retry runs. */
-  static retryDelay?: number;
+  /**
+   * Seconds before a retry runs, or a backoff that grows with each attempt
+   * (`{ type: "exponential", base: 1, max: 300, jitter: true }`).
+   */
+  static retryDelay?: RetryDelay;
   /** Most tasks of this job running at once in the whole cluster. */
   static maxConcurrency?: number;
   /** The queue of tasks queued without one. */
@@ -310,9 +314,9 @@ export class Job {
     return this.#option("maxRetries") as number | undefined;
   }
 
-  /** Seconds before a retry of this task runs. */
-  get retryDelay(): number {
-    return (this.#option("retryDelay") as number | undefined) ?? 0;
+  /** Seconds before a retry of this task runs, or its backoff. */
+  get retryDelay(): RetryDelay {
+    return (this.#option("retryDelay") as RetryDelay | undefined) ?? 0;
   }
 
   /** The concurrency limit of this task's job. */
@@ -626,11 +630,14 @@ export function validateJobOptions(name: string, options: JobOptions): void {
       !(typeof value === "number" && Number.isFinite(value) && value > 0)
     ) fail(key, "a number of seconds > 0");
   }
-  const value = options.retryDelay;
-  if (
-    value !== undefined &&
-    !(typeof value === "number" && Number.isFinite(value) && value >= 0)
-  ) fail("retryDelay", "a number of seconds >= 0");
+  const retryDelay = options.retryDelay === undefined
+    ? undefined
+    : retryDelayProblem(options.retryDelay);
+  if (retryDelay) {
+    throw new TypeError(
+      `Invalid option 'retryDelay' of job '${name}': expected ${retryDelay}`,
+    );
+  }
   for (const key of ["maxRetries", "maxConcurrency"] as const) {
     const count = options[key];
     if (count !== undefined && !(Number.isInteger(count) && count > 0)) {

@@ -6,6 +6,7 @@
  */
 import { checkKnownKeys } from "./_did_you_mean.ts";
 import { describeValue } from "./errors.ts";
+import { retryDelayProblem } from "./retry_delay.ts";
 import { TaskStatus } from "./status.ts";
 import { type Dict, newTaskId, type TaskRecord } from "./task.ts";
 
@@ -107,6 +108,14 @@ export function checkQueueOptions(
     (typeof metaParams !== "object" || metaParams === null ||
       Array.isArray(metaParams))
   ) fail("metaParams", "an object", metaParams);
+  const retryDelay = metaParams?.retryDelay === undefined
+    ? undefined
+    : retryDelayProblem(metaParams.retryDelay);
+  if (retryDelay) {
+    throw new TypeError(
+      `Cannot queue task as 'metaParams.retryDelay' must be ${retryDelay}`,
+    );
+  }
 }
 
 /** What a new task takes from its job (its class, or a worker's advert). */

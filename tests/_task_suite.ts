@@ -364,6 +364,34 @@ export async function taskSuite(
   });
 
   await t.step(
+    "an exponential backoff: each retry's delay in its record",
+    async () => {
+      const queued = await api.tasks.queue("subtraction", { a: 1, b: "foo" }, {
+        callback: false,
+        metaParams: {
+          maxRetries: 4,
+          retryDelay: { type: "exponential", base: 0.1, max: 0.3 },
+        },
+      });
+      const final = await queued.doneCallback!;
+      assert.equal(final.retry, 4);
+      const delays: number[] = [];
+      for (let id: string | null = final.id; id;) {
+        const attempt: Task | undefined = await api.tasks.get(id);
+        assert.ok(attempt, `attempt ${id} is known`);
+        delays.unshift(attempt.delay);
+        // Each retry waited its delay after the attempt before it ended.
+        if (attempt.fromTask) {
+          const before = await api.tasks.get(attempt.fromTask);
+          assert.ok(attempt.timeStarted! >= before!.timeEnded! + attempt.delay);
+        }
+        id = attempt.fromTask;
+      }
+      assert.deepEqual(delays, [0, 0.1, 0.2, 0.3]);
+    },
+  );
+
+  await t.step(
     "max concurrency holds tasks over the limit until a slot frees",
     async () => {
       const tasks = await Promise.all(

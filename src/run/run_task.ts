@@ -23,6 +23,11 @@ import {
   type JobLogger,
 } from "../job.ts";
 import { jobModule } from "../registry.ts";
+import {
+  type RetryDelay,
+  retryDelayProblem,
+  retryDelaySeconds,
+} from "../retry_delay.ts";
 import type { Settings } from "../settings_types.ts";
 import { statusString, TaskStatus } from "../status.ts";
 import {
@@ -310,7 +315,14 @@ function withRetry(
   now: number,
 ): RunOutcome {
   const maxRetries = numberOr(ended.meta.maxRetries, job.maxRetries);
-  const retryDelay = numberOr(ended.meta.retryDelay, job.retryDelay) ?? 0;
+  // A task's own retryDelay (metaParams, checked when queued) over its job's.
+  const retryDelay = retryDelaySeconds(
+    ended.meta.retryDelay !== undefined &&
+      retryDelayProblem(ended.meta.retryDelay) === undefined
+      ? ended.meta.retryDelay as RetryDelay
+      : job.retryDelay ?? 0,
+    ended.retry,
+  );
   const retriable = ended.status !== TaskStatus.SUCCESS &&
     ended.queue !== null && maxRetries !== undefined &&
     ended.retry < maxRetries;
