@@ -39,8 +39,13 @@ export {
 } from "./src/heartbeat.ts";
 export { Producer } from "./src/producer/producer.ts";
 export { Tasks } from "./src/producer/tasks.ts";
-export { TaskFuture } from "./src/producer/task_future.ts";
-export type { NewTaskOptions, QueueOptions } from "./src/queue_options.ts";
+export { Queues } from "./src/producer/queues.ts";
+export { type QueueReceipt, TaskFuture } from "./src/producer/task_future.ts";
+export type {
+  DedupeOptions,
+  NewTaskOptions,
+  QueueOptions,
+} from "./src/queue_options.ts";
 export type { CodecName } from "./src/codec.ts";
 export {
   type Dict,
@@ -91,6 +96,7 @@ export type {
   StoreOptions,
   TaskPage,
   TaskQuery,
+  UniqueOutcome,
 } from "./src/store/store.ts";
 export type {
   ChannelMessage,

@@ -4,8 +4,9 @@
  *
  * Channels: `task` (a task's `queued`, `started` and `done` events, the data
  * a {@linkcode Task}), `consumer` (each worker's `status`, a
- * {@linkcode WorkerStatus}, every beat), `control` (`revoke`, a task id);
- * any other channel carries what its publisher sent.
+ * {@linkcode WorkerStatus}, every beat), `control` (`revoke`, a task id),
+ * `queue` (`paused` and `resumed`, the queue's name); any other channel
+ * carries what its publisher sent.
  * @module
  */
 import type { WorkerStatus } from "./heartbeat.ts";
@@ -41,6 +42,8 @@ export interface EventMap {
   consumer: WorkerStatus;
   /** `revoke`: the id of the task to stop. */
   control: string;
+  /** `paused`, `resumed`: the name of the queue paused or resumed. */
+  queue: string;
 }
 
 /** The data of events on `channel`: typed for the known channels. */

@@ -8,7 +8,13 @@ import { checkKnownKeys } from "./_did_you_mean.ts";
 import { describeValue } from "./errors.ts";
 import { retryDelayProblem } from "./retry_delay.ts";
 import { TaskStatus } from "./status.ts";
-import { type Dict, newTaskId, type TaskRecord } from "./task.ts";
+import {
+  type Dict,
+  newTaskId,
+  TASK_ID_PATTERN,
+  TASK_ID_RULE,
+  type TaskRecord,
+} from "./task.ts";
 
 /**
  * Options of `tasks.queue`. Durations are seconds.
@@ -36,7 +42,43 @@ export interface QueueOptions {
   timeout?: number;
   /** `maxRetries`, `retryDelay`, `maxConcurrency`, and free keys. */
   metaParams?: Dict;
+  /**
+   * The task's id, instead of a new one: 1 to 128 characters of
+   * `[A-Za-z0-9_.:-]` (not `.` or `..`). While a task of this id is stored
+   * (queued, running, or finished and kept `resultTtl` seconds), queueing
+   * one again queues nothing: the future follows the task that is there,
+   * and its `queued` says so (`{ duplicate: true, reason: "id" }`).
+   */
+  id?: string;
+  /**
+   * Drops repeats: the first task queued with `key` holds it for `ttl`
+   * seconds in its queue (and no longer than that task is stored); a task
+   * queued meanwhile with the same key in the same queue is not queued:
+   * its future follows the task holding the key, and its `queued` says so
+   * (`{ duplicate: true, reason: "dedupe", id }`).
+   */
+  dedupe?: DedupeOptions;
 }
+
+/**
+ * A key that drops repeated tasks for a while (`QueueOptions.dedupe`).
+ *
+ * @example
+ * ```ts
+ * import type { QueueOptions } from "@pq/queue";
+ * // One report per customer a minute, however often it is asked for.
+ * const once: QueueOptions = { dedupe: { key: "report:42", ttl: 60 } };
+ * ```
+ */
+export interface DedupeOptions {
+  /** The key: 1 to {@linkcode DEDUPE_KEY_MAX} characters. */
+  key: string;
+  /** Seconds the first task holds it (> 0). */
+  ttl: number;
+}
+
+/** The most characters of a dedupe key. */
+export const DEDUPE_KEY_MAX = 256;
 
 /** Every key of {@linkcode QueueOptions}: `tasks.queue` refuses any other. */
 const QUEUE_OPTION_KEYS = [
@@ -45,6 +87,8 @@ const QUEUE_OPTION_KEYS = [
   "queue",
   "timeout",
   "metaParams",
+  "id",
+  "dedupe",
 ] as const satisfies readonly (keyof QueueOptions)[];
 
 /**
@@ -108,12 +152,44 @@ export function checkQueueOptions(
     (typeof metaParams !== "object" || metaParams === null ||
       Array.isArray(metaParams))
   ) fail("metaParams", "an object", metaParams);
+  if (options.id !== undefined || options.dedupe !== undefined) {
+    checkUniqueOptions(options, fail);
+  }
   const retryDelay = metaParams?.retryDelay === undefined
     ? undefined
     : retryDelayProblem(metaParams.retryDelay);
   if (retryDelay) {
     throw new TypeError(
       `Cannot queue task as 'metaParams.retryDelay' must be ${retryDelay}`,
+    );
+  }
+}
+
+/** Checks `id` and `dedupe` as {@linkcode checkQueueOptions}, with its `fail`. */
+function checkUniqueOptions(
+  options: QueueOptions,
+  fail: (what: string, expected: string, value: unknown) => never,
+): void {
+  const { id, dedupe } = options;
+  if (
+    id !== undefined && !(typeof id === "string" && TASK_ID_PATTERN.test(id))
+  ) fail("id", TASK_ID_RULE, id);
+  if (dedupe === undefined) return;
+  if (typeof dedupe !== "object" || dedupe === null || Array.isArray(dedupe)) {
+    fail("dedupe", "an object { key, ttl }", dedupe);
+  }
+  checkKnownKeys(dedupe, ["key", "ttl"], "'dedupe'");
+  const { key, ttl } = dedupe;
+  if (
+    !(typeof key === "string" && key.length > 0 &&
+      key.length <= DEDUPE_KEY_MAX)
+  ) fail("dedupe.key", `a string of 1 to ${DEDUPE_KEY_MAX} characters`, key);
+  if (!(typeof ttl === "number" && Number.isFinite(ttl) && ttl > 0)) {
+    fail("dedupe.ttl", "a positive number of seconds", ttl);
+  }
+  if (options.queue === false) {
+    throw new TypeError(
+      "Cannot queue task with 'dedupe' and 'queue' false: a task run in this process is not stored",
     );
   }
 }

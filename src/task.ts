@@ -18,7 +18,10 @@ export type Dict = Record<string, unknown>;
  * seconds (floats), durations are seconds.
  */
 export interface TaskRecord {
-  /** Unique id: 32 lower-case hex characters. */
+  /**
+   * Unique id: 32 lower-case hex characters, or the caller's own id (see
+   * {@linkcode TASK_ID_PATTERN}).
+   */
   id: string;
   /** The job name. */
   name: string;
@@ -123,6 +126,19 @@ export function progressProblem(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * What a task id may be: the 32 hex digits of a new id, or a caller's own
+ * (`tasks.queue(job, kwargs, { id })`): 1 to 128 characters of
+ * `[A-Za-z0-9_.:-]`, but `.` and `..`. Nothing in it needs escaping in a
+ * URL, a Redis key (no `{`: it never picks a Cluster slot) or a log line.
+ * So `invoice:2024-07:42` is an id; `a b` is not.
+ */
+export const TASK_ID_PATTERN: RegExp = /^(?!\.\.?$)[A-Za-z0-9_.:-]{1,128}$/;
+
+/** {@linkcode TASK_ID_PATTERN} in words, for messages. */
+export const TASK_ID_RULE =
+  "1 to 128 characters of [A-Za-z0-9_.:-], not '.' or '..'";
+
 /** What each field of a record must be: a check, and its words. */
 type FieldCheck = [check: (value: unknown) => boolean, must: string];
 
@@ -143,8 +159,8 @@ const STATUS_CODES = new Set<unknown>(Object.values(TaskStatus));
  */
 const FIELDS: { readonly [K in keyof TaskRecord]-?: FieldCheck } = {
   id: [
-    (v) => typeof v === "string" && /^[0-9a-f]{32}$/.test(v),
-    "must be 32 lower-case hex digits",
+    (v) => typeof v === "string" && TASK_ID_PATTERN.test(v),
+    `must be a task id (${TASK_ID_RULE})`,
   ],
   name: [(v) => typeof v === "string" && v.length > 0, "must be a job name"],
   queue: [

@@ -108,7 +108,7 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
       assert.equal(text.code, 2);
       assert.match(text.stderr, /a: Invalid input: expected number/);
       const sizes = JSON.parse((await pq(store, "queues", "--json")).stdout);
-      assert.equal(sizes.pulsarqueue, 0);
+      assert.equal(sizes.pulsarqueue.tasks, 0);
     },
   );
 
@@ -234,20 +234,24 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
       assert.match(run.stdout, /^Queued task\.addition<.*> on queue parked/);
     }
     const sizes = await pq(store, "queues", "parked", "--json");
-    assert.deepEqual(JSON.parse(sizes.stdout), { parked: 3 });
+    assert.deepEqual(JSON.parse(sizes.stdout), {
+      parked: { tasks: 3, paused: false },
+    });
     const human = await pq(store, "queues", "parked");
     assert.match(human.stdout, /parked\s+3/);
     // With no names: the configured queues, then every queue holding tasks.
     const all = JSON.parse((await pq(store, "queues", "--json")).stdout);
     assert.ok("pulsarqueue" in all, JSON.stringify(all));
-    assert.equal(all.parked, 3, JSON.stringify(all));
+    assert.equal(all.parked.tasks, 3, JSON.stringify(all));
     const table = (await pq(store, "queues")).stdout;
     assert.match(table, /^parked\s+3$/m);
     const purge = await pq(store, "purge", "parked");
     assert.equal(purge.code, 0, purge.stderr);
     assert.match(purge.stdout, /Purged 3 queued tasks from parked/);
     const after = await pq(store, "queues", "parked", "--json");
-    assert.deepEqual(JSON.parse(after.stdout), { parked: 0 });
+    assert.deepEqual(JSON.parse(after.stdout), {
+      parked: { tasks: 0, paused: false },
+    });
     const none = await pq(store, "purge");
     assert.equal(none.code, 2);
   });
@@ -379,11 +383,11 @@ Deno.test({
     await pq(store, "queue", "addition", "--queue", "parked");
     assert.deepEqual(
       JSON.parse((await pq(store, "queues", "parked", "--json")).stdout),
-      { parked: 1 },
+      { parked: { tasks: 1, paused: false } },
     );
     const all = JSON.parse((await pq(store, "queues", "--json")).stdout);
-    assert.equal(all.parked, 1, JSON.stringify(all));
-    assert.equal(all.pulsarqueue, 0, JSON.stringify(all));
+    assert.equal(all.parked.tasks, 1, JSON.stringify(all));
+    assert.equal(all.pulsarqueue.tasks, 0, JSON.stringify(all));
     assert.match(
       (await pq(store, "purge", "parked")).stdout,
       /Purged 1 queued task from parked/,

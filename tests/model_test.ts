@@ -105,7 +105,7 @@ for (const name of ["json", "msgpack"] as const) {
 Deno.test("a malformed record is reported with the field that is wrong", () => {
   const cases: Array<[unknown, RegExp]> = [
     [{ ...record(), kwargs: 3 }, /field 'kwargs'/],
-    [{ ...record(), id: "nothex" }, /field 'id'/],
+    [{ ...record(), id: "not an id" }, /field 'id'/],
     [{ ...record(), status: 99 }, /field 'status'/],
     [{ ...record(), delay: -1 }, /field 'delay'/],
     ["a string", /field '\(record\)'/],

@@ -470,6 +470,13 @@ Deno.test("every store method calls its script with the names of its header", as
   );
   assert.equal(await store.acquireLock("l", "me", 10), true);
   assert.equal(await store.releaseLock("l", "me"), true);
+  assert.deepEqual(
+    await store.enqueueUnique(task({ id: "mine" }), { key: "k", ttl: 60 }),
+    { queued: true },
+  );
+  assert.equal(await store.pauseQueue("default"), true);
+  assert.deepEqual(await store.pausedQueues(), ["default"]);
+  assert.equal(await store.resumeQueue("default"), true);
   // A queue emptied, registered long ago, leaves the registry.
   await store.enqueue([task({ queue: "gone" })]);
   assert.equal(await store.flush(["gone"]), 1);

@@ -5,6 +5,7 @@
 import type { Command } from "./_command.ts";
 import { dashboardCommand } from "./dashboard.ts";
 import { jobsCommand } from "./jobs.ts";
+import { pauseCommand, resumeCommand } from "./pause.ts";
 import { purgeCommand, queuesCommand } from "./queues.ts";
 import { queueCommand } from "./queue.ts";
 import { revokeCommand } from "./revoke.ts";
@@ -24,6 +25,8 @@ export const COMMANDS: readonly Command[] = [
   queuesCommand,
   workersCommand,
   purgeCommand,
+  pauseCommand,
+  resumeCommand,
   dashboardCommand,
 ];
 

@@ -77,19 +77,23 @@ function secondsOf(
   return seconds;
 }
 
-/** `pq queue <job> [key=value ...] [--wait [--timeout s]] [--delay s] [--queue q]`. */
+/**
+ * `pq queue <job> [key=value ...] [--wait [--timeout s]] [--delay s]
+ * [--queue q] [--id id]`.
+ */
 export const queueCommand: Command = {
   name: "queue",
   usage:
-    "<job> [key=value ...] [--wait [--timeout <s>]] [--delay <s>] [--queue <q>]",
+    "<job> [key=value ...] [--wait [--timeout <s>]] [--delay <s>] [--queue <q>] [--id <id>]",
   help:
-    "Queue a task (values are JSON when they parse, else text) and print its id; --wait waits for it (at most --timeout seconds) and fails unless it succeeds.",
+    "Queue a task (values are JSON when they parse, else text) and print its id; --id gives it its id, and queues nothing while a task of that id is stored (it says so); --wait waits for it (at most --timeout seconds) and fails unless it succeeds.",
   options: {
     json: { type: "boolean" },
     wait: { type: "boolean" },
     timeout: { type: "string" },
     delay: { type: "string" },
     queue: { type: "string" },
+    id: { type: "string" },
   },
   async run({ api, args, values, io }) {
     checkArgs(this, args, 1, Infinity);
@@ -106,20 +110,31 @@ export const queueCommand: Command = {
     if (queue !== undefined && queue.trim() === "") {
       throw new UsageError("Option --queue needs a queue name: got ''");
     }
-    const queued = await api.tasks.queue(jobName, kwargs, {
+    const id = values.id as string | undefined;
+    const future = api.tasks.queue(jobName, kwargs, {
       callback: false,
       ...(delay !== undefined && { delay }),
       ...(queue !== undefined && { queue }),
-    }).then(undefined, (error) => {
+      ...(id !== undefined && { id }),
+    });
+    const queued = await future.then(undefined, (error) => {
       // Arguments the job's schema refuses are bad usage, as a bad key=value.
       throw error instanceof TypeError
         ? new UsageError(error.message, { cause: error })
         : error;
     });
+    const { duplicate } = await future.queued;
     if (!values.wait) {
-      if (values.json) printJson(io, taskJson(queued));
-      else io.out(`Queued ${queued} on queue ${queued.queue}`);
+      if (values.json) printJson(io, { ...taskJson(queued), duplicate });
+      else if (duplicate) {
+        io.out(
+          `Not queued: ${queued} is there already on queue ${queued.queue} (same id)`,
+        );
+      } else io.out(`Queued ${queued} on queue ${queued.queue}`);
       return 0;
+    }
+    if (duplicate) {
+      io.err(`pq: ${queued} is there already (same id): waiting for it`);
     }
     const task = await waitWithProgress(api, queued, io, timeout);
     if (task === undefined) {

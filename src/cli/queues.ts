@@ -1,5 +1,5 @@
 /**
- * `pq queues [name ...]` (sizes) and `pq purge <queue ...>`.
+ * `pq queues [name ...]` (sizes, paused or not) and `pq purge <queue ...>`.
  * @module
  */
 import {
@@ -15,19 +15,32 @@ export const queuesCommand: Command = {
   name: "queues",
   usage: "[name ...]",
   help:
-    "Show how many tasks wait in each queue (the named ones, or the local queue, --task-queues, --default-task-queue, the jobs' queues and every queue that holds tasks).",
+    "Show how many tasks wait in each queue, and which are paused (the named ones, or the local queue, --task-queues, --default-task-queue, the jobs' queues, every queue that holds tasks and every paused one).",
   options: JSON_OPTION,
   async run({ api, args, values, io }) {
     await api.start();
-    const names = args.length ? args : await api.tasks.knownQueues();
+    const paused = new Set(await api.queues.paused());
+    const names = args.length
+      ? args
+      : [...new Set([...await api.tasks.knownQueues(), ...paused])];
     const sizes = await api.store.sizes(names);
     if (values.json) {
-      printJson(io, Object.fromEntries(names.map((n, i) => [n, sizes[i]])));
+      printJson(
+        io,
+        Object.fromEntries(
+          names.map((n, i) => [n, { tasks: sizes[i], paused: paused.has(n) }]),
+        ),
+      );
       return 0;
     }
+    // A running queue's PAUSED cell is empty: its line reads as before.
     io.out(table([
-      ["QUEUE", "TASKS"],
-      ...names.map((name, i) => [name, String(sizes[i])]),
+      ["QUEUE", "TASKS", "PAUSED"],
+      ...names.map((name, i) => [
+        name,
+        String(sizes[i]),
+        paused.has(name) ? "yes" : "",
+      ]),
     ]));
     return 0;
   },

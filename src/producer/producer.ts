@@ -26,6 +26,7 @@ import {
 import type { ManagerHost } from "../manager.ts";
 import {
   checkQueueOptions,
+  type DedupeOptions,
   type JobDefaults,
   type NewTaskOptions,
   newTaskRecord,
@@ -38,11 +39,17 @@ import type { Settings } from "../settings_types.ts";
 import { TaskStatus } from "../status.ts";
 import { managedStore } from "../store/managed_store.ts";
 import { openSettingsStore } from "../store/open_store.ts";
-import type { ChannelMessage, Store } from "../store/store.ts";
+import type { ChannelMessage, Store, UniqueOutcome } from "../store/store.ts";
 import { type Dict, parseTaskRecord, Task, type TaskRecord } from "../task.ts";
 import { EventHub, type HubCallback } from "./event_hub.ts";
 import { acquireJobLock } from "./job_lock.ts";
-import { QueuedTask, TaskFuture } from "./task_future.ts";
+import { Queues } from "./queues.ts";
+import {
+  noteQueued,
+  QueuedTask,
+  type QueueReceipt,
+  TaskFuture,
+} from "./task_future.ts";
 import { queueOne, Tasks } from "./tasks.ts";
 import { TaskWaiters } from "./task_waiters.ts";
 import { UnconsumedQueues } from "./unconsumed_queues.ts";
@@ -83,6 +90,8 @@ export interface ProducerInit {
 export class Producer implements AsyncDisposable, JobBackend {
   /** The tasks consumer: queue, execute, jobList... */
   readonly tasks: Tasks;
+  /** The queues: pause, resume, paused. */
+  readonly queues: Queues;
   readonly #init: ProducerInit;
   readonly #hub = new EventHub((error, channel, event) =>
     logger.error("Event callback on {channel}/{event} failed: {error}", {
@@ -113,6 +122,7 @@ export class Producer implements AsyncDisposable, JobBackend {
   constructor(init: ProducerInit) {
     this.#init = init;
     this.tasks = new Tasks(this);
+    this.queues = new Queues(this);
   }
 
   /** The consumers of this API (only `tasks`). */
@@ -222,21 +232,37 @@ export class Producer implements AsyncDisposable, JobBackend {
   /**
    * Queues a task made elsewhere (its `queue` must be set). `onQueued` is
    * called once it is in the store (for a `queue` of null: before it runs
-   * here), before the future waits for its end.
+   * here), or found there (`unique`: with the duplicate), before the future
+   * waits for its end.
    */
   queue(
     task: Task,
-    options: { callback?: boolean; onQueued?: () => void } = {},
+    options: {
+      callback?: boolean;
+      onQueued?: (duplicate?: QueueReceipt) => void;
+      unique?: { dedupe?: DedupeOptions };
+    } = {},
   ): TaskFuture {
-    return new TaskFuture(
+    const future: TaskFuture = new TaskFuture(
       task.id,
-      this.#enqueue(task.toJSON(), options.callback ?? true, options.onQueued),
+      this.#enqueue(
+        task.toJSON(),
+        options.callback ?? true,
+        (duplicate) => {
+          noteQueued(future, duplicate);
+          options.onQueued?.(duplicate);
+        },
+        options.unique,
+      ),
     );
+    return future;
   }
 
   /** Runs a task in this process (no queue) and resolves with it done. */
   execute(task: Task): TaskFuture {
-    return new TaskFuture(task.id, this.#execute(task.toJSON()));
+    const future = new TaskFuture(task.id, this.#execute(task.toJSON()));
+    noteQueued(future); // Nothing to queue: it runs now.
+    return future;
   }
 
   /** Publishes a message on a channel, to every process that listens. */
@@ -399,30 +425,62 @@ export class Producer implements AsyncDisposable, JobBackend {
   async #enqueue(
     record: TaskRecord,
     callback: boolean,
-    onQueued?: () => void,
+    onQueued: (duplicate?: QueueReceipt) => void,
+    unique?: { dedupe?: DedupeOptions },
   ): Promise<Task> {
     if (this.#closing) {
       throw new Error("Cannot queue task as the producer is closing");
     }
     await this.start();
     if (record.queue === null) {
-      onQueued?.();
+      onQueued();
       return this.#execute(record);
     }
     // Task events are listened to only once something waits for them.
     if (callback) await this.#subscribe("task");
     const done = callback ? this.#waiters.wait(record.id) : undefined;
     if (callback) this.#unconsumed.add(record);
+    let unqueued: UniqueOutcome | undefined;
     try {
-      await this.store.enqueue([record]);
+      if (unique) {
+        unqueued = await this.store.enqueueUnique(record, unique.dedupe);
+      } else await this.store.enqueue([record]);
     } catch (error) {
       // The caller gets the error from this promise; the waiter goes.
       done?.catch(() => undefined);
       this.#waiters.drop(record.id, error);
       throw error;
     }
-    onQueued?.();
+    if (unqueued && !unqueued.queued) {
+      return await this.#duplicate(record.id, unqueued, done, onQueued);
+    }
+    onQueued();
     return done ? await done : this.#queuedTask(record);
+  }
+
+  /**
+   * A queue call that found a task there (`enqueueUnique`): the future
+   * follows that task. Its record was read after this producer subscribed
+   * to task events: a `done` before it is in the record, one after it
+   * reaches the waiter (moved first when the ids differ, then the store
+   * read once more for a `done` in between).
+   */
+  async #duplicate(
+    id: string,
+    there: Extract<UniqueOutcome, { queued: false }>,
+    done: Promise<Task> | undefined,
+    onQueued: (duplicate?: QueueReceipt) => void,
+  ): Promise<Task> {
+    const record = there.task;
+    onQueued({ id: record.id, duplicate: true, reason: there.reason });
+    if (!done) return this.#queuedTask(record);
+    this.#waiters.follow(id, record.id);
+    this.#waiters.settle(new Task(record));
+    if (record.id !== id && this.#waiters.has(record.id)) {
+      this.#unconsumed.add(record);
+      void this.#waiters.check([record.id]);
+    }
+    return await done;
   }
 
   /** Queues records in one store call; resolves with them QUEUED. */
@@ -504,8 +562,12 @@ export class Producer implements AsyncDisposable, JobBackend {
       else logger.warn("Ignored a malformed worker status event");
       return;
     }
-    if (message.channel === "control" && typeof message.data !== "string") {
-      logger.warn("Ignored a malformed control event: {event}", {
+    if (
+      (message.channel === "control" || message.channel === "queue") &&
+      typeof message.data !== "string"
+    ) {
+      logger.warn("Ignored a malformed {channel} event: {event}", {
+        channel: message.channel,
         event: message.event,
       });
       return;

@@ -53,6 +53,19 @@ export class TaskWaiters {
     this.#waiters.delete(id);
   }
 
+  /**
+   * Moves the waiters of `from` to the task of `to` (a duplicate follows
+   * the task that was there). Its `done` may have come before it was
+   * awaited: the caller settles it from a record it read since, or
+   * `check`s.
+   */
+  follow(from: string, to: string): void {
+    const waiters = this.#waiters.get(from);
+    if (!waiters || from === to) return;
+    this.#waiters.delete(from);
+    for (const waiter of waiters) this.#add(to, waiter);
+  }
+
   /** Resolves the waiters of a finished task, or moves them to its retry. */
   settle(task: Task): void {
     const waiters = this.#waiters.get(task.id);

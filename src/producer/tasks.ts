@@ -8,6 +8,7 @@ import { describeValue } from "../errors.ts";
 import { soonest } from "../periodic.ts";
 import {
   checkQueueOptionKeys,
+  type DedupeOptions,
   type NewTaskOptions,
   type QueueOptions,
 } from "../queue_options.ts";
@@ -16,7 +17,23 @@ import type { Settings } from "../settings_types.ts";
 import type { RevokeOutcome, Store } from "../store/store.ts";
 import { type Dict, newTaskId, Task, type TaskRecord } from "../task.ts";
 import { startQueueSpan } from "../tracing.ts";
-import { TaskFuture } from "./task_future.ts";
+import { noteQueued, type QueueReceipt, TaskFuture } from "./task_future.ts";
+
+/** How a producer queues a prepared task (`Producer.queue`). */
+export interface QueueTaskOptions {
+  /** As `QueueOptions.callback` (default true). */
+  callback?: boolean;
+  /**
+   * Called once the task is queued (or, when its queue is null, before it
+   * runs here); with the task that was there when `unique` found one.
+   */
+  onQueued?: (duplicate?: QueueReceipt) => void;
+  /**
+   * Queue it only when no task is there (`Store.enqueueUnique`): for a
+   * caller's id, or a dedupe key. Absent: the common path, `Store.enqueue`.
+   */
+  unique?: { dedupe?: DedupeOptions };
+}
 
 /** What `api.tasks` uses of its producer. */
 export interface TasksHost {
@@ -46,12 +63,9 @@ export interface TasksHost {
   ): Promise<TaskRecord[]>;
   /**
    * Queues (or runs, when its queue is null) a prepared task; `onQueued`
-   * is called once it is queued.
+   * is called once it is queued, or found there (`unique`).
    */
-  queue(
-    task: Task,
-    options?: { callback?: boolean; onQueued?: () => void },
-  ): TaskFuture;
+  queue(task: Task, options?: QueueTaskOptions): TaskFuture;
   /** Queues prepared records in one store call. */
   enqueueMany(records: TaskRecord[]): Promise<Task[]>;
 }
@@ -90,7 +104,23 @@ export class Tasks {
    * @param kwargs The job's arguments (checked by its schema, if any).
    * @param options When, where and how long it may run; see {@linkcode QueueOptions}.
    * @returns A future with the task's id at once, resolving with the task done
-   * (or queued, with `callback: false`).
+   * (or queued, with `callback: false`). With an `id` already stored, or a
+   * `dedupe` key held, nothing is queued: the future follows the task that
+   * is there, and `future.queued` says so.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue({ taskPaths: ["./examples/jobs/"] })
+   *   .api().start();
+   * // At most one task of this id: a second call follows the first task.
+   * const future = api.tasks.queue("addition", { a: 1 }, {
+   *   id: "daily-sum:2024-07-01",
+   *   callback: false,
+   * });
+   * const { duplicate } = await future.queued;
+   * console.log(duplicate ? "already there" : "queued");
+   * ```
    */
   queue(
     jobName: string,
@@ -118,6 +148,13 @@ export class Tasks {
     const producer = this.#producer;
     await producer.start();
     checkQueueOptionKeys(options, "tasks.queueMany", false);
+    for (const key of ["id", "dedupe"] as const) {
+      if (options[key] !== undefined) {
+        throw new TypeError(
+          `Cannot queue many tasks with '${key}': it is one task's; queue each with tasks.queue`,
+        );
+      }
+    }
     if (options.queue === false) {
       throw new TypeError(
         "Cannot queue many tasks with 'queue' false: use execute",
@@ -286,7 +323,12 @@ export function queueOne(
   options: QueueOptions,
   fromTask?: string,
 ): TaskFuture {
-  const id = newTaskId();
+  // A caller's id is checked with the other options (a bad one rejects
+  // the future, whose id is then a new one).
+  const given = typeof options === "object" && options !== null
+    ? options.id
+    : undefined;
+  const id = typeof given === "string" ? given : newTaskId();
   // A child of the active span: a job's run, when a job queues.
   const span = startQueueSpan(jobName, { "pq.task.id": id });
   const promise = (async () => {
@@ -296,17 +338,30 @@ export function queueOne(
     checkQueueOptionKeys(options, "tasks.queue");
     const record = await producer.prepareTask(jobName, kwargs, {
       ...options,
-      id,
+      // A caller's id stays as given, to be checked.
+      ...(given === undefined && { id }),
       ...(fromTask !== undefined && { fromTask }),
       traceparent: span.traceparent,
     });
     span.set({ "pq.queue": record.queue ?? "" });
+    const unique = given !== undefined || options.dedupe !== undefined;
     return await producer.queue(new Task(record), {
       callback: options.callback,
-      onQueued: () => span.end(),
+      onQueued: (duplicate) => {
+        noteQueued(future, duplicate);
+        if (duplicate) {
+          span.set({
+            "pq.task.duplicate": duplicate.reason,
+            "pq.task.id": duplicate.id,
+          });
+        }
+        span.end();
+      },
+      ...(unique && { unique: { dedupe: options.dedupe } }),
     });
   })();
   // Ends the span with the error when the task was never queued.
   promise.catch((error) => span.end(error));
-  return new TaskFuture(id, promise);
+  const future = new TaskFuture(id, promise);
+  return future;
 }

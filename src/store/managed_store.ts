@@ -8,6 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { ChannelMessage } from "../events.ts";
 import { Manager } from "../manager.ts";
+import type { DedupeOptions } from "../queue_options.ts";
 import { TaskStatus } from "../status.ts";
 import type { TaskProgress, TaskRecord } from "../task.ts";
 import type {
@@ -18,6 +19,7 @@ import type {
   ReclaimReport,
   RevokeOutcome,
   Store,
+  UniqueOutcome,
 } from "./store.ts";
 
 const logger = getLogger(["pq", "manager"]);
@@ -79,6 +81,15 @@ function wrapStore(store: Store, manager: Manager): Store {
     async enqueue(tasks: readonly TaskRecord[]): Promise<void> {
       await store.enqueue(tasks);
       await tell(tasks.map((record) => task("queued", record)));
+    },
+    async enqueueUnique(
+      record: TaskRecord,
+      dedupe?: DedupeOptions,
+    ): Promise<UniqueOutcome> {
+      const outcome = await store.enqueueUnique(record, dedupe);
+      // A duplicate wrote nothing, and published nothing.
+      if (outcome.queued) await tell([task("queued", record)]);
+      return outcome;
     },
     async claim(request: ClaimRequest): Promise<Claim[]> {
       const claims = await store.claim(request);
@@ -142,6 +153,20 @@ function wrapStore(store: Store, manager: Manager): Store {
         if (record) await tell([task("progress", record)]);
       }
       return written;
+    },
+    async pauseQueue(queue: string): Promise<boolean> {
+      const paused = await store.pauseQueue(queue);
+      if (paused) {
+        await tell([{ channel: "queue", event: "paused", data: queue }]);
+      }
+      return paused;
+    },
+    async resumeQueue(queue: string): Promise<boolean> {
+      const resumed = await store.resumeQueue(queue);
+      if (resumed) {
+        await tell([{ channel: "queue", event: "resumed", data: queue }]);
+      }
+      return resumed;
     },
     async publish(message: ChannelMessage): Promise<void> {
       await store.publish(message);

@@ -9,6 +9,8 @@
  * - Two names are also built by the Lua scripts from the namespace they are
  *   given (`claim.lua`, `enqueue.lua`): `waiting` and `inbox`. Change them
  *   there too, or a worker waiting on a single server is never handed tasks.
+ *   `enqueue_unique.lua` builds another queue's keys as `queueKeys` does
+ *   (to find a task of the same id there): change them there too.
  * - Data already in Redis is read by these names: changing one is a change
  *   of the store's format.
  * @module

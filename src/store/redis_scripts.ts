@@ -31,15 +31,18 @@ import acquireLock from "./lua/acquire_lock.lua" with { type: "text" };
 import beat from "./lua/beat.lua" with { type: "text" };
 import claim from "./lua/claim.lua" with { type: "text" };
 import enqueue from "./lua/enqueue.lua" with { type: "text" };
+import enqueueUnique from "./lua/enqueue_unique.lua" with { type: "text" };
 import expireLeases from "./lua/expire_leases.lua" with { type: "text" };
 import expired from "./lua/expired.lua" with { type: "text" };
 import finish from "./lua/finish.lua" with { type: "text" };
 import flush from "./lua/flush.lua" with { type: "text" };
 import forgetQueue from "./lua/forget_queue.lua" with { type: "text" };
+import pause from "./lua/pause.lua" with { type: "text" };
 import progress from "./lua/progress.lua" with { type: "text" };
 import release from "./lua/release.lua" with { type: "text" };
 import releaseLock from "./lua/release_lock.lua" with { type: "text" };
 import renew from "./lua/renew.lua" with { type: "text" };
+import resume from "./lua/resume.lua" with { type: "text" };
 import revoke from "./lua/revoke.lua" with { type: "text" };
 import {
   loadScript,
@@ -70,6 +73,11 @@ export const QUEUE_KEYS = [
   // ZSET id → timeQueued of every task with a record here (queued, running,
   // finished and kept): the search index, walked newest first.
   "search",
+  // STRING: when the queue was paused, while it is (claims skip it)
+  "paused",
+  // prefix of STRING keys <dedupe>:<key> → "<task id>\t<until>" (with a TTL):
+  // the task holding a dedupe key (enqueue_unique.lua)
+  "dedupe",
 ] as const;
 
 /** A queue's keys by name. */
@@ -82,15 +90,18 @@ export const LUA_FILES: Readonly<Record<string, string>> = {
   "beat.lua": beat,
   "claim.lua": claim,
   "enqueue.lua": enqueue,
+  "enqueue_unique.lua": enqueueUnique,
   "expire_leases.lua": expireLeases,
   "expired.lua": expired,
   "finish.lua": finish,
   "flush.lua": flush,
   "forget_queue.lua": forgetQueue,
+  "pause.lua": pause,
   "progress.lua": progress,
   "release.lua": release,
   "release_lock.lua": releaseLock,
   "renew.lua": renew,
+  "resume.lua": resume,
   "revoke.lua": revoke,
 };
 
@@ -106,6 +117,8 @@ function load(file: string): LuaScript {
 
 /** Queues tasks in one queue, all or none. */
 export const ENQUEUE: LuaScript = load("enqueue.lua");
+/** Queues one task unless its id is stored or its dedupe key held. */
+export const ENQUEUE_UNIQUE: LuaScript = load("enqueue_unique.lua");
 /** Claims ready tasks of a queue under new leases. */
 export const CLAIM: LuaScript = load("claim.lua");
 /** Renews leases; says which tasks were asked to stop. */
@@ -132,10 +145,15 @@ export const BEAT: LuaScript = load("beat.lua");
 export const EXPIRE_LEASES: LuaScript = load("expire_leases.lua");
 /** Drops a queue from the registry unless it was registered again. */
 export const FORGET_QUEUE: LuaScript = load("forget_queue.lua");
+/** Pauses a queue: claims skip it until it is resumed. */
+export const PAUSE: LuaScript = load("pause.lua");
+/** Resumes a paused queue and wakes a worker waiting on it. */
+export const RESUME: LuaScript = load("resume.lua");
 
 /** Every script of the store. */
 export const SCRIPTS: readonly LuaScript[] = [
   ENQUEUE,
+  ENQUEUE_UNIQUE,
   CLAIM,
   RENEW,
   FINISH,
@@ -149,6 +167,8 @@ export const SCRIPTS: readonly LuaScript[] = [
   BEAT,
   EXPIRE_LEASES,
   FORGET_QUEUE,
+  PAUSE,
+  RESUME,
 ];
 
 /**

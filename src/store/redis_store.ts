@@ -34,6 +34,7 @@ import {
   RedisConnectionError,
   type RedisReply,
 } from "./redis_client.ts";
+import type { DedupeOptions } from "../queue_options.ts";
 import { TaskStatus } from "../status.ts";
 import {
   parseTaskRecord,
@@ -60,19 +61,23 @@ import {
   BEAT,
   CLAIM,
   ENQUEUE,
+  ENQUEUE_UNIQUE,
   EXPIRE_LEASES,
   EXPIRED,
   FINISH,
   FLUSH,
   FORGET_QUEUE,
+  PAUSE,
   PROGRESS,
   type QueueKeys,
   queueOfKey,
   RELEASE,
   RELEASE_LOCK,
   RENEW,
+  RESUME,
   REVOKE,
 } from "./redis_scripts.ts";
+import { checkQueueName } from "./_queue_name.ts";
 import { type RedisKeys, redisKeys } from "./redis_keys.ts";
 import type {
   ChannelMessage,
@@ -88,6 +93,7 @@ import type {
   StoreOptions,
   TaskPage,
   TaskQuery,
+  UniqueOutcome,
 } from "./store.ts";
 import {
   comesBefore,
@@ -466,6 +472,86 @@ export class RedisStore implements Store {
         }
       }
     }));
+  }
+
+  /**
+   * One script on the task's queue (`enqueue_unique.lua`), which on a single
+   * server also looks in the queue the id index names. On a Cluster, where
+   * the script sees one queue's slot, another queue is looked in first
+   * through the index (not in the same step), and the index key is written
+   * once the task is queued.
+   */
+  async enqueueUnique(
+    task: TaskRecord,
+    dedupe?: DedupeOptions,
+  ): Promise<UniqueOutcome> {
+    const queue = task.queue;
+    if (queue === null) {
+      throw new TypeError(`Cannot queue task ${task.id} without a queue`);
+    }
+    const indexKey = this.#idKey(task.id);
+    if (this.#cluster) {
+      const owner = await this.#send(this.#client, ["GET", indexKey]);
+      if (owner !== null && String(owner) !== queue) {
+        const there = await this.get(task.id);
+        if (there) return { queued: false, reason: "id", task: there };
+      }
+    }
+    const args = {
+      now: this.#now(),
+      channel: this.#channel("task"),
+      queue,
+      namespace: this.#cluster ? "" : this.#namespace,
+      id: task.id,
+      due: task.timeQueued + task.delay,
+      queued: task.timeQueued,
+      record: this.#encode(task),
+      limit: this.#limitOf(task),
+      name: task.name,
+      dedupeKey: dedupe?.key ?? "",
+      dedupeTtl: dedupe?.ttl ?? "",
+    };
+    const keys = {
+      ...this.#keys(queue),
+      indexes: this.#cluster ? [] : [indexKey],
+    };
+    // A connection lost with the script in flight: sent again, and our own
+    // task found there means the first one landed.
+    for (let attempt = 1;; attempt++) {
+      let reply: Reply[];
+      try {
+        [, reply] = await Promise.all([
+          this.#register(queue),
+          this.#run(ENQUEUE_UNIQUE, keys, args) as Promise<Reply[]>,
+        ]);
+      } catch (error) {
+        if (attempt > 1 || !isLostInFlight(error)) throw error;
+        continue;
+      }
+      const outcome = String(reply[0]);
+      if (outcome === "queued") {
+        if (this.#cluster) {
+          await this.#send(this.#client, ["SET", indexKey, queue]);
+        }
+        return { queued: true };
+      }
+      const decoded = this.#decode(reply[1] as Buffer);
+      if (!decoded.ok) {
+        throw new Error(
+          `Cannot queue task ${task.id}: a task is there (${outcome}) and its record cannot be read: ${decoded.reason}`,
+        );
+      }
+      const there = withStart(decoded.record, reply[2]);
+      if (
+        attempt > 1 && there.id === task.id &&
+        there.timeQueued === task.timeQueued
+      ) return { queued: true };
+      return {
+        queued: false,
+        reason: outcome === "dedupe" ? "dedupe" : "id",
+        task: there,
+      };
+    }
   }
 
   async claim(request: ClaimRequest): Promise<Claim[]> {
@@ -1328,6 +1414,54 @@ export class RedisStore implements Store {
     return Number(reply) === 1;
   }
 
+  /**
+   * Sets the queue's `paused` key (pause.lua, which publishes `paused`),
+   * after registering the queue (pipelined): the registry is where
+   * {@linkcode pausedQueues} looks, and it keeps a paused queue.
+   */
+  async pauseQueue(queue: string): Promise<boolean> {
+    checkQueueName(queue, "pause queue");
+    const now = this.#now();
+    const [, reply] = await Promise.all([
+      this.#send(this.#client, [
+        "ZADD",
+        this.#layout.queues,
+        String(now),
+        queue,
+      ]),
+      this.#run(PAUSE, this.#keys(queue), {
+        now,
+        channel: this.#channel("queue"),
+        name: this.#encode(queue),
+      }),
+    ]);
+    return Number(reply) === 1;
+  }
+
+  /** Drops the queue's `paused` key and wakes a worker (resume.lua). */
+  async resumeQueue(queue: string): Promise<boolean> {
+    checkQueueName(queue, "resume queue");
+    const reply = await this.#run(RESUME, this.#keys(queue), {
+      channel: this.#channel("queue"),
+      name: this.#encode(queue),
+    });
+    return Number(reply) === 1;
+  }
+
+  /**
+   * The registered queues whose `paused` key exists (a pause registers its
+   * queue; the registry keeps a queue while it is paused).
+   */
+  async pausedQueues(): Promise<string[]> {
+    const queues = await this.#registeredQueues();
+    const paused = await Promise.all(
+      queues.map((queue) =>
+        this.#send(this.#client, ["EXISTS", this.#keys(queue).paused])
+      ),
+    );
+    return queues.filter((_, i) => Number(paused[i]) === 1);
+  }
+
   async sizes(queues: readonly string[]): Promise<number[]> {
     return await Promise.all(queues.map(async (queue) => {
       const keys = this.#keys(queue);
@@ -1351,8 +1485,9 @@ export class RedisStore implements Store {
    * minute while it queues in it (pipelined with the enqueue script: on a
    * Cluster the registry lives on another slot), and it follows no finish,
    * revoke or flush: a queue is live when its keys exist, read here. An
-   * entry with no records left and not registered for 10 minutes is
-   * dropped (`forget_queue.lua`: unless registered again meanwhile). A
+   * entry with no records left, not paused and not registered for 10
+   * minutes is dropped (`forget_queue.lua`: unless registered again
+   * meanwhile; a pause registers its queue too). A
    * namespace without a registry (written by an older pq) is found by SCAN
    * once, and registered.
    */
@@ -1419,14 +1554,22 @@ export class RedisStore implements Store {
     return entries.map(([queue]) => queue).sort();
   }
 
-  /** Drops registry entries whose queue holds no record; says which. */
+  /**
+   * Drops registry entries whose queue holds no record and is not paused;
+   * says which.
+   */
   async #forgetEmpty(
     entries: ReadonlyArray<[string, string]>,
   ): Promise<Set<string>> {
     const forgotten = new Set<string>();
     await Promise.all(entries.map(async ([queue, registered]) => {
-      const { tasks, search } = this.#keys(queue);
-      const held = await this.#send(this.#client, ["EXISTS", tasks, search]);
+      const { tasks, search, paused } = this.#keys(queue);
+      const held = await this.#send(this.#client, [
+        "EXISTS",
+        tasks,
+        search,
+        paused,
+      ]);
       if (Number(held) !== 0) return;
       const dropped = await this.#run(
         FORGET_QUEUE,
@@ -1749,6 +1892,24 @@ export class RedisStore implements Store {
 }
 
 /** The connection dropped while a command was on its way. */
+/**
+ * A stored record with its start info (`[timeStarted, worker, node]` as
+ * JSON, from a queue's `started` hash), as `get` reads a running task;
+ * unchanged when the info is empty.
+ */
+function withStart(record: TaskRecord, started: Reply): TaskRecord {
+  const text = started === null ? "" : String(started);
+  if (text === "") return record;
+  const [timeStarted, worker, node] = JSON.parse(text);
+  return {
+    ...record,
+    status: TaskStatus.STARTED,
+    timeStarted,
+    worker,
+    node,
+  };
+}
+
 function isLostInFlight(error: unknown): boolean {
   return error instanceof StoreConnectionError &&
     error.message.startsWith("Lost the connection");

@@ -6,6 +6,7 @@
  * @module
  */
 import type { WorkerStatus } from "../heartbeat.ts";
+import type { DedupeOptions } from "../queue_options.ts";
 import type { TaskProgress, TaskRecord } from "../task.ts";
 import type {
   ChannelMessage,
@@ -20,6 +21,7 @@ import type {
   Store,
   TaskPage,
   TaskQuery,
+  UniqueOutcome,
 } from "./store.ts";
 
 /** Queues on `broker`, other channels and locks on `data`. */
@@ -36,17 +38,24 @@ export class SplitStore implements Store {
   }
 
   /**
-   * Channels `task` and `control` live with the queues: the broker publishes
-   * task events and revokes inside its own transitions.
+   * Channels `task`, `control` and `queue` live with the queues: the broker
+   * publishes task events, revokes and pauses inside its own transitions.
    */
   #channelStore(channel: string): Store {
-    return channel === "task" || channel === "control"
+    return channel === "task" || channel === "control" || channel === "queue"
       ? this.#broker
       : this.#data;
   }
 
   enqueue(tasks: readonly TaskRecord[]): Promise<void> {
     return this.#broker.enqueue(tasks);
+  }
+
+  enqueueUnique(
+    task: TaskRecord,
+    dedupe?: DedupeOptions,
+  ): Promise<UniqueOutcome> {
+    return this.#broker.enqueueUnique(task, dedupe);
   }
 
   claim(request: ClaimRequest): Promise<Claim[]> {
@@ -101,6 +110,19 @@ export class SplitStore implements Store {
 
   setProgress(lease: Lease, progress: TaskProgress): Promise<boolean> {
     return this.#broker.setProgress(lease, progress);
+  }
+
+  // Paused or not is a state of the queues: the broker's.
+  pauseQueue(queue: string): Promise<boolean> {
+    return this.#broker.pauseQueue(queue);
+  }
+
+  resumeQueue(queue: string): Promise<boolean> {
+    return this.#broker.resumeQueue(queue);
+  }
+
+  pausedQueues(): Promise<string[]> {
+    return this.#broker.pausedQueues();
   }
 
   sizes(queues: readonly string[]): Promise<number[]> {

@@ -23,6 +23,7 @@ import {
 } from "node:sqlite";
 import { type Codec, codecFor } from "../codec.ts";
 import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
+import type { DedupeOptions } from "../queue_options.ts";
 import { TaskStatus } from "../status.ts";
 import {
   parseTaskRecord,
@@ -38,6 +39,7 @@ import {
   revokedRunning,
   type StoreEnding,
 } from "./_reasons.ts";
+import { checkQueueName } from "./_queue_name.ts";
 import type {
   ChannelMessage,
   Claim,
@@ -52,6 +54,7 @@ import type {
   StoreOptions,
   TaskPage,
   TaskQuery,
+  UniqueOutcome,
 } from "./store.ts";
 import {
   encodeCursor,
@@ -65,6 +68,9 @@ import {
 /**
  * Bumped when the schema changes (1 was the skeleton's, without `seq`; 2 had
  * no `time_queued` and `status`, which a file of version 2 gets on open).
+ * A new table needs no bump: `SCHEMA` adds it on every open, and an older
+ * pq leaves it alone (`paused_queues`: an older worker does not honour a
+ * pause).
  */
 const SCHEMA_VERSION = 3;
 /** Seconds events are kept for subscribers of other processes. */
@@ -121,10 +127,22 @@ CREATE TABLE IF NOT EXISTS locks (
   owner TEXT NOT NULL,
   expires_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS dedupe_keys (
+  queue TEXT NOT NULL,
+  key TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  expires_at REAL NOT NULL,
+  PRIMARY KEY (queue, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedupe_keys_expiry ON dedupe_keys (expires_at);
 CREATE TABLE IF NOT EXISTS workers (
   name TEXT PRIMARY KEY,
   until REAL NOT NULL,
   status BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS paused_queues (
+  queue TEXT PRIMARY KEY,
+  since REAL NOT NULL
 );
 `;
 
@@ -195,6 +213,10 @@ export function pollCounters(store: SqliteStore): Readonly<PollCounters> {
   return counters.get(store)!;
 }
 
+/** The SQL term of a statement whose `?1` is a queue: it is not paused. */
+const NOT_PAUSED =
+  "NOT EXISTS (SELECT 1 FROM paused_queues WHERE paused_queues.queue = ?1)";
+
 const ROW_COLUMNS =
   "rowid, id, name, queue, state, due_at, max_concurrency, redeliveries, revoke_requested, status, payload";
 
@@ -210,18 +232,22 @@ function prepare(db: DatabaseSync) {
        VALUES (?, ?, ?, 'queued', ?,
        coalesce((SELECT max(rowid) FROM tasks), 0) + 1, ?, ?, ?, ?)`,
     ),
+    // A paused queue has no candidate, nothing due and no next due task:
+    // its term is looked up once a statement, and only when the queue has
+    // a row to give (SQLite runs the subquery once, at the first row).
     candidates: sql(
       `SELECT rowid, id, name, max_concurrency, redeliveries, status FROM tasks
-       WHERE queue = ? AND state = 'queued' AND due_at <= ?
-       ORDER BY due_at, seq LIMIT ?`,
+       WHERE queue = ?1 AND state = 'queued' AND due_at <= ?2
+       AND ${NOT_PAUSED} ORDER BY due_at, seq LIMIT ?3`,
     ),
     anyDue: sql(
-      `SELECT 1 AS due FROM tasks
-       WHERE queue = ? AND state = 'queued' AND due_at <= ? LIMIT 1`,
+      `SELECT 1 AS due FROM tasks WHERE queue = ?1 AND state = 'queued'
+       AND due_at <= ?2 AND ${NOT_PAUSED} LIMIT 1`,
     ),
     // The claim index gives it in one step.
     nextDue: sql(
-      `SELECT min(due_at) AS due FROM tasks WHERE queue = ? AND state = 'queued'`,
+      `SELECT min(due_at) AS due FROM tasks WHERE queue = ?1
+       AND state = 'queued' AND ${NOT_PAUSED}`,
     ),
     dataVersion: sql(`PRAGMA data_version`),
     payload: sql(`SELECT payload FROM tasks WHERE rowid = ?`),
@@ -322,10 +348,36 @@ function prepare(db: DatabaseSync) {
       `UPDATE tasks SET lease_until = 0 WHERE state = 'running'
        AND substr(lease_token, 1, length(?1)) = ?1`,
     ),
+    pause: sql(
+      `INSERT INTO paused_queues (queue, since) VALUES (?, ?)
+       ON CONFLICT (queue) DO NOTHING`,
+    ),
+    resume: sql(`DELETE FROM paused_queues WHERE queue = ?`),
+    pausedQueues: sql(`SELECT queue FROM paused_queues`),
   } satisfies Record<string, StatementSync>;
 }
 
 type Statements = ReturnType<typeof prepare>;
+
+/**
+ * The statements of `enqueueUnique` (and of pruning its keys), prepared
+ * when first needed: a store that never sees a caller's id or a dedupe key
+ * prepares none of them.
+ */
+function prepareUnique(db: DatabaseSync) {
+  const sql = (text: string) => db.prepare(text);
+  return {
+    dropTask: sql(`DELETE FROM tasks WHERE rowid = ?`),
+    holder: sql(
+      `SELECT task_id, expires_at FROM dedupe_keys WHERE queue = ? AND key = ?`,
+    ),
+    hold: sql(
+      `INSERT OR REPLACE INTO dedupe_keys (queue, key, task_id, expires_at)
+       VALUES (?, ?, ?, ?)`,
+    ),
+    prune: sql(`DELETE FROM dedupe_keys WHERE expires_at <= ?`),
+  } satisfies Record<string, StatementSync>;
+}
 
 /**
  * The embedded SQLite store. Open it with {@linkcode SqliteStore.open}.
@@ -374,6 +426,8 @@ export class SqliteStore implements Store {
   #eventsSincePrune = 0;
   /** Task events of the open transaction, by event name, in order. */
   readonly #taskEvents = new Map<string, Uint8Array[]>();
+  /** The statements of `enqueueUnique`, prepared on first use. */
+  #uniqueSql?: ReturnType<typeof prepareUnique>;
   /** The statements of searches, prepared once per shape of query. */
   readonly #searches = new Map<string, StatementSync>();
   #lastPrune: number;
@@ -576,6 +630,68 @@ export class SqliteStore implements Store {
         { cause: error },
       );
     }
+  }
+
+  /**
+   * One transaction: the id's row (a finished one past its retention is
+   * deleted: gone, as `get` says), then the dedupe key's holder, then the
+   * insert. A duplicate commits nothing and publishes nothing.
+   */
+  enqueueUnique(
+    task: TaskRecord,
+    dedupe?: DedupeOptions,
+  ): Promise<UniqueOutcome> {
+    return this.#async(() => {
+      const payload = this.#encodeQueued(task);
+      const sql = this.#uniqueSql ??= prepareUnique(this.#db);
+      const outcome = this.#transaction((): UniqueOutcome => {
+        const now = this.#now();
+        const there = this.#storedRow(task.id, now);
+        if (there) return this.#duplicate(task.id, "id", there);
+        if (dedupe) {
+          const queue = queueOf(task);
+          const held = sql.holder.get(queue, dedupe.key) as
+            | { task_id: string; expires_at: number }
+            | undefined;
+          const holder = held && held.expires_at > now
+            ? this.#storedRow(held.task_id, now)
+            : undefined;
+          if (holder) return this.#duplicate(task.id, "dedupe", holder);
+          sql.hold.run(queue, dedupe.key, task.id, now + dedupe.ttl);
+        }
+        this.#insert(task, payload);
+        this.#taskEvent("queued", payload);
+        return { queued: true };
+      });
+      if (outcome.queued) this.#wake();
+      return outcome;
+    });
+  }
+
+  /**
+   * The row of a stored task (queued, running, or finished and within its
+   * retention); a finished row past its retention is deleted.
+   */
+  #storedRow(id: string, now: number): TaskRow | undefined {
+    const row = this.#sql.byId.get(id) as
+      | (TaskRow & { expires_at: number | null })
+      | undefined;
+    if (!row || row.expires_at === null || row.expires_at >= now) return row;
+    this.#uniqueSql!.dropTask.run(row.rowid);
+    return undefined;
+  }
+
+  /** The answer of `enqueueUnique` when the task of `row` is there. */
+  #duplicate(id: string, reason: "id" | "dedupe", row: TaskRow): UniqueOutcome {
+    const decoded = this.#decodeTask(row.payload);
+    if (!decoded.ok) {
+      throw new Error(
+        `Cannot queue task ${id}: task ${row.id} is there (${
+          reason === "id" ? "same id" : "it holds the dedupe key"
+        }) and its record cannot be read: ${decoded.reason}`,
+      );
+    }
+    return { queued: false, reason, task: decoded.record };
   }
 
   claim(request: ClaimRequest): Promise<Claim[]> {
@@ -859,6 +975,7 @@ export class SqliteStore implements Store {
           if (ending.status === TaskStatus.FAILURE) report.failed++;
         }
         this.#sql.dropFinished.run(now);
+        (this.#uniqueSql ??= prepareUnique(this.#db)).prune.run(now);
         // Not at every reclaim: each prune that deletes is a commit, and a
         // commit wakes every process.
         if (now - this.#lastPrune >= PRUNE_EVERY_SECONDS) this.#pruneEvents();
@@ -1002,6 +1119,60 @@ export class SqliteStore implements Store {
         this.#taskEvent("progress", payload);
         return true;
       })
+    );
+  }
+
+  /**
+   * A row in `paused_queues`; the claim's statements skip its queue. Other
+   * processes' waiters see the commit (their data version changes) and
+   * look again, without the paused queue.
+   */
+  pauseQueue(queue: string): Promise<boolean> {
+    return this.#async(() => {
+      checkQueueName(queue, "pause queue");
+      const paused = this.#transaction(() => {
+        if (!this.#sql.pause.run(queue, this.#now()).changes) return false;
+        this.#insertEvent(
+          "queue",
+          "paused",
+          this.#codec.encode({ data: queue }),
+        );
+        return true;
+      });
+      // This process's waiters: no timer left for the queue's delayed tasks.
+      if (paused) {
+        for (const waiter of [...this.#waiters]) this.#lookForTasks(waiter);
+      }
+      return paused;
+    });
+  }
+
+  /**
+   * Drops the queue's row in `paused_queues`; waiters of this process are
+   * woken here, those of other processes by the commit.
+   */
+  resumeQueue(queue: string): Promise<boolean> {
+    return this.#async(() => {
+      checkQueueName(queue, "resume queue");
+      const resumed = this.#transaction(() => {
+        if (!this.#sql.resume.run(queue).changes) return false;
+        this.#insertEvent(
+          "queue",
+          "resumed",
+          this.#codec.encode({ data: queue }),
+        );
+        return true;
+      });
+      if (resumed) this.#wake();
+      return resumed;
+    });
+  }
+
+  pausedQueues(): Promise<string[]> {
+    return this.#async(() =>
+      (this.#sql.pausedQueues.all() as unknown[] as { queue: string }[])
+        .map((row) => row.queue)
+        .sort()
     );
   }
 

@@ -11,6 +11,7 @@
 import type { CodecName } from "../codec.ts";
 import type { ChannelMessage } from "../events.ts";
 import type { WorkerStatus } from "../heartbeat.ts";
+import type { DedupeOptions } from "../queue_options.ts";
 import type { TaskStatusCode } from "../status.ts";
 import type { TaskProgress, TaskRecord } from "../task.ts";
 
@@ -86,6 +87,17 @@ export type RevokeOutcome =
   | "finished"
   /** No task has this id. */
   | "unknown";
+
+/** What `enqueueUnique` did. */
+export type UniqueOutcome =
+  /** The task is queued. */
+  | { queued: true }
+  /**
+   * Nothing is queued: a task of the same id is stored (`reason` "id"), or
+   * the dedupe key is held (`reason` "dedupe"); `task` is its stored
+   * record, as `get` would read it.
+   */
+  | { queued: false; reason: "id" | "dedupe"; task: TaskRecord };
 
 /** Called for every message on a subscribed channel. */
 export type MessageListener = (message: ChannelMessage) => void;
@@ -174,6 +186,22 @@ export interface Store extends AsyncDisposable {
   enqueue(tasks: readonly TaskRecord[]): Promise<void>;
 
   /**
+   * Queues one task as `enqueue` does, unless one is there already, in one
+   * atomic step: a task of the same id is stored (queued, running, or
+   * finished and within its retention), in any queue; or, with `dedupe`, a
+   * task of the same queue holds `dedupe.key` (for `dedupe.ttl` seconds
+   * from when it took it, and only while that task is stored). Then nothing
+   * is written nor published, and the answer carries the stored record of
+   * the task that is there. Else the task is queued (`queued` published)
+   * and takes the key. Used for tasks queued with a caller's id or a dedupe
+   * key only: `enqueue` stays the common path.
+   */
+  enqueueUnique(
+    task: TaskRecord,
+    dedupe?: DedupeOptions,
+  ): Promise<UniqueOutcome>;
+
+  /**
    * Takes up to `max` due tasks from the queues in priority order, marks
    * them STARTED under a lease and publishes `started` for each. A task whose
    * `meta.maxConcurrency` is reached (counting running tasks of the same job
@@ -257,6 +285,27 @@ export interface Store extends AsyncDisposable {
    * false when the lease was lost (nothing is written then).
    */
   setProgress(lease: Lease, progress: TaskProgress): Promise<boolean>;
+
+  /**
+   * Pauses a queue: from now on no claim takes its tasks, and no waiting
+   * worker is woken or handed tasks for it; running tasks go on, and tasks
+   * can still be queued in it (they wait, in order). Publishes `paused`
+   * (channel `queue`, the queue's name as data) when it changed the state.
+   * Resolves true when the queue was running and is now paused, false when
+   * it was paused already.
+   */
+  pauseQueue(queue: string): Promise<boolean>;
+
+  /**
+   * Resumes a paused queue: its tasks are claimed again, and workers
+   * waiting on it are woken at once. Publishes `resumed` (channel `queue`)
+   * when it changed the state. Resolves true when the queue was paused,
+   * false when it was not.
+   */
+  resumeQueue(queue: string): Promise<boolean>;
+
+  /** The names of the paused queues, sorted (as `queueNames`). */
+  pausedQueues(): Promise<string[]>;
 
   /** The number of queued tasks (ready or delayed) of each queue. */
   sizes(queues: readonly string[]): Promise<number[]>;

@@ -36,7 +36,12 @@ import { TaskNotAvailable } from "../errors.ts";
 import type { Producer } from "../producer/producer.ts";
 import { READY_STATES, statusString, TaskStatus } from "../status.ts";
 import type { TaskQuery } from "../store/store.ts";
-import type { Dict, TaskRecord } from "../task.ts";
+import {
+  type Dict,
+  TASK_ID_PATTERN,
+  TASK_ID_RULE,
+  type TaskRecord,
+} from "../task.ts";
 import appCss from "./assets/app.css" with { type: "text" };
 import appJs from "./assets/app.js" with { type: "text" };
 import indexHtml from "./assets/index.html" with { type: "text" };
@@ -139,7 +144,7 @@ const STATUS_CODES = new Map(
   Object.entries(TaskStatus).map(([name, code]) => [name, code]),
 );
 
-const TASK_ID = z.string().regex(/^[0-9a-f]{32}$/, "must be 32 hex digits");
+const TASK_ID = z.string().regex(TASK_ID_PATTERN, `must be ${TASK_ID_RULE}`);
 const NAME = z.string().min(1).max(500);
 const SECONDS = z.coerce.number().refine(Number.isFinite, "must be a number");
 

@@ -55,9 +55,13 @@ local function flush(channel)
   end
 end
 -- Wakes one waiting worker: 'r' when a task is ready, 'd' when a delayed
--- task is due before the others (the worker then learns when).
+-- task is due before the others (the worker then learns when). None while
+-- the queue is paused (resume.lua marks it then); the pause is read only
+-- when there is no marker yet, so once a batch at most.
 local function mark(kind)
-  if redis.call('LLEN', K.marker) == 0 then redis.call('LPUSH', K.marker, kind or 'r') end
+  if redis.call('LLEN', K.marker) == 0 and redis.call('EXISTS', K.paused) == 0 then
+    redis.call('LPUSH', K.marker, kind or 'r')
+  end
 end
 -- Queues one task, indexed for search by `queued` (its timeQueued; the
 -- entry is written by flush); wakes a waiting worker when it is due now, or

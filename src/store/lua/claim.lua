@@ -1,7 +1,9 @@
 -- Claims up to `max` ready tasks of one or more queues, in their order (all
 -- ready tasks of the first come first), each under a new lease, after
 -- moving each queue's delayed tasks now due to its ready list. A task whose
--- job is at its concurrency limit is skipped and keeps its place. On a
+-- job is at its concurrency limit is skipped and keeps its place. A paused
+-- queue (its `paused` key exists: one EXISTS a queue) is left as it is, and
+-- its next due time is '' (nothing to wait for there). On a
 -- single server one call takes every queue a worker consumes (one round
 -- trip); on a Cluster, one queue a call (its keys share one slot).
 --
@@ -63,7 +65,8 @@ end
 for q, keys in ipairs(all) do
   -- The helpers read the keys of the queue at hand.
   K = keys
-  if claimed < max then
+  local paused = redis.call('EXISTS', K.paused) == 1
+  if claimed < max and not paused then
     -- An expired lease holds no concurrency slot, even before it is reclaimed.
     for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.running, '-inf', '(' .. A.now, 'LIMIT', 0, 1000)) do
       drop_slot(id)
@@ -82,7 +85,7 @@ for q, keys in ipairs(all) do
       end)
     if claimed == max and redis.call('LLEN', K.ready) > 0 then mark() end
   end
-  local next_due = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
+  local next_due = paused and {} or redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
   if next_due[2] then out[q] = next_due[2] end
 end
 if waiter ~= '' then

@@ -4,7 +4,8 @@
 -- worker waiting on this queue, claimed for it under leases, in its inbox
 -- '<namespace>:inbox:<waiter>' (see claim.lua): the worker's blocking pop
 -- wakes with its tasks, with no claim to send. Else it wakes a waiting
--- worker through the queue's marker.
+-- worker through the queue's marker. A paused queue's tasks wait: none is
+-- handed over, and no marker wakes a worker for them.
 --
 -- KEYS   @queue
 --        indexes...   then the tasks' id index keys, on a single server
@@ -40,7 +41,7 @@ for n, task in ipairs(A.tasks) do
   local index = K.indexes[n]
   if index then redis.call('SET', index, queue) end
 end
-if ready > 0 and A.namespace ~= '' then
+if ready > 0 and A.namespace ~= '' and redis.call('EXISTS', K.paused) == 0 then
   redis.call('ZREMRANGEBYSCORE', K.waiters, '-inf', '(' .. A.now)
   local waiting = A.namespace .. ':waiting'
   -- The longest waiting first; a registration taken by another queue's

@@ -537,7 +537,7 @@ async function tasksView(params) {
         location.hash = `#/tasks?${next}`;
       },
     },
-    field("id", "Id", { size: 34, placeholder: "32 hex digits" }),
+    field("id", "Id", { size: 34, placeholder: "task id" }),
     field("job", "Job"),
     el(
       "label",

@@ -1,0 +1,81 @@
+/**
+ * `pq pause <queue ...>` and `pq resume <queue ...>`: stop and restart the
+ * claiming of a queue's tasks, on every server of the store.
+ * @module
+ */
+import { checkQueueName } from "../store/_queue_name.ts";
+import {
+  checkArgs,
+  type Command,
+  type CommandContext,
+  JSON_OPTION,
+  printJson,
+  UsageError,
+} from "./_command.ts";
+
+/** `pq pause <queue ...>`. */
+export const pauseCommand: Command = {
+  name: "pause",
+  usage: "<queue> [queue ...]",
+  help:
+    "Pause the queues: workers stop taking their tasks (running ones finish); tasks can still be queued, and wait.",
+  options: JSON_OPTION,
+  run(context) {
+    return setPaused(this, context, true);
+  },
+};
+
+/** `pq resume <queue ...>`. */
+export const resumeCommand: Command = {
+  name: "resume",
+  usage: "<queue> [queue ...]",
+  help: "Resume paused queues: workers take their tasks again, at once.",
+  options: JSON_OPTION,
+  run(context) {
+    return setPaused(this, context, false);
+  },
+};
+
+/**
+ * Pauses or resumes every named queue, once all names are checked; prints
+ * what changed. Exits 0 also for a queue already in that state.
+ */
+async function setPaused(
+  command: Command,
+  { api, args, values, io }: CommandContext,
+  pause: boolean,
+): Promise<number> {
+  checkArgs(command, args, 1, Infinity);
+  const verb = pause ? "pause" : "resume";
+  for (const queue of args) {
+    try {
+      checkQueueName(queue, `${verb} queue`);
+    } catch (error) {
+      throw new UsageError((error as Error).message, { cause: error });
+    }
+  }
+  const queues = [...new Set(args)];
+  const changed: string[] = [];
+  for (const queue of queues) {
+    const done = pause
+      ? await api.queues.pause(queue)
+      : await api.queues.resume(queue);
+    if (done) changed.push(queue);
+  }
+  if (values.json) {
+    printJson(io, { queues, changed });
+    return 0;
+  }
+  for (const queue of queues) {
+    io.out(
+      changed.includes(queue)
+        ? pause
+          ? `Paused queue ${queue}: workers stop taking its tasks`
+          : `Resumed queue ${queue}: workers take its tasks again`
+        : pause
+        ? `Queue ${queue} was paused already`
+        : `Queue ${queue} was not paused`,
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,77 @@
+-- Queues one task unless one is there already, in one step: a task of the
+-- same id stored in this queue or, on a single server, in the queue its id
+-- index names (queued, running, or finished and kept; a finished one past
+-- its retention is gone, and dropped here when it is this queue's); or,
+-- with a dedupe key, a task of this queue, still stored, that holds the key
+-- (the string '<dedupe>:<key>' = '<id>\t<until>', held until the store's
+-- clock passes `until`; it expires in Redis too, as garbage). Then nothing
+-- is written nor published. Else it queues the task as enqueue.lua does
+-- (a waiting worker wakes through the queue's marker: no hand-over) and
+-- takes the key. Another queue's keys are named here from the namespace,
+-- as queueKeys names them (single server only, as the hand-over's).
+--
+-- KEYS   @queue
+--        indexes...   then the task's id index key, on a single server
+-- ARGV   now          the store's clock, in seconds
+--        channel      the channel of task events
+--        queue        the queue's name, the value of the index key
+--        namespace    the store's namespace on a single server, else ''
+--        id           the task's id
+--        due          when it is due, in seconds
+--        queued       its timeQueued: its place in the search index
+--        record       its encoded record
+--        limit        its job's maxConcurrency, or '' for none
+--        name         its job's name
+--        dedupeKey    the dedupe key, or '' for none
+--        dedupeTtl    seconds the key is held, or '' for none
+-- REPLY  {'queued'}; or {'id' or 'dedupe', record, start info or ''} of the
+--        task that is there
+-- USES   _helpers.lua
+
+local now, id, index = tonumber(A.now), A.id, K.indexes[1]
+-- The record of a stored task in a queue's keys, and its start info ('' when
+-- not running); nil when none is stored. A finished record past its
+-- retention is not stored: dropped when the keys are this queue's.
+local function stored(keys, task_id, own)
+  local payload = redis.call('HGET', keys.tasks, task_id)
+  if payload then return {payload, redis.call('HGET', keys.started, task_id) or ''} end
+  payload = redis.call('HGET', keys.done, task_id)
+  if not payload then return nil end
+  local expires = redis.call('ZSCORE', keys.expiry, task_id)
+  if not expires or tonumber(expires) >= now then return {payload, ''} end
+  if own then
+    redis.call('HDEL', keys.done, task_id)
+    redis.call('ZREM', keys.expiry, task_id)
+    redis.call('ZREM', keys.search, task_id)
+  end
+  return nil
+end
+
+local found = stored(K, id, true)
+if found then return {'id', found[1], found[2]} end
+if index and A.namespace ~= '' then
+  local owner = redis.call('GET', index)
+  if owner and owner ~= A.queue then
+    local tagged = string.find(owner, '{[^}]+}') and owner or ('{' .. owner .. '}')
+    local prefix = A.namespace .. ':' .. tagged .. ':'
+    found = stored({tasks = prefix .. 'tasks', started = prefix .. 'started',
+      done = prefix .. 'done', expiry = prefix .. 'expiry'}, id, false)
+    if found then return {'id', found[1], found[2]} end
+  end
+end
+if A.dedupeKey ~= '' then
+  local key = K.dedupe .. ':' .. A.dedupeKey
+  local held = redis.call('GET', key)
+  local tab = held and string.find(held, '\t', 1, true)
+  if tab and (tonumber(string.sub(held, tab + 1)) or 0) > now then
+    found = stored(K, string.sub(held, 1, tab - 1), true)
+    if found then return {'dedupe', found[1], found[2]} end
+  end
+  local ttl = tonumber(A.dedupeTtl)
+  redis.call('SET', key, id .. '\t' .. string.format('%.3f', now + ttl),
+    'PX', math.ceil(ttl * 1000))
+end
+enqueue(now, A.channel, id, tonumber(A.due), A.queued, A.record, A.limit, A.name)
+if index then redis.call('SET', index, A.queue) end
+flush(A.channel)
+return {'queued'}
