@@ -149,3 +149,31 @@ Deno.test("redis: a registration that cannot be read is dropped, and queueing go
     await producer.close();
   }
 });
+
+Deno.test("redis: a task revoked while queued leaves its id index key to expire with its record", async () => {
+  const [store, other, namespace] = await twoStores();
+  try {
+    const id = newTaskId();
+    await store.enqueue([{
+      id,
+      name: "addition",
+      queue: "default",
+      status: TaskStatus.QUEUED,
+      timeQueued: Date.now() / 1000,
+      delay: 600,
+      retry: 1,
+      kwargs: {},
+      meta: {},
+      runInfo: {},
+    }]);
+    const key = redisKeys(namespace).id(id);
+    assert.equal(await redis.cli("TTL", key), "-1");
+    assert.equal(await store.revoke(id), "revoked");
+    const ttl = Number(await redis.cli("TTL", key));
+    assert.ok(ttl > 60 && ttl <= 120, `ttl ${ttl}`);
+    assert.equal((await other.get(id))?.status, TaskStatus.REVOKED);
+  } finally {
+    await store.close();
+    await other.close();
+  }
+});

@@ -1052,6 +1052,15 @@ export class RedisStore implements Store {
         }),
       );
       if (outcome === "requested") await this.#revokeRunning(id);
+      // Its id index key now lives as long as its final record, as a
+      // finished task's does (without, it would stay for ever).
+      if (outcome === "revoked") {
+        await this.#send(this.#client, [
+          "EXPIRE",
+          this.#idKey(id),
+          String(Math.ceil(this.#resultTtl) + 60),
+        ]);
+      }
       if (outcome !== "changed") return outcome as RevokeOutcome;
     }
     return "requested";
