@@ -339,10 +339,20 @@ for (const kind of STORES) {
           });
           await open(page, "#/queues");
           await see(page, 'tr[data-queue="parked"]');
-          await page.click('tr[data-queue="parked"] button');
+          await page.click('tr[data-queue="parked"] button.danger');
           await see(page, "#notice.notice");
           assert.match((await page.textContent("#notice"))!, /Purged 1 task/);
           assert(dialogs.some((d) => d.startsWith("confirm:")));
+          // Pause by a click: the store says so, and so does the page.
+          await page.click('tr[data-queue="parked"] button.pause');
+          await see(page, 'tr[data-queue="parked"] .status-paused');
+          assert.deepEqual(await api.queues.paused(), ["parked"]);
+          await page.click('tr[data-queue="parked"] button.pause');
+          await page.waitForSelector(
+            'tr[data-queue="parked"] .status-paused',
+            { state: "detached", timeout: 15_000 },
+          );
+          assert.deepEqual(await api.queues.paused(), []);
           await open(page, "#/workers");
           await see(page, "tr[data-worker]");
           // Uptime and memory come from the worker's heartbeat.

@@ -20,9 +20,7 @@ export const queuesCommand: Command = {
   async run({ api, args, values, io }) {
     await api.start();
     const paused = new Set(await api.queues.paused());
-    const names = args.length
-      ? args
-      : [...new Set([...await api.tasks.knownQueues(), ...paused])];
+    const names = args.length ? args : await api.tasks.knownQueues();
     const sizes = await api.store.sizes(names);
     if (values.json) {
       printJson(

@@ -252,7 +252,8 @@ export class Tasks {
    * Every queue an operator wants to see: the configured ones first (this
    * host's, `taskQueues`, `defaultTaskQueue`, the jobs' own queues), even
    * when empty, then every other queue that holds tasks (a `--queue` of
-   * `pq queue`, another host's), as `Store.queueNames` sorts them.
+   * `pq queue`, another host's), as `Store.queueNames` sorts them, then
+   * every paused queue.
    *
    * @example
    * ```ts
@@ -271,6 +272,7 @@ export class Tasks {
           registry.get(name)?.defaultQueue ?? []
         ),
         ...await store.queueNames(),
+        ...await store.pausedQueues(),
       ]),
     ];
   }

@@ -16,6 +16,7 @@
  * | `POST /api/tasks/<id>/revoke`      | revoke it (queued or running)               |
  * | `POST /api/tasks/<id>/rerun`       | queue a copy of a finished task             |
  * | `POST /api/queues/purge`           | `{ queue }`: drop its waiting tasks         |
+ * | `POST /api/queues/pause`, `/resume`| `{ queue }`: stop or restart its claims     |
  * | `GET /api/jobs`, `/api/jobs/<name>`| the jobs, with counts and run-time p50/p95/p99 |
  * | `POST /api/jobs/<name>/queue`      | `{ kwargs, queue?, delay?, timeout? }`      |
  * | `GET /metrics`                     | Prometheus text (`metrics.ts`)              |
@@ -185,8 +186,8 @@ const QueueSchema = z.strictObject({
   timeout: z.number().positive().optional(),
 });
 
-/** The body of `POST /api/queues/purge`. */
-const PurgeSchema = z.strictObject({ queue: NAME });
+/** The body of `POST /api/queues/purge`, `/pause` and `/resume`. */
+const QueueNameSchema = z.strictObject({ queue: NAME });
 
 /** A refusal for bad input: 400 with what is wrong. */
 class BadRequest extends Error {
@@ -491,9 +492,25 @@ class Routes {
       return json({ id: task.id, task: taskSummary(task.toJSON()) });
     }
     if (path === "/api/queues/purge") {
-      const { queue } = parse(PurgeSchema, await readJson(request), "purge");
+      const { queue } = parse(
+        QueueNameSchema,
+        await readJson(request),
+        "purge",
+      );
       const purged = await api.store.flush([queue]);
       return json({ queue, purged });
+    }
+    const pausing = path.match(/^\/api\/queues\/(pause|resume)$/);
+    if (pausing) {
+      const { queue } = parse(
+        QueueNameSchema,
+        await readJson(request),
+        pausing[1],
+      );
+      const changed = pausing[1] === "pause"
+        ? await api.queues.pause(queue)
+        : await api.queues.resume(queue);
+      return json({ queue, paused: pausing[1] === "pause", changed });
     }
     return errorResponse(404, `No action ${path}`);
   }

@@ -75,6 +75,8 @@ export interface WorkerView extends WorkerStatus {
 export interface QueueView extends QueueStats {
   /** Tasks of the queue done per second over the last minute. */
   throughput: number;
+  /** Whether workers are kept from claiming its tasks (`pq pause`). */
+  paused: boolean;
 }
 
 /** The data of a `cluster` event. */
@@ -130,6 +132,10 @@ export class LiveFeed implements AsyncDisposable {
     this.#taskEvent(event, task);
   readonly #onStatus = (_c: string, _e: string, status: WorkerStatus) =>
     this.#statusEvent(status);
+  /** A queue paused or resumed: every page sees it at once. */
+  readonly #onQueue = () => {
+    if (!this.#closed) this.#readCluster();
+  };
 
   /** Made idle; `start()` subscribes. */
   constructor(options: LiveFeedOptions) {
@@ -142,6 +148,7 @@ export class LiveFeed implements AsyncDisposable {
     const { api } = this.#options;
     await api.onEvents("task", "*", this.#onTask);
     await api.onEvents("consumer", "status", this.#onStatus);
+    await api.onEvents("queue", "*", this.#onQueue);
     this.#tick = setInterval(() => this.#everySecond(), 1000);
   }
 
@@ -221,6 +228,7 @@ export class LiveFeed implements AsyncDisposable {
     const { api } = this.#options;
     await api.removeEventCallback("task", "*", this.#onTask);
     await api.removeEventCallback("consumer", "status", this.#onStatus);
+    await api.removeEventCallback("queue", "*", this.#onQueue);
     await this.#reading;
   }
 
@@ -321,11 +329,12 @@ export class LiveFeed implements AsyncDisposable {
     this.#reading ??= (async () => {
       const { api } = this.#options;
       try {
-        const [stats, live] = await Promise.all([
+        const [stats, live, paused] = await Promise.all([
           api.tasks.knownQueues().then((queues) =>
             api.store.queueStats(queues)
           ),
           api.store.liveWorkers(),
+          api.store.pausedQueues().then((names) => new Set(names)),
         ]);
         this.#workers.clear();
         for (const worker of live) {
@@ -342,6 +351,7 @@ export class LiveFeed implements AsyncDisposable {
           queues: stats.map((s) => ({
             ...s,
             throughput: this.throughput(s.queue),
+            paused: paused.has(s.queue),
           })),
           workers: this.workers(),
           time: this.#now(),

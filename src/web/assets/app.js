@@ -309,6 +309,7 @@ function queuesTable(queues, withActions) {
       "#Running",
       "#Latency",
       "#Done / s (1 min)",
+      "State",
       ...(withActions ? [""] : []),
     ],
     queues.map((q) =>
@@ -321,10 +322,20 @@ function queuesTable(queues, withActions) {
         el("td", { class: "num" }, q.running),
         el("td", { class: "num" }, duration(q.latency)),
         el("td", { class: "num" }, q.throughput.toFixed(2)),
+        el(
+          "td",
+          { class: q.paused ? "status-paused" : "" },
+          q.paused ? "paused" : "running",
+        ),
         withActions
           ? el(
             "td",
             {},
+            el("button", {
+              class: "pause",
+              onclick: () => setPaused(q.queue, !q.paused),
+            }, q.paused ? "Resume" : "Pause"),
+            " ",
             el("button", {
               class: "danger",
               onclick: () => purge(q.queue),
@@ -345,6 +356,19 @@ async function purge(queue) {
   try {
     const { purged } = await post("/api/queues/purge", { queue });
     alertNotice(`Purged ${purged} task(s) from ${queue}`);
+  } catch (error) {
+    alertNotice(String(error.message ?? error), true);
+  }
+}
+
+async function setPaused(queue, paused) {
+  try {
+    await post(`/api/queues/${paused ? "pause" : "resume"}`, { queue });
+    alertNotice(
+      paused
+        ? `Paused ${queue}: workers take none of its tasks until it is resumed`
+        : `Resumed ${queue}`,
+    );
   } catch (error) {
     alertNotice(String(error.message ?? error), true);
   }
