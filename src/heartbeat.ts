@@ -74,6 +74,8 @@ export interface JobAdvert {
   timeout: number | null;
   /** The job's `maxConcurrency`, or null. */
   maxConcurrency: number | null;
+  /** The job's `priority`, or null (absent from older workers' adverts). */
+  priority?: number | null;
 }
 
 /** The adverts of every job of a registry, sorted by name. */
@@ -85,6 +87,7 @@ export function jobAdverts(registry: JobRegistry): JobAdvert[] {
       defaultQueue: job.defaultQueue ?? null,
       timeout: job.timeout ?? null,
       maxConcurrency: job.maxConcurrency ?? null,
+      priority: job.priority ?? null,
     };
   });
 }
@@ -106,6 +109,9 @@ function parseJobAdvert(data: unknown): JobAdvert | undefined {
     defaultQueue: d.defaultQueue as string | null,
     timeout: d.timeout as number | null,
     maxConcurrency: d.maxConcurrency as number | null,
+    priority: typeof d.priority === "number" && Number.isInteger(d.priority)
+      ? d.priority
+      : null,
   };
 }
 

@@ -8,7 +8,7 @@ import { describeValue } from "./errors.ts";
 import { type JobPermissions, permissionsProblem } from "./permissions.ts";
 import { type RetryDelay, retryDelayProblem } from "./retry_delay.ts";
 import { cronError } from "./periodic.ts";
-import type { QueueOptions } from "./queue_options.ts";
+import { priorityProblem, type QueueOptions } from "./queue_options.ts";
 import { runShell, type ShellOptions } from "./shell.ts";
 import {
   type Dict,
@@ -104,6 +104,7 @@ export type JobOptionName =
   | "maxRetries"
   | "retryDelay"
   | "maxConcurrency"
+  | "priority"
   | "defaultQueue"
   | "doc"
   | "runEvery"
@@ -140,6 +141,7 @@ const JOB_OPTION_KEYS = [
       maxRetries: true,
       retryDelay: true,
       maxConcurrency: true,
+      priority: true,
       defaultQueue: true,
       doc: true,
       runEvery: true,
@@ -258,6 +260,11 @@ export class Job {
   static retryDelay?: RetryDelay;
   /** Most tasks of this job running at once in the whole cluster. */
   static maxConcurrency?: number;
+  /**
+   * The priority of its tasks queued without one: an integer from -1000 to
+   * 1000, higher first (0 when absent).
+   */
+  static priority?: number;
   /** The queue of tasks queued without one. */
   static defaultQueue?: string;
   /** What the job does (shown by `jobList`). */
@@ -322,6 +329,11 @@ export class Job {
   /** The concurrency limit of this task's job. */
   get maxConcurrency(): number | undefined {
     return this.#option("maxConcurrency") as number | undefined;
+  }
+
+  /** This task's priority (0 when it has none). */
+  get priority(): number {
+    return (this.#option("priority") as number | undefined) ?? 0;
   }
 
   /** This task's timeout in seconds. */
@@ -637,6 +649,9 @@ export function validateJobOptions(name: string, options: JobOptions): void {
     throw new TypeError(
       `Invalid option 'retryDelay' of job '${name}': expected ${retryDelay}`,
     );
+  }
+  if (options.priority !== undefined && priorityProblem(options.priority)) {
+    fail("priority", priorityProblem(options.priority)!);
   }
   for (const key of ["maxRetries", "maxConcurrency"] as const) {
     const count = options[key];

@@ -43,6 +43,13 @@ export interface QueueOptions {
   /** `maxRetries`, `retryDelay`, `maxConcurrency`, and free keys. */
   metaParams?: Dict;
   /**
+   * The task's priority: an integer from {@linkcode PRIORITY_MIN} to
+   * {@linkcode PRIORITY_MAX}, higher first, tasks of one priority first in
+   * first out; the job's `priority` when absent, else 0. Kept in
+   * `meta.priority`, so a retry, a redelivery or a released task keeps it.
+   */
+  priority?: number;
+  /**
    * The task's id, instead of a new one: 1 to 128 characters of
    * `[A-Za-z0-9_.:-]` (not `.` or `..`). While a task of this id is stored
    * (queued, running, or finished and kept `resultTtl` seconds), queueing
@@ -80,6 +87,33 @@ export interface DedupeOptions {
 /** The most characters of a dedupe key. */
 export const DEDUPE_KEY_MAX = 256;
 
+/** The lowest priority a task may have (`QueueOptions.priority`). */
+export const PRIORITY_MIN = -1000;
+/** The highest priority a task may have (`QueueOptions.priority`). */
+export const PRIORITY_MAX = 1000;
+
+/**
+ * What is wrong with a priority, as the end of "must be ...: got ...", or
+ * undefined when it is an integer from {@linkcode PRIORITY_MIN} to
+ * {@linkcode PRIORITY_MAX}.
+ */
+export function priorityProblem(value: unknown): string | undefined {
+  return typeof value === "number" && Number.isInteger(value) &&
+      value >= PRIORITY_MIN && value <= PRIORITY_MAX
+    ? undefined
+    : `an integer from ${PRIORITY_MIN} to ${PRIORITY_MAX}`;
+}
+
+/**
+ * A task's priority: its `meta.priority` when it is a valid one, else 0 (a
+ * record written by hand with a bad one runs as a task without priority).
+ */
+export function taskPriority(task: TaskRecord): number {
+  const priority = task.meta.priority;
+  if (priority === undefined) return 0;
+  return priorityProblem(priority) ? 0 : priority as number;
+}
+
 /** Every key of {@linkcode QueueOptions}: `tasks.queue` refuses any other. */
 const QUEUE_OPTION_KEYS = [
   "callback",
@@ -87,6 +121,7 @@ const QUEUE_OPTION_KEYS = [
   "queue",
   "timeout",
   "metaParams",
+  "priority",
   "id",
   "dedupe",
 ] as const satisfies readonly (keyof QueueOptions)[];
@@ -152,6 +187,18 @@ export function checkQueueOptions(
     (typeof metaParams !== "object" || metaParams === null ||
       Array.isArray(metaParams))
   ) fail("metaParams", "an object", metaParams);
+  if (options.priority !== undefined && priorityProblem(options.priority)) {
+    fail("priority", priorityProblem(options.priority)!, options.priority);
+  }
+  if (
+    metaParams?.priority !== undefined && priorityProblem(metaParams.priority)
+  ) {
+    fail(
+      "metaParams.priority",
+      priorityProblem(metaParams.priority)!,
+      metaParams.priority,
+    );
+  }
   if (options.id !== undefined || options.dedupe !== undefined) {
     checkUniqueOptions(options, fail);
   }
@@ -202,6 +249,8 @@ export interface JobDefaults {
   timeout?: number | null;
   /** Copied into the task's meta when the options do not set it. */
   maxConcurrency?: number | null;
+  /** The priority of tasks queued without one (0 when absent). */
+  priority?: number | null;
 }
 
 /**
@@ -232,6 +281,11 @@ export function newTaskRecord(
   if (meta.maxConcurrency === undefined && job.maxConcurrency) {
     meta.maxConcurrency = job.maxConcurrency;
   }
+  // The option, then metaParams, then the job's; 0 (the default) is not
+  // written, so a record without priority stays as it was.
+  const priority = options.priority ?? meta.priority ?? job.priority;
+  delete meta.priority;
+  if (typeof priority === "number" && priority !== 0) meta.priority = priority;
   const queue = options.queue === false
     ? null
     : typeof options.queue === "string"

@@ -30,6 +30,8 @@ export interface JobInfo {
   mode: ModeName;
   /** `periodic` when the job has `runEvery` or `cron`, else `regular`. */
   type: "regular" | "periodic";
+  /** The priority of its tasks queued without one, or null when unset. */
+  priority: number | null;
 }
 
 /** The module each job loaded by `loadRegistry` came from. */
@@ -89,6 +91,7 @@ export class JobRegistry {
           : null,
         mode: modeName(cls.concurrency ?? Concurrency.ASYNC_IO),
         type: isPeriodic(cls) ? "periodic" : "regular",
+        priority: cls.priority ?? null,
       }]];
     });
   }

@@ -156,7 +156,7 @@ Deno.test("job() refuses an unknown option, naming it and the known ones", () =>
     {
       name: "TypeError",
       message:
-        "Unknown option 'rateLimit' of job 'x'; known options: name, concurrency, timeout, maxRetries, retryDelay, maxConcurrency, defaultQueue, doc, runEvery, anchor, cron, schema, permissions",
+        "Unknown option 'rateLimit' of job 'x'; known options: name, concurrency, timeout, maxRetries, retryDelay, maxConcurrency, priority, defaultQueue, doc, runEvery, anchor, cron, schema, permissions",
     },
   );
   assert.throws(

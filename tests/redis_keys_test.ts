@@ -29,6 +29,7 @@ Deno.test("redis keys: every key and channel of a namespace", () => {
   assert.equal(keys.searchPattern, "pq:*:search");
   assert.equal(keys.queue("jobs").search, "pq:{jobs}:search");
   assert.equal(keys.queue("jobs").paused, "pq:{jobs}:paused");
+  assert.equal(keys.queue("jobs").prio, "pq:{jobs}:prio");
 });
 
 Deno.test("redis keys: the scripts build waiting and inbox as the layout does", () => {

@@ -2,6 +2,7 @@
  * `pq queue <job> [key=value ...]`: queue a task, and maybe wait for it.
  * @module
  */
+import { priorityProblem } from "../queue_options.ts";
 import { TaskStatus } from "../status.ts";
 import type { Producer } from "../producer/producer.ts";
 import type { Dict, Task } from "../task.ts";
@@ -77,16 +78,30 @@ function secondsOf(
   return seconds;
 }
 
+/** Reads `--priority`: an integer from -1000 to 1000. */
+function priorityOf(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value).trim();
+  const priority = text === "" ? NaN : Number(text);
+  const problem = priorityProblem(priority);
+  if (problem) {
+    throw new UsageError(
+      `Option --priority must be ${problem}: got '${value}'`,
+    );
+  }
+  return priority;
+}
+
 /**
  * `pq queue <job> [key=value ...] [--wait [--timeout s]] [--delay s]
- * [--queue q] [--id id]`.
+ * [--queue q] [--id id] [--priority n]`.
  */
 export const queueCommand: Command = {
   name: "queue",
   usage:
-    "<job> [key=value ...] [--wait [--timeout <s>]] [--delay <s>] [--queue <q>] [--id <id>]",
+    "<job> [key=value ...] [--wait [--timeout <s>]] [--delay <s>] [--queue <q>] [--id <id>] [--priority <n>]",
   help:
-    "Queue a task (values are JSON when they parse, else text) and print its id; --id gives it its id, and queues nothing while a task of that id is stored (it says so); --wait waits for it (at most --timeout seconds) and fails unless it succeeds.",
+    "Queue a task (values are JSON when they parse, else text) and print its id; --id gives it its id, and queues nothing while a task of that id is stored (it says so); --priority gives it a priority (an integer from -1000 to 1000, higher first; default 0); --wait waits for it (at most --timeout seconds) and fails unless it succeeds.",
   options: {
     json: { type: "boolean" },
     wait: { type: "boolean" },
@@ -94,6 +109,7 @@ export const queueCommand: Command = {
     delay: { type: "string" },
     queue: { type: "string" },
     id: { type: "string" },
+    priority: { type: "string" },
   },
   async run({ api, args, values, io }) {
     checkArgs(this, args, 1, Infinity);
@@ -111,11 +127,13 @@ export const queueCommand: Command = {
       throw new UsageError("Option --queue needs a queue name: got ''");
     }
     const id = values.id as string | undefined;
+    const priority = priorityOf(values.priority);
     const future = api.tasks.queue(jobName, kwargs, {
       callback: false,
       ...(delay !== undefined && { delay }),
       ...(queue !== undefined && { queue }),
       ...(id !== undefined && { id }),
+      ...(priority !== undefined && { priority }),
     });
     const queued = await future.then(undefined, (error) => {
       // Arguments the job's schema refuses are bad usage, as a bad key=value.

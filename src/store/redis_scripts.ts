@@ -62,7 +62,7 @@ export const QUEUE_KEYS = [
   "leases", // HASH id → token
   "started", // HASH id → start info
   "redeliveries", // HASH id → lease expiries so far
-  "limits", // HASH id → "limit\tname"
+  "limits", // HASH id → "limit\tname" or "limit\tname\tpriority"; '#seq'
   "active", // HASH job name → running count
   "done", // HASH id → final record
   "expiry", // ZSET id → when to drop
@@ -78,6 +78,10 @@ export const QUEUE_KEYS = [
   // prefix of STRING keys <dedupe>:<key> → "<task id>\t<until>" (with a TTL):
   // the task holding a dedupe key (enqueue_unique.lua)
   "dedupe",
+  // ZSET id → -priority × 2^40 + seq: the due tasks with a priority (not 0),
+  // highest first, first in first out within one (take_ready, _helpers.lua);
+  // their priority is also in `limits`, whose field '#seq' counts the seq
+  "prio",
 ] as const;
 
 /** A queue's keys by name. */

@@ -34,7 +34,7 @@ import {
   RedisConnectionError,
   type RedisReply,
 } from "./redis_client.ts";
-import type { DedupeOptions } from "../queue_options.ts";
+import { type DedupeOptions, taskPriority } from "../queue_options.ts";
 import { TaskStatus } from "../status.ts";
 import {
   parseTaskRecord,
@@ -385,11 +385,19 @@ export class RedisStore implements Store {
     return this.#layout.channel(name);
   }
 
+  /**
+   * The `limit` argument of the scripts that queue a task: its job's
+   * maxConcurrency ('' for none), then a tab and its priority when it has
+   * one (kept together in the queue's `limits` hash); '' for neither.
+   */
   #limitOf(task: TaskRecord): string {
     const limit = task.meta.maxConcurrency;
-    return typeof limit === "number" && Number.isInteger(limit) && limit > 0
-      ? String(limit)
-      : "";
+    const text =
+      typeof limit === "number" && Number.isInteger(limit) && limit > 0
+        ? String(limit)
+        : "";
+    const priority = taskPriority(task);
+    return priority === 0 ? text : `${text}\t${priority}`;
   }
 
   #decode(
@@ -768,7 +776,7 @@ export class RedisStore implements Store {
     const now = this.#now();
     const states = await Promise.all(queues.map(async (queue) => {
       const keys = this.#keys(queue);
-      const [ready, first] = await Promise.all([
+      const [ready, first, prioritized] = await Promise.all([
         this.#send(this.#client, ["LLEN", keys.ready]),
         this.#send(this.#client, [
           "ZRANGE",
@@ -777,10 +785,11 @@ export class RedisStore implements Store {
           "0",
           "WITHSCORES",
         ]),
-      ]) as [number, Reply[]];
+        this.#send(this.#client, ["EXISTS", keys.prio]),
+      ]) as [number, Reply[], number];
       const due = first[1] ? Number(String(first[1])) : Infinity;
       this.#nextDue.set(queue, due);
-      return Number(ready) > 0 || due <= now;
+      return Number(ready) > 0 || Number(prioritized) > 0 || due <= now;
     }));
     return states.some(Boolean);
   }
@@ -1361,35 +1370,47 @@ export class RedisStore implements Store {
         ]),
         this.#send(this.#client, ["ZCARD", keys.running]),
         this.#send(this.#client, ["LINDEX", keys.ready, "-1"]),
+        this.#send(this.#client, ["ZCARD", keys.prio]),
+        // The next of the highest priority and the last of the lowest: the
+        // oldest task with a priority is one of them when one priority is
+        // used; with more, its latency is read from these two only.
+        this.#send(this.#client, ["ZRANGE", keys.prio, "0", "0"]),
+        this.#send(this.#client, ["ZRANGE", keys.prio, "-1", "-1"]),
       ]);
     }));
     // The ready list is pushed on the left and popped on the right: its
     // oldest is its last; when it became due is in its record.
     const oldest = await Promise.all(names.map((queue, q) => {
-      const id = replies[q][5];
-      return id === null ? null : this.#send(this.#client, [
-        "HGET",
+      const ids = [
+        replies[q][5],
+        ...(replies[q][7] as Reply[]),
+        ...(replies[q][8] as Reply[]),
+      ].filter((id) => id !== null);
+      return ids.length === 0 ? [] : this.#send(this.#client, [
+        "HMGET",
         this.#keys(queue).tasks,
-        String(id),
-      ]);
+        ...ids.map(String),
+      ]) as Promise<Reply[]>;
     }));
     return names.map((queue, q) => {
       const [ready, delayed, dueDelayed, firstDelayed, running] = replies[q];
+      const prioritized = Number(replies[q][6]);
       const due = Number(dueDelayed);
       let since = Infinity;
       const first = (firstDelayed as Reply[]).flat();
       if (due > 0 && first.length === 2) since = Number(String(first[1]));
-      const record = oldest[q];
-      const decoded = record ? this.#decode(record as Buffer) : undefined;
-      if (decoded?.ok) {
-        since = Math.min(
-          since,
-          decoded.record.timeQueued + decoded.record.delay,
-        );
+      for (const record of oldest[q]) {
+        const decoded = record ? this.#decode(record as Buffer) : undefined;
+        if (decoded?.ok) {
+          since = Math.min(
+            since,
+            decoded.record.timeQueued + decoded.record.delay,
+          );
+        }
       }
       return {
         queue,
-        ready: Number(ready) + due,
+        ready: Number(ready) + prioritized + due,
         delayed: Number(delayed) - due,
         running: Number(running),
         latency: Number.isFinite(since) ? Math.max(0, now - since) : 0,
@@ -1474,11 +1495,12 @@ export class RedisStore implements Store {
   async sizes(queues: readonly string[]): Promise<number[]> {
     return await Promise.all(queues.map(async (queue) => {
       const keys = this.#keys(queue);
-      const [ready, delayed] = await Promise.all([
+      const [ready, delayed, prioritized] = await Promise.all([
         this.#send(this.#client, ["LLEN", keys.ready]),
         this.#send(this.#client, ["ZCARD", keys.delayed]),
+        this.#send(this.#client, ["ZCARD", keys.prio]),
       ]);
-      return Number(ready) + Number(delayed);
+      return Number(ready) + Number(delayed) + Number(prioritized);
     }));
   }
 

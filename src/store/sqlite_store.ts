@@ -23,7 +23,7 @@ import {
 } from "node:sqlite";
 import { type Codec, codecFor } from "../codec.ts";
 import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
-import type { DedupeOptions } from "../queue_options.ts";
+import { type DedupeOptions, taskPriority } from "../queue_options.ts";
 import { TaskStatus } from "../status.ts";
 import {
   parseTaskRecord,
@@ -67,12 +67,14 @@ import {
 
 /**
  * Bumped when the schema changes (1 was the skeleton's, without `seq`; 2 had
- * no `time_queued` and `status`, which a file of version 2 gets on open).
+ * no `time_queued` and `status`, which a file of version 2 gets on open; 3
+ * had no `priority`, which files of versions 2 and 3 get on open, 0 for
+ * every row, with the claim index that orders by it).
  * A new table needs no bump: `SCHEMA` adds it on every open, and an older
  * pq leaves it alone (`paused_queues`: an older worker does not honour a
  * pause).
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 /** Seconds events are kept for subscribers of other processes. */
 const EVENT_RETENTION_SECONDS = 60;
 /**
@@ -102,6 +104,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   time_queued REAL NOT NULL DEFAULT 0,
   status INTEGER NOT NULL DEFAULT 0,
   max_concurrency INTEGER,
+  priority INTEGER NOT NULL DEFAULT 0,
   lease_token TEXT,
   lease_until REAL,
   redeliveries INTEGER NOT NULL DEFAULT 0,
@@ -109,7 +112,8 @@ CREATE TABLE IF NOT EXISTS tasks (
   expires_at REAL,
   payload BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS tasks_claim ON tasks (queue, state, due_at, seq);
+CREATE INDEX IF NOT EXISTS tasks_claim
+  ON tasks (queue, state, priority DESC, due_at, seq);
 CREATE INDEX IF NOT EXISTS tasks_lease ON tasks (state, lease_until);
 CREATE INDEX IF NOT EXISTS tasks_slots ON tasks (name, state, lease_until);
 CREATE INDEX IF NOT EXISTS tasks_expiry ON tasks (expires_at)
@@ -227,27 +231,35 @@ function prepare(db: DatabaseSync) {
     // seq above every row: FIFO among tasks due at the same time.
     insert: sql(
       `INSERT INTO tasks
-       (id, name, queue, state, due_at, seq, max_concurrency, time_queued,
-       status, payload)
+       (id, name, queue, state, due_at, seq, max_concurrency, priority,
+       time_queued, status, payload)
        VALUES (?, ?, ?, 'queued', ?,
-       coalesce((SELECT max(rowid) FROM tasks), 0) + 1, ?, ?, ?, ?)`,
+       coalesce((SELECT max(rowid) FROM tasks), 0) + 1, ?, ?, ?, ?, ?)`,
+    ),
+    // The claim index is ordered by priority, then due time: the statements
+    // below go one priority at a time (the queued ones come from
+    // `priorityBelow`, one step of the index each), so each is a range of
+    // the index that stops at its LIMIT, or at the first task not due yet.
+    // A queue without priorities has one: 0.
+    priorityBelow: sql(
+      `SELECT max(priority) AS priority FROM tasks
+       WHERE queue = ?1 AND state = 'queued' AND priority < ?2`,
     ),
     // A paused queue has no candidate, nothing due and no next due task:
     // its term is looked up once a statement, and only when the queue has
     // a row to give (SQLite runs the subquery once, at the first row).
     candidates: sql(
       `SELECT rowid, id, name, max_concurrency, redeliveries, status FROM tasks
-       WHERE queue = ?1 AND state = 'queued' AND due_at <= ?2
-       AND ${NOT_PAUSED} ORDER BY due_at, seq LIMIT ?3`,
+       WHERE queue = ?1 AND state = 'queued' AND priority = ?4
+       AND due_at <= ?2 AND ${NOT_PAUSED} ORDER BY due_at, seq LIMIT ?3`,
     ),
     anyDue: sql(
       `SELECT 1 AS due FROM tasks WHERE queue = ?1 AND state = 'queued'
-       AND due_at <= ?2 AND ${NOT_PAUSED} LIMIT 1`,
+       AND priority = ?3 AND due_at <= ?2 AND ${NOT_PAUSED} LIMIT 1`,
     ),
-    // The claim index gives it in one step.
     nextDue: sql(
       `SELECT min(due_at) AS due FROM tasks WHERE queue = ?1
-       AND state = 'queued' AND ${NOT_PAUSED}`,
+       AND state = 'queued' AND priority = ?2 AND ${NOT_PAUSED}`,
     ),
     dataVersion: sql(`PRAGMA data_version`),
     payload: sql(`SELECT payload FROM tasks WHERE rowid = ?`),
@@ -456,12 +468,16 @@ export class SqliteStore implements Store {
         const { user_version: version } = this.#db.prepare(
           "PRAGMA user_version",
         ).get() as { user_version: number };
-        if (version !== 0 && version !== 2 && version !== SCHEMA_VERSION) {
+        if (
+          version !== 0 && version !== 2 && version !== 3 &&
+          version !== SCHEMA_VERSION
+        ) {
           throw new Error(
             `the file has schema version ${version}, this pq reads version ${SCHEMA_VERSION}`,
           );
         }
         if (version === 2) this.#addSearchColumns();
+        if (version === 2 || version === 3) this.#addPriorityColumn();
         this.#db.exec(SCHEMA);
         this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
       });
@@ -494,6 +510,43 @@ export class SqliteStore implements Store {
         fill.run(decoded.record.timeQueued, decoded.record.status, row.rowid);
       }
     }
+  }
+
+  /**
+   * Upgrades a file of schema version 2 or 3: the `priority` column (0 for
+   * every row: no older pq wrote a priority), and the claim index that
+   * orders by it, made again by `SCHEMA`.
+   */
+  #addPriorityColumn(): void {
+    this.#db.exec(
+      `ALTER TABLE tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+       DROP INDEX IF EXISTS tasks_claim;`,
+    );
+  }
+
+  /**
+   * Calls `look` with each priority of the queue's queued tasks, highest
+   * first (one step of the claim index each), until it returns true.
+   */
+  #byPriority(queue: string, look: (priority: number) => boolean): void {
+    let below = Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const { priority } = this.#sql.priorityBelow.get(queue, below) as {
+        priority: number | null;
+      };
+      if (priority === null || look(priority)) return;
+      below = priority;
+    }
+  }
+
+  /** True when a task of the queue is due (and the queue not paused). */
+  #anyDue(queue: string, now: number): boolean {
+    let due = false;
+    this.#byPriority(queue, (priority) => {
+      due = this.#sql.anyDue.get(queue, now, priority) !== undefined;
+      return due;
+    });
+    return due;
   }
 
   /**
@@ -616,6 +669,7 @@ export class SqliteStore implements Store {
         queueOf(task),
         task.timeQueued + task.delay,
         concurrencyLimit(task),
+        taskPriority(task),
         task.timeQueued,
         task.status,
         payload,
@@ -700,7 +754,7 @@ export class SqliteStore implements Store {
       const now = this.#now();
       // A read without the write lock first: most claims of an idle worker
       // find nothing, and must not queue behind busy writers.
-      if (!request.queues.some((queue) => this.#sql.anyDue.get(queue, now))) {
+      if (!request.queues.some((queue) => this.#anyDue(queue, now))) {
         return [];
       }
       return this.#transaction(() => this.#claim(request, now));
@@ -716,12 +770,21 @@ export class SqliteStore implements Store {
     for (const queue of request.queues) {
       const wanted = request.max - claims.length;
       if (wanted <= 0) break;
-      // A window past tasks held back by their job's concurrency limit.
-      const rows = this.#sql.candidates.all(
-        queue,
-        now,
-        wanted * 4 + 100,
-      ) as unknown[] as Candidate[];
+      // A window past tasks held back by their job's concurrency limit,
+      // highest priority first, then the oldest due.
+      let window = wanted * 4 + 100;
+      const rows: Candidate[] = [];
+      this.#byPriority(queue, (priority) => {
+        const more = this.#sql.candidates.all(
+          queue,
+          now,
+          window,
+          priority,
+        ) as unknown[] as Candidate[];
+        rows.push(...more);
+        window -= more.length;
+        return window <= 0;
+      });
       for (const row of rows) {
         if (claims.length >= request.max) break;
         if (row.max_concurrency !== null) {
@@ -813,8 +876,13 @@ export class SqliteStore implements Store {
     try {
       for (const queue of waiter.queues) {
         this.#counters.reads++;
-        const { due } = this.#sql.nextDue.get(queue) as { due: number | null };
-        if (due !== null && due < next) next = due;
+        this.#byPriority(queue, (priority) => {
+          const { due } = this.#sql.nextDue.get(queue, priority) as {
+            due: number | null;
+          };
+          if (due !== null && due < next) next = due;
+          return false;
+        });
       }
     } catch {
       return waiter.done(); // The caller's claim reports the store's error.

@@ -203,7 +203,10 @@ export interface Store extends AsyncDisposable {
 
   /**
    * Takes up to `max` due tasks from the queues in priority order, marks
-   * them STARTED under a lease and publishes `started` for each. A task whose
+   * them STARTED under a lease and publishes `started` for each. Within a
+   * queue, tasks of a higher `meta.priority` (an integer, 0 when absent)
+   * come first, and tasks of one priority first in, first out; a task put
+   * back (released, redelivered, retried) keeps its priority. A task whose
    * `meta.maxConcurrency` is reached (counting running tasks of the same job
    * name with live leases) is skipped and stays queued. Resolves with an
    * empty list when nothing is due.

@@ -63,46 +63,136 @@ local function mark(kind)
     redis.call('LPUSH', K.marker, kind or 'r')
   end
 end
+-- Priorities. A due task with a priority (an integer from -1000 to 1000,
+-- not 0) waits in `prio` instead of `ready`, scored -priority * 2^40 + seq:
+-- the lowest score is the highest priority, and within one priority the
+-- smallest seq (counted as tasks become due: first in, first out). Scores
+-- stay exact: |score| < 1001 * 2^40 < 2^53. A score < 0 is a priority above
+-- 0, one > 0 below. The priority is kept in `limits` with the concurrency
+-- limit, so that a task put back (a release, a redelivery, a delayed task
+-- now due) goes back with it, and a task that has neither costs nothing:
+-- `limits` holds id -> '<maxConcurrency>\t<job name>', then '\t<priority>'
+-- when it has one ('' as the limit when it has none); its field '#seq' (no
+-- task id has a '#') counts the seq of `prio`.
+local PRIO_STEP = 1099511627776
+-- The limit (a number, or nil for none), the job name and the priority (its
+-- text, or nil for none) of an entry of `limits`.
+local function parse_limit(value)
+  local tab = string.find(value, '\t', 1, true)
+  local tab2 = string.find(value, '\t', tab + 1, true)
+  local name = string.sub(value, tab + 1, tab2 and tab2 - 1 or -1)
+  return tonumber(string.sub(value, 1, tab - 1)), name, tab2 and string.sub(value, tab2 + 1) or nil
+end
+-- Puts a due task with a priority in `prio`: after the tasks of its
+-- priority, or, with seq 0 (a task put back), before them.
+local function prio_push(id, priority, seq)
+  seq = seq or redis.call('HINCRBY', K.limits, '#seq', 1)
+  redis.call('ZADD', K.prio, string.format('%.0f', -tonumber(priority) * PRIO_STEP + seq), id)
+end
+-- Moves the queue's delayed tasks now due (1000 at most) to where due tasks
+-- wait: those with a priority to `prio` (oldest due first), the others to
+-- the head of the ready list (their `limits` are read in one HMGET).
+local function move_due(now)
+  local due = redis.call('ZRANGEBYSCORE', K.delayed, '-inf', now, 'LIMIT', 0, 1000)
+  if #due == 0 then return end
+  local limits = redis.call('HMGET', K.limits, unpack(due))
+  local priorities = {}
+  for i = 1, #due do
+    if limits[i] then
+      local _, _, priority = parse_limit(limits[i])
+      if priority then
+        priorities[i] = true
+        prio_push(due[i], priority)
+      end
+    end
+  end
+  for i = #due, 1, -1 do
+    if not priorities[i] then redis.call('RPUSH', K.ready, due[i]) end
+  end
+  redis.call('ZREM', K.delayed, unpack(due))
+end
 -- Queues one task, indexed for search by `queued` (its timeQueued; the
 -- entry is written by flush); wakes a waiting worker when it is due now, or
 -- due before every other delayed task (the worker then waits for it).
+-- `limit` is its job's maxConcurrency ('' for none), then '\t' and its
+-- priority when it has one; '' for neither.
 local function enqueue(now, channel, id, due, queued, payload, limit, name)
   redis.call('HSET', K.tasks, id, payload)
   searched[#searched + 1] = queued
   searched[#searched + 1] = id
-  if limit ~= '' then redis.call('HSET', K.limits, id, limit .. '\t' .. name) end
+  local priority
+  if limit ~= '' then
+    local tab = string.find(limit, '\t', 1, true)
+    if tab then
+      priority = string.sub(limit, tab + 1)
+      redis.call('HSET', K.limits, id, string.sub(limit, 1, tab - 1) .. '\t' .. name .. '\t' .. priority)
+    else
+      redis.call('HSET', K.limits, id, limit .. '\t' .. name)
+    end
+  end
   if due > now then
     local first = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
     redis.call('ZADD', K.delayed, due, id)
     if not first[2] or due < tonumber(first[2]) then mark('d') end
   else
-    redis.call('LPUSH', K.ready, id)
+    if priority then
+      -- Delayed tasks due before it take their place first (in `prio`, by
+      -- due time, as the SQLite store orders a priority).
+      move_due(now)
+      prio_push(id, priority)
+    else
+      redis.call('LPUSH', K.ready, id)
+    end
     mark()
   end
   emit('queued', payload)
 end
--- Takes up to `want` ready tasks of the queue at hand (K), oldest first,
--- looking at `scan` ids at most, each under a new lease ('<token_prefix><n>')
--- until lease_end; a task whose job is at its concurrency limit is skipped
--- and keeps its place. Calls give(id, token, redeliveries, record) for each;
--- returns how many it took.
+-- Takes up to `want` ready tasks of the queue at hand (K), each under a new
+-- lease ('<token_prefix><n>') until lease_end, looking at `scan` ids at
+-- most: those of `prio` with a priority above 0 (highest first), then the
+-- ready list (oldest first), then those of `prio` below 0. A queue without
+-- priorities costs one EXISTS more. A task whose job is at its concurrency
+-- limit is skipped and keeps its place. Calls give(id, token, redeliveries,
+-- record) for each; returns how many it took, and whether `prio` existed.
 local function take_ready(want, scan, token_prefix, lease_end, start_info, give)
-  local held, taken, scanned = {}, 0, 0
+  local held, held_prio, taken, scanned = {}, {}, 0, 0
+  local has_prio = redis.call('EXISTS', K.prio) == 1
+  local high = has_prio
   while taken < want and scanned < scan do
-    local id = redis.call('RPOP', K.ready)
+    local id, score
+    if high then
+      local top = redis.call('ZPOPMIN', K.prio)
+      if top[1] and tonumber(top[2]) < 0 then
+        id, score = top[1], top[2]
+      else
+        if top[1] then redis.call('ZADD', K.prio, top[2], top[1]) end
+        high = false
+      end
+    end
+    if not id then
+      id = redis.call('RPOP', K.ready)
+      if not id and has_prio then
+        local top = redis.call('ZPOPMIN', K.prio)
+        id, score = top[1], top[2]
+      end
+    end
     if not id then break end
     scanned = scanned + 1
     local payload = redis.call('HGET', K.tasks, id)
     if payload then
       local take = true
-      local limit = redis.call('HGET', K.limits, id)
+      local limit, name = redis.call('HGET', K.limits, id), nil
+      if limit then limit, name = parse_limit(limit) end
       if limit then
-        local tab = string.find(limit, '\t')
-        local name = string.sub(limit, tab + 1)
         local active = tonumber(redis.call('HGET', K.active, name) or '0')
-        if active >= tonumber(string.sub(limit, 1, tab - 1)) then
+        if active >= limit then
           take = false
-          held[#held + 1] = id
+          if score then
+            held_prio[#held_prio + 1] = score
+            held_prio[#held_prio + 1] = id
+          else
+            held[#held + 1] = id
+          end
         else
           redis.call('HINCRBY', K.active, name, 1)
           redis.call('SADD', K.holding, id)
@@ -119,7 +209,8 @@ local function take_ready(want, scan, token_prefix, lease_end, start_info, give)
     end
   end
   for i = #held, 1, -1 do redis.call('RPUSH', K.ready, held[i]) end
-  return taken
+  if #held_prio > 0 then redis.call('ZADD', K.prio, unpack(held_prio)) end
+  return taken, has_prio
 end
 -- A waiter's inbox holds the tasks handed to it, each one entry of
 -- netstrings ('<length>:<bytes>'): queue, id, token, redeliveries, record.
@@ -156,8 +247,7 @@ end
 -- Gives back the concurrency slot a running task holds, if it holds one.
 local function drop_slot(id)
   if redis.call('SREM', K.holding, id) == 1 then
-    local limit = redis.call('HGET', K.limits, id)
-    local name = string.sub(limit, string.find(limit, '\t') + 1)
+    local _, name = parse_limit(redis.call('HGET', K.limits, id))
     if tonumber(redis.call('HINCRBY', K.active, name, -1)) <= 0 then
       redis.call('HDEL', K.active, name)
     end

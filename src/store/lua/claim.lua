@@ -1,6 +1,7 @@
 -- Claims up to `max` ready tasks of one or more queues, in their order (all
 -- ready tasks of the first come first), each under a new lease, after
--- moving each queue's delayed tasks now due to its ready list. A task whose
+-- moving each queue's delayed tasks now due to its ready list (or to `prio`,
+-- those with a priority: see take_ready for the order). A task whose
 -- job is at its concurrency limit is skipped and keeps its place. A paused
 -- queue (its `paused` key exists: one EXISTS a queue) is left as it is, and
 -- its next due time is '' (nothing to wait for there). On a
@@ -71,10 +72,8 @@ for q, keys in ipairs(all) do
     for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.running, '-inf', '(' .. A.now, 'LIMIT', 0, 1000)) do
       drop_slot(id)
     end
-    local due = redis.call('ZRANGEBYSCORE', K.delayed, '-inf', now, 'LIMIT', 0, 1000)
-    for i = #due, 1, -1 do redis.call('RPUSH', K.ready, due[i]) end
-    if #due > 0 then redis.call('ZREM', K.delayed, unpack(due)) end
-    claimed = claimed + take_ready(max - claimed, (max - claimed) * 2 + scan_extra,
+    move_due(now)
+    local taken, has_prio = take_ready(max - claimed, (max - claimed) * 2 + scan_extra,
       A.queues[q].name .. '\n' .. prefix .. ':', lease_end, start_info,
       function(id, token, redeliveries, payload)
         out[#out + 1] = q
@@ -83,7 +82,9 @@ for q, keys in ipairs(all) do
         out[#out + 1] = redeliveries
         out[#out + 1] = payload
       end)
-    if claimed == max and redis.call('LLEN', K.ready) > 0 then mark() end
+    claimed = claimed + taken
+    if claimed == max and (redis.call('LLEN', K.ready) > 0
+      or (has_prio and redis.call('EXISTS', K.prio) == 1)) then mark() end
   end
   local next_due = paused and {} or redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
   if next_due[2] then out[q] = next_due[2] end

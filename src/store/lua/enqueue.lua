@@ -1,5 +1,6 @@
 -- Queues tasks in one queue, all or none: ready ones at the head of the
--- ready list, delayed ones in the delayed set, all in the search index.
+-- ready list (or in `prio`, those with a priority), delayed ones in the
+-- delayed set, all in the search index.
 -- Then, on a single server (`namespace` given), it hands ready tasks to a
 -- worker waiting on this queue, claimed for it under leases, in its inbox
 -- '<namespace>:inbox:<waiter>' (see claim.lua): the worker's blocking pop
@@ -18,7 +19,7 @@
 --          due        when it is due, in seconds
 --          queued     its timeQueued: its place in the search index
 --          record     its encoded record
---          limit      its job's maxConcurrency, or '' for none
+--          limit      its maxConcurrency, then '\t' and its priority, if any
 --          name       its job's name
 -- REPLY  how many tasks it queued; an error 'PQDUPLICATE task <id> exists
 --        already' when a task is queued or finished already (then none is)
@@ -59,7 +60,7 @@ if ready > 0 and A.namespace ~= '' and redis.call('EXISTS', K.paused) == 0 then
       local inbox = A.namespace .. ':inbox:' .. waiter
       local start_info = cjson.encode({now, worker, node})
       -- Tokens unique to this hand-over: the first task's id is new.
-      local given = take_ready(max, max * 2 + 100,
+      local given, has_prio = take_ready(max, max * 2 + 100,
         queue .. '\n' .. waiter .. ':' .. A.tasks[1].id .. ':', now + lease, start_info,
         function(id, token, redeliveries, payload)
           redis.call('RPUSH', inbox, frame({queue, id, token, redeliveries, payload}))
@@ -68,7 +69,8 @@ if ready > 0 and A.namespace ~= '' and redis.call('EXISTS', K.paused) == 0 then
         -- An inbox whose worker died goes with the leases of its tasks.
         redis.call('EXPIRE', inbox, math.ceil(lease))
         -- Its marker no longer says anything when no task is left.
-        if redis.call('LLEN', K.ready) == 0 and redis.call('LINDEX', K.marker, 0) == 'r' then
+        if redis.call('LLEN', K.ready) == 0 and redis.call('LINDEX', K.marker, 0) == 'r'
+          and not (has_prio and redis.call('EXISTS', K.prio) == 1) then
           redis.call('DEL', K.marker)
         end
       end

@@ -20,7 +20,7 @@
 --        due          when it is due, in seconds
 --        queued       its timeQueued: its place in the search index
 --        record       its encoded record
---        limit        its job's maxConcurrency, or '' for none
+--        limit        its maxConcurrency, then '\t' and its priority, if any
 --        name         its job's name
 --        dedupeKey    the dedupe key, or '' for none
 --        dedupeTtl    seconds the key is held, or '' for none

@@ -17,7 +17,7 @@
 --          retryDue   when the retry is due, in seconds
 --          retryQueued  the retry's timeQueued (its place in the search index)
 --          retryRecord  the retry's encoded record
---          retryLimit   the retry's job's maxConcurrency, or ''
+--          retryLimit   the retry's maxConcurrency and priority (enqueue.lua)
 --          retryName    the retry's job's name
 -- REPLY  per outcome, in order: 1 written, 0 when its lease was lost
 -- USES   _helpers.lua

@@ -1,5 +1,5 @@
--- Drops every queued task of a queue (ready or delayed), with its entry in
--- the search index; running tasks and finished ones stay.
+-- Drops every queued task of a queue (ready, with a priority, or delayed),
+-- with its entry in the search index; running tasks and finished ones stay.
 --
 -- KEYS   @queue
 -- ARGV   (none)
@@ -7,6 +7,7 @@
 
 local ids = redis.call('LRANGE', K.ready, 0, -1)
 for _, id in ipairs(redis.call('ZRANGE', K.delayed, 0, -1)) do ids[#ids + 1] = id end
+for _, id in ipairs(redis.call('ZRANGE', K.prio, 0, -1)) do ids[#ids + 1] = id end
 for i = 1, #ids, 1000 do
   local chunk = {unpack(ids, i, math.min(i + 999, #ids))}
   redis.call('HDEL', K.tasks, unpack(chunk))
@@ -14,5 +15,5 @@ for i = 1, #ids, 1000 do
   redis.call('HDEL', K.limits, unpack(chunk))
   redis.call('ZREM', K.search, unpack(chunk))
 end
-redis.call('DEL', K.ready, K.delayed)
+redis.call('DEL', K.ready, K.delayed, K.prio)
 return #ids

@@ -1,6 +1,7 @@
--- Puts leased tasks back at the head of their queue. A task whose revoke was
--- asked for must not run again: it keeps its lease and comes back in the
--- second list, for the client to end it REVOKED (finish.lua).
+-- Puts leased tasks back at the head of their queue (of their priority). A
+-- task whose revoke was asked for must not run again: it keeps its lease and
+-- comes back in the second list, for the client to end it REVOKED
+-- (finish.lua).
 --
 -- KEYS   @queue
 -- ARGV   now          the store's clock, in seconds
@@ -16,6 +17,8 @@
 local now, channel = tonumber(A.now), A.channel
 local count, only_expired = A.count == '1', A.onlyExpired == '1'
 local released, revoked = {}, {}
+-- A task with a priority goes back to `prio`, before the others of its
+-- priority (seq 0), as one without goes back to the head of the ready list.
 for _, lease in ipairs(A.leases) do
   local id, token = lease.id, lease.token
   if holds(id, token, now, only_expired) then
@@ -26,7 +29,9 @@ for _, lease in ipairs(A.leases) do
     else
       end_lease(id)
       if count then redis.call('HINCRBY', K.redeliveries, id, 1) end
-      redis.call('RPUSH', K.ready, id)
+      local limit, priority = redis.call('HGET', K.limits, id), nil
+      if limit then priority = select(3, parse_limit(limit)) end
+      if priority then prio_push(id, priority, 0) else redis.call('RPUSH', K.ready, id) end
       emit('queued', redis.call('HGET', K.tasks, id))
       released[#released + 1] = id
     end

@@ -22,6 +22,7 @@ if not payload then return 'unknown' end
 if payload ~= seen then return 'changed' end
 redis.call('LREM', K.ready, 0, id)
 redis.call('ZREM', K.delayed, id)
+redis.call('ZREM', K.prio, id)
 finalize(id, revoked, expires)
 flush(channel)
 return 'revoked'
