@@ -177,3 +177,32 @@ Deno.test("redis: a task revoked while queued leaves its id index key to expire 
     await other.close();
   }
 });
+
+Deno.test("redis: flushed tasks leave no id index key behind", async () => {
+  const [store, , namespace] = await twoStores().then(async ([a, b, ns]) => {
+    await b.close();
+    return [a, b, ns] as const;
+  });
+  try {
+    const ids = [newTaskId(), newTaskId()];
+    await store.enqueue(ids.map((id, i): TaskRecord => ({
+      id,
+      name: "addition",
+      queue: "default",
+      status: TaskStatus.QUEUED,
+      timeQueued: Date.now() / 1000,
+      delay: i * 600,
+      retry: 1,
+      kwargs: {},
+      meta: {},
+      runInfo: {},
+    })));
+    const keys = ids.map((id) => redisKeys(namespace).id(id));
+    assert.equal(await redis.cli("EXISTS", ...keys), "2");
+    assert.equal(await store.flush(["default"]), 2);
+    assert.equal(await redis.cli("EXISTS", ...keys), "0");
+    assert.equal(await store.get(ids[0]), undefined);
+  } finally {
+    await store.close();
+  }
+});

@@ -1671,7 +1671,14 @@ export class RedisStore implements Store {
   async flush(queues: readonly string[]): Promise<number> {
     let total = 0;
     for (const queue of queues) {
-      total += Number(await this.#run(FLUSH, this.#keys(queue), {}));
+      const ids = await this.#run(FLUSH, this.#keys(queue), {}) as Reply[];
+      total += ids.length;
+      // Their id index keys go too: a dropped task is unknown, not kept.
+      await Promise.all(
+        ids.map((id) =>
+          this.#send(this.#client, ["DEL", this.#idKey(String(id))])
+        ),
+      );
     }
     return total;
   }

@@ -3,7 +3,8 @@
 --
 -- KEYS   @queue
 -- ARGV   (none)
--- REPLY  how many tasks it dropped
+-- REPLY  the ids of the tasks it dropped (the client drops their id index
+--        keys, which live on other Cluster slots)
 
 local ids = redis.call('LRANGE', K.ready, 0, -1)
 for _, id in ipairs(redis.call('ZRANGE', K.delayed, 0, -1)) do ids[#ids + 1] = id end
@@ -16,4 +17,4 @@ for i = 1, #ids, 1000 do
   redis.call('ZREM', K.search, unpack(chunk))
 end
 redis.call('DEL', K.ready, K.delayed, K.prio)
-return #ids
+return ids
