@@ -33,11 +33,12 @@ export const jobsCommand: Command = {
       return 0;
     }
     io.out(table([
-      ["JOB", "TYPE", "MODE", "DOC"],
+      ["JOB", "TYPE", "MODE", "PRIORITY", "DOC"],
       ...jobs.map(([name, info]) => [
         name,
         info.type,
         info.mode,
+        info.priority === null ? "-" : String(info.priority),
         (info.doc ?? "").split("\n")[0].trim(),
       ]),
     ]));
