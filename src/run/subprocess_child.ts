@@ -89,6 +89,8 @@ export async function runSubprocessChild(
     runner.controller.abort(new Error("The task was stopped"));
     setTimeout(() => Deno.exit(143), 100);
   });
+  /** The Manager's close once the job has ended (the worker has the answer). */
+  let closing: Promise<void> | undefined;
   await readLines(Deno.stdin.readable, (line) => {
     const message = JSON.parse(line) as ToRemote;
     if (message.type !== "run") {
@@ -98,7 +100,7 @@ export async function runSubprocessChild(
     mark = frameMark(message.nonce ?? "");
     captureConsole(send);
     runner.receive(message)
-      .then(() => manager?.close())
+      .then(() => closing = manager?.close())
       .catch((error) =>
         send({
           type: "log",
@@ -109,7 +111,9 @@ export async function runSubprocessChild(
       )
       .finally(() => Deno.exit(0));
   });
-  // The worker closed stdin without a task, or went away.
+  // The worker closed stdin: without a task, or gone (the job stops here),
+  // or with the answer, which it closes on: the Manager still closes first.
+  await closing?.catch(() => undefined);
   Deno.exit(0);
 }
 
