@@ -1483,13 +1483,7 @@ export class RedisStore implements Store {
    * queue; the registry keeps a queue while it is paused).
    */
   async pausedQueues(): Promise<string[]> {
-    const queues = await this.#registeredQueues();
-    const paused = await Promise.all(
-      queues.map((queue) =>
-        this.#send(this.#client, ["EXISTS", this.#keys(queue).paused])
-      ),
-    );
-    return queues.filter((_, i) => Number(paused[i]) === 1);
+    return await this.#registeredHaving("paused");
   }
 
   async sizes(queues: readonly string[]): Promise<number[]> {
@@ -1523,10 +1517,15 @@ export class RedisStore implements Store {
    * once, and registered.
    */
   async queueNames(): Promise<string[]> {
+    return await this.#registeredHaving("tasks");
+  }
+
+  /** The registered queues whose key `key` exists, sorted. */
+  async #registeredHaving(key: keyof QueueKeys): Promise<string[]> {
     const queues = await this.#registeredQueues();
     const exists = await Promise.all(
       queues.map((queue) =>
-        this.#send(this.#client, ["EXISTS", this.#keys(queue).tasks])
+        this.#send(this.#client, ["EXISTS", this.#keys(queue)[key]])
       ),
     );
     return queues.filter((_, i) => Number(exists[i]) === 1);
