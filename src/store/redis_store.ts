@@ -55,6 +55,7 @@ import {
   scriptCall,
   type ScriptKeys,
   type ScriptNamed,
+  type ScriptValue,
 } from "./lua/script.ts";
 import {
   ACQUIRE_LOCK,
@@ -390,6 +391,22 @@ export class RedisStore implements Store {
    * maxConcurrency ('' for none), then a tab and its priority when it has
    * one (kept together in the queue's `limits` hash); '' for neither.
    */
+  /**
+   * What the scripts that queue a task (`enqueue`, `enqueue_unique`, and
+   * `finish` for a retry, whose fields it prefixes with `retry`) are told
+   * of it, with its encoded record.
+   */
+  #queuedFields(task: TaskRecord, record: Buffer) {
+    return {
+      id: task.id,
+      due: task.timeQueued + task.delay,
+      queued: task.timeQueued,
+      record,
+      limit: this.#limitOf(task),
+      name: task.name,
+    };
+  }
+
   #limitOf(task: TaskRecord): string {
     const limit = task.meta.maxConcurrency;
     const text =
@@ -440,14 +457,9 @@ export class RedisStore implements Store {
         queue,
         // Tasks are handed to waiting workers on a single server only.
         namespace: this.#cluster ? "" : this.#namespace,
-        tasks: list.map((task) => ({
-          id: task.id,
-          due: task.timeQueued + task.delay,
-          queued: task.timeQueued,
-          record: encoded.get(task.id)!,
-          limit: this.#limitOf(task),
-          name: task.name,
-        })),
+        tasks: list.map((task) =>
+          this.#queuedFields(task, encoded.get(task.id)!)
+        ),
       };
       // A connection lost with the script in flight leaves its fate
       // unknown: send it again. The ids are new, so "duplicate" on the
@@ -510,12 +522,7 @@ export class RedisStore implements Store {
       channel: this.#channel("task"),
       queue,
       namespace: this.#cluster ? "" : this.#namespace,
-      id: task.id,
-      due: task.timeQueued + task.delay,
-      queued: task.timeQueued,
-      record: this.#encode(task),
-      limit: this.#limitOf(task),
-      name: task.name,
+      ...this.#queuedFields(task, this.#encode(task)),
       dedupeKey: dedupe?.key ?? "",
       dedupeTtl: dedupe?.ttl ?? "",
     };
@@ -864,22 +871,12 @@ export class RedisStore implements Store {
             ]);
             groups.push({
               ...written,
-              retryId: retry.id,
-              retryDue: retry.timeQueued + retry.delay,
-              retryQueued: retry.timeQueued,
-              retryRecord: this.#encode(retry),
-              retryLimit: this.#limitOf(retry),
-              retryName: retry.name,
+              ...retryFields(this.#queuedFields(retry, this.#encode(retry))),
             });
           } else {
             groups.push({
               ...written,
-              retryId: "",
-              retryDue: "",
-              retryQueued: "",
-              retryRecord: "",
-              retryLimit: "",
-              retryName: "",
+              ...retryFields(NO_RETRY),
             });
           }
         }
@@ -2032,4 +2029,28 @@ function queueOfToken(token: string): string {
 
 function toBytes(value: Buffer | string): Uint8Array {
   return typeof value === "string" ? new TextEncoder().encode(value) : value;
+}
+
+/** The fields of `finish` for an outcome without a retry: all ''. */
+const NO_RETRY = {
+  id: "",
+  due: "",
+  queued: "",
+  record: "",
+  limit: "",
+  name: "",
+} as const;
+
+/** A retry's fields as `finish` names them: `id` → `retryId`, and so on. */
+function retryFields(
+  fields: Record<keyof typeof NO_RETRY, ScriptValue>,
+): Record<string, ScriptValue> {
+  return {
+    retryId: fields.id,
+    retryDue: fields.due,
+    retryQueued: fields.queued,
+    retryRecord: fields.record,
+    retryLimit: fields.limit,
+    retryName: fields.name,
+  };
 }
