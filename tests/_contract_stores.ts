@@ -114,3 +114,61 @@ export function queuesOf(store: Store): Store {
   const raw = managed.get(store) ?? store;
   return splits.get(raw)?.broker ?? raw;
 }
+
+/** A clock a test moves by hand (Unix seconds). */
+export class ManualClock {
+  t = 1_700_000_000.5;
+  readonly now = (): number => this.t;
+  /** Moves the clock on. */
+  advance(seconds: number): void {
+    this.t += seconds;
+  }
+}
+
+/** What a test of {@linkcode storeTests} is given; its stores close after. */
+export interface StoreTest {
+  clock: ManualClock;
+  store: Store;
+  /** One more store: on the data of `sameAs`, else a fresh one. */
+  open(sameAs?: Store): Promise<Store>;
+}
+
+/**
+ * Registers tests named `<label> (<store>): <behaviour>`, each run on every
+ * store of `stores` (JSON, on a clock moved by hand), or on those `only`
+ * keeps.
+ */
+export function storeTests(
+  label: string,
+  stores: ReadonlyArray<[string, OpenContractStore]>,
+  resultTtl: number,
+) {
+  return (
+    behaviour: string,
+    fn: (t: StoreTest) => Promise<void>,
+    only?: (name: string) => boolean,
+  ): void => {
+    for (const [name, open] of stores) {
+      if (only && !only(name)) continue;
+      Deno.test(`${label} (${name}): ${behaviour}`, async () => {
+        const clock = new ManualClock();
+        const opened: Store[] = [];
+        const opener = async (sameAs?: Store) => {
+          const store = await open({
+            serializer: "json",
+            resultTtl,
+            now: clock.now,
+            sameAs,
+          });
+          opened.push(store);
+          return store;
+        };
+        try {
+          await fn({ clock, store: await opener(), open: opener });
+        } finally {
+          for (const store of opened.reverse()) await store.close();
+        }
+      });
+    }
+  };
+}

@@ -13,9 +13,11 @@ import type { Store, UniqueOutcome } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
 import {
   managedOpener,
+  ManualClock,
   openSqlite,
   redisOpener,
   splitOpener,
+  storeTests,
 } from "./_contract_stores.ts";
 import { startRedis } from "./_redis.ts";
 import {
@@ -57,48 +59,9 @@ const STORES: ReadonlyArray<[string, OpenContractStore]> = [
   ["managed sqlite", managedOpener(openSqlite, manager)],
 ];
 
-/** A clock moved by hand. */
-class Clock {
-  t = 1_700_000_000.5;
-  readonly now = (): number => this.t;
-}
+const storeTest = storeTests("dedupe", STORES, RESULT_TTL);
 
-interface StoreTest {
-  clock: Clock;
-  store: Store;
-  /** One more store: on the data of `sameAs`, else a fresh one. */
-  open(sameAs?: Store): Promise<Store>;
-}
-
-/** A test run on each store, on a clock moved by hand. */
-function storeTest(
-  behaviour: string,
-  fn: (t: StoreTest) => Promise<void>,
-): void {
-  for (const [name, open] of STORES) {
-    Deno.test(`dedupe (${name}): ${behaviour}`, async () => {
-      const clock = new Clock();
-      const stores: Store[] = [];
-      const opener = async (sameAs?: Store) => {
-        const store = await open({
-          serializer: "json",
-          resultTtl: RESULT_TTL,
-          now: clock.now,
-          sameAs,
-        });
-        stores.push(store);
-        return store;
-      };
-      try {
-        await fn({ clock, store: await opener(), open: opener });
-      } finally {
-        for (const store of stores.reverse()) await store.close();
-      }
-    });
-  }
-}
-
-function record(clock: Clock, overrides: Partial<TaskRecord> = {}) {
+function record(clock: ManualClock, overrides: Partial<TaskRecord> = {}) {
   return {
     id: newTaskId(),
     name: "addition",
@@ -123,7 +86,7 @@ const CLAIM = {
 };
 
 /** Claims the one task due and finishes it SUCCESS with `result`. */
-async function runOne(store: Store, clock: Clock, result: unknown) {
+async function runOne(store: Store, clock: ManualClock, result: unknown) {
   const [claim] = await store.claim(CLAIM);
   assert.ok(claim?.task, "a task was claimed");
   const [written] = await store.finish([{
@@ -643,7 +606,7 @@ Deno.test("dedupe: pq queue --id twice queues one task, and says so", async () =
 });
 
 Deno.test("dedupe (managed sqlite): the manager hears the queued tasks, not the duplicates", async () => {
-  const clock = new Clock();
+  const clock = new ManualClock();
   const store = await managedOpener(openSqlite, manager)({
     serializer: "json",
     resultTtl: RESULT_TTL,

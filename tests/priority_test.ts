@@ -16,7 +16,12 @@ import { TaskStatus } from "../src/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import type { Claim, ClaimRequest, Store } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
-import { openSqlite, redisOpener } from "./_contract_stores.ts";
+import {
+  ManualClock,
+  openSqlite,
+  redisOpener,
+  storeTests,
+} from "./_contract_stores.ts";
 import { startRedis } from "./_redis.ts";
 import {
   EXAMPLE_JOBS,
@@ -41,55 +46,11 @@ const STORES: ReadonlyArray<[string, OpenContractStore]> = [
   ["redis cluster", redisOpener(cluster)],
 ];
 
-/** A clock moved by hand. */
-class Clock {
-  t = 1_700_000_000.5;
-  readonly now = (): number => this.t;
-  advance(seconds: number): void {
-    this.t += seconds;
-  }
-}
-
-interface StoreTest {
-  clock: Clock;
-  store: Store;
-  /** One more store: on the data of `sameAs`, else a fresh one. */
-  open(sameAs?: Store): Promise<Store>;
-}
-
-/** A test run on each store, on a clock moved by hand. */
-function storeTest(
-  behaviour: string,
-  fn: (t: StoreTest) => Promise<void>,
-  only?: (name: string) => boolean,
-): void {
-  for (const [name, open] of STORES) {
-    if (only && !only(name)) continue;
-    Deno.test(`priority (${name}): ${behaviour}`, async () => {
-      const clock = new Clock();
-      const stores: Store[] = [];
-      const opener = async (sameAs?: Store) => {
-        const store = await open({
-          serializer: "json",
-          resultTtl: 60,
-          now: clock.now,
-          sameAs,
-        });
-        stores.push(store);
-        return store;
-      };
-      try {
-        await fn({ clock, store: await opener(), open: opener });
-      } finally {
-        for (const store of stores.reverse()) await store.close();
-      }
-    });
-  }
-}
+const storeTest = storeTests("priority", STORES, 60);
 
 /** A queued record; `priority` goes in its meta (none for undefined). */
 function task(
-  clock: Clock,
+  clock: ManualClock,
   label: string,
   priority?: number,
   overrides: Partial<TaskRecord> = {},
@@ -368,7 +329,7 @@ Deno.test("priority (redis): the hand-over to a waiting worker takes the highest
     assert.deepEqual(await store.claim(asking), []);
     const waiting = store.waitForTasks(asking.queues, 10);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const clock = { t: Date.now() / 1000 } as Clock;
+    const clock = { t: Date.now() / 1000 } as ManualClock;
     await producer.enqueue([
       task(clock, "zero"),
       task(clock, "low", -1),
@@ -394,7 +355,7 @@ Deno.test("priority (redis): the hand-over to a waiting worker takes the highest
 Deno.test("priority (sqlite): a file of schema version 3 gets the column, 0 for its rows", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/pq.sqlite`;
-  const clock = new Clock();
+  const clock = new ManualClock();
   const store = await SqliteStore.open(path, {
     serializer: "json",
     resultTtl: 60,
