@@ -8,6 +8,7 @@
  * strictly after it in that order. The cursor is opaque to callers.
  * @module
  */
+import { Buffer } from "node:buffer";
 import { TaskStatus, type TaskStatusCode } from "../status.ts";
 import type { TaskRecord } from "../task.ts";
 import {
@@ -157,8 +158,8 @@ function timeOf(field: string, value: unknown): number {
 
 /** The cursor of a page that ended at `position`. */
 export function encodeCursor(position: SearchPosition): string {
-  return btoa(JSON.stringify([position.time, position.id]))
-    .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return Buffer.from(JSON.stringify([position.time, position.id]))
+    .toString("base64url");
 }
 
 function decodeCursor(cursor: unknown): SearchPosition {
@@ -171,9 +172,7 @@ function decodeCursor(cursor: unknown): SearchPosition {
   if (typeof cursor !== "string" || cursor.length > 1000) throw bad();
   let parsed: unknown;
   try {
-    parsed = JSON.parse(
-      atob(cursor.replaceAll("-", "+").replaceAll("_", "/")),
-    );
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString());
   } catch {
     throw bad();
   }
