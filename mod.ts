@@ -117,6 +117,7 @@ export {
 } from "./src/errors.ts";
 export type { LogLevel, Settings } from "./src/settings_types.ts";
 export type { Backoff, RetryDelay } from "./src/retry_delay.ts";
+export type { RateLimit } from "./src/rate_limit.ts";
 export {
   type Dashboard,
   type DashboardOptions,

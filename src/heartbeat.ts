@@ -5,6 +5,7 @@
  * whenever it changes (at most once every {@linkcode HEARTBEAT_SECONDS}).
  * @module
  */
+import { type RateLimit, rateLimitProblem } from "./rate_limit.ts";
 import { getLogger } from "@logtape/logtape";
 import type { JobRegistry } from "./registry.ts";
 
@@ -76,6 +77,10 @@ export interface JobAdvert {
   maxConcurrency: number | null;
   /** The job's `priority`, or null (absent from older workers' adverts). */
   priority?: number | null;
+  /** The job's `rateLimit`, or null (absent from older workers' adverts). */
+  rateLimit?: RateLimit | null;
+  /** True when the job has a `rateLimitKey` function. */
+  rateLimitKeyed?: boolean;
 }
 
 /** The adverts of every job of a registry, sorted by name. */
@@ -88,6 +93,8 @@ export function jobAdverts(registry: JobRegistry): JobAdvert[] {
       timeout: job.timeout ?? null,
       maxConcurrency: job.maxConcurrency ?? null,
       priority: job.priority ?? null,
+      rateLimit: job.rateLimit ?? null,
+      rateLimitKeyed: job.rateLimitKey !== undefined,
     };
   });
 }
@@ -112,6 +119,8 @@ function parseJobAdvert(data: unknown): JobAdvert | undefined {
     priority: typeof d.priority === "number" && Number.isInteger(d.priority)
       ? d.priority
       : null,
+    rateLimit: rateLimitProblem(d.rateLimit) ? null : d.rateLimit as RateLimit,
+    rateLimitKeyed: d.rateLimitKeyed === true,
   };
 }
 

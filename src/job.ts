@@ -9,6 +9,7 @@ import { type JobPermissions, permissionsProblem } from "./permissions.ts";
 import { type RetryDelay, retryDelayProblem } from "./retry_delay.ts";
 import { cronError } from "./periodic.ts";
 import { priorityProblem, type QueueOptions } from "./queue_options.ts";
+import { type RateLimit, rateLimitProblem } from "./rate_limit.ts";
 import { runShell, type ShellOptions } from "./shell.ts";
 import {
   type Dict,
@@ -105,6 +106,8 @@ export type JobOptionName =
   | "retryDelay"
   | "maxConcurrency"
   | "priority"
+  | "rateLimit"
+  | "rateLimitKey"
   | "defaultQueue"
   | "doc"
   | "runEvery"
@@ -142,6 +145,8 @@ const JOB_OPTION_KEYS = [
       retryDelay: true,
       maxConcurrency: true,
       priority: true,
+      rateLimit: true,
+      rateLimitKey: true,
       defaultQueue: true,
       doc: true,
       runEvery: true,
@@ -265,6 +270,18 @@ export class Job {
    * 1000, higher first (0 when absent).
    */
   static priority?: number;
+  /**
+   * At most `tasks` starts in any `per` seconds, in the whole cluster (per
+   * queue, and per `rateLimitKey` when the job has one). Tasks over it wait
+   * in their queue, with their priority, for the next free slot.
+   */
+  static rateLimit?: RateLimit;
+  /**
+   * The rate limit key of a task, from its kwargs: each key has a
+   * `rateLimit` of its own (`(kwargs) => String(kwargs.customer)`). A task
+   * queued with a `rateLimitKey` option uses that instead.
+   */
+  static rateLimitKey?: (kwargs: Dict) => string;
   /** The queue of tasks queued without one. */
   static defaultQueue?: string;
   /** What the job does (shown by `jobList`). */
@@ -652,6 +669,17 @@ export function validateJobOptions(name: string, options: JobOptions): void {
   }
   if (options.priority !== undefined && priorityProblem(options.priority)) {
     fail("priority", priorityProblem(options.priority)!);
+  }
+  if (options.rateLimit !== undefined && rateLimitProblem(options.rateLimit)) {
+    fail("rateLimit", rateLimitProblem(options.rateLimit)!);
+  }
+  if (options.rateLimitKey !== undefined) {
+    if (typeof options.rateLimitKey !== "function") {
+      fail("rateLimitKey", "a function from kwargs to a key");
+    }
+    if (options.rateLimit === undefined) {
+      fail("rateLimitKey", "no rateLimitKey without a rateLimit");
+    }
   }
   for (const key of ["maxRetries", "maxConcurrency"] as const) {
     const count = options[key];

@@ -6,6 +6,11 @@
  */
 import { checkKnownKeys } from "./_did_you_mean.ts";
 import { describeValue } from "./errors.ts";
+import {
+  type RateLimit,
+  rateLimitKeyProblem,
+  rateLimitProblem,
+} from "./rate_limit.ts";
 import { retryDelayProblem } from "./retry_delay.ts";
 import { TaskStatus } from "./status.ts";
 import {
@@ -65,6 +70,12 @@ export interface QueueOptions {
    * (`{ duplicate: true, reason: "dedupe", id }`).
    */
   dedupe?: DedupeOptions;
+  /**
+   * The task's rate limit key, instead of the one its job's `rateLimitKey`
+   * function gives: tasks of one key share the job's `rateLimit`. Only for
+   * a job with a `rateLimit`.
+   */
+  rateLimitKey?: string;
 }
 
 /**
@@ -115,7 +126,7 @@ export function taskPriority(task: TaskRecord): number {
 }
 
 /** Every key of {@linkcode QueueOptions}: `tasks.queue` refuses any other. */
-const QUEUE_OPTION_KEYS = [
+export const QUEUE_OPTION_KEYS = [
   "callback",
   "delay",
   "queue",
@@ -124,6 +135,7 @@ const QUEUE_OPTION_KEYS = [
   "priority",
   "id",
   "dedupe",
+  "rateLimitKey",
 ] as const satisfies readonly (keyof QueueOptions)[];
 
 /**
@@ -199,6 +211,26 @@ export function checkQueueOptions(
       metaParams.priority,
     );
   }
+  if (
+    options.rateLimitKey !== undefined &&
+    rateLimitKeyProblem(options.rateLimitKey)
+  ) {
+    fail(
+      "rateLimitKey",
+      rateLimitKeyProblem(options.rateLimitKey)!,
+      options.rateLimitKey,
+    );
+  }
+  if (
+    metaParams?.rateLimit !== undefined &&
+    rateLimitProblem(metaParams.rateLimit)
+  ) {
+    fail(
+      "metaParams.rateLimit",
+      rateLimitProblem(metaParams.rateLimit)!,
+      metaParams.rateLimit,
+    );
+  }
   if (options.id !== undefined || options.dedupe !== undefined) {
     checkUniqueOptions(options, fail);
   }
@@ -251,6 +283,15 @@ export interface JobDefaults {
   maxConcurrency?: number | null;
   /** The priority of tasks queued without one (0 when absent). */
   priority?: number | null;
+  /** Copied into the task's meta (`rateLimit`). */
+  rateLimit?: RateLimit | null;
+  /** Gives a task's rate limit key from its kwargs. */
+  rateLimitKey?: ((kwargs: Dict) => string) | null;
+  /**
+   * True when the job keys its rate limit by a function this process does
+   * not have (a worker's advert): a task must then say its key.
+   */
+  rateLimitKeyed?: boolean;
 }
 
 /**
@@ -286,6 +327,7 @@ export function newTaskRecord(
   const priority = options.priority ?? meta.priority ?? job.priority;
   delete meta.priority;
   if (typeof priority === "number" && priority !== 0) meta.priority = priority;
+  setRateLimit(jobName, kwargs, options, job, meta);
   const queue = options.queue === false
     ? null
     : typeof options.queue === "string"
@@ -308,4 +350,55 @@ export function newTaskRecord(
   // Only a traced queue has one: untraced records stay as they were.
   if (options.traceparent) record.traceparent = options.traceparent;
   return record;
+}
+
+/**
+ * Writes the job's rate limit and the task's key into `meta`; throws a
+ * TypeError when a key is given for a job without a limit, when the job's
+ * key function fails or gives a bad key, or when the key cannot be known.
+ */
+function setRateLimit(
+  jobName: string,
+  kwargs: Dict,
+  options: NewTaskOptions,
+  job: JobDefaults,
+  meta: Dict,
+): void {
+  const limit = meta.rateLimit ?? job.rateLimit;
+  if (!limit) {
+    if (options.rateLimitKey !== undefined) {
+      throw new TypeError(
+        `Cannot queue task as 'rateLimitKey' needs a job with a rateLimit: job '${jobName}' has none, got ${
+          describeValue(options.rateLimitKey)
+        }`,
+      );
+    }
+    return;
+  }
+  meta.rateLimit = limit;
+  let key = options.rateLimitKey;
+  if (key === undefined && job.rateLimitKey) {
+    try {
+      key = job.rateLimitKey(kwargs);
+    } catch (error) {
+      throw new TypeError(
+        `Cannot queue task as the 'rateLimitKey' function of job '${jobName}' failed: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      );
+    }
+    const problem = rateLimitKeyProblem(key);
+    if (problem) {
+      throw new TypeError(
+        `Cannot queue task as the 'rateLimitKey' function of job '${jobName}' must return ${problem}: got ${
+          describeValue(key)
+        }`,
+      );
+    }
+  } else if (key === undefined && job.rateLimitKeyed) {
+    throw new TypeError(
+      `Cannot queue task as job '${jobName}' keys its rate limit by a function this process does not have: pass the 'rateLimitKey' option`,
+    );
+  }
+  if (key !== undefined) meta.rateLimitKey = key;
 }

@@ -14,6 +14,7 @@ import {
   validateJobOptions,
 } from "./job.ts";
 import { isPeriodic } from "./periodic.ts";
+import type { RateLimit } from "./rate_limit.ts";
 
 /** What `jobList` reports of a job. */
 export interface JobInfo {
@@ -32,6 +33,11 @@ export interface JobInfo {
   type: "regular" | "periodic";
   /** The priority of its tasks queued without one, or null when unset. */
   priority: number | null;
+  /**
+   * Its `rateLimit` (`{ tasks, per }`), or null when unset; `keyed` when it
+   * has a `rateLimitKey` function.
+   */
+  rateLimit: (RateLimit & { keyed: boolean }) | null;
 }
 
 /** The module each job loaded by `loadRegistry` came from. */
@@ -92,6 +98,9 @@ export class JobRegistry {
         mode: modeName(cls.concurrency ?? Concurrency.ASYNC_IO),
         type: isPeriodic(cls) ? "periodic" : "regular",
         priority: cls.priority ?? null,
+        rateLimit: cls.rateLimit
+          ? { ...cls.rateLimit, keyed: cls.rateLimitKey !== undefined }
+          : null,
       }]];
     });
   }

@@ -150,13 +150,13 @@ Deno.test("job() refuses an unknown option, naming it and the known ones", () =>
   assert.throws(
     () =>
       job(
-        { name: "x", rateLimit: { tasks: 10, per: 1 } } as never,
+        { name: "x", throttle: { tasks: 10, per: 1 } } as never,
         () => 1,
       ),
     {
       name: "TypeError",
       message:
-        "Unknown option 'rateLimit' of job 'x'; known options: name, concurrency, timeout, maxRetries, retryDelay, maxConcurrency, priority, defaultQueue, doc, runEvery, anchor, cron, schema, permissions",
+        "Unknown option 'throttle' of job 'x'; known options: name, concurrency, timeout, maxRetries, retryDelay, maxConcurrency, priority, rateLimit, rateLimitKey, defaultQueue, doc, runEvery, anchor, cron, schema, permissions",
     },
   );
   assert.throws(

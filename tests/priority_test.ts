@@ -368,6 +368,7 @@ Deno.test("priority (sqlite): a file of schema version 3 gets the column, 0 for 
   const db = new DatabaseSync(path);
   db.exec(
     `DROP INDEX tasks_claim; ALTER TABLE tasks DROP COLUMN priority;
+     ALTER TABLE tasks DROP COLUMN rate_limit;
      CREATE INDEX tasks_claim ON tasks (queue, state, due_at, seq);
      PRAGMA user_version = 3;`,
   );
@@ -388,7 +389,7 @@ Deno.test("priority (sqlite): a file of schema version 3 gets the column, 0 for 
     user_version: number;
   };
   check.close();
-  assert.equal(user_version, 4);
+  assert.equal(user_version, 5);
 });
 
 Deno.test("priority: a bad priority is refused, naming the option and the value", () => {

@@ -18,6 +18,7 @@ Deno.test("redis keys: every key and channel of a namespace", () => {
   assert.equal(keys.id("a1"), "pq:id:a1");
   assert.equal(keys.channel("task"), "pq:task");
   assert.equal(keys.lock("beat"), "pq:lock:beat");
+  assert.equal(keys.group("chord-1"), "pq:group:{chord-1}");
   assert.equal(keys.waiting, "pq:waiting");
   assert.equal(keys.queues, "pq:queues");
   assert.equal(keys.inbox("w1"), "pq:inbox:w1");

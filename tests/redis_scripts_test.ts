@@ -482,6 +482,11 @@ Deno.test("every store method calls its script with the names of its header", as
   assert.equal(await store.flush(["gone"]), 1);
   t += 3600;
   assert.ok(!(await store.queueNames()).includes("gone"));
+  const settled = task({ status: TaskStatus.REVOKED, result: "never ran" });
+  assert.equal(await store.settle(settled), true);
+  assert.equal(await store.settle(settled), false);
+  assert.equal(await store.joinGroup("g", 1, 2, "b"), undefined);
+  assert.deepEqual(await store.joinGroup("g", 0, 2, "a"), ["a", "b"]);
   // Every script ran: the server has each one, as the store sent it.
   const shas = await Promise.all(SCRIPTS.map((script) => sha1(script.source)));
   const loaded = await redis.cli("SCRIPT", "EXISTS", ...shas);

@@ -33,12 +33,17 @@ export const jobsCommand: Command = {
       return 0;
     }
     io.out(table([
-      ["JOB", "TYPE", "MODE", "PRIORITY", "DOC"],
+      ["JOB", "TYPE", "MODE", "PRIORITY", "RATE LIMIT", "DOC"],
       ...jobs.map(([name, info]) => [
         name,
         info.type,
         info.mode,
         info.priority === null ? "-" : String(info.priority),
+        info.rateLimit === null
+          ? "-"
+          : `${info.rateLimit.tasks}/${info.rateLimit.per}s${
+            info.rateLimit.keyed ? " per key" : ""
+          }`,
         (info.doc ?? "").split("\n")[0].trim(),
       ]),
     ]));

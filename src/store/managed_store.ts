@@ -138,6 +138,12 @@ function wrapStore(store: Store, manager: Manager): Store {
       await tellState(report.changed);
       return report;
     },
+    async settle(record: TaskRecord): Promise<boolean> {
+      const written = await store.settle(record);
+      // Refused: nothing was written, nor published.
+      if (written) await tell([task("done", record)]);
+      return written;
+    },
     async revoke(id: string): Promise<RevokeOutcome> {
       const outcome = await store.revoke(id);
       if (outcome === "revoked") {

@@ -9,8 +9,11 @@
  * - Two names are also built by the Lua scripts from the namespace they are
  *   given (`claim.lua`, `enqueue.lua`): `waiting` and `inbox`. Change them
  *   there too, or a worker waiting on a single server is never handed tasks.
- *   `enqueue_unique.lua` builds another queue's keys as `queueKeys` does
- *   (to find a task of the same id there): change them there too.
+ *   `enqueue_unique.lua` and `settle.lua` build another queue's keys as
+ *   `queueKeys` does (to find a task of the same id there): change them
+ *   there too.
+ * - `_helpers.lua` builds the rate limit windows of a queue from its
+ *   `limits` key: `<limits>:rate:<job>[\n<key>]` (same hash tag).
  * - Data already in Redis is read by these names: changing one is a change
  *   of the store's format.
  * @module
@@ -27,6 +30,11 @@ export interface RedisKeys {
   channel(name: string): string;
   /** STRING: the holder of a named lock. */
   lock(name: string): string;
+  /**
+   * HASH member index → encoded value: the members of a group recorded so
+   * far (`joinGroup`), kept `resultTtl` after the last one.
+   */
+  group(name: string): string;
   /** HASH waiter id → registration of a worker waiting for tasks. */
   readonly waiting: string;
   /** LIST: the tasks handed over to a waiter, under their leases. */
@@ -55,6 +63,7 @@ export function redisKeys(namespace: string): RedisKeys {
     id: (id) => `${prefix}id:${id}`,
     channel: (name) => `${prefix}${name}`,
     lock: (name) => `${prefix}lock:${name}`,
+    group: (name) => `${prefix}group:{${name}}`,
     waiting: `${prefix}waiting`,
     queues: `${prefix}queues`,
     inbox: (waiter) => `${prefix}inbox:${waiter}`,

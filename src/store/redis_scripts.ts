@@ -21,7 +21,8 @@
  *   `*<event>\n<list>` for many of one event.
  * - A queue's `search` index holds exactly the ids that have a record in
  *   its `tasks` or `done` hash: the script that writes a new record adds
- *   it (`enqueue` in `_helpers.lua`: one ZADD a task), each script that
+ *   it (`enqueue` in `_helpers.lua`, and `settle.lua` for a record that
+ *   was never queued: one ZADD a task), each script that
  *   drops records removes them (`expired.lua`, `flush.lua`: one ZREM a
  *   batch), in the same transition.
  * @module
@@ -37,6 +38,7 @@ import expired from "./lua/expired.lua" with { type: "text" };
 import finish from "./lua/finish.lua" with { type: "text" };
 import flush from "./lua/flush.lua" with { type: "text" };
 import forgetQueue from "./lua/forget_queue.lua" with { type: "text" };
+import joinGroup from "./lua/join_group.lua" with { type: "text" };
 import pause from "./lua/pause.lua" with { type: "text" };
 import progress from "./lua/progress.lua" with { type: "text" };
 import release from "./lua/release.lua" with { type: "text" };
@@ -44,6 +46,7 @@ import releaseLock from "./lua/release_lock.lua" with { type: "text" };
 import renew from "./lua/renew.lua" with { type: "text" };
 import resume from "./lua/resume.lua" with { type: "text" };
 import revoke from "./lua/revoke.lua" with { type: "text" };
+import settle from "./lua/settle.lua" with { type: "text" };
 import {
   loadScript,
   type LuaScript,
@@ -100,6 +103,7 @@ export const LUA_FILES: Readonly<Record<string, string>> = {
   "finish.lua": finish,
   "flush.lua": flush,
   "forget_queue.lua": forgetQueue,
+  "join_group.lua": joinGroup,
   "pause.lua": pause,
   "progress.lua": progress,
   "release.lua": release,
@@ -107,6 +111,7 @@ export const LUA_FILES: Readonly<Record<string, string>> = {
   "renew.lua": renew,
   "resume.lua": resume,
   "revoke.lua": revoke,
+  "settle.lua": settle,
 };
 
 /** What the scripts are loaded with: the queue's keys, the helpers. */
@@ -153,6 +158,10 @@ export const FORGET_QUEUE: LuaScript = load("forget_queue.lua");
 export const PAUSE: LuaScript = load("pause.lua");
 /** Resumes a paused queue and wakes a worker waiting on it. */
 export const RESUME: LuaScript = load("resume.lua");
+/** Stores the final record of a task that never ran, unless its id is stored. */
+export const SETTLE: LuaScript = load("settle.lua");
+/** Records a member of a group; answers with all values once all are there. */
+export const JOIN_GROUP: LuaScript = load("join_group.lua");
 
 /** Every script of the store. */
 export const SCRIPTS: readonly LuaScript[] = [
@@ -173,6 +182,8 @@ export const SCRIPTS: readonly LuaScript[] = [
   FORGET_QUEUE,
   PAUSE,
   RESUME,
+  SETTLE,
+  JOIN_GROUP,
 ];
 
 /**

@@ -34,6 +34,7 @@ import {
   RedisConnectionError,
   type RedisReply,
 } from "./redis_client.ts";
+import { taskRateLimit } from "../rate_limit.ts";
 import { type DedupeOptions, taskPriority } from "../queue_options.ts";
 import { TaskStatus } from "../status.ts";
 import {
@@ -68,6 +69,7 @@ import {
   FINISH,
   FLUSH,
   FORGET_QUEUE,
+  JOIN_GROUP,
   PAUSE,
   PROGRESS,
   type QueueKeys,
@@ -77,8 +79,10 @@ import {
   RENEW,
   RESUME,
   REVOKE,
+  SETTLE,
 } from "./redis_scripts.ts";
 import { checkQueueName } from "./_queue_name.ts";
+import { checkGroupJoin, checkSettled, memberValue } from "./_settle_join.ts";
 import { type RedisKeys, redisKeys } from "./redis_keys.ts";
 import type {
   ChannelMessage,
@@ -387,11 +391,6 @@ export class RedisStore implements Store {
   }
 
   /**
-   * The `limit` argument of the scripts that queue a task: its job's
-   * maxConcurrency ('' for none), then a tab and its priority when it has
-   * one (kept together in the queue's `limits` hash); '' for neither.
-   */
-  /**
    * What the scripts that queue a task (`enqueue`, `enqueue_unique`, and
    * `finish` for a retry, whose fields it prefixes with `retry`) are told
    * of it, with its encoded record.
@@ -407,6 +406,13 @@ export class RedisStore implements Store {
     };
   }
 
+  /**
+   * The `limit` argument of the scripts that queue a task: its job's
+   * maxConcurrency ('' for none), then a tab and its priority when it has
+   * one, then a tab and its rate limit (tasks, per and key, tab-separated)
+   * when it has one, its priority '' then if it has none (kept together in
+   * the queue's `limits` hash; see `_helpers.lua`); '' for none of them.
+   */
   #limitOf(task: TaskRecord): string {
     const limit = task.meta.maxConcurrency;
     const text =
@@ -414,6 +420,12 @@ export class RedisStore implements Store {
         ? String(limit)
         : "";
     const priority = taskPriority(task);
+    const rate = taskRateLimit(task);
+    if (rate) {
+      return `${text}\t${
+        priority || ""
+      }\t${rate.tasks}\t${rate.per}\t${rate.key}`;
+    }
     return priority === 0 ? text : `${text}\t${priority}`;
   }
 
@@ -1029,6 +1041,110 @@ export class RedisStore implements Store {
       }
     }
     return report;
+  }
+
+  /**
+   * One script on the task's queue (`settle.lua`), which on a single
+   * server also looks in the queue the id index names, and writes what a
+   * finished task leaves (its id index key too); the queue is registered
+   * with it, so that searches find the record. On a Cluster, where the
+   * script sees one queue's slot, another queue is looked in first through
+   * the index (not in the same step), and the index key is written once the
+   * record is, as `enqueueUnique` does.
+   */
+  async settle(task: TaskRecord): Promise<boolean> {
+    const queue = checkSettled(task);
+    const indexKey = this.#idKey(task.id);
+    if (this.#cluster) {
+      const owner = await this.#send(this.#client, ["GET", indexKey]);
+      if (
+        owner !== null && String(owner) !== queue && await this.get(task.id)
+      ) return false;
+    }
+    const record = this.#encode(task);
+    const now = this.#now();
+    // Found by id until its retention ends, as a finished task's key.
+    const indexTtl = String(Math.ceil(this.#resultTtl) + 60);
+    const args = {
+      now,
+      channel: this.#channel("task"),
+      queue,
+      namespace: this.#cluster ? "" : this.#namespace,
+      id: task.id,
+      queued: task.timeQueued,
+      record,
+      expires: now + this.#resultTtl,
+      indexTtl,
+    };
+    const keys = {
+      ...this.#keys(queue),
+      indexes: this.#cluster ? [] : [indexKey],
+    };
+    // A connection lost with the script in flight: sent again, and our own
+    // record found there means the first one landed.
+    for (let attempt = 1;; attempt++) {
+      let reply: Reply;
+      try {
+        [, reply] = await Promise.all([
+          this.#register(queue),
+          this.#run(SETTLE, keys, args),
+        ]);
+      } catch (error) {
+        if (attempt > 1 || !isLostInFlight(error)) throw error;
+        continue;
+      }
+      if (typeof reply !== "number") {
+        return attempt > 1 && Buffer.isBuffer(reply) && reply.equals(record);
+      }
+      if (this.#cluster) {
+        await this.#send(this.#client, [
+          "SET",
+          indexKey,
+          queue,
+          "EX",
+          indexTtl,
+        ]);
+      }
+      return true;
+    }
+  }
+
+  /**
+   * One script on the group's HASH (`join_group.lua`, one key: any slot of
+   * a Cluster). Sent again when the connection is lost with it in flight:
+   * recording an index twice keeps the first value and answers the same.
+   */
+  async joinGroup(
+    group: string,
+    index: number,
+    total: number,
+    value: unknown,
+  ): Promise<unknown[] | undefined> {
+    checkGroupJoin(group, index, total);
+    const args = {
+      index,
+      total,
+      value: this.#encode(memberValue(value)),
+      // EXPIRE 0 would drop the group at once: a second at least.
+      ttl: Math.max(1, Math.ceil(this.#resultTtl)),
+    };
+    for (let attempt = 1;; attempt++) {
+      let reply: Reply;
+      try {
+        reply = await this.#run(
+          JOIN_GROUP,
+          { group: this.#layout.group(group) },
+          args,
+        );
+      } catch (error) {
+        if (attempt > 1 || !isLostInFlight(error)) throw error;
+        continue;
+      }
+      if (!Array.isArray(reply)) return undefined;
+      return reply.map((bytes) =>
+        this.#codec.decode(toBytes(bytes as Buffer | string))
+      );
+    }
   }
 
   async revoke(id: string): Promise<RevokeOutcome> {

@@ -92,6 +92,21 @@ export class SplitStore implements Store {
     return this.#broker.reclaim(maxRedeliveries, queues);
   }
 
+  /** A record beside the tasks it may share an id with: the broker's. */
+  settle(task: TaskRecord): Promise<boolean> {
+    return this.#broker.settle(task);
+  }
+
+  // Groups live beside the tasks whose results they gather.
+  joinGroup(
+    group: string,
+    index: number,
+    total: number,
+    value: unknown,
+  ): Promise<unknown[] | undefined> {
+    return this.#broker.joinGroup(group, index, total, value);
+  }
+
   revoke(id: string): Promise<RevokeOutcome> {
     return this.#broker.revoke(id);
   }

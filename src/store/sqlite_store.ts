@@ -24,6 +24,7 @@ import {
 import { type Codec, codecFor } from "../codec.ts";
 import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
 import { type DedupeOptions, taskPriority } from "../queue_options.ts";
+import { RATE_LIMIT_PER_MAX, taskRateLimit } from "../rate_limit.ts";
 import { TaskStatus } from "../status.ts";
 import {
   parseTaskRecord,
@@ -40,6 +41,7 @@ import {
   type StoreEnding,
 } from "./_reasons.ts";
 import { checkQueueName } from "./_queue_name.ts";
+import { checkGroupJoin, checkSettled, memberValue } from "./_settle_join.ts";
 import type {
   ChannelMessage,
   Claim,
@@ -69,12 +71,13 @@ import {
  * Bumped when the schema changes (1 was the skeleton's, without `seq`; 2 had
  * no `time_queued` and `status`, which a file of version 2 gets on open; 3
  * had no `priority`, which files of versions 2 and 3 get on open, 0 for
- * every row, with the claim index that orders by it).
+ * every row, with the claim index that orders by it; 4 had no `rate_limit`,
+ * which files of versions 2 to 4 get on open, null for every row).
  * A new table needs no bump: `SCHEMA` adds it on every open, and an older
  * pq leaves it alone (`paused_queues`: an older worker does not honour a
  * pause).
  */
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 /** Seconds events are kept for subscribers of other processes. */
 const EVENT_RETENTION_SECONDS = 60;
 /**
@@ -105,6 +108,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   status INTEGER NOT NULL DEFAULT 0,
   max_concurrency INTEGER,
   priority INTEGER NOT NULL DEFAULT 0,
+  rate_limit TEXT,
   lease_token TEXT,
   lease_until REAL,
   redeliveries INTEGER NOT NULL DEFAULT 0,
@@ -139,11 +143,26 @@ CREATE TABLE IF NOT EXISTS dedupe_keys (
   PRIMARY KEY (queue, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dedupe_keys_expiry ON dedupe_keys (expires_at);
+CREATE TABLE IF NOT EXISTS group_members (
+  grp TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  value BLOB NOT NULL,
+  expires_at REAL NOT NULL,
+  PRIMARY KEY (grp, idx)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS group_members_expiry
+  ON group_members (expires_at);
 CREATE TABLE IF NOT EXISTS workers (
   name TEXT PRIMARY KEY,
   until REAL NOT NULL,
   status BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS rate_starts (
+  queue TEXT NOT NULL,
+  bucket TEXT NOT NULL,
+  at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rate_starts_window ON rate_starts (queue, bucket, at);
 CREATE TABLE IF NOT EXISTS paused_queues (
   queue TEXT PRIMARY KEY,
   since REAL NOT NULL
@@ -159,6 +178,7 @@ interface TaskRow {
   state: "queued" | "running" | "finished";
   due_at: number;
   max_concurrency: number | null;
+  rate_limit: string | null;
   redeliveries: number;
   revoke_requested: number;
   status: number;
@@ -168,7 +188,13 @@ interface TaskRow {
 /** A claim candidate: no payload, read only for the ones taken. */
 type Candidate = Pick<
   TaskRow,
-  "rowid" | "id" | "name" | "max_concurrency" | "redeliveries" | "status"
+  | "rowid"
+  | "id"
+  | "name"
+  | "max_concurrency"
+  | "rate_limit"
+  | "redeliveries"
+  | "status"
 >;
 
 /** A stored record, or why it cannot be read. */
@@ -222,7 +248,7 @@ const NOT_PAUSED =
   "NOT EXISTS (SELECT 1 FROM paused_queues WHERE paused_queues.queue = ?1)";
 
 const ROW_COLUMNS =
-  "rowid, id, name, queue, state, due_at, max_concurrency, redeliveries, revoke_requested, status, payload";
+  "rowid, id, name, queue, state, due_at, max_concurrency, rate_limit, redeliveries, revoke_requested, status, payload";
 
 /** The statements, prepared once. */
 function prepare(db: DatabaseSync) {
@@ -232,9 +258,9 @@ function prepare(db: DatabaseSync) {
     insert: sql(
       `INSERT INTO tasks
        (id, name, queue, state, due_at, seq, max_concurrency, priority,
-       time_queued, status, payload)
+       rate_limit, time_queued, status, payload)
        VALUES (?, ?, ?, 'queued', ?,
-       coalesce((SELECT max(rowid) FROM tasks), 0) + 1, ?, ?, ?, ?, ?)`,
+       coalesce((SELECT max(rowid) FROM tasks), 0) + 1, ?, ?, ?, ?, ?, ?)`,
     ),
     // The claim index is ordered by priority, then due time: the statements
     // below go one priority at a time (the queued ones come from
@@ -249,7 +275,8 @@ function prepare(db: DatabaseSync) {
     // its term is looked up once a statement, and only when the queue has
     // a row to give (SQLite runs the subquery once, at the first row).
     candidates: sql(
-      `SELECT rowid, id, name, max_concurrency, redeliveries, status FROM tasks
+      `SELECT rowid, id, name, max_concurrency, rate_limit, redeliveries, status
+       FROM tasks
        WHERE queue = ?1 AND state = 'queued' AND priority = ?4
        AND due_at <= ?2 AND ${NOT_PAUSED} ORDER BY due_at, seq LIMIT ?3`,
     ),
@@ -261,6 +288,22 @@ function prepare(db: DatabaseSync) {
       `SELECT min(due_at) AS due FROM tasks WHERE queue = ?1
        AND state = 'queued' AND priority = ?2 AND ${NOT_PAUSED}`,
     ),
+    // The starts of a rate limit bucket in its window (see `#rateSlot`).
+    rateForget: sql(
+      `DELETE FROM rate_starts WHERE queue = ? AND bucket = ? AND at <= ?`,
+    ),
+    rateCount: sql(
+      `SELECT count(*) AS n FROM rate_starts WHERE queue = ? AND bucket = ?`,
+    ),
+    rateStart: sql(
+      `INSERT INTO rate_starts (queue, bucket, at) VALUES (?, ?, ?)`,
+    ),
+    rateNth: sql(
+      `SELECT at FROM rate_starts WHERE queue = ? AND bucket = ?
+       ORDER BY at LIMIT 1 OFFSET ?`,
+    ),
+    rateExpired: sql(`DELETE FROM rate_starts WHERE at <= ?`),
+    park: sql(`UPDATE tasks SET due_at = ? WHERE rowid = ?`),
     dataVersion: sql(`PRAGMA data_version`),
     payload: sql(`SELECT payload FROM tasks WHERE rowid = ?`),
     runningOf: sql(
@@ -392,6 +435,35 @@ function prepareUnique(db: DatabaseSync) {
 }
 
 /**
+ * The statements of `joinGroup` (and of pruning its groups), prepared when
+ * first needed. The rows of a group share one `expires_at`, moved on by
+ * every join: a group is kept `resultTtl` after its last record.
+ */
+function prepareGroups(db: DatabaseSync) {
+  const sql = (text: string) => db.prepare(text);
+  return {
+    dropExpired: sql(
+      `DELETE FROM group_members WHERE grp = ? AND expires_at < ?`,
+    ),
+    join: sql(
+      `INSERT OR IGNORE INTO group_members (grp, idx, value, expires_at)
+       VALUES (?, ?, ?, ?)`,
+    ),
+    keep: sql(`UPDATE group_members SET expires_at = ? WHERE grp = ?`),
+    // Members of this total only: a caller that gave another total before
+    // does not make a group look complete.
+    count: sql(
+      `SELECT count(*) AS n FROM group_members WHERE grp = ? AND idx < ?`,
+    ),
+    values: sql(
+      `SELECT value FROM group_members WHERE grp = ? AND idx < ?
+       ORDER BY idx`,
+    ),
+    prune: sql(`DELETE FROM group_members WHERE expires_at < ?`),
+  } satisfies Record<string, StatementSync>;
+}
+
+/**
  * The embedded SQLite store. Open it with {@linkcode SqliteStore.open}.
  *
  * @example
@@ -440,6 +512,8 @@ export class SqliteStore implements Store {
   readonly #taskEvents = new Map<string, Uint8Array[]>();
   /** The statements of `enqueueUnique`, prepared on first use. */
   #uniqueSql?: ReturnType<typeof prepareUnique>;
+  /** The statements of `joinGroup`, prepared on first use. */
+  #groupSql?: ReturnType<typeof prepareGroups>;
   /** The statements of searches, prepared once per shape of query. */
   readonly #searches = new Map<string, StatementSync>();
   #lastPrune: number;
@@ -469,8 +543,7 @@ export class SqliteStore implements Store {
           "PRAGMA user_version",
         ).get() as { user_version: number };
         if (
-          version !== 0 && version !== 2 && version !== 3 &&
-          version !== SCHEMA_VERSION
+          version !== 0 && !(version >= 2 && version <= SCHEMA_VERSION)
         ) {
           throw new Error(
             `the file has schema version ${version}, this pq reads version ${SCHEMA_VERSION}`,
@@ -478,6 +551,9 @@ export class SqliteStore implements Store {
         }
         if (version === 2) this.#addSearchColumns();
         if (version === 2 || version === 3) this.#addPriorityColumn();
+        if (version >= 2 && version <= 4) {
+          this.#db.exec("ALTER TABLE tasks ADD COLUMN rate_limit TEXT");
+        }
         this.#db.exec(SCHEMA);
         this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
       });
@@ -670,6 +746,7 @@ export class SqliteStore implements Store {
         task.timeQueued + task.delay,
         concurrencyLimit(task),
         taskPriority(task),
+        rateLimitColumn(task),
         task.timeQueued,
         task.status,
         payload,
@@ -767,6 +844,7 @@ export class SqliteStore implements Store {
     // once, then kept up to date with this batch.
     const running = new Map<string, number>();
     const leaseUntil = now + request.leaseSeconds;
+    const windows = new RateWindows(this.#sql, now);
     for (const queue of request.queues) {
       const wanted = request.max - claims.length;
       if (wanted <= 0) break;
@@ -794,6 +872,14 @@ export class SqliteStore implements Store {
             running.set(row.name, count);
           }
           if (count >= row.max_concurrency) continue;
+        }
+        if (row.rate_limit !== null) {
+          const slot = windows.take(queue, row.rate_limit);
+          // Over its limit: it waits, as a delayed task, for its slot.
+          if (slot !== undefined) {
+            this.#sql.park.run(slot, row.rowid);
+            continue;
+          }
         }
         const count = running.get(row.name);
         if (count !== undefined) running.set(row.name, count + 1);
@@ -1044,9 +1130,14 @@ export class SqliteStore implements Store {
         }
         this.#sql.dropFinished.run(now);
         (this.#uniqueSql ??= prepareUnique(this.#db)).prune.run(now);
+        (this.#groupSql ??= prepareGroups(this.#db)).prune.run(now);
         // Not at every reclaim: each prune that deletes is a commit, and a
         // commit wakes every process.
-        if (now - this.#lastPrune >= PRUNE_EVERY_SECONDS) this.#pruneEvents();
+        if (now - this.#lastPrune >= PRUNE_EVERY_SECONDS) {
+          // Starts older than the longest window count for no bucket.
+          this.#sql.rateExpired.run(now - RATE_LIMIT_PER_MAX);
+          this.#pruneEvents();
+        }
         return report;
       });
       if (report.redelivered) this.#wake();
@@ -1067,6 +1158,60 @@ export class SqliteStore implements Store {
     } catch {
       // Busy: the next reclaim tries again.
     }
+  }
+
+  /**
+   * One transaction: the id's row (a finished one past its retention is
+   * deleted, as `enqueueUnique` does), then the row of the record, written
+   * as a finished task's (the insert, then the end of `#end`).
+   */
+  settle(task: TaskRecord): Promise<boolean> {
+    return this.#async(() => {
+      checkSettled(task);
+      const payload = this.#codec.encode(task);
+      this.#uniqueSql ??= prepareUnique(this.#db);
+      return this.#transaction(() => {
+        const now = this.#now();
+        if (this.#storedRow(task.id, now)) return false;
+        this.#insert(task, payload);
+        const { rowid } = this.#sql.byId.get(task.id) as { rowid: number };
+        this.#sql.end.run(now + this.#resultTtl, task.status, payload, rowid);
+        this.#taskEvent("done", payload);
+        return true;
+      });
+    });
+  }
+
+  /**
+   * One transaction: the group's rows past their retention go (a group
+   * kept no longer starts again), the member's row is added unless its
+   * index is there, every row of the group is kept `resultTtl` from now,
+   * and the values are read once all members are there.
+   */
+  joinGroup(
+    group: string,
+    index: number,
+    total: number,
+    value: unknown,
+  ): Promise<unknown[] | undefined> {
+    return this.#async(() => {
+      checkGroupJoin(group, index, total);
+      const bytes = this.#codec.encode(memberValue(value));
+      const sql = this.#groupSql ??= prepareGroups(this.#db);
+      const rows = this.#transaction(() => {
+        const now = this.#now();
+        const expires = now + this.#resultTtl;
+        sql.dropExpired.run(group, now);
+        sql.join.run(group, index, bytes, expires);
+        sql.keep.run(expires, group);
+        const { n } = sql.count.get(group, total) as { n: number };
+        if (n < total) return undefined;
+        return sql.values.all(group, total) as unknown[] as {
+          value: Uint8Array;
+        }[];
+      });
+      return rows?.map((row) => this.#codec.decode(row.value));
+    });
   }
 
   async revoke(id: string): Promise<RevokeOutcome> {
@@ -1656,6 +1801,55 @@ function queueOf(task: TaskRecord): string {
     );
   }
   return task.queue;
+}
+
+/**
+ * The `rate_limit` column of a task: `<tasks>\t<per>\t<bucket>`, or null
+ * when it has no limit (see `rate_limit.ts`).
+ */
+function rateLimitColumn(task: TaskRecord): string | null {
+  const limit = taskRateLimit(task);
+  return limit ? `${limit.tasks}\t${limit.per}\t${limit.bucket}` : null;
+}
+
+/**
+ * The rate limit windows of one claim: the starts of each bucket in the
+ * last `per` seconds, read once a claim. A start is taken while a bucket
+ * has fewer than `tasks`; past that, the n-th task held back in the claim
+ * is given the time its slot opens: the (n mod tasks)-th oldest start plus
+ * `per` (plus `per` for each full round of held tasks), so the tasks held
+ * back wait in order and come back one a slot, not all at once.
+ */
+class RateWindows {
+  readonly #buckets = new Map<string, { count: number; held: number }>();
+  constructor(
+    readonly sql: ReturnType<typeof prepare>,
+    readonly now: number,
+  ) {}
+
+  /** Takes a start (undefined), or says when the task's slot opens. */
+  take(queue: string, column: string): number | undefined {
+    const [tasks, per, bucket] = column.split("\t", 3);
+    const limit = Number(tasks), window = Number(per);
+    const name = `${queue}\n${bucket}`;
+    let state = this.#buckets.get(name);
+    if (!state) {
+      this.sql.rateForget.run(queue, bucket, this.now - window);
+      const { n } = this.sql.rateCount.get(queue, bucket) as { n: number };
+      state = { count: n, held: 0 };
+      this.#buckets.set(name, state);
+    }
+    if (state.count < limit) {
+      state.count++;
+      this.sql.rateStart.run(queue, bucket, this.now);
+      return undefined;
+    }
+    const held = state.held++;
+    const { at } = this.sql.rateNth.get(queue, bucket, held % limit) as {
+      at: number;
+    };
+    return at + window * (Math.floor(held / limit) + 1);
+  }
 }
 
 /** The task's `meta.maxConcurrency` when it is a whole number > 0. */

@@ -208,7 +208,10 @@ export interface Store extends AsyncDisposable {
    * come first, and tasks of one priority first in, first out; a task put
    * back (released, redelivered, retried) keeps its priority. A task whose
    * `meta.maxConcurrency` is reached (counting running tasks of the same job
-   * name with live leases) is skipped and stays queued. Resolves with an
+   * name with live leases) is skipped and stays queued. A task with a
+   * `meta.rateLimit` starts only while its bucket (see `rate_limit.ts`) had
+   * fewer than `tasks` starts in the last `per` seconds; else it is parked:
+   * it stays queued, due at the time its slot opens. Resolves with an
    * empty list when nothing is due.
    */
   claim(request: ClaimRequest): Promise<Claim[]>;
@@ -263,6 +266,33 @@ export interface Store extends AsyncDisposable {
     maxRedeliveries: number,
     queues?: readonly string[],
   ): Promise<ReclaimReport>;
+
+  /**
+   * Stores the final record of a task that never ran (a workflow member
+   * revoked or failed before it was queued), unless a task of its id is
+   * stored (queued, running, or finished within its retention, in any
+   * queue), in one atomic step; then publishes `done` (channel `task`) with
+   * it. The record is kept `resultTtl` seconds, found by `get` and
+   * `searchTasks`, and never claimed. Resolves true when it was written,
+   * false when a task of that id was there (nothing is written then).
+   */
+  settle(task: TaskRecord): Promise<boolean>;
+
+  /**
+   * Records `value` as member `index` (0 <= index < total) of the group
+   * named `group`, in one atomic step, and resolves with the values of all
+   * members in index order once all `total` are recorded, else undefined.
+   * Recording an index again keeps the first value (a member that ran
+   * twice) and answers the same way, so every call after the last new
+   * member gets the whole list. The group is kept `resultTtl` seconds after
+   * its last record. Throws a `TypeError` on a bad index or total.
+   */
+  joinGroup(
+    group: string,
+    index: number,
+    total: number,
+    value: unknown,
+  ): Promise<unknown[] | undefined>;
 
   /** Revokes a task by id (see {@linkcode RevokeOutcome}). */
   revoke(id: string): Promise<RevokeOutcome>;

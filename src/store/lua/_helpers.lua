@@ -70,18 +70,30 @@ end
 -- stay exact: |score| < 1001 * 2^40 < 2^53. A score < 0 is a priority above
 -- 0, one > 0 below. The priority is kept in `limits` with the concurrency
 -- limit, so that a task put back (a release, a redelivery, a delayed task
--- now due) goes back with it, and a task that has neither costs nothing:
--- `limits` holds id -> '<maxConcurrency>\t<job name>', then '\t<priority>'
--- when it has one ('' as the limit when it has none); its field '#seq' (no
+-- now due) goes back with it, and a task that has none of them costs
+-- nothing: `limits` holds id -> '<maxConcurrency>\t<job name>', then
+-- '\t<priority>' when it has one, then '\t<tasks>\t<per>\t<key>' when it
+-- has a rate limit ('' for each part it has not); its field '#seq' (no
 -- task id has a '#') counts the seq of `prio`.
 local PRIO_STEP = 1099511627776
--- The limit (a number, or nil for none), the job name and the priority (its
--- text, or nil for none) of an entry of `limits`.
+-- The limit (a number, or nil for none), the job name, the priority (its
+-- text, or nil for none) and the rate limit ({tasks, per, bucket}, or nil)
+-- of an entry of `limits`.
 local function parse_limit(value)
-  local tab = string.find(value, '\t', 1, true)
-  local tab2 = string.find(value, '\t', tab + 1, true)
-  local name = string.sub(value, tab + 1, tab2 and tab2 - 1 or -1)
-  return tonumber(string.sub(value, 1, tab - 1)), name, tab2 and string.sub(value, tab2 + 1) or nil
+  local fields, at = {}, 1
+  while true do
+    local tab = string.find(value, '\t', at, true)
+    fields[#fields + 1] = string.sub(value, at, tab and tab - 1 or -1)
+    if not tab then break end
+    at = tab + 1
+  end
+  local name, priority, rate = fields[2], fields[3], nil
+  if priority == '' then priority = nil end
+  if fields[6] then
+    rate = {tonumber(fields[4]), tonumber(fields[5]),
+      fields[6] == '' and name or name .. '\n' .. fields[6]}
+  end
+  return tonumber(fields[1]), name, priority, rate
 end
 -- Puts a due task with a priority in `prio`: after the tasks of its
 -- priority, or, with seq 0 (a task put back), before them.
@@ -114,8 +126,9 @@ end
 -- Queues one task, indexed for search by `queued` (its timeQueued; the
 -- entry is written by flush); wakes a waiting worker when it is due now, or
 -- due before every other delayed task (the worker then waits for it).
--- `limit` is its job's maxConcurrency ('' for none), then '\t' and its
--- priority when it has one; '' for neither.
+-- `limit` is its `limits` entry without the job name: its maxConcurrency
+-- ('' for none), then '\t' and the rest of the entry when it has more;
+-- '' for nothing.
 local function enqueue(now, channel, id, due, queued, payload, limit, name)
   redis.call('HSET', K.tasks, id, payload)
   searched[#searched + 1] = queued
@@ -124,8 +137,11 @@ local function enqueue(now, channel, id, due, queued, payload, limit, name)
   if limit ~= '' then
     local tab = string.find(limit, '\t', 1, true)
     if tab then
-      priority = string.sub(limit, tab + 1)
-      redis.call('HSET', K.limits, id, string.sub(limit, 1, tab - 1) .. '\t' .. name .. '\t' .. priority)
+      local rest = string.sub(limit, tab + 1)
+      local tab2 = string.find(rest, '\t', 1, true)
+      priority = string.sub(rest, 1, tab2 and tab2 - 1 or -1)
+      if priority == '' then priority = nil end
+      redis.call('HSET', K.limits, id, string.sub(limit, 1, tab - 1) .. '\t' .. name .. '\t' .. rest)
     else
       redis.call('HSET', K.limits, id, limit .. '\t' .. name)
     end
@@ -147,15 +163,48 @@ local function enqueue(now, channel, id, due, queued, payload, limit, name)
   end
   emit('queued', payload)
 end
+-- Rate limits: the starts of a bucket (a job, or a job and a key) in its
+-- last `per` seconds are a sorted set '<limits>:rate:<bucket>' (on the
+-- queue's slot), lease token -> start time, expiring with its window. A
+-- claim reads each bucket once (`windows`, its state in this call): a start
+-- is taken while it has fewer than `tasks`; past that, the n-th task held
+-- back in the call is parked in `delayed` until its slot opens: the
+-- (n mod tasks)-th oldest start + per (+ per for each full round of held
+-- tasks). So held tasks wait in order, each until a slot may be free, and no
+-- worker spins on them; one that finds its slot taken is parked again.
+-- Returns nil when it took a start, else the time of the slot.
+local function rate_take(windows, rate, now, token)
+  local tasks, per, bucket = rate[1], rate[2], rate[3]
+  local key = K.limits .. ':rate:' .. bucket
+  local window = windows[bucket]
+  if not window then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.17g', now - per))
+    window = {redis.call('ZCARD', key), 0}
+    windows[bucket] = window
+  end
+  if window[1] < tasks then
+    window[1] = window[1] + 1
+    redis.call('ZADD', key, string.format('%.17g', now), token)
+    redis.call('PEXPIRE', key, math.ceil(per * 1000))
+    return nil
+  end
+  local held = window[2]
+  window[2] = held + 1
+  local nth = redis.call('ZRANGE', key, held % tasks, held % tasks, 'WITHSCORES')
+  return tonumber(nth[2]) + per * (math.floor(held / tasks) + 1)
+end
 -- Takes up to `want` ready tasks of the queue at hand (K), each under a new
 -- lease ('<token_prefix><n>') until lease_end, looking at `scan` ids at
 -- most: those of `prio` with a priority above 0 (highest first), then the
 -- ready list (oldest first), then those of `prio` below 0. A queue without
 -- priorities costs one EXISTS more. A task whose job is at its concurrency
--- limit is skipped and keeps its place. Calls give(id, token, redeliveries,
--- record) for each; returns how many it took, and whether `prio` existed.
-local function take_ready(want, scan, token_prefix, lease_end, start_info, give)
+-- limit is skipped and keeps its place; one over its rate limit is parked
+-- in `delayed` until its slot (rate_take). Calls give(id, token,
+-- redeliveries, record) for each; returns how many it took, whether `prio`
+-- existed, and the earliest slot of a parked task (or nil).
+local function take_ready(now, want, scan, token_prefix, lease_end, start_info, give)
   local held, held_prio, taken, scanned = {}, {}, 0, 0
+  local windows, parked = {}, nil
   local has_prio = redis.call('EXISTS', K.prio) == 1
   local high = has_prio
   while taken < want and scanned < scan do
@@ -181,26 +230,34 @@ local function take_ready(want, scan, token_prefix, lease_end, start_info, give)
     local payload = redis.call('HGET', K.tasks, id)
     if payload then
       local take = true
-      local limit, name = redis.call('HGET', K.limits, id), nil
-      if limit then limit, name = parse_limit(limit) end
+      local token = token_prefix .. (taken + 1)
+      local limit, name, rate = redis.call('HGET', K.limits, id), nil, nil
       if limit then
-        local active = tonumber(redis.call('HGET', K.active, name) or '0')
-        if active >= limit then
-          take = false
-          if score then
-            held_prio[#held_prio + 1] = score
-            held_prio[#held_prio + 1] = id
-          else
-            held[#held + 1] = id
-          end
+        local _
+        limit, name, _, rate = parse_limit(limit)
+      end
+      if limit and tonumber(redis.call('HGET', K.active, name) or '0') >= limit then
+        take = false
+        if score then
+          held_prio[#held_prio + 1] = score
+          held_prio[#held_prio + 1] = id
         else
-          redis.call('HINCRBY', K.active, name, 1)
-          redis.call('SADD', K.holding, id)
+          held[#held + 1] = id
         end
+      elseif rate then
+        local slot = rate_take(windows, rate, now, token)
+        if slot then
+          take = false
+          redis.call('ZADD', K.delayed, string.format('%.17g', slot), id)
+          if not parked or slot < parked then parked = slot end
+        end
+      end
+      if take and limit then
+        redis.call('HINCRBY', K.active, name, 1)
+        redis.call('SADD', K.holding, id)
       end
       if take then
         taken = taken + 1
-        local token = token_prefix .. taken
         redis.call('HSET', K.leases, id, token)
         redis.call('ZADD', K.running, lease_end, id)
         redis.call('HSET', K.started, id, start_info)
@@ -210,7 +267,7 @@ local function take_ready(want, scan, token_prefix, lease_end, start_info, give)
   end
   for i = #held, 1, -1 do redis.call('RPUSH', K.ready, held[i]) end
   if #held_prio > 0 then redis.call('ZADD', K.prio, unpack(held_prio)) end
-  return taken, has_prio
+  return taken, has_prio, parked
 end
 -- A waiter's inbox holds the tasks handed to it, each one entry of
 -- netstrings ('<length>:<bytes>'): queue, id, token, redeliveries, record.

@@ -73,7 +73,7 @@ for q, keys in ipairs(all) do
       drop_slot(id)
     end
     move_due(now)
-    local taken, has_prio = take_ready(max - claimed, (max - claimed) * 2 + scan_extra,
+    local taken, has_prio = take_ready(now, max - claimed, (max - claimed) * 2 + scan_extra,
       A.queues[q].name .. '\n' .. prefix .. ':', lease_end, start_info,
       function(id, token, redeliveries, payload)
         out[#out + 1] = q

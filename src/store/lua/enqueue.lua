@@ -60,11 +60,13 @@ if ready > 0 and A.namespace ~= '' and redis.call('EXISTS', K.paused) == 0 then
       local inbox = A.namespace .. ':inbox:' .. waiter
       local start_info = cjson.encode({now, worker, node})
       -- Tokens unique to this hand-over: the first task's id is new.
-      local given, has_prio = take_ready(max, max * 2 + 100,
+      local given, has_prio, parked = take_ready(now, max, max * 2 + 100,
         queue .. '\n' .. waiter .. ':' .. A.tasks[1].id .. ':', now + lease, start_info,
         function(id, token, redeliveries, payload)
           redis.call('RPUSH', inbox, frame({queue, id, token, redeliveries, payload}))
         end)
+      -- Tasks parked by their rate limit: a worker learns when they are due.
+      if parked then mark('d') end
       if given > 0 then
         -- An inbox whose worker died goes with the leases of its tasks.
         redis.call('EXPIRE', inbox, math.ceil(lease))

@@ -1,0 +1,61 @@
+-- Stores the final record of a task that never ran, unless a task of its
+-- id is stored: in this queue or, on a single server, in the queue its id
+-- index names (queued, running, or finished and kept; a finished one past
+-- its retention is gone, and dropped here when it is this queue's, as
+-- enqueue_unique.lua does). Then nothing is written nor published. Else it
+-- writes what a finished task leaves (finalize: the done record, its
+-- expiry; and its entry in the search index), sets the id index key to
+-- expire with it (single server), and publishes `done`. Another queue's
+-- keys are named here from the namespace, as queueKeys names them.
+--
+-- KEYS   @queue
+--        indexes...   then the task's id index key, on a single server
+-- ARGV   now          the store's clock, in seconds
+--        channel      the channel of task events
+--        queue        the queue's name, the value of the index key
+--        namespace    the store's namespace on a single server, else ''
+--        id           the task's id
+--        queued       its timeQueued: its place in the search index
+--        record       its encoded final record
+--        expires      when the record is dropped
+--        indexTtl     seconds the index key lives on
+-- REPLY  1 written; or the stored record of the task that is there
+-- USES   _helpers.lua
+
+local now, id, index = tonumber(A.now), A.id, K.indexes[1]
+-- The record of a stored task in a queue's keys; nil when none is stored.
+-- A finished record past its retention is not stored: dropped when the keys
+-- are this queue's.
+local function stored(keys, own)
+  local payload = redis.call('HGET', keys.tasks, id)
+  if payload then return payload end
+  payload = redis.call('HGET', keys.done, id)
+  if not payload then return nil end
+  local expires = redis.call('ZSCORE', keys.expiry, id)
+  if not expires or tonumber(expires) >= now then return payload end
+  if own then
+    redis.call('HDEL', keys.done, id)
+    redis.call('ZREM', keys.expiry, id)
+    redis.call('ZREM', keys.search, id)
+  end
+  return nil
+end
+
+local found = stored(K, true)
+if found then return found end
+if index and A.namespace ~= '' then
+  local owner = redis.call('GET', index)
+  if owner and owner ~= A.queue then
+    local tagged = string.find(owner, '{[^}]+}') and owner or ('{' .. owner .. '}')
+    local prefix = A.namespace .. ':' .. tagged .. ':'
+    found = stored({tasks = prefix .. 'tasks', done = prefix .. 'done',
+      expiry = prefix .. 'expiry'}, false)
+    if found then return found end
+  end
+end
+finalize(id, A.record, A.expires)
+searched[#searched + 1] = A.queued
+searched[#searched + 1] = id
+if index then redis.call('SET', index, A.queue, 'EX', A.indexTtl) end
+flush(A.channel)
+return 1
