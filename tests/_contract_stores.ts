@@ -11,7 +11,7 @@ import { SplitStore } from "../src/store/split_store.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Store } from "../src/store/store.ts";
 import { namespaceOf, sqlitePathOf } from "./_garbage.ts";
-import type { RedisServer } from "./_redis.ts";
+import { type RedisServer, startRedis } from "./_redis.ts";
 import type { OpenContractStore } from "./store_contract.ts";
 
 /** Stores open per temporary directory: the last close removes it. */
@@ -170,5 +170,32 @@ export function storeTests(
         }
       });
     }
+  };
+}
+
+/**
+ * A private redis-server and a one-node Redis Cluster for a test module,
+ * stopped when it unloads, and the stores a feature's tests run on: SQLite,
+ * Redis and the Cluster node.
+ */
+export async function featureStores(): Promise<{
+  redis: RedisServer;
+  cluster: RedisServer;
+  stores: Array<[string, OpenContractStore]>;
+}> {
+  const redis = await startRedis();
+  const cluster = await startRedis({ cluster: true });
+  globalThis.addEventListener("unload", () => {
+    redis.stopSync();
+    cluster.stopSync();
+  });
+  return {
+    redis,
+    cluster,
+    stores: [
+      ["sqlite", openSqlite],
+      ["redis", redisOpener(redis)],
+      ["redis cluster", redisOpener(cluster)],
+    ],
   };
 }

@@ -12,6 +12,7 @@ import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Store, UniqueOutcome } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
 import {
+  featureStores,
   managedOpener,
   ManualClock,
   openSqlite,
@@ -19,7 +20,6 @@ import {
   splitOpener,
   storeTests,
 } from "./_contract_stores.ts";
-import { startRedis } from "./_redis.ts";
 import {
   eventually,
   EXAMPLE_JOBS,
@@ -31,12 +31,7 @@ import {
 } from "./_server.ts";
 import type { OpenContractStore } from "./store_contract.ts";
 
-const redis = await startRedis();
-const cluster = await startRedis({ cluster: true });
-globalThis.addEventListener("unload", () => {
-  redis.stopSync();
-  cluster.stopSync();
-});
+const { redis, stores: FEATURE_STORES } = await featureStores();
 
 const RESULT_TTL = 60;
 
@@ -52,9 +47,7 @@ class Recorder extends Manager {
 const manager = new Recorder({ settings: defaultSettings(), role: "worker" });
 
 const STORES: ReadonlyArray<[string, OpenContractStore]> = [
-  ["sqlite", openSqlite],
-  ["redis", redisOpener(redis)],
-  ["redis cluster", redisOpener(cluster)],
+  ...FEATURE_STORES,
   ["split redis+sqlite", splitOpener(redisOpener(redis), openSqlite)],
   ["managed sqlite", managedOpener(openSqlite, manager)],
 ];

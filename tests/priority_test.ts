@@ -16,13 +16,7 @@ import { TaskStatus } from "../src/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import type { Claim, ClaimRequest, Store } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
-import {
-  ManualClock,
-  openSqlite,
-  redisOpener,
-  storeTests,
-} from "./_contract_stores.ts";
-import { startRedis } from "./_redis.ts";
+import { featureStores, ManualClock, storeTests } from "./_contract_stores.ts";
 import {
   EXAMPLE_JOBS,
   pq,
@@ -31,20 +25,8 @@ import {
   startServer,
   tempDir,
 } from "./_server.ts";
-import type { OpenContractStore } from "./store_contract.ts";
 
-const redis = await startRedis();
-const cluster = await startRedis({ cluster: true });
-globalThis.addEventListener("unload", () => {
-  redis.stopSync();
-  cluster.stopSync();
-});
-
-const STORES: ReadonlyArray<[string, OpenContractStore]> = [
-  ["sqlite", openSqlite],
-  ["redis", redisOpener(redis)],
-  ["redis cluster", redisOpener(cluster)],
-];
+const { redis, stores: STORES } = await featureStores();
 
 const storeTest = storeTests("priority", STORES, 60);
 

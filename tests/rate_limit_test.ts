@@ -15,12 +15,10 @@ import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Claim, ClaimRequest, Store } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
 import {
+  featureStores,
   type ManualClock,
-  openSqlite,
-  redisOpener,
   storeTests,
 } from "./_contract_stores.ts";
-import { startRedis } from "./_redis.ts";
 import {
   eventually,
   producerFor,
@@ -29,20 +27,8 @@ import {
   startServer,
   tempDir,
 } from "./_server.ts";
-import type { OpenContractStore } from "./store_contract.ts";
 
-const redis = await startRedis();
-const cluster = await startRedis({ cluster: true });
-globalThis.addEventListener("unload", () => {
-  redis.stopSync();
-  cluster.stopSync();
-});
-
-const STORES: ReadonlyArray<[string, OpenContractStore]> = [
-  ["sqlite", openSqlite],
-  ["redis", redisOpener(redis)],
-  ["redis cluster", redisOpener(cluster)],
-];
+const { redis, stores: STORES } = await featureStores();
 
 const storeTest = storeTests("rate limit", STORES, 60);
 

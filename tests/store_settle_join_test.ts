@@ -15,6 +15,7 @@ import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Store } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
 import {
+  featureStores,
   managedOpener,
   ManualClock,
   openSqlite,
@@ -22,16 +23,10 @@ import {
   splitOpener,
   storeTests,
 } from "./_contract_stores.ts";
-import { startRedis } from "./_redis.ts";
 import { eventually } from "./_server.ts";
 import type { OpenContractStore } from "./store_contract.ts";
 
-const redis = await startRedis();
-const cluster = await startRedis({ cluster: true });
-globalThis.addEventListener("unload", () => {
-  redis.stopSync();
-  cluster.stopSync();
-});
+const { redis, stores: FEATURE_STORES } = await featureStores();
 
 const RESULT_TTL = 60;
 
@@ -47,9 +42,7 @@ class Recorder extends Manager {
 const manager = new Recorder({ settings: defaultSettings(), role: "worker" });
 
 const STORES: ReadonlyArray<[string, OpenContractStore]> = [
-  ["sqlite", openSqlite],
-  ["redis", redisOpener(redis)],
-  ["redis cluster", redisOpener(cluster)],
+  ...FEATURE_STORES,
   ["split redis+sqlite", splitOpener(redisOpener(redis), openSqlite)],
   ["managed sqlite", managedOpener(openSqlite, manager)],
 ];
