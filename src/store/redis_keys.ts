@@ -9,9 +9,9 @@
  * - Two names are also built by the Lua scripts from the namespace they are
  *   given (`claim.lua`, `enqueue.lua`): `waiting` and `inbox`. Change them
  *   there too, or a worker waiting on a single server is never handed tasks.
- *   `enqueue_unique.lua` and `settle.lua` build another queue's keys as
- *   `queueKeys` does (to find a task of the same id there): change them
- *   there too.
+ *   `stored_by_id` in `_helpers.lua` (for `enqueue_unique.lua` and
+ *   `settle.lua`) builds another queue's keys as `queueKeys` does (to find
+ *   a task of the same id there): change them there too.
  * - `_helpers.lua` builds the rate limit windows of a queue from its
  *   `limits` key: `<limits>:rate:<job>[\n<key>]` (same hash tag).
  * - Data already in Redis is read by these names: changing one is a change

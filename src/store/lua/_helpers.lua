@@ -286,6 +286,36 @@ local function unframe(entry)
   end
   return fields
 end
+-- The record of a stored task in a queue's keys, and its start info ('' when
+-- not running); nil when none is stored. A finished record past its
+-- retention is not stored: dropped when the keys are this queue's (own).
+local function stored(now, keys, task_id, own)
+  local payload = redis.call('HGET', keys.tasks, task_id)
+  if payload then return {payload, redis.call('HGET', keys.started, task_id) or ''} end
+  payload = redis.call('HGET', keys.done, task_id)
+  if not payload then return nil end
+  local expires = redis.call('ZSCORE', keys.expiry, task_id)
+  if not expires or tonumber(expires) >= now then return {payload, ''} end
+  if own then
+    redis.call('HDEL', keys.done, task_id)
+    redis.call('ZREM', keys.expiry, task_id)
+    redis.call('ZREM', keys.search, task_id)
+  end
+  return nil
+end
+-- The stored task of an id (as `stored`) in the queue at hand (K) or, on a
+-- single server (namespace given), in the queue its id index key names
+-- (whose keys are named here as queueKeys names them: change both).
+local function stored_by_id(now, id, index, queue, namespace)
+  local found = stored(now, K, id, true)
+  if found or not index or namespace == '' then return found end
+  local owner = redis.call('GET', index)
+  if not owner or owner == queue then return nil end
+  local tagged = string.find(owner, '{[^}]+}') and owner or ('{' .. owner .. '}')
+  local prefix = namespace .. ':' .. tagged .. ':'
+  return stored(now, {tasks = prefix .. 'tasks', started = prefix .. 'started',
+    done = prefix .. 'done', expiry = prefix .. 'expiry'}, id, false)
+end
 -- True when token holds the lease of id (and, if asked, the lease expired).
 local function holds(id, token, now, only_expired)
   if redis.call('HGET', K.leases, id) ~= token then return false end

@@ -29,42 +29,14 @@
 -- USES   _helpers.lua
 
 local now, id, index = tonumber(A.now), A.id, K.indexes[1]
--- The record of a stored task in a queue's keys, and its start info ('' when
--- not running); nil when none is stored. A finished record past its
--- retention is not stored: dropped when the keys are this queue's.
-local function stored(keys, task_id, own)
-  local payload = redis.call('HGET', keys.tasks, task_id)
-  if payload then return {payload, redis.call('HGET', keys.started, task_id) or ''} end
-  payload = redis.call('HGET', keys.done, task_id)
-  if not payload then return nil end
-  local expires = redis.call('ZSCORE', keys.expiry, task_id)
-  if not expires or tonumber(expires) >= now then return {payload, ''} end
-  if own then
-    redis.call('HDEL', keys.done, task_id)
-    redis.call('ZREM', keys.expiry, task_id)
-    redis.call('ZREM', keys.search, task_id)
-  end
-  return nil
-end
-
-local found = stored(K, id, true)
+local found = stored_by_id(now, id, index, A.queue, A.namespace)
 if found then return {'id', found[1], found[2]} end
-if index and A.namespace ~= '' then
-  local owner = redis.call('GET', index)
-  if owner and owner ~= A.queue then
-    local tagged = string.find(owner, '{[^}]+}') and owner or ('{' .. owner .. '}')
-    local prefix = A.namespace .. ':' .. tagged .. ':'
-    found = stored({tasks = prefix .. 'tasks', started = prefix .. 'started',
-      done = prefix .. 'done', expiry = prefix .. 'expiry'}, id, false)
-    if found then return {'id', found[1], found[2]} end
-  end
-end
 if A.dedupeKey ~= '' then
   local key = K.dedupe .. ':' .. A.dedupeKey
   local held = redis.call('GET', key)
   local tab = held and string.find(held, '\t', 1, true)
   if tab and (tonumber(string.sub(held, tab + 1)) or 0) > now then
-    found = stored(K, string.sub(held, 1, tab - 1), true)
+    found = stored(now, K, string.sub(held, 1, tab - 1), true)
     if found then return {'dedupe', found[1], found[2]} end
   end
   local ttl = tonumber(A.dedupeTtl)

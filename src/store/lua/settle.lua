@@ -23,36 +23,8 @@
 -- USES   _helpers.lua
 
 local now, id, index = tonumber(A.now), A.id, K.indexes[1]
--- The record of a stored task in a queue's keys; nil when none is stored.
--- A finished record past its retention is not stored: dropped when the keys
--- are this queue's.
-local function stored(keys, own)
-  local payload = redis.call('HGET', keys.tasks, id)
-  if payload then return payload end
-  payload = redis.call('HGET', keys.done, id)
-  if not payload then return nil end
-  local expires = redis.call('ZSCORE', keys.expiry, id)
-  if not expires or tonumber(expires) >= now then return payload end
-  if own then
-    redis.call('HDEL', keys.done, id)
-    redis.call('ZREM', keys.expiry, id)
-    redis.call('ZREM', keys.search, id)
-  end
-  return nil
-end
-
-local found = stored(K, true)
-if found then return found end
-if index and A.namespace ~= '' then
-  local owner = redis.call('GET', index)
-  if owner and owner ~= A.queue then
-    local tagged = string.find(owner, '{[^}]+}') and owner or ('{' .. owner .. '}')
-    local prefix = A.namespace .. ':' .. tagged .. ':'
-    found = stored({tasks = prefix .. 'tasks', done = prefix .. 'done',
-      expiry = prefix .. 'expiry'}, false)
-    if found then return found end
-  end
-end
+local found = stored_by_id(now, id, index, A.queue, A.namespace)
+if found then return found[1] end
 finalize(id, A.record, A.expires)
 searched[#searched + 1] = A.queued
 searched[#searched + 1] = id
