@@ -202,7 +202,7 @@ export async function taskSuite(
         {
           name: "TypeError",
           message:
-            /^Unknown option 'delya' of tasks\.queue \(did you mean 'delay'\?\); known options: callback, delay, queue, timeout, metaParams, priority, id, dedupe$/,
+            /^Unknown option 'delya' of tasks\.queue \(did you mean 'delay'\?\); known options: callback, delay, queue, timeout, metaParams, priority, id, dedupe, rateLimitKey$/,
         },
       );
       await assert.rejects(

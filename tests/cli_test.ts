@@ -261,7 +261,7 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(
       run.stdout,
-      /^addition\s+regular\s+ASYNC_IO\s+-\s+Adds `a` and `b`\.$/m,
+      /^addition\s+regular\s+ASYNC_IO\s+-\s+-\s+Adds `a` and `b`\.$/m,
     );
     const json = JSON.parse(
       (await pq(store, "jobs", "addition", "--json")).stdout,
@@ -269,6 +269,7 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
     assert.deepEqual(Object.keys(json), ["addition"]);
     assert.equal(json.addition.type, "regular");
     assert.equal(json.addition.priority, null);
+    assert.equal(json.addition.rateLimit, null);
     const unknown = await pq(store, "jobs", "nosuchjob");
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /Task nosuchjob is not registered/);
