@@ -40,6 +40,24 @@ export {
 export { Producer } from "./src/producer/producer.ts";
 export { Tasks } from "./src/producer/tasks.ts";
 export { Queues } from "./src/producer/queues.ts";
+export {
+  Workflow,
+  type WorkflowQueueOptions,
+  Workflows,
+} from "./src/producer/workflows.ts";
+export {
+  type Chain,
+  chain,
+  type Chord,
+  chord,
+  type Group,
+  group,
+  sig,
+  type Signature,
+  type SignatureOptions,
+  WorkflowError,
+  type WorkflowPlan,
+} from "./src/workflow.ts";
 export { type QueueReceipt, TaskFuture } from "./src/producer/task_future.ts";
 export type {
   DedupeOptions,

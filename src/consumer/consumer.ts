@@ -4,7 +4,9 @@
  * reaches it on channel `control` (event `revoke`, data: the task id) and
  * stops the task at once; lease renewal also reports revokes, in case that
  * message was lost. A job's progress is written under the task's lease
- * (`setProgress`), rate-limited by the run (see `run_task.ts`).
+ * (`setProgress`), rate-limited by the run (see `run_task.ts`). An outcome
+ * is written only once the `afterRun` hook (a workflow's continuation), if
+ * it has work, has succeeded.
  * @module
  */
 import { delay } from "../_abort.ts";
@@ -66,6 +68,14 @@ export interface ConsumerOptions {
   onRecorded?: (finishes: readonly Finish[]) => void;
   /** Called when the tasks running here change (one began or ended). */
   onChange?: () => void;
+  /**
+   * Called with each outcome before it is written (a workflow member's
+   * continuation), under the task's lease. It returns undefined when there
+   * is nothing to do (no promise made: the hot path stays free), else a
+   * promise that is awaited; when it rejects, the outcome is not written,
+   * and the task runs again once its lease expires.
+   */
+  afterRun?: (finish: Finish) => Promise<void> | undefined;
 }
 
 interface Running {
@@ -351,8 +361,10 @@ export class Consumer {
       },
       (error) => {
         this.#executing--;
-        // runTask never throws; this is a bug guard so no task is stuck.
-        logger.error("Task {id} crashed the runner: {error}", {
+        // runTask never throws: an `afterRun` that failed (the store away),
+        // or a bug. The outcome is not written; the lease, no longer
+        // renewed, expires and the task runs again.
+        logger.error("Task {id} is not recorded; it runs again: {error}", {
           id: claim.id,
           error,
         });
@@ -400,7 +412,10 @@ export class Consumer {
       },
     });
     logOutcome(outcome.task);
-    return { ...lease, ...outcome };
+    const finish: Finish = { ...lease, ...outcome };
+    const after = this.#options.afterRun?.(finish);
+    if (after) await after;
+    return finish;
   }
 
   #record(finish: Finish): void {

@@ -53,6 +53,7 @@ import {
 import { queueOne, Tasks } from "./tasks.ts";
 import { TaskWaiters } from "./task_waiters.ts";
 import { UnconsumedQueues } from "./unconsumed_queues.ts";
+import { Workflows } from "./workflows.ts";
 
 const logger = getLogger(["pq", "producer"]);
 
@@ -92,6 +93,8 @@ export class Producer implements AsyncDisposable, JobBackend {
   readonly tasks: Tasks;
   /** The queues: pause, resume, paused. */
   readonly queues: Queues;
+  /** The workflows: chains, groups and chords of tasks. */
+  readonly workflows: Workflows;
   readonly #init: ProducerInit;
   readonly #hub = new EventHub((error, channel, event) =>
     logger.error("Event callback on {channel}/{event} failed: {error}", {
@@ -123,6 +126,7 @@ export class Producer implements AsyncDisposable, JobBackend {
     this.#init = init;
     this.tasks = new Tasks(this);
     this.queues = new Queues(this);
+    this.workflows = new Workflows(this);
   }
 
   /** The consumers of this API (only `tasks`). */

@@ -11,6 +11,8 @@ import { loggedBeatEvents, startBeats } from "./beat.ts";
 import type { Manager } from "../manager.ts";
 import { managedStore } from "../store/managed_store.ts";
 import { Producer } from "../producer/producer.ts";
+import { workflowContinuation } from "../producer/workflow.ts";
+import { dieNow, faultArmed } from "../_fault.ts";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
 import { openSettingsStore } from "../store/open_store.ts";
@@ -83,6 +85,13 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     consumer = new Consumer({
       onChange: () => statusChanged(),
       onRecorded: (finishes) => metrics.record(finishes.map((f) => f.task)),
+      // Workflow members go on with their workflow before their outcome is
+      // written; `PQ_FAULT=after-join` is a test's fault point.
+      afterRun: workflowContinuation(producer, {
+        afterJoin: faultArmed("after-join")
+          ? (complete) => complete && dieNow()
+          : undefined,
+      }),
       store,
       registry,
       backend: producer,
