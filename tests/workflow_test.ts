@@ -319,6 +319,30 @@ for (const name of ["sqlite", "redis"] as const) {
     );
 
     await t.step(
+      "a member revoked alone while queued fails the rest of its workflow",
+      async () => {
+        const parked = `parked-${crypto.randomUUID().slice(0, 8)}`;
+        const wf = await api.workflows.queue(chain(
+          sig("wf.add", { a: 1 }, { queue: parked }),
+          sig("wf.add", { b: 1, path }),
+        ));
+        const result = rejection(wf.result);
+        assert.equal(await api.tasks.revoke(wf.ids[0]), "revoked");
+        const later = await endsAs(api, wf.ids[1], TaskStatus.FAILURE);
+        assert.equal(
+          later.result,
+          `Workflow ${wf.id} failed: member ${
+            wf.ids[0]
+          } (wf.add) ended REVOKED: ${
+            (await api.tasks.get(wf.ids[0]))?.result
+          }`,
+        );
+        assert.equal((await result).member, wf.ids[0]);
+        assert.deepEqual(await runsOf(wf.ids[1]), []);
+      },
+    );
+
+    await t.step(
       "revoking a workflow revokes its queued members; the callback never runs",
       async () => {
         // Members wait in a queue no worker consumes.
@@ -549,3 +573,46 @@ Deno.test("a continuation that fails (the store away) leaves the outcome unwritt
   await running;
   await store.close();
 });
+
+for (const name of ["sqlite", "redis"] as const) {
+  Deno.test(`a member failed by a worker's reclaim (too many expired leases) fails the rest of its workflow (${name})`, async () => {
+    await using dir = await tempDir();
+    const dataStore = storeUrl(name, dir.path);
+    const path = `${dir.path}/runs.ledger`;
+    await using api = await producer(dataStore);
+    const wf = await api.workflows.queue(chain(
+      sig("wf.add", { a: 1 }),
+      sig("wf.add", { b: 1, path }),
+    ));
+    // Taken by a worker that dies at once: its lease ends in 0.2 s.
+    const [claim] = await api.store.claim({
+      queues: [QUEUE],
+      max: 1,
+      worker: "dead-worker",
+      node: "nowhere",
+      leaseSeconds: 0.2,
+    });
+    assert.equal(claim.id, wf.ids[0]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await using live = startServer(serverArgs({
+      workers: 0,
+      concurrentTasks: 1,
+      dataStore,
+      taskPaths: TASK_PATHS.join(","),
+      taskQueues: QUEUE,
+      defaultTaskQueue: QUEUE,
+      taskPoolTimeout: 0.05,
+      maxRedeliveries: 0,
+    }));
+    await live.ready();
+    const failed = await endsAs(api, wf.ids[0], TaskStatus.FAILURE);
+    const later = await endsAs(api, wf.ids[1], TaskStatus.FAILURE);
+    assert.equal(
+      later.result,
+      `Workflow ${wf.id} failed: member ${
+        wf.ids[0]
+      } (wf.add) ended FAILURE: ${failed.result}`,
+    );
+    assert.deepEqual(await ledgerLines(path), []);
+  });
+}

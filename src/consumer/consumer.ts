@@ -76,6 +76,12 @@ export interface ConsumerOptions {
    * and the task runs again once its lease expires.
    */
   afterRun?: (finish: Finish) => Promise<void> | undefined;
+  /**
+   * Called with the ids a reclaim changed when it ended some (failed after
+   * too many expired leases, or revoked): a workflow goes on for those,
+   * which no worker finishes.
+   */
+  afterReclaim?: (changed: readonly string[]) => Promise<void>;
 }
 
 interface Running {
@@ -338,6 +344,9 @@ export class Consumer {
           "Expired leases: {redelivered} tasks queued again, {failed} failed",
           { ...report },
         );
+      }
+      if (report.changed.length > report.redelivered) {
+        await this.#options.afterReclaim?.(report.changed);
       }
     } catch (error) {
       logger.error("Cannot reclaim expired leases: {error}", { error });

@@ -18,6 +18,7 @@ import type { RevokeOutcome, Store } from "../store/store.ts";
 import { type Dict, newTaskId, Task, type TaskRecord } from "../task.ts";
 import { startQueueSpan } from "../tracing.ts";
 import { noteQueued, type QueueReceipt, TaskFuture } from "./task_future.ts";
+import { continueEnded } from "./workflow.ts";
 
 /** How a producer queues a prepared task (`Producer.queue`). */
 export interface QueueTaskOptions {
@@ -240,7 +241,11 @@ export class Tasks {
    */
   async revoke(id: string): Promise<RevokeOutcome> {
     await this.#producer.start();
-    return await this.#producer.store.revoke(id);
+    const outcome = await this.#producer.store.revoke(id);
+    // A workflow member revoked while queued never reaches a worker: its
+    // workflow goes on (fails) here.
+    if (outcome === "revoked") await continueEnded(this.#producer, [id]);
+    return outcome;
   }
 
   /** The queues a server consumes, in priority order: local queue first. */

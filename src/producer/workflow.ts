@@ -243,6 +243,31 @@ function isFinal(task: TaskRecord): boolean {
 }
 
 /**
+ * Goes on with the workflows of tasks the store ended by itself (revoked
+ * while queued, failed after too many expired leases): no worker's
+ * continuation runs for them. Tasks that are not workflow members, or not
+ * ended, are passed over. A failure is logged, not thrown: the caller's own
+ * work (a revoke, a reclaim) is done.
+ */
+export async function continueEnded(
+  host: WorkflowEngineHost,
+  ids: readonly string[],
+): Promise<void> {
+  for (const id of ids) {
+    try {
+      const task = await host.store.get(id);
+      if (task?.meta.workflow === undefined || !isFinal(task)) continue;
+      await continueWorkflow(host, task);
+    } catch (error) {
+      logger.error(
+        "Task {id} ended, but its workflow could not go on: {error}",
+        { id, error },
+      );
+    }
+  }
+}
+
+/**
  * Goes on with the workflow of a member that ended: records it in its
  * group, then queues the next step, or settles every later member as
  * failed. Throws when the store does (the member then runs again).

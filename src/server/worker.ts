@@ -11,7 +11,7 @@ import { loggedBeatEvents, startBeats } from "./beat.ts";
 import type { Manager } from "../manager.ts";
 import { managedStore } from "../store/managed_store.ts";
 import { Producer } from "../producer/producer.ts";
-import { workflowContinuation } from "../producer/workflow.ts";
+import { continueEnded, workflowContinuation } from "../producer/workflow.ts";
 import { dieNow, faultArmed } from "../_fault.ts";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
@@ -92,6 +92,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
           ? (complete) => complete && dieNow()
           : undefined,
       }),
+      afterReclaim: (changed) => continueEnded(producer, changed),
       store,
       registry,
       backend: producer,
