@@ -15,13 +15,13 @@ import {
   WorkflowError,
   type WorkflowPlan,
 } from "../mod.ts";
+import { toChain } from "../src/workflow.ts";
 import {
   memberFailure,
   parseWorkflowMeta,
   planSteps,
-  toChain,
   workflowMemberIds,
-} from "../src/workflow.ts";
+} from "../src/workflow_meta.ts";
 
 Deno.test("sig keeps the job, kwargs and options, as plain data", () => {
   const step = sig("addition", { a: 1 }, { queue: "fast", delay: 2 });

@@ -18,7 +18,7 @@ import type { RevokeOutcome, Store } from "../store/store.ts";
 import { type Dict, newTaskId, Task, type TaskRecord } from "../task.ts";
 import { startQueueSpan } from "../tracing.ts";
 import { noteQueued, type QueueReceipt, TaskFuture } from "./task_future.ts";
-import { continueEnded } from "./workflow.ts";
+import { continueEnded } from "./workflow_continuation.ts";
 
 /** How a producer queues a prepared task (`Producer.queue`). */
 export interface QueueTaskOptions {

@@ -21,6 +21,7 @@ import {
   TASK_ID_PATTERN,
   TASK_ID_RULE,
 } from "../task.ts";
+import { WorkflowError, type WorkflowPlan } from "../workflow.ts";
 import {
   isGroupStep,
   type MemberData,
@@ -30,14 +31,12 @@ import {
   revokedMember,
   type StepData,
   stepMembers,
-  WorkflowError,
-  type WorkflowPlan,
-} from "../workflow.ts";
+} from "../workflow_meta.ts";
 import {
   queueStep,
   settledRecord,
   type WorkflowEngineHost,
-} from "./workflow.ts";
+} from "./workflow_continuation.ts";
 
 /** What `api.workflows` uses of its producer. */
 export interface WorkflowsHost extends WorkflowEngineHost {

@@ -37,7 +37,7 @@ import {
   type StepData,
   stepMembers,
   type WorkflowMeta,
-} from "../workflow.ts";
+} from "../workflow_meta.ts";
 
 const logger = getLogger(["pq", "workflow"]);
 
