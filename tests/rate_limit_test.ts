@@ -17,6 +17,7 @@ import { newTaskId, type TaskRecord } from "../src/task.ts";
 import {
   featureStores,
   type ManualClock,
+  redisOpener,
   storeTests,
 } from "./_contract_stores.ts";
 import {
@@ -431,5 +432,41 @@ Deno.test("rate limit (sqlite): a file of schema version 4 gets the column on op
     assert.deepEqual(labels(await store.claim(request())), ["a"]);
   } finally {
     await store.close();
+  }
+});
+
+Deno.test("rate limit (redis): a task handed over to a waiting worker started when it was handed over, as its window counts it", async () => {
+  const open = redisOpener(redis);
+  const workerClock = { now: () => Date.now() / 1000 + 5 };
+  const store = await open({
+    serializer: "json",
+    resultTtl: 60,
+    now: workerClock.now,
+  });
+  const producer = await open({
+    serializer: "json",
+    resultTtl: 60,
+    sameAs: store,
+  });
+  try {
+    const asking = request({ max: 1, waitSeconds: 5 });
+    assert.deepEqual(await store.claim(asking), []);
+    const waiting = store.waitForTasks(asking.queues, 5);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const queuedAt = Date.now() / 1000;
+    await producer.enqueue([
+      limited({ t: queuedAt }, "a", { tasks: 1, per: 60 }),
+    ]);
+    const handed = await waiting;
+    assert.deepEqual(labels(handed), ["a"]);
+    // The producer's clock, not the worker's (5 s ahead), at the hand-over.
+    const started = handed[0].task!.timeStarted!;
+    assert.ok(
+      started >= queuedAt && started < queuedAt + 2,
+      `started ${started - queuedAt} s after it was queued`,
+    );
+  } finally {
+    await store.close();
+    await producer.close();
   }
 });

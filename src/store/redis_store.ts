@@ -625,8 +625,8 @@ export class RedisStore implements Store {
         const due = String(reply[q]);
         this.#nextDue.set(queue, due ? Number(due) : Infinity);
       });
-      for (let i = queues.length; i < reply.length; i += 5) {
-        claims.push(this.#claimOf(request, now, {
+      for (let i = queues.length; i < reply.length; i += 6) {
+        claims.push(this.#claimOf(request, startTime(reply[i + 5], now), {
           queue: queues[Number(reply[i]) - 1],
           id: String(reply[i + 1]),
           token: String(reply[i + 2]),
@@ -776,9 +776,9 @@ export class RedisStore implements Store {
     const claims = entries.flatMap((entry) => {
       const fields = unframe(entry);
       // Not ours to read: its lease runs out and it is queued again.
-      if (fields.length !== 5) return [];
-      const [queue, id, token, redeliveries, payload] = fields;
-      return this.#claimOf(this.#waitingAs, now, {
+      if (fields.length !== 5 && fields.length !== 6) return [];
+      const [queue, id, token, redeliveries, payload, started] = fields;
+      return this.#claimOf(this.#waitingAs, startTime(started, now), {
         queue: queue.toString(),
         id: id.toString(),
         token: token.toString(),
@@ -2076,6 +2076,16 @@ function isConnectionError(error: unknown): boolean {
  * The fields of an inbox entry: netstrings (`<length>:<bytes>`), as
  * `_helpers.lua` frames them.
  */
+/**
+ * When a claimed task started: the time of the hand-over that gave it (in
+ * its rate limit window too), else `now` (a task claimed now, or handed
+ * over by an older version, whose entry does not say).
+ */
+function startTime(started: Reply | undefined, now: number): number {
+  const at = started === undefined ? NaN : Number(String(started));
+  return Number.isFinite(at) && String(started) !== "" ? at : now;
+}
+
 function unframe(entry: Buffer): Buffer[] {
   const fields: Buffer[] = [];
   let at = 0;

@@ -270,7 +270,9 @@ local function take_ready(now, want, scan, token_prefix, lease_end, start_info, 
   return taken, has_prio, parked
 end
 -- A waiter's inbox holds the tasks handed to it, each one entry of
--- netstrings ('<length>:<bytes>'): queue, id, token, redeliveries, record.
+-- netstrings ('<length>:<bytes>'): queue, id, token, redeliveries, record,
+-- and when the hand-over started it (its time in the task's record, and in
+-- its rate limit window; absent from entries of older versions).
 local function frame(fields)
   local parts = {}
   for i, field in ipairs(fields) do parts[i] = #field .. ':' .. field end

@@ -31,7 +31,9 @@
 --        queues...    then, for the first queue and each further one:
 --          name       the queue's name
 -- REPLY  {for each queue its next due time or '', then (queue number from 1,
---        id, token, redeliveries, record) for each task claimed}
+--        id, token, redeliveries, record, start time) for each task claimed,
+--        the start time '' but for one handed over earlier (then the
+--        hand-over's time)}
 -- USES   _helpers.lua
 
 local now, max, lease_end = tonumber(A.now), tonumber(A.max), A.leaseEnd
@@ -60,6 +62,7 @@ if waiter ~= '' then
       out[#out + 1] = fields[3]
       out[#out + 1] = fields[4]
       out[#out + 1] = fields[5]
+      out[#out + 1] = fields[6] or ''
     end
   end
 end
@@ -81,6 +84,7 @@ for q, keys in ipairs(all) do
         out[#out + 1] = token
         out[#out + 1] = redeliveries
         out[#out + 1] = payload
+        out[#out + 1] = ''
       end)
     claimed = claimed + taken
     if claimed == max and (redis.call('LLEN', K.ready) > 0

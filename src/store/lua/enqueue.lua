@@ -63,7 +63,7 @@ if ready > 0 and A.namespace ~= '' and redis.call('EXISTS', K.paused) == 0 then
       local given, has_prio, parked = take_ready(now, max, max * 2 + 100,
         queue .. '\n' .. waiter .. ':' .. A.tasks[1].id .. ':', now + lease, start_info,
         function(id, token, redeliveries, payload)
-          redis.call('RPUSH', inbox, frame({queue, id, token, redeliveries, payload}))
+          redis.call('RPUSH', inbox, frame({queue, id, token, redeliveries, payload, A.now}))
         end)
       -- Tasks parked by their rate limit: a worker learns when they are due.
       if parked then mark('d') end
