@@ -11,7 +11,10 @@ import { loggedBeatEvents, startBeats } from "./beat.ts";
 import type { Manager } from "../manager.ts";
 import { managedStore } from "../store/managed_store.ts";
 import { Producer } from "../producer/producer.ts";
-import { continueEnded, workflowContinuation } from "../producer/workflow_continuation.ts";
+import {
+  continueEnded,
+  workflowContinuation,
+} from "../producer/workflow_continuation.ts";
 import { dieNow, faultArmed } from "../_fault.ts";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
