@@ -20,7 +20,7 @@ import {
   type QueueOptions,
 } from "./queue_options.ts";
 import { TaskStatus, type TaskStatusCode } from "./status.ts";
-import { type Dict, TASK_ID_PATTERN, TASK_ID_RULE } from "./task.ts";
+import type { Dict } from "./task.ts";
 
 /**
  * The options of a signature: those of `tasks.queue` but `id`, `dedupe` and
