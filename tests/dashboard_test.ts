@@ -2,7 +2,9 @@
  * `pq dashboard` in a real browser (Debian's chromium through
  * playwright-core), on both stores: a pq server and the dashboard run in
  * their own processes on free ports; the page is driven as a person would.
- * Each view's screenshot is saved under docs/screenshots/ (SQLite run).
+ * Each view's screenshot is taken (SQLite run), and saved under
+ * docs/screenshots/ when `PQ_SCREENSHOTS=1`, else in a temporary folder: a
+ * test run leaves the checkout as it was.
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
@@ -25,7 +27,16 @@ import {
 
 const TOKEN = "test-token-" + crypto.randomUUID();
 const XSS = "<img src=x onerror=alert(1)>";
-const SCREENSHOTS = new URL("../docs/screenshots/", import.meta.url).pathname;
+const KEEP_SCREENSHOTS = Deno.env.get("PQ_SCREENSHOTS") === "1";
+const SCREENSHOTS = KEEP_SCREENSHOTS
+  ? new URL("../docs/screenshots/", import.meta.url).pathname
+  : `${await Deno.makeTempDir({ prefix: "pq_screens_" })}/`;
+if (!KEEP_SCREENSHOTS) {
+  globalThis.addEventListener(
+    "unload",
+    () => Deno.removeSync(SCREENSHOTS, { recursive: true }),
+  );
+}
 const MOD = new URL("../mod.ts", import.meta.url).href;
 
 /** A job module of the test: `echo` takes any kwargs and returns them. */
@@ -385,6 +396,9 @@ for (const kind of STORES) {
             await page.screenshot({ path: `${SCREENSHOTS}${name}.png` });
           }
           await api.tasks.revoke(running.id);
+          for (const [name] of views) {
+            assert.ok((await Deno.stat(`${SCREENSHOTS}${name}.png`)).size > 0);
+          }
         });
       }
       assert.deepEqual(pageErrors, []);
