@@ -4,12 +4,16 @@
  * two of them, and any of them as a Manager sees it (`managedStore`).
  * @module
  */
-import type { Manager } from "../src/manager.ts";
+import type { ChannelMessage } from "../src/events.ts";
+import { Manager } from "../src/manager.ts";
+import { defaultSettings } from "../src/settings.ts";
+import { TaskStatus } from "../src/status.ts";
 import { managedStore } from "../src/store/managed_store.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import { SplitStore } from "../src/store/split_store.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
-import type { Store } from "../src/store/store.ts";
+import type { ClaimRequest, Store } from "../src/store/store.ts";
+import { newTaskId, type TaskRecord } from "../src/task.ts";
 import { namespaceOf, sqlitePathOf } from "./_garbage.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 import type { OpenContractStore } from "./store_contract.ts";
@@ -170,6 +174,76 @@ export function storeTests(
         }
       });
     }
+  };
+}
+
+/** A Manager that keeps every message a managed store tells it. */
+export class HearingManager extends Manager {
+  /** The messages heard, oldest first. */
+  readonly heard: ChannelMessage[] = [];
+  override storeMessage(message: ChannelMessage): Promise<void> {
+    this.heard.push(message);
+    return Promise.resolve();
+  }
+}
+
+/** A QUEUED record of job `addition` in queue `default`, queued at `clock.t`. */
+export function queuedRecord(
+  clock: { t: number },
+  overrides: Partial<TaskRecord> = {},
+): TaskRecord {
+  return {
+    id: newTaskId(),
+    name: "addition",
+    queue: "default",
+    status: TaskStatus.QUEUED,
+    timeQueued: clock.t,
+    delay: 0,
+    retry: 1,
+    kwargs: { a: 1 },
+    meta: {},
+    runInfo: {},
+    ...overrides,
+  };
+}
+
+/** A claim of up to 100 tasks of queue `default`, with a 30 s lease. */
+export function claimRequest(
+  overrides: Partial<ClaimRequest> = {},
+): ClaimRequest {
+  return {
+    queues: ["default"],
+    max: 100,
+    worker: "worker-1",
+    node: "host-1",
+    leaseSeconds: 30,
+    ...overrides,
+  };
+}
+
+/**
+ * The stores of {@linkcode featureStores}, and two decorated ones: a
+ * SplitStore (Redis broker, SQLite data) and a managed SQLite store, whose
+ * `manager` hears what it is told.
+ */
+export async function decoratedStores(): Promise<{
+  redis: RedisServer;
+  manager: HearingManager;
+  stores: Array<[string, OpenContractStore]>;
+}> {
+  const { redis, stores } = await featureStores();
+  const manager = new HearingManager({
+    settings: defaultSettings(),
+    role: "worker",
+  });
+  return {
+    redis,
+    manager,
+    stores: [
+      ...stores,
+      ["split redis+sqlite", splitOpener(redisOpener(redis), openSqlite)],
+      ["managed sqlite", managedOpener(openSqlite, manager)],
+    ],
   };
 }
 

@@ -5,19 +5,17 @@
  * through the API with a server running the tasks, and with `pq queue --id`.
  */
 import assert from "node:assert/strict";
-import { type ChannelMessage, Manager, type QueueOptions } from "../mod.ts";
-import { defaultSettings } from "../src/settings.ts";
+import type { QueueOptions } from "../mod.ts";
 import { TaskStatus } from "../src/status.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Store, UniqueOutcome } from "../src/store/store.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import type { TaskRecord } from "../src/task.ts";
 import {
-  featureStores,
+  decoratedStores,
   managedOpener,
   ManualClock,
   openSqlite,
-  redisOpener,
-  splitOpener,
+  queuedRecord,
   storeTests,
 } from "./_contract_stores.ts";
 import {
@@ -29,46 +27,14 @@ import {
   startServer,
   tempDir,
 } from "./_server.ts";
-import type { OpenContractStore } from "./store_contract.ts";
 
-const { redis, stores: FEATURE_STORES } = await featureStores();
+const { redis, manager, stores: STORES } = await decoratedStores();
 
 const RESULT_TTL = 60;
 
-/** Keeps every message it is told of. */
-class Recorder extends Manager {
-  readonly heard: ChannelMessage[] = [];
-  override storeMessage(message: ChannelMessage): Promise<void> {
-    this.heard.push(message);
-    return Promise.resolve();
-  }
-}
-
-const manager = new Recorder({ settings: defaultSettings(), role: "worker" });
-
-const STORES: ReadonlyArray<[string, OpenContractStore]> = [
-  ...FEATURE_STORES,
-  ["split redis+sqlite", splitOpener(redisOpener(redis), openSqlite)],
-  ["managed sqlite", managedOpener(openSqlite, manager)],
-];
-
 const storeTest = storeTests("dedupe", STORES, RESULT_TTL);
 
-function record(clock: ManualClock, overrides: Partial<TaskRecord> = {}) {
-  return {
-    id: newTaskId(),
-    name: "addition",
-    queue: "default",
-    status: TaskStatus.QUEUED,
-    timeQueued: clock.t,
-    delay: 0,
-    retry: 1,
-    kwargs: { a: 1 },
-    meta: {},
-    runInfo: {},
-    ...overrides,
-  } satisfies TaskRecord;
-}
+const record = queuedRecord;
 
 const CLAIM = {
   queues: ["default"],

@@ -14,9 +14,14 @@ import { newTaskRecord } from "../src/queue_options.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import { TaskStatus } from "../src/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
-import type { Claim, ClaimRequest, Store } from "../src/store/store.ts";
+import type { Claim, Store } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
-import { featureStores, ManualClock, storeTests } from "./_contract_stores.ts";
+import {
+  claimRequest,
+  featureStores,
+  ManualClock,
+  storeTests,
+} from "./_contract_stores.ts";
 import {
   EXAMPLE_JOBS,
   pq,
@@ -52,16 +57,7 @@ function task(
   };
 }
 
-function request(overrides: Partial<ClaimRequest> = {}): ClaimRequest {
-  return {
-    queues: ["default"],
-    max: 100,
-    worker: "worker-1",
-    node: "host-1",
-    leaseSeconds: 30,
-    ...overrides,
-  };
-}
+const request = claimRequest;
 
 /** The labels of claimed tasks, in claim order. */
 function labels(claims: readonly Claim[]): string[] {

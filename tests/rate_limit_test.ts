@@ -12,9 +12,10 @@ import { JobRegistry } from "../src/registry.ts";
 import { newTaskRecord } from "../src/queue_options.ts";
 import { TaskStatus } from "../src/status.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
-import type { Claim, ClaimRequest, Store } from "../src/store/store.ts";
+import type { Claim, Store } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
 import {
+  claimRequest,
   featureStores,
   type ManualClock,
   redisOpener,
@@ -60,16 +61,7 @@ function limited(
   };
 }
 
-function request(overrides: Partial<ClaimRequest> = {}): ClaimRequest {
-  return {
-    queues: ["default"],
-    max: 100,
-    worker: "worker-1",
-    node: "host-1",
-    leaseSeconds: 30,
-    ...overrides,
-  };
-}
+const request = claimRequest;
 
 /** The labels of claimed tasks, in claim order. */
 function labels(claims: readonly Claim[]): string[] {

@@ -6,64 +6,29 @@
  * its values, in index order, once its last member is recorded.
  */
 import assert from "node:assert/strict";
-import { type ChannelMessage, Manager } from "../mod.ts";
 import type { CodecName } from "../src/codec.ts";
-import { defaultSettings } from "../src/settings.ts";
 import { TaskStatus } from "../src/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Store } from "../src/store/store.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import type { TaskRecord } from "../src/task.ts";
 import {
-  featureStores,
+  decoratedStores,
   managedOpener,
   ManualClock,
   openSqlite,
-  redisOpener,
-  splitOpener,
+  queuedRecord,
   storeTests,
 } from "./_contract_stores.ts";
 import { eventually } from "./_server.ts";
-import type { OpenContractStore } from "./store_contract.ts";
 
-const { redis, stores: FEATURE_STORES } = await featureStores();
+const { redis, manager, stores: STORES } = await decoratedStores();
 
 const RESULT_TTL = 60;
 
-/** Keeps every message it is told of. */
-class Recorder extends Manager {
-  readonly heard: ChannelMessage[] = [];
-  override storeMessage(message: ChannelMessage): Promise<void> {
-    this.heard.push(message);
-    return Promise.resolve();
-  }
-}
-
-const manager = new Recorder({ settings: defaultSettings(), role: "worker" });
-
-const STORES: ReadonlyArray<[string, OpenContractStore]> = [
-  ...FEATURE_STORES,
-  ["split redis+sqlite", splitOpener(redisOpener(redis), openSqlite)],
-  ["managed sqlite", managedOpener(openSqlite, manager)],
-];
-
 const storeTest = storeTests("settle and join", STORES, RESULT_TTL);
 
-function record(clock: ManualClock, overrides: Partial<TaskRecord> = {}) {
-  return {
-    id: newTaskId(),
-    name: "addition",
-    queue: "default",
-    status: TaskStatus.QUEUED,
-    timeQueued: clock.t,
-    delay: 0,
-    retry: 1,
-    kwargs: { a: 1 },
-    meta: {},
-    runInfo: {},
-    ...overrides,
-  } satisfies TaskRecord;
-}
+const record = queuedRecord;
 
 /** The final record of a task that never ran. */
 function settled(
