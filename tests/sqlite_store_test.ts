@@ -264,3 +264,22 @@ Deno.test("sqlite: a queue-less task is refused with its id", async () => {
       error instanceof TypeError && error.message.includes(task.id),
   );
 });
+
+Deno.test("sqlite: processes that open one new file at the same moment all open it", async () => {
+  const fixture =
+    new URL("./fixtures/open_sqlite_at.ts", import.meta.url).pathname;
+  for (let round = 0; round < 2; round++) {
+    await using dir = await tempDir();
+    const at = String(Date.now() + 2000);
+    const runs = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", fixture, `${dir.path}/pq.sqlite`, at],
+          stdout: "piped",
+          stderr: "piped",
+        }).output()),
+    );
+    const said = runs.map((run) => new TextDecoder().decode(run.stdout).trim());
+    assert.deepEqual(said, Array(8).fill("ok"));
+  }
+});

@@ -530,9 +530,12 @@ export class SqliteStore implements Store {
       // The busy timeout first: the other pragmas may wait for a lock too.
       this.#db.exec("PRAGMA busy_timeout = 5000");
       if (path !== ":memory:") {
-        const { journal_mode: mode } = this.#db.prepare(
-          "PRAGMA journal_mode = WAL",
-        ).get() as { journal_mode: string };
+        // Switching a file to WAL takes a lock SQLite does not wait for
+        // (no busy handler): processes that open a new file together wait
+        // for each other here.
+        const { journal_mode: mode } = whileLocked(() =>
+          this.#db.prepare("PRAGMA journal_mode = WAL").get()
+        ) as { journal_mode: string };
         if (mode === "wal") this.#walPath = `${path}-wal`;
       }
       this.#db.exec("PRAGMA synchronous = NORMAL");
@@ -1801,6 +1804,24 @@ function queueOf(task: TaskRecord): string {
     );
   }
   return task.queue;
+}
+
+/**
+ * Runs `work` again while it fails with "database is locked", for 5 s at
+ * most, sleeping 20 ms between tries (synchronously: it is for opening).
+ */
+function whileLocked<T>(work: () => T): T {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      return work();
+    } catch (error) {
+      const locked = error instanceof Error &&
+        /database is locked/.test(error.message);
+      if (!locked || Date.now() > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
 }
 
 /**
