@@ -4,7 +4,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { Producer } from "./producer/producer.ts";
-import { loadRegistry } from "./registry.ts";
+import { continueEnded } from "./producer/workflow_continuation.ts";
+import { type JobRegistry, loadRegistry } from "./registry.ts";
 import {
   checkManagerClass,
   type Manager,
@@ -203,7 +204,7 @@ export class PulsarQueue {
           stop.signal,
           (pid) => {
             metrics?.forget(pid);
-            return giveBackTasks(store, `worker-${pid}`, settings);
+            return giveBackTasks(store, `worker-${pid}`, settings, registry);
           },
           metrics ? { [METRICS_COLLECTOR_ENV]: metrics.collectorUrl } : {},
         );
@@ -224,11 +225,14 @@ export class PulsarQueue {
  * Gives back at once the tasks of a worker process that exited (the arbiter
  * saw it): its leases end, its queues are reclaimed, its beat is forgotten.
  * Its queues are those of its last status, else the ones it would consume.
+ * A workflow member the reclaim ended (too many expired leases) goes on
+ * with its workflow, through a producer made for it.
  */
 async function giveBackTasks(
   store: Store,
   worker: string,
   settings: Settings,
+  registry: JobRegistry,
 ): Promise<void> {
   const status = (await store.liveWorkers()).find((w) => w.worker === worker);
   const queues = status?.queues ??
@@ -239,7 +243,16 @@ async function giveBackTasks(
       "Worker process {worker} exited: {n} of its tasks go back to their queues",
       { worker, n: ended },
     );
-    await store.reclaim(settings.maxRedeliveries, queues);
+    const report = await store.reclaim(settings.maxRedeliveries, queues);
+    if (report.changed.length > report.redelivered) {
+      await using producer = new Producer({
+        settings: () => Promise.resolve(settings),
+        registry,
+        store,
+      });
+      await producer.start();
+      await continueEnded(producer, report.changed);
+    }
   }
   await store.leave(worker);
 }

@@ -616,3 +616,44 @@ for (const name of ["sqlite", "redis"] as const) {
     assert.deepEqual(await ledgerLines(path), []);
   });
 }
+
+for (const name of ["sqlite", "redis"] as const) {
+  Deno.test(`a member of a killed worker process that the arbiter fails (too many expired leases) fails the rest of its workflow (${name})`, async () => {
+    await using dir = await tempDir();
+    const dataStore = storeUrl(name, dir.path);
+    const path = `${dir.path}/runs.ledger`;
+    await using api = await producer(dataStore);
+    await using live = startServer(serverArgs({
+      workers: 1,
+      concurrentTasks: 1,
+      dataStore,
+      taskPaths: TASK_PATHS.join(","),
+      taskQueues: QUEUE,
+      defaultTaskQueue: QUEUE,
+      taskPoolTimeout: 0.05,
+      maxRedeliveries: 0,
+    }));
+    await live.ready();
+    const wf = await api.workflows.queue(chain(
+      sig("wf.add", { a: 1, lag: 30, path }),
+      sig("wf.add", { b: 1, path }),
+    ));
+    const running = await endsAs(api, wf.ids[0], TaskStatus.STARTED);
+    // Its worker process dies; the arbiter gives its task back, and fails
+    // it (no redelivery allowed).
+    const pid = Number(running.worker!.slice("worker-".length));
+    Deno.kill(pid, "SIGKILL");
+    const failed = await endsAs(api, wf.ids[0], TaskStatus.FAILURE);
+    const later = await endsAs(api, wf.ids[1], TaskStatus.FAILURE);
+    assert.equal(
+      later.result,
+      `Workflow ${wf.id} failed: member ${
+        wf.ids[0]
+      } (wf.add) ended FAILURE: ${failed.result}`,
+    );
+    assert.deepEqual(
+      (await ledgerLines(path)).filter((line) => line.includes(wf.ids[1])),
+      [],
+    );
+  });
+}
