@@ -12,7 +12,7 @@ import { managedStore } from "../src/store/managed_store.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import { SplitStore } from "../src/store/split_store.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
-import type { ClaimRequest, Store } from "../src/store/store.ts";
+import type { Claim, ClaimRequest, Store } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
 import { namespaceOf, sqlitePathOf } from "./_garbage.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
@@ -205,6 +205,27 @@ export function queuedRecord(
     runInfo: {},
     ...overrides,
   };
+}
+
+/**
+ * A queued record told apart by `label`: its id starts with `<label>-`
+ * (see {@linkcode labels}) and its kwargs are `{ label }`.
+ */
+export function labelledRecord(
+  clock: { t: number },
+  label: string,
+  overrides: Partial<TaskRecord> = {},
+): TaskRecord {
+  return queuedRecord(clock, {
+    id: `${label}-${newTaskId().slice(0, 8)}`,
+    kwargs: { label },
+    ...overrides,
+  });
+}
+
+/** The labels of claimed tasks of {@linkcode labelledRecord}, in order. */
+export function labels(claims: readonly Claim[]): string[] {
+  return claims.map((claim) => claim.id.split("-")[0]);
 }
 
 /** A claim of up to 100 tasks of queue `default`, with a 30 s lease. */

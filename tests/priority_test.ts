@@ -14,11 +14,13 @@ import { newTaskRecord } from "../src/queue_options.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import { TaskStatus } from "../src/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
-import type { Claim, Store } from "../src/store/store.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import type { Store } from "../src/store/store.ts";
+import type { TaskRecord } from "../src/task.ts";
 import {
   claimRequest,
   featureStores,
+  labelledRecord,
+  labels,
   ManualClock,
   storeTests,
 } from "./_contract_stores.ts";
@@ -42,27 +44,13 @@ function task(
   priority?: number,
   overrides: Partial<TaskRecord> = {},
 ): TaskRecord {
-  return {
-    id: `${label}-${newTaskId().slice(0, 8)}`,
-    name: "addition",
-    queue: "default",
-    status: TaskStatus.QUEUED,
-    timeQueued: clock.t,
-    delay: 0,
-    retry: 1,
-    kwargs: { label },
+  return labelledRecord(clock, label, {
     meta: priority === undefined ? {} : { priority },
-    runInfo: {},
     ...overrides,
-  };
+  });
 }
 
 const request = claimRequest;
-
-/** The labels of claimed tasks, in claim order. */
-function labels(claims: readonly Claim[]): string[] {
-  return claims.map((claim) => claim.id.split("-")[0]);
-}
 
 /** Claims one task at a time until none is left: the labels in order. */
 async function drainOneByOne(store: Store): Promise<string[]> {

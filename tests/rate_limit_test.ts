@@ -13,10 +13,12 @@ import { newTaskRecord } from "../src/queue_options.ts";
 import { TaskStatus } from "../src/status.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Claim, Store } from "../src/store/store.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import type { TaskRecord } from "../src/task.ts";
 import {
   claimRequest,
   featureStores,
+  labelledRecord,
+  labels,
   type ManualClock,
   redisOpener,
   storeTests,
@@ -47,26 +49,10 @@ function limited(
   const meta: Record<string, unknown> = { rateLimit: limit };
   if (extra.key !== undefined) meta.rateLimitKey = extra.key;
   if (extra.priority !== undefined) meta.priority = extra.priority;
-  return {
-    id: `${label}-${newTaskId().slice(0, 8)}`,
-    name: "limited",
-    queue: "default",
-    status: TaskStatus.QUEUED,
-    timeQueued: clock.t,
-    delay: 0,
-    retry: 1,
-    kwargs: { label },
-    meta,
-    runInfo: {},
-  };
+  return labelledRecord(clock, label, { name: "limited", meta });
 }
 
 const request = claimRequest;
-
-/** The labels of claimed tasks, in claim order. */
-function labels(claims: readonly Claim[]): string[] {
-  return claims.map((claim) => claim.id.split("-")[0]);
-}
 
 /** Queues `tasks` one at a time, each a moment after the last. */
 async function queueInOrder(

@@ -51,8 +51,15 @@ function storeUrl(name: StoreName, dir: string): string {
     : redis.url(`wf${crypto.randomUUID().slice(0, 8)}`);
 }
 
-/** A server of one process (SIGKILL kills it whole) on `dataStore`. */
-function server(dataStore: string, env?: Record<string, string>) {
+/**
+ * A server on `dataStore`: of one process (SIGKILL kills it whole) unless
+ * `settings` say otherwise.
+ */
+function server(
+  dataStore: string,
+  env?: Record<string, string>,
+  settings: Record<string, string | number> = {},
+) {
   return startServer(
     serverArgs({
       workers: 0,
@@ -63,6 +70,7 @@ function server(dataStore: string, env?: Record<string, string>) {
       defaultTaskQueue: QUEUE,
       taskPoolTimeout: 0.05,
       leaseTimeout: 6,
+      ...settings,
     }),
     { env },
   );
@@ -594,16 +602,11 @@ for (const name of ["sqlite", "redis"] as const) {
     });
     assert.equal(claim.id, wf.ids[0]);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await using live = startServer(serverArgs({
-      workers: 0,
+    await using live = server(dataStore, undefined, {
       concurrentTasks: 1,
-      dataStore,
-      taskPaths: TASK_PATHS.join(","),
-      taskQueues: QUEUE,
-      defaultTaskQueue: QUEUE,
-      taskPoolTimeout: 0.05,
+      leaseTimeout: 30,
       maxRedeliveries: 0,
-    }));
+    });
     await live.ready();
     const failed = await endsAs(api, wf.ids[0], TaskStatus.FAILURE);
     const later = await endsAs(api, wf.ids[1], TaskStatus.FAILURE);
@@ -623,16 +626,12 @@ for (const name of ["sqlite", "redis"] as const) {
     const dataStore = storeUrl(name, dir.path);
     const path = `${dir.path}/runs.ledger`;
     await using api = await producer(dataStore);
-    await using live = startServer(serverArgs({
+    await using live = server(dataStore, undefined, {
       workers: 1,
       concurrentTasks: 1,
-      dataStore,
-      taskPaths: TASK_PATHS.join(","),
-      taskQueues: QUEUE,
-      defaultTaskQueue: QUEUE,
-      taskPoolTimeout: 0.05,
+      leaseTimeout: 30,
       maxRedeliveries: 0,
-    }));
+    });
     await live.ready();
     const wf = await api.workflows.queue(chain(
       sig("wf.add", { a: 1, lag: 30, path }),
