@@ -19,6 +19,7 @@
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { parseCookie, stringifySetCookie } from "cookie";
 
 /** The most sessions kept; the oldest goes first. */
 export const MAX_SESSIONS = 1000;
@@ -206,14 +207,10 @@ export class DashboardAuth {
   }
 
   #session(request: Request): Session | undefined {
-    const cookies = request.headers.get("cookie") ?? "";
-    for (const part of cookies.split(";")) {
-      const [name, value] = part.trim().split("=", 2);
-      if (name !== this.#cookie || !value) continue;
-      const session = this.#sessions.get(value);
-      if (session && session.expires > Date.now()) return session;
-      if (session) this.#sessions.delete(value);
-    }
+    const id = parseCookie(request.headers.get("cookie") ?? "")[this.#cookie];
+    const session = id ? this.#sessions.get(id) : undefined;
+    if (session && session.expires > Date.now()) return session;
+    if (session) this.#sessions.delete(session.id);
     return undefined;
   }
 
@@ -232,6 +229,13 @@ export class DashboardAuth {
   }
 
   #setCookie(session: Session): string {
-    return `${this.#cookie}=${session.id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}`;
+    return stringifySetCookie({
+      name: this.#cookie,
+      value: session.id,
+      path: "/",
+      httpOnly: true,
+      sameSite: "strict",
+      maxAge: SESSION_SECONDS,
+    });
   }
 }
