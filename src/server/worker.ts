@@ -15,7 +15,7 @@ import {
   continueEnded,
   workflowContinuation,
 } from "../producer/workflow_continuation.ts";
-import { dieNow, faultArmed } from "../_fault.ts";
+import { dieNow, faultArmed } from "./fault_points.ts";
 import type { JobRegistry } from "../registry.ts";
 import type { Settings } from "../settings_types.ts";
 import { openSettingsStore } from "../store/open_store.ts";
