@@ -331,6 +331,10 @@ for (const kind of STORES) {
           const first = await page.evaluate(() => location.hash);
           await page.click("#rerun");
           await page.waitForFunction((h) => location.hash !== h, first);
+          // The copy's own page, not the first task's still on screen.
+          await page.waitForFunction(
+            "document.querySelector('h2 .mono')?.textContent === location.hash.split('/').pop()",
+          );
           await see(page, "#task-status .status-SUCCESS");
           assert.deepEqual(
             (await page.textContent("#task-result"))?.trim(),
