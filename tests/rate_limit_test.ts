@@ -25,6 +25,7 @@ import {
 } from "./_contract_stores.ts";
 import {
   eventually,
+  EXAMPLE_JOBS,
   producerFor,
   runPq,
   serverArgs,
@@ -385,6 +386,70 @@ Deno.test("rate limit per customer through the API, and pq jobs shows the limits
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /limited\.customer\s.*2\/1s per key/);
   assert.match(run.stdout, /limited\.ping\s.*10\/1s(?! per key)/);
+});
+
+Deno.test("pq queue --rate-limit-key counts a task in that key's window; a bad key exits 2, nothing queued", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/pq.sqlite`;
+  await (await SqliteStore.open(path, { serializer: "json", resultTtl: 60 }))
+    .close();
+  const pqLimited = (...args: string[]) =>
+    runPq([
+      ...args,
+      "--data-store",
+      `sqlite:${path}`,
+      "--task-paths",
+      FIXTURE_JOBS,
+    ]);
+  const run = await pqLimited(
+    "queue",
+    "limited.customer",
+    "customer=1",
+    "--rate-limit-key",
+    "vip",
+    "--json",
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const { meta } = JSON.parse(run.stdout);
+  assert.equal(meta.rateLimitKey, "vip");
+  assert.deepEqual(meta.rateLimit, { tasks: 2, per: 1 });
+  const empty = await pqLimited(
+    "queue",
+    "limited.customer",
+    "customer=1",
+    "--rate-limit-key",
+    "",
+  );
+  assert.equal(empty.code, 2, empty.stderr);
+  assert.match(
+    empty.stderr,
+    /--rate-limit-key must be a string of 1 to \d+ characters without control characters: got ''/,
+  );
+  const unlimited = await runPq([
+    "queue",
+    "addition",
+    "a=1",
+    "--rate-limit-key",
+    "vip",
+    "--data-store",
+    `sqlite:${path}`,
+    "--task-paths",
+    EXAMPLE_JOBS,
+  ]);
+  assert.equal(unlimited.code, 2, unlimited.stderr);
+  assert.match(
+    unlimited.stderr,
+    /'rateLimitKey' needs a job with a rateLimit: job 'addition' has none, got "vip"/,
+  );
+  const store = await SqliteStore.open(path, {
+    serializer: "json",
+    resultTtl: 60,
+  });
+  try {
+    assert.equal((await store.searchTasks({})).tasks.length, 1);
+  } finally {
+    await store.close();
+  }
 });
 
 Deno.test("rate limit (sqlite): a file of schema version 4 gets the column on open", async () => {

@@ -3,6 +3,7 @@
  * @module
  */
 import { priorityProblem } from "../queue_options.ts";
+import { rateLimitKeyProblem } from "../rate_limit.ts";
 import { TaskStatus } from "../status.ts";
 import type { Producer } from "../producer/producer.ts";
 import type { Dict, Task } from "../task.ts";
@@ -92,16 +93,28 @@ function priorityOf(value: unknown): number | undefined {
   return priority;
 }
 
+/** Reads `--rate-limit-key`: a key of the job's rate limit. */
+function rateLimitKeyOf(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const problem = rateLimitKeyProblem(value);
+  if (problem) {
+    throw new UsageError(
+      `Option --rate-limit-key must be ${problem}: got '${value}'`,
+    );
+  }
+  return value as string;
+}
+
 /**
  * `pq queue <job> [key=value ...] [--wait [--timeout s]] [--delay s]
- * [--queue q] [--id id] [--priority n]`.
+ * [--queue q] [--id id] [--priority n] [--rate-limit-key k]`.
  */
 export const queueCommand: Command = {
   name: "queue",
   usage:
-    "<job> [key=value ...] [--wait [--timeout <s>]] [--delay <s>] [--queue <q>] [--id <id>] [--priority <n>]",
+    "<job> [key=value ...] [--wait [--timeout <s>]] [--delay <s>] [--queue <q>] [--id <id>] [--priority <n>] [--rate-limit-key <key>]",
   help:
-    "Queue a task (values are JSON when they parse, else text) and print its id; --id gives it its id, and queues nothing while a task of that id is stored (it says so); --priority gives it a priority (an integer from -1000 to 1000, higher first; default 0); --wait waits for it (at most --timeout seconds) and fails unless it succeeds.",
+    "Queue a task (values are JSON when they parse, else text) and print its id; --id gives it its id, and queues nothing while a task of that id is stored (it says so); --priority gives it a priority (an integer from -1000 to 1000, higher first; default 0); --rate-limit-key counts it in that key's window of its job's rate limit, instead of the key the job gives it; --wait waits for it (at most --timeout seconds) and fails unless it succeeds.",
   options: {
     json: { type: "boolean" },
     wait: { type: "boolean" },
@@ -110,6 +123,7 @@ export const queueCommand: Command = {
     queue: { type: "string" },
     id: { type: "string" },
     priority: { type: "string" },
+    "rate-limit-key": { type: "string" },
   },
   async run({ api, args, values, io }) {
     checkArgs(this, args, 1, Infinity);
@@ -128,12 +142,14 @@ export const queueCommand: Command = {
     }
     const id = values.id as string | undefined;
     const priority = priorityOf(values.priority);
+    const rateLimitKey = rateLimitKeyOf(values["rate-limit-key"]);
     const future = api.tasks.queue(jobName, kwargs, {
       callback: false,
       ...(delay !== undefined && { delay }),
       ...(queue !== undefined && { queue }),
       ...(id !== undefined && { id }),
       ...(priority !== undefined && { priority }),
+      ...(rateLimitKey !== undefined && { rateLimitKey }),
     });
     const queued = await future.then(undefined, (error) => {
       // Arguments the job's schema refuses are bad usage, as a bad key=value.
