@@ -42,6 +42,7 @@ export { Tasks } from "./src/producer/tasks.ts";
 export { Queues } from "./src/producer/queues.ts";
 export {
   Workflow,
+  type WorkflowMember,
   type WorkflowQueueOptions,
   Workflows,
 } from "./src/producer/workflows.ts";

@@ -28,6 +28,7 @@ import {
   eventually,
   EXAMPLE_JOBS,
   producerFor,
+  runPq,
   serverArgs,
   startServer,
   tempDir,
@@ -408,6 +409,121 @@ for (const name of ["sqlite", "redis"] as const) {
         assert.equal(
           await (await api.workflows.queue(sig("wf.add"))).result,
           0,
+        );
+      },
+    );
+
+    await t.step(
+      "a workflow read back by its id, in another producer and with pq workflow: members, result, revoke",
+      async () => {
+        await using other = await producer(dataStore);
+        const pqWorkflow = (...args: string[]) =>
+          runPq(["workflow", ...args, "--data-store", dataStore]);
+        // A first group a step follows, a first signature, a final group.
+        const plans = [
+          chord(
+            [sig("wf.add", { a: 1 }), sig("wf.add", { a: 2 })],
+            sig("wf.sum"),
+          ),
+          chain(
+            sig("wf.add", { a: 1 }),
+            group(sig("wf.add"), sig("wf.add", { b: 5 })),
+          ),
+          group(
+            sig("wf.add", { a: 1 }),
+            sig("wf.add", { a: 2 }),
+            sig("wf.add", { a: 3 }),
+          ),
+        ];
+        for (const plan of plans) {
+          const wf = await api.workflows.queue(plan);
+          const read = await other.workflows.get(wf.id);
+          assert.ok(read);
+          assert.deepEqual(read.members, wf.members);
+          assert.deepEqual(await read.result, await wf.result);
+        }
+        const wf = await api.workflows.queue(
+          chord(
+            [sig("wf.add", { a: 1 }), sig("wf.add", { a: 2 })],
+            sig("wf.sum"),
+          ),
+        );
+        assert.deepEqual(wf.members, [
+          { id: `${wf.id}.0.0`, job: "wf.add", step: 0 },
+          { id: `${wf.id}.0.1`, job: "wf.add", step: 0 },
+          { id: `${wf.id}.1`, job: "wf.sum", step: 1 },
+        ]);
+        assert.equal(await wf.result, 3);
+        const shown = await pqWorkflow(wf.id);
+        assert.equal(shown.code, 0, shown.stderr);
+        assert.match(
+          shown.stdout,
+          new RegExp(`^Workflow<${wf.id}>: 3 members: 3 SUCCESS\n`),
+        );
+        assert.match(
+          shown.stdout,
+          new RegExp(`^1 +${wf.id}\.1 +wf\.sum +SUCCESS +3$`, "m"),
+        );
+        const json = await pqWorkflow(wf.id, "--json");
+        assert.equal(json.code, 0, json.stderr);
+        assert.deepEqual(
+          JSON.parse(json.stdout).members.map((m: { result: unknown }) =>
+            m.result
+          ),
+          [1, 2, 3],
+        );
+
+        // One running, one not queued: pq workflow shows, then revokes.
+        const slow = await api.workflows.queue(chain(
+          sig("wf.add", { a: 1, lag: 10, path }),
+          sig("wf.add", { b: 1, path }),
+        ));
+        await endsAs(api, slow.ids[0], TaskStatus.STARTED);
+        const pending = await pqWorkflow(slow.id);
+        assert.match(pending.stdout, /: 2 members: 1 STARTED, 1 not queued\n/);
+        const revoked = await pqWorkflow(slow.id, "--revoke", "--json");
+        assert.equal(revoked.code, 0, revoked.stderr);
+        assert.deepEqual(JSON.parse(revoked.stdout).outcomes, {
+          [slow.ids[0]]: "requested",
+          [slow.ids[1]]: "revoked",
+        });
+        await rejection(slow.result);
+        for (const id of slow.ids) await endsAs(api, id, TaskStatus.REVOKED);
+        assert.deepEqual(await runsOf(slow.ids[1]), []);
+      },
+    );
+
+    await t.step(
+      "an unknown workflow id is none (pq workflow exits 1), a bad one refused (exit 2), a task not a workflow's named",
+      async () => {
+        const unknown = `none-${crypto.randomUUID().slice(0, 8)}`;
+        assert.equal(await api.workflows.get(unknown), undefined);
+        const missing = await runPq([
+          "workflow",
+          unknown,
+          "--data-store",
+          dataStore,
+        ]);
+        assert.equal(missing.code, 1, missing.stderr);
+        assert.match(
+          missing.stderr,
+          new RegExp(`No workflow with id '${unknown}'`),
+        );
+        await assert.rejects(
+          api.workflows.get("a b"),
+          new TypeError(
+            `Cannot get workflow as 'id' must be a task id (1 to 128 characters of [A-Za-z0-9_.:-], not '.' or '..'): got "a b"`,
+          ),
+        );
+        const bad = await runPq(["workflow", "a b", "--data-store", dataStore]);
+        assert.equal(bad.code, 2, bad.stderr);
+        const plain = `plain-${crypto.randomUUID().slice(0, 8)}`;
+        await api.tasks.queue("wf.add", {}, { id: `${plain}.0` });
+        await assert.rejects(
+          api.workflows.get(plain),
+          new Error(
+            `Cannot read workflow ${plain} from task ${plain}.0: Malformed meta.workflow: it must be an object`,
+          ),
         );
       },
     );

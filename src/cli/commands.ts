@@ -12,6 +12,7 @@ import { revokeCommand } from "./revoke.ts";
 import { statusCommand } from "./status.ts";
 import { tasksCommand } from "./tasks.ts";
 import { workersCommand } from "./workers.ts";
+import { workflowCommand } from "./workflow.ts";
 
 export { type Command, type CommandIO, UsageError } from "./_command.ts";
 
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   tasksCommand,
   jobsCommand,
   revokeCommand,
+  workflowCommand,
   queuesCommand,
   workersCommand,
   purgeCommand,

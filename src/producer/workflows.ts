@@ -26,7 +26,6 @@ import {
   isGroupStep,
   type MemberData,
   memberFailure,
-  memberIds,
   planSteps,
   revokedMember,
   type StepData,
@@ -37,6 +36,7 @@ import {
   settledRecord,
   type WorkflowEngineHost,
 } from "./workflow_continuation.ts";
+import { storedSteps } from "./workflow_lookup.ts";
 
 /** What `api.workflows` uses of its producer. */
 export interface WorkflowsHost extends WorkflowEngineHost {
@@ -131,17 +131,7 @@ export class Workflows {
     }
     checkKnownKeys(options, ["id", "fromTask"], "workflows.queue");
     for (const key of ["id", "fromTask"] as const) {
-      const value = options[key];
-      if (
-        value !== undefined &&
-        !(typeof value === "string" && TASK_ID_PATTERN.test(value))
-      ) {
-        throw new TypeError(
-          `Cannot queue workflow as '${key}' must be a task id (${TASK_ID_RULE}): got ${
-            describeValue(value)
-          }`,
-        );
-      }
+      if (options[key] !== undefined) checkId("queue", key, options[key]);
     }
     const id = options.id ?? newTaskId();
     const steps = planSteps(plan, id);
@@ -152,6 +142,35 @@ export class Workflows {
     await this.#checkJobs(steps.slice(1));
     await queueStep(producer, id, steps, options.fromTask ?? id);
     return new Workflow(producer, id, steps);
+  }
+
+  /**
+   * The handle of a workflow queued before, in this process or any other,
+   * by its id: to wait for its result, see its members or revoke it. Its
+   * steps are read from its first step's tasks (their `meta.workflow`).
+   *
+   * @param id The workflow's id (`Workflow.id`, or the `id` it was queued
+   * with).
+   * @returns The handle, or undefined when no task of its first step is
+   * stored (an id no workflow has, or one dropped after `resultTtl`).
+   * Rejects with a `TypeError` for an id that is not a task id, and with an
+   * `Error` naming the task when its first step's tasks are not a
+   * workflow's members.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * const wf = await api.workflows.get("sums-2024-07-01");
+   * if (wf) console.log(wf.ids, await wf.result);
+   * ```
+   */
+  async get(id: string): Promise<Workflow | undefined> {
+    checkId("get", "id", id);
+    await this.#producer.start();
+    const store = this.#producer.store;
+    const steps = await storedSteps((task) => store.get(task), id);
+    return steps && new Workflow(this.#producer, id, steps);
   }
 
   /**
@@ -178,8 +197,26 @@ export class Workflows {
 }
 
 /**
+ * A member of a workflow, in plan order.
+ *
+ * @example
+ * ```ts
+ * import type { WorkflowMember } from "@pq/queue";
+ * const member: WorkflowMember = { id: "report.1", job: "total", step: 1 };
+ * ```
+ */
+export interface WorkflowMember {
+  /** Its task id: `W.i`, or `W.i.j` in a group. */
+  readonly id: string;
+  /** Its job's name. */
+  readonly job: string;
+  /** The index of its step in the workflow's chain. */
+  readonly step: number;
+}
+
+/**
  * A queued workflow: its id, its members' task ids, its result, its revoke.
- * Made by `api.workflows.queue`.
+ * Made by `api.workflows.queue` and `api.workflows.get`.
  *
  * @example
  * ```ts
@@ -200,11 +237,13 @@ export class Workflow {
    * has no task (`tasks.get` gives undefined).
    */
   readonly ids: readonly string[];
+  /** Every member's id, job and step, in plan order (as `ids`). */
+  readonly members: readonly WorkflowMember[];
   readonly #producer: WorkflowsHost;
   readonly #steps: readonly StepData[];
   #result?: Promise<unknown>;
 
-  /** Made by `api.workflows.queue`. */
+  /** Made by `api.workflows.queue` and `api.workflows.get`. */
   constructor(
     producer: WorkflowsHost,
     id: string,
@@ -213,7 +252,14 @@ export class Workflow {
     this.#producer = producer;
     this.id = id;
     this.#steps = steps;
-    this.ids = Object.freeze(memberIds(steps));
+    this.members = Object.freeze(
+      steps.flatMap((step, i) =>
+        stepMembers(step).map((m) =>
+          Object.freeze({ id: m.id, job: m.job, step: i })
+        )
+      ),
+    );
+    this.ids = Object.freeze(this.members.map((member) => member.id));
   }
 
   /**
@@ -329,6 +375,16 @@ export class Workflow {
   toString(): string {
     return `Workflow<${this.id}>`;
   }
+}
+
+/** Throws a TypeError unless `value`, the option `key` of `what`, is a task id. */
+function checkId(what: string, key: string, value: unknown): void {
+  if (typeof value === "string" && TASK_ID_PATTERN.test(value)) return;
+  throw new TypeError(
+    `Cannot ${what} workflow as '${key}' must be a task id (${TASK_ID_RULE}): got ${
+      describeValue(value)
+    }`,
+  );
 }
 
 /** True when a member's end lets its workflow go on. */
