@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { TaskStatus } from "../mod.ts";
+import { chain, group, sig, TaskStatus } from "../mod.ts";
 import { RateWindow } from "../src/web/rate_window.ts";
 import {
   haveChromium,
@@ -377,6 +377,67 @@ for (const kind of STORES) {
           assert.doesNotMatch(row, /≥/);
           await open(page, "#/jobs");
           await see(page, 'tr[data-job="addition"]');
+        },
+      );
+
+      await t.step(
+        "a workflow's page: its members live, reached from a member; its revoke",
+        async () => {
+          const done = await api.workflows.queue(
+            group(sig("echo", { name: XSS }), sig("addition", { a: 3, b: 4 })),
+          );
+          await done.result;
+          await open(page, `#/task/${done.ids[0]}`);
+          await see(page, "#workflow-link");
+          await page.click("#workflow-link");
+          const row = (id: string) => `tr[data-id="${id}"]`;
+          await see(page, `${row(done.ids[1])} .status-SUCCESS`);
+          assert.match(
+            (await page.textContent(row(done.ids[1])))!,
+            /addition.*7$/,
+          );
+          assert((await page.textContent(row(done.ids[0])))?.includes(XSS));
+          assert.deepEqual(await page.locator("img").count(), 0);
+          assert.deepEqual(await page.locator("#revoke-workflow").count(), 0);
+
+          const slow = await api.workflows.queue(
+            chain(sig("asynchronous", { lag: 20 }), sig("addition", { a: 1 })),
+          );
+          await open(page, `#/workflow/${slow.id}`);
+          await see(page, `${row(slow.ids[0])} .status-STARTED`);
+          assert.match(
+            (await page.textContent(row(slow.ids[1])))!,
+            /not queued/,
+          );
+          await page.click("#revoke-workflow");
+          await see(page, `${row(slow.ids[0])} .status-REVOKED`);
+          await see(page, `${row(slow.ids[1])} .status-REVOKED`);
+          // Its notice outlives the live re-renders that show the revoke.
+          await see(page, "#notice.notice");
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          assert.deepEqual(
+            await page.textContent("#notice.notice"),
+            "Revoke: 1 requested, 1 revoked",
+          );
+          assert(
+            dialogs.some((d) => d.includes(`Revoke workflow ${slow.id}?`)),
+          );
+          assert.deepEqual(
+            (await api.tasks.get(slow.ids[1]))?.statusString,
+            "REVOKED",
+          );
+
+          await open(page, "#/workflow/nope-1");
+          await see(page, "p.error");
+          assert.match(
+            (await page.textContent("p.error"))!,
+            /No workflow with id 'nope-1'/,
+          );
+          const bad = await fetch(`${base}/api/workflows/a%20b`, {
+            headers: { authorization: `Bearer ${TOKEN}` },
+          });
+          assert.deepEqual(bad.status, 400);
+          assert.match((await bad.json()).error, /workflow id/);
         },
       );
 

@@ -494,7 +494,7 @@ for (const name of ["sqlite", "redis"] as const) {
     );
 
     await t.step(
-      "an unknown workflow id is none (pq workflow exits 1), a bad one refused (exit 2), a task not a workflow's named",
+      "an unknown workflow id is none (pq workflow exits 1), a bad one refused (exit 2), a malformed member named",
       async () => {
         const unknown = `none-${crypto.randomUUID().slice(0, 8)}`;
         assert.equal(await api.workflows.get(unknown), undefined);
@@ -517,12 +517,20 @@ for (const name of ["sqlite", "redis"] as const) {
         );
         const bad = await runPq(["workflow", "a b", "--data-store", dataStore]);
         assert.equal(bad.code, 2, bad.stderr);
+        // A task W.0 of no workflow makes no workflow W.
         const plain = `plain-${crypto.randomUUID().slice(0, 8)}`;
         await api.tasks.queue("wf.add", {}, { id: `${plain}.0` });
+        assert.equal(await api.workflows.get(plain), undefined);
+        // A member of a malformed meta.workflow is named.
+        const broken = `broken-${crypto.randomUUID().slice(0, 8)}`;
+        await api.tasks.queue("wf.add", {}, {
+          id: `${broken}.0`,
+          metaParams: { workflow: { id: broken, next: "junk" } },
+        });
         await assert.rejects(
-          api.workflows.get(plain),
+          api.workflows.get(broken),
           new Error(
-            `Cannot read workflow ${plain} from task ${plain}.0: Malformed meta.workflow: it must be an object`,
+            `Cannot read workflow ${broken} from task ${broken}.0: Malformed meta.workflow: 'next' must be a list`,
           ),
         );
       },

@@ -151,11 +151,10 @@ export class Workflows {
    *
    * @param id The workflow's id (`Workflow.id`, or the `id` it was queued
    * with).
-   * @returns The handle, or undefined when no task of its first step is
+   * @returns The handle, or undefined when no member of its first step is
    * stored (an id no workflow has, or one dropped after `resultTtl`).
    * Rejects with a `TypeError` for an id that is not a task id, and with an
-   * `Error` naming the task when its first step's tasks are not a
-   * workflow's members.
+   * `Error` naming the task when a first step's member is malformed.
    *
    * @example
    * ```ts

@@ -15,6 +15,8 @@
  * | `GET /api/tasks/<id>`              | a task and its attempts                     |
  * | `POST /api/tasks/<id>/revoke`      | revoke it (queued or running)               |
  * | `POST /api/tasks/<id>/rerun`       | queue a copy of a finished task             |
+ * | `GET /api/workflows/<id>`          | a workflow's members with their tasks       |
+ * | `POST /api/workflows/<id>/revoke`  | revoke it (every member not ended)          |
  * | `POST /api/queues/purge`           | `{ queue }`: drop its waiting tasks         |
  * | `POST /api/queues/pause`, `/resume`| `{ queue }`: stop or restart its claims     |
  * | `GET /api/jobs`, `/api/jobs/<name>`| the jobs, with counts and run-time p50/p95/p99 |
@@ -61,6 +63,7 @@ import {
   TaskMetrics,
 } from "./metrics.ts";
 import { type TaskDetail, taskSummary } from "./task_view.ts";
+import { type WorkflowDetail, workflowDetail } from "./workflow_view.ts";
 
 const logger = getLogger(["pq", "dashboard"]);
 
@@ -232,6 +235,21 @@ async function readJson(request: Request): Promise<unknown> {
   } catch (error) {
     throw new BadRequest(`The body is not JSON: ${(error as Error).message}`);
   }
+}
+
+/** What `read` gives of workflow `id`, or a 404 when there is none. */
+async function readWorkflow<T>(
+  read: () => Promise<T | undefined>,
+  id: string,
+): Promise<T> {
+  const found = await read();
+  if (found === undefined) {
+    throw new BadRequest(
+      `No workflow with id '${id}' (unknown, or its first step dropped after its retention)`,
+      404,
+    );
+  }
+  return found;
 }
 
 /** A task record as the page gets it: with its status name. */
@@ -445,6 +463,8 @@ class Routes {
     if (path === "/api/tasks") return json(await this.#search(url));
     const task = path.match(/^\/api\/tasks\/([^/]+)$/);
     if (task) return json(await this.#task(task[1]));
+    const workflow = path.match(/^\/api\/workflows\/([^/]+)$/);
+    if (workflow) return json(await this.#workflow(workflow[1]));
     if (path === "/api/jobs") return json(await this.#jobs());
     const jobPage = path.match(/^\/api\/jobs\/([^/]+)$/);
     if (jobPage) return json(await this.#job(decodePath(jobPage[1])));
@@ -478,6 +498,12 @@ class Routes {
         ...(record.timeout ? { timeout: record.timeout } : {}),
       });
       return json({ id: copy.id, task: taskSummary(copy.toJSON()) });
+    }
+    const revokeWorkflow = path.match(/^\/api\/workflows\/([^/]+)\/revoke$/);
+    if (revokeWorkflow) {
+      const id = parse(TASK_ID, revokeWorkflow[1], "workflow id");
+      const workflow = await readWorkflow(() => api.workflows.get(id), id);
+      return json({ id, outcomes: await workflow.revoke() });
     }
     const queue = path.match(/^\/api\/jobs\/([^/]+)\/queue$/);
     if (queue) {
@@ -532,6 +558,11 @@ class Routes {
       tasks: page.tasks.map(taskSummary),
       ...(page.next !== undefined && { next: page.next }),
     };
+  }
+
+  async #workflow(idText: string): Promise<WorkflowDetail> {
+    const id = parse(TASK_ID, idText, "workflow id");
+    return await readWorkflow(() => workflowDetail(this.#api, id), id);
   }
 
   async #task(idText: string): Promise<TaskDetail> {

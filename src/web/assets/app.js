@@ -36,6 +36,10 @@ const state = {
   /** The open task page's id, and a pending refresh. */
   taskId: null,
   taskRefresh: null,
+  /** The open workflow page's id. */
+  workflowId: null,
+  /** The hash of the view last shown (its notice outlives a re-render). */
+  shownHash: null,
 };
 
 // ---------------------------------------------------------------- helpers
@@ -162,11 +166,21 @@ async function post(path, body) {
 
 function show(...nodes) {
   const view = document.getElementById("view");
+  // A live re-render of the same view keeps what its notice says.
+  const old = state.shownHash === location.hash
+    ? document.getElementById("notice")
+    : null;
   view.replaceChildren(
     ...nodes.flat(Infinity).filter((node) =>
       node !== null && node !== undefined && node !== false
     ),
   );
+  state.shownHash = location.hash;
+  const notice = document.getElementById("notice");
+  if (old?.textContent && notice && notice !== old) {
+    notice.className = old.className;
+    notice.textContent = old.textContent;
+  }
 }
 
 function showError(error) {
@@ -223,7 +237,11 @@ function onTask(task) {
       document.getElementById("task-rows")?.prepend(row);
     }
   }
-  if (state.view === "task" && state.taskId === task.id) {
+  if (
+    (state.view === "task" && state.taskId === task.id) ||
+    (state.view === "workflow" &&
+      task.id.startsWith(`${state.workflowId}.`))
+  ) {
     clearTimeout(state.taskRefresh);
     state.taskRefresh = setTimeout(() => render(), 200);
   }
@@ -745,6 +763,9 @@ async function taskView(id) {
         task.fromTask
           ? ["from task", taskLink(task.fromTask, task.fromTask)]
           : null,
+        typeof task.meta?.workflow?.id === "string"
+          ? ["workflow", workflowLink(task.meta.workflow.id)]
+          : null,
         ["progress", task.progress ? progressCell(task.progress) : "-"],
         task.traceparent ? ["traceparent", task.traceparent] : null,
       ]),
@@ -780,6 +801,78 @@ async function taskView(id) {
               ? duration(a.timeEnded - a.timeStarted)
               : "-",
           ),
+        )
+      ),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------- workflows
+
+function workflowLink(id) {
+  return el(
+    "a",
+    { id: "workflow-link", href: `#/workflow/${encodeURIComponent(id)}` },
+    id,
+  );
+}
+
+async function workflowView(id) {
+  state.workflowId = id;
+  let workflow;
+  try {
+    workflow = await api(`/api/workflows/${encodeURIComponent(id)}`);
+  } catch (error) {
+    return showError(error);
+  }
+  const ended = (m) =>
+    m.task && ["SUCCESS", "FAILURE", "REVOKED"].includes(m.task.statusString);
+  const revoke = async () => {
+    if (!confirm(`Revoke workflow ${id}? Members not ended never run.`)) return;
+    try {
+      const { outcomes } = await post(
+        `/api/workflows/${encodeURIComponent(id)}/revoke`,
+      );
+      const counts = {};
+      for (const outcome of Object.values(outcomes)) {
+        counts[outcome] = (counts[outcome] ?? 0) + 1;
+      }
+      alertNotice(
+        `Revoke: ${
+          Object.entries(counts).map(([o, n]) => `${n} ${o}`).join(", ")
+        }`,
+      );
+    } catch (error) {
+      alertNotice(String(error.message ?? error), true);
+    }
+  };
+  show(
+    el("h2", {}, "Workflow ", el("span", { class: "mono" }, workflow.id)),
+    el(
+      "div",
+      { class: "actions" },
+      workflow.members.every(ended) ? null : el("button", {
+        id: "revoke-workflow",
+        class: "danger",
+        onclick: revoke,
+      }, "Revoke"),
+    ),
+    el("p", { id: "notice" }),
+    table(
+      ["#Step", "Task", "Job", "Status", "Result"],
+      workflow.members.map((m) =>
+        el(
+          "tr",
+          { dataset: { id: m.id } },
+          el("td", { class: "num" }, String(m.step)),
+          el("td", { class: "mono" }, m.task ? taskLink(m.id, m.id) : m.id),
+          el("td", {}, jobLink(m.job)),
+          el(
+            "td",
+            {},
+            m.task ? statusCell(m.task.statusString) : "not queued",
+          ),
+          el("td", { class: "mono kwargs" }, m.result ?? ""),
         )
       ),
     ),
@@ -966,12 +1059,14 @@ async function renderNow() {
     a.classList.toggle(
       "active",
       a.dataset.view === view ||
-        (a.dataset.view === "tasks" && view === "task") ||
+        (a.dataset.view === "tasks" &&
+          (view === "task" || view === "workflow")) ||
         (a.dataset.view === "jobs" && view === "job"),
     );
   }
   if (view !== "tasks") state.tasks = null;
   if (view !== "task") state.taskId = null;
+  if (view !== "workflow") state.workflowId = null;
   try {
     if (view === "overview") overview();
     else if (view === "queues") queuesView();
@@ -980,6 +1075,7 @@ async function renderNow() {
       // A live update must not rebuild the search the user is typing in.
       if (changed || !state.tasks) await tasksView(params);
     } else if (view === "task" && arg) await taskView(arg);
+    else if (view === "workflow" && arg) await workflowView(arg);
     else if (view === "jobs") await jobsView();
     else if (view === "job" && arg) await jobView(arg);
     else show(el("p", { class: "error" }, `No view '${view}'`));
