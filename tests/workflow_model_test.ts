@@ -15,6 +15,8 @@ import {
   WorkflowError,
   type WorkflowPlan,
 } from "../mod.ts";
+import { storedSteps } from "../src/producer/workflow_lookup.ts";
+import type { TaskRecord } from "../src/task.ts";
 import { toChain } from "../src/workflow.ts";
 import {
   memberFailure,
@@ -286,4 +288,73 @@ Deno.test("a workflow's failure names the member, its job, how it ended and its 
   assert.equal(error.status, TaskStatus.FAILURE);
   assert.equal(error.member, "W.1");
   assert.equal(error.workflow, "W");
+});
+
+Deno.test("a workflow's steps are read back from its first step's tasks", async () => {
+  const tasks = new Map<string, TaskRecord>();
+  const get = (id: string) => Promise.resolve(tasks.get(id));
+  const store = (id: string, workflow?: unknown) =>
+    tasks.set(id, {
+      id,
+      name: "add",
+      queue: "q",
+      status: TaskStatus.SUCCESS,
+      timeQueued: 0,
+      delay: 0,
+      retry: 1,
+      kwargs: { a: 1 },
+      meta: workflow === undefined ? {} : { workflow },
+      runInfo: {},
+    });
+  const callback = { id: "W.1", job: "sum", kwargs: {}, options: {} };
+  const member = (j: number) => ({
+    id: `W.0.${j}`,
+    job: "add",
+    kwargs: { a: 1 },
+    options: {},
+  });
+  // A chord: the group's size is its members' join.total.
+  for (const j of [0, 1]) {
+    store(`W.0.${j}`, {
+      id: "W",
+      next: [callback],
+      join: { group: "W.0", index: j, total: 2 },
+    });
+  }
+  assert.deepEqual(await storedSteps(get, "W"), [
+    { id: "W.0", members: [member(0), member(1)] },
+    callback,
+  ]);
+  tasks.delete("W.0.1");
+  await assert.rejects(
+    storedSteps(get, "W"),
+    new Error(
+      "Cannot read workflow W: member W.0.1 of its first group of 2 is not stored (dropped after its retention, or never queued)",
+    ),
+  );
+  // A final group: read up to its first member not stored.
+  tasks.clear();
+  for (const j of [0, 1, 2]) store(`W.0.${j}`, { id: "W", next: [] });
+  assert.deepEqual(await storedSteps(get, "W"), [
+    { id: "W.0", members: [member(0), member(1), member(2)] },
+  ]);
+  // A first signature with ignoreFailure, then the steps it carries.
+  tasks.clear();
+  store("W.0", { id: "W", next: [callback], ignoreFailure: true });
+  assert.deepEqual(await storedSteps(get, "W"), [
+    {
+      id: "W.0",
+      job: "add",
+      kwargs: { a: 1 },
+      options: { ignoreFailure: true },
+    },
+    callback,
+  ]);
+  // Tasks of no workflow W, or of another, make no workflow W.
+  tasks.clear();
+  store("W.0");
+  store("V.0.0", { id: "other", next: [] });
+  assert.equal(await storedSteps(get, "W"), undefined);
+  assert.equal(await storedSteps(get, "V"), undefined);
+  assert.equal(await storedSteps(get, "none"), undefined);
 });

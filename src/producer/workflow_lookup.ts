@@ -51,7 +51,7 @@ export async function storedSteps(
     if (!task || !isMember(task, id)) {
       if (total === Infinity) break;
       throw new Error(
-        `Cannot read workflow ${id}: member ${id}.0.${j} of its first group of ${total} is not stored`,
+        `Cannot read workflow ${id}: member ${id}.0.${j} of its first group of ${total} is not stored (dropped after its retention, or never queued)`,
       );
     }
     members.push(storedMember(task, memberMeta(task, id)));
