@@ -4,6 +4,7 @@
  * two of them, and any of them as a Manager sees it (`managedStore`).
  * @module
  */
+import assert from "node:assert/strict";
 import type { ChannelMessage } from "../src/events.ts";
 import { Manager } from "../src/manager.ts";
 import { defaultSettings } from "../src/settings.ts";
@@ -12,7 +13,7 @@ import { managedStore } from "../src/store/managed_store.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import { SplitStore } from "../src/store/split_store.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
-import type { Claim, ClaimRequest, Store } from "../src/store/store.ts";
+import type { Claim, ClaimRequest, Finish, Store } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
 import { namespaceOf, sqlitePathOf } from "./_garbage.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
@@ -226,6 +227,25 @@ export function labelledRecord(
 /** The labels of claimed tasks of {@linkcode labelledRecord}, in order. */
 export function labels(claims: readonly Claim[]): string[] {
   return claims.map((claim) => claim.id.split("-")[0]);
+}
+
+/** The outcome of a claimed task: SUCCESS with `result`, ended at `clock.t`. */
+export function succeeded(
+  claim: Claim,
+  clock: { t: number },
+  result: unknown = null,
+): Finish {
+  assert.ok(claim.task, `claim ${claim.id} has a task`);
+  return {
+    id: claim.id,
+    token: claim.token,
+    task: {
+      ...claim.task,
+      status: TaskStatus.SUCCESS,
+      result,
+      timeEnded: clock.t,
+    },
+  };
 }
 
 /** A claim of up to 100 tasks of queue `default`, with a 30 s lease. */

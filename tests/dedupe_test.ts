@@ -11,12 +11,14 @@ import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Store, UniqueOutcome } from "../src/store/store.ts";
 import type { TaskRecord } from "../src/task.ts";
 import {
+  claimRequest,
   decoratedStores,
   managedOpener,
   ManualClock,
   openSqlite,
   queuedRecord,
   storeTests,
+  succeeded,
 } from "./_contract_stores.ts";
 import {
   eventually,
@@ -36,28 +38,13 @@ const storeTest = storeTests("dedupe", STORES, RESULT_TTL);
 
 const record = queuedRecord;
 
-const CLAIM = {
-  queues: ["default"],
-  max: 10,
-  worker: "w",
-  node: "n",
-  leaseSeconds: 30,
-};
+const CLAIM = claimRequest();
 
 /** Claims the one task due and finishes it SUCCESS with `result`. */
 async function runOne(store: Store, clock: ManualClock, result: unknown) {
   const [claim] = await store.claim(CLAIM);
-  assert.ok(claim?.task, "a task was claimed");
-  const [written] = await store.finish([{
-    id: claim.id,
-    token: claim.token,
-    task: {
-      ...claim.task,
-      status: TaskStatus.SUCCESS,
-      result,
-      timeEnded: clock.t,
-    },
-  }]);
+  assert.ok(claim, "a task was claimed");
+  const [written] = await store.finish([succeeded(claim, clock, result)]);
   assert.ok(written);
 }
 
@@ -110,7 +97,7 @@ storeTest(
       "id",
     );
     assert.equal(running.status, TaskStatus.STARTED);
-    assert.equal(running.worker, "w");
+    assert.equal(running.worker, CLAIM.worker);
     assert.deepEqual(running, await store.get("job-7"));
     await store.finish([{
       id: claim.id,

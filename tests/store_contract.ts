@@ -9,7 +9,6 @@ import { codecFor, type CodecName } from "../src/codec.ts";
 import { TaskStatus } from "../src/status.ts";
 import type {
   ChannelMessage,
-  Claim,
   ClaimRequest,
   Store,
   StoreOptions,
@@ -17,6 +16,7 @@ import type {
 } from "../src/store/store.ts";
 import type { WorkerStatus } from "../src/heartbeat.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
+import { claimRequest, queuedRecord, succeeded } from "./_contract_stores.ts";
 
 /** What the suite asks of a store opener. */
 export interface ContractOpenOptions extends StoreOptions {
@@ -139,47 +139,11 @@ export function storeContract(
     };
   }
 
-  function record(clock: TestClock, overrides: Partial<TaskRecord> = {}) {
-    return {
-      id: newTaskId(),
-      name: "addition",
-      queue: "default",
-      status: TaskStatus.QUEUED,
-      timeQueued: clock.t,
-      delay: 0,
-      retry: 1,
-      kwargs: { a: 1, b: 2 },
-      meta: {},
-      runInfo: {},
-      ...overrides,
-    } satisfies TaskRecord;
-  }
-
-  function request(overrides: Partial<ClaimRequest> = {}): ClaimRequest {
-    return {
-      queues: ["default"],
-      max: 10,
-      worker: "worker-1",
-      node: "host-1",
-      leaseSeconds: 30,
-      ...overrides,
-    };
-  }
-
-  /** The outcome of a claimed task: SUCCESS with `result`. */
-  function success(claim: Claim, clock: TestClock, result: unknown = null) {
-    assert.ok(claim.task, `claim ${claim.id} has a task`);
-    return {
-      id: claim.id,
-      token: claim.token,
-      task: {
-        ...claim.task,
-        status: TaskStatus.SUCCESS,
-        result,
-        timeEnded: clock.t,
-      },
-    };
-  }
+  const record = (clock: TestClock, overrides: Partial<TaskRecord> = {}) =>
+    queuedRecord(clock, { kwargs: { a: 1, b: 2 }, ...overrides });
+  const request = (overrides: Partial<ClaimRequest> = {}) =>
+    claimRequest({ max: 10, ...overrides });
+  const success = succeeded;
 
   /** Registers a test, run on a fresh store and the clock it asks for. */
   const test = (

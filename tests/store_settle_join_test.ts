@@ -13,6 +13,7 @@ import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Store } from "../src/store/store.ts";
 import type { TaskRecord } from "../src/task.ts";
 import {
+  claimRequest,
   decoratedStores,
   managedOpener,
   ManualClock,
@@ -46,13 +47,7 @@ function settled(
   });
 }
 
-const CLAIM = {
-  queues: ["default"],
-  max: 10,
-  worker: "w",
-  node: "n",
-  leaseSeconds: 30,
-};
+const CLAIM = claimRequest();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
