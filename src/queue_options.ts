@@ -15,8 +15,8 @@ import { retryDelayProblem } from "./retry_delay.ts";
 import { TaskStatus } from "./status.ts";
 import {
   type Dict,
+  isTaskId,
   newTaskId,
-  TASK_ID_PATTERN,
   TASK_ID_RULE,
   type TaskRecord,
 } from "./task.ts";
@@ -251,7 +251,7 @@ function checkUniqueOptions(
 ): void {
   const { id, dedupe } = options;
   if (
-    id !== undefined && !(typeof id === "string" && TASK_ID_PATTERN.test(id))
+    id !== undefined && !isTaskId(id)
   ) fail("id", TASK_ID_RULE, id);
   if (dedupe === undefined) return;
   if (typeof dedupe !== "object" || dedupe === null || Array.isArray(dedupe)) {

@@ -135,6 +135,11 @@ export function progressProblem(value: unknown): string | undefined {
  */
 export const TASK_ID_PATTERN: RegExp = /^(?!\.\.?$)[A-Za-z0-9_.:-]{1,128}$/;
 
+/** True when `value` is a task id ({@linkcode TASK_ID_PATTERN}). */
+export function isTaskId(value: unknown): value is string {
+  return typeof value === "string" && TASK_ID_PATTERN.test(value);
+}
+
 /** {@linkcode TASK_ID_PATTERN} in words, for messages. */
 export const TASK_ID_RULE =
   "1 to 128 characters of [A-Za-z0-9_.:-], not '.' or '..'";
@@ -142,8 +147,10 @@ export const TASK_ID_RULE =
 /** What each field of a record must be: a check, and its words. */
 type FieldCheck = [check: (value: unknown) => boolean, must: string];
 
-const isDict = (value: unknown) =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
+/** True when `value` is an object that is not an array (a record's kwargs, say). */
+export function isDict(value: unknown): value is Dict {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
 const isNumber = (value: unknown) =>
   typeof value === "number" && Number.isFinite(value);
 const optional = (check: (value: unknown) => boolean) => (value: unknown) =>
@@ -159,7 +166,7 @@ const STATUS_CODES = new Set<unknown>(Object.values(TaskStatus));
  */
 const FIELDS: { readonly [K in keyof TaskRecord]-?: FieldCheck } = {
   id: [
-    (v) => typeof v === "string" && TASK_ID_PATTERN.test(v),
+    isTaskId,
     `must be a task id (${TASK_ID_RULE})`,
   ],
   name: [(v) => typeof v === "string" && v.length > 0, "must be a job name"],

@@ -20,7 +20,7 @@ import {
   type QueueOptions,
 } from "./queue_options.ts";
 import { TaskStatus, type TaskStatusCode } from "./status.ts";
-import type { Dict } from "./task.ts";
+import { type Dict, isDict } from "./task.ts";
 
 /**
  * The options of a signature: those of `tasks.queue` but `id`, `dedupe` and
@@ -136,10 +136,6 @@ const SIGNATURE_OPTION_KEYS: readonly string[] = [
   ),
   "ignoreFailure",
 ];
-
-/** An object that is not an array (a plain object or any other). */
-export const isDict = (value: unknown): value is Dict =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** A plain object: `{...}` or `Object.create(null)`, not a class instance. */
 function isPlainObject(value: unknown): value is Dict {

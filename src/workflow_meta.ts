@@ -14,9 +14,8 @@
  * @module
  */
 import { describeValue } from "./errors.ts";
-import { type Dict, TASK_ID_PATTERN, TASK_ID_RULE } from "./task.ts";
+import { type Dict, isDict, isTaskId, TASK_ID_RULE } from "./task.ts";
 import {
-  isDict,
   type Signature,
   type SignatureOptions,
   toChain,
@@ -82,7 +81,7 @@ export function planSteps(
       : member(step, `${workflowId}.${i}`)
   );
   for (const id of memberIds(steps)) {
-    if (!TASK_ID_PATTERN.test(id)) {
+    if (!isTaskId(id)) {
       throw new TypeError(
         `Cannot queue workflow as 'id' makes member ids that are not task ids (${TASK_ID_RULE}): got ${
           describeValue(workflowId)
@@ -149,8 +148,6 @@ export interface JoinedValue {
 }
 
 const WORKFLOW_META_KEYS = ["id", "next", "join", "ignoreFailure", "cause"];
-const isTaskId = (value: unknown) =>
-  typeof value === "string" && TASK_ID_PATTERN.test(value);
 const isIndex = (value: unknown) =>
   Number.isSafeInteger(value) && (value as number) >= 0;
 

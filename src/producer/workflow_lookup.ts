@@ -8,7 +8,7 @@
  * is malformed is not read as one (an error names the task and the reason).
  * @module
  */
-import type { TaskRecord } from "../task.ts";
+import { isDict, type TaskRecord } from "../task.ts";
 import {
   type MemberData,
   parseWorkflowMeta,
@@ -62,8 +62,7 @@ export async function storedSteps(
 /** True when the task says it is a member of workflow `id`. */
 function isMember(task: TaskRecord, id: string): boolean {
   const workflow = task.meta.workflow;
-  return typeof workflow === "object" && workflow !== null &&
-    (workflow as { id?: unknown }).id === id;
+  return isDict(workflow) && workflow.id === id;
 }
 
 /** A first step's task's checked `meta.workflow`. */

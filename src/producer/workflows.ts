@@ -15,12 +15,7 @@ import { describeValue, TaskNotAvailable } from "../errors.ts";
 import type { WorkerStatus } from "../heartbeat.ts";
 import { statusString, TaskStatus } from "../status.ts";
 import type { RevokeOutcome } from "../store/store.ts";
-import {
-  newTaskId,
-  type Task,
-  TASK_ID_PATTERN,
-  TASK_ID_RULE,
-} from "../task.ts";
+import { isTaskId, newTaskId, type Task, TASK_ID_RULE } from "../task.ts";
 import { WorkflowError, type WorkflowPlan } from "../workflow.ts";
 import {
   isGroupStep,
@@ -378,7 +373,7 @@ export class Workflow {
 
 /** Throws a TypeError unless `value`, the option `key` of `what`, is a task id. */
 function checkId(what: string, key: string, value: unknown): void {
-  if (typeof value === "string" && TASK_ID_PATTERN.test(value)) return;
+  if (isTaskId(value)) return;
   throw new TypeError(
     `Cannot ${what} workflow as '${key}' must be a task id (${TASK_ID_RULE}): got ${
       describeValue(value)
