@@ -32,12 +32,14 @@ const QUEUE = "bench";
 const queuedIds: string[] = [];
 const JOBS = fileURLToPath(new URL("./jobs/", import.meta.url));
 
-function dataStore(): string {
+/** The data store URL of the harness: REDIS_HOST, REDIS_PORT, namespace pq. */
+export function dataStore(): string {
   const host = Deno.env.get("REDIS_HOST") ?? "127.0.0.1";
   return `redis://${host}:${Deno.env.get("REDIS_PORT")}/0?namespace=pq`;
 }
 
-const adapter = {
+/** pq's adapter for the driver (also used by bench/commands_per_task.ts). */
+export const adapter = {
   lib: "pq",
   version: denoJson.version,
   runtime: `deno ${Deno.version.deno}`,
@@ -146,4 +148,4 @@ const adapter = {
   },
 };
 
-await main(adapter, fileURLToPath(import.meta.url));
+if (import.meta.main) await main(adapter, fileURLToPath(import.meta.url));

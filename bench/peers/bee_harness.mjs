@@ -11,14 +11,14 @@
 // blocking client). Workers call `queue.process(C, handler)` at "go".
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { main, redisOptions } from "./common.mjs";
+import { isEntry, main, redisOptions } from "./common.mjs";
 
 const require = createRequire(import.meta.url);
 const Queue = require("bee-queue");
 const version = require("bee-queue/package.json").version;
 const QUEUE = "bench";
 
-const adapter = {
+export const adapter = {
   lib: "bee-queue",
   version,
 
@@ -79,4 +79,6 @@ const adapter = {
   },
 };
 
-await main(adapter, fileURLToPath(import.meta.url));
+if (isEntry(import.meta.url)) {
+  await main(adapter, fileURLToPath(import.meta.url));
+}

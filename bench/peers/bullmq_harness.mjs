@@ -10,14 +10,14 @@
 // at their defaults. Workers are created with `autorun: false`, `run()` at "go".
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { main, redisOptions } from "./common.mjs";
+import { isEntry, main, redisOptions } from "./common.mjs";
 
 const require = createRequire(import.meta.url);
 const { Queue, QueueEvents, Worker } = require("bullmq");
 const version = require("bullmq/package.json").version;
 const QUEUE = "bench";
 
-const adapter = {
+export const adapter = {
   lib: "bullmq",
   version,
 
@@ -93,4 +93,6 @@ const adapter = {
   },
 };
 
-await main(adapter, fileURLToPath(import.meta.url));
+if (isEntry(import.meta.url)) {
+  await main(adapter, fileURLToPath(import.meta.url));
+}

@@ -39,10 +39,12 @@
 // shared clock disagrees between processes.
 
 import { fork, spawn } from "node:child_process";
+import { realpathSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 
 // The driver itself uses node built-ins only (its own Redis commands go
 // through the small RESP client below), so that pq's harness, which runs
@@ -53,7 +55,7 @@ import { setTimeout as sleep } from "node:timers/promises";
  * A minimal Redis client for the driver's own commands (PING, INFO,
  * FLUSHDB): one connection, RESP2 replies, commands answered in order.
  */
-class Control {
+export class Control {
   static open(host, port) {
     return new Promise((res, rej) => {
       const socket = connect({ host, port });
@@ -216,7 +218,7 @@ async function workerMain(adapter, concurrency) {
 // ---------------------------------------------------------------------------
 // driver side helpers
 
-class WorkerProc {
+export class WorkerProc {
   constructor(script, concurrency, env) {
     this.count = 0;
     this.first = 0;
@@ -300,7 +302,7 @@ function freePort() {
   });
 }
 
-async function startRedis() {
+export async function startRedis() {
   const port = await freePort();
   const child = spawn("redis-server", [
     "--port",
@@ -677,6 +679,21 @@ export async function main(adapter, script) {
     await driverMain(adapter, script);
     // libraries sometimes leave timers behind; the result is already printed
     setTimeout(() => process.exit(0), 200).unref();
+  }
+}
+
+/**
+ * True when the module at `url` (its `import.meta.url`) is the script node
+ * or Deno was started with, so that a harness runs `main` only then and
+ * other drivers (bench/peers/per_task.mjs) can import its adapter.
+ */
+export function isEntry(url) {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(url));
+  } catch {
+    return false;
   }
 }
 
