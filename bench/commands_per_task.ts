@@ -54,8 +54,8 @@
  *
  * Targets (issue "a per-task budget"): ≤ 10 commands a task queued alone,
  * ≤ 6 queued 1000 a call, worker CPU ≤ 30 µs a task at C=100. The JSON line
- * of pq names the commit measured and the files under src/ changed in the
- * working tree then.
+ * of pq names the commit measured (`git log -1`, or COMMIT from the
+ * environment) and the files under src/ changed in the working tree then.
  */
 import { fileURLToPath } from "node:url";
 import { defaultSettings } from "../src/settings.ts";
@@ -233,7 +233,10 @@ async function peer(harness: string): Promise<Line> {
 
 const runs: Record<string, Line[]> = {};
 const notes: string[] = [];
-const commit = await git("log", "-1", "--format=%h");
+// outside a git checkout (an exported tree), COMMIT names what was measured
+const commit = Deno.env.get("COMMIT") ??
+  (await git("log", "-1", "--format=%h") ||
+    "unknown");
 const dirty = (await git("status", "--porcelain", "--", "src/")).split("\n")
   .filter(Boolean).map((l) => l.slice(3));
 
