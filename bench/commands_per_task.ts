@@ -52,6 +52,12 @@
  *   1000 a call (pre-queued, as the harness's drain_c100), the run queued
  *   alone gives a second reading in its JSON (`alone`).
  *
+ * A second table (`alone_live` in the JSON lines; real-worker systems only)
+ * gives the same figures for tasks queued one at a time to a worker that
+ * is already running, as most tasks arrive (pq hands a task to an idle
+ * worker inside its enqueue script); its worker CPU runs from the first
+ * task queued to the N-th completion.
+ *
  * Targets (issue "a per-task budget"): ≤ 10 commands a task queued alone,
  * ≤ 6 queued 1000 a call, worker CPU ≤ 30 µs a task at C=100. The JSON line
  * of pq names the commit measured (`git log -1`, or COMMIT from the
@@ -298,7 +304,8 @@ function median(xs: number[]): number {
 function medians(lines: Line[]): Line {
   const first = lines[0];
   const out: Line = { ...first, rounds: lines.length };
-  for (const mode of ["alone", "bulk_1000"]) {
+  for (const mode of ["alone", "bulk_1000", "alone_live"]) {
+    if (!first[mode]) continue;
     const figs = lines.map((l) => l[mode] as Figures);
     const merged: Figures = { ...figs[0] };
     for (const [key, value] of Object.entries(figs[0])) {
@@ -322,13 +329,24 @@ const labels: Record<string, string> = {
   "bee-queue": "Bee-Queue, whole life via real worker",
 };
 const rows: string[][] = [];
+const liveRows: string[][] = [];
+const f = (x: unknown, digits = 1) =>
+  typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "—";
 for (const system of systems) {
   if (!runs[system]?.length) continue;
   const line = medians(runs[system]);
   console.log(JSON.stringify(line));
   const a = line.alone as Figures, b = line.bulk_1000 as Figures;
-  const f = (x: unknown, digits = 1) =>
-    typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "—";
+  const live = line.alone_live as Figures | undefined;
+  if (live) {
+    liveRows.push([
+      `${labels[system]} (${line.version})`,
+      f(live.commands_per_task, 2),
+      f(live.cmdstat_usec_per_task),
+      f(live.redis_cpu_usec_per_task),
+      f(live.worker_cpu_usec_per_task),
+    ]);
+  }
   rows.push([
     `${labels[system]} (${line.version})`,
     f(a.commands_per_task, 2),
@@ -351,14 +369,26 @@ const header = [
   "Redis CPU µs/task bulk",
   "worker CPU µs/task, C=100",
 ];
-const widths = header.map((h, i) =>
-  Math.max(h.length, ...rows.map((r) => r[i].length))
-);
-const fmt = (cells: string[]) =>
-  `| ${
-    cells.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))
-      .join(" | ")
-  } |`;
+/** A Markdown table, the first column left-aligned, the others right. */
+function table(head: string[], body: string[][]): void {
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...body.map((r) => r[i].length))
+  );
+  const fmt = (cells: string[]) =>
+    `| ${
+      cells.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))
+        .join(" | ")
+    } |`;
+  console.log(fmt(head));
+  console.log(
+    `| ${
+      widths.map((w, i) => i === 0 ? "-".repeat(w) : "-".repeat(w - 1) + ":")
+        .join(" | ")
+    } |`,
+  );
+  for (const row of body) console.log(fmt(row));
+}
+
 console.log();
 console.log(
   `N = ${N}, ${ROUNDS} round(s), medians; pq at ${commit}${
@@ -366,13 +396,20 @@ console.log(
   }; bulk = 1000 a call`,
 );
 console.log();
-console.log(fmt(header));
-console.log(
-  `| ${
-    widths.map((w, i) => i === 0 ? "-".repeat(w) : "-".repeat(w - 1) + ":")
-      .join(" | ")
-  } |`,
-);
-for (const row of rows) console.log(fmt(row));
+table(header, rows);
+if (liveRows.length) {
+  console.log();
+  console.log(
+    "Queued one at a time to a worker already running (C=100), per task:",
+  );
+  console.log();
+  table([
+    "system",
+    "commands/task",
+    "Redis µs/task (cmdstat usec)",
+    "Redis CPU µs/task",
+    "worker CPU µs/task",
+  ], liveRows);
+}
 for (const note of notes) console.log(`\nNote: ${note}`);
 if (notes.length) Deno.exitCode = 1;

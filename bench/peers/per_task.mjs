@@ -28,10 +28,15 @@
 //      is nothing to drop);
 //   6. snapshot again; the difference, less the one INFO of step 2 and less
 //      the idle baseline, is the task's life.
+// A third measure, "live" (`alone_live` in the JSON line): the worker is
+// sent "go" before step 2, so the tasks, queued one `add` at a time, reach
+// a running worker (pq then hands a task to an idle worker inside its
+// enqueue script); its CPU is read from step 2 to the N-th completion.
 // The idle baseline: the same worker, consuming an empty queue, with the
 // producer open, for IDLE_MS after SETTLE_MS; its commands per second times
 // the seconds between the two snapshots are subtracted (BullMQ's worker
-// polls when idle; pq's and Bee-Queue's send nothing).
+// polls when idle, e.g. a BZPOPMIN every few seconds, which a 3 s window
+// may miss; pq's and Bee-Queue's send nothing).
 //
 // Figures, per task (N tasks):
 //   commands        calls of INFO commandstats (which also counts the
@@ -48,7 +53,7 @@
 //   redis_cpu_usec  redis-server's user + system CPU (INFO cpu, all its
 //                   threads) over the same span: execution, parsing,
 //                   replies, socket reads and writes
-//   worker_cpu_usec the worker process's CPU from "go" to the last
+//   worker_cpu_usec the worker process's CPU from "go" to the N-th
 //                   completion, divided by N (10 ms ticks: N ≥ 10,000
 //                   keeps the tick under 1 µs a task)
 import { execFileSync } from "node:child_process";
@@ -210,22 +215,31 @@ export async function measure(adapter, script, options = {}) {
       const p = await adapter.openProducer({ events: false });
       const retention = await adapter.openRetention?.();
       try {
+        // "live": the worker consumes before the first task is queued (the
+        // tasks reach a running worker, one at a time); otherwise it starts
+        // once all N are queued
+        const live = mode === "live";
+        if (live) w.go();
         await sleep(SETTLE_MS);
         const s0 = await snapshot(control);
+        let cpu0 = processCpuUs(pid);
+        let tGo = now();
         const tQueue = now();
-        if (mode === "alone") {
-          for (let i = 0; i < n; i++) await p.add({ i });
-        } else {
+        if (mode === "bulk") {
           for (let at = 0; at < n; at += BULK) {
             const batch = [];
             for (let i = at; i < Math.min(n, at + BULK); i++) batch.push({ i });
             await p.addBulk(batch);
           }
+        } else {
+          for (let i = 0; i < n; i++) await p.add({ i });
         }
         const queueMs = now() - tQueue;
-        const cpu0 = processCpuUs(pid);
-        const tGo = now();
-        w.go();
+        if (!live) {
+          cpu0 = processCpuUs(pid);
+          tGo = now();
+          w.go();
+        }
         const deadline = Date.now() + Math.max(120_000, n * 10);
         while (w.count < n) {
           if (w.exited) throw new Error(`${mode}: the worker exited early`);
@@ -268,6 +282,8 @@ export async function measure(adapter, script, options = {}) {
     log(`${adapter.lib}: alone ${JSON.stringify(alone)}`);
     const bulk = await life("bulk");
     log(`${adapter.lib}: bulk ${JSON.stringify(bulk)}`);
+    const live = await life("live");
+    log(`${adapter.lib}: live ${JSON.stringify(live)}`);
     await flush();
     const idleByCommand = {};
     for (const [name, { calls }] of idle) idleByCommand[name] = r2(calls);
@@ -282,6 +298,7 @@ export async function measure(adapter, script, options = {}) {
       idle_commands_per_s: idleByCommand,
       alone,
       bulk_1000: bulk,
+      alone_live: live,
     };
   } finally {
     control.disconnect();
