@@ -44,7 +44,8 @@ export function injectSqliteGarbage(
 
 /**
  * Writes `payload` as a ready task of the Redis store of `namespace` on
- * `redis`, with its id index, and wakes a worker waiting on its queue.
+ * `redis`, its queue registered (so `get` finds it), and wakes a worker
+ * waiting on its queue.
  */
 export async function injectRedisGarbage(
   redis: RedisServer,
@@ -54,7 +55,12 @@ export async function injectRedisGarbage(
 ): Promise<void> {
   const keys = redisKeys(namespace);
   const queue = keys.queue(task.queue);
-  await redis.send(["SET", keys.id(task.id), task.queue]);
+  await redis.send([
+    "ZADD",
+    keys.queues,
+    String(Date.now() / 1000),
+    task.queue,
+  ]);
   await redis.send(["HSET", queue.tasks, task.id, payload]);
   await redis.send(["LPUSH", queue.ready, task.id]);
   await redis.send(["LPUSH", queue.marker, "r"]);

@@ -15,7 +15,6 @@ Deno.test("redis keys: every key and channel of a namespace", () => {
   );
   // A queue with a hash tag of its own keeps it.
   assert.equal(keys.queue("{app}.high").tasks, "pq:{app}.high:tasks");
-  assert.equal(keys.id("a1"), "pq:id:a1");
   assert.equal(keys.channel("task"), "pq:task");
   assert.equal(keys.lock("beat"), "pq:lock:beat");
   assert.equal(keys.group("chord-1"), "pq:group:{chord-1}");

@@ -237,8 +237,7 @@ Deno.test("a script whose body and header disagree is refused", () => {
 
 Deno.test("a call's named keys and arguments are sent in the header's order", () => {
   const keys = queueKeys("pq", "jobs");
-  const call = scriptCall(FINISH, { ...keys, indexes: ["pq:id:a"] }, {
-    indexTtl: "120",
+  const call = scriptCall(FINISH, keys, {
     outcomes: [{
       retryName: "",
       token: "t",
@@ -255,16 +254,12 @@ Deno.test("a call's named keys and arguments are sent in the header's order", ()
     channel: "pq:task",
     now: 100,
   });
-  assert.deepEqual(call.keys, [
-    ...QUEUE_KEYS.map((name) => `pq:{jobs}:${name}`),
-    "pq:id:a",
-  ]);
+  assert.deepEqual(call.keys, QUEUE_KEYS.map((name) => `pq:{jobs}:${name}`));
   assert.deepEqual(call.argv, [
     100,
     "pq:task",
     900,
     "0",
-    "120",
     "a",
     "t",
     "R",
@@ -466,7 +461,7 @@ Deno.test("every store method calls its script with the names of its header", as
       until: t + 10,
       jobs: [],
     }),
-    [],
+    { dead: [], known: false },
   );
   assert.equal(await store.acquireLock("l", "me", 10), true);
   assert.equal(await store.releaseLock("l", "me"), true);

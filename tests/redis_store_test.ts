@@ -150,59 +150,69 @@ Deno.test("redis: a registration that cannot be read is dropped, and queueing go
   }
 });
 
-Deno.test("redis: a task revoked while queued leaves its id index key to expire with its record", async () => {
+Deno.test("redis: a task has no key of its own: another store finds it by id in any queue, revoked, finished or flushed", async () => {
   const [store, other, namespace] = await twoStores();
+  const record = (id: string, queue: string, delay: number): TaskRecord => ({
+    id,
+    name: "addition",
+    queue,
+    status: TaskStatus.QUEUED,
+    timeQueued: Date.now() / 1000,
+    delay,
+    retry: 1,
+    kwargs: {},
+    meta: {},
+    runInfo: {},
+  });
   try {
-    const id = newTaskId();
-    await store.enqueue([{
-      id,
-      name: "addition",
-      queue: "default",
-      status: TaskStatus.QUEUED,
-      timeQueued: Date.now() / 1000,
-      delay: 600,
-      retry: 1,
-      kwargs: {},
-      meta: {},
-      runInfo: {},
-    }]);
-    const key = redisKeys(namespace).id(id);
-    assert.equal(await redis.cli("TTL", key), "-1");
-    assert.equal(await store.revoke(id), "revoked");
-    const ttl = Number(await redis.cli("TTL", key));
-    assert.ok(ttl > 60 && ttl <= 120, `ttl ${ttl}`);
-    assert.equal((await other.get(id))?.status, TaskStatus.REVOKED);
+    const [revoked, finished, flushed] = [
+      newTaskId(),
+      newTaskId(),
+      newTaskId(),
+    ];
+    await store.enqueue([record(revoked, "default", 600)]);
+    await store.enqueue([record(finished, "{app}.other", 0)]);
+    await store.enqueue([record(flushed, "third", 600)]);
+    // Every key the store wrote is a queue's, or the registry of queues.
+    const keys = String(
+      await redis.cli("--scan", "--pattern", `${namespace}:*`),
+    )
+      .split("\n").filter(Boolean).sort();
+    const queueKeyNames = new Set(
+      ["default", "{app}.other", "third"].flatMap((queue) =>
+        Object.values(redisKeys(namespace).queue(queue))
+      ),
+    );
+    assert.deepEqual(
+      keys.filter((key) => !queueKeyNames.has(key)),
+      [redisKeys(namespace).queues],
+    );
+    assert.equal((await other.get(finished))?.queue, "{app}.other");
+    assert.equal(await other.revoke(revoked), "revoked");
+    assert.equal((await other.get(revoked))?.status, TaskStatus.REVOKED);
+    const [claim] = await other.claim({
+      queues: ["{app}.other"],
+      max: 1,
+      worker: "w",
+      node: "n",
+      leaseSeconds: 30,
+    });
+    assert.equal((await store.get(finished))?.status, TaskStatus.STARTED);
+    assert.deepEqual(
+      await other.finish([{
+        id: claim.id,
+        token: claim.token,
+        task: { ...claim.task!, status: TaskStatus.SUCCESS, result: 3 },
+      }]),
+      [true],
+    );
+    assert.equal((await store.get(finished))?.result, 3);
+    assert.equal(await store.flush(["third"]), 1);
+    assert.equal(await other.get(flushed), undefined);
+    assert.equal(await other.revoke(flushed), "unknown");
+    assert.equal(await other.get(newTaskId()), undefined);
   } finally {
     await store.close();
     await other.close();
-  }
-});
-
-Deno.test("redis: flushed tasks leave no id index key behind", async () => {
-  const [store, , namespace] = await twoStores().then(async ([a, b, ns]) => {
-    await b.close();
-    return [a, b, ns] as const;
-  });
-  try {
-    const ids = [newTaskId(), newTaskId()];
-    await store.enqueue(ids.map((id, i): TaskRecord => ({
-      id,
-      name: "addition",
-      queue: "default",
-      status: TaskStatus.QUEUED,
-      timeQueued: Date.now() / 1000,
-      delay: i * 600,
-      retry: 1,
-      kwargs: {},
-      meta: {},
-      runInfo: {},
-    })));
-    const keys = ids.map((id) => redisKeys(namespace).id(id));
-    assert.equal(await redis.cli("EXISTS", ...keys), "2");
-    assert.equal(await store.flush(["default"]), 2);
-    assert.equal(await redis.cli("EXISTS", ...keys), "0");
-    assert.equal(await store.get(ids[0]), undefined);
-  } finally {
-    await store.close();
   }
 });

@@ -24,8 +24,6 @@ import { type QueueKeys, queueKeys } from "./redis_scripts.ts";
 export interface RedisKeys {
   /** The keys of a queue, by name; they share the queue's hash tag. */
   queue(name: string): QueueKeys;
-  /** STRING: the queue of a task, by its id (the id index). */
-  id(id: string): string;
   /** The pub/sub channel of a store channel (`task`, `control`, ...). */
   channel(name: string): string;
   /** STRING: the holder of a named lock. */
@@ -60,7 +58,6 @@ export function redisKeys(namespace: string): RedisKeys {
   const prefix = `${namespace}:`;
   return {
     queue: (name) => queueKeys(namespace, name),
-    id: (id) => `${prefix}id:${id}`,
     channel: (name) => `${prefix}${name}`,
     lock: (name) => `${prefix}lock:${name}`,
     group: (name) => `${prefix}group:{${name}}`,

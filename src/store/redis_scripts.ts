@@ -9,8 +9,8 @@
  * Invariants:
  * - A queue's script touches only the keys of that queue (`@queue`, see
  *   {@linkcode queueKeys}), which share a hash tag, so a queue lives on one
- *   Redis Cluster slot; on a single server, some also take the id index keys
- *   of their tasks (`indexes...`), which the client writes on a Cluster.
+ *   Redis Cluster slot. A task has no key of its own: its queue is found
+ *   by looking in the queues of the registry (`<ns>:queues`).
  * - The files are imported as text (`with { type: "text" }`, stable since
  *   Deno 2.8): they are part of the module graph, so they load with no read
  *   permission, from a clone used through `links`, and from the binary

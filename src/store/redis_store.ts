@@ -349,41 +349,8 @@ export class RedisStore implements Store {
     throw new Error("unreachable: a script was loaded twice in a row");
   }
 
-  /**
-   * Runs a queue's script that also writes the tasks' id index keys: in the
-   * script on a single server (its KEYS `indexes...`, after the queue's);
-   * on a Cluster, where they live on other slots, as `command` (`SET key
-   * queue`, `EXPIRE key ttl`) pipelined with it.
-   */
-  async #indexedScript(
-    script: LuaScript,
-    queue: string,
-    indexKeys: string[],
-    args: ScriptNamed,
-    [command, value]: [string, string],
-  ): Promise<Reply> {
-    if (!this.#cluster) {
-      return await this.#run(
-        script,
-        { ...this.#keys(queue), indexes: indexKeys },
-        args,
-      );
-    }
-    const [reply] = await Promise.all([
-      this.#run(script, { ...this.#keys(queue), indexes: [] }, args),
-      ...indexKeys.map((key) =>
-        this.#send(this.#client, [command, key, value])
-      ),
-    ]);
-    return reply;
-  }
-
   #keys(queue: string): QueueKeys {
     return this.#layout.queue(queue);
-  }
-
-  #idKey(id: string): string {
-    return this.#layout.id(id);
   }
 
   #channel(name: string): string {
@@ -478,15 +445,11 @@ export class RedisStore implements Store {
       // second try means the first one landed.
       for (let attempt = 1;; attempt++) {
         try {
-          // The id → queue index, then the script, pipelined on one
-          // connection (so in that order): `get(id)` finds a queued task.
-          const indexKeys = list.map((task) => this.#idKey(task.id));
+          // The registration, then the script, pipelined on one connection
+          // (so in that order): `get(id)` finds a queued task.
           await Promise.all([
             this.#register(queue),
-            this.#indexedScript(ENQUEUE, queue, indexKeys, args, [
-              "SET",
-              queue,
-            ]),
+            this.#run(ENQUEUE, this.#keys(queue), args),
           ]);
           return;
         } catch (error) {
@@ -508,10 +471,9 @@ export class RedisStore implements Store {
 
   /**
    * One script on the task's queue (`enqueue_unique.lua`), which on a single
-   * server also looks in the queue the id index names. On a Cluster, where
-   * the script sees one queue's slot, another queue is looked in first
-   * through the index (not in the same step), and the index key is written
-   * once the task is queued.
+   * server also looks in the other queues of the registry. On a Cluster,
+   * where the script sees one queue's slot, the other queues are looked in
+   * first (not in the same step).
    */
   async enqueueUnique(
     task: TaskRecord,
@@ -521,13 +483,9 @@ export class RedisStore implements Store {
     if (queue === null) {
       throw new TypeError(`Cannot queue task ${task.id} without a queue`);
     }
-    const indexKey = this.#idKey(task.id);
     if (this.#cluster) {
-      const owner = await this.#send(this.#client, ["GET", indexKey]);
-      if (owner !== null && String(owner) !== queue) {
-        const there = await this.get(task.id);
-        if (there) return { queued: false, reason: "id", task: there };
-      }
+      const there = await this.#storedElsewhere(task.id, queue);
+      if (there) return { queued: false, reason: "id", task: there };
     }
     const args = {
       now: this.#now(),
@@ -538,10 +496,7 @@ export class RedisStore implements Store {
       dedupeKey: dedupe?.key ?? "",
       dedupeTtl: dedupe?.ttl ?? "",
     };
-    const keys = {
-      ...this.#keys(queue),
-      indexes: this.#cluster ? [] : [indexKey],
-    };
+    const keys = this.#keys(queue);
     // A connection lost with the script in flight: sent again, and our own
     // task found there means the first one landed.
     for (let attempt = 1;; attempt++) {
@@ -556,12 +511,7 @@ export class RedisStore implements Store {
         continue;
       }
       const outcome = String(reply[0]);
-      if (outcome === "queued") {
-        if (this.#cluster) {
-          await this.#send(this.#client, ["SET", indexKey, queue]);
-        }
-        return { queued: true };
-      }
+      if (outcome === "queued") return { queued: true };
       const decoded = this.#decode(reply[1] as Buffer);
       if (!decoded.ok) {
         throw new Error(
@@ -876,11 +826,6 @@ export class RedisStore implements Store {
           );
           const written = { id: outcome.id, token: outcome.token, record };
           if (retry) {
-            await this.#send(this.#client, [
-              "SET",
-              this.#idKey(retry.id),
-              queue,
-            ]);
             groups.push({
               ...written,
               ...retryFields(this.#queuedFields(retry, this.#encode(retry))),
@@ -892,25 +837,13 @@ export class RedisStore implements Store {
             });
           }
         }
-        // Finished tasks are found by id until their retention ends: the
-        // index keys expire with the result, in the script on a single
-        // server, pipelined with it on a Cluster.
-        const ttl = String(Math.ceil(this.#resultTtl) + 60);
-        const indexKeys = list.map((outcome) => this.#idKey(outcome.id));
-        const reply = await this.#indexedScript(
-          FINISH,
-          queue,
-          indexKeys,
-          {
-            now,
-            channel: this.#channel("task"),
-            expires: now + this.#resultTtl,
-            onlyExpired: onlyExpired ? "1" : "0",
-            indexTtl: ttl,
-            outcomes: groups,
-          },
-          ["EXPIRE", ttl],
-        ) as number[];
+        const reply = await this.#run(FINISH, this.#keys(queue), {
+          now,
+          channel: this.#channel("task"),
+          expires: now + this.#resultTtl,
+          onlyExpired: onlyExpired ? "1" : "0",
+          outcomes: groups,
+        }) as number[];
         list.forEach((outcome, i) =>
           written.set(outcome, Number(reply[i]) === 1)
         );
@@ -1045,26 +978,19 @@ export class RedisStore implements Store {
 
   /**
    * One script on the task's queue (`settle.lua`), which on a single
-   * server also looks in the queue the id index names, and writes what a
-   * finished task leaves (its id index key too); the queue is registered
-   * with it, so that searches find the record. On a Cluster, where the
-   * script sees one queue's slot, another queue is looked in first through
-   * the index (not in the same step), and the index key is written once the
-   * record is, as `enqueueUnique` does.
+   * server also looks in the other queues of the registry, and writes what
+   * a finished task leaves; the queue is registered with it, so that
+   * searches and `get` find the record. On a Cluster, where the script sees
+   * one queue's slot, the other queues are looked in first (not in the same
+   * step), as `enqueueUnique` does.
    */
   async settle(task: TaskRecord): Promise<boolean> {
     const queue = checkSettled(task);
-    const indexKey = this.#idKey(task.id);
-    if (this.#cluster) {
-      const owner = await this.#send(this.#client, ["GET", indexKey]);
-      if (
-        owner !== null && String(owner) !== queue && await this.get(task.id)
-      ) return false;
+    if (this.#cluster && await this.#storedElsewhere(task.id, queue)) {
+      return false;
     }
     const record = this.#encode(task);
     const now = this.#now();
-    // Found by id until its retention ends, as a finished task's key.
-    const indexTtl = String(Math.ceil(this.#resultTtl) + 60);
     const args = {
       now,
       channel: this.#channel("task"),
@@ -1074,12 +1000,8 @@ export class RedisStore implements Store {
       queued: task.timeQueued,
       record,
       expires: now + this.#resultTtl,
-      indexTtl,
     };
-    const keys = {
-      ...this.#keys(queue),
-      indexes: this.#cluster ? [] : [indexKey],
-    };
+    const keys = this.#keys(queue);
     // A connection lost with the script in flight: sent again, and our own
     // record found there means the first one landed.
     for (let attempt = 1;; attempt++) {
@@ -1095,15 +1017,6 @@ export class RedisStore implements Store {
       }
       if (typeof reply !== "number") {
         return attempt > 1 && Buffer.isBuffer(reply) && reply.equals(record);
-      }
-      if (this.#cluster) {
-        await this.#send(this.#client, [
-          "SET",
-          indexKey,
-          queue,
-          "EX",
-          indexTtl,
-        ]);
       }
       return true;
     }
@@ -1148,8 +1061,8 @@ export class RedisStore implements Store {
   }
 
   async revoke(id: string): Promise<RevokeOutcome> {
-    const queue = await this.#send(this.#client, ["GET", this.#idKey(id)]);
-    if (queue === null) return "unknown";
+    const queue = (await this.#find(id))?.queue;
+    if (queue === undefined) return "unknown";
     const keys = this.#keys(String(queue));
     for (let attempt = 0; attempt < 10; attempt++) {
       const seen = await this.#send(this.#client, ["HGET", keys.tasks, id]) as
@@ -1174,15 +1087,6 @@ export class RedisStore implements Store {
         }),
       );
       if (outcome === "requested") await this.#revokeRunning(id);
-      // Its id index key now lives as long as its final record, as a
-      // finished task's does (without, it would stay for ever).
-      if (outcome === "revoked") {
-        await this.#send(this.#client, [
-          "EXPIRE",
-          this.#idKey(id),
-          String(Math.ceil(this.#resultTtl) + 60),
-        ]);
-      }
       if (outcome !== "changed") return outcome as RevokeOutcome;
     }
     return "requested";
@@ -1199,14 +1103,9 @@ export class RedisStore implements Store {
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
-    const queue = await this.#send(this.#client, ["GET", this.#idKey(id)]);
-    if (queue === null) return undefined;
-    const keys = this.#keys(String(queue));
-    const [done, queued, started] = await Promise.all([
-      this.#send(this.#client, ["HGET", keys.done, id]),
-      this.#send(this.#client, ["HGET", keys.tasks, id]),
-      this.#send(this.#client, ["HGET", keys.started, id]),
-    ]) as Array<Buffer | null>;
+    const found = await this.#find(id);
+    if (!found) return undefined;
+    const { done, queued, started } = found;
     const payload = done ?? queued;
     if (!payload) return undefined;
     const decoded = this.#decode(payload);
@@ -1220,6 +1119,47 @@ export class RedisStore implements Store {
       worker,
       node,
     };
+  }
+
+  /**
+   * The stored task of `id`, in whichever queue of the registry holds it:
+   * a task has no key of its own (no index of ids to write for each task),
+   * so each queue is looked in, with one pipelined round trip for all. Its
+   * record: final (`done`), or queued or running (`queued`, with `started`
+   * while it runs).
+   */
+  async #find(id: string): Promise<
+    | {
+      queue: string;
+      done: Buffer | null;
+      queued: Buffer | null;
+      started: Reply;
+    }
+    | undefined
+  > {
+    const queues = await this.#registeredQueues();
+    const found = await Promise.all(queues.map(async (queue) => {
+      const keys = this.#keys(queue);
+      const [done, queued, started] = await Promise.all([
+        this.#send(this.#client, ["HGET", keys.done, id]),
+        this.#send(this.#client, ["HGET", keys.tasks, id]),
+        this.#send(this.#client, ["HGET", keys.started, id]),
+      ]) as [Buffer | null, Buffer | null, Reply];
+      return { queue, done, queued, started };
+    }));
+    return found.find((entry) => entry.done ?? entry.queued);
+  }
+
+  /** A task of `id` stored in a queue other than `queue` (a Cluster's check). */
+  async #storedElsewhere(
+    id: string,
+    queue: string,
+  ): Promise<TaskRecord | undefined> {
+    const found = await this.#find(id);
+    if (!found || this.#keys(found.queue).tasks === this.#keys(queue).tasks) {
+      return undefined;
+    }
+    return await this.get(id);
   }
 
   /**
@@ -1785,12 +1725,6 @@ export class RedisStore implements Store {
     for (const queue of queues) {
       const ids = await this.#run(FLUSH, this.#keys(queue), {}) as Reply[];
       total += ids.length;
-      // Their id index keys go too: a dropped task is unknown, not kept.
-      await Promise.all(
-        ids.map((id) =>
-          this.#send(this.#client, ["DEL", this.#idKey(String(id))])
-        ),
-      );
     }
     return total;
   }

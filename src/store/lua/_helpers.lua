@@ -1,9 +1,14 @@
 -- The helpers of the scripts that name this file in USES: events gathered
 -- and published at the end, the marker that wakes a waiting worker,
--- queueing one task (and indexing it for search), taking ready tasks under
+-- queueing tasks (and indexing them for search), taking ready tasks under
 -- leases, the frames of a waiter's inbox, checking and ending a lease, and
 -- finishing a task.
 -- They read the queue's keys by name (K) and no argument of their own.
+-- The cost of a task is the budget of the store: the hot path (queue,
+-- claim, finish a task with no priority, limit or rate limit) writes each
+-- key once a call with a variadic command (HSET, HMGET, LPUSH, RPOP with a
+-- count, ZADD, HDEL), not once a task; a feature a task does not use costs
+-- it no command.
 --
 -- KEYS   @queue
 -- ARGV   (none)
@@ -16,6 +21,22 @@ local events, order = {}, {}
 -- The search index entries of the tasks queued (score, id, ...), written
 -- with one ZADD per 500 at the end: a batch of 1000 tasks makes two calls.
 local searched = {}
+-- Runs `command key ...list` in calls of at most `step` values (Lua's
+-- unpack has a stack limit): one call for a batch of up to 1000 tasks.
+local function call_chunked(command, key, list, step)
+  for at = 1, #list, step do
+    redis.call(command, key, unpack(list, at, math.min(at + step - 1, #list)))
+  end
+end
+-- HMGET of many fields, in chunks: the values in the fields' order.
+local function hmget_all(key, fields)
+  local values = {}
+  for at = 1, #fields, 1000 do
+    local part = redis.call('HMGET', key, unpack(fields, at, math.min(at + 999, #fields)))
+    for i = 1, #part do values[at + i - 1] = part[i] end
+  end
+  return values
+end
 local function emit(event, payload)
   local list = events[event]
   if not list then
@@ -54,12 +75,25 @@ local function flush(channel)
     end
   end
 end
+-- Whether the queue at hand is paused, read once a script a queue.
+local paused_of = {}
+local function is_paused()
+  local paused = paused_of[K.paused]
+  if paused == nil then
+    paused = redis.call('EXISTS', K.paused) == 1
+    paused_of[K.paused] = paused
+  end
+  return paused
+end
 -- Wakes one waiting worker: 'r' when a task is ready, 'd' when a delayed
 -- task is due before the others (the worker then learns when). None while
--- the queue is paused (resume.lua marks it then); the pause is read only
--- when there is no marker yet, so once a batch at most.
+-- the queue is paused (resume.lua marks it then). Once a script a queue:
+-- a marker there already says it all.
+local marked = {}
 local function mark(kind)
-  if redis.call('LLEN', K.marker) == 0 and redis.call('EXISTS', K.paused) == 0 then
+  if marked[K.marker] then return end
+  marked[K.marker] = true
+  if redis.call('LLEN', K.marker) == 0 and not is_paused() then
     redis.call('LPUSH', K.marker, kind or 'r')
   end
 end
@@ -123,45 +157,71 @@ local function move_due(now)
   end
   redis.call('ZREM', K.delayed, unpack(due))
 end
--- Queues one task, indexed for search by `queued` (its timeQueued; the
--- entry is written by flush); wakes a waiting worker when it is due now, or
--- due before every other delayed task (the worker then waits for it).
--- `limit` is its `limits` entry without the job name: its maxConcurrency
--- ('' for none), then '\t' and the rest of the entry when it has more;
--- '' for nothing.
-local function enqueue(now, channel, id, due, queued, payload, limit, name)
-  redis.call('HSET', K.tasks, id, payload)
-  searched[#searched + 1] = queued
-  searched[#searched + 1] = id
-  local priority
-  if limit ~= '' then
-    local tab = string.find(limit, '\t', 1, true)
-    if tab then
-      local rest = string.sub(limit, tab + 1)
-      local tab2 = string.find(rest, '\t', 1, true)
-      priority = string.sub(rest, 1, tab2 and tab2 - 1 or -1)
-      if priority == '' then priority = nil end
-      redis.call('HSET', K.limits, id, string.sub(limit, 1, tab - 1) .. '\t' .. name .. '\t' .. rest)
-    else
-      redis.call('HSET', K.limits, id, limit .. '\t' .. name)
+-- Queues tasks, each {id, due, queued, record, limit, name} (the fields of
+-- the scripts' ARGV), indexed for search by `queued` (its timeQueued; the
+-- entries are written by flush). Returns the marker that wakes a waiting
+-- worker for them, for the caller to set (mark) or to spare (a hand-over):
+-- 'r' when one is due now, 'd' when one is due before every other delayed
+-- task (the worker then waits for it), else nil. `limit` is its `limits` entry without the job name: its
+-- maxConcurrency ('' for none), then '\t' and the rest of the entry when it
+-- has more; '' for nothing. Ready tasks without a priority go to the ready
+-- list in their order, with one LPUSH for all. With `written`, the
+-- records are in `tasks` already (the caller's HSETNX wrote them).
+local function enqueue(now, tasks, written)
+  local records, limits, ready, delayed = {}, {}, {}, {}
+  local first_due, wake, moved = nil, nil, false
+  for _, task in ipairs(tasks) do
+    local id, due, limit = task.id, tonumber(task.due), task.limit
+    records[#records + 1] = id
+    records[#records + 1] = task.record
+    searched[#searched + 1] = task.queued
+    searched[#searched + 1] = id
+    local priority
+    if limit ~= '' then
+      local tab = string.find(limit, '\t', 1, true)
+      limits[#limits + 1] = id
+      if tab then
+        local rest = string.sub(limit, tab + 1)
+        local tab2 = string.find(rest, '\t', 1, true)
+        priority = string.sub(rest, 1, tab2 and tab2 - 1 or -1)
+        if priority == '' then priority = nil end
+        limits[#limits + 1] = string.sub(limit, 1, tab - 1) .. '\t' .. task.name .. '\t' .. rest
+      else
+        limits[#limits + 1] = limit .. '\t' .. task.name
+      end
     end
-  end
-  if due > now then
-    local first = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
-    redis.call('ZADD', K.delayed, due, id)
-    if not first[2] or due < tonumber(first[2]) then mark('d') end
-  else
-    if priority then
-      -- Delayed tasks due before it take their place first (in `prio`, by
-      -- due time, as the SQLite store orders a priority).
-      move_due(now)
-      prio_push(id, priority)
+    if due > now then
+      if first_due == nil then
+        local first = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
+        first_due = first[2] and tonumber(first[2]) or math.huge
+      end
+      if due < first_due then
+        first_due = due
+        wake = wake or 'd'
+      end
+      delayed[#delayed + 1] = task.due
+      delayed[#delayed + 1] = id
     else
-      redis.call('LPUSH', K.ready, id)
+      wake = 'r'
+      if priority then
+        -- Delayed tasks due before it take their place first (in `prio`, by
+        -- due time, as the SQLite store orders a priority).
+        if not moved then
+          move_due(now)
+          moved = true
+        end
+        prio_push(id, priority)
+      else
+        ready[#ready + 1] = id
+      end
     end
-    mark()
+    emit('queued', task.record)
   end
-  emit('queued', payload)
+  if not written then call_chunked('HSET', K.tasks, records, 1000) end
+  call_chunked('HSET', K.limits, limits, 1000)
+  call_chunked('ZADD', K.delayed, delayed, 1000)
+  call_chunked('LPUSH', K.ready, ready, 1000)
+  return wake
 end
 -- Rate limits: the starts of a bucket (a job, or a job and a key) in its
 -- last `per` seconds are a sorted set '<limits>:rate:<bucket>' (on the
@@ -193,80 +253,119 @@ local function rate_take(windows, rate, now, token)
   local nth = redis.call('ZRANGE', key, held % tasks, held % tasks, 'WITHSCORES')
   return tonumber(nth[2]) + per * (math.floor(held / tasks) + 1)
 end
+-- Gives back the concurrency slot a running task holds, if it holds one.
+local function drop_slot(id)
+  if redis.call('SREM', K.holding, id) == 1 then
+    local _, name = parse_limit(redis.call('HGET', K.limits, id))
+    if tonumber(redis.call('HINCRBY', K.active, name, -1)) <= 0 then
+      redis.call('HDEL', K.active, name)
+    end
+  end
+end
 -- Takes up to `want` ready tasks of the queue at hand (K), each under a new
 -- lease ('<token_prefix><n>') until lease_end, looking at `scan` ids at
--- most: those of `prio` with a priority above 0 (highest first), then the
--- ready list (oldest first), then those of `prio` below 0. A queue without
--- priorities costs one EXISTS more. A task whose job is at its concurrency
--- limit is skipped and keeps its place; one over its rate limit is parked
--- in `delayed` until its slot (rate_take). Calls give(id, token,
--- redeliveries, record) for each; returns how many it took, whether `prio`
--- existed, and the earliest slot of a parked task (or nil).
+-- most: those of `prio` with a priority above 0 (highest first, one at a
+-- time), then the ready list (oldest first, popped and read a batch at a
+-- time: one RPOP, one HMGET of records and one of limits for the batch),
+-- then those of `prio` below 0. A queue without priorities costs one
+-- EXISTS more. A task whose job is at its concurrency limit is skipped and
+-- keeps its place; one over its rate limit is parked in `delayed` until its
+-- slot (rate_take). The leases of the tasks taken are written with one
+-- command a key. Calls give(id, token, redeliveries, record) for each, in
+-- the order taken; returns how many it took, whether `prio` existed, and
+-- the earliest slot of a parked task (or nil).
 local function take_ready(now, want, scan, token_prefix, lease_end, start_info, give)
   local held, held_prio, taken, scanned = {}, {}, 0, 0
-  local windows, parked = {}, nil
+  local windows, parked, active, swept = {}, nil, {}, false
+  local ids, tokens, payloads, leases, running, started = {}, {}, {}, {}, {}, {}
   local has_prio = redis.call('EXISTS', K.prio) == 1
   local high = has_prio
-  while taken < want and scanned < scan do
-    local id, score
-    if high then
-      local top = redis.call('ZPOPMIN', K.prio)
-      if top[1] and tonumber(top[2]) < 0 then
-        id, score = top[1], top[2]
-      else
-        if top[1] then redis.call('ZADD', K.prio, top[2], top[1]) end
-        high = false
-      end
+  -- Takes one task read from the queue (payload nil: gone, passed over).
+  local function consider(id, score, payload, limit_text)
+    if not payload then return end
+    local token = token_prefix .. (taken + 1)
+    local limit, name, rate
+    if limit_text then
+      local _
+      limit, name, _, rate = parse_limit(limit_text)
     end
-    if not id then
-      id = redis.call('RPOP', K.ready)
-      if not id and has_prio then
-        local top = redis.call('ZPOPMIN', K.prio)
-        id, score = top[1], top[2]
+    if limit then
+      if not swept then
+        -- An expired lease holds no slot, even before it is reclaimed.
+        swept = true
+        for _, old in ipairs(redis.call('ZRANGEBYSCORE', K.running, '-inf', '(' .. now, 'LIMIT', 0, 1000)) do
+          drop_slot(old)
+        end
       end
-    end
-    if not id then break end
-    scanned = scanned + 1
-    local payload = redis.call('HGET', K.tasks, id)
-    if payload then
-      local take = true
-      local token = token_prefix .. (taken + 1)
-      local limit, name, rate = redis.call('HGET', K.limits, id), nil, nil
-      if limit then
-        local _
-        limit, name, _, rate = parse_limit(limit)
-      end
-      if limit and tonumber(redis.call('HGET', K.active, name) or '0') >= limit then
-        take = false
+      if active[name] == nil then active[name] = tonumber(redis.call('HGET', K.active, name) or '0') end
+      if active[name] >= limit then
         if score then
           held_prio[#held_prio + 1] = score
           held_prio[#held_prio + 1] = id
         else
           held[#held + 1] = id
         end
-      elseif rate then
-        local slot = rate_take(windows, rate, now, token)
-        if slot then
-          take = false
-          redis.call('ZADD', K.delayed, string.format('%.17g', slot), id)
-          if not parked or slot < parked then parked = slot end
-        end
+        return
       end
-      if take and limit then
-        redis.call('HINCRBY', K.active, name, 1)
-        redis.call('SADD', K.holding, id)
+    end
+    if rate then
+      local slot = rate_take(windows, rate, now, token)
+      if slot then
+        redis.call('ZADD', K.delayed, string.format('%.17g', slot), id)
+        if not parked or slot < parked then parked = slot end
+        return
       end
-      if take then
-        taken = taken + 1
-        redis.call('HSET', K.leases, id, token)
-        redis.call('ZADD', K.running, lease_end, id)
-        redis.call('HSET', K.started, id, start_info)
-        give(id, token, redis.call('HGET', K.redeliveries, id) or '0', payload)
+    end
+    if limit then
+      active[name] = active[name] + 1
+      redis.call('HINCRBY', K.active, name, 1)
+      redis.call('SADD', K.holding, id)
+    end
+    taken = taken + 1
+    ids[taken], tokens[taken], payloads[taken] = id, token, payload
+    leases[#leases + 1] = id
+    leases[#leases + 1] = token
+    running[#running + 1] = lease_end
+    running[#running + 1] = id
+    started[#started + 1] = id
+    started[#started + 1] = start_info
+  end
+  -- Takes one task of `prio` (the highest first); false when there is none
+  -- left (or, with `above`, none with a priority above 0).
+  local function take_prio(above)
+    local top = redis.call('ZPOPMIN', K.prio)
+    if not top[1] then return false end
+    if above and tonumber(top[2]) >= 0 then
+      redis.call('ZADD', K.prio, top[2], top[1])
+      return false
+    end
+    scanned = scanned + 1
+    consider(top[1], top[2], redis.call('HGET', K.tasks, top[1]), redis.call('HGET', K.limits, top[1]))
+    return true
+  end
+  while taken < want and scanned < scan do
+    if high then high = take_prio(true) end
+    if not high then
+      local popped = redis.call('RPOP', K.ready, math.min(want - taken, scan - scanned, 1000))
+      if popped and #popped > 0 then
+        scanned = scanned + #popped
+        local records = redis.call('HMGET', K.tasks, unpack(popped))
+        local limits = redis.call('HMGET', K.limits, unpack(popped))
+        for i, id in ipairs(popped) do consider(id, nil, records[i], limits[i]) end
+      elseif not (has_prio and take_prio(false)) then
+        break
       end
     end
   end
   for i = #held, 1, -1 do redis.call('RPUSH', K.ready, held[i]) end
   if #held_prio > 0 then redis.call('ZADD', K.prio, unpack(held_prio)) end
+  if taken > 0 then
+    call_chunked('HSET', K.leases, leases, 1000)
+    call_chunked('ZADD', K.running, running, 1000)
+    call_chunked('HSET', K.started, started, 1000)
+    local redeliveries = hmget_all(K.redeliveries, ids)
+    for i = 1, taken do give(ids[i], tokens[i], redeliveries[i] or '0', payloads[i]) end
+  end
   return taken, has_prio, parked
 end
 -- A waiter's inbox holds the tasks handed to it, each one entry of
@@ -306,17 +405,23 @@ local function stored(now, keys, task_id, own)
   return nil
 end
 -- The stored task of an id (as `stored`) in the queue at hand (K) or, on a
--- single server (namespace given), in the queue its id index key names
--- (whose keys are named here as queueKeys names them: change both).
-local function stored_by_id(now, id, index, queue, namespace)
+-- single server (namespace given), in another queue of the registry
+-- '<namespace>:queues' (whose keys are named here as queueKeys names them:
+-- change both). No index of ids is kept: a task costs no key of its own,
+-- and a look-up by id across queues is the rare path (a caller's own id).
+local function stored_by_id(now, id, queue, namespace)
   local found = stored(now, K, id, true)
-  if found or not index or namespace == '' then return found end
-  local owner = redis.call('GET', index)
-  if not owner or owner == queue then return nil end
-  local tagged = string.find(owner, '{[^}]+}') and owner or ('{' .. owner .. '}')
-  local prefix = namespace .. ':' .. tagged .. ':'
-  return stored(now, {tasks = prefix .. 'tasks', started = prefix .. 'started',
-    done = prefix .. 'done', expiry = prefix .. 'expiry'}, id, false)
+  if found or namespace == '' then return found end
+  for _, owner in ipairs(redis.call('ZRANGE', namespace .. ':queues', 0, -1)) do
+    if owner ~= queue then
+      local tagged = string.find(owner, '{[^}]+}') and owner or ('{' .. owner .. '}')
+      local prefix = namespace .. ':' .. tagged .. ':'
+      found = stored(now, {tasks = prefix .. 'tasks', started = prefix .. 'started',
+        done = prefix .. 'done', expiry = prefix .. 'expiry'}, id, false)
+      if found then return found end
+    end
+  end
+  return nil
 end
 -- True when token holds the lease of id (and, if asked, the lease expired).
 local function holds(id, token, now, only_expired)
@@ -332,15 +437,6 @@ local function finalize(id, payload, expires)
   redis.call('HSET', K.done, id, payload)
   redis.call('ZADD', K.expiry, expires, id)
   emit('done', payload)
-end
--- Gives back the concurrency slot a running task holds, if it holds one.
-local function drop_slot(id)
-  if redis.call('SREM', K.holding, id) == 1 then
-    local _, name = parse_limit(redis.call('HGET', K.limits, id))
-    if tonumber(redis.call('HINCRBY', K.active, name, -1)) <= 0 then
-      redis.call('HDEL', K.active, name)
-    end
-  end
 end
 -- Ends the lease of a running task and gives back its slot.
 local function end_lease(id)

@@ -69,14 +69,16 @@ end
 for q, keys in ipairs(all) do
   -- The helpers read the keys of the queue at hand.
   K = keys
-  local paused = redis.call('EXISTS', K.paused) == 1
+  local paused = is_paused()
+  -- The first delayed task tells whether any is due (then they are moved
+  -- to where due tasks wait) and when the next one is.
+  local first = paused and {} or redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
   if claimed < max and not paused then
-    -- An expired lease holds no concurrency slot, even before it is reclaimed.
-    for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.running, '-inf', '(' .. A.now, 'LIMIT', 0, 1000)) do
-      drop_slot(id)
+    if first[2] and tonumber(first[2]) <= now then
+      move_due(now)
+      first = nil
     end
-    move_due(now)
-    local taken, has_prio = take_ready(now, max - claimed, (max - claimed) * 2 + scan_extra,
+    local taken, has_prio, parked = take_ready(now, max - claimed, (max - claimed) * 2 + scan_extra,
       A.queues[q].name .. '\n' .. prefix .. ':', lease_end, start_info,
       function(id, token, redeliveries, payload)
         out[#out + 1] = q
@@ -86,18 +88,23 @@ for q, keys in ipairs(all) do
         out[#out + 1] = payload
         out[#out + 1] = ''
       end)
+    if parked then first = nil end
     claimed = claimed + taken
     if claimed == max and (redis.call('LLEN', K.ready) > 0
       or (has_prio and redis.call('EXISTS', K.prio) == 1)) then mark() end
   end
-  local next_due = paused and {} or redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
-  if next_due[2] then out[q] = next_due[2] end
+  first = first or redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
+  if first[2] then out[q] = first[2] end
 end
 if waiter ~= '' then
   local waiting = A.namespace .. ':waiting'
   if claimed == 0 then
     redis.call('HSET', waiting, waiter, A.waiterInfo)
-    for _, keys in ipairs(all) do redis.call('ZADD', keys.waiters, A.waitUntil, waiter) end
+    for _, keys in ipairs(all) do
+      -- Registrations that ended are dropped here, not by each enqueue.
+      redis.call('ZREMRANGEBYSCORE', keys.waiters, '-inf', '(' .. A.now)
+      redis.call('ZADD', keys.waiters, A.waitUntil, waiter)
+    end
   else
     -- Not waiting: its entries in the queues' `waiters` are stale now.
     redis.call('HDEL', waiting, waiter)

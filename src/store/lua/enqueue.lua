@@ -4,15 +4,19 @@
 -- Then, on a single server (`namespace` given), it hands ready tasks to a
 -- worker waiting on this queue, claimed for it under leases, in its inbox
 -- '<namespace>:inbox:<waiter>' (see claim.lua): the worker's blocking pop
--- wakes with its tasks, with no claim to send. Else it wakes a waiting
--- worker through the queue's marker. A paused queue's tasks wait: none is
--- handed over, and no marker wakes a worker for them.
+-- wakes with its tasks, with no claim to send. Else, or for the tasks left
+-- over, it wakes a waiting worker through the queue's marker. A paused
+-- queue's tasks wait: none is handed over, and no marker wakes a worker
+-- for them.
+-- A task's id is new (the client makes it), so the one check of a
+-- duplicate is HSETNX for a single task, or one HMGET of `tasks` and one
+-- of `done` for a batch: a client that sends a call again after a lost
+-- connection learns that the first one landed.
 --
 -- KEYS   @queue
---        indexes...   then the tasks' id index keys, on a single server
 -- ARGV   now          the store's clock, in seconds
 --        channel      the channel of task events
---        queue        the queue's name, the value of the index keys
+--        queue        the queue's name
 --        namespace    the store's namespace on a single server, else ''
 --        tasks...     then, for each task:
 --          id         its id
@@ -26,28 +30,31 @@
 -- USES   _helpers.lua
 
 local now, channel, queue = tonumber(A.now), A.channel, A.queue
-for _, task in ipairs(A.tasks) do
-  local id = task.id
-  if redis.call('HEXISTS', K.tasks, id) == 1 or redis.call('HEXISTS', K.done, id) == 1 then
-    return redis.error_reply('PQDUPLICATE task ' .. id .. ' exists already')
+local tasks = A.tasks
+local function duplicate(id)
+  return redis.error_reply('PQDUPLICATE task ' .. id .. ' exists already')
+end
+local single = #tasks == 1
+if single then
+  local id = tasks[1].id
+  if redis.call('HEXISTS', K.done, id) == 1 or redis.call('HSETNX', K.tasks, id, tasks[1].record) == 0 then
+    return duplicate(id)
+  end
+else
+  local ids = {}
+  for n, task in ipairs(tasks) do ids[n] = task.id end
+  local queued, done = hmget_all(K.tasks, ids), hmget_all(K.done, ids)
+  for n, id in ipairs(ids) do
+    if queued[n] or done[n] then return duplicate(id) end
   end
 end
-local ready = 0
-for n, task in ipairs(A.tasks) do
-  local due = tonumber(task.due)
-  if due <= now then ready = ready + 1 end
-  enqueue(now, channel, task.id, due, task.queued, task.record, task.limit, task.name)
-  -- On a single server the index keys come with the queue's (on a Cluster
-  -- they live on other slots and the client writes them).
-  local index = K.indexes[n]
-  if index then redis.call('SET', index, queue) end
-end
-if ready > 0 and A.namespace ~= '' and redis.call('EXISTS', K.paused) == 0 then
-  redis.call('ZREMRANGEBYSCORE', K.waiters, '-inf', '(' .. A.now)
+local wake = enqueue(now, tasks, single)
+if wake == 'r' and A.namespace ~= '' and not is_paused() then
   local waiting = A.namespace .. ':waiting'
   -- The longest waiting first; a registration taken by another queue's
-  -- hand-over, or ended by a claim, is stale: dropped.
-  for _, waiter in ipairs(redis.call('ZRANGE', K.waiters, 0, 9)) do
+  -- hand-over, or ended by a claim, is stale: dropped. One that ended is
+  -- passed over (claim.lua drops those).
+  for _, waiter in ipairs(redis.call('ZRANGE', K.waiters, '(' .. A.now, '+inf', 'BYSCORE', 'LIMIT', 0, 10)) do
     redis.call('ZREM', K.waiters, waiter)
     local info = redis.call('HGET', waiting, waiter)
     if info then redis.call('HDEL', waiting, waiter) end
@@ -59,26 +66,32 @@ if ready > 0 and A.namespace ~= '' and redis.call('EXISTS', K.paused) == 0 then
       and type(worker) == 'string' and type(node) == 'string' then
       local inbox = A.namespace .. ':inbox:' .. waiter
       local start_info = cjson.encode({now, worker, node})
+      local frames = {}
       -- Tokens unique to this hand-over: the first task's id is new.
       local given, has_prio, parked = take_ready(now, max, max * 2 + 100,
-        queue .. '\n' .. waiter .. ':' .. A.tasks[1].id .. ':', now + lease, start_info,
+        queue .. '\n' .. waiter .. ':' .. tasks[1].id .. ':', now + lease, start_info,
         function(id, token, redeliveries, payload)
-          redis.call('RPUSH', inbox, frame({queue, id, token, redeliveries, payload, A.now}))
+          frames[#frames + 1] = frame({queue, id, token, redeliveries, payload, A.now})
         end)
       -- Tasks parked by their rate limit: a worker learns when they are due.
       if parked then mark('d') end
       if given > 0 then
+        call_chunked('RPUSH', inbox, frames, 1000)
         -- An inbox whose worker died goes with the leases of its tasks.
         redis.call('EXPIRE', inbox, math.ceil(lease))
-        -- Its marker no longer says anything when no task is left.
-        if redis.call('LLEN', K.ready) == 0 and redis.call('LINDEX', K.marker, 0) == 'r'
-          and not (has_prio and redis.call('EXISTS', K.prio) == 1) then
-          redis.call('DEL', K.marker)
+        -- Tasks left over wake another worker.
+        if redis.call('LLEN', K.ready) > 0 or (has_prio and redis.call('EXISTS', K.prio) == 1) then
+          wake = 'r'
+        else
+          wake = nil
+          -- A marker left by an earlier call no longer says anything.
+          if redis.call('LINDEX', K.marker, 0) == 'r' then redis.call('DEL', K.marker) end
         end
       end
       break
     end
   end
 end
+if wake then mark(wake) end
 flush(channel)
-return #A.tasks
+return #tasks

@@ -1,6 +1,6 @@
 -- Queues one task unless one is there already, in one step: a task of the
--- same id stored in this queue or, on a single server, in the queue its id
--- index names (queued, running, or finished and kept; a finished one past
+-- same id stored in this queue or, on a single server, in another queue of
+-- the registry (queued, running, or finished and kept; a finished one past
 -- its retention is gone, and dropped here when it is this queue's); or,
 -- with a dedupe key, a task of this queue, still stored, that holds the key
 -- (the string '<dedupe>:<key>' = '<id>\t<until>', held until the store's
@@ -11,10 +11,9 @@
 -- as queueKeys names them (single server only, as the hand-over's).
 --
 -- KEYS   @queue
---        indexes...   then the task's id index key, on a single server
 -- ARGV   now          the store's clock, in seconds
 --        channel      the channel of task events
---        queue        the queue's name, the value of the index key
+--        queue        the queue's name
 --        namespace    the store's namespace on a single server, else ''
 --        id           the task's id
 --        due          when it is due, in seconds
@@ -28,8 +27,8 @@
 --        task that is there
 -- USES   _helpers.lua
 
-local now, id, index = tonumber(A.now), A.id, K.indexes[1]
-local found = stored_by_id(now, id, index, A.queue, A.namespace)
+local now, id = tonumber(A.now), A.id
+local found = stored_by_id(now, id, A.queue, A.namespace)
 if found then return {'id', found[1], found[2]} end
 if A.dedupeKey ~= '' then
   local key = K.dedupe .. ':' .. A.dedupeKey
@@ -43,7 +42,8 @@ if A.dedupeKey ~= '' then
   redis.call('SET', key, id .. '\t' .. string.format('%.3f', now + ttl),
     'PX', math.ceil(ttl * 1000))
 end
-enqueue(now, A.channel, id, tonumber(A.due), A.queued, A.record, A.limit, A.name)
-if index then redis.call('SET', index, A.queue) end
+local wake = enqueue(now, {{id = id, due = A.due, queued = A.queued, record = A.record,
+  limit = A.limit, name = A.name}})
+if wake then mark(wake) end
 flush(A.channel)
 return {'queued'}

@@ -3,8 +3,7 @@
 --
 -- KEYS   @queue
 -- ARGV   (none)
--- REPLY  the ids of the tasks it dropped (the client drops their id index
---        keys, which live on other Cluster slots)
+-- REPLY  the ids of the tasks it dropped
 
 local ids = redis.call('LRANGE', K.ready, 0, -1)
 for _, id in ipairs(redis.call('ZRANGE', K.delayed, 0, -1)) do ids[#ids + 1] = id end

@@ -1,33 +1,30 @@
 -- Stores the final record of a task that never ran, unless a task of its
--- id is stored: in this queue or, on a single server, in the queue its id
--- index names (queued, running, or finished and kept; a finished one past
+-- id is stored: in this queue or, on a single server, in another queue of
+-- the registry (queued, running, or finished and kept; a finished one past
 -- its retention is gone, and dropped here when it is this queue's, as
 -- enqueue_unique.lua does). Then nothing is written nor published. Else it
 -- writes what a finished task leaves (finalize: the done record, its
--- expiry; and its entry in the search index), sets the id index key to
--- expire with it (single server), and publishes `done`. Another queue's
--- keys are named here from the namespace, as queueKeys names them.
+-- expiry; and its entry in the search index), and publishes `done`.
+-- Another queue's keys are named here from the namespace, as queueKeys
+-- names them.
 --
 -- KEYS   @queue
---        indexes...   then the task's id index key, on a single server
 -- ARGV   now          the store's clock, in seconds
 --        channel      the channel of task events
---        queue        the queue's name, the value of the index key
+--        queue        the queue's name
 --        namespace    the store's namespace on a single server, else ''
 --        id           the task's id
 --        queued       its timeQueued: its place in the search index
 --        record       its encoded final record
 --        expires      when the record is dropped
---        indexTtl     seconds the index key lives on
 -- REPLY  1 written; or the stored record of the task that is there
 -- USES   _helpers.lua
 
-local now, id, index = tonumber(A.now), A.id, K.indexes[1]
-local found = stored_by_id(now, id, index, A.queue, A.namespace)
+local now, id = tonumber(A.now), A.id
+local found = stored_by_id(now, id, A.queue, A.namespace)
 if found then return found[1] end
 finalize(id, A.record, A.expires)
 searched[#searched + 1] = A.queued
 searched[#searched + 1] = id
-if index then redis.call('SET', index, A.queue, 'EX', A.indexTtl) end
 flush(A.channel)
 return 1
