@@ -25,6 +25,7 @@ import {
   storeTests,
 } from "./_contract_stores.ts";
 import {
+  eventually,
   EXAMPLE_JOBS,
   pq,
   producerFor,
@@ -355,7 +356,7 @@ Deno.test("priority (sqlite): a file of schema version 3 gets the column, 0 for 
     user_version: number;
   };
   check.close();
-  assert.equal(user_version, 5);
+  assert.equal(user_version, 6);
 });
 
 Deno.test("priority: a bad priority is refused, naming the option and the value", () => {
@@ -474,6 +475,53 @@ Deno.test("pq queue --priority queues with a priority; a bad one exits 2", async
       new RegExp(
         `--priority must be an integer from -1000 to 1000: got '${bad}'`,
       ),
+    );
+  }
+});
+
+Deno.test("priority (redis): a busy worker is handed nothing, so a higher priority queued while it runs goes first (repeated)", async () => {
+  // One worker, one slot, a long task running; priority-0 tasks then one of
+  // priority 10 are queued meanwhile. When the long task ends the worker
+  // must take the priority-10 one first: a task handed over to a wait that
+  // had ended (a registration left in Redis) would jump it.
+  const dataStore = redis.url(`w${crypto.randomUUID().slice(0, 8)}`);
+  await using api = await producerFor({ dataStore });
+  await using server = startServer(serverArgs({
+    workers: 1,
+    concurrentTasks: 1,
+    dataStore,
+    taskPaths: EXAMPLE_JOBS,
+  }));
+  await server.ready();
+  for (let round = 0; round < 6; round++) {
+    const long = api.tasks.queue("asynchronous", { lag: 0.6 }, {
+      callback: false,
+    });
+    await eventually(
+      async () => (await api.tasks.get(long.id))?.status === TaskStatus.STARTED,
+      10,
+      "the long task to start",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const low = [];
+    for (let i = 0; i < 5; i++) {
+      low.push(
+        await api.tasks.queue("asynchronous", { lag: 0 }, {
+          callback: false,
+        }),
+      );
+    }
+    const high = await api.tasks.queue("asynchronous", { lag: 0 }, {
+      callback: false,
+      priority: 10,
+    });
+    const done = await Promise.all(
+      [high, ...low].map((task) => task.doneCallback!),
+    );
+    const [first, ...rest] = done.map((task) => task.timeStarted!);
+    assert.ok(
+      rest.every((started) => started > first),
+      `round ${round}: the priority-10 task started at ${first}, after a priority-0 one (${rest})`,
     );
   }
 });

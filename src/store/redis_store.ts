@@ -532,15 +532,19 @@ export class RedisStore implements Store {
   }
 
   async claim(request: ClaimRequest): Promise<Claim[]> {
-    // Tasks handed over to a wait that ended first come first (announced
-    // when they were handed over).
-    const handed = this.#handed.splice(0, request.max);
+    // Tasks handed over to a wait that had ended (its pop left in flight,
+    // or a registration made as a hand-over came) go back to their queue
+    // first: this claim takes them again in their queue's order, after a
+    // task of a higher priority queued since. Run at once, they would jump
+    // it.
+    const late = this.#handed.splice(0);
+    if (late.length > 0) await this.release(late);
     const claims: Claim[] = [];
     const now = this.#now();
     // A claim that finds nothing registers this store as a waiter, for
     // tasks queued while it waits to be handed over (single server).
     const wait = request.waitSeconds ?? 0;
-    const register = !this.#cluster && wait > 0 && handed.length === 0;
+    const register = !this.#cluster && wait > 0;
     const args = {
       now,
       leaseEnd: now + request.leaseSeconds,
@@ -563,7 +567,7 @@ export class RedisStore implements Store {
       ? request.queues.map((queue) => [queue])
       : [request.queues];
     for (const queues of groups) {
-      const max = request.max - handed.length - claims.length;
+      const max = request.max - claims.length;
       if (max <= 0) break;
       const [first, ...more] = queues.map((queue) => this.#keys(queue));
       const reply = await this.#run(CLAIM, { ...first, more }, {
@@ -590,7 +594,7 @@ export class RedisStore implements Store {
       this.#waitingAs = { worker: request.worker, node: request.node };
     }
     this.#announceStarted(claims);
-    return [...handed, ...claims];
+    return claims;
   }
 
   /** A claim from what a script returned for one task. */
@@ -664,7 +668,16 @@ export class RedisStore implements Store {
       if (popped && await this.#anyDue(queues).catch(() => true)) break;
     }
     // A wait whose signal aborted leaves them for the next claim.
-    return signal?.aborted ? [] : this.#handed.splice(0);
+    if (signal?.aborted) return [];
+    const handed = this.#handed.splice(0);
+    if (handed.length > 0) {
+      // A registration made as these were handed over (by a claim on the
+      // other connection) would hand more to this worker, now busy: it
+      // ends here. Then a hand-over it missed is given back by the claim.
+      this.#send(this.#client, ["HDEL", this.#layout.waiting, this.#waiter])
+        .catch(() => undefined);
+    }
+    return handed;
   }
 
   #inboxKey(): string {
