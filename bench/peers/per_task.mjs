@@ -110,11 +110,13 @@ function parseCommandStats(info) {
 async function snapshot(control) {
   // one INFO call (sections of Redis 7): the next snapshot counts it once
   const info = await control.command("INFO", "commandstats", "cpu");
-  const stats = parseCommandStats(info);
-  const cpu = info;
-  const user = Number(/used_cpu_user:([\d.]+)/.exec(cpu)[1]);
-  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(cpu)[1]);
-  return { stats, cpuUs: (user + sys) * 1e6, at: now() };
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(info)[1]);
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)[1]);
+  return {
+    stats: parseCommandStats(info),
+    cpuUs: (user + sys) * 1e6,
+    at: now(),
+  };
 }
 
 /**
