@@ -1079,8 +1079,21 @@ export function storeContract(
 
   test("beats keep a worker live; a dead one is reported once and forgotten", async ({ clock, store, open }) => {
     const other = await open(store);
-    assert.deepEqual(await store.beat(status(clock, "worker-1", 3)), []);
-    assert.deepEqual(await other.beat(status(clock, "worker-2", 9)), []);
+    assert.deepEqual(await store.beat(status(clock, "worker-1", 3)), {
+      dead: [],
+      known: false,
+    });
+    // Each beat says when another worker's time runs out.
+    assert.deepEqual(await other.beat(status(clock, "worker-2", 9)), {
+      dead: [],
+      known: false,
+      next: clock.t + 3,
+    });
+    assert.deepEqual(await store.beat(status(clock, "worker-1", 3)), {
+      dead: [],
+      known: true,
+      next: clock.t + 9,
+    });
     assert.deepEqual(
       (await other.liveWorkers()).map((w) => [w.worker, w.until]),
       [["worker-1", clock.t + 3], ["worker-2", clock.t + 9]],
@@ -1088,11 +1101,17 @@ export function storeContract(
     const [live] = await store.liveWorkers();
     assert.deepEqual(live.jobs[0].name, "addition");
     clock.advance(5);
-    const dead = await other.beat(status(clock, "worker-2", 9));
-    assert.deepEqual(dead.map((w) => [w.worker, w.queues]), [
+    const beat = await other.beat(status(clock, "worker-2", 9));
+    assert.deepEqual(beat.dead.map((w) => [w.worker, w.queues]), [
       ["worker-1", ["default"]],
     ]);
-    assert.deepEqual(await store.beat(status(clock, "worker-3", 3)), []);
+    assert.equal(beat.known, true);
+    assert.equal(beat.next, undefined, "no other live worker");
+    assert.deepEqual(await store.beat(status(clock, "worker-3", 3)), {
+      dead: [],
+      known: false,
+      next: clock.t + 9,
+    });
     assert.deepEqual(
       (await store.liveWorkers()).map((w) => w.worker),
       ["worker-2", "worker-3"],
@@ -1101,6 +1120,25 @@ export function storeContract(
     assert.deepEqual(
       (await store.liveWorkers()).map((w) => w.worker),
       ["worker-2"],
+    );
+  });
+
+  test("a worker reported dead learns it from its next beat; a late one not reported does not", async ({ clock, store, open }) => {
+    const other = await open(store);
+    assert.equal((await store.beat(status(clock, "worker-1", 3))).known, false);
+    assert.equal((await store.beat(status(clock, "worker-1", 3))).known, true);
+    // Late, but no beat found it dead: it stays known (its leases held).
+    clock.advance(5);
+    assert.equal((await store.beat(status(clock, "worker-1", 3))).known, true);
+    clock.advance(5);
+    const found = await other.beat(status(clock, "worker-2", 9));
+    assert.deepEqual(found.dead.map((w) => w.worker), ["worker-1"]);
+    // Its leases were ended by the beat that found it: it is told so.
+    const back = await store.beat(status(clock, "worker-1", 3));
+    assert.deepEqual(back, { dead: [], known: false, next: clock.t + 9 });
+    assert.deepEqual(
+      (await other.liveWorkers()).map((w) => w.worker),
+      ["worker-1", "worker-2"],
     );
   });
 

@@ -7,11 +7,19 @@
  * dies with the process, and so do its beats.
  *
  * Invariants: a process counts as alive until its last beat's `until`
- * (`BEAT_MARGIN` beats later); every beat also reads the workers whose
- * `until` passed, and the store reports each dead worker to one beater
- * only, which ends the leases of that worker's running tasks at once so
- * that the next reclaim (run at once by this process, or by any other's
- * periodic one) gives them back to their queues.
+ * (its next beat, plus {@linkcode BEAT_GRACE_SECONDS}); every beat also
+ * reads the workers whose `until` passed, and the store reports each dead
+ * worker to one beater only, which ends the leases of that worker's
+ * running tasks at once so that the next reclaim (run at once by this
+ * process, or by any other's periodic one) gives them back to their queues.
+ * A beat also says when the next other worker's `until` comes: a beater
+ * looks again just after it (rather than at its own idle pace), so the
+ * tasks of a process that stops beating without exiting (frozen by
+ * SIGSTOP, swapped out, stuck with its beat thread, cut off from the
+ * store) run again about {@linkcode BEAT_GRACE_SECONDS} after the beat it
+ * missed. A process that was found dead learns it from its next beat (the
+ * store no longer knew it): its leases are gone, and it stops the tasks it
+ * was running (`onForgotten`).
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -25,8 +33,18 @@ const logger = getLogger(["pq", "beat"]);
 const BUSY_BEAT_SECONDS = 1;
 /** Seconds between beats of an idle process (nothing of it to give back). */
 const IDLE_BEAT_SECONDS = 3;
-/** Beats a process may miss before it counts as dead. */
-const BEAT_MARGIN = 2.5;
+/**
+ * Seconds a beat may be late before its process counts as dead: a busy
+ * process is dead 2.5 s after its last beat, an idle one 4.5 s after.
+ */
+export const BEAT_GRACE_SECONDS = 1.5;
+/**
+ * Seconds after another worker's `until` that a beater looks again (a
+ * beat of that worker on its way is not taken for a missed one).
+ */
+const CHECK_AFTER_SECONDS = 0.25;
+/** The shortest wait between two beats of a process. */
+const MIN_BEAT_WAIT_SECONDS = 0.1;
 
 /** A worker found dead by a beat, and how many of its leases were ended. */
 export interface DeadWorker {
@@ -43,15 +61,24 @@ export interface DeadWorker {
 export interface BeatEvents {
   /** Dead workers whose leases were ended: reclaim their queues now. */
   onDead(dead: DeadWorker[]): void;
+  /**
+   * This process was found dead by another beat (it did not beat in
+   * time): its leases were ended, its running tasks given back.
+   */
+  onForgotten(): void;
   /** A beat failed (said once per run of failures). */
   onError(error: string): void;
   /** Beats are written again after failures. */
   onRecovered(): void;
 }
 
-/** Logs what a beat loop reports, and calls `reclaim` for the dead. */
+/**
+ * Logs what a beat loop reports, calls `reclaim` for the dead, and
+ * `forgotten` when this process was found dead.
+ */
 export function loggedBeatEvents(
   reclaim: (queues: readonly string[]) => void,
+  forgotten: () => void,
 ): BeatEvents {
   return {
     onDead(dead) {
@@ -63,23 +90,36 @@ export function loggedBeatEvents(
       }
       reclaim([...new Set(dead.flatMap(({ status }) => status.queues))]);
     },
+    onForgotten() {
+      logger.warn(
+        "This worker was found dead (it did not beat in time): its leases are gone, it stops its tasks",
+      );
+      forgotten();
+    },
     onError: (error) => logger.error("Cannot beat: {error}", { error }),
     onRecovered: () => logger.info("Beats are written again"),
   };
 }
 
-/** The status a beat carries, with when it counts as dead. */
-function withUntil(status: WorkerStatus, now: number): WorkerStatus {
-  const every = status.concurrentTasks.length > 0
+/** Seconds to the next beat of a process with this status. */
+function beatEvery(status: WorkerStatus): number {
+  return status.concurrentTasks.length > 0
     ? BUSY_BEAT_SECONDS
     : IDLE_BEAT_SECONDS;
-  return { ...status, time: now, until: now + BEAT_MARGIN * every };
+}
+
+/** The status a beat carries, with when it counts as dead. */
+function withUntil(status: WorkerStatus, now: number): WorkerStatus {
+  const until = now + beatEvery(status) + BEAT_GRACE_SECONDS;
+  return { ...status, time: now, until };
 }
 
 /**
  * Beats on `store` until `signal` aborts, then forgets this worker in the
  * store (it stopped cleanly). `status()` is read at each beat; `wake()`
- * of the returned handle beats at once (a process that became busy).
+ * of the returned handle beats at once (a process that became busy). The
+ * next beat comes at this process's pace, or just after the next `until`
+ * of another worker when that is sooner.
  */
 export function beatLoop(
   store: Store,
@@ -91,28 +131,35 @@ export function beatLoop(
   // A wake asked for while a beat was written: the next beat goes at once.
   let woken = false;
   let failing = false;
+  // Whether a beat of this worker was written: the store knows it since.
+  let beaten = false;
   const done = (async () => {
     while (!signal.aborted) {
       woken = false;
       wake = () => woken = true;
       const beat = withUntil(status(), Date.now() / 1000);
+      let every = beatEvery(beat);
       try {
+        const report = await store.beat(beat);
+        if (beaten && !report.known) events.onForgotten();
+        beaten = true;
         const dead: DeadWorker[] = [];
-        for (const worker of await store.beat(beat)) {
+        for (const worker of report.dead) {
           const ended = await store.expireLeases(worker.worker, worker.queues);
           dead.push({ status: worker, ended });
         }
         if (failing) events.onRecovered();
         failing = false;
         if (dead.length > 0) events.onDead(dead);
+        if (report.next !== undefined) {
+          const due = report.next + CHECK_AFTER_SECONDS - Date.now() / 1000;
+          every = Math.min(every, Math.max(MIN_BEAT_WAIT_SECONDS, due));
+        }
       } catch (error) {
         if (!failing) events.onError(String(error));
         failing = true;
       }
       if (woken || signal.aborted) continue;
-      const every = beat.concurrentTasks.length > 0
-        ? BUSY_BEAT_SECONDS
-        : IDLE_BEAT_SECONDS;
       await new Promise<void>((resolve) => {
         const stop = () => {
           clearTimeout(timer);
@@ -140,6 +187,7 @@ export type ToBeatThread =
 /** The messages from a beat thread. */
 export type FromBeatThread =
   | { type: "dead"; dead: DeadWorker[] }
+  | { type: "forgotten" }
   | { type: "error"; error: string }
   | { type: "recovered" }
   | { type: "stopped" }
@@ -175,6 +223,7 @@ export function startBeats(
   thread.onmessage = (event: MessageEvent<FromBeatThread>) => {
     const message = event.data;
     if (message.type === "dead") events.onDead(message.dead);
+    else if (message.type === "forgotten") events.onForgotten();
     else if (message.type === "error") events.onError(message.error);
     else if (message.type === "recovered") events.onRecovered();
     else if (message.type === "stopped") stopped.resolve();

@@ -30,6 +30,7 @@ self.onmessage = async (event: MessageEvent<ToBeatThread>) => {
       const store = await openSettingsStore(message.settings);
       const loop = beatLoop(store, () => status!, {
         onDead: (dead) => post({ type: "dead", dead }),
+        onForgotten: () => post({ type: "forgotten" }),
         onError: (error) => post({ type: "error", error }),
         onRecovered: () => post({ type: "recovered" }),
       }, stop.signal);

@@ -48,6 +48,12 @@ export interface WorkerOptions {
 /**
  * Consumes tasks until `signal` aborts (then drains within `gracePeriod`) or
  * until `maxRequests` tasks were claimed. Resolves when everything is closed.
+ *
+ * A worker that learns from its beat that it was found dead (it did not
+ * beat in time: frozen, swapped out, cut off from the store) has lost its
+ * leases, and its tasks run elsewhere: it stops its consumer at once (its
+ * running tasks are stopped, their outcomes dropped) and goes on with a
+ * new one, under the same name.
  */
 export async function runWorker(options: WorkerOptions): Promise<void> {
   const { settings, registry, name, signal, manager } = options;
@@ -85,40 +91,46 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     });
     // Set once the heartbeat runs: the consumer says when its tasks change.
     let statusChanged = () => {};
-    consumer = new Consumer({
-      onChange: () => statusChanged(),
-      onRecorded: (finishes) => metrics.record(finishes.map((f) => f.task)),
-      // Workflow members go on with their workflow before their outcome is
-      // written; `PQ_FAULT=after-join` is a test's fault point.
-      afterRun: workflowContinuation(producer, {
-        afterJoin: faultArmed("after-join")
-          ? (complete) => complete && dieNow()
-          : undefined,
-      }),
-      afterReclaim: (changed) => continueEnded(producer, changed),
-      store,
-      registry,
-      backend: producer,
-      queues,
-      worker: name,
-      node: producer.nodeName,
-      concurrentTasks: settings.concurrentTasks,
-      maxRequests: settings.maxRequests,
-      maxMemory: settings.maxMemory,
-      leaseTimeout: settings.leaseTimeout,
-      maxRedeliveries: settings.maxRedeliveries,
-      taskPoolTimeout: settings.taskPoolTimeout,
-      threads,
-      settings,
-    });
-    const stop = () => consumer?.stop(settings.gracePeriod);
+    const newConsumer = (maxRequests: number) =>
+      new Consumer({
+        onChange: () => statusChanged(),
+        onRecorded: (finishes) => metrics.record(finishes.map((f) => f.task)),
+        // Workflow members go on with their workflow before their outcome is
+        // written; `PQ_FAULT=after-join` is a test's fault point.
+        afterRun: workflowContinuation(producer, {
+          afterJoin: faultArmed("after-join")
+            ? (complete) => complete && dieNow()
+            : undefined,
+        }),
+        afterReclaim: (changed) => continueEnded(producer, changed),
+        store,
+        registry,
+        backend: producer,
+        queues,
+        worker: name,
+        node: producer.nodeName,
+        concurrentTasks: settings.concurrentTasks,
+        maxRequests,
+        maxMemory: settings.maxMemory,
+        leaseTimeout: settings.leaseTimeout,
+        maxRedeliveries: settings.maxRedeliveries,
+        taskPoolTimeout: settings.taskPoolTimeout,
+        threads,
+        settings,
+      });
+    let running = newConsumer(settings.maxRequests);
+    consumer = running;
+    // Tasks claimed by the consumers this one replaced.
+    let claimedBefore = 0;
+    // Set when a beat found this worker dead: its consumer is replaced.
+    let forgotten = false;
+    const stop = () => running.stop(settings.gracePeriod);
     signal.addEventListener("abort", stop, { once: true });
     logger.info("Worker {name} consuming {queues}", {
       name,
       queues: queues.join(", "),
     });
     if (signal.aborted) await stop();
-    const running = consumer;
     const jobs = jobAdverts(registry);
     const started = Date.now() / 1000;
     const status = (): WorkerStatus => {
@@ -137,8 +149,8 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
           queues: string[];
           maxConcurrentTasks: number;
           concurrentTasks: string[];
-          processed: number;
         },
+        processed: claimedBefore + running.processed,
       };
     };
     {
@@ -146,7 +158,13 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
         settings,
         opened,
         status,
-        loggedBeatEvents((queues) => running.reclaimNow(queues)),
+        loggedBeatEvents(
+          (queues) => running.reclaimNow(queues),
+          () => {
+            forgotten = true;
+            running.stop(0);
+          },
+        ),
       );
       await using heartbeat = startHeartbeat(
         (now) =>
@@ -155,13 +173,24 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
         () => beats.changed(),
       );
       statusChanged = () => heartbeat.changed();
-      await consumer.start();
-      await consumer.stop(settings.gracePeriod);
+      for (;;) {
+        await running.start();
+        await running.stop(settings.gracePeriod);
+        claimedBefore += running.processed;
+        const left = settings.maxRequests - claimedBefore;
+        if (!forgotten || signal.aborted) break;
+        if (settings.maxRequests > 0 && left <= 0) break;
+        forgotten = false;
+        logger.warn("Worker {name} goes on with a new consumer", { name });
+        running = newConsumer(settings.maxRequests > 0 ? left : 0);
+        consumer = running;
+        statusChanged();
+      }
     }
     signal.removeEventListener("abort", stop);
     logger.info("Worker {name} stopped after {n} tasks", {
       name,
-      n: consumer.processed,
+      n: claimedBefore,
     });
   } finally {
     await producer.close();

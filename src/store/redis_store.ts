@@ -85,6 +85,7 @@ import { checkQueueName } from "./_queue_name.ts";
 import { checkGroupJoin, checkSettled, memberValue } from "./_settle_join.ts";
 import { type RedisKeys, redisKeys } from "./redis_keys.ts";
 import type {
+  BeatReport,
   ChannelMessage,
   Claim,
   ClaimRequest,
@@ -1828,7 +1829,7 @@ export class RedisStore implements Store {
     return this.#layout.workers;
   }
 
-  async beat(status: WorkerStatus): Promise<WorkerStatus[]> {
+  async beat(status: WorkerStatus): Promise<BeatReport> {
     // The status is written when it changed, and every 10th beat anyway (a
     // store restarted from an old file gets it back).
     const { time: _time, until: _until, ...rest } = status;
@@ -1839,16 +1840,29 @@ export class RedisStore implements Store {
       key,
       count: write ? 0 : (last?.count ?? 0) + 1,
     });
-    const reply = await this.#run(BEAT, this.#workerKeys(), {
-      now: this.#now(),
-      worker: status.worker,
-      aliveUntil: status.until,
-      status: write ? this.#encode(status) : "",
-    }) as Reply[];
-    return reply.flatMap((encoded) => {
-      const dead = this.#decodeStatus(encoded);
-      return dead ? [dead] : [];
-    });
+    const beat = async (write: boolean) => {
+      const reply = await this.#run(BEAT, this.#workerKeys(), {
+        now: this.#now(),
+        worker: status.worker,
+        aliveUntil: status.until,
+        status: write ? this.#encode(status) : "",
+      }) as Reply[];
+      const [known, next, ...dead] = reply;
+      return {
+        dead: dead.flatMap((encoded) => {
+          const worker = this.#decodeStatus(encoded);
+          return worker ? [worker] : [];
+        }),
+        known: Number(known) === 1,
+        ...(next !== null && String(next) !== "" &&
+          { next: Number(String(next)) }),
+      };
+    };
+    const report = await beat(write);
+    if (report.known || write) return report;
+    // Found dead meanwhile, its status went with its beat: written again.
+    const again = await beat(true);
+    return { ...again, dead: [...report.dead, ...again.dead], known: false };
   }
 
   async expireLeases(
@@ -1857,7 +1871,10 @@ export class RedisStore implements Store {
   ): Promise<number> {
     const ended = await Promise.all(
       queues.map((queue) =>
-        this.#run(EXPIRE_LEASES, this.#keys(queue), { worker })
+        this.#run(EXPIRE_LEASES, this.#keys(queue), {
+          worker,
+          namespace: this.#cluster ? "" : this.#namespace,
+        })
       ),
     );
     return ended.reduce<number>((sum, n) => sum + Number(n), 0);

@@ -9,6 +9,7 @@ import type { WorkerStatus } from "../heartbeat.ts";
 import type { DedupeOptions } from "../queue_options.ts";
 import type { TaskProgress, TaskRecord } from "../task.ts";
 import type {
+  BeatReport,
   ChannelMessage,
   Claim,
   ClaimRequest,
@@ -165,7 +166,7 @@ export class SplitStore implements Store {
   }
 
   // Beats live beside the queues, whose leases a dead worker's beat ends.
-  beat(status: WorkerStatus): Promise<WorkerStatus[]> {
+  beat(status: WorkerStatus): Promise<BeatReport> {
     return this.#broker.beat(status);
   }
 

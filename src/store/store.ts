@@ -99,6 +99,26 @@ export type UniqueOutcome =
    */
   | { queued: false; reason: "id" | "dedupe"; task: TaskRecord };
 
+/** What a beat found (see {@linkcode Store.beat}). */
+export interface BeatReport {
+  /**
+   * The workers whose `until` had passed: each is reported to one beater
+   * only, and forgotten (that beater ends their leases).
+   */
+  dead: WorkerStatus[];
+  /**
+   * Whether the store knew the beating worker before this beat. False on
+   * its first beat, and when its `until` had passed and another beat
+   * reported it dead: its leases were ended then, its tasks given back.
+   */
+  known: boolean;
+  /**
+   * The earliest `until` of the other live workers (Unix seconds), when
+   * there is one: a beat after it finds that worker dead unless it beat.
+   */
+  next?: number;
+}
+
 /** Called for every message on a subscribed channel. */
 export type MessageListener = (message: ChannelMessage) => void;
 
@@ -377,11 +397,12 @@ export interface Store extends AsyncDisposable {
 
   /**
    * Records that a worker process is alive until `status.until` (Unix
-   * seconds), with its status, and resolves with the workers whose `until`
-   * has passed: each dead worker is reported to one caller only and
-   * forgotten.
+   * seconds), with its status, in one atomic step with what it reports
+   * (see {@linkcode BeatReport}): the workers whose `until` has passed
+   * (each dead worker is reported to one caller only and forgotten),
+   * whether this worker was known before, and the next `until` of another.
    */
-  beat(status: WorkerStatus): Promise<WorkerStatus[]>;
+  beat(status: WorkerStatus): Promise<BeatReport>;
 
   /**
    * Ends now the leases of the running tasks of `worker` (a dead one) in

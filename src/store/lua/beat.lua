@@ -7,15 +7,27 @@
 --        worker       the beating worker's name
 --        aliveUntil   when its beat expires
 --        status       its encoded status, or '' when it did not change
--- REPLY  {encoded status, or '', of each worker whose beat expired...}
+-- REPLY  {known, next, encoded status (or '') of each worker whose beat
+--          expired...}: known is 1 when the beating worker had a beat here
+--          before this one (0 on its first, or once another beat reported
+--          it dead), next the earliest alive-until of another worker ('' if
+--          none)
 
+local known = redis.call('ZSCORE', K.beats, A.worker) and 1 or 0
 redis.call('ZADD', K.beats, A.aliveUntil, A.worker)
 if A.status ~= '' then redis.call('HSET', K.status, A.worker, A.status) end
 local dead = redis.call('ZRANGEBYSCORE', K.beats, '-inf', '(' .. A.now, 'LIMIT', 0, 16)
-local out = {}
+local out = {known, ''}
 for _, name in ipairs(dead) do
   out[#out + 1] = redis.call('HGET', K.status, name) or ''
   redis.call('ZREM', K.beats, name)
   redis.call('HDEL', K.status, name)
+end
+local first = redis.call('ZRANGE', K.beats, 0, 1, 'WITHSCORES')
+for i = 1, #first, 2 do
+  if first[i] ~= A.worker then
+    out[2] = first[i + 1]
+    break
+  end
 end
 return out
