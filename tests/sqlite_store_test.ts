@@ -217,6 +217,126 @@ Deno.test("sqlite: reopening a file keeps its tasks and schema", async () => {
   );
 });
 
+/** The indexes of the tasks table: name → the SQL that made it. */
+function taskIndexes(db: DatabaseSync): Record<string, string> {
+  const rows = db.prepare(
+    `SELECT name, sql FROM sqlite_master WHERE type = 'index'
+     AND tbl_name = 'tasks' AND sql IS NOT NULL ORDER BY name`,
+  ).all() as { name: string; sql: string }[];
+  return Object.fromEntries(rows.map((row) => [row.name, row.sql]));
+}
+
+Deno.test("sqlite: each task row is in the index of its state only (bulk queueing writes the claim index alone)", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/s.sqlite`;
+  (await SqliteStore.open(path, { serializer: "json", resultTtl: 60 }))
+    .close();
+  const db = new DatabaseSync(path);
+  try {
+    const indexes = taskIndexes(db);
+    assert.deepEqual(Object.keys(indexes), [
+      "tasks_claim",
+      "tasks_expiry",
+      "tasks_running",
+      "tasks_search",
+    ]);
+    assert.match(indexes.tasks_claim, /WHERE state = 'queued'$/);
+    assert.match(indexes.tasks_running, /WHERE state = 'running'$/);
+    assert.match(indexes.tasks_search, /WHERE state = 'finished'$/);
+    assert.match(indexes.tasks_expiry, /WHERE expires_at IS NOT NULL$/);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("sqlite: a file of schema version 5 trades its indexes over every row for the partial ones on open, and its tasks of every state go on", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/s.sqlite`;
+  let t = 1000;
+  const options: StoreOptions = {
+    serializer: "json",
+    resultTtl: 600,
+    now: () => t,
+  };
+  const [done, running, queued] = ["done", "running", "queued"].map((k, i) =>
+    record(t - 3 + i, { kwargs: { k } })
+  );
+  {
+    await using store = await SqliteStore.open(path, options);
+    await store.enqueue([done, running]);
+    const claims = await store.claim(claimRequest);
+    assert.deepEqual(claims.map((claim) => claim.id), [done.id, running.id]);
+    await store.finish([{
+      id: claims[0].id,
+      token: claims[0].token,
+      task: {
+        ...claims[0].task!,
+        status: TaskStatus.SUCCESS,
+        result: "ok",
+        timeEnded: t,
+      },
+    }]);
+    await store.enqueue([queued]);
+  }
+  // Back to version 5, as an older pq left it: its five indexes.
+  const old = new DatabaseSync(path);
+  old.exec(
+    `DROP INDEX tasks_claim; DROP INDEX tasks_running;
+     DROP INDEX tasks_search;
+     CREATE INDEX tasks_claim
+       ON tasks (queue, state, priority DESC, due_at, seq);
+     CREATE INDEX tasks_lease ON tasks (state, lease_until);
+     CREATE INDEX tasks_slots ON tasks (name, state, lease_until);
+     CREATE INDEX tasks_search ON tasks (time_queued, id);
+     PRAGMA user_version = 5;`,
+  );
+  old.close();
+  {
+    await using store = await SqliteStore.open(path, options);
+    // Search finds the tasks of every state, newest first.
+    assert.deepEqual(
+      (await store.searchTasks({})).tasks.map((task) => task.id),
+      [queued.id, running.id, done.id],
+    );
+    assert.deepEqual(
+      (await store.searchTasks({ status: [TaskStatus.SUCCESS] })).tasks
+        .map((task) => task.result),
+      ["ok"],
+    );
+    assert.deepEqual(await store.sizes(["default"]), [1]);
+    assert.deepEqual(await store.queueNames(), ["default"]);
+    const [stats] = await store.queueStats(["default"]);
+    assert.deepEqual([stats.ready, stats.running], [1, 1]);
+    // The running task's lease ends: reclaim finds it and queues it again.
+    t += 20;
+    const report = await store.reclaim(3);
+    assert.deepEqual(report.changed, [running.id]);
+    assert.deepEqual(
+      (await store.claim(claimRequest)).map((claim) => claim.id),
+      [running.id, queued.id],
+    );
+  }
+  const db = new DatabaseSync(path);
+  try {
+    const { user_version } = db.prepare("PRAGMA user_version").get() as {
+      user_version: number;
+    };
+    assert.equal(user_version, 6);
+    assert.deepEqual(Object.keys(taskIndexes(db)), [
+      "tasks_claim",
+      "tasks_expiry",
+      "tasks_running",
+      "tasks_search",
+    ]);
+    assert.match(taskIndexes(db).tasks_claim, /WHERE state = 'queued'$/);
+    const { integrity_check } = db.prepare("PRAGMA integrity_check")
+      .get() as { integrity_check: string };
+    assert.equal(integrity_check, "ok");
+  } finally {
+    db.close();
+  }
+});
+
 Deno.test("sqlite: an in-memory store works in one process", async () => {
   await using store = await SqliteStore.open(":memory:", {
     serializer: "json",
