@@ -43,6 +43,7 @@ import {
 import { checkQueueName } from "./_queue_name.ts";
 import { checkGroupJoin, checkSettled, memberValue } from "./_settle_join.ts";
 import type {
+  BeatReport,
   ChannelMessage,
   Claim,
   ClaimRequest,
@@ -440,6 +441,10 @@ function prepare(db: DatabaseSync) {
        status = excluded.status`,
     ),
     deadWorkers: sql(`SELECT name, status FROM workers WHERE until < ?`),
+    workerUntil: sql(`SELECT until FROM workers WHERE name = ?`),
+    nextUntil: sql(
+      `SELECT min(until) AS next FROM workers WHERE name <> ?`,
+    ),
     liveWorkers: sql(
       `SELECT until, status FROM workers WHERE until >= ? ORDER BY name`,
     ),
@@ -1743,10 +1748,11 @@ export class SqliteStore implements Store {
     }
   }
 
-  beat(status: WorkerStatus): Promise<WorkerStatus[]> {
+  beat(status: WorkerStatus): Promise<BeatReport> {
     return this.#async(() =>
       this.#transaction(() => {
         const now = this.#now();
+        const known = this.#sql.workerUntil.get(status.worker) !== undefined;
         this.#sql.beat.run(
           status.worker,
           status.until,
@@ -1762,7 +1768,10 @@ export class SqliteStore implements Store {
           const parsed = this.#decodeStatus(row.status);
           if (parsed) dead.push(parsed);
         }
-        return dead;
+        const { next } = this.#sql.nextUntil.get(status.worker) as {
+          next: number | null;
+        };
+        return { dead, known, ...(next !== null && { next }) };
       })
     );
   }
