@@ -2,7 +2,17 @@
  * Side-by-side benchmarks, run in one go and reported as ratios (pq ÷ peer).
  *
  * Redis (the default): BullMQ, Bee-Queue and pq on ONE private
- * redis-server. Workload: /work/shared/bench-workload.md.
+ * redis-server. The workload, the same for the three (each harness does it
+ * and prints one JSON line, see `metrics` below): queue `bench`, payload
+ * `{ i }`, an async no-op handler that returns its input, results and
+ * completion events kept as each queue keeps them by default; producer and
+ * workers are separate processes, connecting and starting are not timed.
+ * Enqueue N one at a time, each awaited (serial), and in batches of 1000
+ * (bulk); drain N queued tasks with one worker process at C = 1, 10 and
+ * 100, and with 2 processes × C = 50 (from "go" to the N-th completion
+ * recorded); latency p50/p99 of 5000 tasks queued at 500/s open-loop to a
+ * C = 10 worker (queueing to the completion event heard by the producer);
+ * and the Redis commands per second of an idle C = 100 worker (10 s).
  *
  *   deno run -A bench/run_side_by_side.ts          # N=20000 ROUNDS=3
  *   N=2000 ROUNDS=1 deno run -A bench/run_side_by_side.ts
@@ -20,23 +30,35 @@
  * list above. The table gives per metric each library's median over the
  * rounds, and the ratios pq ÷ peer of those medians.
  *
- * Embedded (`--embedded`, `deno task bench:embedded`): pq's SQLite store and
- * plainjob (SQLite, on better-sqlite3) doing the same workload, that of
- * bench/drain_sqlite.ts: N no-op tasks queued in bulk (batches of 1000,
- * timed), then drained by one worker process: pq with C concurrent tasks
- * (100, drain_sqlite.ts's default), plainjob with W workers (10; each runs
- * one job at a time, and plainjob's drain rate hardly moves with W: about
- * 6,700-7,000 jobs/s here for W = 1, 10 and 100).
+ * Embedded (`--embedded`, `deno task bench:embedded`): pq's SQLite store,
+ * plainjob (Node, SQLite on better-sqlite3), bunqueue (Bun, its embedded
+ * mode on bun:sqlite) and Deno KV queues (a local KV file, SQLite) doing the
+ * same workload, that of bench/drain_sqlite.ts: N no-op tasks queued in
+ * bulk into a fresh file (batches of 1000, one bulk call or atomic commit
+ * each, timed), then drained by one worker process (from the first task
+ * started to the N-th done): pq with C concurrent tasks (100,
+ * drain_sqlite.ts's default), bunqueue with concurrency C, Deno KV with its
+ * fixed 100 in flight, plainjob with W workers (10; each runs one job at a
+ * time, and plainjob's drain rate hardly moves with W: about 6,700-7,000
+ * jobs/s here for W = 1, 10 and 100).
  *
  *   deno run -A bench/run_side_by_side.ts --embedded     # N=10000 C=100 W=10
  *   N=2000 ROUNDS=1 deno run -A bench/run_side_by_side.ts --embedded
  *   C=10 W=10 deno run -A bench/run_side_by_side.ts --embedded
+ *   PQ_BEFORE=/tmp/pq_old deno run -A bench/run_side_by_side.ts --embedded
  *
- *   deno run -A bench/drain_sqlite.ts               (N, C)
- *   node bench/peers/plainjob_harness.mjs           (N, W)
+ *   deno run -A bench/drain_sqlite.ts                         (N, C)
+ *   node bench/peers/plainjob_harness.mjs                     (N, W)
+ *   bench/peers/node_modules/.bin/bun bench/peers/bunqueue_harness.mjs (N, C)
+ *   deno run -A --unstable-kv bench/denokv_harness.ts         (N)
  *
- * ROUNDS rounds (3 by default), the order alternated (pq first in odd
- * rounds), each on a fresh SQLite file; the table gives the medians.
+ * PQ_BEFORE, a checkout of another pq commit (`git archive <commit> | tar -x
+ * -C <dir>`), adds its drain_sqlite.ts as "pq before", run in that folder:
+ * before and after measured in the same rounds.
+ *
+ * ROUNDS rounds (3 by default), the order rotated (round r starts at
+ * harness r mod their number), each on a fresh file; the table gives the
+ * medians, and the ratios pq ÷ each of the others.
  *
  * Each harness prints one JSON line. The raw lines are echoed to stdout,
  * followed by a Markdown table. A failed run (no JSON line, a non-zero exit,
@@ -61,6 +83,8 @@ interface Harness {
   args: string[];
   /** file that must exist for this harness to run */
   file: string;
+  /** the folder it runs in (the repository's root when absent) */
+  cwd?: string;
 }
 
 const harnesses: Harness[] = [
@@ -163,7 +187,7 @@ async function execHarness(
   log(`${h.label}: ${h.cmd} ${h.args.join(" ")} (${shown})`);
   const out = await new Deno.Command(h.cmd, {
     args: h.args,
-    cwd: rootPath,
+    cwd: h.cwd ?? rootPath,
     env,
     stdin: "null",
     stdout: "piped",
@@ -367,11 +391,13 @@ async function redisMain(): Promise<number> {
 }
 
 // ---------------------------------------------------------------------------
-// embedded: pq's SQLite store and plainjob
+// embedded: pq's SQLite store, plainjob, bunqueue and Deno KV queues
 
 const EMBEDDED_N = Deno.env.get("N") ?? "10000";
 const EMBEDDED_C = Deno.env.get("C") ?? "100";
 const EMBEDDED_W = Deno.env.get("W") ?? "10";
+/** A checkout of another pq commit, measured beside this one. */
+const PQ_BEFORE = Deno.env.get("PQ_BEFORE");
 
 const embedded: Harness[] = [
   {
@@ -386,6 +412,27 @@ const embedded: Harness[] = [
     args: ["bench/peers/plainjob_harness.mjs"],
     file: "bench/peers/plainjob_harness.mjs",
   },
+  {
+    label: "bunqueue",
+    cmd: `${peersPath}node_modules/.bin/bun`,
+    args: ["bench/peers/bunqueue_harness.mjs"],
+    file: "bench/peers/bunqueue_harness.mjs",
+  },
+  {
+    label: "Deno KV",
+    cmd: Deno.execPath(),
+    args: ["run", "-A", "--unstable-kv", "bench/denokv_harness.ts"],
+    file: "bench/denokv_harness.ts",
+  },
+  ...(PQ_BEFORE
+    ? [{
+      label: "pq before",
+      cmd: Deno.execPath(),
+      args: ["run", "-A", "bench/drain_sqlite.ts"],
+      file: "bench/drain_sqlite.ts",
+      cwd: PQ_BEFORE,
+    }]
+    : []),
 ];
 
 /** [key, label, unit] of the embedded table (all higher is better). */
@@ -393,13 +440,20 @@ const embeddedMetrics: [string, string, string][] = [
   ["enqueue_bulk_jobs_s", "enqueue bulk (1000/batch)", "jobs/s"],
   [
     "drain_jobs_s",
-    `drain (pq C=${EMBEDDED_C}, plainjob W=${EMBEDDED_W})`,
+    `drain (C=${EMBEDDED_C}; plainjob W=${EMBEDDED_W}; Deno KV 100)`,
     "jobs/s",
   ],
 ];
 
 /** Runs one embedded harness; the result, or a note saying what failed. */
 async function runEmbedded(h: Harness): Promise<Run> {
+  const dir = h.cwd ?? rootPath;
+  if (!await exists(`${dir}/${h.file}`)) {
+    return {
+      note: `${h.file} does not exist in ${dir}: ${h.label} skipped`,
+      skipped: true,
+    };
+  }
   const { result, problems } = await execHarness(h, {
     N: EMBEDDED_N,
     C: EMBEDDED_C,
@@ -421,49 +475,55 @@ function median(values: number[]): number | undefined {
 }
 
 function embeddedTable(rounds: Round[], notes: string[]): string {
+  const labels = embedded.map((h) => h.label);
+  const others = labels.filter((label) => label !== "pq");
+  const cells = (values: string[]) => values.join(" | ");
   const rows = [
-    "| metric | unit | pq | plainjob | pq ÷ plainjob |",
-    "|---|---|---:|---:|---:|",
+    `| metric | unit | ${cells(labels)} | ${
+      cells(others.map((label) => `pq ÷ ${label}`))
+    } |`,
+    `|---|---|${[...labels, ...others].map(() => "---:").join("|")}|`,
   ];
   for (const key of ["version", "runtime", "store"]) {
     rows.push(
-      `| ${key} | | ${firstOf(rounds, "pq", key)} | ${
-        firstOf(rounds, "plainjob", key)
-      } | |`,
+      `| ${key} | | ${
+        cells(labels.map((label) => firstOf(rounds, label, key)))
+      } | ${cells(others.map(() => ""))} |`,
     );
   }
   for (const [key, label, unit] of embeddedMetrics) {
     const pq = medianOf(rounds, "pq", key);
-    const peer = medianOf(rounds, "plainjob", key);
     rows.push(
-      `| ${label} | ${unit} | ${fmtValue(pq, unit)} | ${
-        fmtValue(peer, unit)
-      } | ${fmtRatio(pq, peer)} |`,
+      `| ${label} | ${unit} | ${
+        cells(labels.map((lib) => fmtValue(medianOf(rounds, lib, key), unit)))
+      } | ${
+        cells(others.map((lib) => fmtRatio(pq, medianOf(rounds, lib, key))))
+      } |`,
     );
   }
   const perRound = [
-    "| round | order | pq bulk | plainjob bulk | pq drain | plainjob drain |",
-    "|---|---|---:|---:|---:|---:|",
+    `| round | order | ${cells(labels.map((label) => `${label} bulk`))} | ${
+      cells(labels.map((label) => `${label} drain`))
+    } |`,
+    `|---|---|${[...labels, ...labels].map(() => "---:").join("|")}|`,
     ...rounds.map((r, i) => {
-      const v = (lib: string, key: string) =>
-        fmtValue(r.results[lib]?.[key], "jobs/s");
+      const v = (key: string) =>
+        cells(labels.map((lib) => fmtValue(r.results[lib]?.[key], "jobs/s")));
       return `| ${i + 1} | ${r.order.join(", ")} | ${
-        v("pq", "enqueue_bulk_jobs_s")
-      } | ${v("plainjob", "enqueue_bulk_jobs_s")} | ${
-        v("pq", "drain_jobs_s")
-      } | ${v("plainjob", "drain_jobs_s")} |`;
+        v("enqueue_bulk_jobs_s")
+      } | ${v("drain_jobs_s")} |`;
     }),
   ];
   const text = [
     `N = ${EMBEDDED_N} no-op tasks on a fresh SQLite file: queued in bulk ` +
-    `(batches of 1000, timed), then drained by one worker process (pq: ` +
-    `${EMBEDDED_C} concurrent tasks; plainjob: ${EMBEDDED_W} workers, each ` +
-    `one job at a time). Medians of ${rounds.length} round(s), the order ` +
-    "alternated.",
+    `(batches of 1000, timed), then drained by one worker process (pq and ` +
+    `bunqueue: ${EMBEDDED_C} concurrent tasks; plainjob: ${EMBEDDED_W} ` +
+    "workers, each one job at a time; Deno KV: its 100 in flight). Medians " +
+    `of ${rounds.length} round(s), the order rotated.`,
     "",
     ...rows,
     "",
-    "Ratios are pq ÷ plainjob, jobs/s (higher ↑): above 1× pq is faster.",
+    "Ratios are pq ÷ the other, jobs/s (higher ↑): above 1× pq is faster.",
     "",
     "Per round (jobs/s):",
     "",
@@ -476,7 +536,6 @@ function embeddedTable(rounds: Round[], notes: string[]): string {
 async function embeddedMain(): Promise<number> {
   checkRounds();
   await ensurePeerDeps();
-  // Two harnesses: rotating alternates the order, pq first in odd rounds.
   const { rounds, notes, failed } = await runRounds(embedded, runEmbedded);
   console.log();
   console.log(embeddedTable(rounds, notes));
