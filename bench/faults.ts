@@ -10,7 +10,7 @@
  *   ONLY=sigkill,idle deno task bench:faults    # some of them
  *   TASKS=300 DURATION=10 deno task bench:faults  # a quick run
  *
- * Environment: `ONLY` (sigkill,restart,clients,idle,revoke), `TASKS` (tasks
+ * Environment: `ONLY` (sigkill,restart,clients,idle,revoke,freeze), `TASKS` (tasks
  * of the SIGKILL scenario, 1000), `DURATION` (seconds of SIGKILLs, 30; the
  * client kills and the idle span last min(10, DURATION) s), `CAP` (seconds
  * the SIGKILL scenario may take to finish, 180).
@@ -29,6 +29,13 @@
  * - idle: commands an idle server sends per second over 10 s, by command,
  *   from MONITOR ("sent") and INFO commandstats (with those its scripts run).
  * - revoke: a running task revoked, 5 in each mode: revoke to REVOKED.
+ * - freeze (on Redis, then on SQLite): a server of 2 worker processes
+ *   (`--workers 2`, 10 tasks each, 30 s leases), 20 tasks of 2 s; once
+ *   they run, the worker process with the most is frozen (SIGSTOP) for
+ *   8 s, then resumed (SIGCONT), then 40 tasks of 0.2 s more. Time from
+ *   the freeze until each of its tasks started elsewhere (the last one is
+ *   the figure), results the frozen process wrote (final records of its
+ *   worker), and the tasks it ran after it was resumed.
  *
  * Every ledger scenario reports tasks lost (indexes never completed) and run
  * twice (indexes completed more than once), waiting for the queue to drain.
@@ -43,7 +50,8 @@ const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const LEDGER_JOBS = new URL("./jobs/ledger.ts", import.meta.url).pathname;
 const MODE_JOBS =
   new URL("../tests/fixtures/mode_jobs.ts", import.meta.url).pathname;
-const ONLY = (Deno.env.get("ONLY") ?? "sigkill,restart,clients,idle,revoke")
+const ONLY = (Deno.env.get("ONLY") ??
+  "sigkill,restart,clients,idle,revoke,freeze")
   .split(",").map((s) => s.trim());
 const TASKS = Number(Deno.env.get("TASKS") ?? 1000);
 const DURATION = Number(Deno.env.get("DURATION") ?? 30);
@@ -115,7 +123,10 @@ class Server {
   exited = false;
   #log = "";
 
-  constructor(redis: RedisServer, extra: Record<string, string | number>) {
+  constructor(
+    store: RedisServer | string,
+    extra: Record<string, string | number>,
+  ) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -124,7 +135,7 @@ class Server {
         ...serverArgs({
           workers: 0,
           concurrentTasks: 10,
-          dataStore: redis.url(NAMESPACE),
+          dataStore: typeof store === "string" ? store : store.url(NAMESPACE),
           taskPaths: LEDGER_JOBS,
           logLevel: "warning",
           ...extra,
@@ -189,15 +200,18 @@ class Server {
 }
 
 function server(
-  redis: RedisServer,
+  store: RedisServer | string,
   extra: Record<string, string | number> = {},
 ): Server {
-  return new Server(redis, extra);
+  return new Server(store, extra);
 }
 
-async function producer(redis: RedisServer, taskPaths = [LEDGER_JOBS]) {
-  return await new PulsarQueue({ dataStore: redis.url(NAMESPACE), taskPaths })
-    .api().start();
+async function producer(
+  store: RedisServer | string,
+  taskPaths = [LEDGER_JOBS],
+) {
+  const dataStore = typeof store === "string" ? store : store.url(NAMESPACE);
+  return await new PulsarQueue({ dataStore, taskPaths }).api().start();
 }
 
 type Producer = Awaited<ReturnType<typeof producer>>;
@@ -725,6 +739,114 @@ async function revoke(dir: string): Promise<Row> {
   };
 }
 
+/**
+ * A worker process frozen (SIGSTOP) while it runs tasks, then resumed: see
+ * the module header. `store` is "redis" or "sqlite".
+ */
+async function freeze(dir: string, store: "redis" | "sqlite"): Promise<Row> {
+  await using redis = store === "redis" ? await redisServer() : undefined;
+  const dataStore = redis?.url(NAMESPACE) ?? `sqlite:${dir}/freeze.sqlite`;
+  const ledger = new Ledger(dir, `freeze-${store}`);
+  const [n, more, lag, frozenFor] = [10, 40, 2, 8];
+  await using s = server(dataStore, { workers: 2, leaseTimeout: 30 });
+  await using api = await producer(dataStore);
+  await workersUp(api, 2, [s]);
+  const starts = new Map<string, Array<{ worker: string; ms: number }>>();
+  await api.onEvents("task", "started", (_c, _e, task) => {
+    const list = starts.get(task.id) ?? [];
+    list.push({ worker: task.worker!, ms: Date.now() });
+    starts.set(task.id, list);
+  });
+  const futures = Array.from(
+    { length: n },
+    (_, i) => api.tasks.queue("bench.ledger", { path: ledger.path, i, lag }),
+  );
+  const ids = futures.map((f) => f.id);
+  while (ids.some((id) => !starts.has(id))) await sleep(10);
+  const byWorker = Map.groupBy(ids, (id) => starts.get(id)![0].worker);
+  const [victim, theirs] =
+    [...byWorker].sort((a, b) => b[1].length - a[1].length)[0];
+  // Frozen once its beat says it runs them, as `pq workers` would show.
+  let pid = 0;
+  while (!pid) {
+    const status = (await api.workers()).find((w) => w.worker === victim);
+    if (theirs.every((id) => status?.concurrentTasks.includes(id))) {
+      pid = status!.pid;
+    } else await sleep(10);
+  }
+  const frozenAt = Date.now();
+  Deno.kill(pid, "SIGSTOP");
+  try {
+    await until(frozenAt + frozenFor * 1000);
+  } finally {
+    Deno.kill(pid, "SIGCONT");
+  }
+  const resumedAt = Date.now();
+  const tasks = await Promise.all(futures);
+  const extra = await Promise.all(
+    Array.from(
+      { length: more },
+      (_, k) =>
+        api.tasks.queue("bench.ledger", { path: ledger.path, i: n + k }),
+    ),
+  );
+  await ledger.drained(n + more, 60);
+  // Time for late outcomes of the resumed process to land.
+  await sleep(2000);
+  const after = await Promise.all(ids.map((id) => api.tasks.get(id)));
+  await s.stop();
+  const elsewhere = theirs.map((id) =>
+    starts.get(id)!.find((start) => start.worker !== victim)?.ms
+  );
+  const restarted = elsewhere.filter((ms) => ms !== undefined) as number[];
+  const lastMs = restarted.length === theirs.length
+    ? Math.max(...restarted) - frozenAt
+    : Infinity;
+  const firstMs = Math.min(...restarted) - frozenAt;
+  const byFrozen = after.filter((task) => task?.worker === victim).length;
+  const failed = tasks.filter((task) => task.statusString !== "SUCCESS")
+    .length + extra.filter((task) => task.statusString !== "SUCCESS").length;
+  const completions = await ledger.read();
+  // Its first tasks cannot end while it is frozen: each of their ledger
+  // lines is a job that ended as it resumed.
+  const late =
+    completions.filter((c) => c.pid === pid && c.ms >= frozenAt && c.i < n)
+      .length;
+  const resumedRan = extra.filter((task) => task.worker === victim).length;
+  const { lost, twice } = await ledger.tally(n + more);
+  return {
+    scenario: `${store === "redis" ? "Redis" : "SQLite"}: a worker process ` +
+      `of 2 frozen (SIGSTOP) ${frozenFor} s with ${theirs.length} running ` +
+      `${lag} s tasks, then resumed`,
+    figure: Number.isFinite(lastMs)
+      ? `its tasks started elsewhere ${s2(firstMs)}–${
+        s2(lastMs)
+      } s after the freeze; ${byFrozen} results written by it; resumed, it ran ${resumedRan} of ${more} new tasks`
+      : `${restarted.length} of its ${theirs.length} tasks started elsewhere`,
+    target: "≤ 5 s, its late outcomes refused",
+    met: lastMs <= 5000 && byFrozen === 0 && lost.length === 0 && failed === 0,
+    lost: lostText(lost),
+    twice: `${twice.length} (${late} ended by the frozen process as it ` +
+      `resumed, outcomes refused)`,
+    json: {
+      store,
+      frozen_tasks: theirs.length,
+      restarted_elsewhere_first_s: firstMs / 1000,
+      restarted_elsewhere_last_s: Number.isFinite(lastMs)
+        ? lastMs / 1000
+        : null,
+      frozen_s: (resumedAt - frozenAt) / 1000,
+      results_by_frozen_process: byFrozen,
+      not_success: failed,
+      late_runs_by_frozen_process: late,
+      resumed_process_ran_of_new: resumedRan,
+      lost: lost.length,
+      run_twice: twice.length,
+      ...logCounts([s]),
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------
 
 const dir = await Deno.makeTempDir({ prefix: "pq_faults_" });
@@ -737,6 +859,8 @@ try {
     ["clients", () => clients(dir)],
     ["idle", () => idle()],
     ["revoke", () => revoke(dir)],
+    ["freeze", () => freeze(dir, "redis")],
+    ["freeze", () => freeze(dir, "sqlite")],
   ];
   for (const [name, run] of scenarios) {
     if (!ONLY.includes(name)) continue;
