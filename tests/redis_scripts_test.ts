@@ -280,6 +280,7 @@ Deno.test("a call that names an argument the header lacks, or misses one, throws
     leaseEnd: 31,
     prefix: "x",
     startInfo: "[]",
+    channel: "pq:task",
     scanExtra: 100,
     namespace: "",
     waiter: "",
@@ -295,6 +296,7 @@ Deno.test("a call that names an argument the header lacks, or misses one, throws
     31,
     "x",
     "[]",
+    "pq:task",
     100,
     "",
     "",
@@ -309,7 +311,7 @@ Deno.test("a call that names an argument the header lacks, or misses one, throws
   ]);
   const { scanExtra: _, ...withoutScan } = claim;
   const argv =
-    "its ARGV: now, max, leaseEnd, prefix, startInfo, scanExtra, namespace, waiter, waitUntil, waiterInfo, then queues(name)...";
+    "its ARGV: now, max, leaseEnd, prefix, startInfo, channel, scanExtra, namespace, waiter, waitUntil, waiterInfo, then queues(name)...";
   const mismatched: Array<[() => unknown, string]> = [
     [
       () => scriptCall(CLAIM, { ...keys, more: [] }, withoutScan),

@@ -78,6 +78,17 @@ export interface RunContext {
 
 const logger = getLogger(["pq", "run"]);
 
+/** The logger of each job, by name: made once, not once a task. */
+const jobLoggers = new Map<string, ReturnType<typeof getLogger>>();
+function jobLogger(name: string): ReturnType<typeof getLogger> {
+  let found = jobLoggers.get(name);
+  if (!found) {
+    found = getLogger(["pq", "job", name]);
+    jobLoggers.set(name, found);
+  }
+  return found;
+}
+
 /** A failed record, for tasks that cannot even start. */
 export function failedRecord(
   task: TaskRecord,
@@ -168,10 +179,14 @@ async function settle(
   const expiry = task.expiry;
   const remaining = expiry === null ? Infinity : expiry - context.now();
   if (remaining <= 0) return timedOut(task);
+  // A signal of its own only for a timeout: a dependent signal
+  // (`AbortSignal.any`) costs more than most jobs.
   const controller = new AbortController();
-  const signals = context.signal
+  const signals = !context.signal
+    ? controller.signal
+    : Number.isFinite(remaining)
     ? AbortSignal.any([controller.signal, context.signal])
-    : controller.signal;
+    : context.signal;
   // A timer may fire a millisecond before the clock says the task expired:
   // then it waits for the rest, so no task times out early.
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -191,7 +206,7 @@ async function settle(
     if ("invalid" in kwargs) {
       return { status: TaskStatus.FAILURE, result: kwargs.invalid };
     }
-    const logger = getLogger(["pq", "job", task.name]);
+    const logger = jobLogger(task.name);
     const result = await untilAborted(
       (job.concurrency ?? Concurrency.ASYNC_IO) === Concurrency.ASYNC_IO
         ? Promise.resolve().then(() =>

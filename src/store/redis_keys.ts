@@ -56,8 +56,18 @@ export interface RedisKeys {
  */
 export function redisKeys(namespace: string): RedisKeys {
   const prefix = `${namespace}:`;
+  // Built once a queue: a queue's keys are named on every call of a script.
+  const queues = new Map<string, QueueKeys>();
   return {
-    queue: (name) => queueKeys(namespace, name),
+    queue: (name) => {
+      let keys = queues.get(name);
+      if (!keys) {
+        keys = queueKeys(namespace, name);
+        if (queues.size >= 10_000) queues.clear();
+        queues.set(name, keys);
+      }
+      return keys;
+    },
     channel: (name) => `${prefix}${name}`,
     lock: (name) => `${prefix}lock:${name}`,
     group: (name) => `${prefix}group:{${name}}`,

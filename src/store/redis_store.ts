@@ -551,6 +551,7 @@ export class RedisStore implements Store {
       leaseEnd: now + request.leaseSeconds,
       prefix: crypto.randomUUID(),
       startInfo: JSON.stringify([now, request.worker, request.node]),
+      channel: this.#channel("task"),
       scanExtra: CLAIM_SCAN_EXTRA,
       namespace: register ? this.#namespace : "",
       waiter: register ? this.#waiter : "",
@@ -594,7 +595,6 @@ export class RedisStore implements Store {
       this.#waited = true;
       this.#waitingAs = { worker: request.worker, node: request.node };
     }
-    this.#announceStarted(claims);
     return claims;
   }
 
@@ -626,17 +626,6 @@ export class RedisStore implements Store {
       claim.malformed = decoded.reason;
     }
     return claim;
-  }
-
-  #announceStarted(claims: readonly Claim[]): void {
-    // Events are notices: sent after the claim, as one message for the
-    // whole batch (`*started`: a list of records), not waited for.
-    const started = claims.flatMap((claim) => claim.task ? [claim.task] : []);
-    if (started.length > 0) {
-      this.#publish("task", "*started", this.#encode(started)).catch(
-        () => undefined, // A lost notice; the tasks run all the same.
-      );
-    }
   }
 
   async waitForTasks(
@@ -733,7 +722,7 @@ export class RedisStore implements Store {
     return await Promise.race([this.#blocking, aborted]);
   }
 
-  /** Keeps the tasks popped from the inbox, and says they started. */
+  /** Keeps the tasks popped from the inbox (announced by the hand-over). */
   #takeHanded(entries: readonly Buffer[]): void {
     this.#waited = false; // A hand-over ends the registration.
     const now = this.#now();
@@ -751,7 +740,6 @@ export class RedisStore implements Store {
       });
     });
     this.#handed.push(...claims);
-    this.#announceStarted(claims);
   }
 
   /** True when a queue has a ready task; learns when delayed ones are due. */
@@ -1813,7 +1801,20 @@ export class RedisStore implements Store {
     // `*event`: one message carrying the data of many events.
     const batch = event.startsWith("*") && Array.isArray(data);
     if (batch) event = event.slice(1);
-    for (const item of batch ? data as unknown[] : [data]) {
+    const items = batch ? data as unknown[] : [data];
+    // `started <start info>`: records as queued, started as it says.
+    if (event.startsWith("started ")) {
+      const started = startedBy(event.slice("started ".length));
+      if (!started) return;
+      event = "started";
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i];
+        if (typeof item === "object" && item !== null) {
+          items[i] = { ...item, status: TaskStatus.STARTED, ...started };
+        }
+      }
+    }
+    for (const item of items) {
       for (const listener of [...this.#listeners.get(channel) ?? []]) {
         try {
           listener({ channel, event, data: item });
@@ -2045,6 +2046,25 @@ function isConnectionError(error: unknown): boolean {
  * its rate limit window too), else `now` (a task claimed now, or handed
  * over by an older version, whose entry does not say).
  */
+/**
+ * The start of tasks announced by a script (`started <JSON [time, worker,
+ * node]>`), as record fields; undefined when it cannot be read.
+ */
+function startedBy(
+  info: string,
+): { timeStarted: number; worker: string; node: string } | undefined {
+  try {
+    const [timeStarted, worker, node] = JSON.parse(info);
+    if (
+      typeof timeStarted === "number" && typeof worker === "string" &&
+      typeof node === "string"
+    ) return { timeStarted, worker, node };
+  } catch {
+    // Not ours to read.
+  }
+  return undefined;
+}
+
 function startTime(started: Reply | undefined, now: number): number {
   const at = started === undefined ? NaN : Number(String(started));
   return Number.isFinite(at) && String(started) !== "" ? at : now;
