@@ -107,11 +107,9 @@ if waiter ~= '' then
   local waiting = A.namespace .. ':waiting'
   if claimed == 0 then
     redis.call('HSET', waiting, waiter, A.waiterInfo)
-    for _, keys in ipairs(all) do
-      -- Registrations that ended are dropped here, not by each enqueue.
-      redis.call('ZREMRANGEBYSCORE', keys.waiters, '-inf', '(' .. A.now)
-      redis.call('ZADD', keys.waiters, A.waitUntil, waiter)
-    end
+    -- Registrations that ended are passed over by enqueue.lua and dropped
+    -- by expired.lua (the periodic reclaim), not here or at each enqueue.
+    for _, keys in ipairs(all) do redis.call('ZADD', keys.waiters, A.waitUntil, waiter) end
   else
     -- Not waiting: its entries in the queues' `waiters` are stale now.
     redis.call('HDEL', waiting, waiter)

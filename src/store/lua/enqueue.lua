@@ -54,7 +54,7 @@ if wake == 'r' and A.namespace ~= '' and not is_paused() then
   local waiting = A.namespace .. ':waiting'
   -- The longest waiting first; a registration taken by another queue's
   -- hand-over, or ended by a claim, is stale: dropped. One that ended is
-  -- passed over (claim.lua drops those).
+  -- passed over (expired.lua drops those).
   for _, waiter in ipairs(redis.call('ZRANGE', K.waiters, '(' .. A.now, '+inf', 'BYSCORE', 'LIMIT', 0, 10)) do
     redis.call('ZREM', K.waiters, waiter)
     local info = redis.call('HGET', waiting, waiter)

@@ -1,6 +1,7 @@
 -- Drops the finished tasks past their retention (their records, and their
--- entries in the search index), and lists the running tasks whose lease
--- expired (the client decides their fate).
+-- entries in the search index) and the registrations of waiting workers
+-- that ended, and lists the running tasks whose lease expired (the client
+-- decides their fate).
 --
 -- KEYS   @queue
 -- ARGV   now          the store's clock, in seconds
@@ -14,6 +15,7 @@ if #old > 0 then
   redis.call('ZREM', K.expiry, unpack(old))
   redis.call('ZREM', K.search, unpack(old))
 end
+redis.call('ZREMRANGEBYSCORE', K.waiters, '-inf', '(' .. A.now)
 local out = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.running, '-inf', '(' .. now, 'LIMIT', 0, limit)) do
   out[#out + 1] = id
