@@ -103,6 +103,7 @@ export type { JobPermissions, PermissionName } from "./src/permissions.ts";
 export type { ShellOptions } from "./src/shell.ts";
 export { type JobInfo, JobRegistry } from "./src/registry.ts";
 export type {
+  BeatReport,
   Claim,
   ClaimRequest,
   Finish,
