@@ -284,6 +284,7 @@ Deno.test("a call that names an argument the header lacks, or misses one, throws
     scanExtra: 100,
     namespace: "",
     waiter: "",
+    inbox: "0",
     waitUntil: 0,
     waiterInfo: "[]",
     queues: [{ name: "jobs" }, { name: "more" }],
@@ -300,6 +301,7 @@ Deno.test("a call that names an argument the header lacks, or misses one, throws
     100,
     "",
     "",
+    "0",
     0,
     "[]",
     "jobs",
@@ -311,7 +313,7 @@ Deno.test("a call that names an argument the header lacks, or misses one, throws
   ]);
   const { scanExtra: _, ...withoutScan } = claim;
   const argv =
-    "its ARGV: now, max, leaseEnd, prefix, startInfo, channel, scanExtra, namespace, waiter, waitUntil, waiterInfo, then queues(name)...";
+    "its ARGV: now, max, leaseEnd, prefix, startInfo, channel, scanExtra, namespace, waiter, inbox, waitUntil, waiterInfo, then queues(name)...";
   const mismatched: Array<[() => unknown, string]> = [
     [
       () => scriptCall(CLAIM, { ...keys, more: [] }, withoutScan),

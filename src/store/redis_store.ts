@@ -30,6 +30,7 @@ import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
 import { StoreConnectionError } from "../errors.ts";
 import {
   redisAddress,
+  type RedisArgument,
   RedisClient,
   RedisConnectionError,
   type RedisReply,
@@ -202,6 +203,8 @@ export class RedisStore implements Store {
   #subscriber?: Client;
   #blocker?: Client;
   readonly #listeners = new Map<string, Set<MessageListener>>();
+  /** Keys as bytes, by name (see `#keyBytes`). */
+  readonly #encodedKeys = new Map<string, Uint8Array>();
   /** The SHA of each script loaded (reloaded on NOSCRIPT). */
   readonly #shas = new Map<LuaScript, string>();
   readonly #nextDue = new Map<string, number>();
@@ -212,7 +215,11 @@ export class RedisStore implements Store {
    * its inbox is `<namespace>:inbox:<id>`.
    */
   readonly #waiter = crypto.randomUUID();
-  /** A claim registered this store as a waiter (its inbox may hold tasks). */
+  /**
+   * A claim registered this store as a waiter: its registration and its
+   * inbox may hold entries until a claim that takes tasks (fewer than it
+   * asked for from the inbox) has ended them.
+   */
   #waited = false;
   /** Tasks handed over, not yet taken by a wait or a claim. */
   readonly #handed: Claim[] = [];
@@ -288,7 +295,10 @@ export class RedisStore implements Store {
   }
 
   /** Runs a command once the connection is ready (waiting a bounded time). */
-  async #send(client: Client, args: Array<string | Buffer>): Promise<Reply> {
+  async #send(
+    client: Client,
+    args: readonly RedisArgument[],
+  ): Promise<Reply> {
     if (this.#closed) throw new Error(`Store ${this.url} is closed`);
     // Sent as soon as the connection is back, if it comes back in time.
     if (!await client.whenReady(this.#connectTimeout * 1000)) {
@@ -324,7 +334,7 @@ export class RedisStore implements Store {
   ): Promise<Reply> {
     const call = scriptCall(script, keys, args);
     const argv = call.argv.map((arg) =>
-      typeof arg === "number" ? String(arg) : arg as string | Buffer
+      typeof arg === "number" ? String(arg) : arg
     );
     for (let attempt = 0; attempt < 2; attempt++) {
       let sha = this.#shas.get(script);
@@ -339,7 +349,7 @@ export class RedisStore implements Store {
           "EVALSHA",
           sha,
           String(call.keys.length),
-          ...call.keys,
+          ...call.keys.map((key) => this.#keyBytes(key)),
           ...argv,
         ]);
       } catch (error) {
@@ -348,6 +358,21 @@ export class RedisStore implements Store {
       }
     }
     throw new Error("unreachable: a script was loaded twice in a row");
+  }
+
+  /**
+   * A key's bytes, encoded once: a script call names a queue's keys (19 of
+   * them) every time, and encoding them a char at a time was most of the
+   * cost of writing a claim or a finish.
+   */
+  #keyBytes(key: string): Uint8Array {
+    let bytes = this.#encodedKeys.get(key);
+    if (!bytes) {
+      bytes = new TextEncoder().encode(key);
+      if (this.#encodedKeys.size >= 10_000) this.#encodedKeys.clear();
+      this.#encodedKeys.set(key, bytes);
+    }
+    return bytes;
   }
 
   #keys(queue: string): QueueKeys {
@@ -542,11 +567,14 @@ export class RedisStore implements Store {
     const late = this.#handed.splice(0);
     if (late.length > 0) await this.release(late);
     const claims: Claim[] = [];
+    let fromInbox = 0;
     const now = this.#now();
     // A claim that finds nothing registers this store as a waiter, for
     // tasks queued while it waits to be handed over (single server).
     const wait = request.waitSeconds ?? 0;
     const register = !this.#cluster && wait > 0;
+    // Only then is there an inbox to read and a registration to end.
+    const inbox = register && this.#waited;
     const args = {
       now,
       leaseEnd: now + request.leaseSeconds,
@@ -556,6 +584,7 @@ export class RedisStore implements Store {
       scanExtra: CLAIM_SCAN_EXTRA,
       namespace: register ? this.#namespace : "",
       waiter: register ? this.#waiter : "",
+      inbox: inbox ? "1" : "0",
       waitUntil: now + wait,
       waiterInfo: JSON.stringify([
         request.max,
@@ -583,6 +612,7 @@ export class RedisStore implements Store {
         this.#nextDue.set(queue, due ? Number(due) : Infinity);
       });
       for (let i = queues.length; i < reply.length; i += 6) {
+        if (String(reply[i + 5]) !== "") fromInbox++;
         claims.push(this.#claimOf(request, startTime(reply[i + 5], now), {
           queue: queues[Number(reply[i]) - 1],
           id: String(reply[i + 1]),
@@ -595,6 +625,8 @@ export class RedisStore implements Store {
     if (register && claims.length === 0) {
       this.#waited = true;
       this.#waitingAs = { worker: request.worker, node: request.node };
+    } else if (inbox && fromInbox < request.max) {
+      this.#waited = false; // Registration ended, inbox read to its end.
     }
     return claims;
   }
@@ -725,7 +757,6 @@ export class RedisStore implements Store {
 
   /** Keeps the tasks popped from the inbox (announced by the hand-over). */
   #takeHanded(entries: readonly Buffer[]): void {
-    this.#waited = false; // A hand-over ends the registration.
     const now = this.#now();
     const claims = entries.flatMap((entry) => {
       const fields = unframe(entry);

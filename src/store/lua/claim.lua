@@ -8,9 +8,11 @@
 -- single server one call takes every queue a worker consumes (one round
 -- trip); on a Cluster, one queue a call (its keys share one slot).
 --
--- With a waiter (single server only), tasks already handed to it come
--- first: its inbox '<namespace>:inbox:<waiter>', whose entries still hold
--- their lease. When it claims nothing it registers as waiting until
+-- With a waiter (single server only) that may have been handed tasks
+-- (`inbox` '1': it registered since its last claim that took tasks), those
+-- come first: its inbox '<namespace>:inbox:<waiter>', whose entries still
+-- hold their lease; a claim that takes tasks then ends its registration.
+-- When it claims nothing it registers as waiting until
 -- waitUntil: in each queue's `waiters`, and in '<namespace>:waiting' with
 -- what `enqueue.lua` needs to claim for it (those keys are known only by
 -- their names here, so this is for a single server, never a Cluster).
@@ -29,6 +31,7 @@
 --        scanExtra    ready ids to look at past twice those still wanted
 --        namespace    the store's namespace, or '' with no waiter
 --        waiter       this worker's waiter id, or '' (no hand-over)
+--        inbox        '1' when its inbox and registration may hold entries
 --        waitUntil    when its registration ends, if it registers
 --        waiterInfo   JSON [max, leaseSeconds, worker, node] for enqueue.lua
 --        queues...    then, for the first queue and each further one:
@@ -55,7 +58,7 @@ for q = 1, #all do
 end
 local waiter = A.waiter
 local inbox = A.namespace .. ':inbox:' .. waiter
-if waiter ~= '' then
+if waiter ~= '' and A.inbox == '1' then
   -- Tasks handed over while this worker was not blocked on its inbox.
   local entries = redis.call('LPOP', inbox, max)
   for _, entry in ipairs(entries or {}) do
@@ -110,7 +113,7 @@ if waiter ~= '' then
     -- Registrations that ended are passed over by enqueue.lua and dropped
     -- by expired.lua (the periodic reclaim), not here or at each enqueue.
     for _, keys in ipairs(all) do redis.call('ZADD', keys.waiters, A.waitUntil, waiter) end
-  else
+  elseif A.inbox == '1' then
     -- Not waiting: its entries in the queues' `waiters` are stale now.
     redis.call('HDEL', waiting, waiter)
   end
