@@ -153,16 +153,8 @@ Deno.test("redis: a registration that cannot be read is dropped, and queueing go
 Deno.test("redis: a task has no key of its own: another store finds it by id in any queue, revoked, finished or flushed", async () => {
   const [store, other, namespace] = await twoStores();
   const record = (id: string, queue: string, delay: number): TaskRecord => ({
-    id,
-    name: "addition",
-    queue,
-    status: TaskStatus.QUEUED,
-    timeQueued: Date.now() / 1000,
+    ...queued(id, queue),
     delay,
-    retry: 1,
-    kwargs: {},
-    meta: {},
-    runInfo: {},
   });
   try {
     const [revoked, finished, flushed] = [
