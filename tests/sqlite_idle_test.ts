@@ -97,6 +97,46 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "sqlite: a store busy committing polls instead of hearing every write of its WAL file, and watches again once quiet",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using dir = await tempDir();
+    const path = `${dir.path}/busy.sqlite`;
+    await using store = await SqliteStore.open(path, options);
+    await using other = await SqliteStore.open(path, options);
+    const counters = pollCounters(store);
+    const heard: unknown[] = [];
+    const unsubscribe = await store.subscribe("c", (m) => heard.push(m.data));
+    const start = { ...counters };
+    // 300 commits of its own in a row, the event loop turning between them:
+    // each writes the WAL file, and a watcher would hear every write.
+    for (let i = 0; i < 300; i++) {
+      await store.publish({ channel: "c", event: "e", data: i });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    await until(() => heard.length === 300);
+    assert.ok(
+      counters.fileChanges - start.fileChanges < 30,
+      `${counters.fileChanges - start.fileChanges} writes heard`,
+    );
+    // Quiet again: it watches, and hears the next write at once.
+    await sleep(100);
+    const changes = counters.fileChanges;
+    const looks = counters.looks;
+    await sleep(200);
+    assert.ok(counters.looks - looks <= 1, `${counters.looks - looks} looks`);
+    const now = new Date();
+    Deno.utimeSync(`${path}-wal`, now, now);
+    await until(() => counters.fileChanges > changes);
+    // Another process's commit is delivered.
+    await other.publish({ channel: "c", event: "e", data: "other" });
+    await until(() => heard.at(-1) === "other");
+    await unsubscribe();
+  },
+});
+
 Deno.test("sqlite: without a watcher the loop polls the data version only", async () => {
   // In memory there is no WAL file to watch: the loop looks on a timer.
   await using store = await SqliteStore.open(":memory:", options);

@@ -12,8 +12,11 @@
  * file is written (inotify: every commit of another process writes it), and
  * once more an interval later, plus every 5 s in case a change went
  * unseen; elsewhere it looks every {@linkcode POLL_MS}. Idle processes thus
- * wake a few times a second, not a hundred. Reclaim checkpoints the WAL, so
- * the next commit writes it from its start: an idle file does not grow.
+ * wake a few times a second, not a hundred. While commits come (a busy
+ * worker's own, or another process's), it looks every {@linkcode POLL_MS}
+ * instead of hearing each write of the file, and watches again once a look
+ * finds none. Reclaim checkpoints the WAL, so the next commit writes it
+ * from its start: an idle file does not grow.
  * @module
  */
 import {
@@ -568,6 +571,12 @@ export class SqliteStore implements Store {
   /** The statements of searches, prepared once per shape of query. */
   readonly #searches = new Map<string, StatementSync>();
   #lastPrune: number;
+  /** Commits of this store (each writes the WAL file its watcher hears). */
+  #commits = 0;
+  /** `#commits` at the last look. */
+  #commitsAtLook = 0;
+  /** False once the WAL file could not be watched: the loop polls. */
+  #canWatch = true;
   #closed = false;
 
   private constructor(path: string, options: StoreOptions) {
@@ -710,6 +719,7 @@ export class SqliteStore implements Store {
       const result = work();
       this.#writeTaskEvents();
       this.#db.exec("COMMIT");
+      this.#commits++;
       // Our own commits do not change our data version: say it here.
       if (this.#localEvents) this.#lookSoon();
       return result;
@@ -1570,6 +1580,7 @@ export class SqliteStore implements Store {
   #startLoop(): void {
     if (this.#looping || !this.#needed()) return;
     this.#looping = true;
+    this.#commitsAtLook = this.#commits;
     try {
       this.#dataVersion = this.#readDataVersion();
     } catch {
@@ -1601,11 +1612,15 @@ export class SqliteStore implements Store {
    * the loop looks every {@linkcode POLL_MS}.
    */
   #watch(): void {
-    if (this.#walPath === undefined || Deno.build.os !== "linux") return;
+    if (
+      this.#walPath === undefined || Deno.build.os !== "linux" ||
+      !this.#canWatch
+    ) return;
     let watcher: Deno.FsWatcher;
     try {
       watcher = Deno.watchFs(this.#walPath, { recursive: false });
     } catch {
+      this.#canWatch = false;
       return;
     }
     this.#watcher = watcher;
@@ -1620,6 +1635,8 @@ export class SqliteStore implements Store {
         // Closed, or failed: the loop polls from now on.
       }
       if (this.#watcher === watcher) {
+        // It ended by itself, not closed by `#pace`.
+        this.#canWatch = false;
         this.#watcher = undefined;
         watcher.close();
         this.#lookSoon();
@@ -1678,6 +1695,10 @@ export class SqliteStore implements Store {
       this.#counters.looks++;
       const version = this.#readDataVersion();
       const changed = version !== this.#dataVersion;
+      const committed = this.#commits !== this.#commitsAtLook;
+      this.#commitsAtLook = this.#commits;
+      this.#pace(changed || committed);
+      next = this.#watcher ? WATCHED_POLL_MS : POLL_MS;
       // Reset before delivery: a listener may publish again.
       const local = this.#localEvents;
       this.#localEvents = false;
@@ -1704,6 +1725,27 @@ export class SqliteStore implements Store {
     }
     if (this.#lookUntil > now) next = Math.min(next, this.#lookUntil - now);
     this.#schedule(next);
+  }
+
+  /**
+   * While commits come (this store's or another's), the loop polls every
+   * {@linkcode POLL_MS} instead of hearing the WAL file: each commit writes
+   * it page by page, and a watcher hears every write (a busy worker's own
+   * commits made 18,000 notices in a 10,000-task drain, each a path
+   * resolved and the file opened by the runtime, then a wake-up here; the
+   * drain ran 1.3-1.6x faster without them). Looks stay as far apart as
+   * when watching ({@linkcode POLL_MS}), so a commit is seen as soon; the
+   * first look that finds none watches again, and idle stores wake only
+   * when another process commits.
+   */
+  #pace(busy: boolean): void {
+    if (busy) {
+      const watcher = this.#watcher;
+      this.#watcher = undefined;
+      watcher?.close();
+    } else if (!this.#watcher) {
+      this.#watch();
+    }
   }
 
   #readDataVersion(): number {
