@@ -80,10 +80,19 @@ Deno.test("a task reads as task.<name><id><STATUS> and knows its expiry", () => 
   assert.equal(new Task(record({ status: TaskStatus.RETRY })).done(), false);
 });
 
-Deno.test("task ids are 32 hex digits and unique", () => {
+Deno.test("task ids are 32 hex digits, unique, UUIDv7: their time first, so later ones sort after", async () => {
+  const before = Date.now();
   const ids = new Set(Array.from({ length: 1000 }, newTaskId));
+  const after = Date.now();
   assert.equal(ids.size, 1000);
-  for (const id of ids) assert.match(id, /^[0-9a-f]{32}$/);
+  for (const id of ids) {
+    assert.match(id, /^[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}$/);
+    const time = parseInt(id.slice(0, 12), 16);
+    assert.ok(time >= before && time <= after, `${time} in ${before}-${after}`);
+  }
+  const first = newTaskId();
+  await new Promise((resolve) => setTimeout(resolve, 2));
+  assert.ok(newTaskId() > first, "an id made 2 ms later sorts after");
 });
 
 for (const name of ["json", "msgpack"] as const) {
