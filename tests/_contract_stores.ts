@@ -218,7 +218,7 @@ export function labelledRecord(
   overrides: Partial<TaskRecord> = {},
 ): TaskRecord {
   return queuedRecord(clock, {
-    id: `${label}-${newTaskId().slice(0, 8)}`,
+    id: `${label}-${newTaskId().slice(-8)}`,
     kwargs: { label },
     ...overrides,
   });

@@ -67,8 +67,10 @@ function link(hash, text) {
   return el("a", { href: hash }, text);
 }
 
+// A task id's last 8 characters: pq's ids (UUIDv7) begin with their time,
+// the same for every task of a minute, and end with random digits.
 function taskLink(id, text) {
-  return link(`#/task/${encodeURIComponent(id)}`, text ?? id.slice(0, 8));
+  return link(`#/task/${encodeURIComponent(id)}`, text ?? id.slice(-8));
 }
 
 function jobLink(name) {
