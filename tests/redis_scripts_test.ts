@@ -280,7 +280,6 @@ Deno.test("a call that names an argument the header lacks, or misses one, throws
     leaseEnd: 31,
     prefix: "x",
     startInfo: "[]",
-    channel: "pq:task",
     scanExtra: 100,
     namespace: "",
     waiter: "",
@@ -297,7 +296,6 @@ Deno.test("a call that names an argument the header lacks, or misses one, throws
     31,
     "x",
     "[]",
-    "pq:task",
     100,
     "",
     "",
@@ -313,7 +311,7 @@ Deno.test("a call that names an argument the header lacks, or misses one, throws
   ]);
   const { scanExtra: _, ...withoutScan } = claim;
   const argv =
-    "its ARGV: now, max, leaseEnd, prefix, startInfo, channel, scanExtra, namespace, waiter, inbox, waitUntil, waiterInfo, then queues(name)...";
+    "its ARGV: now, max, leaseEnd, prefix, startInfo, scanExtra, namespace, waiter, inbox, waitUntil, waiterInfo, then queues(name)...";
   const mismatched: Array<[() => unknown, string]> = [
     [
       () => scriptCall(CLAIM, { ...keys, more: [] }, withoutScan),

@@ -25,7 +25,7 @@
  */
 import { Buffer } from "node:buffer";
 import { maskUrl } from "../_secrets.ts";
-import { type Codec, codecFor } from "../codec.ts";
+import { type Codec, codecFor, type CodecName } from "../codec.ts";
 import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
 import { StoreConnectionError } from "../errors.ts";
 import {
@@ -567,6 +567,7 @@ export class RedisStore implements Store {
     const late = this.#handed.splice(0);
     if (late.length > 0) await this.release(late);
     const claims: Claim[] = [];
+    const started: Uint8Array[] = [];
     let fromInbox = 0;
     const now = this.#now();
     // A claim that finds nothing registers this store as a waiter, for
@@ -580,7 +581,6 @@ export class RedisStore implements Store {
       leaseEnd: now + request.leaseSeconds,
       prefix: crypto.randomUUID(),
       startInfo: JSON.stringify([now, request.worker, request.node]),
-      channel: this.#channel("task"),
       scanExtra: CLAIM_SCAN_EXTRA,
       namespace: register ? this.#namespace : "",
       waiter: register ? this.#waiter : "",
@@ -612,14 +612,18 @@ export class RedisStore implements Store {
         this.#nextDue.set(queue, due ? Number(due) : Infinity);
       });
       for (let i = queues.length; i < reply.length; i += 6) {
-        if (String(reply[i + 5]) !== "") fromInbox++;
-        claims.push(this.#claimOf(request, startTime(reply[i + 5], now), {
+        const handedAt = String(reply[i + 5]);
+        const claim = this.#claimOf(request, startTime(reply[i + 5], now), {
           queue: queues[Number(reply[i]) - 1],
           id: String(reply[i + 1]),
           token: String(reply[i + 2]),
           redeliveries: Number(String(reply[i + 3])),
           payload: reply[i + 4] as Buffer,
-        }));
+        });
+        claims.push(claim);
+        // Handed over earlier, announced then.
+        if (handedAt !== "") fromInbox++;
+        else if (claim.task) started.push(reply[i + 4] as Buffer);
       }
     }
     if (register && claims.length === 0) {
@@ -628,6 +632,7 @@ export class RedisStore implements Store {
     } else if (inbox && fromInbox < request.max) {
       this.#waited = false; // Registration ended, inbox read to its end.
     }
+    this.#announceStarted(started, now, request);
     return claims;
   }
 
@@ -659,6 +664,28 @@ export class RedisStore implements Store {
       claim.malformed = decoded.reason;
     }
     return claim;
+  }
+
+  /**
+   * Publishes `started` for tasks this worker took, once it has them (so a
+   * task's `started` reaches others after its worker began it): their
+   * records as stored, not encoded again, in one message whose event name
+   * carries their start (`started <JSON [time, worker, node]>`, applied by
+   * the subscriber's `#deliver`). A notice: not waited for.
+   */
+  #announceStarted(
+    records: readonly Uint8Array[],
+    time: number,
+    who: { worker: string; node: string },
+  ): void {
+    if (records.length === 0) return;
+    const event = `started ${JSON.stringify([time, who.worker, who.node])}`;
+    const [name, body] = records.length === 1
+      ? [event, records[0]]
+      : [`*${event}`, encodedList(this.#codec.name, records)];
+    this.#publish("task", name, body).catch(
+      () => undefined, // A lost notice; the tasks run all the same.
+    );
   }
 
   async waitForTasks(
@@ -758,20 +785,28 @@ export class RedisStore implements Store {
   /** Keeps the tasks popped from the inbox (announced by the hand-over). */
   #takeHanded(entries: readonly Buffer[]): void {
     const now = this.#now();
+    // The records of each hand-over, by its time, to announce them.
+    const started = new Map<number, Uint8Array[]>();
     const claims = entries.flatMap((entry) => {
       const fields = unframe(entry);
       // Not ours to read: its lease runs out and it is queued again.
       if (fields.length !== 5 && fields.length !== 6) return [];
-      const [queue, id, token, redeliveries, payload, started] = fields;
-      return this.#claimOf(this.#waitingAs, startTime(started, now), {
+      const [queue, id, token, redeliveries, payload, handedAt] = fields;
+      const time = startTime(handedAt, now);
+      const claim = this.#claimOf(this.#waitingAs, time, {
         queue: queue.toString(),
         id: id.toString(),
         token: token.toString(),
         redeliveries: Number(redeliveries.toString()),
         payload,
       });
+      if (claim.task) started.set(time, [...started.get(time) ?? [], payload]);
+      return claim;
     });
     this.#handed.push(...claims);
+    for (const [time, records] of started) {
+      this.#announceStarted(records, time, this.#waitingAs);
+    }
   }
 
   /** True when a queue has a ready task; learns when delayed ones are due. */
@@ -2077,7 +2112,37 @@ function isConnectionError(error: unknown): boolean {
  * over by an older version, whose entry does not say).
  */
 /**
- * The start of tasks announced by a script (`started <JSON [time, worker,
+ * A list of encoded records, as the codec encodes a list of them: a JSON
+ * array, or a msgpack array (its header, then the records), made from their
+ * bytes without decoding them (as `flush` in `_helpers.lua` does).
+ */
+function encodedList(
+  codec: CodecName,
+  records: readonly Uint8Array[],
+): Uint8Array {
+  const n = records.length;
+  let head: number[];
+  if (codec === "json") head = [0x5b]; // [
+  else if (n < 16) head = [0x90 + n];
+  else if (n < 65536) head = [0xdc, n >> 8, n & 0xff];
+  else head = [0xdd, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+  const commas = codec === "json" ? n : 0; // n - 1 commas and the ]
+  let size = head.length + commas;
+  for (const record of records) size += record.length;
+  const out = new Uint8Array(size);
+  out.set(head, 0);
+  let at = head.length;
+  records.forEach((record, i) => {
+    if (codec === "json" && i > 0) out[at++] = 0x2c; // ,
+    out.set(record, at);
+    at += record.length;
+  });
+  if (codec === "json") out[at++] = 0x5d; // ]
+  return out;
+}
+
+/**
+ * The start of tasks announced (`started <JSON [time, worker,
  * node]>`), as record fields; undefined when it cannot be read.
  */
 function startedBy(

@@ -17,10 +17,6 @@
 -- Events are gathered and published at the end, one message per event name:
 -- "<event>\n<record>" for one, "*<event>\n<list of records>" for many (a
 -- JSON array, or a msgpack array, built from the encoded records).
--- `started` is emitted as 'started <start info>' with the records as they
--- were queued: the start info (JSON [time, worker, node]) is the same for
--- all of them, and the subscriber's client applies it (RedisStore), so a
--- worker encodes no record to announce its claims.
 local events, order = {}, {}
 -- The search index entries of the tasks queued (score, id, ...), written
 -- with one ZADD per 500 at the end: a batch of 1000 tasks makes two calls.

@@ -16,8 +16,6 @@
 -- waitUntil: in each queue's `waiters`, and in '<namespace>:waiting' with
 -- what `enqueue.lua` needs to claim for it (those keys are known only by
 -- their names here, so this is for a single server, never a Cluster).
--- It publishes `started` for the tasks it takes (not for those handed over
--- earlier: the hand-over did).
 --
 -- KEYS   @queue
 --        more...      then the keys of each further queue:
@@ -27,7 +25,6 @@
 --        leaseEnd     when the new leases end
 --        prefix       of the lease tokens ('<queue>\n<prefix>:<n>')
 --        startInfo    JSON [time started, worker, node], for reading a task
---        channel      the channel of task events
 --        scanExtra    ready ids to look at past twice those still wanted
 --        namespace    the store's namespace, or '' with no waiter
 --        waiter       this worker's waiter id, or '' (no hand-over)
@@ -48,9 +45,6 @@ local scan_extra = tonumber(A.scanExtra)
 local all = {K}
 for _, keys in ipairs(K.more) do all[#all + 1] = keys end
 local out, claimed = {}, 0
--- The tasks taken are announced here, as they were queued; the event's name
--- carries their start (see started_event).
-local started_event = 'started ' .. start_info
 local number_of = {}
 for q = 1, #all do
   out[q] = ''
@@ -96,7 +90,6 @@ for q, keys in ipairs(all) do
         out[#out + 1] = redeliveries
         out[#out + 1] = payload
         out[#out + 1] = ''
-        emit(started_event, payload)
       end)
     if parked then first = nil end
     claimed = claimed + taken
@@ -118,5 +111,4 @@ if waiter ~= '' then
     redis.call('HDEL', waiting, waiter)
   end
 end
-flush(A.channel)
 return out

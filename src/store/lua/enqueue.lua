@@ -4,8 +4,7 @@
 -- Then, on a single server (`namespace` given), it hands ready tasks to a
 -- worker waiting on this queue, claimed for it under leases, in its inbox
 -- '<namespace>:inbox:<waiter>' (see claim.lua): the worker's blocking pop
--- wakes with its tasks, with no claim to send (and `started` is published
--- for them here). Else, or for the tasks left
+-- wakes with its tasks, with no claim to send. Else, or for the tasks left
 -- over, it wakes a waiting worker through the queue's marker. A paused
 -- queue's tasks wait: none is handed over, and no marker wakes a worker
 -- for them.
@@ -73,7 +72,6 @@ if wake == 'r' and A.namespace ~= '' and not is_paused() then
         queue .. '\n' .. waiter .. ':' .. tasks[1].id .. ':', now + lease, start_info,
         function(id, token, redeliveries, payload)
           frames[#frames + 1] = frame({queue, id, token, redeliveries, payload, A.now})
-          emit('started ' .. start_info, payload)
         end)
       -- Tasks parked by their rate limit: a worker learns when they are due.
       if parked then mark('d') end
