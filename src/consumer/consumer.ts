@@ -140,6 +140,11 @@ export class Consumer {
     return this.#processed;
   }
 
+  /** How many tasks run here now (claimed, not yet recorded). */
+  get runningTasks(): number {
+    return this.#running.size;
+  }
+
   /** What the consumer is doing, as pulsar-queue's `tasks.info()`. */
   info(): Dict {
     return {

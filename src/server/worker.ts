@@ -172,7 +172,16 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
         status,
         () => beats.changed(),
       );
-      statusChanged = () => heartbeat.changed();
+      // A process that takes tasks while idle tells its beat at once, not
+      // with the next status heartbeat (up to a second later): killed in
+      // between, its tasks would wait out an idle process's margin.
+      let busy = false;
+      statusChanged = () => {
+        heartbeat.changed();
+        const now = running.runningTasks > 0;
+        if (now && !busy) beats.changed();
+        busy = now;
+      };
       for (;;) {
         await running.start();
         await running.stop(settings.gracePeriod);
