@@ -110,6 +110,16 @@ Deno.test({
     assert.deepEqual(sample(text, 'pq_queue_delayed{queue="pulsarqueue"}'), 1);
     assert.deepEqual(sample(text, 'pq_queue_ready{queue="pulsarqueue"}'), 0);
     assert.deepEqual(sample(text, "pq_workers_live"), 1);
+    // Running tasks are read from the workers' beats: a worker idle again
+    // says so within a quarter of a second and a beat.
+    await eventually(
+      async () => {
+        text = await scrape(url);
+        return sample(text, "pq_tasks_running") === 0;
+      },
+      5,
+      "no task running",
+    );
     assert.deepEqual(sample(text, "pq_tasks_running"), 0);
     const [code, output] = await promtoolCheck(text);
     assert.deepEqual(code, 0, output);

@@ -18,10 +18,11 @@ self.onmessage = async (event: MessageEvent<ToBeatThread>) => {
   const message = event.data;
   if (message.type === "status") {
     const busy = message.status.concurrentTasks.length > 0;
-    const wasIdle = status !== undefined && status.concurrentTasks.length === 0;
+    const wasBusy = status !== undefined && status.concurrentTasks.length > 0;
     status = message.status;
-    // A process that becomes busy beats at once, at the busy pace.
-    if (busy && wasIdle) wake();
+    // A process that becomes busy beats at once, at the busy pace; one idle
+    // again says so at once too (its workers and metrics show it idle).
+    if (busy !== wasBusy) wake();
   } else if (message.type === "stop") {
     stop.abort();
   } else if (message.type === "start") {

@@ -26,6 +26,9 @@ import {
 
 const logger = getLogger(["pq", "worker"]);
 
+/** Milliseconds a process idle again waits before telling its beat. */
+const TELL_IDLE_MS = 250;
+
 /** What a worker needs. */
 export interface WorkerOptions {
   /** The resolved settings. */
@@ -166,21 +169,40 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
           },
         ),
       );
+      // A process that takes tasks while idle tells its beat at once, not
+      // with the next status heartbeat (up to a second later): killed in
+      // between, its tasks would wait out an idle process's margin. Idle
+      // again, it tells it a little later (a worker at C=1 is idle between
+      // two tasks), if the heartbeat has not by then.
+      let toldBusy = false;
+      let idleTimer: ReturnType<typeof setTimeout> | undefined;
+      const tellBeat = () => {
+        const busy = running.runningTasks > 0;
+        if (busy && !toldBusy) {
+          toldBusy = true;
+          beats.changed();
+        } else if (!busy && toldBusy) {
+          idleTimer ??= setTimeout(() => {
+            idleTimer = undefined;
+            if (toldBusy && running.runningTasks === 0) {
+              toldBusy = false;
+              beats.changed();
+            }
+          }, TELL_IDLE_MS);
+        }
+      };
       await using heartbeat = startHeartbeat(
         (now) =>
           store.publish({ channel: "consumer", event: "status", data: now }),
         status,
-        () => beats.changed(),
+        () => {
+          toldBusy = running.runningTasks > 0;
+          beats.changed();
+        },
       );
-      // A process that takes tasks while idle tells its beat at once, not
-      // with the next status heartbeat (up to a second later): killed in
-      // between, its tasks would wait out an idle process's margin.
-      let busy = false;
       statusChanged = () => {
         heartbeat.changed();
-        const now = running.runningTasks > 0;
-        if (now && !busy) beats.changed();
-        busy = now;
+        tellBeat();
       };
       for (;;) {
         await running.start();
@@ -195,6 +217,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
         consumer = running;
         statusChanged();
       }
+      clearTimeout(idleTimer);
     }
     signal.removeEventListener("abort", stop);
     logger.info("Worker {name} stopped after {n} tasks", {
