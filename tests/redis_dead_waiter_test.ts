@@ -10,22 +10,12 @@ import { TaskStatus } from "../src/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import type { Claim } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/task.ts";
+import { queuedRecord } from "./_contract_stores.ts";
 import { startRedis } from "./_redis.ts";
 import { eventually } from "./_server.ts";
 
 function queued(id: string): TaskRecord {
-  return {
-    id,
-    name: "addition",
-    queue: "default",
-    status: TaskStatus.QUEUED,
-    timeQueued: Date.now() / 1000,
-    delay: 0,
-    retry: 1,
-    kwargs: {},
-    meta: {},
-    runInfo: {},
-  };
+  return queuedRecord({ t: Date.now() / 1000 }, { id, kwargs: {} });
 }
 
 /** Resolves with what `wait` gave within `seconds`, else "still waiting". */

@@ -112,6 +112,8 @@ import {
   TEXT_SCAN_MAX,
 } from "./task_query.ts";
 
+/** Encodes keys once (see `#keyBytes`). */
+const keyEncoder = new TextEncoder();
 /** Seconds a command waits for a lost connection to come back. */
 const CONNECT_WAIT_SECONDS = 5;
 /** Tasks a claim looks at past those held back by a concurrency limit. */
@@ -368,7 +370,7 @@ export class RedisStore implements Store {
   #keyBytes(key: string): Uint8Array {
     let bytes = this.#encodedKeys.get(key);
     if (!bytes) {
-      bytes = new TextEncoder().encode(key);
+      bytes = keyEncoder.encode(key);
       if (this.#encodedKeys.size >= 10_000) this.#encodedKeys.clear();
       this.#encodedKeys.set(key, bytes);
     }
