@@ -13,15 +13,15 @@
 import { configure, getConsoleSink } from "@logtape/logtape";
 import { PulsarQueue } from "./src/app.ts";
 import { runSubprocessChild } from "./src/run/subprocess_child.ts";
-import { SettingsError } from "./src/errors.ts";
+import { SettingsError } from "./src/model/errors.ts";
 import { SUBPROCESS_ARG, subprocessSandbox } from "./src/run/child_command.ts";
 import {
   type CommandOptions,
-  helpText,
   resolveSettings,
   settingsEnv,
-} from "./src/settings.ts";
-import type { Settings } from "./src/settings_types.ts";
+} from "./src/runtime/settings.ts";
+import { helpText } from "./src/model/settings_table.ts";
+import type { Settings } from "./src/model/settings_types.ts";
 import {
   type Command,
   type CommandIO,

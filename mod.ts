@@ -31,12 +31,12 @@ export {
   type ManagerClass,
   type ManagerContext,
   type ManagerRole,
-} from "./src/manager.ts";
+} from "./src/runtime/manager.ts";
 export {
   HEARTBEAT_SECONDS,
   type JobAdvert,
   type WorkerStatus,
-} from "./src/heartbeat.ts";
+} from "./src/model/worker_status.ts";
 export { Producer } from "./src/producer/producer.ts";
 export { Tasks } from "./src/producer/tasks.ts";
 export { Queues } from "./src/producer/queues.ts";
@@ -58,20 +58,20 @@ export {
   type SignatureOptions,
   WorkflowError,
   type WorkflowPlan,
-} from "./src/workflow.ts";
+} from "./src/model/workflow.ts";
 export { type QueueReceipt, TaskFuture } from "./src/producer/task_future.ts";
 export type {
   DedupeOptions,
   NewTaskOptions,
   QueueOptions,
-} from "./src/queue_options.ts";
-export type { CodecName } from "./src/codec.ts";
+} from "./src/model/queue_options.ts";
+export type { CodecName } from "./src/model/codec.ts";
 export {
   type Dict,
   Task,
   type TaskProgress,
   type TaskRecord,
-} from "./src/task.ts";
+} from "./src/model/task.ts";
 export {
   EXCEPTION_STATES,
   FULL_RUN_STATES,
@@ -80,10 +80,13 @@ export {
   TaskStatus,
   type TaskStatusCode,
   UNREADY_STATES,
-} from "./src/status.ts";
+} from "./src/model/status.ts";
 export {
   Concurrency,
   type ConcurrencyCode,
+  type ModeName,
+} from "./src/model/execution_mode.ts";
+export {
   Job,
   job,
   type JobBackend,
@@ -91,17 +94,22 @@ export {
   type JobFunction,
   type JobLock,
   type JobLogger,
+  type JobRuntime,
+  type LockOptions,
+} from "./src/runtime/job.ts";
+export {
+  type JobOptionFields,
   type JobOptionName,
   type JobOptions,
-  type JobRuntime,
   type KwargsSchema,
-  type LockOptions,
-  type ModeName,
   type StandardResult,
-} from "./src/job.ts";
-export type { JobPermissions, PermissionName } from "./src/permissions.ts";
-export type { ShellOptions } from "./src/shell.ts";
-export { type JobInfo, JobRegistry } from "./src/registry.ts";
+} from "./src/model/job_options.ts";
+export type {
+  JobPermissions,
+  PermissionName,
+} from "./src/model/job_permissions.ts";
+export type { ShellOptions } from "./src/runtime/shell.ts";
+export { type JobInfo, JobRegistry } from "./src/runtime/registry.ts";
 export type {
   BeatReport,
   Claim,
@@ -124,7 +132,7 @@ export type {
   EventData,
   EventMap,
   TaskEventName,
-} from "./src/events.ts";
+} from "./src/model/events.ts";
 export {
   LockError,
   SettingsError,
@@ -134,10 +142,10 @@ export {
   TaskNotAvailable,
   TaskRevoked,
   TaskTimeout,
-} from "./src/errors.ts";
-export type { LogLevel, Settings } from "./src/settings_types.ts";
-export type { Backoff, RetryDelay } from "./src/retry_delay.ts";
-export type { RateLimit } from "./src/rate_limit.ts";
+} from "./src/model/errors.ts";
+export type { LogLevel, Settings } from "./src/model/settings_types.ts";
+export type { Backoff, RetryDelay } from "./src/model/retry_delay.ts";
+export type { RateLimit } from "./src/model/rate_limit.ts";
 export {
   type Dashboard,
   type DashboardOptions,

@@ -64,10 +64,10 @@
  * environment) and the files under src/ changed in the working tree then.
  */
 import { fileURLToPath } from "node:url";
-import { defaultSettings } from "../src/settings.ts";
-import { TaskStatus } from "../src/status.ts";
+import { defaultSettings } from "../src/model/settings_table.ts";
+import { TaskStatus } from "../src/model/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
-import { newTaskId } from "../src/task.ts";
+import { newTaskId } from "../src/model/task.ts";
 import { startRedis } from "../tests/_redis.ts";
 import { measure } from "./peers/per_task.mjs";
 import { adapter, dataStore } from "./pq_harness.ts";

@@ -18,8 +18,8 @@ import {
   TaskStatus,
 } from "../mod.ts";
 import { Consumer } from "../src/consumer/consumer.ts";
-import { loadRegistry } from "../src/registry.ts";
-import { defaultSettings } from "../src/settings.ts";
+import { loadRegistry } from "../src/runtime/registry.ts";
+import { defaultSettings } from "../src/model/settings_table.ts";
 import { openStore } from "../src/store/open_store.ts";
 import { main } from "./peers/common.mjs";
 

@@ -10,11 +10,11 @@
  *
  * Redis: a private `redis-server` on a free port (as the tests start it).
  */
-import { TaskStatus } from "../src/status.ts";
+import { TaskStatus } from "../src/model/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Store, TaskQuery } from "../src/store/store.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { startRedis } from "../tests/_redis.ts";
 
 const N = Number(Deno.env.get("N") ?? 100_000);

@@ -1,12 +1,15 @@
 /**
- * The documents made from the settings table of src/settings.ts, so that
+ * The documents made from the settings table of src/model/settings_table.ts, so that
  * each setting's words are written once, in its row: the README's table, and
- * the JSDoc of each field of `Settings` in src/settings_types.ts.
+ * the JSDoc of each field of `Settings` in src/model/settings_types.ts.
  * `deno task readme` writes both; tests/readme_test.ts checks they are
  * up to date.
  * @module
  */
-import { SETTINGS, settingsMarkdownTable } from "../src/settings.ts";
+import {
+  SETTINGS,
+  settingsMarkdownTable,
+} from "../src/model/settings_table.ts";
 
 /** The README with the settings table between its markers. */
 export function readmeWithTable(readme: string): string {

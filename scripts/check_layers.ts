@@ -11,33 +11,49 @@
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** Each layer: which files are in it, and the layers it may import. */
+/**
+ * Each layer: which files are in it, and the layers it may import. From the
+ * bottom: the pure model (no I/O), the stores, the runtime around an
+ * application's code (its jobs, config, hooks, permissions), the execution
+ * modes, the producer and the consumer, the dashboard, the server processes,
+ * and the faces (the library's entry points and the command line).
+ */
 const LAYERS: Record<string, { files: RegExp; imports: string[] }> = {
-  model: { files: /^src\/(?!app\.ts$)[^/]+\.ts$/, imports: [] },
+  model: { files: /^src\/model\//, imports: [] },
   storing: { files: /^src\/store\//, imports: ["model"] },
-  running: { files: /^src\/run\//, imports: ["model"] },
+  runtime: { files: /^src\/runtime\//, imports: ["model", "storing"] },
+  running: { files: /^src\/run\//, imports: ["model", "runtime"] },
   producing: {
     files: /^src\/producer\//,
-    imports: ["model", "storing", "running"],
+    imports: ["model", "storing", "runtime", "running"],
   },
   consuming: {
     files: /^src\/consumer\//,
-    imports: ["model", "storing", "running"],
+    imports: ["model", "storing", "runtime", "running"],
   },
-  jobs: { files: /^src\/jobs\//, imports: ["model", "running"] },
+  jobs: { files: /^src\/jobs\//, imports: ["model", "runtime", "running"] },
   web: {
     files: /^src\/web\//,
-    imports: ["model", "storing", "producing"],
+    imports: ["model", "storing", "runtime", "producing"],
   },
   serving: {
     files: /^src\/server\//,
-    imports: ["model", "storing", "running", "producing", "consuming", "web"],
+    imports: [
+      "model",
+      "storing",
+      "runtime",
+      "running",
+      "producing",
+      "consuming",
+      "web",
+    ],
   },
   face: {
     files: /^(mod\.ts|cli\.ts|src\/app\.ts|src\/cli\/)/,
     imports: [
       "model",
       "storing",
+      "runtime",
       "running",
       "producing",
       "consuming",

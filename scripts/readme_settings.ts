@@ -1,13 +1,13 @@
 /**
- * Writes what the settings table of src/settings.ts makes: the README's
- * table and the field docs of src/settings_types.ts.
+ * Writes what the settings table of src/model/settings_table.ts makes: the README's
+ * table and the field docs of src/model/settings_types.ts.
  */
 import { readmeWithTable, typesWithDocs } from "./_settings_docs.ts";
 
 for (
   const [file, update] of [
     ["../README.md", readmeWithTable],
-    ["../src/settings_types.ts", typesWithDocs],
+    ["../src/model/settings_types.ts", typesWithDocs],
   ] as const
 ) {
   const path = new URL(file, import.meta.url);

@@ -5,26 +5,27 @@
 import { getLogger } from "@logtape/logtape";
 import { Producer } from "./producer/producer.ts";
 import { continueEnded } from "./producer/workflow_continuation.ts";
-import { type JobRegistry, loadRegistry } from "./registry.ts";
+import { type JobRegistry, loadRegistry } from "./runtime/registry.ts";
 import {
   checkManagerClass,
   type Manager,
   type ManagerClass,
   ManagerHost,
-} from "./manager.ts";
-import { managedStore } from "./store/managed_store.ts";
+} from "./runtime/manager.ts";
+import { managedStore } from "./runtime/managed_store.ts";
 import { runArbiter, WORKER_ENV } from "./server/arbiter.ts";
 import { runScheduler } from "./server/scheduler.ts";
 import { runWorker } from "./server/worker.ts";
 import { openSettingsStore } from "./store/open_store.ts";
 import type { Store } from "./store/store.ts";
-import { helpText, resolveSettings, settingsEnv } from "./settings.ts";
+import { helpText } from "./model/settings_table.ts";
+import { resolveSettings, settingsEnv } from "./runtime/settings.ts";
 import {
   METRICS_COLLECTOR_ENV,
   startServerMetrics,
   type WorkerMetricsMode,
 } from "./web/server_metrics.ts";
-import type { Settings } from "./settings_types.ts";
+import type { Settings } from "./model/settings_types.ts";
 
 const logger = getLogger(["pq", "app"]);
 

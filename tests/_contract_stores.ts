@@ -5,16 +5,16 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { ChannelMessage } from "../src/events.ts";
-import { Manager } from "../src/manager.ts";
-import { defaultSettings } from "../src/settings.ts";
-import { TaskStatus } from "../src/status.ts";
-import { managedStore } from "../src/store/managed_store.ts";
+import type { ChannelMessage } from "../src/model/events.ts";
+import { Manager } from "../src/runtime/manager.ts";
+import { defaultSettings } from "../src/model/settings_table.ts";
+import { TaskStatus } from "../src/model/status.ts";
+import { managedStore } from "../src/runtime/managed_store.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import { SplitStore } from "../src/store/split_store.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Claim, ClaimRequest, Finish, Store } from "../src/store/store.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { namespaceOf, sqlitePathOf } from "./_garbage.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 import type { OpenContractStore } from "./store_contract.ts";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { PulsarQueue, type WorkerStatus } from "../mod.ts";
-import { parseWorkerStatus } from "../src/heartbeat.ts";
+import { parseWorkerStatus } from "../src/model/worker_status.ts";
 import {
   eventually,
   EXAMPLE_JOBS,

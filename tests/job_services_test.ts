@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { LockError, ShellError } from "../mod.ts";
-import { validateJobOptions } from "../src/job.ts";
+import { validateJobOptions } from "../src/model/job_options.ts";
 import { acquireJobLock } from "../src/producer/job_lock.ts";
-import { jobPermissionFlags } from "../src/permissions.ts";
-import { runShell } from "../src/shell.ts";
+import { jobPermissionFlags } from "../src/model/job_permissions.ts";
+import { runShell } from "../src/runtime/shell.ts";
 import { openStore } from "../src/store/open_store.ts";
 import { tempDir } from "./_server.ts";
 
@@ -188,7 +188,8 @@ Deno.test("bad job permissions are rejected, naming the job", () => {
 Deno.test("a job never gets a permission its worker does not hold", async () => {
   await using dir = await tempDir();
   const script = `${dir.path}/probe.ts`;
-  const permissions = new URL("../src/permissions.ts", import.meta.url).href;
+  const permissions =
+    new URL("../src/runtime/permissions.ts", import.meta.url).href;
   await Deno.writeTextFile(
     script,
     `import { missingFromParent } from "${permissions}";

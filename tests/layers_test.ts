@@ -8,11 +8,12 @@ const graph = (edges: Record<string, string[]>) =>
 Deno.test("the layer check finds upward imports, cycles and strays", () => {
   const problems = layerProblems(
     graph({
-      "src/job.ts": ["src/periodic.ts"],
-      "src/periodic.ts": ["src/job.ts"],
-      "src/manager.ts": ["src/store/store.ts"],
-      "src/store/store.ts": ["src/task.ts"],
-      "src/task.ts": [],
+      "src/model/job_options.ts": ["src/model/periodic.ts"],
+      "src/model/periodic.ts": ["src/model/job_options.ts"],
+      "src/model/task.ts": ["src/runtime/shell.ts"],
+      "src/runtime/shell.ts": [],
+      "src/store/store.ts": ["src/runtime/manager.ts"],
+      "src/runtime/manager.ts": ["src/store/store.ts"],
       "src/run/subprocess.ts": ["src/server/self_command.ts"],
       "src/server/self_command.ts": [],
       "src/stray/x.ts": [],
@@ -20,9 +21,11 @@ Deno.test("the layer check finds upward imports, cycles and strays", () => {
     ["src/stray/x.ts"],
   );
   assert.deepEqual(problems.sort(), [
-    "import cycle: src/job.ts → src/periodic.ts",
-    "src/manager.ts (model) imports src/store/store.ts (storing): a higher layer",
+    "import cycle: src/model/job_options.ts → src/model/periodic.ts",
+    "import cycle: src/runtime/manager.ts → src/store/store.ts",
+    "src/model/task.ts (model) imports src/runtime/shell.ts (runtime): a higher layer",
     "src/run/subprocess.ts (running) imports src/server/self_command.ts (serving): a higher layer",
+    "src/store/store.ts (storing) imports src/runtime/manager.ts (runtime): a higher layer",
     "src/stray/x.ts: in no layer",
   ]);
 });
@@ -38,8 +41,11 @@ Deno.test("the layer check passes imports down the layers", () => {
           "src/run/run_task.ts",
           "src/store/store.ts",
         ],
-        "src/run/run_task.ts": ["src/task.ts"],
-        "src/store/store.ts": ["src/task.ts"],
+        "src/run/run_task.ts": ["src/runtime/job.ts", "src/model/task.ts"],
+        "src/runtime/job.ts": ["src/model/task.ts"],
+        "src/runtime/managed_store.ts": ["src/store/store.ts"],
+        "src/store/store.ts": ["src/model/task.ts"],
+        "src/model/task.ts": [],
       }),
       [],
     ),

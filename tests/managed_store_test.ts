@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChannelMessage, Manager } from "../mod.ts";
-import { defaultSettings } from "../src/settings.ts";
+import { defaultSettings } from "../src/model/settings_table.ts";
 import {
   managedOpener,
   openSqlite,

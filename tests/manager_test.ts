@@ -5,11 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { type ChannelMessage, Manager, PulsarQueue } from "../mod.ts";
-import { managedStore } from "../src/store/managed_store.ts";
-import { resolveSettings } from "../src/settings.ts";
-import { TaskStatus } from "../src/status.ts";
+import { managedStore } from "../src/runtime/managed_store.ts";
+import { resolveSettings } from "../src/runtime/settings.ts";
+import { TaskStatus } from "../src/model/status.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
-import { newTaskId, standInRecord, type TaskRecord } from "../src/task.ts";
+import {
+  newTaskId,
+  standInRecord,
+  type TaskRecord,
+} from "../src/model/task.ts";
 import {
   type HookCall,
   readHookLog,

@@ -15,16 +15,18 @@ import {
   TaskStatus,
   UNREADY_STATES,
 } from "../mod.ts";
-import { codecFor } from "../src/codec.ts";
+import { codecFor } from "../src/model/codec.ts";
 import { globToRegExp } from "../src/producer/event_hub.ts";
-import { jobNameOf, modeName, slugifyJobName } from "../src/job.ts";
-import { loadRegistry } from "../src/registry.ts";
+import { jobNameOf } from "../src/runtime/job.ts";
+import { modeName } from "../src/model/execution_mode.ts";
+import { slugifyJobName } from "../src/model/job_options.ts";
+import { loadRegistry } from "../src/runtime/registry.ts";
 import {
   newTaskId,
   parseTaskRecord,
   TASK_FIELDS,
   type TaskRecord,
-} from "../src/task.ts";
+} from "../src/model/task.ts";
 import { tempDir } from "./_server.ts";
 
 function record(overrides: Partial<TaskRecord> = {}): TaskRecord {

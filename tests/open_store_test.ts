@@ -3,11 +3,11 @@
  * file, and says which file is missing and who makes it.
  */
 import assert from "node:assert/strict";
-import { StoreConnectionError } from "../src/errors.ts";
-import { defaultSettings } from "../src/settings.ts";
+import { StoreConnectionError } from "../src/model/errors.ts";
+import { defaultSettings } from "../src/model/settings_table.ts";
 import { openSettingsStore, openStore } from "../src/store/open_store.ts";
 import type { StoreOptions } from "../src/store/store.ts";
-import { newTaskId, standInRecord } from "../src/task.ts";
+import { newTaskId, standInRecord } from "../src/model/task.ts";
 import { haveRedis, startRedis } from "./_redis.ts";
 import { tempDir } from "./_server.ts";
 

@@ -9,10 +9,10 @@
  */
 import assert from "node:assert/strict";
 import { type ChannelMessage, Manager } from "../mod.ts";
-import { defaultSettings } from "../src/settings.ts";
-import { TaskStatus } from "../src/status.ts";
+import { defaultSettings } from "../src/model/settings_table.ts";
+import { TaskStatus } from "../src/model/status.ts";
 import type { ClaimRequest, Store } from "../src/store/store.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import {
   managedOpener,
   openSqlite,

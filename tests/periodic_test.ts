@@ -8,7 +8,7 @@ import {
   everySchedule,
   scheduleOf,
   soonest,
-} from "../src/periodic.ts";
+} from "../src/model/periodic.ts";
 
 Deno.test("runEvery runs on a grid from the epoch, or from the anchor", () => {
   const every = everySchedule(60);

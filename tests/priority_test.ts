@@ -9,13 +9,13 @@
  */
 import assert from "node:assert/strict";
 import { job } from "../mod.ts";
-import { JobRegistry } from "../src/registry.ts";
-import { newTaskRecord } from "../src/queue_options.ts";
+import { JobRegistry } from "../src/runtime/registry.ts";
+import { newTaskRecord } from "../src/model/queue_options.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
-import { TaskStatus } from "../src/status.ts";
+import { TaskStatus } from "../src/model/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import type { Store } from "../src/store/store.ts";
-import type { TaskRecord } from "../src/task.ts";
+import type { TaskRecord } from "../src/model/task.ts";
 import {
   claimRequest,
   featureStores,

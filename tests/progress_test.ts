@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { job, Task, type TaskProgress, TaskStatus } from "../mod.ts";
 import { describeTask } from "../src/cli/status.ts";
-import type { JobBackend, JobLogger } from "../src/job.ts";
+import type { JobBackend, JobLogger } from "../src/runtime/job.ts";
 import { PROGRESS_INTERVAL_MS, ProgressThrottle } from "../src/run/progress.ts";
 import { haveRedis, startRedis } from "./_redis.ts";
 import {

@@ -8,12 +8,12 @@
  */
 import assert from "node:assert/strict";
 import { job, type JobOptions } from "../mod.ts";
-import { JobRegistry } from "../src/registry.ts";
-import { newTaskRecord } from "../src/queue_options.ts";
-import { TaskStatus } from "../src/status.ts";
+import { JobRegistry } from "../src/runtime/registry.ts";
+import { newTaskRecord } from "../src/model/queue_options.ts";
+import { TaskStatus } from "../src/model/status.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Claim, Store } from "../src/store/store.ts";
-import type { TaskRecord } from "../src/task.ts";
+import type { TaskRecord } from "../src/model/task.ts";
 import {
   claimRequest,
   featureStores,

@@ -1,7 +1,7 @@
 /** The documents made from the settings table are up to date. */
 import assert from "node:assert/strict";
 import { typesWithDocs } from "../scripts/_settings_docs.ts";
-import { settingsMarkdownTable } from "../src/settings.ts";
+import { settingsMarkdownTable } from "../src/model/settings_table.ts";
 
 Deno.test("the README shows the settings table of src/settings.ts", async () => {
   const readme = await Deno.readTextFile(
@@ -29,7 +29,7 @@ function cells(table: string): string[][] {
 
 Deno.test("the Settings fields are documented by the settings table", async () => {
   const source = await Deno.readTextFile(
-    new URL("../src/settings_types.ts", import.meta.url),
+    new URL("../src/model/settings_types.ts", import.meta.url),
   );
   assert.equal(
     source,

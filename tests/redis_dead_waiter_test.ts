@@ -6,10 +6,9 @@
  * first.
  */
 import assert from "node:assert/strict";
-import { TaskStatus } from "../src/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import type { Claim } from "../src/store/store.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { queuedRecord } from "./_contract_stores.ts";
 import { startRedis } from "./_redis.ts";
 import { eventually } from "./_server.ts";

@@ -22,8 +22,8 @@ import {
   SCRIPTS,
 } from "../src/store/redis_scripts.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
-import { TaskStatus } from "../src/status.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import { TaskStatus } from "../src/model/status.ts";
+import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { startRedis } from "./_redis.ts";
 
 const LUA_DIR = new URL("../src/store/lua/", import.meta.url);

@@ -3,9 +3,9 @@
  * serializers (each store in its own namespace).
  */
 import assert from "node:assert/strict";
-import { TaskStatus } from "../src/status.ts";
+import { TaskStatus } from "../src/model/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { redisKeys } from "../src/store/redis_keys.ts";
 import { redisOpener } from "./_contract_stores.ts";
 import { injectRedisGarbage, namespaceOf } from "./_garbage.ts";

@@ -5,8 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { job } from "../mod.ts";
-import { retryDelayProblem, retryDelaySeconds } from "../src/retry_delay.ts";
-import { checkQueueOptions } from "../src/queue_options.ts";
+import {
+  retryDelayProblem,
+  retryDelaySeconds,
+} from "../src/model/retry_delay.ts";
+import { checkQueueOptions } from "../src/model/queue_options.ts";
 
 Deno.test("a backoff doubles from its base up to its max", () => {
   const backoff = { type: "exponential", base: 1, max: 300 } as const;

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { job, JobRegistry } from "../mod.ts";
 import { Producer } from "../src/producer/producer.ts";
 import { Scheduler } from "../src/server/scheduler.ts";
-import { defaultSettings } from "../src/settings.ts";
+import { defaultSettings } from "../src/model/settings_table.ts";
 import { openStore } from "../src/store/open_store.ts";
 import type { Store } from "../src/store/store.ts";
 import { schedulerSuite } from "./_scheduler_suite.ts";

@@ -3,8 +3,8 @@
  * server's log lines, in `pq` output and errors, and in error messages.
  */
 import assert from "node:assert/strict";
-import { maskUrl } from "../src/_secrets.ts";
-import { describeValue } from "../src/errors.ts";
+import { maskUrl } from "../src/model/_secrets.ts";
+import { describeValue } from "../src/model/errors.ts";
 import { startRedis } from "./_redis.ts";
 import { EXAMPLE_JOBS } from "./_server.ts";
 

@@ -1,16 +1,18 @@
 import assert from "node:assert/strict";
-import { SettingsError } from "../src/errors.ts";
+import { SettingsError } from "../src/model/errors.ts";
 import {
   defaultSettings,
   helpText,
+  SETTINGS,
+  settingsMarkdownTable,
+  validateSettings,
+} from "../src/model/settings_table.ts";
+import {
   loadConfigModule,
   parseCliArgs,
   resolveSettings,
-  SETTINGS,
   settingsFromEnv,
-  settingsMarkdownTable,
-  validateSettings,
-} from "../src/settings.ts";
+} from "../src/runtime/settings.ts";
 
 /** Asserts that `fn` throws a SettingsError whose message has every part. */
 function assertSettingsError(fn: () => unknown, ...parts: string[]): void {

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { TaskStatus } from "../src/status.ts";
+import { TaskStatus } from "../src/model/status.ts";
 import { pollCounters, SqliteStore } from "../src/store/sqlite_store.ts";
 import type { StoreOptions } from "../src/store/store.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { tempDir } from "./_server.ts";
 
 const options: StoreOptions = { serializer: "json", resultTtl: 600 };

@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { TaskStatus } from "../src/status.ts";
+import { TaskStatus } from "../src/model/status.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { StoreOptions } from "../src/store/store.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { storeContract } from "./store_contract.ts";
 import { openSqlite } from "./_contract_stores.ts";
 import { injectGarbage } from "./_garbage.ts";

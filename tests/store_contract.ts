@@ -5,8 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { codecFor, type CodecName } from "../src/codec.ts";
-import { TaskStatus } from "../src/status.ts";
+import { codecFor, type CodecName } from "../src/model/codec.ts";
+import { TaskStatus } from "../src/model/status.ts";
 import type {
   ChannelMessage,
   ClaimRequest,
@@ -14,8 +14,8 @@ import type {
   StoreOptions,
   TaskQuery,
 } from "../src/store/store.ts";
-import type { WorkerStatus } from "../src/heartbeat.ts";
-import { newTaskId, type TaskRecord } from "../src/task.ts";
+import type { WorkerStatus } from "../src/model/worker_status.ts";
+import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { claimRequest, queuedRecord, succeeded } from "./_contract_stores.ts";
 
 /** What the suite asks of a store opener. */

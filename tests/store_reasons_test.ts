@@ -4,9 +4,9 @@
  * encoded. The contract suite checks both stores apply it.
  */
 import assert from "node:assert/strict";
-import { codecFor } from "../src/codec.ts";
-import { TaskStatus } from "../src/status.ts";
-import { standInRecord } from "../src/task.ts";
+import { codecFor } from "../src/model/codec.ts";
+import { TaskStatus } from "../src/model/status.ts";
+import { standInRecord } from "../src/model/task.ts";
 import {
   afterLeaseExpired,
   encodeOutcome,

@@ -6,12 +6,12 @@
  * its values, in index order, once its last member is recorded.
  */
 import assert from "node:assert/strict";
-import type { CodecName } from "../src/codec.ts";
-import { TaskStatus } from "../src/status.ts";
+import type { CodecName } from "../src/model/codec.ts";
+import { TaskStatus } from "../src/model/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Store } from "../src/store/store.ts";
-import type { TaskRecord } from "../src/task.ts";
+import type { TaskRecord } from "../src/model/task.ts";
 import {
   claimRequest,
   decoratedStores,

@@ -5,13 +5,13 @@
  * module made in it (role `child`).
  */
 import assert from "node:assert/strict";
-import { readLines } from "../src/_lines.ts";
+import { readLines } from "../src/model/_lines.ts";
 import type { RemoteDone, RemoteLog } from "../src/run/remote_protocol.ts";
 import { frameMark } from "../src/run/remote_protocol.ts";
 import { SUBPROCESS_ARG } from "../src/run/child_command.ts";
-import { resolveSettings } from "../src/settings.ts";
-import { TaskStatus } from "../src/status.ts";
-import { newTaskId, standInRecord } from "../src/task.ts";
+import { resolveSettings } from "../src/runtime/settings.ts";
+import { TaskStatus } from "../src/model/status.ts";
+import { newTaskId, standInRecord } from "../src/model/task.ts";
 import { tempDir } from "./_server.ts";
 
 const ROOT = new URL("../", import.meta.url);

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { TaskStatus } from "../mod.ts";
-import { formatTraceparent, parseTraceparent } from "../src/tracing.ts";
+import { formatTraceparent, parseTraceparent } from "../src/runtime/tracing.ts";
 import { startRedis } from "./_redis.ts";
 import {
   eventually,

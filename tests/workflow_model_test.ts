@@ -16,14 +16,14 @@ import {
   type WorkflowPlan,
 } from "../mod.ts";
 import { storedSteps } from "../src/producer/workflow_lookup.ts";
-import type { TaskRecord } from "../src/task.ts";
-import { toChain } from "../src/workflow.ts";
+import type { TaskRecord } from "../src/model/task.ts";
+import { toChain } from "../src/model/workflow.ts";
 import {
   memberFailure,
   parseWorkflowMeta,
   planSteps,
   workflowMemberIds,
-} from "../src/workflow_meta.ts";
+} from "../src/model/workflow_meta.ts";
 
 Deno.test("sig keeps the job, kwargs and options, as plain data", () => {
   const step = sig("addition", { a: 1 }, { queue: "fast", delay: 2 });

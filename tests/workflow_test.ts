@@ -18,10 +18,10 @@ import {
   WorkflowError,
 } from "../mod.ts";
 import { Consumer } from "../src/consumer/consumer.ts";
-import type { JobBackend } from "../src/job.ts";
+import type { JobBackend } from "../src/runtime/job.ts";
 import type { Producer } from "../src/producer/producer.ts";
-import { newTaskRecord } from "../src/queue_options.ts";
-import { JobRegistry } from "../src/registry.ts";
+import { newTaskRecord } from "../src/model/queue_options.ts";
+import { JobRegistry } from "../src/runtime/registry.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import { startRedis } from "./_redis.ts";
 import {

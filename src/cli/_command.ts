@@ -3,9 +3,9 @@
  * @module
  */
 import type { Producer } from "../producer/producer.ts";
-import type { CommandOptions } from "../settings.ts";
-import type { Settings } from "../settings_types.ts";
-import type { Task } from "../task.ts";
+import type { CommandOptions } from "../runtime/settings.ts";
+import type { Settings } from "../model/settings_types.ts";
+import type { Task } from "../model/task.ts";
 
 /** Where a command writes: stdout, stderr, and whether stderr is a terminal. */
 export interface CommandIO {

@@ -2,9 +2,9 @@
  * `pq jobs [name ...]`: the registered jobs.
  * @module
  */
-import { didYouMean } from "../_did_you_mean.ts";
-import { NO_JOB_CODE_HINT, TaskNotAvailable } from "../errors.ts";
-import { loadRegistry } from "../registry.ts";
+import { didYouMean } from "../model/_did_you_mean.ts";
+import { NO_JOB_CODE_HINT, TaskNotAvailable } from "../model/errors.ts";
+import { loadRegistry } from "../runtime/registry.ts";
 import { type Command, JSON_OPTION, printJson, table } from "./_command.ts";
 
 /** `pq jobs [name ...]`. */

@@ -2,11 +2,11 @@
  * `pq queue <job> [key=value ...]`: queue a task, and maybe wait for it.
  * @module
  */
-import { priorityProblem } from "../queue_options.ts";
-import { rateLimitKeyProblem } from "../rate_limit.ts";
-import { TaskStatus } from "../status.ts";
+import { priorityProblem } from "../model/queue_options.ts";
+import { rateLimitKeyProblem } from "../model/rate_limit.ts";
+import { TaskStatus } from "../model/status.ts";
 import type { Producer } from "../producer/producer.ts";
-import type { Dict, Task } from "../task.ts";
+import type { Dict, Task } from "../model/task.ts";
 import {
   checkArgs,
   type Command,

@@ -2,7 +2,7 @@
  * `pq status <id>`: a stored task.
  * @module
  */
-import type { Task, TaskProgress } from "../task.ts";
+import type { Task, TaskProgress } from "../model/task.ts";
 import {
   checkArgs,
   type Command,

@@ -9,14 +9,14 @@
  * own refusal of a query (a cursor of another search) is one too.
  * @module
  */
-import { TaskStatus, type TaskStatusCode } from "../status.ts";
+import { TaskStatus, type TaskStatusCode } from "../model/status.ts";
 import {
   SEARCH_LIMIT_DEFAULT,
   SEARCH_LIMIT_MAX,
   type TaskPage,
   type TaskQuery,
 } from "../store/store.ts";
-import { Task } from "../task.ts";
+import { Task } from "../model/task.ts";
 import {
   checkArgs,
   type Command,

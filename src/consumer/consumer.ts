@@ -9,16 +9,16 @@
  * it has work, has succeeded.
  * @module
  */
-import { delay } from "../_abort.ts";
-import { TaskRevoked } from "../errors.ts";
+import { delay } from "../model/_abort.ts";
+import { TaskRevoked } from "../model/errors.ts";
 import { getLogger } from "@logtape/logtape";
-import type { JobRegistry } from "../registry.ts";
-import type { Settings } from "../settings_types.ts";
-import { statusString, TaskStatus } from "../status.ts";
+import type { JobRegistry } from "../runtime/registry.ts";
+import type { Settings } from "../model/settings_types.ts";
+import { statusString, TaskStatus } from "../model/status.ts";
 import { revokedWhileRunning } from "../store/_reasons.ts";
 import type { ChannelMessage, Claim, Finish, Store } from "../store/store.ts";
-import { type Dict, standInRecord, type TaskRecord } from "../task.ts";
-import type { JobBackend } from "../job.ts";
+import { type Dict, standInRecord, type TaskRecord } from "../model/task.ts";
+import type { JobBackend } from "../runtime/job.ts";
 import { failedRecord, runTask } from "../run/run_task.ts";
 import type { ThreadPool } from "../run/thread_pool.ts";
 

@@ -3,9 +3,9 @@
  * @module
  */
 import { z } from "zod";
-import { TaskError } from "../errors.ts";
-import { job, type JobClass } from "../job.ts";
-import { denoCommand } from "../_deno_command.ts";
+import { TaskError } from "../model/errors.ts";
+import { job, type JobClass } from "../runtime/job.ts";
+import { denoCommand } from "../runtime/_deno_command.ts";
 
 /** A permission as `deno run` takes it: `read`, `net=example.com:443`... */
 const permission = z.string().regex(

@@ -3,7 +3,7 @@
  * holds callbacks untyped: `Producer.onEvents` types them per channel.
  * @module
  */
-import type { ChannelMessage } from "../events.ts";
+import type { ChannelMessage } from "../model/events.ts";
 
 /** A callback as the hub holds it. */
 export type HubCallback = (

@@ -3,12 +3,12 @@
  * holder blocks others for one `timeout` at most.
  * @module
  */
-import { delay } from "../_abort.ts";
+import { delay } from "../model/_abort.ts";
 import { getLogger } from "@logtape/logtape";
-import { LockError } from "../errors.ts";
-import type { JobLock, LockOptions } from "../job.ts";
+import { LockError } from "../model/errors.ts";
+import type { JobLock, LockOptions } from "../runtime/job.ts";
 import type { Store } from "../store/store.ts";
-import { newTaskId } from "../task.ts";
+import { newTaskId } from "../model/task.ts";
 
 const logger = getLogger(["pq", "lock"]);
 

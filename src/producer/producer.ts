@@ -9,21 +9,21 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { didYouMean } from "../_did_you_mean.ts";
-import { NO_JOB_CODE_HINT, TaskNotAvailable } from "../errors.ts";
-import type { EventCallback } from "../events.ts";
+import { didYouMean } from "../model/_did_you_mean.ts";
+import { NO_JOB_CODE_HINT, TaskNotAvailable } from "../model/errors.ts";
+import type { EventCallback } from "../model/events.ts";
 import {
   type JobAdvert,
   parseWorkerStatus,
   type WorkerStatus,
-} from "../heartbeat.ts";
+} from "../model/worker_status.ts";
 import {
   checkKwargs,
   type JobBackend,
   type JobLock,
   type LockOptions,
-} from "../job.ts";
-import type { ManagerHost } from "../manager.ts";
+} from "../runtime/job.ts";
+import type { ManagerHost } from "../runtime/manager.ts";
 import {
   checkQueueOptions,
   type DedupeOptions,
@@ -31,16 +31,21 @@ import {
   type NewTaskOptions,
   newTaskRecord,
   type QueueOptions,
-} from "../queue_options.ts";
-import { type JobRegistry, loadRegistry } from "../registry.ts";
+} from "../model/queue_options.ts";
+import { type JobRegistry, loadRegistry } from "../runtime/registry.ts";
 import { runTask } from "../run/run_task.ts";
 import { ThreadPool } from "../run/thread_pool.ts";
-import type { Settings } from "../settings_types.ts";
-import { TaskStatus } from "../status.ts";
-import { managedStore } from "../store/managed_store.ts";
+import type { Settings } from "../model/settings_types.ts";
+import { TaskStatus } from "../model/status.ts";
+import { managedStore } from "../runtime/managed_store.ts";
 import { openSettingsStore } from "../store/open_store.ts";
 import type { ChannelMessage, Store, UniqueOutcome } from "../store/store.ts";
-import { type Dict, parseTaskRecord, Task, type TaskRecord } from "../task.ts";
+import {
+  type Dict,
+  parseTaskRecord,
+  Task,
+  type TaskRecord,
+} from "../model/task.ts";
 import { EventHub, type HubCallback } from "./event_hub.ts";
 import { acquireJobLock } from "./job_lock.ts";
 import { Queues } from "./queues.ts";

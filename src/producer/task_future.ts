@@ -4,7 +4,7 @@
  * only when asked.
  * @module
  */
-import { Task, type TaskRecord } from "../task.ts";
+import { Task, type TaskRecord } from "../model/task.ts";
 
 /**
  * What a queue call did, once it is done (`TaskFuture.queued`): the task it

@@ -10,8 +10,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { READY_STATES, TaskStatus } from "../status.ts";
-import { Task, type TaskRecord } from "../task.ts";
+import { READY_STATES, TaskStatus } from "../model/status.ts";
+import { Task, type TaskRecord } from "../model/task.ts";
 
 const logger = getLogger(["pq", "producer"]);
 

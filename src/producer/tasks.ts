@@ -4,19 +4,19 @@
  * argument is checked here or in `prepareTasks`, before anything is queued.
  * @module
  */
-import { describeValue } from "../errors.ts";
-import { soonest } from "../periodic.ts";
+import { describeValue } from "../model/errors.ts";
+import { soonest } from "../model/periodic.ts";
 import {
   checkQueueOptionKeys,
   type DedupeOptions,
   type NewTaskOptions,
   type QueueOptions,
-} from "../queue_options.ts";
-import type { JobInfo, JobRegistry } from "../registry.ts";
-import type { Settings } from "../settings_types.ts";
+} from "../model/queue_options.ts";
+import type { JobInfo, JobRegistry } from "../runtime/registry.ts";
+import type { Settings } from "../model/settings_types.ts";
 import type { RevokeOutcome, Store } from "../store/store.ts";
-import { type Dict, newTaskId, Task, type TaskRecord } from "../task.ts";
-import { startQueueSpan } from "../tracing.ts";
+import { type Dict, newTaskId, Task, type TaskRecord } from "../model/task.ts";
+import { startQueueSpan } from "../runtime/tracing.ts";
 import { noteQueued, type QueueReceipt, TaskFuture } from "./task_future.ts";
 import { continueEnded } from "./workflow_continuation.ts";
 

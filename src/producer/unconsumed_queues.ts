@@ -8,8 +8,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { WorkerStatus } from "../heartbeat.ts";
-import type { TaskRecord } from "../task.ts";
+import type { WorkerStatus } from "../model/worker_status.ts";
+import type { TaskRecord } from "../model/task.ts";
 
 const logger = getLogger(["pq", "producer"]);
 

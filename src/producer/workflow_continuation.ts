@@ -20,13 +20,13 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { TaskNotAvailable } from "../errors.ts";
-import type { NewTaskOptions } from "../queue_options.ts";
-import type { JobRegistry } from "../registry.ts";
-import type { Settings } from "../settings_types.ts";
-import { statusString, TaskStatus } from "../status.ts";
+import { TaskNotAvailable } from "../model/errors.ts";
+import type { NewTaskOptions } from "../model/queue_options.ts";
+import type { JobRegistry } from "../runtime/registry.ts";
+import type { Settings } from "../model/settings_types.ts";
+import { statusString, TaskStatus } from "../model/status.ts";
 import type { Finish, Store } from "../store/store.ts";
-import type { Dict, TaskRecord } from "../task.ts";
+import type { Dict, TaskRecord } from "../model/task.ts";
 import {
   type GroupJoin,
   isGroupStep,
@@ -37,7 +37,7 @@ import {
   type StepData,
   stepMembers,
   type WorkflowMeta,
-} from "../workflow_meta.ts";
+} from "../model/workflow_meta.ts";
 
 const logger = getLogger(["pq", "workflow"]);
 

@@ -8,13 +8,13 @@
  * is malformed is not read as one (an error names the task and the reason).
  * @module
  */
-import { isDict, type TaskRecord } from "../task.ts";
+import { isDict, type TaskRecord } from "../model/task.ts";
 import {
   type MemberData,
   parseWorkflowMeta,
   type StepData,
   type WorkflowMeta,
-} from "../workflow_meta.ts";
+} from "../model/workflow_meta.ts";
 
 /** Reads a stored task by its id. */
 export type GetTask = (id: string) => Promise<TaskRecord | undefined>;

@@ -10,13 +10,13 @@
  * one its workflow queues meanwhile.
  * @module
  */
-import { checkKnownKeys, didYouMean } from "../_did_you_mean.ts";
-import { describeValue, TaskNotAvailable } from "../errors.ts";
-import type { WorkerStatus } from "../heartbeat.ts";
-import { statusString, TaskStatus } from "../status.ts";
+import { checkKnownKeys, didYouMean } from "../model/_did_you_mean.ts";
+import { describeValue, TaskNotAvailable } from "../model/errors.ts";
+import type { WorkerStatus } from "../model/worker_status.ts";
+import { statusString, TaskStatus } from "../model/status.ts";
 import type { RevokeOutcome } from "../store/store.ts";
-import { isTaskId, newTaskId, type Task, TASK_ID_RULE } from "../task.ts";
-import { WorkflowError, type WorkflowPlan } from "../workflow.ts";
+import { isTaskId, newTaskId, type Task, TASK_ID_RULE } from "../model/task.ts";
+import { WorkflowError, type WorkflowPlan } from "../model/workflow.ts";
 import {
   isGroupStep,
   type MemberData,
@@ -25,7 +25,7 @@ import {
   revokedMember,
   type StepData,
   stepMembers,
-} from "../workflow_meta.ts";
+} from "../model/workflow_meta.ts";
 import {
   queueStep,
   settledRecord,

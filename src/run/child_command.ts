@@ -7,12 +7,12 @@ import {
   configArgs,
   denoCommand,
   inheritedPermissionArgs,
-} from "../_deno_command.ts";
+} from "../runtime/_deno_command.ts";
 import {
   jobPermissionFlags,
   type JobPermissions,
   permissionsProblem,
-} from "../permissions.ts";
+} from "../model/job_permissions.ts";
 
 /** The argument that makes a compiled pq binary run a CPUBOUND task. */
 export const SUBPROCESS_ARG = "--pq-subprocess";

@@ -13,7 +13,7 @@
  *   flight, and writes the pending value only when asked to (`flush`).
  * @module
  */
-import type { TaskProgress } from "../task.ts";
+import type { TaskProgress } from "../model/task.ts";
 
 /** The fewest milliseconds between two progress writes of one task. */
 export const PROGRESS_INTERVAL_MS = 250;

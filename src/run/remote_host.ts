@@ -4,8 +4,8 @@
  * passes on the progress it reports (to the run's throttle).
  * @module
  */
-import type { JobBackend, JobLock, JobLogger } from "../job.ts";
-import type { Task, TaskProgress } from "../task.ts";
+import type { JobBackend, JobLock, JobLogger } from "../runtime/job.ts";
+import type { Task, TaskProgress } from "../model/task.ts";
 import {
   type RemoteCall,
   type RemoteLog,

@@ -10,9 +10,8 @@
  * run's end, so the worker knows it for the final record.
  * @module
  */
+import { Concurrency, CONCURRENCY_NAMES } from "../model/execution_mode.ts";
 import {
-  Concurrency,
-  CONCURRENCY_NAMES,
   isRegistrableJob,
   type JobBackend,
   type JobClass,
@@ -20,9 +19,9 @@ import {
   type JobLogger,
   jobNameOf,
   type LockOptions,
-} from "../job.ts";
-import { Task } from "../task.ts";
-import { startJobSpan } from "../tracing.ts";
+} from "../runtime/job.ts";
+import { Task } from "../model/task.ts";
+import { startJobSpan } from "../runtime/tracing.ts";
 import { ProgressThrottle } from "./progress.ts";
 import {
   type FromRemote,

@@ -4,16 +4,16 @@
  * both: by structured clone to a Web Worker, as JSON lines to a subprocess.
  * @module
  */
-import type { QueueOptions } from "../queue_options.ts";
-import { TaskError } from "../errors.ts";
-import type { Settings } from "../settings_types.ts";
-import { statusString, type TaskStatusCode } from "../status.ts";
+import type { QueueOptions } from "../model/queue_options.ts";
+import { TaskError } from "../model/errors.ts";
+import type { Settings } from "../model/settings_types.ts";
+import { statusString, type TaskStatusCode } from "../model/status.ts";
 import {
   type Dict,
   progressProblem,
   type TaskProgress,
   type TaskRecord,
-} from "../task.ts";
+} from "../model/task.ts";
 
 /** Runs one task: the first message a remote runner gets. */
 export interface RunRequest {

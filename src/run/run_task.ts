@@ -11,33 +11,33 @@
  * event comes after `done`.
  * @module
  */
-import { untilAborted } from "../_abort.ts";
-import { appFileUrl } from "../_paths.ts";
+import { untilAborted } from "../model/_abort.ts";
+import { appFileUrl } from "../runtime/_paths.ts";
 import { getLogger } from "@logtape/logtape";
-import { TaskError, TaskRevoked, TaskTimeout } from "../errors.ts";
+import { TaskError, TaskRevoked, TaskTimeout } from "../model/errors.ts";
 import {
   checkKwargs,
-  Concurrency,
   type JobBackend,
   type JobClass,
   type JobLogger,
-} from "../job.ts";
-import { jobModule } from "../registry.ts";
+} from "../runtime/job.ts";
+import { Concurrency } from "../model/execution_mode.ts";
+import { jobModule } from "../runtime/registry.ts";
 import {
   type RetryDelay,
   retryDelayProblem,
   retryDelaySeconds,
-} from "../retry_delay.ts";
-import type { Settings } from "../settings_types.ts";
-import { statusString, TaskStatus } from "../status.ts";
+} from "../model/retry_delay.ts";
+import type { Settings } from "../model/settings_types.ts";
+import { statusString, TaskStatus } from "../model/status.ts";
 import {
   type Dict,
   newTaskId,
   Task,
   type TaskProgress,
   type TaskRecord,
-} from "../task.ts";
-import { activeTraceparent, startRunSpan } from "../tracing.ts";
+} from "../model/task.ts";
+import { activeTraceparent, startRunSpan } from "../runtime/tracing.ts";
 import { ProgressThrottle } from "./progress.ts";
 import { RemoteHost } from "./remote_host.ts";
 import type { RunRequest } from "./remote_protocol.ts";

@@ -5,12 +5,13 @@
  * SIGTERM, then SIGKILL after a grace period.
  * @module
  */
-import { readLines } from "../_lines.ts";
-import { TaskError } from "../errors.ts";
-import type { JobLogger } from "../job.ts";
-import { type JobPermissions, missingFromParent } from "../permissions.ts";
+import { readLines } from "../model/_lines.ts";
+import { TaskError } from "../model/errors.ts";
+import type { JobLogger } from "../runtime/job.ts";
+import type { JobPermissions } from "../model/job_permissions.ts";
+import { missingFromParent } from "../runtime/permissions.ts";
 import { childCommand } from "./child_command.ts";
-import type { Task } from "../task.ts";
+import type { Task } from "../model/task.ts";
 import type { RemoteHost } from "./remote_host.ts";
 import {
   frameMark,

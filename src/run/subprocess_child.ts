@@ -6,9 +6,10 @@
  * answered by the worker on stdin.
  * @module
  */
-import { readLines } from "../_lines.ts";
-import { type Manager, managerFromConfig } from "../manager.ts";
-import { type JobPermissions, permissionsNotGiven } from "../permissions.ts";
+import { readLines } from "../model/_lines.ts";
+import { type Manager, managerFromConfig } from "../runtime/manager.ts";
+import type { JobPermissions } from "../model/job_permissions.ts";
+import { permissionsNotGiven } from "../runtime/permissions.ts";
 import { RemoteJobRunner } from "./remote_job.ts";
 import {
   frameMark,

@@ -12,7 +12,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { Task } from "../task.ts";
+import type { Task } from "../model/task.ts";
 import type { RemoteHost } from "./remote_host.ts";
 import {
   fromRemoteError,

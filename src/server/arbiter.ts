@@ -4,7 +4,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { Settings } from "../settings_types.ts";
+import type { Settings } from "../model/settings_types.ts";
 import { selfCommand } from "./self_command.ts";
 
 const logger = getLogger(["pq", "arbiter"]);

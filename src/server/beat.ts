@@ -23,8 +23,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { WorkerStatus } from "../heartbeat.ts";
-import type { Settings } from "../settings_types.ts";
+import type { WorkerStatus } from "../model/worker_status.ts";
+import type { Settings } from "../model/settings_types.ts";
 import type { Store } from "../store/store.ts";
 
 const logger = getLogger(["pq", "beat"]);

@@ -5,7 +5,7 @@
  */
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
-import type { WorkerStatus } from "../heartbeat.ts";
+import type { WorkerStatus } from "../model/worker_status.ts";
 import { openSettingsStore } from "../store/open_store.ts";
 import { beatLoop, type FromBeatThread, type ToBeatThread } from "./beat.ts";
 

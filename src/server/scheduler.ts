@@ -18,13 +18,13 @@
  *   unless the old leader queued it.
  * @module
  */
-import { delay } from "../_abort.ts";
+import { delay } from "../model/_abort.ts";
 import { getLogger } from "@logtape/logtape";
-import { jobNameOf } from "../job.ts";
-import { type Schedule, scheduleOf } from "../periodic.ts";
+import { jobNameOf } from "../runtime/job.ts";
+import { type Schedule, scheduleOf } from "../model/periodic.ts";
 import { Producer } from "../producer/producer.ts";
-import type { JobRegistry } from "../registry.ts";
-import type { Settings } from "../settings_types.ts";
+import type { JobRegistry } from "../runtime/registry.ts";
+import type { Settings } from "../model/settings_types.ts";
 import { openSettingsStore } from "../store/open_store.ts";
 import type { Store } from "../store/store.ts";
 

@@ -7,7 +7,7 @@ import {
   configArgs,
   denoCommand,
   inheritedPermissionArgs,
-} from "../_deno_command.ts";
+} from "../runtime/_deno_command.ts";
 
 /**
  * The command that runs this program again with the same arguments: the

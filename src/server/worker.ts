@@ -6,18 +6,19 @@
 import { getLogger } from "@logtape/logtape";
 import { Consumer } from "../consumer/consumer.ts";
 import { ThreadPool } from "../run/thread_pool.ts";
-import { jobAdverts, startHeartbeat, type WorkerStatus } from "../heartbeat.ts";
+import { jobAdverts, startHeartbeat } from "../runtime/heartbeat.ts";
+import type { WorkerStatus } from "../model/worker_status.ts";
 import { loggedBeatEvents, startBeats } from "./beat.ts";
-import type { Manager } from "../manager.ts";
-import { managedStore } from "../store/managed_store.ts";
+import type { Manager } from "../runtime/manager.ts";
+import { managedStore } from "../runtime/managed_store.ts";
 import { Producer } from "../producer/producer.ts";
 import {
   continueEnded,
   workflowContinuation,
 } from "../producer/workflow_continuation.ts";
 import { dieNow, faultArmed } from "./fault_points.ts";
-import type { JobRegistry } from "../registry.ts";
-import type { Settings } from "../settings_types.ts";
+import type { JobRegistry } from "../runtime/registry.ts";
+import type { Settings } from "../model/settings_types.ts";
 import { openSettingsStore } from "../store/open_store.ts";
 import {
   startWorkerMetrics,

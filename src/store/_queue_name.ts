@@ -3,7 +3,7 @@
  * and the producer API (`api.queues`), so both refuse it with one message.
  * @module
  */
-import { describeValue } from "../errors.ts";
+import { describeValue } from "../model/errors.ts";
 
 /**
  * `queue` when it is a queue name (a non-empty string); else throws a

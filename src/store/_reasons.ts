@@ -14,9 +14,9 @@
  *   one) with its final status, result and end time, nothing else changed.
  * @module
  */
-import type { Codec } from "../codec.ts";
-import { TaskStatus } from "../status.ts";
-import type { TaskRecord } from "../task.ts";
+import type { Codec } from "../model/codec.ts";
+import { TaskStatus } from "../model/status.ts";
+import type { TaskRecord } from "../model/task.ts";
 import type { Finish } from "./store.ts";
 
 /** The result of a task revoked while it was queued: it never ran. */

@@ -3,9 +3,9 @@
  * that each refuses a bad call with one message, before anything is written.
  * @module
  */
-import { describeValue } from "../errors.ts";
-import { READY_STATES } from "../status.ts";
-import type { TaskRecord } from "../task.ts";
+import { describeValue } from "../model/errors.ts";
+import { READY_STATES } from "../model/status.ts";
+import type { TaskRecord } from "../model/task.ts";
 
 /**
  * The queue of a record to settle: it must have one, and a final status

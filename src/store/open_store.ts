@@ -2,10 +2,10 @@
  * Opens the store a URL names.
  * @module
  */
-import { maskUrl } from "../_secrets.ts";
+import { maskUrl } from "../model/_secrets.ts";
 import { resolve } from "node:path";
-import { StoreConnectionError } from "../errors.ts";
-import type { Settings } from "../settings_types.ts";
+import { StoreConnectionError } from "../model/errors.ts";
+import type { Settings } from "../model/settings_types.ts";
 import { SplitStore } from "./split_store.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import type { Store, StoreOptions } from "./store.ts";
@@ -122,7 +122,7 @@ async function missingFile(path: string): Promise<string | undefined> {
  * @example
  * ```ts
  * import { openSettingsStore } from "./open_store.ts";
- * import { defaultSettings } from "../settings.ts";
+ * import { defaultSettings } from "../model/settings_table.ts";
  * // A client of the default store, sqlite:pq.sqlite, made by a server.
  * await using store = await openSettingsStore(defaultSettings(), {
  *   create: false,

@@ -24,10 +24,13 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { maskUrl } from "../_secrets.ts";
-import { type Codec, codecFor, type CodecName } from "../codec.ts";
-import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
-import { StoreConnectionError } from "../errors.ts";
+import { maskUrl } from "../model/_secrets.ts";
+import { type Codec, codecFor, type CodecName } from "../model/codec.ts";
+import {
+  parseWorkerStatus,
+  type WorkerStatus,
+} from "../model/worker_status.ts";
+import { StoreConnectionError } from "../model/errors.ts";
 import {
   redisAddress,
   type RedisArgument,
@@ -35,15 +38,15 @@ import {
   RedisConnectionError,
   type RedisReply,
 } from "./redis_client.ts";
-import { taskRateLimit } from "../rate_limit.ts";
-import { type DedupeOptions, taskPriority } from "../queue_options.ts";
-import { TaskStatus } from "../status.ts";
+import { taskRateLimit } from "../model/rate_limit.ts";
+import { type DedupeOptions, taskPriority } from "../model/queue_options.ts";
+import { TaskStatus } from "../model/status.ts";
 import {
   parseTaskRecord,
   standInRecord,
   type TaskProgress,
   type TaskRecord,
-} from "../task.ts";
+} from "../model/task.ts";
 import {
   afterLeaseExpired,
   encodeOutcome,

@@ -5,9 +5,9 @@
  * channel `task` is the broker's; every other channel is the data store's.
  * @module
  */
-import type { WorkerStatus } from "../heartbeat.ts";
-import type { DedupeOptions } from "../queue_options.ts";
-import type { TaskProgress, TaskRecord } from "../task.ts";
+import type { WorkerStatus } from "../model/worker_status.ts";
+import type { DedupeOptions } from "../model/queue_options.ts";
+import type { TaskProgress, TaskRecord } from "../model/task.ts";
 import type {
   BeatReport,
   ChannelMessage,

@@ -24,17 +24,20 @@ import {
   type SQLInputValue,
   type StatementSync,
 } from "node:sqlite";
-import { type Codec, codecFor } from "../codec.ts";
-import { parseWorkerStatus, type WorkerStatus } from "../heartbeat.ts";
-import { type DedupeOptions, taskPriority } from "../queue_options.ts";
-import { RATE_LIMIT_PER_MAX, taskRateLimit } from "../rate_limit.ts";
-import { TaskStatus } from "../status.ts";
+import { type Codec, codecFor } from "../model/codec.ts";
+import {
+  parseWorkerStatus,
+  type WorkerStatus,
+} from "../model/worker_status.ts";
+import { type DedupeOptions, taskPriority } from "../model/queue_options.ts";
+import { RATE_LIMIT_PER_MAX, taskRateLimit } from "../model/rate_limit.ts";
+import { TaskStatus } from "../model/status.ts";
 import {
   parseTaskRecord,
   standInRecord,
   type TaskProgress,
   type TaskRecord,
-} from "../task.ts";
+} from "../model/task.ts";
 import {
   afterLeaseExpired,
   encodeOutcome,

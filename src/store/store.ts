@@ -8,14 +8,14 @@
  * publishes the task event of the transition (channel `task`) with it.
  * @module
  */
-import type { CodecName } from "../codec.ts";
-import type { ChannelMessage } from "../events.ts";
-import type { WorkerStatus } from "../heartbeat.ts";
-import type { DedupeOptions } from "../queue_options.ts";
-import type { TaskStatusCode } from "../status.ts";
-import type { TaskProgress, TaskRecord } from "../task.ts";
+import type { CodecName } from "../model/codec.ts";
+import type { ChannelMessage } from "../model/events.ts";
+import type { WorkerStatus } from "../model/worker_status.ts";
+import type { DedupeOptions } from "../model/queue_options.ts";
+import type { TaskStatusCode } from "../model/status.ts";
+import type { TaskProgress, TaskRecord } from "../model/task.ts";
 
-export type { ChannelMessage } from "../events.ts";
+export type { ChannelMessage } from "../model/events.ts";
 
 /** A task taken from a queue under a lease. */
 export interface Claim {

@@ -9,8 +9,8 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { TaskStatus, type TaskStatusCode } from "../status.ts";
-import type { TaskRecord } from "../task.ts";
+import { TaskStatus, type TaskStatusCode } from "../model/status.ts";
+import type { TaskRecord } from "../model/task.ts";
 import {
   SEARCH_LIMIT_DEFAULT,
   SEARCH_LIMIT_MAX,

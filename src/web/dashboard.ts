@@ -35,16 +35,16 @@ import { Registry } from "prom-client";
 import { z } from "zod";
 import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
 import uplotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
-import { TaskNotAvailable } from "../errors.ts";
+import { TaskNotAvailable } from "../model/errors.ts";
 import type { Producer } from "../producer/producer.ts";
-import { READY_STATES, statusString, TaskStatus } from "../status.ts";
+import { READY_STATES, statusString, TaskStatus } from "../model/status.ts";
 import type { TaskQuery } from "../store/store.ts";
 import {
   type Dict,
   TASK_ID_PATTERN,
   TASK_ID_RULE,
   type TaskRecord,
-} from "../task.ts";
+} from "../model/task.ts";
 import appCss from "./assets/app.css" with { type: "text" };
 import appJs from "./assets/app.js" with { type: "text" };
 import indexHtml from "./assets/index.html" with { type: "text" };

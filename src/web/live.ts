@@ -21,11 +21,11 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { WorkerStatus } from "../heartbeat.ts";
+import type { WorkerStatus } from "../model/worker_status.ts";
 import type { Producer } from "../producer/producer.ts";
-import { TaskStatus } from "../status.ts";
+import { TaskStatus } from "../model/status.ts";
 import type { QueueStats } from "../store/store.ts";
-import type { Task, TaskProgress } from "../task.ts";
+import type { Task, TaskProgress } from "../model/task.ts";
 import { finishedTask, type TaskMetrics } from "./metrics.ts";
 import { RateWindow } from "./rate_window.ts";
 import { type TaskSummary, taskSummary } from "./task_view.ts";

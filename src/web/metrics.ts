@@ -25,10 +25,10 @@
  * @module
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { WorkerStatus } from "../heartbeat.ts";
-import { statusString, type TaskStatusCode } from "../status.ts";
+import type { WorkerStatus } from "../model/worker_status.ts";
+import { statusString, type TaskStatusCode } from "../model/status.ts";
 import type { Store } from "../store/store.ts";
-import type { TaskRecord } from "../task.ts";
+import type { TaskRecord } from "../model/task.ts";
 
 /** The content type of the Prometheus text exposition format. */
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;

@@ -24,7 +24,7 @@ import { getLogger } from "@logtape/logtape";
 import { Registry } from "prom-client";
 import { z } from "zod";
 import type { Store } from "../store/store.ts";
-import type { TaskRecord } from "../task.ts";
+import type { TaskRecord } from "../model/task.ts";
 import {
   checkPort,
   type FinishedTask,

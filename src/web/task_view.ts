@@ -8,8 +8,8 @@
  * show as text, never markup.
  * @module
  */
-import { statusString } from "../status.ts";
-import type { TaskProgress, TaskRecord } from "../task.ts";
+import { statusString } from "../model/status.ts";
+import type { TaskProgress, TaskRecord } from "../model/task.ts";
 
 /** The most characters of the kwargs preview of a summary. */
 export const PREVIEW_CHARS = 300;

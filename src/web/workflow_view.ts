@@ -9,7 +9,7 @@
  * @module
  */
 import type { Producer } from "../producer/producer.ts";
-import { READY_STATES } from "../status.ts";
+import { READY_STATES } from "../model/status.ts";
 import { preview, type TaskSummary, taskSummary } from "./task_view.ts";
 
 /** A member of a workflow on its page. */

@@ -1,5 +1,5 @@
 /**
- * The resolved settings of a pq application (see `settings.ts` for the table
+ * The resolved settings of a pq application (see `settings_table.ts` for the table
  * that defines, parses and documents each one). The doc comment of each
  * field is written from the table's help by `deno task readme`.
  * @module

@@ -6,15 +6,13 @@ import { appFileUrl } from "./_paths.ts";
 import {
   Concurrency,
   CONCURRENCY_NAMES,
-  isRegistrableJob,
-  type JobClass,
-  jobNameOf,
   type ModeName,
   modeName,
-  validateJobOptions,
-} from "./job.ts";
-import { isPeriodic } from "./periodic.ts";
-import type { RateLimit } from "./rate_limit.ts";
+} from "../model/execution_mode.ts";
+import { isRegistrableJob, type JobClass, jobNameOf } from "./job.ts";
+import { validateJobOptions } from "../model/job_options.ts";
+import { isPeriodic } from "../model/periodic.ts";
+import type { RateLimit } from "../model/rate_limit.ts";
 
 /** What `jobList` reports of a job. */
 export interface JobInfo {

@@ -3,13 +3,10 @@
  * `server/beat.ts`; `api.workers()` reads the live ones from the store) and
  * publishes on channel `consumer`, event `status`, when it starts and then
  * whenever it changes (at most once every {@linkcode HEARTBEAT_SECONDS}).
+ * Plain data and its check: what a status is, whoever sends or reads it.
  * @module
  */
 import { type RateLimit, rateLimitProblem } from "./rate_limit.ts";
-import { getLogger } from "@logtape/logtape";
-import type { JobRegistry } from "./registry.ts";
-
-const logger = getLogger(["pq", "heartbeat"]);
 
 /** The least seconds between two status events of a worker. */
 export const HEARTBEAT_SECONDS = 1;
@@ -83,22 +80,6 @@ export interface JobAdvert {
   rateLimitKeyed?: boolean;
 }
 
-/** The adverts of every job of a registry, sorted by name. */
-export function jobAdverts(registry: JobRegistry): JobAdvert[] {
-  return registry.names().map((name) => {
-    const job = registry.get(name)!;
-    return {
-      name,
-      defaultQueue: job.defaultQueue ?? null,
-      timeout: job.timeout ?? null,
-      maxConcurrency: job.maxConcurrency ?? null,
-      priority: job.priority ?? null,
-      rateLimit: job.rateLimit ?? null,
-      rateLimitKeyed: job.rateLimitKey !== undefined,
-    };
-  });
-}
-
 /** Checks one advert of a heartbeat; undefined when it is not one. */
 function parseJobAdvert(data: unknown): JobAdvert | undefined {
   if (typeof data !== "object" || data === null) return undefined;
@@ -160,79 +141,5 @@ export function parseWorkerStatus(data: unknown): WorkerStatus | undefined {
     jobs,
     ...(started !== undefined && { started }),
     ...(memory !== undefined && { memory }),
-  };
-}
-
-/** A status as compared for a change: without its times and memory. */
-function statusKey(status: WorkerStatus): string {
-  const { time: _time, until: _until, memory: _memory, ...rest } = status;
-  return JSON.stringify(rest);
-}
-
-/** A running heartbeat: tell it of changes; dispose it to stop. */
-export interface Heartbeat extends AsyncDisposable {
-  /** The status may have changed: published within `seconds`, if it did. */
-  changed(): void;
-}
-
-/**
- * Publishes `status()` now, then after each `changed()` whose status
- * differs from the last one published (at most once every `seconds`),
- * calling `onChange` too, until disposed. No timer runs while nothing
- * changes. A failed publish is logged (once per run of failures) and tried
- * again `seconds` later.
- */
-export function startHeartbeat(
-  publish: (status: WorkerStatus) => Promise<void>,
-  status: () => WorkerStatus,
-  onChange: () => void = () => {},
-  seconds: number = HEARTBEAT_SECONDS,
-): Heartbeat {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let sending: Promise<void> | undefined;
-  let stopped = false;
-  let failing = false;
-  let published: string | undefined;
-  let last = 0;
-  const check = () => {
-    timer = undefined;
-    if (stopped || sending) return;
-    const now = status();
-    const key = statusKey(now);
-    if (key === published) return;
-    onChange();
-    last = Date.now();
-    sending = publish(now).then(
-      () => {
-        if (failing) logger.info("Heartbeats are published again");
-        failing = false;
-        published = key;
-      },
-      (error) => {
-        if (!failing) {
-          logger.error("Cannot publish a heartbeat: {error}", { error });
-        }
-        failing = true;
-      },
-    ).finally(() => {
-      sending = undefined;
-      // What changed meanwhile (or a failed publish) goes out next.
-      schedule();
-    });
-  };
-  const schedule = () => {
-    if (stopped || timer !== undefined) return;
-    const wait = Math.max(0, last + seconds * 1000 - Date.now());
-    timer = setTimeout(check, wait);
-  };
-  check();
-  return {
-    changed: schedule,
-    async [Symbol.asyncDispose]() {
-      stopped = true;
-      clearTimeout(timer);
-      await sending;
-      clearTimeout(timer);
-    },
   };
 }

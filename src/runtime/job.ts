@@ -3,160 +3,27 @@
  * {@linkcode Job}.
  * @module
  */
-import { checkKnownKeys } from "./_did_you_mean.ts";
-import { describeValue } from "./errors.ts";
-import { type JobPermissions, permissionsProblem } from "./permissions.ts";
-import { type RetryDelay, retryDelayProblem } from "./retry_delay.ts";
-import { cronError } from "./periodic.ts";
-import { priorityProblem, type QueueOptions } from "./queue_options.ts";
-import { type RateLimit, rateLimitProblem } from "./rate_limit.ts";
-import { runShell, type ShellOptions } from "./shell.ts";
+import { checkKnownKeys } from "../model/_did_you_mean.ts";
+import { describeValue } from "../model/errors.ts";
+import type { ConcurrencyCode } from "../model/execution_mode.ts";
+import {
+  JOB_OPTION_KEYS,
+  type JobOptions,
+  type KwargsSchema,
+  slugifyJobName,
+  validateJobOptions,
+} from "../model/job_options.ts";
+import type { JobPermissions } from "../model/job_permissions.ts";
+import type { QueueOptions } from "../model/queue_options.ts";
+import type { RateLimit } from "../model/rate_limit.ts";
+import type { RetryDelay } from "../model/retry_delay.ts";
 import {
   type Dict,
   progressProblem,
   type Task,
   type TaskProgress,
-} from "./task.ts";
-
-/**
- * How a job runs (pulsar-queue's codes).
- *
- * @example
- * ```ts
- * import { Concurrency, job } from "@pq/queue";
- * export const hello = job(
- *   { name: "hello", concurrency: Concurrency.ASYNC_IO },
- *   () => "hello",
- * );
- * ```
- */
-export const Concurrency = {
-  /** On the worker's event loop (the default). */
-  ASYNC_IO: 1,
-  /** In a Web Worker of the worker process. */
-  THREAD_IO: 3,
-  /** In a `Deno.Command` subprocess. */
-  CPUBOUND: 4,
-} as const;
-
-/**
- * One of the codes of {@linkcode Concurrency}.
- *
- * @example
- * ```ts
- * import { Concurrency, type ConcurrencyCode } from "@pq/queue";
- * const mode: ConcurrencyCode = Concurrency.THREAD_IO;
- * ```
- */
-export type ConcurrencyCode = typeof Concurrency[keyof typeof Concurrency];
-
-/** An execution mode's name, as the README and `pq jobs` write it. */
-export type ModeName = "ASYNC_IO" | "THREAD_IO" | "CPUBOUND";
-
-/** The name of a mode's code: `modeName(Concurrency.CPUBOUND)` is `CPUBOUND`. */
-export function modeName(code: ConcurrencyCode): ModeName {
-  const entry = Object.entries(Concurrency).find(([, value]) => value === code);
-  return (entry?.[0] ?? "ASYNC_IO") as ModeName;
-}
-
-/** The name `jobList` reports for each concurrency mode, as pulsar-queue. */
-export const CONCURRENCY_NAMES: Readonly<Record<ConcurrencyCode, string>> = {
-  1: "asyncio",
-  3: "thread",
-  4: "process",
-};
-
-/**
- * A Standard Schema (zod, valibot, arktype...) that checks a job's kwargs.
- * See https://standardschema.dev.
- */
-export interface KwargsSchema {
-  /** The Standard Schema interface. */
-  readonly "~standard": {
-    readonly version: 1;
-    readonly vendor: string;
-    readonly validate: (
-      value: unknown,
-    ) =>
-      | StandardResult
-      | Promise<StandardResult>;
-  };
-}
-
-/** The result of a Standard Schema validation. */
-export type StandardResult =
-  | { readonly value: unknown; readonly issues?: undefined }
-  | {
-    readonly issues: ReadonlyArray<{
-      readonly message: string;
-      readonly path?: ReadonlyArray<
-        PropertyKey | { readonly key: PropertyKey }
-      >;
-    }>;
-  };
-
-/**
- * The options of a job besides `name`: the static fields of a
- * {@linkcode Job} class, documented there.
- */
-export type JobOptionName =
-  | "concurrency"
-  | "timeout"
-  | "maxRetries"
-  | "retryDelay"
-  | "maxConcurrency"
-  | "priority"
-  | "rateLimit"
-  | "rateLimitKey"
-  | "defaultQueue"
-  | "doc"
-  | "runEvery"
-  | "anchor"
-  | "cron"
-  | "schema"
-  | "permissions";
-
-/**
- * Options of a job made by {@linkcode job}: its `name` (derived from the
- * function's name when absent), and the static fields of a {@linkcode Job}
- * class, with their meaning.
- *
- * @example
- * ```ts
- * import type { JobOptions } from "@pq/queue";
- * const options: JobOptions = { name: "report", timeout: 60, maxRetries: 3 };
- * ```
- */
-export type JobOptions =
-  & {
-    /** The job name; derived from the function or class name when absent. */
-    name?: string;
-  }
-  & Partial<Pick<JobClass, JobOptionName>>;
-
-/** Every key of {@linkcode JobOptions}: `job()` refuses any other. */
-const JOB_OPTION_KEYS = [
-  "name",
-  ...Object.keys(
-    {
-      concurrency: true,
-      timeout: true,
-      maxRetries: true,
-      retryDelay: true,
-      maxConcurrency: true,
-      priority: true,
-      rateLimit: true,
-      rateLimitKey: true,
-      defaultQueue: true,
-      doc: true,
-      runEvery: true,
-      anchor: true,
-      cron: true,
-      schema: true,
-      permissions: true,
-    } satisfies Record<JobOptionName, true>, // every name, and no other
-  ),
-];
+} from "../model/task.ts";
+import { runShell, type ShellOptions } from "./shell.ts";
 
 /**
  * A job's logger: a LogTape logger (category `["pq", "job", <name>]`), seen
@@ -252,35 +119,21 @@ export class Job {
   static abstract?: boolean;
   /** The job name; derived from the class name when absent. */
   static jobName?: string;
-  /** How the job runs; ASYNC_IO when absent. */
+  /** How the job runs (see {@linkcode JobOptionFields}). */
   static concurrency?: ConcurrencyCode;
-  /** Default task timeout in seconds, counted from `timeQueued + delay`. */
+  /** Default task timeout in seconds. */
   static timeout?: number;
   /** Runs in all (attempts) for a task that does not succeed. */
   static maxRetries?: number;
-  /**
-   * Seconds before a retry runs, or a backoff that grows with each attempt
-   * (`{ type: "exponential", base: 1, max: 300, jitter: true }`).
-   */
+  /** Seconds before a retry runs, or a backoff. */
   static retryDelay?: RetryDelay;
   /** Most tasks of this job running at once in the whole cluster. */
   static maxConcurrency?: number;
-  /**
-   * The priority of its tasks queued without one: an integer from -1000 to
-   * 1000, higher first (0 when absent).
-   */
+  /** The priority of its tasks queued without one. */
   static priority?: number;
-  /**
-   * At most `tasks` starts in any `per` seconds, in the whole cluster (per
-   * queue, and per `rateLimitKey` when the job has one). Tasks over it wait
-   * in their queue, with their priority, for the next free slot.
-   */
+  /** At most `tasks` starts in any `per` seconds, in the whole cluster. */
   static rateLimit?: RateLimit;
-  /**
-   * The rate limit key of a task, from its kwargs: each key has a
-   * `rateLimit` of its own (`(kwargs) => String(kwargs.customer)`). A task
-   * queued with a `rateLimitKey` option uses that instead.
-   */
+  /** The rate limit key of a task, from its kwargs. */
   static rateLimitKey?: (kwargs: Dict) => string;
   /** The queue of tasks queued without one. */
   static defaultQueue?: string;
@@ -290,18 +143,11 @@ export class Job {
   static runEvery?: number;
   /** A time (Unix seconds) the periodic runs are aligned to. */
   static anchor?: number;
-  /**
-   * A cron expression (5 fields, or 6 with seconds first) of when the job
-   * runs, in UTC: `"0 6 * * 1"` is Mondays at 06:00. A job has `runEvery`
-   * or `cron`, not both.
-   */
+  /** A cron expression of when the job runs, in UTC. */
   static cron?: string;
   /** Checks the kwargs before the job runs: a bad one fails the task. */
   static schema?: KwargsSchema;
-  /**
-   * The Deno permissions of a CPUBOUND job's subprocess (default: what its
-   * worker holds in full). Only for `Concurrency.CPUBOUND`.
-   */
+  /** The Deno permissions of a CPUBOUND job's subprocess. */
   static permissions?: JobPermissions;
 
   /** The producer API of the process that runs the task. */
@@ -611,22 +457,6 @@ export function job<K extends Dict>(
   return FunctionJob;
 }
 
-/**
- * pulsar-queue's job name rule: lower-case, apostrophes dropped, every run of
- * characters outside `[-a-z0-9]` becomes one separator, separators are `.`
- * and none lead or trail. `RunPyCode` → `runpycode`, `read_text` →
- * `read.text`, `"bla foo"` → `bla.foo`.
- */
-export function slugifyJobName(text: string): string {
-  return text
-    .toLowerCase()
-    .replaceAll("'", "")
-    .replace(/[^-a-z0-9]+/g, "-")
-    .replace(/-+/g, "-")
-    .replace(/^-|-$/g, "")
-    .replaceAll("-", ".");
-}
-
 /** The registered name of a job class. */
 export function jobNameOf(cls: JobClass): string {
   return slugifyJobName(
@@ -639,101 +469,6 @@ export function isRegistrableJob(value: unknown): value is JobClass {
   return typeof value === "function" && value !== Job &&
     value.prototype instanceof Job &&
     !(Object.hasOwn(value, "abstract") && (value as JobClass).abstract);
-}
-
-/** Checks a job's options; throws a TypeError naming the bad one. */
-export function validateJobOptions(name: string, options: JobOptions): void {
-  const fail = (key: string, expected: string) => {
-    throw new TypeError(
-      `Invalid option '${key}' of job '${name}': expected ${expected}, got ${
-        describeValue(options[key as keyof JobOptions])
-      }`,
-    );
-  };
-  if (!name) fail("name", "a name with a letter or digit");
-  const positive = ["timeout", "runEvery"] as const;
-  for (const key of positive) {
-    const value = options[key];
-    if (
-      value !== undefined &&
-      !(typeof value === "number" && Number.isFinite(value) && value > 0)
-    ) fail(key, "a number of seconds > 0");
-  }
-  const retryDelay = options.retryDelay === undefined
-    ? undefined
-    : retryDelayProblem(options.retryDelay);
-  if (retryDelay) {
-    throw new TypeError(
-      `Invalid option 'retryDelay' of job '${name}': expected ${retryDelay}`,
-    );
-  }
-  if (options.priority !== undefined && priorityProblem(options.priority)) {
-    fail("priority", priorityProblem(options.priority)!);
-  }
-  if (options.rateLimit !== undefined && rateLimitProblem(options.rateLimit)) {
-    fail("rateLimit", rateLimitProblem(options.rateLimit)!);
-  }
-  if (options.rateLimitKey !== undefined) {
-    if (typeof options.rateLimitKey !== "function") {
-      fail("rateLimitKey", "a function from kwargs to a key");
-    }
-    if (options.rateLimit === undefined) {
-      fail("rateLimitKey", "no rateLimitKey without a rateLimit");
-    }
-  }
-  for (const key of ["maxRetries", "maxConcurrency"] as const) {
-    const count = options[key];
-    if (count !== undefined && !(Number.isInteger(count) && count > 0)) {
-      fail(key, "a whole number > 0");
-    }
-  }
-  if (
-    options.concurrency !== undefined &&
-    !(options.concurrency in CONCURRENCY_NAMES)
-  ) fail("concurrency", "Concurrency.ASYNC_IO, THREAD_IO or CPUBOUND");
-  if (options.permissions !== undefined) {
-    if (options.concurrency !== Concurrency.CPUBOUND) {
-      fail("permissions", "no permissions unless the job is CPUBOUND");
-    }
-    const problem = permissionsProblem(options.permissions);
-    if (problem) fail("permissions", problem);
-  }
-  validatePeriodicOptions(name, options);
-}
-
-/** Checks `runEvery`, `anchor` and `cron` (the first is checked above). */
-function validatePeriodicOptions(name: string, options: JobOptions): void {
-  const { anchor, cron, runEvery } = options;
-  if (anchor !== undefined) {
-    if (!(typeof anchor === "number" && Number.isFinite(anchor))) {
-      throw new TypeError(
-        `Invalid option 'anchor' of job '${name}': expected a time in Unix seconds, got ${
-          describeValue(anchor)
-        }`,
-      );
-    }
-    if (runEvery === undefined) {
-      throw new TypeError(
-        `Invalid option 'anchor' of job '${name}': it needs 'runEvery', got anchor ${anchor} without it`,
-      );
-    }
-  }
-  if (cron === undefined) return;
-  const error = cronError(cron);
-  if (error) {
-    throw new TypeError(
-      `Invalid option 'cron' of job '${name}': expected a cron expression, got ${
-        describeValue(cron)
-      } (${error})`,
-    );
-  }
-  if (runEvery !== undefined) {
-    throw new TypeError(
-      `Invalid options of job '${name}': it has both 'runEvery' (${runEvery}) and 'cron' (${
-        describeValue(cron)
-      }); a periodic job has one of them`,
-    );
-  }
 }
 
 /**

@@ -2,8 +2,8 @@
  * `ctx.shell`: runs a command through the system shell.
  * @module
  */
-import { untilAborted } from "./_abort.ts";
-import { ShellError } from "./errors.ts";
+import { untilAborted } from "../model/_abort.ts";
+import { ShellError } from "../model/errors.ts";
 
 /** Options of `Job.shell`. */
 export interface ShellOptions {

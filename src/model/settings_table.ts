@@ -1,15 +1,11 @@
 /**
  * The settings table: one row per setting. CLI parsing, the config module,
- * `PQ_*` environment variables, `--help` and the README's table all come
- * from it, and every value is checked where it comes in.
- *
- * Precedence, lowest to highest: defaults < config module < constructor
- * options < `PQ_*` environment variables < command-line flags.
+ * `PQ_*` environment variables, `--help` and the docs' table all come from
+ * it, and every value is checked where it comes in (reading the sources is
+ * `runtime/settings.ts`).
  * @module
  */
-import { parseArgs } from "node:util";
 import { didYouMean } from "./_did_you_mean.ts";
-import { appFileUrl, exists } from "./_paths.ts";
 import { CODEC_NAMES } from "./codec.ts";
 import { SettingsError } from "./errors.ts";
 import { LOG_LEVELS, type Settings } from "./settings_types.ts";
@@ -83,7 +79,7 @@ function spec(
  *
  * @example
  * ```ts
- * import { SETTINGS } from "./settings.ts";
+ * import { SETTINGS } from "./settings_table.ts";
  * const workers = SETTINGS.find((s) => s.name === "workers");
  * console.log(workers?.flag, workers?.env); // "workers" "PQ_WORKERS"
  * ```
@@ -239,7 +235,8 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
 const BY_NAME: ReadonlyMap<string, SettingSpec> = new Map(
   SETTINGS.map((s) => [s.name, s]),
 );
-const BY_FLAG: ReadonlyMap<string, SettingSpec> = new Map(
+/** The settings by their command-line flag. */
+export const BY_FLAG: ReadonlyMap<string, SettingSpec> = new Map(
   SETTINGS.flatMap((s) => [
     [`--${s.flag}`, s] as const,
     ...(s.short ? [[`-${s.short}`, s] as const] : []),
@@ -251,7 +248,7 @@ const BY_FLAG: ReadonlyMap<string, SettingSpec> = new Map(
  *
  * @example
  * ```ts
- * import { defaultSettings } from "./settings.ts";
+ * import { defaultSettings } from "./settings_table.ts";
  * defaultSettings().dataStore; // "sqlite:pq.sqlite"
  * ```
  */
@@ -287,7 +284,7 @@ const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
  * environment) are parsed from strings; values from code and config
  * modules must already have the right type.
  */
-function checkValue(
+export function checkValue(
   s: SettingSpec,
   value: unknown,
   source: string,
@@ -360,7 +357,7 @@ function checkValue(
  *
  * @example
  * ```ts
- * import { validateSettings } from "./settings.ts";
+ * import { validateSettings } from "./settings_table.ts";
  * validateSettings({ workers: 2 }, "constructor options"); // { workers: 2 }
  * validateSettings({ workers: "2" }, "constructor options"); // throws
  * ```
@@ -387,300 +384,6 @@ export function validateSettings(
   return settings as Partial<Settings>;
 }
 
-/** Options of a command (`--json`, `--wait`...) besides the settings. */
-export type CommandOptions = Record<
-  string,
-  { type: "string" | "boolean"; short?: string; multiple?: boolean }
->;
-
-/** The `parseArgs` options of the table, `--help`, and a command's. */
-function cliOptions(commandOptions: CommandOptions = {}): CommandOptions {
-  const options: CommandOptions = {
-    ...commandOptions,
-    help: { type: "boolean", short: "h" },
-  };
-  for (const s of SETTINGS) {
-    options[s.flag] = {
-      type: s.kind.type === "boolean" ? "boolean" : "string",
-      ...(s.short ? { short: s.short } : {}),
-      ...(s.kind.type === "list" ? { multiple: true } : {}),
-    };
-  }
-  return options;
-}
-
-/** Turns an error of `parseArgs` into a {@linkcode SettingsError}. */
-function cliError(error: unknown, args: string[]): SettingsError {
-  const text = error instanceof Error ? error.message : String(error);
-  const code = (error as { code?: unknown })?.code;
-  const source = "command line";
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
-    const flag = text.match(/'([^']+)'/)?.[1] ?? "?";
-    const flags = ["--help", ...BY_FLAG.keys()].filter((f) =>
-      f.startsWith("--")
-    );
-    const name = flag.replace(/=.*$/, "");
-    return new SettingsError(flag, flag, "a known option", {
-      source,
-      cause: error,
-      message: `Unknown option '${name}'${didYouMean(name, flags)}`,
-    });
-  }
-  const flag = text.match(/--[a-z][a-z-]*/)?.[0];
-  const s = flag ? BY_FLAG.get(flag) : undefined;
-  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag && s) {
-    const about = `Option '${flag}' (setting '${s.name}')`;
-    let message = `${about} needs a value, as in ${flag} ${
-      s.metavar ?? "<value>"
-    }`;
-    if (text.includes("ambiguous")) {
-      const at = args.findIndex((arg) => arg === flag || arg === `-${s.short}`);
-      const next = at >= 0 ? args[at + 1] : undefined;
-      message += next === undefined
-        ? ""
-        : `; for a value that starts with '-', write ${flag}=${next}`;
-    } else if (text.includes("does not take an argument")) {
-      message = `${about} takes no value: write ${flag} or --no-${s.flag}`;
-    }
-    return new SettingsError(s.name, args.join(" "), "", {
-      source: `${source} ${flag}`,
-      cause: error,
-      message,
-    });
-  }
-  return new SettingsError(flag ?? "?", args.join(" "), "", {
-    source,
-    cause: error,
-    message: text,
-  });
-}
-
-/**
- * Parses command-line flags: `--workers 2`, `-w 2`, `--workers=2`,
- * `--schedule-periodic` (or `--no-schedule-periodic`), lists as repeated
- * flags and/or comma-separated values (`--task-paths a,b --task-paths c`),
- * and `--help`/`-h`. Other arguments are returned as `positionals`.
- *
- * @throws {SettingsError} for an unknown option, an option without its
- * value, or a bad value (naming the setting, the flag and the value).
- *
- * @example
- * ```ts
- * import { parseCliArgs } from "./settings.ts";
- * parseCliArgs(["--workers", "2", "--task-paths", "a,b"]).settings;
- * // { workers: 2, taskPaths: ["a", "b"] }
- * ```
- */
-export function parseCliArgs(
-  args: string[],
-  commandOptions?: CommandOptions,
-): {
-  settings: Partial<Settings>;
-  help: boolean;
-  positionals: string[];
-  /** The values of `commandOptions` (only when some were given). */
-  commandValues?: Record<string, unknown>;
-} {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: cliOptions(commandOptions),
-      strict: true,
-      allowPositionals: true,
-      allowNegative: true,
-    });
-  } catch (error) {
-    throw cliError(error, args);
-  }
-  const settings: Record<string, unknown> = {};
-  for (const s of SETTINGS) {
-    const value = parsed.values[s.flag];
-    if (value === undefined) continue;
-    const source = `command line --${s.flag}`;
-    settings[s.name] = s.kind.type === "list"
-      ? (value as string[]).flatMap((item) =>
-        checkValue(s, item, source, true) as string[]
-      )
-      : checkValue(s, value, source, true);
-  }
-  return {
-    settings: settings as Partial<Settings>,
-    help: parsed.values.help === true,
-    positionals: parsed.positionals,
-    ...(commandOptions && {
-      commandValues: Object.fromEntries(
-        Object.keys(commandOptions).map((name) => [name, parsed.values[name]]),
-      ),
-    }),
-  };
-}
-
-/** The `PQ_*` variables of the settings table that this process may read. */
-export function settingsEnv(): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = {};
-  for (const spec of SETTINGS) {
-    try {
-      env[spec.env] = Deno.env.get(spec.env);
-    } catch {
-      // No permission to read it: as if unset.
-    }
-  }
-  return env;
-}
-
-/**
- * Reads the `PQ_*` variables of the table (`PQ_WORKERS`,
- * `PQ_CONCURRENT_TASKS`...); other variables are ignored. Numbers are
- * parsed, booleans accept true/false/1/0/yes/no, lists are
- * comma-separated.
- *
- * @throws {SettingsError} for a bad value, naming the setting, the
- * variable and the value.
- *
- * @example
- * ```ts
- * import { settingsFromEnv } from "./settings.ts";
- * settingsFromEnv({ PQ_WORKERS: "3", HOME: "/root" }); // { workers: 3 }
- * ```
- */
-export function settingsFromEnv(
-  env: Record<string, string | undefined>,
-): Partial<Settings> {
-  const settings: Record<string, unknown> = {};
-  for (const s of SETTINGS) {
-    const value = env[s.env];
-    if (value === undefined) continue;
-    settings[s.name] = checkValue(s, value, `environment ${s.env}`, true);
-  }
-  return settings as Partial<Settings>;
-}
-
-/**
- * Imports a config module and returns its settings. The module gives them
- * as `export default { ... }` and/or as named exports
- * (`export const workers = 2`); a named export wins over the same key of
- * the default export. `path` is resolved against the working directory
- * (a URL is used as is).
- *
- * @throws {SettingsError} for an unknown name (in the default export or as
- * a named export: they are typos) or a bad value.
- * @throws {Error} when the module cannot be imported (with the import
- * error as `cause`).
- *
- * @example
- * ```ts
- * import { loadConfigModule } from "./settings.ts";
- * const settings = await loadConfigModule("./pq.config.ts");
- * ```
- */
-export async function loadConfigModule(
-  path: string,
-): Promise<Partial<Settings>> {
-  const url = appFileUrl(path).href;
-  let module: Record<string, unknown>;
-  try {
-    module = await import(url);
-  } catch (error) {
-    throw new Error(
-      `Cannot load config module '${path}': ${
-        error instanceof Error ? error.message : String(error)
-      }`,
-      { cause: error },
-    );
-  }
-  const source = `config module ${path}`;
-  // `manager` is the application's Manager class, not a setting (manager.ts).
-  const { default: fromDefault, manager: _manager, ...named } = module;
-  if (
-    fromDefault !== undefined &&
-    (typeof fromDefault !== "object" || fromDefault === null ||
-      Array.isArray(fromDefault))
-  ) {
-    throw new SettingsError("default", fromDefault, "an object of settings", {
-      source,
-      message: `The default export of config module ${path} must be ` +
-        `an object of settings, as in export default { workers: 2 }`,
-    });
-  }
-  return {
-    ...validateSettings((fromDefault ?? {}) as Record<string, unknown>, source),
-    ...validateSettings(named, source),
-  };
-}
-
-/** The config module to read: the one named, or ./pq.config.ts if present. */
-function configPath(named: string | undefined): string | undefined {
-  if (named) return named;
-  return exists(appFileUrl("pq.config.ts")) ? "pq.config.ts" : undefined;
-}
-
-/**
- * Resolves every setting from its sources. Precedence, lowest to highest:
- *
- * 1. defaults (the table);
- * 2. the config module: the one named by `--config`, else by `PQ_CONFIG`,
- *    else by the `config` option, else `./pq.config.ts` when it exists;
- * 3. constructor options (`new PulsarQueue({ ... })`): what code says
- *    explicitly beats a config file found in the working directory;
- * 4. `PQ_*` environment variables;
- * 5. command-line flags.
- *
- * Every source is validated; the result's `config` is the module read ("" if
- * none). With `--help` the config module is not read, so that a broken one
- * does not hide the help.
- *
- * @throws {SettingsError} for an unknown setting or a bad value in any
- * source.
- *
- * @example
- * ```ts
- * import { resolveSettings } from "./settings.ts";
- * const { settings } = await resolveSettings({
- *   options: { workers: 4 },
- *   args: ["--workers", "2"],
- *   env: { PQ_LOG_LEVEL: "debug" },
- * });
- * settings.workers; // 2: the flag wins over the option
- * ```
- */
-export async function resolveSettings(sources: {
-  options?: Record<string, unknown>;
-  args?: string[];
-  env?: Record<string, string | undefined>;
-  /** Flags of a command, allowed in `args` and returned as `commandValues`. */
-  commandOptions?: CommandOptions;
-}): Promise<{
-  settings: Settings;
-  help: boolean;
-  positionals: string[];
-  commandValues?: Record<string, unknown>;
-}> {
-  const fromOptions = validateSettings(
-    sources.options ?? {},
-    "constructor options",
-  );
-  const cli = parseCliArgs(sources.args ?? [], sources.commandOptions);
-  const fromEnv = settingsFromEnv(sources.env ?? {});
-  const path = cli.help
-    ? undefined
-    : configPath(cli.settings.config ?? fromEnv.config ?? fromOptions.config);
-  const fromConfig = path ? await loadConfigModule(path) : {};
-  return {
-    settings: {
-      ...defaultSettings(),
-      ...fromConfig,
-      ...fromOptions,
-      ...fromEnv,
-      ...cli.settings,
-      config: path ?? "",
-    },
-    help: cli.help,
-    positionals: cli.positionals,
-    ...(cli.commandValues && { commandValues: cli.commandValues }),
-  };
-}
-
 /** How a setting's default reads. */
 function defaultText(s: SettingSpec): string {
   if (s.defaultText) return s.defaultText;
@@ -704,7 +407,7 @@ function flagsText(s: SettingSpec): string {
  *
  * @example
  * ```ts
- * import { helpText } from "./settings.ts";
+ * import { helpText } from "./settings_table.ts";
  * console.log(helpText("pq"));
  * ```
  */
@@ -739,7 +442,7 @@ function cell(text: string): string {
  *
  * @example
  * ```ts
- * import { settingsMarkdownTable } from "./settings.ts";
+ * import { settingsMarkdownTable } from "./settings_table.ts";
  * console.log(settingsMarkdownTable());
  * ```
  */

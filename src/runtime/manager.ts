@@ -4,9 +4,9 @@
  * @module
  */
 import { appFileUrl } from "./_paths.ts";
-import type { Settings } from "./settings_types.ts";
-import { describeValue } from "./errors.ts";
-import type { ChannelMessage } from "./events.ts";
+import type { Settings } from "../model/settings_types.ts";
+import { describeValue } from "../model/errors.ts";
+import type { ChannelMessage } from "../model/events.ts";
 
 /**
  * What a pq process is: `arbiter` (a server that supervises worker

@@ -34,7 +34,7 @@ import {
   trace,
   TraceFlags,
 } from "@opentelemetry/api";
-import type { TaskRecord } from "./task.ts";
+import type { TaskRecord } from "../model/task.ts";
 
 /** The tracer of every pq span (instrumentation scope `pq`). */
 const tracer = trace.getTracer("pq");

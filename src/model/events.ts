@@ -9,7 +9,7 @@
  * carries what its publisher sent.
  * @module
  */
-import type { WorkerStatus } from "./heartbeat.ts";
+import type { WorkerStatus } from "./worker_status.ts";
 import type { Task } from "./task.ts";
 
 /** A message on a channel, as a store carries it. */

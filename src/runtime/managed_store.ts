@@ -6,11 +6,11 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { ChannelMessage } from "../events.ts";
-import { Manager } from "../manager.ts";
-import type { DedupeOptions } from "../queue_options.ts";
-import { TaskStatus } from "../status.ts";
-import type { TaskProgress, TaskRecord } from "../task.ts";
+import type { ChannelMessage } from "../model/events.ts";
+import { Manager } from "./manager.ts";
+import type { DedupeOptions } from "../model/queue_options.ts";
+import { TaskStatus } from "../model/status.ts";
+import type { TaskProgress, TaskRecord } from "../model/task.ts";
 import type {
   Claim,
   ClaimRequest,
@@ -20,7 +20,7 @@ import type {
   RevokeOutcome,
   Store,
   UniqueOutcome,
-} from "./store.ts";
+} from "../store/store.ts";
 
 const logger = getLogger(["pq", "manager"]);
 
