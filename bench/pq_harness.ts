@@ -9,6 +9,7 @@
  *   deno task bench:pq
  *   REDIS_HOST=127.0.0.1 REDIS_PORT=6379 N=2000 deno task bench:pq
  */
+import { queueSizes } from "../src/store/store.ts";
 import { fileURLToPath } from "node:url";
 import denoJson from "../deno.json" with { type: "json" };
 import {
@@ -79,7 +80,7 @@ export const adapter = {
        * stored record. Tasks the driver's FLUSHDB dropped are forgotten.
        */
       async counts() {
-        const [waiting] = await api.store.sizes([QUEUE]);
+        const [waiting] = await queueSizes(api.store, [QUEUE]);
         let active = 0, completed = 0, failed = 0;
         const known: string[] = [];
         for (let at = 0; at < queuedIds.length; at += 1000) {

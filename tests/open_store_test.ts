@@ -2,6 +2,7 @@
  * Opening a store by URL: a client (`create: false`) never creates a SQLite
  * file, and says which file is missing and who makes it.
  */
+import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
 import { StoreConnectionError } from "../src/model/errors.ts";
 import { defaultSettings } from "../src/model/settings_table.ts";
@@ -78,7 +79,7 @@ Deno.test("create: false leaves sqlite::memory: as it is", async () => {
     ...OPTIONS,
     create: false,
   });
-  assert.deepEqual(await store.sizes(["default"]), [0]);
+  assert.deepEqual(await queueSizes(store, ["default"]), [0]);
 });
 
 Deno.test("openSettingsStore with create: false names the flag of the missing store", async () => {

@@ -7,6 +7,7 @@
  * SQLite, Redis, a SplitStore and a managed store; then `pq pause` and
  * `pq resume` against a real server, and bad names refused at the boundary.
  */
+import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
 import { type ChannelMessage, Manager } from "../mod.ts";
 import { defaultSettings } from "../src/model/settings_table.ts";
@@ -106,7 +107,7 @@ function pauseSuite(name: string, open: OpenContractStore): void {
     assert.equal(await producer.pauseQueue("q"), false, "paused already");
     const third = task("q");
     await producer.enqueue([third]);
-    assert.deepEqual(await producer.sizes(["q"]), [3]);
+    assert.deepEqual(await queueSizes(producer, ["q"]), [3]);
     // Another store on the same data sees the pause.
     assert.deepEqual(await worker.pausedQueues(), ["q"]);
     const request = claimOf(["q", "other"]);

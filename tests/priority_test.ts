@@ -7,6 +7,7 @@
  * at the boundary (bad priorities refused), through the API with a server,
  * and with `pq queue --priority`.
  */
+import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
 import { job } from "../mod.ts";
 import { JobRegistry } from "../src/runtime/registry.ts";
@@ -83,7 +84,7 @@ storeTest(
       await store.enqueue([task(clock, label, priority)]);
       clock.advance(0.001);
     }
-    assert.deepEqual(await store.sizes(["default"]), [plan.length]);
+    assert.deepEqual(await queueSizes(store, ["default"]), [plan.length]);
     assert.deepEqual(await drainOneByOne(store), [
       "b1",
       "b2",
@@ -232,7 +233,7 @@ storeTest(
     const first = await store.claim(request({ max: 10 }));
     assert.deepEqual(labels(first), ["l1", "free", "zero"]);
     assert.deepEqual(await store.claim(request()), []);
-    assert.deepEqual(await store.sizes(["default"]), [2]);
+    assert.deepEqual(await queueSizes(store, ["default"]), [2]);
     const l1 = first[0];
     assert.deepEqual(
       await store.finish([{
@@ -256,14 +257,14 @@ storeTest(
       task(clock, "c"),
     ];
     await store.enqueue([a, b, c, task(clock, "d", 9, { delay: 60 })]);
-    assert.deepEqual(await store.sizes(["default"]), [4]);
+    assert.deepEqual(await queueSizes(store, ["default"]), [4]);
     const [stats] = await store.queueStats(["default"]);
     assert.equal(stats.ready, 3);
     assert.equal(stats.delayed, 1);
     assert.equal(await store.revoke(a.id), "revoked");
-    assert.deepEqual(await store.sizes(["default"]), [3]);
+    assert.deepEqual(await queueSizes(store, ["default"]), [3]);
     assert.equal(await store.flush(["default"]), 3);
-    assert.deepEqual(await store.sizes(["default"]), [0]);
+    assert.deepEqual(await queueSizes(store, ["default"]), [0]);
     clock.advance(61);
     assert.deepEqual(await store.claim(request()), []);
     await store.enqueue([task(clock, "e", 1)]);
@@ -311,7 +312,7 @@ Deno.test("priority (redis): the hand-over to a waiting worker takes the highest
       ...await store.claim(request({ max: 2 - woke.length, waitSeconds: 10 })),
     ];
     assert.deepEqual(labels(handed), ["top", "mid"]);
-    assert.deepEqual(await producer.sizes(["default"]), [2]);
+    assert.deepEqual(await queueSizes(producer, ["default"]), [2]);
     assert.deepEqual(labels(await store.claim(request())), ["zero", "low"]);
   } finally {
     await store.close();

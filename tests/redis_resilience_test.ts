@@ -2,6 +2,7 @@
  * Redis failures: a killed worker, Redis killed and restarted, dropped
  * connections, an unreachable server. Real processes, a private redis-server.
  */
+import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
 import { StoreConnectionError, type Task, TaskStatus } from "../mod.ts";
 import { startRedis } from "./_redis.ts";
@@ -134,7 +135,7 @@ Deno.test("while Redis is down, queue rejects with StoreConnectionError", async 
   assert.ok(Date.now() - started < 15_000, "rejected within a bounded wait");
   // Nothing was half-written: after the restart the queue is empty.
   await redis.restart();
-  assert.deepEqual(await api.store.sizes(["pulsarqueue"]), [0]);
+  assert.deepEqual(await queueSizes(api.store, ["pulsarqueue"]), [0]);
 });
 
 Deno.test("an unreachable Redis at start-up is a clear error", async () => {

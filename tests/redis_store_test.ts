@@ -2,6 +2,7 @@
  * The Redis store: the store contract on a private redis-server with both
  * serializers (each store in its own namespace).
  */
+import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
 import { TaskStatus } from "../src/model/status.ts";
 import { RedisStore } from "../src/store/redis_store.ts";
@@ -80,11 +81,11 @@ Deno.test("redis: a task queued while a worker waits is handed to it with its wa
     assert.equal(handed[0].task?.worker, "worker-1");
     // Claimed under a lease in the store, as a claim would have.
     assert.equal((await producer.get(id))?.status, TaskStatus.STARTED);
-    assert.deepEqual(await producer.sizes(["default"]), [0]);
+    assert.deepEqual(await queueSizes(producer, ["default"]), [0]);
     // One hand-over per registration: the next task waits for a claim.
     const next = newTaskId();
     await producer.enqueue([queued(next)]);
-    assert.deepEqual(await producer.sizes(["default"]), [1]);
+    assert.deepEqual(await queueSizes(producer, ["default"]), [1]);
     assert.deepEqual((await store.claim(asking)).map((c) => c.id), [next]);
   } finally {
     await store.close();

@@ -2,6 +2,7 @@
  * `pq queues [name ...]` (sizes, paused or not) and `pq purge <queue ...>`.
  * @module
  */
+import { queueSizes } from "../store/store.ts";
 import {
   checkArgs,
   type Command,
@@ -21,7 +22,7 @@ export const queuesCommand: Command = {
     await api.start();
     const paused = new Set(await api.queues.paused());
     const names = args.length ? args : await api.tasks.knownQueues();
-    const sizes = await api.store.sizes(names);
+    const sizes = await queueSizes(api.store, names);
     if (values.json) {
       printJson(
         io,
