@@ -141,10 +141,6 @@ export class SplitStore implements Store {
     return this.#broker.pausedQueues();
   }
 
-  sizes(queues: readonly string[]): Promise<number[]> {
-    return this.#broker.sizes(queues);
-  }
-
   /** The queues holding tasks: the broker holds the queues. */
   queueNames(): Promise<string[]> {
     return this.#broker.queueNames();

@@ -194,11 +194,8 @@ export interface QueueStats {
   latency: number;
 }
 
-/** A task store and message broker. */
-export interface Store extends AsyncDisposable {
-  /** The store URL, without secrets. */
-  readonly url: string;
-
+/** Putting tasks in queues and taking them back out: what a producer does to tasks. */
+export interface TaskQueue {
   /**
    * Queues tasks (status QUEUED), ready or delayed until
    * `timeQueued + delay`, and publishes `queued` for each. All or none.
@@ -221,6 +218,12 @@ export interface Store extends AsyncDisposable {
     dedupe?: DedupeOptions,
   ): Promise<UniqueOutcome>;
 
+  /** Revokes a task by id (see {@linkcode RevokeOutcome}). */
+  revoke(id: string): Promise<RevokeOutcome>;
+}
+
+/** The lease lifecycle of a consuming worker: take tasks, keep them, finish or give them back. */
+export interface TaskLeases {
   /**
    * Takes up to `max` due tasks from the queues in priority order, marks
    * them STARTED under a lease and publishes `started` for each. Within a
@@ -275,6 +278,16 @@ export interface Store extends AsyncDisposable {
   release(leases: readonly Lease[]): Promise<void>;
 
   /**
+   * Stores how far a running task is, only while `lease` is held, and
+   * publishes `progress` (channel `task`) with the updated record. Resolves
+   * false when the lease was lost (nothing is written then).
+   */
+  setProgress(lease: Lease, progress: TaskProgress): Promise<boolean>;
+}
+
+/** Giving back the tasks of workers that died or froze. */
+export interface TaskRecovery {
+  /**
    * Puts tasks whose lease expired back in their queue with one more
    * redelivery; a task over `maxRedeliveries` ends as FAILURE instead, and
    * a task whose revoke was asked for ends REVOKED (both with a `result`
@@ -287,6 +300,16 @@ export interface Store extends AsyncDisposable {
     queues?: readonly string[],
   ): Promise<ReclaimReport>;
 
+  /**
+   * Ends now the leases of the running tasks of `worker` (a dead one) in
+   * `queues`, so that the next `reclaim` gives them back; resolves with how
+   * many it ended.
+   */
+  expireLeases(worker: string, queues: readonly string[]): Promise<number>;
+}
+
+/** What workflows keep between their members: settled members and group results. */
+export interface WorkflowState {
   /**
    * Stores the final record of a task that never ran (a workflow member
    * revoked or failed before it was queued), unless a task of its id is
@@ -313,10 +336,10 @@ export interface Store extends AsyncDisposable {
     total: number,
     value: unknown,
   ): Promise<unknown[] | undefined>;
+}
 
-  /** Revokes a task by id (see {@linkcode RevokeOutcome}). */
-  revoke(id: string): Promise<RevokeOutcome>;
-
+/** Reading tasks and queues, for producers, the command line and the dashboard. */
+export interface TaskReads {
   /** The stored task, or undefined (unknown id, or dropped after retention). */
   get(id: string): Promise<TaskRecord | undefined>;
 
@@ -331,14 +354,10 @@ export interface Store extends AsyncDisposable {
    * of `queueNames()` when `queues` is absent.
    */
   queueStats(queues?: readonly string[]): Promise<QueueStats[]>;
+}
 
-  /**
-   * Stores how far a running task is, only while `lease` is held, and
-   * publishes `progress` (channel `task`) with the updated record. Resolves
-   * false when the lease was lost (nothing is written then).
-   */
-  setProgress(lease: Lease, progress: TaskProgress): Promise<boolean>;
-
+/** Queue administration: pausing, resuming, listing and flushing queues. */
+export interface QueueAdmin {
   /**
    * Pauses a queue: from now on no claim takes its tasks, and no waiting
    * worker is woken or handed tasks for it; running tasks go on, and tasks
@@ -360,9 +379,6 @@ export interface Store extends AsyncDisposable {
   /** The names of the paused queues, sorted (as `queueNames`). */
   pausedQueues(): Promise<string[]>;
 
-  /** The number of queued tasks (ready or delayed) of each queue. */
-  sizes(queues: readonly string[]): Promise<number[]>;
-
   /**
    * The names of the queues that hold tasks, queued (ready or delayed) or
    * running, sorted (by UTF-16 code units, as `Array.prototype.sort`). A
@@ -373,7 +389,10 @@ export interface Store extends AsyncDisposable {
 
   /** Drops every queued task of the queues; resolves with how many. */
   flush(queues: readonly string[]): Promise<number>;
+}
 
+/** Messages to every process of the cluster. */
+export interface PubSub {
   /** Publishes a message to every subscriber of its channel, in any process. */
   publish(message: ChannelMessage): Promise<void>;
 
@@ -385,16 +404,10 @@ export interface Store extends AsyncDisposable {
     channel: string,
     listener: MessageListener,
   ): Promise<() => Promise<void>>;
+}
 
-  /**
-   * Takes the named lock for `owner` for `seconds`, if it is free or its
-   * holder's time ran out. Resolves true when taken.
-   */
-  acquireLock(name: string, owner: string, seconds: number): Promise<boolean>;
-
-  /** Frees the named lock if `owner` holds it; resolves true if it did. */
-  releaseLock(name: string, owner: string): Promise<boolean>;
-
+/** Which worker processes are alive: their beats. */
+export interface WorkerRegistry {
   /**
    * Records that a worker process is alive until `status.until` (Unix
    * seconds), with its status, in one atomic step with what it reports
@@ -404,21 +417,58 @@ export interface Store extends AsyncDisposable {
    */
   beat(status: WorkerStatus): Promise<BeatReport>;
 
-  /**
-   * Ends now the leases of the running tasks of `worker` (a dead one) in
-   * `queues`, so that the next `reclaim` gives them back; resolves with how
-   * many it ended.
-   */
-  expireLeases(worker: string, queues: readonly string[]): Promise<number>;
-
   /** The workers whose beat has not expired, sorted by name. */
   liveWorkers(): Promise<WorkerStatus[]>;
 
   /** Forgets the beat of a worker that stopped cleanly. */
   leave(worker: string): Promise<void>;
+}
+
+/** Named locks with an owner and a time limit. */
+export interface Locks {
+  /**
+   * Takes the named lock for `owner` for `seconds`, if it is free or its
+   * holder's time ran out. Resolves true when taken.
+   */
+  acquireLock(name: string, owner: string, seconds: number): Promise<boolean>;
+
+  /** Frees the named lock if `owner` holds it; resolves true if it did. */
+  releaseLock(name: string, owner: string): Promise<boolean>;
+}
+
+/**
+ * A task store and message broker: every role at once. Each part of pq takes
+ * only the roles it uses (see the module's header).
+ */
+export interface Store
+  extends
+    TaskQueue,
+    TaskLeases,
+    TaskRecovery,
+    WorkflowState,
+    TaskReads,
+    QueueAdmin,
+    PubSub,
+    WorkerRegistry,
+    Locks,
+    AsyncDisposable {
+  /** The store URL, without secrets. */
+  readonly url: string;
 
   /** Closes connections and stops background work. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * The number of queued tasks (ready or delayed) of each queue, in the order
+ * given: what `pq queues` shows.
+ */
+export async function queueSizes(
+  store: Pick<TaskReads, "queueStats">,
+  queues: readonly string[],
+): Promise<number[]> {
+  const stats = await store.queueStats(queues);
+  return stats.map((queue) => queue.ready + queue.delayed);
 }
 
 /** Settings every store is opened with. */
