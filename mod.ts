@@ -74,11 +74,13 @@ export {
 } from "./src/model/task.ts";
 export {
   EXCEPTION_STATES,
+  FINISHED_STATES,
   FULL_RUN_STATES,
   READY_STATES,
   statusString,
   TaskStatus,
   type TaskStatusCode,
+  UNFINISHED_STATES,
   UNREADY_STATES,
 } from "./src/model/status.ts";
 export {

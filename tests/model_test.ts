@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   Concurrency,
   EXCEPTION_STATES,
+  FINISHED_STATES,
   FULL_RUN_STATES,
   Job,
   job,
@@ -13,6 +14,7 @@ import {
   statusString,
   Task,
   TaskStatus,
+  UNFINISHED_STATES,
   UNREADY_STATES,
 } from "../mod.ts";
 import { codecFor } from "../src/model/codec.ts";
@@ -58,6 +60,9 @@ Deno.test("state sets are pulsar-queue's", () => {
   assert.deepEqual([...READY_STATES].sort(), [1, 2, 3]);
   assert.deepEqual([...EXCEPTION_STATES].sort(), [2, 3]);
   assert.deepEqual([...UNREADY_STATES].sort(), [4, 5, 6]);
+  // pq's names of the same sets: "ready" means due to run in pq.
+  assert.equal(FINISHED_STATES, READY_STATES);
+  assert.equal(UNFINISHED_STATES, UNREADY_STATES);
 });
 
 Deno.test("a task has every field of a record, absent ones null, and gives them back", () => {

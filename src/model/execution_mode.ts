@@ -44,8 +44,11 @@ export function modeName(code: ConcurrencyCode): ModeName {
   return (entry?.[0] ?? "ASYNC_IO") as ModeName;
 }
 
-/** The name `jobList` reports for each concurrency mode, as pulsar-queue. */
-export const CONCURRENCY_NAMES: Readonly<Record<ConcurrencyCode, string>> = {
+/**
+ * pulsar-queue's label of each mode, kept for the `concurrency` field of
+ * `jobList` only: pq's own name of a mode is its {@linkcode ModeName}.
+ */
+export const PULSAR_MODE_LABELS: Readonly<Record<ConcurrencyCode, string>> = {
   1: "asyncio",
   3: "thread",
   4: "process",

@@ -4,11 +4,7 @@
  * @module
  */
 import { describeValue } from "./errors.ts";
-import {
-  Concurrency,
-  CONCURRENCY_NAMES,
-  type ConcurrencyCode,
-} from "./execution_mode.ts";
+import { Concurrency, type ConcurrencyCode } from "./execution_mode.ts";
 import { type JobPermissions, permissionsProblem } from "./job_permissions.ts";
 import { cronError } from "./periodic.ts";
 import { priorityProblem } from "./queue_options.ts";
@@ -227,7 +223,7 @@ export function validateJobOptions(name: string, options: JobOptions): void {
   }
   if (
     options.concurrency !== undefined &&
-    !(options.concurrency in CONCURRENCY_NAMES)
+    !Object.values(Concurrency).includes(options.concurrency)
   ) fail("concurrency", "Concurrency.ASYNC_IO, THREAD_IO or CPUBOUND");
   if (options.permissions !== undefined) {
     if (options.concurrency !== Concurrency.CPUBOUND) {

@@ -57,15 +57,24 @@ export const FULL_RUN_STATES: ReadonlySet<number> = new Set([
  *
  * @example
  * ```ts
- * import { READY_STATES, TaskStatus } from "@pq/queue";
- * READY_STATES.has(TaskStatus.REVOKED); // true
+ * import { FINISHED_STATES, TaskStatus } from "@pq/queue";
+ * FINISHED_STATES.has(TaskStatus.REVOKED); // true
  * ```
  */
-export const READY_STATES: ReadonlySet<number> = new Set([
+export const FINISHED_STATES: ReadonlySet<number> = new Set([
   TaskStatus.SUCCESS,
   TaskStatus.FAILURE,
   TaskStatus.REVOKED,
 ]);
+
+/**
+ * pulsar-queue's name of {@linkcode FINISHED_STATES}. In pq, "ready" means
+ * a queued task that is due (as in `QueueStats.ready`), so pq's own code
+ * says "finished".
+ *
+ * @deprecated Use {@linkcode FINISHED_STATES}.
+ */
+export const READY_STATES: ReadonlySet<number> = FINISHED_STATES;
 
 /**
  * Final statuses that are errors: FAILURE and REVOKED.
@@ -86,15 +95,22 @@ export const EXCEPTION_STATES: ReadonlySet<number> = new Set([
  *
  * @example
  * ```ts
- * import { TaskStatus, UNREADY_STATES } from "@pq/queue";
- * UNREADY_STATES.has(TaskStatus.QUEUED); // true
+ * import { TaskStatus, UNFINISHED_STATES } from "@pq/queue";
+ * UNFINISHED_STATES.has(TaskStatus.QUEUED); // true
  * ```
  */
-export const UNREADY_STATES: ReadonlySet<number> = new Set([
+export const UNFINISHED_STATES: ReadonlySet<number> = new Set([
   TaskStatus.QUEUED,
   TaskStatus.STARTED,
   TaskStatus.RETRY,
 ]);
+
+/**
+ * pulsar-queue's name of {@linkcode UNFINISHED_STATES}.
+ *
+ * @deprecated Use {@linkcode UNFINISHED_STATES}.
+ */
+export const UNREADY_STATES: ReadonlySet<number> = UNFINISHED_STATES;
 
 const NAMES: ReadonlyMap<unknown, string> = new Map(
   Object.entries(TaskStatus).map(([name, code]) => [code, name]),

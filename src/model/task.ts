@@ -4,7 +4,7 @@
  */
 import { describeValue } from "./errors.ts";
 import {
-  READY_STATES,
+  FINISHED_STATES,
   statusString,
   TaskStatus,
   type TaskStatusCode,
@@ -380,7 +380,7 @@ export class Task {
 
   /** True once the task is in a final state (SUCCESS, FAILURE, REVOKED). */
   done(): boolean {
-    return READY_STATES.has(this.status);
+    return FINISHED_STATES.has(this.status);
   }
 
   /** `task.<name><<id>><<STATUS>>`, as pulsar-queue. */

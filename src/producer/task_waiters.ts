@@ -10,7 +10,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { READY_STATES, TaskStatus } from "../model/status.ts";
+import { FINISHED_STATES, TaskStatus } from "../model/status.ts";
 import { Task, type TaskRecord } from "../model/task.ts";
 
 const logger = getLogger(["pq", "producer"]);
@@ -76,7 +76,7 @@ export class TaskWaiters {
       this.#waiters.delete(task.id);
       for (const waiter of waiters) this.#add(next, waiter);
       this.check([next]);
-    } else if (READY_STATES.has(task.status)) {
+    } else if (FINISHED_STATES.has(task.status)) {
       this.#waiters.delete(task.id);
       for (const waiter of waiters) waiter.resolve(task);
     }

@@ -10,7 +10,7 @@
  * run's end, so the worker knows it for the final record.
  * @module
  */
-import { Concurrency, CONCURRENCY_NAMES } from "../model/execution_mode.ts";
+import { Concurrency, modeName } from "../model/execution_mode.ts";
 import {
   isRegistrableJob,
   type JobBackend,
@@ -83,7 +83,9 @@ export class RemoteJobRunner {
     );
     try {
       const job = await findJob(request.module, task.name);
-      span.set({ "pq.mode": modeName(job) });
+      span.set({
+        "pq.mode": modeName(job.concurrency ?? Concurrency.ASYNC_IO),
+      });
       await this.#beforeRun(request);
       const instance = new job({
         backend: this.#backend(request),
@@ -188,11 +190,6 @@ export class RemoteJobRunner {
       error: log("error"),
     };
   }
-}
-
-/** The mode name of a job (`thread`, `process`), as `jobList` says it. */
-function modeName(job: JobClass): string {
-  return CONCURRENCY_NAMES[job.concurrency ?? Concurrency.ASYNC_IO];
 }
 
 /** Imports `module` and finds the job named `name` among its exports. */

@@ -5,9 +5,9 @@
 import { appFileUrl } from "./_paths.ts";
 import {
   Concurrency,
-  CONCURRENCY_NAMES,
   type ModeName,
   modeName,
+  PULSAR_MODE_LABELS,
 } from "../model/execution_mode.ts";
 import { isRegistrableJob, type JobClass, jobNameOf } from "./job.ts";
 import { validateJobOptions } from "../model/job_options.ts";
@@ -91,7 +91,7 @@ export class JobRegistry {
         doc: cls.doc ?? null,
         docSyntax: "markdown",
         concurrency: cls.concurrency
-          ? CONCURRENCY_NAMES[cls.concurrency]
+          ? PULSAR_MODE_LABELS[cls.concurrency]
           : null,
         mode: modeName(cls.concurrency ?? Concurrency.ASYNC_IO),
         type: isPeriodic(cls) ? "periodic" : "regular",

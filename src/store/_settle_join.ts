@@ -4,7 +4,7 @@
  * @module
  */
 import { describeValue } from "../model/errors.ts";
-import { READY_STATES } from "../model/status.ts";
+import { FINISHED_STATES } from "../model/status.ts";
 import type { TaskRecord } from "../model/task.ts";
 
 /**
@@ -20,7 +20,7 @@ export function checkSettled(task: TaskRecord): string {
       }`,
     );
   }
-  if (!READY_STATES.has(task.status)) {
+  if (!FINISHED_STATES.has(task.status)) {
     throw new TypeError(
       `Cannot settle task ${task.id} as 'status' must be SUCCESS, FAILURE or REVOKED: got ${
         describeValue(task.status)
