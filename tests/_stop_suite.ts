@@ -5,7 +5,7 @@
  * worker process.
  */
 import assert from "node:assert/strict";
-import { READY_STATES, type Task, TaskStatus } from "../mod.ts";
+import { FINISHED_STATES, type Task, TaskStatus } from "../mod.ts";
 import type { Producer } from "../src/producer/producer.ts";
 import {
   eventually,
@@ -120,7 +120,7 @@ export async function stopSuite(
         await eventually(
           async () => {
             ended = await api.tasks.get(queued.id);
-            return ended !== undefined && READY_STATES.has(ended.status);
+            return ended !== undefined && FINISHED_STATES.has(ended.status);
           },
           10,
           `${name} ended`,

@@ -235,7 +235,7 @@ async function traceSuite(
       const inChild = one("job span", (s) => s.name === "pq job trace.process");
       assert.equal(inChild.kind, INTERNAL);
       assertChild(inChild, run);
-      assert.equal(inChild.attributes["pq.mode"], "process");
+      assert.equal(inChild.attributes["pq.mode"], "CPUBOUND");
       assert.equal(inChild.attributes["pq.task.id"], task.id);
     },
   );
@@ -249,7 +249,7 @@ async function traceSuite(
       assertChild(run, queueSpan("trace.thread", task.id));
       const inThread = one("job span", (s) => s.name === "pq job trace.thread");
       assertChild(inThread, run);
-      assert.equal(inThread.attributes["pq.mode"], "thread");
+      assert.equal(inThread.attributes["pq.mode"], "THREAD_IO");
     },
   );
 
