@@ -16,7 +16,14 @@ import type { JobRegistry } from "../runtime/registry.ts";
 import type { Settings } from "../model/settings_types.ts";
 import { statusString, TaskStatus } from "../model/status.ts";
 import { revokedWhileRunning } from "../store/_reasons.ts";
-import type { ChannelMessage, Claim, Finish, Store } from "../store/store.ts";
+import type {
+  ChannelMessage,
+  Claim,
+  Finish,
+  PubSub,
+  TaskLeases,
+  TaskRecovery,
+} from "../store/store.ts";
 import { type Dict, standInRecord, type TaskRecord } from "../model/task.ts";
 import type { JobBackend } from "../runtime/job.ts";
 import { failedRecord, runTask } from "../run/run_task.ts";
@@ -32,7 +39,7 @@ const EARLY_REVOKE_MS = 60_000;
 /** What a consumer needs. */
 export interface ConsumerOptions {
   /** The store tasks are claimed from. */
-  store: Store;
+  store: TaskLeases & TaskRecovery & PubSub;
   /** The jobs this worker can run. */
   registry: JobRegistry;
   /** The producer API jobs see as `backend`. */

@@ -7,7 +7,7 @@ import { delay } from "../model/_abort.ts";
 import { getLogger } from "@logtape/logtape";
 import { LockError } from "../model/errors.ts";
 import type { JobLock, LockOptions } from "../runtime/job.ts";
-import type { Store } from "../store/store.ts";
+import type { Locks } from "../store/store.ts";
 import { newTaskId } from "../model/task.ts";
 
 const logger = getLogger(["pq", "lock"]);
@@ -29,7 +29,7 @@ function storeName(name: string): string {
  * renewed every third of `timeout` until it is released.
  */
 export async function acquireJobLock(
-  store: Store,
+  store: Locks,
   name: string,
   options: LockOptions = {},
 ): Promise<JobLock> {
@@ -69,12 +69,12 @@ export async function acquireJobLock(
 
 class StoreLock implements JobLock {
   readonly name: string;
-  readonly #store: Store;
+  readonly #store: Locks;
   readonly #owner: string;
   readonly #timer: ReturnType<typeof setInterval>;
   #released?: Promise<void>;
 
-  constructor(store: Store, name: string, owner: string, seconds: number) {
+  constructor(store: Locks, name: string, owner: string, seconds: number) {
     this.name = name;
     this.#store = store;
     this.#owner = owner;

@@ -25,7 +25,12 @@ import type { NewTaskOptions } from "../model/queue_options.ts";
 import type { JobRegistry } from "../runtime/registry.ts";
 import type { Settings } from "../model/settings_types.ts";
 import { statusString, TaskStatus } from "../model/status.ts";
-import type { Finish, Store } from "../store/store.ts";
+import type {
+  Finish,
+  TaskQueue,
+  TaskReads,
+  WorkflowState,
+} from "../store/store.ts";
 import type { Dict, TaskRecord } from "../model/task.ts";
 import {
   type GroupJoin,
@@ -44,7 +49,7 @@ const logger = getLogger(["pq", "workflow"]);
 /** What the engine uses of a producer. */
 export interface WorkflowEngineHost {
   /** The store (after `start()`). */
-  readonly store: Store;
+  readonly store: TaskQueue & TaskReads & WorkflowState;
   /** The job registry (after `start()`). */
   readonly registry: JobRegistry;
   /** The settings (after `start()`). */

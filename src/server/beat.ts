@@ -25,7 +25,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { WorkerStatus } from "../model/worker_status.ts";
 import type { Settings } from "../model/settings_types.ts";
-import type { Store } from "../store/store.ts";
+import type { TaskRecovery, WorkerRegistry } from "../store/store.ts";
 
 const logger = getLogger(["pq", "beat"]);
 
@@ -122,7 +122,7 @@ function withUntil(status: WorkerStatus, now: number): WorkerStatus {
  * of another worker when that is sooner.
  */
 export function beatLoop(
-  store: Store,
+  store: WorkerRegistry & TaskRecovery,
   status: () => WorkerStatus,
   events: BeatEvents,
   signal: AbortSignal,
@@ -200,7 +200,7 @@ export type FromBeatThread =
  */
 export function startBeats(
   settings: Settings,
-  store: Store,
+  store: WorkerRegistry & TaskRecovery,
   status: () => WorkerStatus,
   events: BeatEvents,
 ): AsyncDisposable & { changed(): void } {

@@ -26,7 +26,7 @@ import { Producer } from "../producer/producer.ts";
 import type { JobRegistry } from "../runtime/registry.ts";
 import type { Settings } from "../model/settings_types.ts";
 import { openSettingsStore } from "../store/open_store.ts";
-import type { Store } from "../store/store.ts";
+import type { Locks } from "../store/store.ts";
 
 const logger = getLogger(["pq", "scheduler"]);
 
@@ -39,7 +39,7 @@ const RUN_LOCK_MARGIN_SECONDS = 60;
 /** What a scheduler needs. */
 export interface SchedulerOptions {
   /** The store of the leader and run locks. */
-  store: Store;
+  store: Locks;
   /** The jobs; the periodic ones are scheduled. */
   registry: JobRegistry;
   /** Queues a run: `tasks.queue(name, {}, { callback: false, ... })`. */
@@ -86,7 +86,7 @@ interface Entry {
 export class Scheduler {
   /** This scheduler's id in the store locks. */
   readonly owner: string;
-  readonly #store: Store;
+  readonly #store: Locks;
   readonly #producer: Producer;
   readonly #lease: number;
   readonly #now: () => number;
