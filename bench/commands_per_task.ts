@@ -66,7 +66,7 @@
 import { fileURLToPath } from "node:url";
 import { defaultSettings } from "../src/model/settings_table.ts";
 import { TaskStatus } from "../src/model/status.ts";
-import { RedisStore } from "../src/store/redis_store.ts";
+import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { newTaskId } from "../src/model/task.ts";
 import { startRedis } from "../tests/_redis.ts";
 import { measure } from "./peers/per_task.mjs";

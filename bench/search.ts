@@ -11,7 +11,7 @@
  * Redis: a private `redis-server` on a free port (as the tests start it).
  */
 import { TaskStatus } from "../src/model/status.ts";
-import { RedisStore } from "../src/store/redis_store.ts";
+import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Store, TaskQuery } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";

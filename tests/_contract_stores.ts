@@ -10,7 +10,7 @@ import { Manager } from "../src/runtime/manager.ts";
 import { defaultSettings } from "../src/model/settings_table.ts";
 import { TaskStatus } from "../src/model/status.ts";
 import { managedStore } from "../src/runtime/managed_store.ts";
-import { RedisStore } from "../src/store/redis_store.ts";
+import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { SplitStore } from "../src/store/split_store.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import type { Claim, ClaimRequest, Finish, Store } from "../src/store/store.ts";

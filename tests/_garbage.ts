@@ -7,7 +7,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import { redisKeys } from "../src/store/redis_keys.ts";
+import { redisKeys } from "../src/store/redis/keys.ts";
 import type { Store } from "../src/store/store.ts";
 import type { RedisServer } from "./_redis.ts";
 

@@ -14,7 +14,7 @@ import { JobRegistry } from "../src/runtime/registry.ts";
 import { newTaskRecord } from "../src/model/queue_options.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 import { TaskStatus } from "../src/model/status.ts";
-import { RedisStore } from "../src/store/redis_store.ts";
+import { RedisStore } from "../src/store/redis/redis_store.ts";
 import type { Store } from "../src/store/store.ts";
 import type { TaskRecord } from "../src/model/task.ts";
 import {

@@ -28,7 +28,7 @@ Deno.test("deno publish --dry-run lists only the runtime files", async () => {
       "mod.ts",
       "cli.ts",
       "src/jobs/mod.ts",
-      "src/store/lua/claim.lua",
+      "src/store/redis/lua/claim.lua",
       "src/web/assets/app.js",
     ]
   ) {

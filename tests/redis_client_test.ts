@@ -11,7 +11,7 @@ import {
   RedisConnectionError,
   RedisReplyError,
   ReplyReader,
-} from "../src/store/redis_client.ts";
+} from "../src/store/redis/connection.ts";
 import { startRedis } from "./_redis.ts";
 import { eventually } from "./_server.ts";
 

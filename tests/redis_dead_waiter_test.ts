@@ -6,7 +6,7 @@
  * first.
  */
 import assert from "node:assert/strict";
-import { RedisStore } from "../src/store/redis_store.ts";
+import { RedisStore } from "../src/store/redis/redis_store.ts";
 import type { Claim } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { queuedRecord } from "./_contract_stores.ts";

@@ -11,7 +11,7 @@ import {
   parseHeader,
   scriptCall,
   type ScriptContext,
-} from "../src/store/lua/script.ts";
+} from "../src/store/redis/lua/script.ts";
 import {
   CLAIM,
   FINISH,
@@ -20,13 +20,13 @@ import {
   queueKeys,
   RENEW,
   SCRIPTS,
-} from "../src/store/redis_scripts.ts";
-import { RedisStore } from "../src/store/redis_store.ts";
+} from "../src/store/redis/scripts.ts";
+import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { TaskStatus } from "../src/model/status.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { startRedis } from "./_redis.ts";
 
-const LUA_DIR = new URL("../src/store/lua/", import.meta.url);
+const LUA_DIR = new URL("../src/store/redis/lua/", import.meta.url);
 
 /** A context with a queue of three keys and one helper. */
 const CONTEXT: ScriptContext = {

@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { TaskStatus, type TaskStatusCode } from "../src/model/status.ts";
 import type { ChannelMessage, TaskPage } from "../src/store/store.ts";
-import { RedisStore } from "../src/store/redis_store.ts";
-import { redisKeys } from "../src/store/redis_keys.ts";
-import { FORGET_QUEUE } from "../src/store/redis_scripts.ts";
-import { scriptCall } from "../src/store/lua/script.ts";
+import { RedisStore } from "../src/store/redis/redis_store.ts";
+import { redisKeys } from "../src/store/redis/keys.ts";
+import { FORGET_QUEUE } from "../src/store/redis/scripts.ts";
+import { scriptCall } from "../src/store/redis/lua/script.ts";
 import { TEXT_SCAN_MAX } from "../src/store/task_query.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { startRedis } from "./_redis.ts";

@@ -5,9 +5,9 @@
 import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
 import { TaskStatus } from "../src/model/status.ts";
-import { RedisStore } from "../src/store/redis_store.ts";
+import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
-import { redisKeys } from "../src/store/redis_keys.ts";
+import { redisKeys } from "../src/store/redis/keys.ts";
 import { redisOpener } from "./_contract_stores.ts";
 import { injectRedisGarbage, namespaceOf } from "./_garbage.ts";
 import { startRedis } from "./_redis.ts";

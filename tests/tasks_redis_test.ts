@@ -1,6 +1,6 @@
 /** The task suite on Redis (a private redis-server), with each serializer. */
 import assert from "node:assert/strict";
-import { redisKeys } from "../src/store/redis_keys.ts";
+import { redisKeys } from "../src/store/redis/keys.ts";
 import { injectRedisGarbage, NOT_A_TASK } from "./_garbage.ts";
 import { startRedis, TEST_NAMESPACE } from "./_redis.ts";
 import {

@@ -85,7 +85,7 @@ async function open(
   if (url.startsWith("redis://") || url.startsWith("rediss://")) {
     // Loaded when used: the Redis client is most of pq's start-up time, and
     // SQLite users and CPUBOUND subprocesses do not need it.
-    const { RedisStore } = await import("./redis_store.ts");
+    const { RedisStore } = await import("./redis/redis_store.ts");
     return await RedisStore.open(url, options);
   }
   throw new StoreConnectionError(

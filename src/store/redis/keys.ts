@@ -18,7 +18,7 @@
  *   of the store's format.
  * @module
  */
-import { type QueueKeys, queueKeys } from "./redis_scripts.ts";
+import { type QueueKeys, queueKeys } from "./scripts.ts";
 
 /** The keys and channels of the Redis store of one namespace. */
 export interface RedisKeys {

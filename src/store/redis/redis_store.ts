@@ -1,9 +1,9 @@
 /**
  * The Redis store: the distributed engine. Each state change is one Lua
  * script over the keys of one queue (a claim: of every queue it takes, on a
- * single server) (`lua/*.lua`, listed in `redis_scripts.ts`), called with
+ * single server) (`lua/*.lua`, listed in `scripts.ts`), called with
  * its keys and arguments by name, through pq's own client
- * (`redis_client.ts`). Claims come in batches; idle workers block on the
+ * (`connection.ts`). Claims come in batches; idle workers block on the
  * server, and on a single server a task queued for an idle worker is
  * claimed for it and handed over with its wake-up; events go over pub/sub.
  * Works with Redis 7, Valkey, and (queue keys hash-tagged) Redis Cluster.
@@ -24,29 +24,29 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { maskUrl } from "../model/_secrets.ts";
-import { type Codec, codecFor, type CodecName } from "../model/codec.ts";
+import { maskUrl } from "../../model/_secrets.ts";
+import { type Codec, codecFor, type CodecName } from "../../model/codec.ts";
 import {
   parseWorkerStatus,
   type WorkerStatus,
-} from "../model/worker_status.ts";
-import { StoreConnectionError } from "../model/errors.ts";
+} from "../../model/worker_status.ts";
+import { StoreConnectionError } from "../../model/errors.ts";
 import {
   redisAddress,
   type RedisArgument,
   RedisClient,
   RedisConnectionError,
   type RedisReply,
-} from "./redis_client.ts";
-import { taskRateLimit } from "../model/rate_limit.ts";
-import { type DedupeOptions, taskPriority } from "../model/queue_options.ts";
-import { TaskStatus } from "../model/status.ts";
+} from "./connection.ts";
+import { taskRateLimit } from "../../model/rate_limit.ts";
+import { type DedupeOptions, taskPriority } from "../../model/queue_options.ts";
+import { TaskStatus } from "../../model/status.ts";
 import {
   parseTaskRecord,
   standInRecord,
   type TaskProgress,
   type TaskRecord,
-} from "../model/task.ts";
+} from "../../model/task.ts";
 import {
   afterLeaseExpired,
   encodeOutcome,
@@ -54,7 +54,7 @@ import {
   revokedQueued,
   revokedRunning,
   type StoreEnding,
-} from "./_reasons.ts";
+} from "../_reasons.ts";
 import {
   type LuaScript,
   scriptCall,
@@ -84,10 +84,10 @@ import {
   RESUME,
   REVOKE,
   SETTLE,
-} from "./redis_scripts.ts";
-import { checkQueueName } from "./_queue_name.ts";
-import { checkGroupJoin, checkSettled, memberValue } from "./_settle_join.ts";
-import { type RedisKeys, redisKeys } from "./redis_keys.ts";
+} from "./scripts.ts";
+import { checkQueueName } from "../_queue_name.ts";
+import { checkGroupJoin, checkSettled, memberValue } from "../_settle_join.ts";
+import { type RedisKeys, redisKeys } from "./keys.ts";
 import type {
   BeatReport,
   ChannelMessage,
@@ -104,7 +104,7 @@ import type {
   TaskPage,
   TaskQuery,
   UniqueOutcome,
-} from "./store.ts";
+} from "../store.ts";
 import {
   comesBefore,
   encodeCursor,
@@ -113,7 +113,7 @@ import {
   type SearchFilter,
   type SearchPosition,
   TEXT_SCAN_MAX,
-} from "./task_query.ts";
+} from "../task_query.ts";
 
 /** Encodes keys once (see `#keyBytes`). */
 const keyEncoder = new TextEncoder();

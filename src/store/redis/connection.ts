@@ -21,7 +21,7 @@
  *   `number`s, nil `null`, arrays arrays.
  * @module
  */
-import { delay } from "../model/_abort.ts";
+import { delay } from "../../model/_abort.ts";
 import { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
 

@@ -1,7 +1,7 @@
 /**
  * A Lua script read from its file: its header parsed, the prelude that
  * names its KEYS and ARGV prepended, and its calls checked against the
- * header. The scripts themselves are listed in `../redis_scripts.ts`.
+ * header. The scripts themselves are listed in `../scripts.ts`.
  *
  * Invariants:
  * - A script's body reads its keys and arguments by name only: `K.ready`,
@@ -84,7 +84,7 @@ export interface ScriptHeader {
 
 /** A script ready to send: its file, its header, its full source. */
 export interface LuaScript {
-  /** Its file name under `src/store/lua/`, e.g. `claim.lua`. */
+  /** Its file name under `src/store/redis/lua/`, e.g. `claim.lua`. */
   readonly file: string;
   /** Its parsed header. */
   readonly header: ScriptHeader;
