@@ -9,28 +9,18 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { didYouMean } from "../model/_did_you_mean.ts";
-import { NO_JOB_CODE_HINT, TaskNotAvailable } from "../model/errors.ts";
 import type { EventCallback } from "../model/events.ts";
-import {
-  type JobAdvert,
-  parseWorkerStatus,
-  type WorkerStatus,
-} from "../model/worker_status.ts";
-import {
-  checkKwargs,
-  type JobBackend,
-  type JobLock,
-  type LockOptions,
+import type { WorkerStatus } from "../model/worker_status.ts";
+import type {
+  JobBackend,
+  JobLock,
+  LockOptions,
 } from "../runtime/job.ts";
 import type { ManagerHost } from "../runtime/manager.ts";
-import {
-  checkQueueOptions,
-  type DedupeOptions,
-  type JobDefaults,
-  type NewTaskOptions,
-  newTaskRecord,
-  type QueueOptions,
+import type {
+  DedupeOptions,
+  NewTaskOptions,
+  QueueOptions,
 } from "../model/queue_options.ts";
 import { type JobRegistry, loadRegistry } from "../runtime/registry.ts";
 import { runTask } from "../run/run_task.ts";
@@ -39,14 +29,11 @@ import type { Settings } from "../model/settings_types.ts";
 import { TaskStatus } from "../model/status.ts";
 import { managedStore } from "../runtime/managed_store.ts";
 import { openSettingsStore } from "../store/open_store.ts";
-import type { ChannelMessage, Store, UniqueOutcome } from "../store/store.ts";
-import {
-  type Dict,
-  parseTaskRecord,
-  Task,
-  type TaskRecord,
-} from "../model/task.ts";
+import type { Store, UniqueOutcome } from "../store/store.ts";
+import { type Dict, Task, type TaskRecord } from "../model/task.ts";
 import { EventHub, type HubCallback } from "./event_hub.ts";
+import { routeMessage } from "./message_routing.ts";
+import { prepareTaskRecords } from "./task_preparation.ts";
 import { acquireJobLock } from "./job_lock.ts";
 import { Queues } from "./queues.ts";
 import {
@@ -388,47 +375,7 @@ export class Producer implements AsyncDisposable, JobBackend {
     options: NewTaskOptions = {},
   ): Promise<TaskRecord[]> {
     await this.start();
-    for (const kwargs of kwargsList) checkQueueOptions(kwargs, options);
-    const local = this.registry.get(jobName);
-    const remote = options.queue !== false;
-    const job: JobDefaults = local ??
-      (remote ? await this.#advertised(jobName) : undefined) ??
-      await this.#unavailable(jobName, remote);
-    if (local?.schema) {
-      for (const kwargs of kwargsList) {
-        const checked = await checkKwargs(local, jobName, kwargs);
-        if ("invalid" in checked) {
-          throw new TypeError(`Cannot queue task: ${checked.invalid}`);
-        }
-      }
-    }
-    const fallback = this.settings.defaultTaskQueue;
-    return kwargsList.map((kwargs) =>
-      newTaskRecord(jobName, kwargs, options, job, fallback)
-    );
-  }
-
-  /** The advert of a job that a live worker has, or undefined. */
-  async #advertised(jobName: string): Promise<JobAdvert | undefined> {
-    for (const worker of await this.workers()) {
-      const advert = worker.jobs.find((job) => job.name === jobName);
-      if (advert) return advert;
-    }
-    return undefined;
-  }
-
-  /**
-   * Throws `TaskNotAvailable` with the names that are close, if any: of
-   * this process's jobs, and of the live workers' when `remote`.
-   */
-  async #unavailable(jobName: string, remote: boolean): Promise<never> {
-    const names = new Set(this.registry.names());
-    for (const worker of remote ? await this.workers() : []) {
-      for (const job of worker.jobs) names.add(job.name);
-    }
-    const hint = didYouMean(jobName, names) ||
-      (this.registry.names().length ? "" : NO_JOB_CODE_HINT);
-    throw new TaskNotAvailable(jobName, { hint });
+    return await prepareTaskRecords(this, jobName, kwargsList, options);
   }
 
   async #enqueue(
@@ -558,48 +505,10 @@ export class Producer implements AsyncDisposable, JobBackend {
     }
     const subscribing = this.store.subscribe(
       key,
-      (message) => this.#onMessage(message),
+      (message) => routeMessage(message, this.#hub, this.#waiters),
     );
     this.#unsubscribe.set(key, subscribing);
     await subscribing;
-  }
-
-  #onMessage(message: ChannelMessage): void {
-    if (message.channel === "consumer" && message.event === "status") {
-      const status = parseWorkerStatus(message.data);
-      if (status) this.#hub.dispatch(message, status);
-      else logger.warn("Ignored a malformed worker status event");
-      return;
-    }
-    if (
-      (message.channel === "control" || message.channel === "queue") &&
-      typeof message.data !== "string"
-    ) {
-      logger.warn("Ignored a malformed {channel} event: {event}", {
-        channel: message.channel,
-        event: message.event,
-      });
-      return;
-    }
-    if (message.channel !== "task") {
-      this.#hub.dispatch(message, message.data);
-      return;
-    }
-    // Most task events are of no interest here: skip them before the
-    // (costly) validation.
-    const id = (message.data as { id?: unknown } | null)?.id;
-    const awaited = typeof id === "string" && this.#waiters.has(id);
-    if (!awaited && !this.#hub.has("task")) return;
-    const parsed = parseTaskRecord(message.data);
-    if (!parsed.ok) {
-      logger.warn("Ignored a malformed task event: {reason}", {
-        reason: parsed.reason,
-      });
-      return;
-    }
-    const task = new Task(parsed.record);
-    if (message.event === "done") this.#waiters.settle(task);
-    this.#hub.dispatch(message, task, task.id);
   }
 
   #need<T>(value: T | undefined, what: string): T {
