@@ -1,10 +1,12 @@
 /**
- * `api.queues`: pause and resume queues. A facade over its producer's
- * store: every argument is checked here, before the store is called.
+ * `api.queues`: pause, resume and purge queues, and read their sizes. A
+ * facade over its producer's store: every argument is checked here, before
+ * the store is called.
  * @module
  */
+import { describeValue } from "../model/errors.ts";
 import { checkQueueName } from "../store/_queue_name.ts";
-import type { Store } from "../store/store.ts";
+import type { QueueStats, Store } from "../store/store.ts";
 
 /** What `api.queues` uses of its producer. */
 export interface QueuesHost {
@@ -97,4 +99,78 @@ export class Queues {
     await this.#producer.start();
     return await this.#producer.store.pausedQueues();
   }
+
+  /**
+   * The sizes and latency of queues: ready, delayed and running tasks, and
+   * how long the oldest ready task has waited. A name that is not a
+   * non-empty string rejects with a `TypeError` naming it.
+   *
+   * @param queues The queues (every queue that holds tasks when absent;
+   * `api.tasks.knownQueues()` lists the configured ones too).
+   * @returns One entry a queue, in the order asked (a queue without tasks
+   * has zeros).
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * for (const q of await api.queues.stats(await api.tasks.knownQueues())) {
+   *   console.log(q.queue, q.ready, q.running, q.latency);
+   * }
+   * ```
+   */
+  async stats(queues?: readonly string[]): Promise<QueueStats[]> {
+    if (queues !== undefined) checkQueueNames(queues, "read queue stats");
+    await this.#producer.start();
+    return await this.#producer.store.queueStats(queues);
+  }
+
+  /**
+   * Purges queues: drops every task waiting in them (ready or delayed);
+   * running tasks finish, finished ones stay. A name that is not a
+   * non-empty string rejects with a `TypeError` naming it.
+   *
+   * @param queues The queues' names.
+   * @returns How many tasks were dropped.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * console.log(await api.queues.purge(["emails"]), "tasks dropped");
+   * ```
+   */
+  async purge(queues: readonly string[]): Promise<number> {
+    checkQueueNames(queues, "purge queue");
+    await this.#producer.start();
+    return await this.#producer.store.flush(queues);
+  }
+
+  /**
+   * Where the queues are kept: the store's URL, its password masked (safe
+   * to show).
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * console.log(await api.queues.storeUrl()); // "sqlite:pq.sqlite"
+   * ```
+   */
+  async storeUrl(): Promise<string> {
+    await this.#producer.start();
+    return this.#producer.store.url;
+  }
+}
+
+/** Checks a list of queue names; a `TypeError` naming what is wrong. */
+function checkQueueNames(queues: readonly string[], action: string): void {
+  if (!Array.isArray(queues)) {
+    throw new TypeError(
+      `Cannot ${action} as 'queues' must be a list of names: got ${
+        describeValue(queues)
+      }`,
+    );
+  }
+  for (const queue of queues) checkQueueName(queue, action);
 }

@@ -1,7 +1,8 @@
 /**
- * `api.tasks`: queue, execute, get and revoke tasks; the job registry and
- * the periodic schedule. A facade over its producer: every
- * argument is checked here or in `prepareTasks`, before anything is queued.
+ * `api.tasks`: queue, execute, get, search and revoke tasks; the job
+ * registry, the jobs' statistics and the periodic schedule. A facade over
+ * its producer: every argument is checked here or in `prepareTasks`, before
+ * anything is queued.
  * @module
  */
 import { describeValue } from "../model/errors.ts";
@@ -14,7 +15,18 @@ import {
 } from "../model/queue_options.ts";
 import type { JobInfo, JobRegistry } from "../runtime/registry.ts";
 import type { Settings } from "../model/settings_types.ts";
-import type { RevokeOutcome, Store } from "../store/store.ts";
+import {
+  type JobStats,
+  type JobStatsOptions,
+  pagedJobStats,
+  readsJobStats,
+} from "../store/job_stats.ts";
+import type {
+  RevokeOutcome,
+  Store,
+  TaskPage,
+  TaskQuery,
+} from "../store/store.ts";
 import { type Dict, newTaskId, Task, type TaskRecord } from "../model/task.ts";
 import { startQueueSpan } from "../runtime/tracing.ts";
 import { noteQueued, type QueueReceipt, TaskFuture } from "./task_future.ts";
@@ -232,6 +244,69 @@ export class Tasks {
   }
 
   /**
+   * Searches the stored tasks: queued, running, and finished ones kept for
+   * `resultTtl`. Every filter given must match; tasks come newest first
+   * (by `timeQueued`), one page at a time. A malformed query (an unknown
+   * field, a bad status code, a cursor of another search) rejects with a
+   * `TypeError` naming the field.
+   *
+   * @param query The filters, the page size (`limit`, 1 to 500, default
+   * 50) and where to go on (`cursor`: the `next` of the page before).
+   * @returns The page: its task records, and `next` when more may follow.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue, TaskStatus } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * const page = await api.tasks.search({
+   *   job: "addition",
+   *   status: [TaskStatus.FAILURE],
+   *   limit: 20,
+   * });
+   * for (const record of page.tasks) console.log(record.id, record.result);
+   * if (page.next) await api.tasks.search({ job: "addition", cursor: page.next });
+   * ```
+   */
+  async search(query: TaskQuery = {}): Promise<TaskPage> {
+    await this.#producer.start();
+    return await this.#producer.store.searchTasks(query);
+  }
+
+  /**
+   * Statistics of jobs, computed by the store for all of them at once:
+   * each job's retained tasks counted by status, and the run-time
+   * percentiles (p50, p95, p99) of its newest ended tasks. A bad option
+   * rejects with a `TypeError` or `RangeError` naming it.
+   *
+   * @param options The jobs (every job with a retained task when absent)
+   * and how many of the newest ended tasks of each give the run times.
+   * @returns The stats by job name, sorted by name; `sampled` says when
+   * only a job's newest tasks were counted.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * for (const [job, stats] of await api.tasks.jobStats({ runs: 500 })) {
+   *   console.log(job, stats.counts.FAILURE ?? 0, stats.p95);
+   * }
+   * ```
+   */
+  async jobStats(
+    options: JobStatsOptions = {},
+  ): Promise<Map<string, JobStats>> {
+    await this.#producer.start();
+    const { store, registry } = this.#producer;
+    if (readsJobStats(store)) return await store.jobStats(options);
+    // A store that does not compute them yet: one search a job.
+    return await pagedJobStats(
+      (query) => store.searchTasks(query),
+      options.jobs ?? registry.names(),
+      options,
+    );
+  }
+
+  /**
    * Revokes a task: a queued one never runs (REVOKED); a running one is
    * stopped at once in every mode (its worker is told on channel
    * `control`; a lease renewal carries the revoke too).
@@ -264,7 +339,7 @@ export class Tasks {
    * ```ts
    * import { PulsarQueue } from "@pq/queue";
    * await using api = await new PulsarQueue().api().start();
-   * const stats = await api.store.queueStats(await api.tasks.knownQueues());
+   * const stats = await api.queues.stats(await api.tasks.knownQueues());
    * ```
    */
   async knownQueues(): Promise<string[]> {
