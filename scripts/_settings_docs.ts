@@ -1,7 +1,8 @@
 /**
- * The documents made from the settings table of src/model/settings_table.ts, so that
- * each setting's words are written once, in its row: the README's table, and
- * the JSDoc of each field of `Settings` in src/model/settings_types.ts.
+ * The documents made from the settings table of src/model/settings_table.ts,
+ * so that each setting's words are written once, in its row: the table of
+ * docs/settings.md, and the JSDoc of each field of `Settings` in
+ * src/model/settings_types.ts.
  * `deno task readme` writes both; tests/readme_test.ts checks they are
  * up to date.
  * @module
@@ -11,9 +12,9 @@ import {
   settingsMarkdownTable,
 } from "../src/model/settings_table.ts";
 
-/** The README with the settings table between its markers. */
-export function readmeWithTable(readme: string): string {
-  return readme.replace(
+/** A page (docs/settings.md) with the settings table between its markers. */
+export function docsWithTable(page: string): string {
+  return page.replace(
     /<!-- settings-table -->\n[\s\S]*?<!-- \/settings-table -->/,
     `<!-- settings-table -->\n${settingsMarkdownTable()}\n<!-- /settings-table -->`,
   );

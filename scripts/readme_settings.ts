@@ -1,12 +1,12 @@
 /**
- * Writes what the settings table of src/model/settings_table.ts makes: the README's
- * table and the field docs of src/model/settings_types.ts.
+ * Writes what the settings table of src/model/settings_table.ts makes: the
+ * table of docs/settings.md and the field docs of src/model/settings_types.ts.
  */
-import { readmeWithTable, typesWithDocs } from "./_settings_docs.ts";
+import { docsWithTable, typesWithDocs } from "./_settings_docs.ts";
 
 for (
   const [file, update] of [
-    ["../README.md", readmeWithTable],
+    ["../docs/settings.md", docsWithTable],
     ["../src/model/settings_types.ts", typesWithDocs],
   ] as const
 ) {

@@ -1,16 +1,19 @@
-/** The documents made from the settings table are up to date. */
+/**
+ * The documents made from the settings table are up to date: the table of
+ * docs/settings.md and the field docs of src/model/settings_types.ts.
+ */
 import assert from "node:assert/strict";
 import { typesWithDocs } from "../scripts/_settings_docs.ts";
 import { settingsMarkdownTable } from "../src/model/settings_table.ts";
 
-Deno.test("the README shows the settings table of src/settings.ts", async () => {
-  const readme = await Deno.readTextFile(
-    new URL("../README.md", import.meta.url),
+Deno.test("docs/settings.md shows the settings table of src/model/settings_table.ts", async () => {
+  const page = await Deno.readTextFile(
+    new URL("../docs/settings.md", import.meta.url),
   );
-  const table = readme.match(
+  const table = page.match(
     /<!-- settings-table -->\n([\s\S]*?)\n<!-- \/settings-table -->/,
   );
-  assert.ok(table, "the README has the settings-table markers");
+  assert.ok(table, "docs/settings.md has the settings-table markers");
   assert.deepEqual(
     cells(table[1]),
     cells(settingsMarkdownTable()),
