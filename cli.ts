@@ -1,7 +1,8 @@
 /**
  * The `pq` command line: `deno run -A cli.ts --workers 2` runs a server;
- * `queue`, `status`, `tasks`, `jobs`, `revoke`, `queues`, `workers` and
- * `purge` talk to the servers through the store.
+ * the other commands (`queue`, `status`, `tasks`, `jobs`, `revoke`,
+ * `workflow`, `queues`, `workers`, `purge`, `pause`, `resume`, `dashboard`:
+ * see docs/cli.md) talk to the servers through the store.
  *
  * @example
  * ```ts

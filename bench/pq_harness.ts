@@ -1,6 +1,6 @@
 /**
  * pq's harness for the side-by-side benchmark (the workload of
- * shared/bench-workload.md): the same driver as the peers'
+ * docs/benchmarks.md): the same driver as the peers'
  * (`bench/peers/common.mjs`), with a pq adapter, run by Deno. Prints one
  * JSON line; reads REDIS_HOST, REDIS_PORT and N. It needs nothing from
  * bench/peers/node_modules: the driver talks to Redis with node built-ins,

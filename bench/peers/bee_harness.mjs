@@ -1,5 +1,5 @@
-// Bee-Queue harness for pq's side-by-side benchmark (workload:
-// /work/shared/bench-workload.md). Prints one JSON line on stdout.
+// Bee-Queue harness for pq's side-by-side benchmark (the workload is described
+// in docs/benchmarks.md). Prints one JSON line on stdout.
 //
 //   node bench/peers/bee_harness.mjs                 # own private redis-server, N=20000
 //   REDIS_HOST=127.0.0.1 REDIS_PORT=6379 N=2000 node bench/peers/bee_harness.mjs

@@ -1,7 +1,7 @@
 // Shared driver for the peer-queue harnesses (bullmq_harness.mjs, bee_harness.mjs).
 //
-// Implements every scenario of /work/shared/bench-workload.md once; each harness
-// only supplies an adapter for its queue library:
+// Implements every scenario of the workload of docs/benchmarks.md once; each
+// harness only supplies an adapter for its queue library:
 //
 //   adapter = {
 //     lib, version,
