@@ -28,6 +28,8 @@ import { type Dict, standInRecord, type TaskRecord } from "../model/task.ts";
 import type { JobBackend } from "../runtime/job.ts";
 import { failedRecord, runTask } from "../run/run_task.ts";
 import type { ThreadPool } from "../run/thread_pool.ts";
+import type { ConsumerOptions } from "./consumer_options.ts";
+import { renewLeases, writeOutcomes } from "./lease_calls.ts";
 
 const logger = getLogger(["pq", "consumer"]);
 
@@ -35,61 +37,6 @@ const logger = getLogger(["pq", "consumer"]);
 const MIN_OVERLAP_BATCH = 32;
 /** How long a revoke of a task not running here is kept, in ms. */
 const EARLY_REVOKE_MS = 60_000;
-
-/** What a consumer needs. */
-export interface ConsumerOptions {
-  /** The store tasks are claimed from. */
-  store: TaskLeases & TaskRecovery & PubSub;
-  /** The jobs this worker can run. */
-  registry: JobRegistry;
-  /** The producer API jobs see as `backend`. */
-  backend: JobBackend;
-  /** Queues in priority order. */
-  queues: readonly string[];
-  /** This worker's name (stored in `task.worker`). */
-  worker: string;
-  /** This host's name (stored in `task.node`). */
-  node: string;
-  /** Most tasks running at once. */
-  concurrentTasks: number;
-  /** Tasks to claim before stopping (0: no limit). */
-  maxRequests: number;
-  /**
-   * Stop claiming once the process's resident memory passes this many
-   * MiB (0: no limit); running tasks finish first.
-   */
-  maxMemory?: number;
-  /** Seconds of a lease. */
-  leaseTimeout: number;
-  /** Lease expiries after which a task fails. */
-  maxRedeliveries: number;
-  /** Seconds an idle consumer waits for tasks between claims. */
-  taskPoolTimeout: number;
-  /** Unix seconds now. */
-  now?: () => number;
-  /** The Web Workers of THREAD_IO jobs. */
-  threads?: ThreadPool;
-  /** The worker's settings (CPUBOUND subprocesses make its Manager). */
-  settings?: Settings;
-  /** Called with each batch of outcomes once the store has recorded it. */
-  onRecorded?: (finishes: readonly Finish[]) => void;
-  /** Called when the tasks running here change (one began or ended). */
-  onChange?: () => void;
-  /**
-   * Called with each outcome before it is written (a workflow member's
-   * continuation), under the task's lease. It returns undefined when there
-   * is nothing to do (no promise made: the hot path stays free), else a
-   * promise that is awaited; when it rejects, the outcome is not written,
-   * and the task runs again once its lease expires.
-   */
-  afterRun?: (finish: Finish) => Promise<void> | undefined;
-  /**
-   * Called with the ids a reclaim changed when it ended some (failed after
-   * too many expired leases, or revoked): a workflow goes on for those,
-   * which no worker finishes.
-   */
-  afterReclaim?: (changed: readonly string[]) => Promise<void>;
-}
 
 interface Running {
   claim: Claim;
@@ -453,7 +400,12 @@ export class Consumer {
     await Promise.resolve();
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0);
-      await this.#write(batch);
+      await writeOutcomes(
+        this.#options.store,
+        batch,
+        this.#options.leaseTimeout,
+        this.#options.onRecorded,
+      );
       for (const finish of batch) this.#running.delete(finish.id);
       this.#options.onChange?.();
       this.#wake?.();
@@ -461,80 +413,16 @@ export class Consumer {
     this.#flushing = undefined;
   }
 
-  /**
-   * Writes outcomes, trying again while the store is away (a Redis restart)
-   * for as long as the leases last; after that the tasks run again elsewhere.
-   */
-  async #write(batch: Finish[]): Promise<void> {
-    const giveUp = Date.now() + this.#options.leaseTimeout * 1000;
-    for (let attempt = 1;; attempt++) {
-      try {
-        const written = await this.#options.store.finish(batch);
-        this.#options.onRecorded?.(batch.filter((_, i) => written[i]));
-        batch.forEach((finish, i) => {
-          if (!written[i]) {
-            logger.warn(
-              "Lease of task {id} was lost: its outcome is dropped, the task runs again",
-              { id: finish.id },
-            );
-          }
-        });
-        return;
-      } catch (error) {
-        if (Date.now() > giveUp) {
-          logger.error(
-            "Cannot record {n} outcomes; they run again elsewhere: {error}",
-            { n: batch.length, error },
-          );
-          return;
-        }
-        logger.warn(
-          "Cannot record {n} outcomes yet (attempt {attempt}): {error}",
-          {
-            n: batch.length,
-            attempt,
-            error,
-          },
-        );
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(1000, 100 * attempt))
-        );
-      }
-    }
-  }
-
   #scheduleRenew(): void {
     const every = this.#options.leaseTimeout / 3;
     this.#renewTimer = setTimeout(async () => {
-      await this.#renew();
-      if (this.#draining === undefined) this.#scheduleRenew();
-    }, every * 1000);
-  }
-
-  async #renew(): Promise<void> {
-    const leases = [...this.#running.values()].map(({ claim }) => ({
-      id: claim.id,
-      token: claim.token,
-    }));
-    if (leases.length === 0) return;
-    try {
-      const { lost, revoked } = await this.#options.store.renew(
-        leases,
+      await renewLeases(
+        this.#options.store,
+        this.#running,
         this.#options.leaseTimeout,
       );
-      for (const id of lost) {
-        this.#running.get(id)?.controller.abort(
-          new TaskRevoked(`Lease of task ${id} was lost`),
-        );
-      }
-      for (const id of revoked) {
-        this.#running.get(id)?.controller.abort(
-          new TaskRevoked(revokedWhileRunning(id)),
-        );
-      }
-    } catch (error) {
-      logger.error("Cannot renew leases: {error}", { error });
-    }
+      if (this.#draining === undefined) this.#scheduleRenew();
+    }, every * 1000);
   }
 
   /**
