@@ -11,8 +11,8 @@ import { defaultSettings } from "../src/model/settings_table.ts";
 import { TaskStatus } from "../src/model/status.ts";
 import { managedStore } from "../src/runtime/managed_store.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
-import { SplitStore } from "../src/store/split_store.ts";
-import { SqliteStore } from "../src/store/sqlite_store.ts";
+import { splitStore } from "../src/store/split_store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import type { Claim, ClaimRequest, Finish, Store } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { namespaceOf, sqlitePathOf } from "./_garbage.ts";
@@ -83,7 +83,7 @@ export function splitOpener(
     const broker = await openBroker({ ...options, sameAs: parts?.broker });
     try {
       const data = await openData({ ...options, sameAs: parts?.data });
-      const store = new SplitStore(broker, data);
+      const store = splitStore(broker, data);
       splits.set(store, { broker, data });
       return store;
     } catch (error) {

@@ -21,6 +21,7 @@ import type {
   Store,
   UniqueOutcome,
 } from "../store/store.ts";
+import { storeWith } from "../store/store_with.ts";
 
 const logger = getLogger(["pq", "manager"]);
 
@@ -42,8 +43,7 @@ const task = (event: string, data: TaskRecord): ChannelMessage => ({
 
 /**
  * Forwards every call to the store, then tells the manager what the call
- * published. A proxy, so that a method added to the store contract is
- * forwarded as it is.
+ * published.
  */
 function wrapStore(store: Store, manager: Manager): Store {
   const tell = async (messages: Iterable<ChannelMessage>) => {
@@ -179,13 +179,5 @@ function wrapStore(store: Store, manager: Manager): Store {
       await tell([message]);
     },
   };
-  return new Proxy(store, {
-    get(target, key) {
-      if (Object.hasOwn(overrides, key)) {
-        return overrides[key as keyof Store];
-      }
-      const value = Reflect.get(target, key, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  return storeWith(store, overrides);
 }

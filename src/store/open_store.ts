@@ -6,8 +6,8 @@ import { maskUrl } from "../model/_secrets.ts";
 import { resolve } from "node:path";
 import { StoreConnectionError } from "../model/errors.ts";
 import type { Settings } from "../model/settings_types.ts";
-import { SplitStore } from "./split_store.ts";
-import { SqliteStore } from "./sqlite_store.ts";
+import { splitStore } from "./split_store.ts";
+import { SqliteStore } from "./sqlite/sqlite_store.ts";
 import type { Store, StoreOptions } from "./store.ts";
 
 /** How a store is opened, beyond the settings of the store itself. */
@@ -145,7 +145,7 @@ export async function openSettingsStore(
     return data;
   }
   try {
-    return new SplitStore(
+    return splitStore(
       await open(settings.messageBroker, storeOptions, "--message-broker"),
       data,
     );
