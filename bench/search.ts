@@ -12,7 +12,7 @@
  */
 import { TaskStatus } from "../src/model/status.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
-import { SqliteStore } from "../src/store/sqlite_store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import type { Store, TaskQuery } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { startRedis } from "../tests/_redis.ts";

@@ -8,7 +8,7 @@ import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
 import type { QueueOptions } from "../mod.ts";
 import { TaskStatus } from "../src/model/status.ts";
-import { SqliteStore } from "../src/store/sqlite_store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import type { Store, UniqueOutcome } from "../src/store/store.ts";
 import type { TaskRecord } from "../src/model/task.ts";
 import {

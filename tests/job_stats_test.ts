@@ -24,7 +24,7 @@ import {
 import { redisAddress, RedisClient } from "../src/store/redis/connection.ts";
 import { redisKeys } from "../src/store/redis/keys.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
-import { SqliteStore } from "../src/store/sqlite_store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import type { Store } from "../src/store/store.ts";
 import { haveRedis, startRedis } from "./_redis.ts";
 import { tempDir } from "./_server.ts";

@@ -8,7 +8,7 @@ import { type ChannelMessage, Manager, PulsarQueue } from "../mod.ts";
 import { managedStore } from "../src/runtime/managed_store.ts";
 import { resolveSettings } from "../src/runtime/settings.ts";
 import { TaskStatus } from "../src/model/status.ts";
-import { SqliteStore } from "../src/store/sqlite_store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import {
   newTaskId,
   standInRecord,

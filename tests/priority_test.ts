@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { job } from "../mod.ts";
 import { JobRegistry } from "../src/runtime/registry.ts";
 import { newTaskRecord } from "../src/model/queue_options.ts";
-import { SqliteStore } from "../src/store/sqlite_store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import { TaskStatus } from "../src/model/status.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
 import type { Store } from "../src/store/store.ts";

@@ -11,7 +11,7 @@ import { job, type JobOptions } from "../mod.ts";
 import { JobRegistry } from "../src/runtime/registry.ts";
 import { newTaskRecord } from "../src/model/queue_options.ts";
 import { TaskStatus } from "../src/model/status.ts";
-import { SqliteStore } from "../src/store/sqlite_store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import type { Claim, Store } from "../src/store/store.ts";
 import type { TaskRecord } from "../src/model/task.ts";
 import {

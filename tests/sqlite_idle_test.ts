@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { TaskStatus } from "../src/model/status.ts";
-import { pollCounters, SqliteStore } from "../src/store/sqlite_store.ts";
+import { pollCounters, SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import type { StoreOptions } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { tempDir } from "./_server.ts";

@@ -6,7 +6,7 @@ import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { TaskStatus } from "../src/model/status.ts";
-import { SqliteStore } from "../src/store/sqlite_store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import type { StoreOptions } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { storeContract } from "./store_contract.ts";
@@ -15,8 +15,9 @@ import { injectGarbage } from "./_garbage.ts";
 import { tempDir } from "./_server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const STORE_MODULE = new URL("../src/store/sqlite_store.ts", import.meta.url)
-  .href;
+const STORE_MODULE =
+  new URL("../src/store/sqlite/sqlite_store.ts", import.meta.url)
+    .href;
 
 storeContract("sqlite json", openSqlite, {
   serializer: "json",

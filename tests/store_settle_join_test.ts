@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import type { CodecName } from "../src/model/codec.ts";
 import { TaskStatus } from "../src/model/status.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
-import { SqliteStore } from "../src/store/sqlite_store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import type { Store } from "../src/store/store.ts";
 import type { TaskRecord } from "../src/model/task.ts";
 import {

@@ -23,7 +23,7 @@ import type { JobBackend } from "../src/runtime/job.ts";
 import type { Producer } from "../src/producer/producer.ts";
 import { newTaskRecord } from "../src/model/queue_options.ts";
 import { JobRegistry } from "../src/runtime/registry.ts";
-import { SqliteStore } from "../src/store/sqlite_store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import { startRedis } from "./_redis.ts";
 import {
   eventually,

@@ -24,20 +24,20 @@ import {
   type SQLInputValue,
   type StatementSync,
 } from "node:sqlite";
-import { type Codec, codecFor } from "../model/codec.ts";
+import { type Codec, codecFor } from "../../model/codec.ts";
 import {
   parseWorkerStatus,
   type WorkerStatus,
-} from "../model/worker_status.ts";
-import { type DedupeOptions, taskPriority } from "../model/queue_options.ts";
-import { RATE_LIMIT_PER_MAX, taskRateLimit } from "../model/rate_limit.ts";
-import { TaskStatus } from "../model/status.ts";
+} from "../../model/worker_status.ts";
+import { type DedupeOptions, taskPriority } from "../../model/queue_options.ts";
+import { RATE_LIMIT_PER_MAX, taskRateLimit } from "../../model/rate_limit.ts";
+import { TaskStatus } from "../../model/status.ts";
 import {
   parseTaskRecord,
   standInRecord,
   type TaskProgress,
   type TaskRecord,
-} from "../model/task.ts";
+} from "../../model/task.ts";
 import {
   afterLeaseExpired,
   encodeOutcome,
@@ -45,9 +45,9 @@ import {
   revokedQueued,
   revokedRunning,
   type StoreEnding,
-} from "./_reasons.ts";
-import { checkQueueName } from "./_queue_name.ts";
-import { checkGroupJoin, checkSettled, memberValue } from "./_settle_join.ts";
+} from "../_reasons.ts";
+import { checkQueueName } from "../_queue_name.ts";
+import { checkGroupJoin, checkSettled, memberValue } from "../_settle_join.ts";
 import type {
   BeatReport,
   ChannelMessage,
@@ -64,7 +64,7 @@ import type {
   TaskPage,
   TaskQuery,
   UniqueOutcome,
-} from "./store.ts";
+} from "../store.ts";
 import {
   encodeCursor,
   parseTaskQuery,
@@ -72,7 +72,7 @@ import {
   type SearchPosition,
   searchText,
   TEXT_SCAN_MAX,
-} from "./task_query.ts";
+} from "../task_query.ts";
 
 /**
  * Bumped when the schema changes (1 was the skeleton's, without `seq`; 2 had
