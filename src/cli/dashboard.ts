@@ -65,7 +65,7 @@ export const dashboardCommand: Command = {
     const signals = ["SIGINT", "SIGTERM"] as const;
     for (const signal of signals) Deno.addSignalListener(signal, stop);
     io.out(
-      `pq dashboard on ${dashboard.url} (store ${api.store.url})${
+      `pq dashboard on ${dashboard.url} (store ${await api.queues.storeUrl()})${
         token ? "; open it once with ?token=<your token>" : ""
       }`,
     );

@@ -2,7 +2,7 @@
  * `pq queues [name ...]` (sizes, paused or not) and `pq purge <queue ...>`.
  * @module
  */
-import { queueSizes } from "../store/store.ts";
+import { queuedCount } from "../store/store.ts";
 import {
   checkArgs,
   type Command,
@@ -22,7 +22,7 @@ export const queuesCommand: Command = {
     await api.start();
     const paused = new Set(await api.queues.paused());
     const names = args.length ? args : await api.tasks.knownQueues();
-    const sizes = await queueSizes(api.store, names);
+    const sizes = (await api.queues.stats(names)).map(queuedCount);
     if (values.json) {
       printJson(
         io,
@@ -55,7 +55,7 @@ export const purgeCommand: Command = {
   async run({ api, args, values, io }) {
     checkArgs(this, args, 1, Infinity);
     await api.start();
-    const purged = await api.store.flush(args);
+    const purged = await api.queues.purge(args);
     if (values.json) printJson(io, { queues: args, purged });
     else {
       io.out(

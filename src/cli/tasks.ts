@@ -184,7 +184,7 @@ export const tasksCommand: Command = {
     await api.start();
     let page: TaskPage;
     try {
-      page = await api.store.searchTasks(query);
+      page = await api.tasks.search(query);
     } catch (error) {
       // The store checks what the command cannot: a cursor's meaning.
       if (error instanceof TypeError) {

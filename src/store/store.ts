@@ -459,16 +459,17 @@ export interface Store
   close(): Promise<void>;
 }
 
-/**
- * The number of queued tasks (ready or delayed) of each queue, in the order
- * given: what `pq queues` shows.
- */
+/** The number of queued tasks of a queue, ready or delayed. */
+export function queuedCount(stats: QueueStats): number {
+  return stats.ready + stats.delayed;
+}
+
+/** The number of queued tasks of each queue, in the order given. */
 export async function queueSizes(
   store: Pick<TaskReads, "queueStats">,
   queues: readonly string[],
 ): Promise<number[]> {
-  const stats = await store.queueStats(queues);
-  return stats.map((queue) => queue.ready + queue.delayed);
+  return (await store.queueStats(queues)).map(queuedCount);
 }
 
 /** Settings every store is opened with. */
