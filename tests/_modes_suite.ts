@@ -13,18 +13,11 @@ import {
   startServer,
   tempDir,
 } from "./_server.ts";
+import { exists, jobGone } from "./_helpers.ts";
 
 const MODE_JOBS = new URL("./fixtures/mode_jobs.ts", import.meta.url).pathname;
 const BUILTIN_JOBS = new URL("../src/jobs/mod.ts", import.meta.url).pathname;
 const TASK_PATHS = [EXAMPLE_JOBS, MODE_JOBS, BUILTIN_JOBS];
-
-function sleep(seconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}
 
 /** Runs the steps against a server on `dataStore`. */
 export async function modesSuite(
@@ -129,17 +122,21 @@ export async function modesSuite(
   await t.step(
     "a timeout stops the task in every mode: its file is never written",
     async () => {
-      const started = Date.now();
+      // Far longer than the test: only a stop ends them before they write.
       const runs = [
-        ["writelater.async", 2.5],
-        ["writelater.thread", 2.5],
-        ["writelater.process", 2.5],
+        ["writelater.async", 30],
+        ["writelater.thread", 30],
+        ["writelater.process", 30],
         // Deaf to SIGTERM: stopped by SIGKILL after the grace period.
-        ["spinwrite.process", 5.5],
+        ["spinwrite.process", 30],
       ] as const;
       const tasks = await Promise.all(
         runs.map(([name, lag]) =>
-          api.tasks.queue(name, { path: `${dir.path}/${name}`, lag }, {
+          api.tasks.queue(name, {
+            path: `${dir.path}/${name}`,
+            lag,
+            mark: true,
+          }, {
             timeout: 1,
           })
         ),
@@ -148,7 +145,8 @@ export async function modesSuite(
         assert.equal(task.statusString, "REVOKED", `${task}: ${task.result}`);
         assert.match(String(task.result), /Timed out/);
       }
-      await sleep(6.5 - (Date.now() - started) / 1000);
+      // Their code is gone (the jobs' locks released): none wrote its file.
+      await Promise.all(runs.map(([name]) => jobGone(`${dir.path}/${name}`)));
       for (const [name] of runs) {
         assert.equal(await exists(`${dir.path}/${name}`), false, name);
       }
@@ -158,10 +156,14 @@ export async function modesSuite(
   await t.step(
     "revoke stops a running task in a Web Worker and in a subprocess",
     async () => {
-      const started = Date.now();
       const names = ["writelater.thread", "writelater.process"];
+      // Far longer than the test: only a stop ends them before they write.
       const futures = names.map((name) =>
-        api.tasks.queue(name, { path: `${dir.path}/revoked-${name}`, lag: 4 })
+        api.tasks.queue(name, {
+          path: `${dir.path}/revoked-${name}`,
+          lag: 30,
+          mark: true,
+        })
       );
       for (const future of futures) {
         const running = Promise.withResolvers<void>();
@@ -176,7 +178,10 @@ export async function modesSuite(
       for (const task of await Promise.all(futures)) {
         assert.equal(task.statusString, "REVOKED", `${task}: ${task.result}`);
       }
-      await sleep(5 - (Date.now() - started) / 1000);
+      // Their code is gone (the jobs' locks released): none wrote its file.
+      await Promise.all(
+        names.map((name) => jobGone(`${dir.path}/revoked-${name}`)),
+      );
       for (const name of names) {
         assert.equal(await exists(`${dir.path}/revoked-${name}`), false, name);
       }
@@ -205,7 +210,7 @@ export async function modesSuite(
   await t.step("three tasks holding the job's lock never overlap", async () => {
     for (const name of ["notoverlap", "notoverlap.thread"]) {
       const tasks = await Promise.all(
-        [0, 1, 2].map(() => api.tasks.queue(name, { lag: 0.5 })),
+        [0, 1, 2].map(() => api.tasks.queue(name, { lag: 0.2 })),
       );
       const runs = tasks.map((task) => {
         assert.equal(task.statusString, "SUCCESS", String(task.result));

@@ -15,15 +15,12 @@ import {
   startServer,
   tempDir,
 } from "./_server.ts";
+import { exists, fileExists, jobGone, processExited } from "./_helpers.ts";
 
 const MODE_JOBS = new URL("./fixtures/mode_jobs.ts", import.meta.url).pathname;
 const TASK_PATHS = [EXAMPLE_JOBS, MODE_JOBS];
 /** Leases renewed every 20 s: a revoke that came with a renewal is late. */
 const LEASE = 60;
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}
 
 /** Resolves once the task is running. */
 async function started(api: Producer, id: string): Promise<void> {
@@ -70,8 +67,11 @@ export async function stopSuite(
       ];
       for (const name of names) {
         const path = `${dir.path}/revoked-${name}`;
-        const future = api.tasks.queue(name, { path, lag: 6 });
+        // Far longer than the test: only a stop ends it before it writes.
+        const future = api.tasks.queue(name, { path, lag: 30, mark: true });
         await started(api, future.id);
+        // Its code runs (the job marks it).
+        await fileExists(`${path}.started`);
         const asked = Date.now() / 1000;
         assert.equal(await api.tasks.revoke(future.id), "requested");
         const task = await future;
@@ -83,8 +83,9 @@ export async function stopSuite(
           `${name} was stopped by the revoke message, not by a renewal`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 6500));
       for (const name of names) {
+        // Its code is gone (its lock released), and never wrote its file.
+        await jobGone(`${dir.path}/revoked-${name}`);
         assert.equal(await exists(`${dir.path}/revoked-${name}`), false, name);
       }
     },
@@ -108,9 +109,13 @@ export async function stopSuite(
       for (const name of names) {
         const path = `${dir.path}/early-${name}`;
         // Resolves once it is in the store, before any worker could run it.
-        const queued = await api.tasks.queue(name, { path, lag: 2 }, {
-          callback: false,
-        });
+        const queued = await api.tasks.queue(
+          name,
+          { path, lag: 2, mark: true },
+          {
+            callback: false,
+          },
+        );
         const outcome = await api.tasks.revoke(queued.id);
         assert.ok(
           outcome === "revoked" || outcome === "requested",
@@ -127,7 +132,11 @@ export async function stopSuite(
         );
         assert.equal(ended?.statusString, "REVOKED", `${ended}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      // A job that started has gone (its lock released); one that did not
+      // is watched for a late start for 0.5 s (jobGone), all at once.
+      await Promise.all(
+        names.map((name) => jobGone(`${dir.path}/early-${name}`)),
+      );
       for (const name of names) {
         assert.equal(await exists(`${dir.path}/early-${name}`), false, name);
       }
@@ -139,18 +148,23 @@ export async function stopSuite(
     async () => {
       await using _server = server();
       const path = `${dir.path}/spun`;
-      const spin = api.tasks.queue("spinwrite.thread", { path, lag: 8 });
+      const gate = `${dir.path}/spun-gate`;
+      // Far longer than the test: only the end of its process stops it.
+      const spin = api.tasks.queue("spinwrite.thread", { path, lag: 30 });
       await started(api, spin.id);
       // Revoked once it spins: earlier, its Web Worker would answer.
-      while (!await exists(`${path}.spinning`)) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      // Long enough to be running still when the process ends.
-      const other = api.tasks.queue("workerpid", { lag: 6 });
+      await fileExists(`${path}.spinning`);
+      const stuckPid = Number(await Deno.readTextFile(`${path}.spinning`));
+      // Running still when the process ends: it waits for its gate, opened
+      // once that process has exited.
+      const other = api.tasks.queue("gate.pid", { gate });
       await started(api, other.id);
       assert.equal(await api.tasks.revoke(spin.id), "requested");
       const revoked = await spin;
       assert.equal(revoked.statusString, "REVOKED");
+      // The stuck job's worker process ends.
+      await processExited(stuckPid);
+      await Deno.writeTextFile(gate, "");
       // The other task was given back when the process ended, and ran in
       // the process that replaced it.
       const done = await other;
@@ -160,7 +174,7 @@ export async function stopSuite(
         revoked.worker,
         "it ran in the process that replaced the stuck one",
       );
-      await new Promise((resolve) => setTimeout(resolve, 8500));
+      // Its process gone, the spinning job never wrote its file.
       assert.equal(await exists(path), false, "the spinning job was stopped");
     },
   );

@@ -1,0 +1,163 @@
+/**
+ * The helpers every test shares: sleeping (the project's `delay`), waiting
+ * for a condition by polling, a queued task record, and waiting for what a
+ * job or a process leaves behind (a file, a released lock, an exit).
+ * @module
+ */
+import assert from "node:assert/strict";
+import { TaskStatus } from "../src/model/status.ts";
+import { newTaskId, type TaskRecord } from "../src/model/task.ts";
+import { delay } from "../src/model/_abort.ts";
+
+export { delay };
+
+/** Options of {@linkcode waitFor}. */
+export interface WaitForOptions {
+  /** Fails after this many milliseconds (default 10,000). */
+  timeout?: number;
+  /** Milliseconds between two checks (default 10). */
+  interval?: number;
+  /** What is waited for, in the failure's message. */
+  what?: string;
+}
+
+/**
+ * Resolves once `check` is true, checking every `interval` ms; fails after
+ * `timeout` ms. For what has no event to wait on.
+ */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  options: WaitForOptions = {},
+): Promise<void> {
+  const { timeout = 10_000, interval = 10, what = "condition" } = options;
+  const deadline = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      assert.fail(`Timed out after ${timeout} ms waiting for ${what}`);
+    }
+    await delay(interval);
+  }
+}
+
+/**
+ * {@linkcode waitFor} with the timeout in seconds (the older form):
+ * resolves once `check` is true; fails after `seconds`.
+ */
+export function eventually(
+  check: () => boolean | Promise<boolean>,
+  seconds = 10,
+  what = "condition",
+): Promise<void> {
+  return waitFor(check, { timeout: seconds * 1000, interval: 20, what });
+}
+
+/**
+ * A new QUEUED record of job `addition` with kwargs `{ a: 1 }` in queue
+ * `default`, queued at `at` (Unix seconds, or a test clock's `t`), with
+ * `overrides` on top.
+ */
+export function queuedRecord(
+  at: number | { t: number },
+  overrides: Partial<TaskRecord> = {},
+): TaskRecord {
+  return {
+    id: newTaskId(),
+    name: "addition",
+    queue: "default",
+    status: TaskStatus.QUEUED,
+    timeQueued: typeof at === "number" ? at : at.t,
+    delay: 0,
+    retry: 1,
+    kwargs: { a: 1 },
+    meta: {},
+    runInfo: {},
+    ...overrides,
+  };
+}
+
+/** True when the file `path` exists. */
+export async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/** Resolves once the file `path` exists; fails after `timeout` ms. */
+export function fileExists(path: string, timeout = 20_000): Promise<void> {
+  return waitFor(() => exists(path), { timeout, what: `file ${path}` });
+}
+
+/** True while the process `pid` runs (an exited one not yet reaped does not). */
+export function processRuns(pid: number): boolean {
+  if (Deno.build.os === "linux") {
+    try {
+      // The state follows the name in parentheses: Z is exited, unreaped.
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+    } catch {
+      return false;
+    }
+  }
+  try {
+    // Elsewhere a harmless signal, which fails once the process is gone.
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves once the process `pid` has exited; fails after `timeout` ms. */
+export function processExited(pid: number, timeout = 20_000): Promise<void> {
+  return waitFor(() => !processRuns(pid), {
+    timeout,
+    what: `process ${pid} to exit`,
+  });
+}
+
+/**
+ * Resolves once whoever holds the lock (`flock`) of the file `path` lets
+ * it go: a job holds it while it runs, so this is the end of its code (its
+ * Web Worker terminated, its subprocess exited, its function returned).
+ * Fails after `timeout` ms.
+ */
+export async function lockReleased(
+  path: string,
+  timeout = 20_000,
+): Promise<void> {
+  const file = await Deno.open(path, { read: true, write: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      file.lock(true),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `${path} is still locked after ${timeout} ms: its holder still runs`,
+              ),
+            ),
+          timeout,
+        );
+      }),
+    ]);
+    await file.unlock();
+  } finally {
+    clearTimeout(timer);
+    file.close();
+  }
+}
+
+/**
+ * Resolves once the code of a job that writes `path` (one of
+ * tests/fixtures/mode_jobs.ts given `mark: true`, which hold `<path>.lock`
+ * while they run and write `<path>.started` as they start) can no longer
+ * write it: once its
+ * lock is released, if it started. One that has not started is given
+ * `lateStart` ms more to start (a stopped task's job must never start:
+ * this is how long a late start is watched for, there being no event for
+ * what does not happen).
+ */
+export async function jobGone(path: string, lateStart = 500): Promise<void> {
+  if (!await exists(`${path}.started`)) await delay(lateStart);
+  if (await exists(`${path}.started`)) await lockReleased(`${path}.lock`);
+}
