@@ -10,8 +10,8 @@ import {
   RedisClient,
   RedisConnectionError,
   RedisReplyError,
-  ReplyReader,
 } from "../src/store/redis/connection.ts";
+import { ReplyReader } from "../src/store/redis/resp.ts";
 import { startRedis } from "./_redis.ts";
 import { eventually } from "./_server.ts";
 

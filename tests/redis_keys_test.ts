@@ -4,8 +4,8 @@
  * of one must show here.
  */
 import assert from "node:assert/strict";
-import { redisKeys } from "../src/store/redis/keys.ts";
-import { LUA_FILES, QUEUE_KEYS } from "../src/store/redis/scripts.ts";
+import { QUEUE_KEYS, redisKeys } from "../src/store/redis/keys.ts";
+import { LUA_FILES } from "../src/store/redis/scripts.ts";
 
 Deno.test("redis keys: every key and channel of a namespace", () => {
   const keys = redisKeys("pq");

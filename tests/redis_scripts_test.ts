@@ -16,11 +16,10 @@ import {
   CLAIM,
   FINISH,
   LUA_FILES,
-  QUEUE_KEYS,
-  queueKeys,
   RENEW,
   SCRIPTS,
 } from "../src/store/redis/scripts.ts";
+import { QUEUE_KEYS, queueKeys } from "../src/store/redis/keys.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { TaskStatus } from "../src/model/status.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";

@@ -1,39 +1,54 @@
 /**
  * A Redis client on Deno's own sockets (`Deno.connect`, `Deno.connectTls`),
- * speaking RESP2: what the Redis store needs and nothing more. It is our
- * own because each round trip through the npm clients goes through Deno's
- * Node-compatibility socket layer, and that costs: measured on our 2-core
- * machine, a PING on an idle connection every 2 ms took p50 0.22 ms and p99
- * 1.3 ms through `npm:redis`, 0.07–0.14 ms and 0.6 ms on `Deno.connect`.
+ * speaking RESP2 (`resp.ts`): what the Redis store needs and nothing more.
+ * It is our own because each round trip through the npm clients goes
+ * through Deno's Node-compatibility socket layer, and that costs: measured
+ * on our 2-core machine, a PING on an idle connection every 2 ms took p50
+ * 0.22 ms and p99 1.3 ms through `npm:redis`, 0.07–0.14 ms and 0.6 ms on
+ * `Deno.connect`.
  *
  * Invariants:
  * - Replies come back in the order commands were written; each command is
  *   answered once: with its reply, with the server's error (a
- *   {@linkcode RedisReplyError}), or with a {@linkcode RedisConnectionError}
- *   when the connection is down or drops before the reply came.
+ *   {@linkcode RedisReplyError}, whose `code` is read here, once: callers
+ *   decide by it, never by the text), or with a
+ *   {@linkcode RedisConnectionError} when the connection is down or drops
+ *   before the reply came.
  * - No offline queue: a command sent while the connection is down fails at
  *   once; the caller decides whether to wait and send it again.
  * - Commands given in one turn of the event loop go out in one write (as
  *   node-redis does, at `setImmediate`).
  * - A lost connection is made again for ever, every 50 ms at most, until
  *   `close()`; the channels listened to are subscribed again on it.
- * - Bulk strings are `Buffer`s, simple strings `string`s, integers
- *   `number`s, nil `null`, arrays arrays.
  * @module
  */
 import { delay } from "../../model/_abort.ts";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
+import {
+  concat,
+  encodeCommand,
+  type RedisArgument,
+  type RedisReply,
+  ReplyReader,
+} from "./resp.ts";
 
-/** A reply of the server. */
-export type RedisReply = Buffer | string | number | null | RedisReply[];
-
-/** An argument of a command. */
-export type RedisArgument = string | Uint8Array;
-
-/** The server answered a command with an error. */
+/**
+ * The server answered a command with an error. Its `code` is the reply's
+ * first word: `ERR`, `WRONGTYPE`, `NOSCRIPT`, `READONLY`, `MOVED`, `ASK`,
+ * `LOADING`..., or a script's own (`PQDUPLICATE`).
+ */
 export class RedisReplyError extends Error {
   override name = "RedisReplyError";
+  /** The first word of the error reply, e.g. `NOSCRIPT`. */
+  readonly code: string;
+
+  /** The error of the reply `text` (`<CODE> <message>`). */
+  constructor(text: string) {
+    super(text);
+    const space = text.indexOf(" ");
+    this.code = space < 0 ? text : text.slice(0, space);
+  }
 }
 
 /** The connection was down, or dropped before the reply came. */
@@ -72,7 +87,6 @@ interface Pending {
 /** Listens to a channel: called with each message's payload. */
 export type RedisMessageListener = (payload: Buffer) => void;
 
-const encoder = new TextEncoder();
 /** Longest wait between two attempts to connect again. */
 const RECONNECT_MAX_MS = 50;
 
@@ -332,183 +346,5 @@ export class RedisClient {
     for (const waiter of [...this.#readyWaiters]) waiter();
     const conn = this.#conn;
     if (conn) this.#drop(conn, new Error("Client closed"));
-  }
-}
-
-/**
- * A command as RESP: an array of bulk strings, written into one buffer.
- * ASCII text (keys, numbers, ids: nearly every argument) is copied a char
- * at a time, as a `TextEncoder` call per argument cost more than the rest.
- */
-function encodeCommand(args: readonly RedisArgument[]): Uint8Array {
-  // Room enough: a header of at most 1 + 20 + 2 bytes per argument, and at
-  // most 3 bytes per UTF-16 unit of text.
-  let size = 16;
-  for (const arg of args) {
-    size += 25 + (typeof arg === "string" ? arg.length * 3 : arg.length);
-  }
-  const out = new Uint8Array(size);
-  let at = writeHeader(out, 0, 42, args.length); // *
-  for (const arg of args) {
-    if (typeof arg !== "string") {
-      at = writeHeader(out, at, 36, arg.length); // $
-      out.set(arg, at);
-      at += arg.length;
-    } else {
-      // The header's length is known only once the text is written: write
-      // the text after room for the longest header, then move it back.
-      const room = 23;
-      let end = at + room;
-      let ascii = true;
-      for (let i = 0; i < arg.length; i++) {
-        const code = arg.charCodeAt(i);
-        if (code >= 128) {
-          ascii = false;
-          break;
-        }
-        out[end++] = code;
-      }
-      if (!ascii) {
-        end = at + room +
-          encoder.encodeInto(arg, out.subarray(at + room)).written;
-      }
-      const length = end - at - room;
-      const start = writeHeader(out, at, 36, length);
-      out.copyWithin(start, at + room, end);
-      at = start + length;
-    }
-    out[at++] = 13;
-    out[at++] = 10;
-  }
-  return out.subarray(0, at);
-}
-
-/** Writes `<mark><n>\r\n` at `at`; returns where it ends. */
-function writeHeader(
-  out: Uint8Array,
-  at: number,
-  mark: number,
-  n: number,
-): number {
-  out[at++] = mark;
-  const digits = String(n);
-  for (let i = 0; i < digits.length; i++) out[at++] = digits.charCodeAt(i);
-  out[at++] = 13;
-  out[at++] = 10;
-  return at;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-/** A reply that is not complete yet. */
-const INCOMPLETE = Symbol("incomplete");
-
-/**
- * Parses RESP2 replies from the bytes read so far. `next()` gives one
- * complete reply (or the text of an error reply), or undefined until more
- * bytes come.
- */
-export class ReplyReader {
-  #buffer: Uint8Array = new Uint8Array(0);
-  #at = 0;
-  /** The error of the top-level reply being parsed, if it is one. */
-  #error?: string;
-
-  /** Adds bytes read from the socket. */
-  push(bytes: Uint8Array): void {
-    const left = this.#buffer.length - this.#at;
-    if (left === 0) {
-      this.#buffer = bytes.slice();
-    } else {
-      const joined = new Uint8Array(left + bytes.length);
-      joined.set(this.#buffer.subarray(this.#at));
-      joined.set(bytes, left);
-      this.#buffer = joined;
-    }
-    this.#at = 0;
-  }
-
-  /** The next complete reply, or undefined. */
-  next(): { reply: RedisReply; error?: string } | undefined {
-    if (this.#at >= this.#buffer.length) return undefined;
-    const start = this.#at;
-    this.#error = undefined;
-    const reply = this.#value(true);
-    if (reply === INCOMPLETE) {
-      this.#at = start;
-      return undefined;
-    }
-    return { reply, error: this.#error };
-  }
-
-  /** The end of the line that starts at `from`, or -1. */
-  #lineEnd(from: number): number {
-    const buffer = this.#buffer;
-    for (let i = from; i < buffer.length - 1; i++) {
-      if (buffer[i] === 13 && buffer[i + 1] === 10) return i;
-    }
-    return -1;
-  }
-
-  #value(top: boolean): RedisReply | typeof INCOMPLETE {
-    const buffer = this.#buffer;
-    if (this.#at >= buffer.length) return INCOMPLETE;
-    const type = buffer[this.#at];
-    const end = this.#lineEnd(this.#at + 1);
-    if (end < 0) return INCOMPLETE;
-    const line = Buffer.from(
-      buffer.buffer,
-      buffer.byteOffset + this.#at + 1,
-      end - this.#at - 1,
-    )
-      .toString("latin1");
-    this.#at = end + 2;
-    switch (type) {
-      case 43: // + simple string
-        return line;
-      case 45: // - error
-        if (top) this.#error = line;
-        return line;
-      case 58: // : integer
-        return Number(line);
-      case 36: { // $ bulk string
-        const length = Number(line);
-        if (length < 0) return null;
-        if (this.#at + length + 2 > buffer.length) return INCOMPLETE;
-        // A view, not a copy: pushed bytes are never written again.
-        const value = Buffer.from(
-          buffer.buffer,
-          buffer.byteOffset + this.#at,
-          length,
-        );
-        this.#at += length + 2;
-        return value;
-      }
-      case 42: { // * array
-        const length = Number(line);
-        if (length < 0) return null;
-        const items: RedisReply[] = [];
-        for (let i = 0; i < length; i++) {
-          const item = this.#value(false);
-          if (item === INCOMPLETE) return INCOMPLETE;
-          items.push(item);
-        }
-        return items;
-      }
-      default:
-        throw new Error(
-          `Cannot read a reply of type '${String.fromCharCode(type)}'`,
-        );
-    }
   }
 }

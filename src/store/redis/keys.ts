@@ -18,7 +18,43 @@
  *   of the store's format.
  * @module
  */
-import { type QueueKeys, queueKeys } from "./scripts.ts";
+
+/**
+ * The names of a queue's keys, in KEYS order (`@queue` in a header), and
+ * the suffixes of their Redis keys.
+ */
+export const QUEUE_KEYS = [
+  "ready", // LIST of ids, LPUSH in, RPOP out
+  "delayed", // ZSET id → due
+  "running", // ZSET id → lease end
+  "tasks", // HASH id → record of queued and running tasks
+  "leases", // HASH id → token
+  "started", // HASH id → start info
+  "redeliveries", // HASH id → lease expiries so far
+  "limits", // HASH id → "limit\tname" or "limit\tname\tpriority"; '#seq'
+  "active", // HASH job name → running count
+  "done", // HASH id → final record
+  "expiry", // ZSET id → when to drop
+  "marker", // LIST: "tasks may be ready"
+  "revoke", // SET of running ids to stop
+  "holding", // SET of ids holding a concurrency slot
+  "waiters", // ZSET waiter id → when its registration ends
+  // ZSET id → timeQueued of every task with a record here (queued, running,
+  // finished and kept): the search index, walked newest first.
+  "search",
+  // STRING: when the queue was paused, while it is (claims skip it)
+  "paused",
+  // prefix of STRING keys <dedupe>:<key> → "<task id>\t<until>" (with a TTL):
+  // the task holding a dedupe key (enqueue_unique.lua)
+  "dedupe",
+  // ZSET id → -priority × 2^40 + seq: the due tasks with a priority (not 0),
+  // highest first, first in first out within one (take_ready, _helpers.lua);
+  // their priority is also in `limits`, whose field '#seq' counts the seq
+  "prio",
+] as const;
+
+/** A queue's keys by name. */
+export type QueueKeys = Readonly<Record<typeof QUEUE_KEYS[number], string>>;
 
 /** The keys and channels of the Redis store of one namespace. */
 export interface RedisKeys {
@@ -81,4 +117,39 @@ export function redisKeys(namespace: string): RedisKeys {
     tasksPattern: `${prefix}*:tasks`,
     searchPattern: `${prefix}*:search`,
   };
+}
+
+/**
+ * The keys of a queue, by name. They share a hash tag: the queue's own
+ * `{tag}` when its name has one (so queues `{app}.high` and `{app}.low`
+ * share a slot), else the queue name.
+ */
+export function queueKeys(namespace: string, queue: string): QueueKeys {
+  const tagged = /\{[^}]+\}/.test(queue) ? queue : `{${queue}}`;
+  return Object.fromEntries(
+    QUEUE_KEYS.map((name) => [name, `${namespace}:${tagged}:${name}`]),
+  ) as Record<typeof QUEUE_KEYS[number], string>;
+}
+
+/**
+ * The queue whose key `name` (one of {@linkcode QUEUE_KEYS}) is `key`, or
+ * undefined when `key` is not that key of a queue of `namespace`: the
+ * inverse of {@linkcode queueKeys}. Queues `app` and `{app}` share their
+ * keys (both are tagged `{app}`); such a key is named `app`.
+ */
+export function queueOfKey(
+  namespace: string,
+  key: string,
+  name: typeof QUEUE_KEYS[number],
+): string | undefined {
+  const prefix = `${namespace}:`;
+  const suffix = `:${name}`;
+  if (!key.startsWith(prefix) || !key.endsWith(suffix)) return undefined;
+  const middle = key.slice(prefix.length, key.length - suffix.length);
+  const names = middle.startsWith("{") && middle.endsWith("}")
+    ? [middle.slice(1, -1), middle]
+    : [middle];
+  return names.find((queue) =>
+    queue !== "" && queueKeys(namespace, queue)[name] === key
+  );
 }

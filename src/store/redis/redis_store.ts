@@ -33,11 +33,11 @@ import {
 import { StoreConnectionError } from "../../model/errors.ts";
 import {
   redisAddress,
-  type RedisArgument,
   RedisClient,
   RedisConnectionError,
-  type RedisReply,
+  RedisReplyError,
 } from "./connection.ts";
+import type { RedisArgument, RedisReply } from "./resp.ts";
 import { taskRateLimit } from "../../model/rate_limit.ts";
 import { type DedupeOptions, taskPriority } from "../../model/queue_options.ts";
 import { TaskStatus } from "../../model/status.ts";
@@ -76,8 +76,6 @@ import {
   JOIN_GROUP,
   PAUSE,
   PROGRESS,
-  type QueueKeys,
-  queueOfKey,
   RELEASE,
   RELEASE_LOCK,
   RENEW,
@@ -87,7 +85,12 @@ import {
 } from "./scripts.ts";
 import { checkQueueName } from "../_queue_name.ts";
 import { checkGroupJoin, checkSettled, memberValue } from "../_settle_join.ts";
-import { type RedisKeys, redisKeys } from "./keys.ts";
+import {
+  type QueueKeys,
+  queueOfKey,
+  type RedisKeys,
+  redisKeys,
+} from "./keys.ts";
 import type {
   BeatReport,
   ChannelMessage,
@@ -315,8 +318,8 @@ export class RedisStore implements Store {
     try {
       return await client.send(args);
     } catch (error) {
-      if (isConnectionError(error)) {
-        throw new StoreConnectionError(
+      if (error instanceof RedisConnectionError) {
+        throw new ConnectionLostError(
           `Lost the connection to ${this.url}: ${
             error instanceof Error ? error.message : error
           }`,
@@ -358,7 +361,7 @@ export class RedisStore implements Store {
           ...argv,
         ]);
       } catch (error) {
-        if (!String(error).includes("NOSCRIPT")) throw error;
+        if (!isReplyError(error, "NOSCRIPT")) throw error;
         this.#shas.delete(script); // The server restarted without its cache.
       }
     }
@@ -485,12 +488,12 @@ export class RedisStore implements Store {
           ]);
           return;
         } catch (error) {
-          const duplicate = String(error).includes("PQDUPLICATE");
+          const duplicate = isReplyError(error, "PQDUPLICATE");
           if (duplicate && attempt > 1) return;
           if (duplicate) {
             throw new Error(
               `Cannot queue tasks: ${
-                String(error).replace(/^.*PQDUPLICATE /, "")
+                error.message.slice(error.code.length + 1)
               }`,
               { cause: error },
             );
@@ -2095,16 +2098,16 @@ function withStart(record: TaskRecord, started: Reply): TaskRecord {
   };
 }
 
+/** The connection dropped with a command on its way: its fate is unknown. */
+class ConnectionLostError extends StoreConnectionError {}
+
 function isLostInFlight(error: unknown): boolean {
-  return error instanceof StoreConnectionError &&
-    error.message.startsWith("Lost the connection");
+  return error instanceof ConnectionLostError;
 }
 
-function isConnectionError(error: unknown): boolean {
-  if (error instanceof RedisConnectionError) return true;
-  const text = String(error);
-  return /ClientClosed|ClientOffline|Socket closed|ECONNREFUSED|ECONNRESET|Connection|disconnect/i
-    .test(text);
+/** The server answered with an error reply of this code. */
+function isReplyError(error: unknown, code: string): error is RedisReplyError {
+  return error instanceof RedisReplyError && error.code === code;
 }
 
 /**
