@@ -43,15 +43,31 @@ function freePort(): number {
   return port;
 }
 
-/** True when `redis-server` can be run here. */
-export function haveRedis(): Promise<boolean> {
-  return haveProgram("redis-server");
+/** Whether `redis-server` runs here, looked up once per module. */
+let haveRedis: Promise<boolean> | undefined;
+
+/**
+ * Fails with how to install redis-server when it cannot be run here: the
+ * Redis tests need it (none is skipped without it).
+ */
+export async function requireRedis(): Promise<void> {
+  haveRedis ??= haveProgram("redis-server");
+  if (await haveRedis) return;
+  throw new Error(
+    "The Redis tests need redis-server, which cannot be run here: install " +
+      "it (Debian: apt-get install redis-server), or run the suite with " +
+      "scripts/test.sh, which installs it",
+  );
 }
 
-/** Starts a private redis-server in a temporary folder. */
+/**
+ * Starts a private redis-server in a temporary folder; fails, saying how to
+ * install it, without redis-server.
+ */
 export async function startRedis(
   options: RedisOptions = {},
 ): Promise<RedisServer> {
+  await requireRedis();
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "pq_redis_" });
   let process: Deno.ChildProcess | undefined;

@@ -4,7 +4,7 @@
  * naming the option and the value.
  */
 import assert from "node:assert/strict";
-import { haveRedis, startRedis } from "./_redis.ts";
+import { startRedis } from "./_redis.ts";
 import {
   EXAMPLE_JOBS,
   pq,
@@ -203,7 +203,6 @@ Deno.test("pq tasks searches the tasks of a SQLite store", async (t) => {
 
 Deno.test({
   name: "pq tasks searches the tasks of a Redis store",
-  ignore: !(await haveRedis()),
   async fn(t) {
     await using redis = await startRedis();
     await tasksSuite(t, redis.url("pqtasks"));

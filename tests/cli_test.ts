@@ -5,7 +5,7 @@
  * Redis.
  */
 import assert from "node:assert/strict";
-import { haveRedis, startRedis } from "./_redis.ts";
+import { startRedis } from "./_redis.ts";
 import {
   EXAMPLE_JOBS,
   pq,
@@ -355,7 +355,6 @@ Deno.test("--help lists every command", async () => {
 
 Deno.test({
   name: "pq basics against a server on Redis",
-  ignore: !(await haveRedis()),
   async fn() {
     await using redis = await startRedis();
     const store = redis.url("pqcli");

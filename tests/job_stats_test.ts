@@ -26,7 +26,7 @@ import { redisKeys } from "../src/store/redis/keys.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import type { Store } from "../src/store/store.ts";
-import { haveRedis, startRedis } from "./_redis.ts";
+import { startRedis } from "./_redis.ts";
 import { tempDir } from "./_server.ts";
 
 const T0 = 1_700_000_000;
@@ -184,11 +184,8 @@ for (const serializer of ["json", "msgpack"] as const) {
   });
 }
 
-const redis = await haveRedis();
-
 Deno.test({
   name: "Redis job stats: one script a queue, both serializers, sampled",
-  ignore: !redis,
   async fn() {
     await using server = await startRedis();
     const client = new RedisClient(redisAddress(server.url()));

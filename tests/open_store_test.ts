@@ -9,7 +9,7 @@ import { defaultSettings } from "../src/model/settings_table.ts";
 import { openSettingsStore, openStore } from "../src/store/open_store.ts";
 import type { StoreOptions } from "../src/store/store.ts";
 import { newTaskId, standInRecord } from "../src/model/task.ts";
-import { haveRedis, startRedis } from "./_redis.ts";
+import { startRedis } from "./_redis.ts";
 import { tempDir } from "./_server.ts";
 
 const OPTIONS: StoreOptions = { serializer: "json", resultTtl: 60 };
@@ -122,7 +122,6 @@ Deno.test("openSettingsStore with create: false names the flag of the missing st
 
 Deno.test({
   name: "create: false leaves redis URLs as they are",
-  ignore: !(await haveRedis()),
   async fn() {
     await using redis = await startRedis();
     await using store = await openStore(redis.url("openstore"), {

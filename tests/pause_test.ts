@@ -20,7 +20,7 @@ import {
   redisOpener,
   splitOpener,
 } from "./_contract_stores.ts";
-import { haveRedis, startRedis } from "./_redis.ts";
+import { startRedis } from "./_redis.ts";
 import {
   eventually,
   EXAMPLE_JOBS,
@@ -35,8 +35,8 @@ import type { OpenContractStore } from "./store_contract.ts";
 
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
-const redis = (await haveRedis()) ? await startRedis() : undefined;
-globalThis.addEventListener("unload", () => redis?.stopSync());
+const redis = await startRedis();
+globalThis.addEventListener("unload", () => redis.stopSync());
 
 /** A new QUEUED task of `queue`, queued now (real time). */
 function task(queue: string, delay = 0): TaskRecord {
@@ -224,10 +224,8 @@ function pauseSuite(name: string, open: OpenContractStore): void {
 
 pauseSuite("sqlite", openSqlite);
 pauseSuite("split sqlite", splitOpener(openSqlite, openSqlite));
-if (redis) {
-  pauseSuite("redis", redisOpener(redis));
-  pauseSuite("split redis", splitOpener(redisOpener(redis), openSqlite));
-}
+pauseSuite("redis", redisOpener(redis));
+pauseSuite("split redis", splitOpener(redisOpener(redis), openSqlite));
 
 Deno.test("managed: the manager hears a pause and a resume, once each", async () => {
   const manager = new Recorder({ settings: defaultSettings(), role: "worker" });
@@ -249,9 +247,8 @@ Deno.test("managed: the manager hears a pause and a resume, once each", async ()
 Deno.test({
   name:
     "redis: a waiting worker is handed no task of a paused queue, and still gets another queue's",
-  ignore: !redis,
   async fn() {
-    await using stores = storesOf(redisOpener(redis!));
+    await using stores = storesOf(redisOpener(redis));
     const producer = await stores.open();
     const worker = await stores.open(producer);
     assert.equal(await producer.pauseQueue("q"), true);
@@ -390,8 +387,7 @@ Deno.test("pq pause keeps a task queued on a running server; pq resume runs it (
 Deno.test({
   name:
     "pq pause keeps a task queued on a running server; pq resume runs it (Redis)",
-  ignore: !redis,
   async fn() {
-    await pauseOnServer(redis!.url("pqpause"));
+    await pauseOnServer(redis.url("pqpause"));
   },
 });

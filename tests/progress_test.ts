@@ -9,7 +9,7 @@ import { job, Task, type TaskProgress, TaskStatus } from "../mod.ts";
 import { describeTask } from "../src/cli/status.ts";
 import type { JobBackend, JobLogger } from "../src/runtime/job.ts";
 import { PROGRESS_INTERVAL_MS, ProgressThrottle } from "../src/run/progress.ts";
-import { haveRedis, startRedis } from "./_redis.ts";
+import { startRedis } from "./_redis.ts";
 import {
   eventually,
   producerFor,
@@ -356,7 +356,6 @@ Deno.test("progress from every mode on the embedded store", async (t) => {
 
 Deno.test({
   name: "progress from every mode on Redis",
-  ignore: !(await haveRedis()),
   async fn(t) {
     await using redis = await startRedis();
     await progressSuite(t, redis.url());
