@@ -18,11 +18,10 @@ import {
   tempDir,
 } from "./_server.ts";
 import type { ReportKwargs, ReportResult } from "./fixtures/progress_jobs.ts";
+import { delay, waitFor } from "./_helpers.ts";
 
 const PROGRESS_JOBS = new URL("./fixtures/progress_jobs.ts", import.meta.url)
   .pathname;
-
-const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
 const RECORD = {
   id: "0123456789abcdef0123456789abcdef",
@@ -143,16 +142,16 @@ Deno.test("the throttle writes the first at once, then the latest once per inter
     throttle.push({ value: i / 10_000, time: 0 });
   }
   assert.deepEqual(written, [0.0001], "the first is written at once");
-  await sleep(150);
+  await waitFor(() => written.length >= 2, { what: "the interval's write" });
   assert.deepEqual(written, [0.0001, 1], "the latest at the interval's end");
   // Spread over 0.5 s or more: one write per interval, never closer.
   const spreadStart = performance.now();
   for (let i = 0; i < 50; i++) {
     throttle.push({ value: i / 50, time: 0 });
-    await sleep(10);
+    await delay(10);
   }
   const spreadMs = performance.now() - spreadStart;
-  await sleep(150);
+  await waitFor(() => written.at(-1) === 49 / 50, { what: "the last write" });
   const most = 2 + Math.floor(spreadMs / 100) + 2;
   assert.ok(written.length <= most, `writes: ${written.length} > ${most}`);
   assert.equal(written.at(-1), 49 / 50, "the last value is written");
@@ -194,13 +193,13 @@ Deno.test("a failing write is reported, one write at a time, and the throttle go
   const throttle = new ProgressThrottle(async () => {
     calls++;
     most = Math.max(most, ++inFlight);
-    await sleep(60); // slower than the interval
+    await delay(60); // slower than the interval
     inFlight--;
     throw new Error("store away");
   }, { intervalMs: 10, onError: (error) => errors.push(error) });
   for (let i = 0; i < 20; i++) {
     throttle.push({ value: i / 20, time: 0 });
-    await sleep(5);
+    await delay(5);
   }
   await throttle.close({ flush: false });
   const elapsed = performance.now() - start;
@@ -252,12 +251,13 @@ async function progressSuite(
     if (progress) events.get(id)!.push(progress);
   });
 
-  // It holds still 2 s: time enough to see its last word in its record.
+  // It holds still until its gate opens: the test reads its last word in
+  // its record meanwhile.
   const kwargs: ReportKwargs = {
     calls: 10_000,
     steps: 100,
     stepMs: 8,
-    hold: 2,
+    hold: 0,
   };
   for (
     const [name, mode] of [
@@ -269,7 +269,9 @@ async function progressSuite(
     await t.step(
       `${mode}: 10,100 reports make a handful of writes, newest last`,
       async () => {
-        const queued = await api.tasks.queue(name, { ...kwargs }, {
+        await using dir = await tempDir();
+        const gate = `${dir.path}/gate`;
+        const queued = await api.tasks.queue(name, { ...kwargs, gate }, {
           callback: false,
         });
         // While it holds still, its record has its last word.
@@ -285,6 +287,7 @@ async function progressSuite(
         const running = await api.tasks.get(queued.id);
         assert.equal(running?.progress?.message, "step 100 of 100");
         assert.deepEqual(running?.progress?.data, { step: 100 });
+        await Deno.writeTextFile(gate, "");
         const done = await queued.doneCallback!;
         assert.equal(done.statusString, "SUCCESS", String(done.result));
         assert.equal(done.progress?.value, 1, "the final record keeps it");
