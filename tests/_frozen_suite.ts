@@ -17,6 +17,7 @@ import {
   startServer,
   tempDir,
 } from "./_server.ts";
+import { delay, fileExists } from "./_helpers.ts";
 
 const FROZEN_JOBS =
   new URL("./fixtures/frozen_jobs.ts", import.meta.url).pathname;
@@ -166,7 +167,13 @@ export async function frozenWorkerSuite(dataStore: string): Promise<void> {
     );
     // Were they still running, they would end now and write their outcome.
     await open(victimPid);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // Their runs have ended (each writes its end last, stopped or not)...
+    await Promise.all(
+      victimTasks.map((id) => fileExists(`${gate}.${victimPid}.${id}.ended`)),
+    );
+    // ...and the worker would write their outcomes at once: 0.3 s for a
+    // late write to land (there is no event for a write that does not come).
+    await delay(300);
     const after = await Promise.all(ids.map((id) => api.tasks.get(id)));
     assert.deepEqual(after.map(outcome), before.map(outcome));
     assert.deepEqual(late, [], "no event of the resumed worker's old tasks");

@@ -51,6 +51,8 @@ export async function livenessSuite(
     "the tasks of a SIGKILLed server run again on a live one within seconds",
     async () => {
       const path = `${dir.path}/killed.ledger`;
+      // The tasks run until the gate opens, after the kill.
+      const gate = `${dir.path}/killed.gate`;
       await using doomed = server();
       await using survivor = server();
       await eventually(
@@ -68,11 +70,15 @@ export async function livenessSuite(
       });
       const futures = Array.from(
         { length: 8 },
-        (_, i) => api.tasks.queue("sleep.ledger", { path, i, lag: 3 }),
+        (_, i) => api.tasks.queue("sleep.ledger", { path, i, lag: 0, gate }),
       );
       await eventually(() => running.size === 8, 20, "8 running tasks");
       const killedAt = Date.now();
       doomed.process.kill("SIGKILL");
+      // Its runs are over: the survivor's end as the gate opens, then it
+      // runs the dead server's again.
+      await doomed.process.status;
+      await Deno.writeTextFile(gate, "");
       const tasks = await Promise.all(futures);
       const seconds = (Date.now() - killedAt) / 1000;
       for (const task of tasks) {
@@ -104,8 +110,12 @@ export async function livenessSuite(
       );
       const future = api.tasks.queue("block.ledger", { path, i: 1, lag: 6 });
       const started = Promise.withResolvers<void>();
+      // Every start of the task, by whom: a second would be a second run.
+      const starts: string[] = [];
       await api.onEvents("task", future.id, (_c, _e, data) => {
-        if (data.status === TaskStatus.STARTED) started.resolve();
+        if (data.status !== TaskStatus.STARTED) return;
+        starts.push(data.worker!);
+        started.resolve();
       });
       if ((await api.tasks.get(future.id))?.status !== TaskStatus.STARTED) {
         await started.promise;
@@ -114,7 +124,9 @@ export async function livenessSuite(
       await using second = server();
       const task = await future;
       assert.equal(task.statusString, "SUCCESS", String(task.result));
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      // Taken by the second server, it would have started again before
+      // this one ended (2.5 s after a beat it missed), not after.
+      assert.deepEqual(starts, [task.worker], "started once");
       assert.deepEqual(await ledger(path), [1], "ran once");
       assert.equal((await second.stop()).code, 0, second.stderr());
       assert.equal((await first.stop()).code, 0, first.stderr());
