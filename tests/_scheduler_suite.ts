@@ -168,8 +168,11 @@ export async function schedulerSuite(
       }
       const times = done.map((task) => task.meta.scheduledAt as number);
       assert.equal(new Set(times).size, times.length, `runs ${times}`);
-      // The callback is removed: no more events reach it.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // The callback is removed: no more events reach it, while another
+      // callback, added after, hears the next run's.
+      const later: string[] = [];
+      await api.onEvents("task", "*", (_c, event) => later.push(event));
+      await eventually(() => later.length > 0, 10, "the next run's event");
       assert.equal(events.length, seen);
       assert.equal((await server.stop()).code, 0);
     },
@@ -188,8 +191,12 @@ export async function schedulerSuite(
         20,
         "a first run",
       );
-      // Both servers compete for every run of these 4 s.
-      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      // Both servers compete for every run until 4 more than the first.
+      await eventually(
+        async () => tasksByRunTime(await readLedger(ledger)).size >= 5,
+        20,
+        "5 runs",
+      );
       assert.equal((await first.stop()).code, 0);
       assert.equal((await second.stop()).code, 0);
       const stoppedAt = Date.now() / 1000;
