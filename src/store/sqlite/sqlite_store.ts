@@ -19,21 +19,13 @@
  * from its start: an idle file does not grow.
  * @module
  */
-import {
-  DatabaseSync,
-  type SQLInputValue,
-  type StatementSync,
-} from "node:sqlite";
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { type Codec, codecFor } from "../../model/codec.ts";
-import {
-  parseWorkerStatus,
-  type WorkerStatus,
-} from "../../model/worker_status.ts";
+import type { WorkerStatus } from "../../model/worker_status.ts";
 import { type DedupeOptions, taskPriority } from "../../model/queue_options.ts";
 import { RATE_LIMIT_PER_MAX, taskRateLimit } from "../../model/rate_limit.ts";
 import { TaskStatus } from "../../model/status.ts";
 import {
-  parseTaskRecord,
   standInRecord,
   type TaskProgress,
   type TaskRecord,
@@ -73,22 +65,26 @@ import {
   searchText,
   TEXT_SCAN_MAX,
 } from "../task_query.ts";
+import {
+  type Decoded,
+  decodeStatus,
+  decodeTask,
+  encodedList,
+  wrapData,
+} from "./encoding.ts";
+import { errorMessage, isDuplicateKey } from "./errors.ts";
+import { openDatabase } from "./schema.ts";
+import {
+  byPriority,
+  EVENT_PAGE,
+  type GroupStatements,
+  prepareGroups,
+  prepareUnique,
+  type Statements,
+  type TaskRow,
+  type UniqueStatements,
+} from "./statements.ts";
 
-/**
- * Bumped when the schema changes (1 was the skeleton's, without `seq`; 2 had
- * no `time_queued` and `status`, which a file of version 2 gets on open; 3
- * had no `priority`, which files of versions 2 and 3 get on open, 0 for
- * every row, with the claim index that orders by it; 4 had no `rate_limit`,
- * which files of versions 2 to 4 get on open, null for every row; 5 indexed
- * every row five times (claim, lease, slots, search and the id), which
- * files of versions 2 to 5 trade on open for the partial indexes of
- * `SCHEMA`: a queued row is in the claim index only, a running one in the
- * running index only, a finished one in the search and expiry indexes).
- * A new table needs no bump: `SCHEMA` adds it on every open, and an older
- * pq leaves it alone (`paused_queues`: an older worker does not honour a
- * pause).
- */
-const SCHEMA_VERSION = 6;
 /** Seconds events are kept for subscribers of other processes. */
 const EVENT_RETENTION_SECONDS = 60;
 /**
@@ -100,113 +96,8 @@ const POLL_MS = 20;
 const WATCHED_POLL_MS = 5000;
 /** Seconds between two prunes of the events table by one idle store. */
 const PRUNE_EVERY_SECONDS = EVENT_RETENTION_SECONDS / 4;
-/** Bytes the WAL file is cut back to when it starts over (after a burst). */
-const JOURNAL_SIZE_LIMIT = 1024 * 1024;
-/**
- * WAL pages (4 KiB) after which a commit checkpoints: SQLite's default is
- * 1000. A checkpoint syncs the WAL and the file (two fsyncs) and copies
- * every page the WAL holds; a busy worker's commits rewrite the same pages
- * (the claim index, the running rows), so ten times fewer checkpoints copy
- * about as many distinct pages and sync ten times less. Measured on a
- * 10,000-task drain (C=100, 404 transactions, 4 alternating runs): the
- * commits took 324-775 ms in all against 737-922 ms at 1000. Idle, reclaim
- * checkpoints anyway.
- */
-const WAL_AUTOCHECKPOINT = 10_000;
 /** Events written between two prunes by one store. */
 const PRUNE_EVERY_EVENTS = 1000;
-/** Events read in one query of the poll loop. */
-const EVENT_PAGE = 1000;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS tasks (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  queue TEXT NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'finished')),
-  due_at REAL NOT NULL,
-  seq INTEGER NOT NULL,
-  time_queued REAL NOT NULL DEFAULT 0,
-  status INTEGER NOT NULL DEFAULT 0,
-  max_concurrency INTEGER,
-  priority INTEGER NOT NULL DEFAULT 0,
-  rate_limit TEXT,
-  lease_token TEXT,
-  lease_until REAL,
-  redeliveries INTEGER NOT NULL DEFAULT 0,
-  revoke_requested INTEGER NOT NULL DEFAULT 0,
-  expires_at REAL,
-  payload BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tasks_claim
-  ON tasks (queue, priority DESC, due_at, seq) WHERE state = 'queued';
-CREATE INDEX IF NOT EXISTS tasks_running
-  ON tasks (name, lease_until) WHERE state = 'running';
-CREATE INDEX IF NOT EXISTS tasks_expiry ON tasks (expires_at)
-  WHERE expires_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS tasks_search
-  ON tasks (time_queued, id) WHERE state = 'finished';
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  channel TEXT NOT NULL,
-  event TEXT NOT NULL,
-  payload BLOB NOT NULL,
-  created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS locks (
-  name TEXT PRIMARY KEY,
-  owner TEXT NOT NULL,
-  expires_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS dedupe_keys (
-  queue TEXT NOT NULL,
-  key TEXT NOT NULL,
-  task_id TEXT NOT NULL,
-  expires_at REAL NOT NULL,
-  PRIMARY KEY (queue, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS dedupe_keys_expiry ON dedupe_keys (expires_at);
-CREATE TABLE IF NOT EXISTS group_members (
-  grp TEXT NOT NULL,
-  idx INTEGER NOT NULL,
-  value BLOB NOT NULL,
-  expires_at REAL NOT NULL,
-  PRIMARY KEY (grp, idx)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS group_members_expiry
-  ON group_members (expires_at);
-CREATE TABLE IF NOT EXISTS workers (
-  name TEXT PRIMARY KEY,
-  until REAL NOT NULL,
-  status BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rate_starts (
-  queue TEXT NOT NULL,
-  bucket TEXT NOT NULL,
-  at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS rate_starts_window ON rate_starts (queue, bucket, at);
-CREATE TABLE IF NOT EXISTS paused_queues (
-  queue TEXT PRIMARY KEY,
-  since REAL NOT NULL
-);
-`;
-
-/** The columns of a task row that transitions need. */
-interface TaskRow {
-  rowid: number;
-  id: string;
-  name: string;
-  queue: string;
-  state: "queued" | "running" | "finished";
-  due_at: number;
-  max_concurrency: number | null;
-  rate_limit: string | null;
-  redeliveries: number;
-  revoke_requested: number;
-  status: number;
-  payload: Uint8Array;
-}
 
 /**
  * A claim candidate; its payload is read with it in the first window of a
@@ -238,9 +129,6 @@ interface ClaimBatch {
   running: Map<string, number>;
   windows: RateWindows;
 }
-
-/** A stored record, or why it cannot be read. */
-type Decoded = { ok: true; record: TaskRecord } | { ok: false; reason: string };
 
 interface EventRow {
   seq: number;
@@ -283,241 +171,6 @@ const counters = new WeakMap<SqliteStore, PollCounters>();
  */
 export function pollCounters(store: SqliteStore): Readonly<PollCounters> {
   return counters.get(store)!;
-}
-
-/** The SQL term of a statement whose `?1` is a queue: it is not paused. */
-const NOT_PAUSED =
-  "NOT EXISTS (SELECT 1 FROM paused_queues WHERE paused_queues.queue = ?1)";
-
-const ROW_COLUMNS =
-  "rowid, id, name, queue, state, due_at, max_concurrency, rate_limit, redeliveries, revoke_requested, status, payload";
-
-/** The statements, prepared once. */
-function prepare(db: DatabaseSync) {
-  const sql = (text: string) => db.prepare(text);
-  return {
-    // seq above every row: FIFO among tasks due at the same time.
-    insert: sql(
-      `INSERT INTO tasks
-       (id, name, queue, state, due_at, seq, max_concurrency, priority,
-       rate_limit, time_queued, status, payload)
-       VALUES (?, ?, ?, 'queued', ?,
-       coalesce((SELECT max(rowid) FROM tasks), 0) + 1, ?, ?, ?, ?, ?, ?)`,
-    ),
-    // The claim index is ordered by priority, then due time: the statements
-    // below go one priority at a time (the queued ones come from
-    // `priorityBelow`, one step of the index each), so each is a range of
-    // the index that stops at its LIMIT, or at the first task not due yet.
-    // A queue without priorities has one: 0.
-    priorityBelow: sql(
-      `SELECT max(priority) AS priority FROM tasks
-       WHERE queue = ?1 AND state = 'queued' AND priority < ?2`,
-    ),
-    // A paused queue has no candidate, nothing due and no next due task:
-    // its term is looked up once a statement, and only when the queue has
-    // a row to give (SQLite runs the subquery once, at the first row).
-    candidates: sql(
-      `SELECT rowid, id, name, max_concurrency, rate_limit, redeliveries,
-       status, payload FROM tasks
-       WHERE queue = ?1 AND state = 'queued' AND priority = ?4
-       AND due_at <= ?2 AND ${NOT_PAUSED} ORDER BY due_at, seq LIMIT ?3`,
-    ),
-    // The same, without the payloads: a window past tasks held back.
-    moreCandidates: sql(
-      `SELECT rowid, id, name, max_concurrency, rate_limit, redeliveries, status
-       FROM tasks
-       WHERE queue = ?1 AND state = 'queued' AND priority = ?4
-       AND due_at <= ?2 AND ${NOT_PAUSED} ORDER BY due_at, seq LIMIT ?3`,
-    ),
-    anyDue: sql(
-      `SELECT 1 AS due FROM tasks WHERE queue = ?1 AND state = 'queued'
-       AND priority = ?3 AND due_at <= ?2 AND ${NOT_PAUSED} LIMIT 1`,
-    ),
-    nextDue: sql(
-      `SELECT min(due_at) AS due FROM tasks WHERE queue = ?1
-       AND state = 'queued' AND priority = ?2 AND ${NOT_PAUSED}`,
-    ),
-    // The starts of a rate limit bucket in its window (see `#rateSlot`).
-    rateForget: sql(
-      `DELETE FROM rate_starts WHERE queue = ? AND bucket = ? AND at <= ?`,
-    ),
-    rateCount: sql(
-      `SELECT count(*) AS n FROM rate_starts WHERE queue = ? AND bucket = ?`,
-    ),
-    rateStart: sql(
-      `INSERT INTO rate_starts (queue, bucket, at) VALUES (?, ?, ?)`,
-    ),
-    rateNth: sql(
-      `SELECT at FROM rate_starts WHERE queue = ? AND bucket = ?
-       ORDER BY at LIMIT 1 OFFSET ?`,
-    ),
-    rateExpired: sql(`DELETE FROM rate_starts WHERE at <= ?`),
-    park: sql(`UPDATE tasks SET due_at = ? WHERE rowid = ?`),
-    dataVersion: sql(`PRAGMA data_version`),
-    payload: sql(`SELECT payload FROM tasks WHERE rowid = ?`),
-    runningOf: sql(
-      `SELECT count(*) AS n FROM tasks
-       WHERE name = ? AND state = 'running' AND lease_until > ?`,
-    ),
-    start: sql(
-      `UPDATE tasks SET state = 'running', lease_token = ?, lease_until = ?,
-       status = ?, payload = ? WHERE rowid = ?`,
-    ),
-    renew: sql(
-      `UPDATE tasks SET lease_until = ?
-       WHERE id = ? AND state = 'running' AND lease_token = ?
-       RETURNING revoke_requested`,
-    ),
-    finish: sql(
-      `UPDATE tasks SET state = 'finished', lease_token = NULL,
-       lease_until = NULL, expires_at = ?, status = ?, payload = ?
-       WHERE id = ? AND state = 'running' AND lease_token = ?`,
-    ),
-    leased: sql(
-      `SELECT ${ROW_COLUMNS} FROM tasks
-       WHERE id = ? AND state = 'running' AND lease_token = ?`,
-    ),
-    expired: sql(
-      `SELECT ${ROW_COLUMNS} FROM tasks
-       WHERE state = 'running' AND lease_until < ?`,
-    ),
-    requeue: sql(
-      `UPDATE tasks SET state = 'queued', lease_token = NULL,
-       lease_until = NULL, redeliveries = ?, status = ?, payload = ?
-       WHERE rowid = ?`,
-    ),
-    end: sql(
-      `UPDATE tasks SET state = 'finished', lease_token = NULL,
-       lease_until = NULL, expires_at = ?, status = ?, payload = ?
-       WHERE rowid = ?`,
-    ),
-    // By the expiry index: finished rows only have an `expires_at`.
-    dropFinished: sql(`DELETE FROM tasks WHERE expires_at < ?`),
-    byId: sql(`SELECT ${ROW_COLUMNS}, expires_at FROM tasks WHERE id = ?`),
-    requestRevoke: sql(
-      `UPDATE tasks SET revoke_requested = 1 WHERE rowid = ?`,
-    ),
-    size: sql(
-      `SELECT count(*) AS n FROM tasks WHERE queue = ? AND state = 'queued'`,
-    ),
-    // The queue's queued rows by the claim index, its running ones by the
-    // running index (a few: the tasks running now, of every queue).
-    queueStats: sql(
-      `SELECT coalesce(sum(due_at <= ?1), 0) AS ready,
-       coalesce(sum(due_at > ?1), 0) AS delayed,
-       (SELECT count(*) FROM tasks INDEXED BY tasks_running
-       WHERE state = 'running' AND queue = ?2) AS running,
-       min(CASE WHEN due_at <= ?1 THEN due_at END) AS oldest
-       FROM tasks INDEXED BY tasks_claim
-       WHERE queue = ?2 AND state = 'queued'`,
-    ),
-    progress: sql(`UPDATE tasks SET payload = ? WHERE rowid = ?`),
-    // The queued and running rows by their partial indexes: finished rows,
-    // most of the table, are not read.
-    queueNames: sql(
-      `SELECT queue FROM tasks INDEXED BY tasks_claim WHERE state = 'queued'
-       UNION SELECT queue FROM tasks INDEXED BY tasks_running
-       WHERE state = 'running'`,
-    ),
-    flush: sql(`DELETE FROM tasks WHERE queue = ? AND state = 'queued'`),
-    publish: sql(
-      `INSERT INTO events (channel, event, payload, created)
-       VALUES (?, ?, ?, ?)`,
-    ),
-    lastEvent: sql(`SELECT max(seq) AS seq FROM events`),
-    eventsAfter: sql(
-      `SELECT seq, channel, event, payload FROM events WHERE seq > ?
-       ORDER BY seq LIMIT ${EVENT_PAGE}`,
-    ),
-    // Reads the old rows in seq order up to the first recent one: no index
-    // on `created`, and the rows it reads are the ones deleted next.
-    firstRecentEvent: sql(
-      `SELECT seq FROM events WHERE created >= ? ORDER BY seq LIMIT 1`,
-    ),
-    pruneEventsBefore: sql(`DELETE FROM events WHERE seq < ?`),
-    pruneAllEvents: sql(`DELETE FROM events WHERE created < ?`),
-    lock: sql(`SELECT owner, expires_at FROM locks WHERE name = ?`),
-    takeLock: sql(
-      `INSERT OR REPLACE INTO locks (name, owner, expires_at) VALUES (?, ?, ?)`,
-    ),
-    freeLock: sql(`DELETE FROM locks WHERE name = ? AND owner = ?`),
-    beat: sql(
-      `INSERT INTO workers (name, until, status) VALUES (?, ?, ?)
-       ON CONFLICT (name) DO UPDATE SET until = excluded.until,
-       status = excluded.status`,
-    ),
-    deadWorkers: sql(`SELECT name, status FROM workers WHERE until < ?`),
-    workerUntil: sql(`SELECT until FROM workers WHERE name = ?`),
-    nextUntil: sql(
-      `SELECT min(until) AS next FROM workers WHERE name <> ?`,
-    ),
-    liveWorkers: sql(
-      `SELECT until, status FROM workers WHERE until >= ? ORDER BY name`,
-    ),
-    forgetWorker: sql(`DELETE FROM workers WHERE name = ?`),
-    // A lease token starts with its worker's name and a tab.
-    expireLeases: sql(
-      `UPDATE tasks SET lease_until = 0 WHERE state = 'running'
-       AND substr(lease_token, 1, length(?1)) = ?1`,
-    ),
-    pause: sql(
-      `INSERT INTO paused_queues (queue, since) VALUES (?, ?)
-       ON CONFLICT (queue) DO NOTHING`,
-    ),
-    resume: sql(`DELETE FROM paused_queues WHERE queue = ?`),
-    pausedQueues: sql(`SELECT queue FROM paused_queues`),
-  } satisfies Record<string, StatementSync>;
-}
-
-type Statements = ReturnType<typeof prepare>;
-
-/**
- * The statements of `enqueueUnique` (and of pruning its keys), prepared
- * when first needed: a store that never sees a caller's id or a dedupe key
- * prepares none of them.
- */
-function prepareUnique(db: DatabaseSync) {
-  const sql = (text: string) => db.prepare(text);
-  return {
-    dropTask: sql(`DELETE FROM tasks WHERE rowid = ?`),
-    holder: sql(
-      `SELECT task_id, expires_at FROM dedupe_keys WHERE queue = ? AND key = ?`,
-    ),
-    hold: sql(
-      `INSERT OR REPLACE INTO dedupe_keys (queue, key, task_id, expires_at)
-       VALUES (?, ?, ?, ?)`,
-    ),
-    prune: sql(`DELETE FROM dedupe_keys WHERE expires_at <= ?`),
-  } satisfies Record<string, StatementSync>;
-}
-
-/**
- * The statements of `joinGroup` (and of pruning its groups), prepared when
- * first needed. The rows of a group share one `expires_at`, moved on by
- * every join: a group is kept `resultTtl` after its last record.
- */
-function prepareGroups(db: DatabaseSync) {
-  const sql = (text: string) => db.prepare(text);
-  return {
-    dropExpired: sql(
-      `DELETE FROM group_members WHERE grp = ? AND expires_at < ?`,
-    ),
-    join: sql(
-      `INSERT OR IGNORE INTO group_members (grp, idx, value, expires_at)
-       VALUES (?, ?, ?, ?)`,
-    ),
-    keep: sql(`UPDATE group_members SET expires_at = ? WHERE grp = ?`),
-    // Members of this total only: a caller that gave another total before
-    // does not make a group look complete.
-    count: sql(
-      `SELECT count(*) AS n FROM group_members WHERE grp = ? AND idx < ?`,
-    ),
-    values: sql(
-      `SELECT value FROM group_members WHERE grp = ? AND idx < ?
-       ORDER BY idx`,
-    ),
-    prune: sql(`DELETE FROM group_members WHERE expires_at < ?`),
-  } satisfies Record<string, StatementSync>;
 }
 
 /**
@@ -568,9 +221,9 @@ export class SqliteStore implements Store {
   /** Task events of the open transaction, by event name, in order. */
   readonly #taskEvents = new Map<string, Uint8Array[]>();
   /** The statements of `enqueueUnique`, prepared on first use. */
-  #uniqueSql?: ReturnType<typeof prepareUnique>;
+  #uniqueSql?: UniqueStatements;
   /** The statements of `joinGroup`, prepared on first use. */
-  #groupSql?: ReturnType<typeof prepareGroups>;
+  #groupSql?: GroupStatements;
   /** The statements of searches, prepared once per shape of query. */
   readonly #searches = new Map<string, StatementSync>();
   #lastPrune: number;
@@ -588,119 +241,17 @@ export class SqliteStore implements Store {
     this.#now = options.now ?? (() => Date.now() / 1000);
     this.#resultTtl = options.resultTtl;
     this.#lastPrune = this.#now();
-    this.#db = new DatabaseSync(path);
-    try {
-      // The busy timeout first: the other pragmas may wait for a lock too.
-      this.#db.exec("PRAGMA busy_timeout = 5000");
-      if (path !== ":memory:") {
-        // Switching a file to WAL takes a lock SQLite does not wait for
-        // (no busy handler): processes that open a new file together wait
-        // for each other here.
-        const { journal_mode: mode } = whileLocked(() =>
-          this.#db.prepare("PRAGMA journal_mode = WAL").get()
-        ) as { journal_mode: string };
-        if (mode === "wal") this.#walPath = `${path}-wal`;
-      }
-      this.#db.exec("PRAGMA synchronous = NORMAL");
-      // A WAL grown by a burst is cut back when it starts over.
-      this.#db.exec(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
-      this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
-      this.#transaction(() => {
-        const { user_version: version } = this.#db.prepare(
-          "PRAGMA user_version",
-        ).get() as { user_version: number };
-        if (
-          version !== 0 && !(version >= 2 && version <= SCHEMA_VERSION)
-        ) {
-          throw new Error(
-            `the file has schema version ${version}, this pq reads version ${SCHEMA_VERSION}`,
-          );
-        }
-        if (version === 2) this.#addSearchColumns();
-        if (version === 2 || version === 3) this.#addPriorityColumn();
-        if (version >= 2 && version <= 4) {
-          this.#db.exec("ALTER TABLE tasks ADD COLUMN rate_limit TEXT");
-        }
-        if (version >= 2 && version <= 5) this.#usePartialIndexes();
-        this.#db.exec(SCHEMA);
-        this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-      });
-      this.#sql = prepare(this.#db);
-      counters.set(this, this.#counters);
-    } catch (error) {
-      this.#db.close();
-      throw error;
-    }
-  }
-
-  /**
-   * Upgrades a file of schema version 2: the columns a search filters on,
-   * filled from each record (a malformed one keeps 0: found by no status).
-   */
-  #addSearchColumns(): void {
-    this.#db.exec(
-      `ALTER TABLE tasks ADD COLUMN time_queued REAL NOT NULL DEFAULT 0;
-       ALTER TABLE tasks ADD COLUMN status INTEGER NOT NULL DEFAULT 0;`,
-    );
-    const fill = this.#db.prepare(
-      "UPDATE tasks SET time_queued = ?, status = ? WHERE rowid = ?",
-    );
-    const rows = this.#db.prepare("SELECT rowid, payload FROM tasks").all();
-    for (
-      const row of rows as unknown[] as Pick<TaskRow, "rowid" | "payload">[]
-    ) {
-      const decoded = this.#decodeTask(row.payload);
-      if (decoded.ok) {
-        fill.run(decoded.record.timeQueued, decoded.record.status, row.rowid);
-      }
-    }
-  }
-
-  /**
-   * Upgrades a file of schema version 2 or 3: the `priority` column (0 for
-   * every row: no older pq wrote a priority), and the claim index that
-   * orders by it, made again by `SCHEMA`.
-   */
-  #addPriorityColumn(): void {
-    this.#db.exec(
-      `ALTER TABLE tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
-       DROP INDEX IF EXISTS tasks_claim;`,
-    );
-  }
-
-  /**
-   * Upgrades a file of schema versions 2 to 5: its indexes over every row
-   * go, and `SCHEMA` makes the partial ones (each over the rows of one
-   * state) in their place.
-   */
-  #usePartialIndexes(): void {
-    this.#db.exec(
-      `DROP INDEX IF EXISTS tasks_claim;
-       DROP INDEX IF EXISTS tasks_lease;
-       DROP INDEX IF EXISTS tasks_slots;
-       DROP INDEX IF EXISTS tasks_search;`,
-    );
-  }
-
-  /**
-   * Calls `look` with each priority of the queue's queued tasks, highest
-   * first (one step of the claim index each), until it returns true.
-   */
-  #byPriority(queue: string, look: (priority: number) => boolean): void {
-    let below = Number.MAX_SAFE_INTEGER;
-    for (;;) {
-      const { priority } = this.#sql.priorityBelow.get(queue, below) as {
-        priority: number | null;
-      };
-      if (priority === null || look(priority)) return;
-      below = priority;
-    }
+    const { db, sql, walPath } = openDatabase(path, this.#codec);
+    this.#db = db;
+    this.#sql = sql;
+    this.#walPath = walPath;
+    counters.set(this, this.#counters);
   }
 
   /** True when a task of the queue is due (and the queue not paused). */
   #anyDue(queue: string, now: number): boolean {
     let due = false;
-    this.#byPriority(queue, (priority) => {
+    byPriority(this.#sql, queue, (priority) => {
       due = this.#sql.anyDue.get(queue, now, priority) !== undefined;
       return due;
     });
@@ -717,34 +268,20 @@ export class SqliteStore implements Store {
 
   /** Runs `work` in one write transaction: all of it, or none. */
   #transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
+    this.#sql.begin.run();
     try {
       const result = work();
       this.#writeTaskEvents();
-      this.#db.exec("COMMIT");
+      this.#sql.commit.run();
       this.#commits++;
       // Our own commits do not change our data version: say it here.
       if (this.#localEvents) this.#lookSoon();
       return result;
     } catch (error) {
       this.#taskEvents.clear();
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      if (this.#db.isTransaction) this.#sql.rollback.run();
       throw error;
     }
-  }
-
-  /** The stored record, or why it cannot be read. */
-  #decodeTask(payload: Uint8Array): Decoded {
-    let value: unknown;
-    try {
-      value = this.#codec.decode(payload);
-    } catch (error) {
-      return {
-        ok: false,
-        reason: `Cannot decode task record: ${errorMessage(error)}`,
-      };
-    }
-    return parseTaskRecord(value);
   }
 
   /**
@@ -835,8 +372,7 @@ export class SqliteStore implements Store {
         payload,
       );
     } catch (error) {
-      const duplicate = error instanceof Error &&
-        /UNIQUE constraint failed/.test(error.message);
+      const duplicate = isDuplicateKey(error);
       throw new Error(
         `Cannot queue task ${task.id}: ${
           duplicate ? "a task with this id exists" : errorMessage(error)
@@ -897,7 +433,7 @@ export class SqliteStore implements Store {
 
   /** The answer of `enqueueUnique` when the task of `row` is there. */
   #duplicate(id: string, reason: "id" | "dedupe", row: TaskRow): UniqueOutcome {
-    const decoded = this.#decodeTask(row.payload);
+    const decoded = decodeTask(this.#codec, row.payload);
     if (!decoded.ok) {
       throw new Error(
         `Cannot queue task ${id}: task ${row.id} is there (${
@@ -971,7 +507,7 @@ export class SqliteStore implements Store {
     window: number,
   ): Candidate[] {
     const rows: Candidate[] = [];
-    this.#byPriority(queue, (priority) => {
+    byPriority(this.#sql, queue, (priority) => {
       const more = statement.all(
         queue,
         now,
@@ -1025,7 +561,7 @@ export class SqliteStore implements Store {
       name: row.name,
       queue,
     };
-    const decoded = this.#decodeTask(payload);
+    const decoded = decodeTask(this.#codec, payload);
     let stored = payload;
     let status: number = TaskStatus.STARTED;
     if (decoded.ok) {
@@ -1089,7 +625,7 @@ export class SqliteStore implements Store {
     try {
       for (const queue of waiter.queues) {
         this.#counters.reads++;
-        this.#byPriority(queue, (priority) => {
+        byPriority(this.#sql, queue, (priority) => {
           const { due } = this.#sql.nextDue.get(queue, priority) as {
             due: number | null;
           };
@@ -1189,7 +725,7 @@ export class SqliteStore implements Store {
    * again. Resolves false in that case.
    */
   #requeue(row: TaskRow, redeliveries: number, now: number): boolean {
-    const decoded = this.#decodeTask(row.payload);
+    const decoded = decodeTask(this.#codec, row.payload);
     if (row.revoke_requested) {
       this.#end(row, decoded, now, revokedRunning(row.id));
       return false;
@@ -1252,7 +788,7 @@ export class SqliteStore implements Store {
             if (this.#requeue(row, redeliveries, now)) report.redelivered++;
             continue;
           }
-          this.#end(row, this.#decodeTask(row.payload), now, ending);
+          this.#end(row, decodeTask(this.#codec, row.payload), now, ending);
           if (ending.status === TaskStatus.FAILURE) report.failed++;
         }
         this.#sql.dropFinished.run(now);
@@ -1364,7 +900,7 @@ export class SqliteStore implements Store {
         const now = this.#now();
         this.#end(
           row,
-          this.#decodeTask(row.payload),
+          decodeTask(this.#codec, row.payload),
           now,
           revokedQueued(row.id),
         );
@@ -1382,7 +918,7 @@ export class SqliteStore implements Store {
       if (!row || (row.expires_at !== null && row.expires_at < this.#now())) {
         return undefined;
       }
-      const decoded = this.#decodeTask(row.payload);
+      const decoded = decodeTask(this.#codec, row.payload);
       if (!decoded.ok) throw new Error(`Task ${id}: ${decoded.reason}`);
       return decoded.record;
     });
@@ -1411,7 +947,7 @@ export class SqliteStore implements Store {
         }
         looked++;
         last = { time: row.time_queued, id: row.id };
-        const decoded = this.#decodeTask(row.payload);
+        const decoded = decodeTask(this.#codec, row.payload);
         if (!decoded.ok) continue;
         if (
           filter.text !== undefined &&
@@ -1452,7 +988,7 @@ export class SqliteStore implements Store {
           | TaskRow
           | undefined;
         if (!row) return false;
-        const decoded = this.#decodeTask(row.payload);
+        const decoded = decodeTask(this.#codec, row.payload);
         if (!decoded.ok) return false;
         const payload = this.#codec.encode({ ...decoded.record, progress });
         this.#sql.progress.run(payload, row.rowid);
@@ -1810,7 +1346,7 @@ export class SqliteStore implements Store {
           >
         ) {
           this.#sql.forgetWorker.run(row.name);
-          const parsed = this.#decodeStatus(row.status);
+          const parsed = decodeStatus(this.#codec, row.status);
           if (parsed) dead.push(parsed);
         }
         const { next } = this.#sql.nextUntil.get(status.worker) as {
@@ -1834,7 +1370,7 @@ export class SqliteStore implements Store {
       (this.#sql.liveWorkers.all(this.#now()) as Array<
         { until: number; status: Uint8Array }
       >).flatMap((row) => {
-        const status = this.#decodeStatus(row.status);
+        const status = decodeStatus(this.#codec, row.status);
         return status ? [{ ...status, until: row.until }] : [];
       })
     );
@@ -1844,15 +1380,6 @@ export class SqliteStore implements Store {
     return this.#async(() => {
       this.#transaction(() => this.#sql.forgetWorker.run(worker));
     });
-  }
-
-  /** A stored worker status, or undefined when it cannot be read. */
-  #decodeStatus(bytes: Uint8Array): WorkerStatus | undefined {
-    try {
-      return parseWorkerStatus(this.#codec.decode(bytes));
-    } catch {
-      return undefined;
-    }
   }
 
   acquireLock(name: string, owner: string, seconds: number): Promise<boolean> {
@@ -1983,24 +1510,6 @@ function queueOf(task: TaskRecord): string {
 }
 
 /**
- * Runs `work` again while it fails with "database is locked", for 5 s at
- * most, sleeping 20 ms between tries (synchronously: it is for opening).
- */
-function whileLocked<T>(work: () => T): T {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    try {
-      return work();
-    } catch (error) {
-      const locked = error instanceof Error &&
-        /database is locked/.test(error.message);
-      if (!locked || Date.now() > deadline) throw error;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-    }
-  }
-}
-
-/**
  * The `rate_limit` column of a task: `<tasks>\t<per>\t<bucket>`, or null
  * when it has no limit (see `rate_limit.ts`).
  */
@@ -2020,7 +1529,7 @@ function rateLimitColumn(task: TaskRecord): string | null {
 class RateWindows {
   readonly #buckets = new Map<string, { count: number; held: number }>();
   constructor(
-    readonly sql: ReturnType<typeof prepare>,
+    readonly sql: Statements,
     readonly now: number,
   ) {}
 
@@ -2055,61 +1564,4 @@ function concurrencyLimit(task: TaskRecord): number | null {
   return typeof limit === "number" && Number.isInteger(limit) && limit > 0
     ? limit
     : null;
-}
-
-const JSON_HEAD = new TextEncoder().encode('{"data":');
-const JSON_TAIL = new TextEncoder().encode("}");
-/** A msgpack map of one entry whose key is the string "data". */
-const MSGPACK_HEAD = Uint8Array.of(0x81, 0xa4, 0x64, 0x61, 0x74, 0x61);
-
-/**
- * The encoding of `{ data }` from the encoding of `data`: both codecs allow
- * it, and it saves encoding every record twice (row and event).
- */
-function wrapData(codec: Codec, bytes: Uint8Array): Uint8Array {
-  const head = codec.name === "json" ? JSON_HEAD : MSGPACK_HEAD;
-  const tail = codec.name === "json" ? JSON_TAIL : new Uint8Array(0);
-  const out = new Uint8Array(head.length + bytes.length + tail.length);
-  out.set(head);
-  out.set(bytes, head.length);
-  out.set(tail, head.length + bytes.length);
-  return out;
-}
-
-/**
- * The encoding of an array from the encodings of its items (a JSON array,
- * or a msgpack array header and the items), without decoding them.
- */
-function encodedList(codec: Codec, items: readonly Uint8Array[]): Uint8Array {
-  const n = items.length;
-  const json = codec.name === "json";
-  const head = json
-    ? Uint8Array.of(0x5b) // [
-    : n < 16
-    ? Uint8Array.of(0x90 + n)
-    : n < 65536
-    ? Uint8Array.of(0xdc, n >> 8, n & 0xff)
-    : Uint8Array.of(
-      0xdd,
-      n >>> 24,
-      (n >> 16) & 0xff,
-      (n >> 8) & 0xff,
-      n & 0xff,
-    );
-  let size = head.length + (json ? n : 0);
-  for (const item of items) size += item.length;
-  const out = new Uint8Array(size);
-  out.set(head);
-  let at = head.length;
-  items.forEach((item, i) => {
-    if (json && i > 0) out[at++] = 0x2c; // ,
-    out.set(item, at);
-    at += item.length;
-  });
-  if (json) out[at] = 0x5d; // ]
-  return out;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
