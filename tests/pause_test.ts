@@ -13,7 +13,7 @@ import { type ChannelMessage, Manager } from "../mod.ts";
 import { defaultSettings } from "../src/model/settings_table.ts";
 import { TaskStatus } from "../src/model/status.ts";
 import type { ClaimRequest, Store } from "../src/store/store.ts";
-import { newTaskId, type TaskRecord } from "../src/model/task.ts";
+import type { TaskRecord } from "../src/model/task.ts";
 import {
   managedOpener,
   openSqlite,
@@ -32,26 +32,14 @@ import {
   tempDir,
 } from "./_server.ts";
 import type { OpenContractStore } from "./store_contract.ts";
-
-const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+import { delay, queuedRecord } from "./_helpers.ts";
 
 const redis = await startRedis();
 globalThis.addEventListener("unload", () => redis.stopSync());
 
 /** A new QUEUED task of `queue`, queued now (real time). */
-function task(queue: string, delay = 0): TaskRecord {
-  return {
-    id: newTaskId(),
-    name: "addition",
-    queue,
-    status: TaskStatus.QUEUED,
-    timeQueued: Date.now() / 1000,
-    delay,
-    retry: 1,
-    kwargs: {},
-    meta: {},
-    runInfo: {},
-  };
+function task(queue: string, seconds = 0): TaskRecord {
+  return queuedRecord(Date.now() / 1000, { queue, delay: seconds, kwargs: {} });
 }
 
 /** A worker's claim of `queues`. */
@@ -157,10 +145,14 @@ function pauseSuite(name: string, open: OpenContractStore): void {
       wokeAt = Date.now();
       return claims;
     });
-    await sleep(100);
+    // No event says the wait has begun: 0.1 s for it to.
+    await delay(100);
     const fresh = task("q");
     await producer.enqueue([fresh]);
-    await sleep(900);
+    // A wake would come at once for the fresh task, and 0.3 s after it was
+    // made for the delayed one: watched for until 0.3 s past that (there is
+    // no event for a wake that does not come).
+    await delay(500);
     assert.equal(wokeAt, 0, "woken while its queue is paused");
     // Nothing was claimed or handed over for it.
     const [stats] = await producer.queueStats(["q"]);
@@ -196,11 +188,13 @@ function pauseSuite(name: string, open: OpenContractStore): void {
     assert.equal(await store.pauseQueue("q"), false);
     assert.equal(await store.resumeQueue("q"), true);
     assert.equal(await store.resumeQueue("q"), false);
-    await eventually(() => heard.length >= 2, 5, "the events");
-    await sleep(100);
+    // A message published after them comes after any repeat of theirs.
+    await store.publish({ channel: "queue", event: "end", data: "q" });
+    await eventually(() => heard.length >= 3, 5, "the events");
     assert.deepEqual(heard, [
       { channel: "queue", event: "paused", data: "q" },
       { channel: "queue", event: "resumed", data: "q" },
+      { channel: "queue", event: "end", data: "q" },
     ]);
     await unsubscribe();
   });
@@ -332,6 +326,7 @@ async function pauseOnServer(store: string): Promise<void> {
     workers: 1,
     dataStore: store,
     taskPaths: EXAMPLE_JOBS,
+    taskQueues: "pulsarqueue,other",
   }));
   await server.ready();
   const paused = await pq(store, "pause", "pulsarqueue");
@@ -359,7 +354,14 @@ async function pauseOnServer(store: string): Promise<void> {
   const queues = JSON.parse((await pq(store, "queues", "--json")).stdout);
   assert.deepEqual(queues.pulsarqueue, { tasks: 1, paused: true });
   assert.match((await pq(store, "queues")).stdout, /^pulsarqueue\s+1\s+yes$/m);
-  await sleep(1500);
+  // The server takes a task of another queue queued after it, and leaves it.
+  {
+    await using api = await producerFor({ dataStore: store });
+    const other = await api.tasks.queue("addition", { a: 1, b: 1 }, {
+      queue: "other",
+    });
+    assert.equal(other.statusString, "SUCCESS", String(other.result));
+  }
   assert.equal(await statusOf(store, id), "QUEUED");
   const resumed = await pq(store, "resume", "pulsarqueue");
   assert.equal(resumed.code, 0, resumed.stderr);
