@@ -14,26 +14,32 @@
  * - `cluster`: `{ queues, workers }`, every {@linkcode CLUSTER_SECONDS} s
  *   while a page is open, and when a worker's status changes.
  *
- * Invariants: the store is read by this process only, on a timer, and only
- * while a page is open: pages never make the store work per page; memory is
- * bounded (the rate windows are fixed, at most {@linkcode MAX_QUEUES} queues
+ * Invariants: the store is read (through the producer API) by this process
+ * only, on a timer, and only while a page is open: pages never make the
+ * store work per page; memory is bounded (the rate windows are fixed, at most {@linkcode MAX_QUEUES} queues
  * have a throughput, at most {@linkcode BATCH_MAX} tasks wait in a batch).
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import type { WorkerStatus } from "../model/worker_status.ts";
+import type {
+  ClusterView,
+  RunningTask,
+  TaskSummary,
+  WorkerView,
+} from "./api_types.ts";
 import type { Producer } from "../producer/producer.ts";
 import { TaskStatus } from "../model/status.ts";
-import type { QueueStats } from "../store/store.ts";
-import type { Task, TaskProgress } from "../model/task.ts";
+import type { Task } from "../model/task.ts";
 import { finishedTask, type TaskMetrics } from "./metrics.ts";
+import { STATUS_LISTS } from "./page_statuses.ts";
 import { RateWindow } from "./rate_window.ts";
-import { type TaskSummary, taskSummary } from "./task_view.ts";
+import { taskSummary } from "./task_view.ts";
 
 const logger = getLogger(["pq", "dashboard"]);
 
-/** The statuses of done tasks, as the chart draws them. */
-export const DONE_STATUSES = ["SUCCESS", "FAILURE", "REVOKED", "RETRY"];
+/** The statuses of done tasks (attempts that ended), as the chart draws them. */
+export const DONE_STATUSES: readonly string[] = STATUS_LISTS.ended;
 /** Seconds of the chart: 15 minutes. */
 export const RATE_SECONDS = 15 * 60;
 /** Seconds over which a queue's throughput is averaged. */
@@ -50,44 +56,6 @@ export const MAX_QUEUES = 1000;
 const MAX_UNREAD = 1000;
 /** Seconds between two keep-alive comments on an idle stream. */
 const KEEPALIVE_SECONDS = 15;
-
-/** A task running on a worker, as the Workers view shows it. */
-export interface RunningTask {
-  /** The id. */
-  id: string;
-  /** The job name. */
-  name: string;
-  /** When it started (Unix seconds), or null when not known. */
-  timeStarted: number | null;
-  /** Its progress, or null. */
-  progress: TaskProgress | null;
-}
-
-/** A live worker, as the Workers view shows it. */
-export interface WorkerView extends WorkerStatus {
-  /** The tasks it runs now. */
-  running: RunningTask[];
-  /** When this dashboard first saw it (Unix seconds). */
-  seenSince: number;
-}
-
-/** A queue, as the Queues view shows it. */
-export interface QueueView extends QueueStats {
-  /** Tasks of the queue done per second over the last minute. */
-  throughput: number;
-  /** Whether workers are kept from claiming its tasks (`pq pause`). */
-  paused: boolean;
-}
-
-/** The data of a `cluster` event. */
-export interface ClusterView {
-  /** Every known queue. */
-  queues: QueueView[];
-  /** The live workers. */
-  workers: WorkerView[];
-  /** When it was read (Unix seconds). */
-  time: number;
-}
 
 /** What a {@linkcode LiveFeed} is made with. */
 export interface LiveFeedOptions {
@@ -330,11 +298,9 @@ export class LiveFeed implements AsyncDisposable {
       const { api } = this.#options;
       try {
         const [stats, live, paused] = await Promise.all([
-          api.tasks.knownQueues().then((queues) =>
-            api.store.queueStats(queues)
-          ),
-          api.store.liveWorkers(),
-          api.store.pausedQueues().then((names) => new Set(names)),
+          api.tasks.knownQueues().then((queues) => api.queues.stats(queues)),
+          api.workers(),
+          api.queues.paused().then((names) => new Set(names)),
         ]);
         this.#workers.clear();
         for (const worker of live) {
@@ -376,16 +342,16 @@ export class LiveFeed implements AsyncDisposable {
       0,
       100,
     );
-    const records = await Promise.all(
-      unknown.map((id) => this.#options.api.store.get(id)),
+    const tasks = await Promise.all(
+      unknown.map((id) => this.#options.api.tasks.get(id)),
     );
-    for (const record of records) {
-      if (!record || record.status !== TaskStatus.STARTED) continue;
-      this.#running.set(record.id, {
-        id: record.id,
-        name: record.name,
-        timeStarted: record.timeStarted ?? null,
-        progress: record.progress ?? null,
+    for (const task of tasks) {
+      if (!task || task.status !== TaskStatus.STARTED) continue;
+      this.#running.set(task.id, {
+        id: task.id,
+        name: task.name,
+        timeStarted: task.timeStarted,
+        progress: task.progress,
       });
     }
   }

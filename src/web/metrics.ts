@@ -129,8 +129,11 @@ export class TaskMetrics {
 
 /** What {@linkcode StoreGauges} reads. */
 export interface StoreGaugesOptions {
-  /** The store. */
-  store: Store;
+  /**
+   * The store, or what reads it for the gauges (the dashboard's: the
+   * producer API's `queues.stats` and `workers`).
+   */
+  store: Pick<Store, "queueStats" | "liveWorkers">;
   /**
    * The queues to report (every queue that holds tasks when absent or
    * undefined).

@@ -9,38 +9,11 @@
  * @module
  */
 import { statusString } from "../model/status.ts";
-import type { TaskProgress, TaskRecord } from "../model/task.ts";
+import type { TaskRecord } from "../model/task.ts";
+import type { TaskSummary } from "./api_types.ts";
 
 /** The most characters of the kwargs preview of a summary. */
 export const PREVIEW_CHARS = 300;
-
-/** A task in a list. */
-export interface TaskSummary {
-  /** The id. */
-  id: string;
-  /** The job name. */
-  name: string;
-  /** The queue (null: run in its producer). */
-  queue: string | null;
-  /** The status code. */
-  status: number;
-  /** The status name. */
-  statusString: string;
-  /** When queued, Unix seconds. */
-  timeQueued: number;
-  /** When started, or null. */
-  timeStarted: number | null;
-  /** When ended, or null. */
-  timeEnded: number | null;
-  /** The attempt number. */
-  retry: number;
-  /** The worker that ran it, or null. */
-  worker: string | null;
-  /** Its progress, or null. */
-  progress: TaskProgress | null;
-  /** The kwargs as JSON, cut to {@linkcode PREVIEW_CHARS} characters. */
-  kwargs: string;
-}
 
 /** The JSON of a value, cut to `max` characters (with an ellipsis). */
 export function preview(value: unknown, max = PREVIEW_CHARS): string {
@@ -81,12 +54,4 @@ export function taskSummary(record: TaskRecord): TaskSummary {
     progress: record.progress ?? null,
     kwargs: preview(record.kwargs),
   };
-}
-
-/** A task on its page: the whole record, its status name and its attempts. */
-export interface TaskDetail {
-  /** The record. */
-  task: TaskRecord & { statusString: string };
-  /** Every attempt of the task, first to last (this one included). */
-  attempts: TaskSummary[];
 }

@@ -9,30 +9,8 @@
  * @module
  */
 import type { Producer } from "../producer/producer.ts";
-import { READY_STATES } from "../model/status.ts";
-import { preview, type TaskSummary, taskSummary } from "./task_view.ts";
-
-/** A member of a workflow on its page. */
-export interface WorkflowMemberDetail {
-  /** The member's task id (`W.i` or `W.i.j`). */
-  id: string;
-  /** Its job's name. */
-  job: string;
-  /** The index of its step. */
-  step: number;
-  /** Its task, or null while its turn has not come. */
-  task: TaskSummary | null;
-  /** Its result as JSON (cut), once it ended. */
-  result?: string;
-}
-
-/** A workflow on its page. */
-export interface WorkflowDetail {
-  /** The workflow's id. */
-  id: string;
-  /** Its members, in plan order. */
-  members: WorkflowMemberDetail[];
-}
+import type { WorkflowDetail } from "./api_types.ts";
+import { preview, taskSummary } from "./task_view.ts";
 
 /**
  * The workflow of `id` with its members' tasks, or undefined when no task
@@ -44,18 +22,17 @@ export async function workflowDetail(
 ): Promise<WorkflowDetail | undefined> {
   const workflow = await api.workflows.get(id);
   if (!workflow) return undefined;
-  const records = await Promise.all(
-    workflow.ids.map((member) => api.store.get(member)),
+  const tasks = await Promise.all(
+    workflow.ids.map((member) => api.tasks.get(member)),
   );
   return {
     id,
     members: workflow.members.map((member, i) => {
-      const record = records[i];
+      const task = tasks[i];
       return {
         ...member,
-        task: record ? taskSummary(record) : null,
-        ...(record && READY_STATES.has(record.status) &&
-          { result: preview(record.result) }),
+        task: task ? taskSummary(task.toJSON()) : null,
+        ...(task?.done() && { result: preview(task.result) }),
       };
     }),
   };

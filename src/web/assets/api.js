@@ -1,0 +1,175 @@
+/**
+ * The dashboard's API as the page calls it: one function an endpoint,
+ * typed with what the server declares it answers (`routes/*.ts`).
+ *
+ * Invariants: a refusal rejects with the server's message (`{ error }`);
+ * every action (POST) carries the session's CSRF token (`x-csrf-token`);
+ * every value put in a path is encoded.
+ * @module
+ */
+import { state } from "./state.js";
+
+/** @typedef {import("./types.js").SessionView} SessionView */
+/** @typedef {import("./types.js").OverviewView} OverviewView */
+/** @typedef {import("./types.js").TaskDetail} TaskDetail */
+/** @typedef {import("./types.js").WorkflowDetail} WorkflowDetail */
+/** @typedef {import("./types.js").JobListView} JobListView */
+/** @typedef {import("./types.js").JobPageView} JobPageView */
+/** @typedef {import("./types.js").SearchView} SearchView */
+/** @typedef {import("./types.js").RevokeView} RevokeView */
+/** @typedef {import("./types.js").QueuedView} QueuedView */
+/** @typedef {import("./types.js").WorkflowRevokeView} WorkflowRevokeView */
+/** @typedef {import("./types.js").PurgeView} PurgeView */
+/** @typedef {import("./types.js").PauseView} PauseView */
+
+/**
+ * The JSON of a response, or an error with its message.
+ * @param {Response} response
+ * @returns {Promise<unknown>}
+ */
+async function answer(response) {
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.error ?? `HTTP ${response.status}`);
+  return data;
+}
+
+/**
+ * Reads `path` of the API.
+ * @param {string} path
+ */
+async function get(path) {
+  return await answer(
+    await fetch(path, { headers: { accept: "application/json" } }),
+  );
+}
+
+/**
+ * Runs the action of `path` with a JSON body.
+ * @param {string} path
+ * @param {unknown} [body]
+ */
+async function post(path, body) {
+  return await answer(
+    await fetch(path, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-csrf-token": state.csrf ?? "",
+      },
+      body: JSON.stringify(body ?? {}),
+    }),
+  );
+}
+
+/** `/api/session`: the CSRF token and the store's URL. */
+export async function readSession() {
+  return /** @type {SessionView} */ (await get("/api/session"));
+}
+
+/** `/api/overview`: the chart's counts, the queues and workers. */
+export async function readOverview() {
+  return /** @type {OverviewView} */ (await get("/api/overview"));
+}
+
+/**
+ * A page of a task search.
+ * @param {URLSearchParams} query
+ */
+export async function searchTasks(query) {
+  return /** @type {SearchView} */ (await get(`/api/tasks?${query}`));
+}
+
+/**
+ * A task and its attempts.
+ * @param {string} id
+ */
+export async function readTask(id) {
+  return /** @type {TaskDetail} */ (
+    await get(`/api/tasks/${encodeURIComponent(id)}`)
+  );
+}
+
+/**
+ * Revokes a task.
+ * @param {string} id
+ */
+export async function revokeTask(id) {
+  return /** @type {RevokeView} */ (
+    await post(`/api/tasks/${encodeURIComponent(id)}/revoke`)
+  );
+}
+
+/**
+ * Queues a copy of a finished task.
+ * @param {string} id
+ */
+export async function rerunTask(id) {
+  return /** @type {QueuedView} */ (
+    await post(`/api/tasks/${encodeURIComponent(id)}/rerun`)
+  );
+}
+
+/**
+ * A workflow's members and their tasks.
+ * @param {string} id
+ */
+export async function readWorkflow(id) {
+  return /** @type {WorkflowDetail} */ (
+    await get(`/api/workflows/${encodeURIComponent(id)}`)
+  );
+}
+
+/**
+ * Revokes every member of a workflow that has not ended.
+ * @param {string} id
+ */
+export async function revokeWorkflow(id) {
+  return /** @type {WorkflowRevokeView} */ (
+    await post(`/api/workflows/${encodeURIComponent(id)}/revoke`)
+  );
+}
+
+/**
+ * Drops the tasks waiting in a queue.
+ * @param {string} queue
+ */
+export async function purgeQueue(queue) {
+  return /** @type {PurgeView} */ (await post("/api/queues/purge", { queue }));
+}
+
+/**
+ * Pauses or resumes a queue.
+ * @param {string} queue
+ * @param {boolean} paused
+ */
+export async function pauseQueue(queue, paused) {
+  return /** @type {PauseView} */ (
+    await post(`/api/queues/${paused ? "pause" : "resume"}`, { queue })
+  );
+}
+
+/** The jobs, with their stats. */
+export async function readJobs() {
+  return /** @type {JobListView} */ (await get("/api/jobs"));
+}
+
+/**
+ * A job and its stats.
+ * @param {string} name
+ */
+export async function readJob(name) {
+  return /** @type {JobPageView} */ (
+    await get(`/api/jobs/${encodeURIComponent(name)}`)
+  );
+}
+
+/**
+ * Queues a task of a job.
+ * @param {string} name
+ * @param {{ kwargs: unknown, queue?: string, delay?: number }} body
+ */
+export async function queueTask(name, body) {
+  return /** @type {QueuedView} */ (
+    await post(`/api/jobs/${encodeURIComponent(name)}/queue`, body)
+  );
+}
