@@ -16,6 +16,7 @@ import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import type { Claim, ClaimRequest, Finish, Store } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { namespaceOf, sqlitePathOf } from "./_garbage.ts";
+import { queuedRecord } from "./_helpers.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 import type { OpenContractStore } from "./store_contract.ts";
 
@@ -188,25 +189,8 @@ export class HearingManager extends Manager {
   }
 }
 
-/** A QUEUED record of job `addition` in queue `default`, queued at `clock.t`. */
-export function queuedRecord(
-  clock: { t: number },
-  overrides: Partial<TaskRecord> = {},
-): TaskRecord {
-  return {
-    id: newTaskId(),
-    name: "addition",
-    queue: "default",
-    status: TaskStatus.QUEUED,
-    timeQueued: clock.t,
-    delay: 0,
-    retry: 1,
-    kwargs: { a: 1 },
-    meta: {},
-    runInfo: {},
-    ...overrides,
-  };
-}
+/** The shared record builder (tests/_helpers.ts), for the store tests. */
+export { queuedRecord };
 
 /**
  * A queued record told apart by `label`: its id starts with `<label>-`

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { TaskStatus } from "../src/model/status.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { delay } from "../src/model/_abort.ts";
+import type { Store } from "../src/store/store.ts";
 
 export { delay };
 
@@ -160,4 +161,36 @@ export async function lockReleased(
 export async function jobGone(path: string, lateStart = 500): Promise<void> {
   if (!await exists(`${path}.started`)) await delay(lateStart);
   if (await exists(`${path}.started`)) await lockReleased(`${path}.lock`);
+}
+
+/** The event of the message {@linkcode delivered} publishes. */
+export const MARKER_EVENT = "test-marker";
+
+/**
+ * Resolves once what was published on `channel` of `store` so far has been
+ * delivered to its listeners: it publishes a marker message (event
+ * {@linkcode MARKER_EVENT}) and waits for it, a channel keeping its order.
+ * For a test that checks a message is not repeated, rather than sleeping.
+ */
+export async function delivered(store: Store, channel: string): Promise<void> {
+  const heard = Promise.withResolvers<void>();
+  const id = crypto.randomUUID();
+  const unsubscribe = await store.subscribe(channel, (message) => {
+    if (message.event === MARKER_EVENT && message.data === id) heard.resolve();
+  });
+  try {
+    await store.publish({ channel, event: MARKER_EVENT, data: id });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      heard.promise,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`The marker on ${channel} was not delivered`)),
+          10_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+  } finally {
+    await unsubscribe();
+  }
 }

@@ -30,21 +30,11 @@ import {
   type TaskRecord,
 } from "../src/model/task.ts";
 import { tempDir } from "./_server.ts";
+import { queuedRecord } from "./_helpers.ts";
 
+/** A QUEUED record of queue `q`, queued at 1000. */
 function record(overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    id: newTaskId(),
-    name: "addition",
-    queue: "q",
-    status: TaskStatus.QUEUED,
-    timeQueued: 1000,
-    delay: 0,
-    retry: 1,
-    kwargs: { a: 1 },
-    meta: {},
-    runInfo: {},
-    ...overrides,
-  };
+  return queuedRecord(1000, { queue: "q", ...overrides });
 }
 
 Deno.test("statusString names codes and is UNKNOWN otherwise", () => {

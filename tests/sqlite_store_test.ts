@@ -8,11 +8,11 @@ import { DatabaseSync } from "node:sqlite";
 import { TaskStatus } from "../src/model/status.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import type { StoreOptions } from "../src/store/store.ts";
-import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { storeContract } from "./store_contract.ts";
 import { openSqlite } from "./_contract_stores.ts";
 import { injectGarbage } from "./_garbage.ts";
 import { tempDir } from "./_server.ts";
+import { queuedRecord } from "./_helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const STORE_MODULE =
@@ -28,21 +28,8 @@ storeContract("sqlite msgpack", openSqlite, {
   injectGarbage,
 });
 
-function record(now: number, overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    id: newTaskId(),
-    name: "addition",
-    queue: "default",
-    status: TaskStatus.QUEUED,
-    timeQueued: now,
-    delay: 0,
-    retry: 1,
-    kwargs: { a: 1 },
-    meta: {},
-    runInfo: {},
-    ...overrides,
-  };
-}
+/** A QUEUED record queued at `now`. */
+const record = queuedRecord;
 
 const claimRequest = {
   queues: ["default"],

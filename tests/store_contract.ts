@@ -18,6 +18,7 @@ import type {
 import type { WorkerStatus } from "../src/model/worker_status.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { claimRequest, queuedRecord, succeeded } from "./_contract_stores.ts";
+import { delay, waitFor } from "./_helpers.ts";
 
 /** What the suite asks of a store opener. */
 export interface ContractOpenOptions extends StoreOptions {
@@ -75,18 +76,9 @@ class RealClock implements TestClock {
 
 const GARBAGE = Uint8Array.of(0xc1, 0xff, 0x00, 0x7b);
 
-/** Resolves once `check` is true; fails after `ms`. */
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`not true within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** Waits `ms` of real time. */
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves once `check` is true (a delivery); fails after 3 s. */
+function until(check: () => boolean): Promise<void> {
+  return waitFor(check, { timeout: 3000, what: "a delivery" });
 }
 
 /** What a contract test is given; its stores are closed when it ends. */
@@ -926,14 +918,18 @@ export function storeContract(
     await until(() => first.length === 1 && second.length === 1);
     await stopFirst();
     await other.publish({ channel: "c", event: "e", data: 2 });
+    // Delivered to the listener left: the other would have had it with it.
     await until(() => second.length === 2);
-    await sleep(50);
     assert.deepEqual(first, [1]);
     assert.deepEqual(second, [1, 2]);
     await stopSecond();
+    // A listener added now hears the next message; the stopped one does not.
+    const probe: unknown[] = [];
+    const stopProbe = await store.subscribe("c", (m) => probe.push(m.data));
     await other.publish({ channel: "c", event: "e", data: 3 });
-    await sleep(50);
+    await until(() => probe.length === 1);
     assert.deepEqual(second, [1, 2]);
+    await stopProbe();
   });
 
   test("a new subscriber sees only messages published after it", async ({ store }) => {
@@ -970,7 +966,7 @@ export function storeContract(
     const other = await open(store);
     const started = Date.now();
     const waiting = store.waitForTasks(["default"], seconds);
-    await sleep(30);
+    await delay(30);
     await other.enqueue([task]);
     await waiting;
     return Date.now() - started;
@@ -995,7 +991,7 @@ export function storeContract(
     const asking = request({ waitSeconds: 10 });
     assert.deepEqual(await store.claim(asking), []);
     const waiting = store.waitForTasks(["default"], 10);
-    await sleep(30);
+    await delay(30);
     const task = record(clock);
     await other.enqueue([task]);
     const handed = await waiting;
@@ -1023,7 +1019,9 @@ export function storeContract(
     assert.deepEqual(await waiting, []);
     const task = record(clock);
     await other.enqueue([task]);
-    await sleep(100);
+    // Time for a hand-over to the stopped wait, were there one (no event
+    // says there was none).
+    await delay(100);
     const claims = await store.claim(request());
     assert.deepEqual(claims.map((claim) => claim.id), [task.id]);
     assert.deepEqual(await store.claim(request()), []);
@@ -1056,7 +1054,7 @@ export function storeContract(
     const controller = new AbortController();
     started = Date.now();
     const waiting = store.waitForTasks(["default"], 10, controller.signal);
-    await sleep(20);
+    await delay(20);
     controller.abort();
     await waiting;
     assert.ok(Date.now() - started < 2000);

@@ -23,6 +23,7 @@ import {
   storeTests,
 } from "./_contract_stores.ts";
 import { eventually } from "./_server.ts";
+import { delivered, MARKER_EVENT } from "./_helpers.ts";
 
 const { redis, manager, stores: STORES } = await decoratedStores();
 
@@ -50,12 +51,11 @@ function settled(
 
 const CLAIM = claimRequest();
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** The task events of `store` from now on, as `[event, id]`. */
 async function taskEvents(store: Store) {
   const events: Array<[string, string]> = [];
   const unsubscribe = await store.subscribe("task", (message) => {
+    if (message.event === MARKER_EVENT) return;
     events.push([message.event, (message.data as TaskRecord).id]);
   });
   return { events, unsubscribe };
@@ -165,7 +165,8 @@ storeTest(
     });
 
     await eventually(() => events.length >= 4, 5, "the task events");
-    await sleep(150);
+    // Any repeat of them would be delivered before a marker published now.
+    await delivered(store, "task");
     assert.deepEqual(events, [
       ["queued", "taken"],
       ["started", "taken"],
