@@ -10,6 +10,7 @@ import { jobPermissionFlags } from "../src/model/job_permissions.ts";
 import { runShell } from "../src/runtime/shell.ts";
 import { openStore } from "../src/store/open_store.ts";
 import { tempDir } from "./_server.ts";
+import { delay, fileExists, processExited } from "./_helpers.ts";
 
 async function memoryStore() {
   const store = await openStore("sqlite::memory:", {
@@ -50,7 +51,8 @@ Deno.test("a waiting lock is taken as soon as its holder releases it", async () 
 Deno.test("a held lock is renewed past its timeout; a dead holder's expires", async () => {
   await using store = await memoryStore();
   const held = await acquireJobLock(store, "renewed", { timeout: 0.3 });
-  await new Promise((resolve) => setTimeout(resolve, 700));
+  // Past twice its timeout: renewed, else expired by now.
+  await delay(700);
   await assert.rejects(
     acquireJobLock(store, "renewed", { wait: 0 }),
     LockError,
@@ -135,13 +137,18 @@ Deno.test("interactive shell logs each line as it comes", async () => {
 Deno.test("an aborted shell command is killed", async () => {
   await using dir = await tempDir();
   const marker = `${dir.path}/late`;
+  const pidFile = `${dir.path}/pid`;
   const controller = new AbortController();
-  setTimeout(() => controller.abort(new Error("stop")), 200);
-  await assert.rejects(
-    runShell(`sleep 2; touch ${marker}`, { signal: controller.signal }),
-    /stop/,
+  const running = runShell(
+    `echo $$ > ${pidFile}.new && mv ${pidFile}.new ${pidFile}; sleep 2; touch ${marker}`,
+    { signal: controller.signal },
   );
-  await new Promise((resolve) => setTimeout(resolve, 2200));
+  // Aborted once it runs (it wrote its shell's pid).
+  await fileExists(pidFile);
+  controller.abort(new Error("stop"));
+  await assert.rejects(running, /stop/);
+  // Its shell has exited, so it can no longer touch the marker.
+  await processExited(Number(await Deno.readTextFile(pidFile)));
   assert.equal(await Deno.stat(marker).then(() => true, () => false), false);
 });
 
