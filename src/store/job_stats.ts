@@ -13,7 +13,7 @@
  * only its newest tasks (`sampled`).
  * @module
  */
-import { READY_STATES, statusString, TaskStatus } from "../model/status.ts";
+import { FINISHED_STATES, statusString, TaskStatus } from "../model/status.ts";
 import type { TaskPage, TaskQuery } from "./store.ts";
 
 /**
@@ -22,7 +22,7 @@ import type { TaskPage, TaskQuery } from "./store.ts";
  * read from these; the dashboard charts them as "done".
  */
 export const ENDED_STATES: ReadonlySet<number> = new Set([
-  ...READY_STATES,
+  ...FINISHED_STATES,
   TaskStatus.RETRY,
 ]);
 
