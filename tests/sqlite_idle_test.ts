@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { TaskStatus } from "../src/model/status.ts";
-import { pollCounters, SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import type { StoreOptions } from "../src/store/store.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { tempDir } from "./_server.ts";
@@ -51,7 +51,8 @@ Deno.test({
     const path = `${dir.path}/idle.sqlite`;
     await using store = await SqliteStore.open(path, options);
     await using other = await SqliteStore.open(path, options);
-    const counters = pollCounters(store);
+    // The loop's counts, read afresh at each call.
+    const counters = () => store.changeLoopStats;
     const heard: unknown[] = [];
     const unsubscribe = await store.subscribe("c", (m) => heard.push(m.data));
     const stop = new AbortController();
@@ -59,35 +60,35 @@ Deno.test({
     const waiting = store.waitForTasks(["default"], 60, stop.signal).then(
       () => woken = true,
     );
-    const start = { ...counters };
+    const start = counters();
 
     // Nothing happens: no look but the occasional fallback, and no reads.
     await sleep(300);
-    assert.ok(counters.looks - start.looks <= 1, `${counters.looks} looks`);
+    assert.ok(counters().looks - start.looks <= 1, `${counters().looks} looks`);
 
     // The WAL file is touched without a commit (as when a look comes before
     // the writer made its commit visible): looks, but no reads.
     for (let i = 0; i < 5; i++) {
-      const changes = counters.fileChanges;
+      const changes = counters().fileChanges;
       const now = new Date();
       Deno.utimeSync(`${path}-wal`, now, now);
-      await until(() => counters.fileChanges > changes);
+      await until(() => counters().fileChanges > changes);
     }
-    await until(() => counters.looks - start.looks >= 5);
-    assert.equal(counters.reads, start.reads);
+    await until(() => counters().looks - start.looks >= 5);
+    assert.equal(counters().reads, start.reads);
     assert.equal(woken, false);
 
     // Another process commits: now the loop reads, and delivers.
     await other.publish({ channel: "c", event: "e", data: 1 });
     await until(() => heard.length === 1);
-    assert.ok(counters.reads > start.reads);
+    assert.ok(counters().reads > start.reads);
 
     // A delayed task is not due: the waiter keeps waiting; a ready one
     // wakes it.
     const now = Date.now() / 1000;
     await other.enqueue([record(now, { delay: 3600 })]);
-    const reads = counters.reads;
-    await until(() => counters.reads > reads);
+    const reads = counters().reads;
+    await until(() => counters().reads > reads);
     assert.equal(woken, false);
     await other.enqueue([record(now)]);
     await waiting;
@@ -106,10 +107,11 @@ Deno.test({
     const path = `${dir.path}/busy.sqlite`;
     await using store = await SqliteStore.open(path, options);
     await using other = await SqliteStore.open(path, options);
-    const counters = pollCounters(store);
+    // The loop's counts, read afresh at each call.
+    const counters = () => store.changeLoopStats;
     const heard: unknown[] = [];
     const unsubscribe = await store.subscribe("c", (m) => heard.push(m.data));
-    const start = { ...counters };
+    const start = counters();
     // 300 commits of its own in a row, the event loop turning between them:
     // each writes the WAL file, and a watcher would hear every write.
     for (let i = 0; i < 300; i++) {
@@ -118,18 +120,21 @@ Deno.test({
     }
     await until(() => heard.length === 300);
     assert.ok(
-      counters.fileChanges - start.fileChanges < 30,
-      `${counters.fileChanges - start.fileChanges} writes heard`,
+      counters().fileChanges - start.fileChanges < 30,
+      `${counters().fileChanges - start.fileChanges} writes heard`,
     );
     // Quiet again: it watches, and hears the next write at once.
     await sleep(100);
-    const changes = counters.fileChanges;
-    const looks = counters.looks;
+    const changes = counters().fileChanges;
+    const looks = counters().looks;
     await sleep(200);
-    assert.ok(counters.looks - looks <= 1, `${counters.looks - looks} looks`);
+    assert.ok(
+      counters().looks - looks <= 1,
+      `${counters().looks - looks} looks`,
+    );
     const now = new Date();
     Deno.utimeSync(`${path}-wal`, now, now);
-    await until(() => counters.fileChanges > changes);
+    await until(() => counters().fileChanges > changes);
     // Another process's commit is delivered.
     await other.publish({ channel: "c", event: "e", data: "other" });
     await until(() => heard.at(-1) === "other");
@@ -140,14 +145,15 @@ Deno.test({
 Deno.test("sqlite: without a watcher the loop polls the data version only", async () => {
   // In memory there is no WAL file to watch: the loop looks on a timer.
   await using store = await SqliteStore.open(":memory:", options);
-  const counters = pollCounters(store);
+  // The loop's counts, read afresh at each call.
+  const counters = () => store.changeLoopStats;
   const unsubscribe = await store.subscribe("c", () => {});
   const stop = new AbortController();
   const waiting = store.waitForTasks(["default"], 60, stop.signal);
-  const start = { ...counters };
-  await until(() => counters.looks - start.looks >= 10);
-  assert.equal(counters.reads, start.reads);
-  assert.equal(counters.fileChanges, 0);
+  const start = counters();
+  await until(() => counters().looks - start.looks >= 10);
+  assert.equal(counters().reads, start.reads);
+  assert.equal(counters().fileChanges, 0);
   stop.abort();
   await waiting;
   await unsubscribe();

@@ -65,39 +65,15 @@ import {
   searchText,
   TEXT_SCAN_MAX,
 } from "../task_query.ts";
-import {
-  type Decoded,
-  decodeStatus,
-  decodeTask,
-  encodedList,
-  wrapData,
-} from "./encoding.ts";
+import { ChangeLoop } from "./change_loop.ts";
+import { StoreContext } from "./context.ts";
+import { type Decoded, decodeStatus, decodeTask } from "./encoding.ts";
 import { errorMessage, isDuplicateKey } from "./errors.ts";
+import { EventLog, PRUNE_EVERY_SECONDS } from "./events.ts";
+import type { ChangeLoopStats, LoopControl } from "./loop_control.ts";
 import { openDatabase } from "./schema.ts";
-import {
-  byPriority,
-  EVENT_PAGE,
-  type GroupStatements,
-  prepareGroups,
-  prepareUnique,
-  type Statements,
-  type TaskRow,
-  type UniqueStatements,
-} from "./statements.ts";
-
-/** Seconds events are kept for subscribers of other processes. */
-const EVENT_RETENTION_SECONDS = 60;
-/**
- * Milliseconds between two looks for changes (new events, tasks queued by
- * other processes) of the change loop, at most; always, without a watcher.
- */
-const POLL_MS = 20;
-/** Milliseconds between looks of a loop that watches the WAL file. */
-const WATCHED_POLL_MS = 5000;
-/** Seconds between two prunes of the events table by one idle store. */
-const PRUNE_EVERY_SECONDS = EVENT_RETENTION_SECONDS / 4;
-/** Events written between two prunes by one store. */
-const PRUNE_EVERY_EVENTS = 1000;
+import { byPriority, type Statements, type TaskRow } from "./statements.ts";
+import { TaskWaiters } from "./task_waiters.ts";
 
 /**
  * A claim candidate; its payload is read with it in the first window of a
@@ -130,49 +106,6 @@ interface ClaimBatch {
   windows: RateWindows;
 }
 
-interface EventRow {
-  seq: number;
-  channel: string;
-  event: string;
-  payload: Uint8Array;
-}
-
-interface Subscriber {
-  listener: MessageListener;
-  /** The last event seq published before it subscribed. */
-  after: number;
-}
-
-/** A caller of `waitForTasks`. */
-interface Waiter {
-  queues: readonly string[];
-  /** When (`Date.now()`) it stops waiting. */
-  deadline: number;
-  timer?: ReturnType<typeof setTimeout>;
-  /** Stops waiting (idempotent). */
-  done(): void;
-}
-
-/** What the change loop of a store did, counted (for tests). */
-export interface PollCounters {
-  /** Looks for a change (one `PRAGMA data_version` each). */
-  looks: number;
-  /** Reads of events or due tasks, by the loop and by waiting callers. */
-  reads: number;
-  /** Writes to the WAL file the watcher reported. */
-  fileChanges: number;
-}
-
-const counters = new WeakMap<SqliteStore, PollCounters>();
-
-/**
- * The counters of a store's change loop, live. Internal: for tests, not
- * exported by the package.
- */
-export function pollCounters(store: SqliteStore): Readonly<PollCounters> {
-  return counters.get(store)!;
-}
-
 /**
  * The embedded SQLite store. Open it with {@linkcode SqliteStore.open}.
  *
@@ -194,45 +127,13 @@ export class SqliteStore implements Store {
   readonly #codec: Codec;
   readonly #now: () => number;
   readonly #resultTtl: number;
-  readonly #subscribers = new Map<string, Set<Subscriber>>();
-  readonly #waiters = new Set<Waiter>();
-  /** The last event seq the poll loop has read. */
-  #cursor = 0;
-  /** Whether the change loop runs (someone listens or waits). */
-  #looping = false;
-  #pollTimer?: ReturnType<typeof setTimeout>;
-  /** When (`Date.now()`) the scheduled look runs. */
-  #pollAt = 0;
-  /** When the last look ran. */
-  #lastLook = -Infinity;
-  /** Look until then: the WAL file was written just before. */
-  #lookUntil = 0;
-  /** The data version at the last look. */
-  #dataVersion = 0;
-  /** This store wrote events that its own subscribers have not read. */
-  #localEvents = false;
+  readonly #ctx: StoreContext;
+  readonly #events: EventLog;
+  readonly #waiters: TaskWaiters;
+  readonly #loop: ChangeLoop;
+  readonly #stats: ChangeLoopStats = { looks: 0, reads: 0, fileChanges: 0 };
   /** The WAL file, when the store is a file in WAL mode. */
   readonly #walPath?: string;
-  #watcher?: Deno.FsWatcher;
-  /** The loops reading watchers, until they end. */
-  readonly #watching = new Set<Promise<void>>();
-  readonly #counters: PollCounters = { looks: 0, reads: 0, fileChanges: 0 };
-  #eventsSincePrune = 0;
-  /** Task events of the open transaction, by event name, in order. */
-  readonly #taskEvents = new Map<string, Uint8Array[]>();
-  /** The statements of `enqueueUnique`, prepared on first use. */
-  #uniqueSql?: UniqueStatements;
-  /** The statements of `joinGroup`, prepared on first use. */
-  #groupSql?: GroupStatements;
-  /** The statements of searches, prepared once per shape of query. */
-  readonly #searches = new Map<string, StatementSync>();
-  #lastPrune: number;
-  /** Commits of this store (each writes the WAL file its watcher hears). */
-  #commits = 0;
-  /** `#commits` at the last look. */
-  #commitsAtLook = 0;
-  /** False once the WAL file could not be watched: the loop polls. */
-  #canWatch = true;
   #closed = false;
 
   private constructor(path: string, options: StoreOptions) {
@@ -240,12 +141,43 @@ export class SqliteStore implements Store {
     this.#codec = codecFor(options.serializer);
     this.#now = options.now ?? (() => Date.now() / 1000);
     this.#resultTtl = options.resultTtl;
-    this.#lastPrune = this.#now();
     const { db, sql, walPath } = openDatabase(path, this.#codec);
     this.#db = db;
     this.#sql = sql;
     this.#walPath = walPath;
-    counters.set(this, this.#counters);
+    // The event log and the waiters keep the loop running while they need
+    // it; the loop, made last, reads them.
+    const loop: LoopControl = {
+      start: () => this.#loop.start(),
+      stopIfIdle: () => this.#loop.stopIfIdle(),
+      lookSoon: () => this.#loop.lookSoon(),
+    };
+    const reads = { sql, now: this.#now, stats: this.#stats, loop };
+    this.#events = new EventLog({ ...reads, codec: this.#codec });
+    this.#waiters = new TaskWaiters(reads);
+    this.#ctx = new StoreContext({
+      db,
+      sql,
+      codec: this.#codec,
+      now: this.#now,
+      resultTtl: this.#resultTtl,
+      events: this.#events,
+      waiters: this.#waiters,
+    });
+    this.#loop = new ChangeLoop({
+      url: this.url,
+      ctx: this.#ctx,
+      walPath,
+      stats: this.#stats,
+    });
+  }
+
+  /**
+   * What the change loop of this store did, counted: a snapshot, for tests
+   * and diagnostics.
+   */
+  get changeLoopStats(): Readonly<ChangeLoopStats> {
+    return { ...this.#stats };
   }
 
   /** True when a task of the queue is due (and the queue not paused). */
@@ -266,88 +198,17 @@ export class SqliteStore implements Store {
     return Promise.resolve().then(() => new SqliteStore(path, options));
   }
 
-  /** Runs `work` in one write transaction: all of it, or none. */
-  #transaction<T>(work: () => T): T {
-    this.#sql.begin.run();
-    try {
-      const result = work();
-      this.#writeTaskEvents();
-      this.#sql.commit.run();
-      this.#commits++;
-      // Our own commits do not change our data version: say it here.
-      if (this.#localEvents) this.#lookSoon();
-      return result;
-    } catch (error) {
-      this.#taskEvents.clear();
-      if (this.#db.isTransaction) this.#sql.rollback.run();
-      throw error;
-    }
-  }
-
-  /**
-   * A task event of the open transaction, whose record is already encoded
-   * as `bytes`; written when the transaction ends.
-   */
-  #taskEvent(event: string, bytes: Uint8Array): void {
-    const list = this.#taskEvents.get(event);
-    if (list) list.push(bytes);
-    else this.#taskEvents.set(event, [bytes]);
-  }
-
-  /**
-   * The task events of a transaction as one row per event name: the record
-   * for one, `*<event>` with the list of records for many (as a Redis
-   * script publishes them), so a batch of 1000 tasks writes 1000 task rows
-   * and one event row, not 2000 rows.
-   */
-  #writeTaskEvents(): void {
-    for (const [event, list] of this.#taskEvents) {
-      const many = list.length > 1;
-      this.#insertEvent(
-        "task",
-        many ? `*${event}` : event,
-        wrapData(this.#codec, many ? encodedList(this.#codec, list) : list[0]),
-      );
-    }
-    this.#taskEvents.clear();
-  }
-
-  #insertEvent(channel: string, event: string, payload: Uint8Array): void {
-    this.#sql.publish.run(channel, event, payload, this.#now());
-    if (this.#subscribers.has(channel)) this.#localEvents = true;
-    // Pruning inside the writer's transaction costs one more statement now
-    // and then, and keeps the table at about a minute of events.
-    if (++this.#eventsSincePrune >= PRUNE_EVERY_EVENTS) this.#pruneEvents();
-  }
-
-  #pruneEvents(): void {
-    this.#eventsSincePrune = 0;
-    const now = this.#now();
-    this.#lastPrune = now;
-    const cutoff = now - EVENT_RETENTION_SECONDS;
-    const first = this.#sql.firstRecentEvent.get(cutoff) as
-      | { seq: number }
-      | undefined;
-    if (first) this.#sql.pruneEventsBefore.run(first.seq);
-    else this.#sql.pruneAllEvents.run(cutoff);
-  }
-
-  /** Ends the waits of this process: it has just queued tasks. */
-  #wake(): void {
-    for (const waiter of [...this.#waiters]) waiter.done();
-  }
-
   enqueue(tasks: readonly TaskRecord[]): Promise<void> {
     return this.#async(() => {
       if (tasks.length === 0) return;
       const encoded = tasks.map((task) => this.#encodeQueued(task));
-      this.#transaction(() => {
+      this.#ctx.transaction(() => {
         tasks.forEach((task, i) => {
           this.#insert(task, encoded[i]);
-          this.#taskEvent("queued", encoded[i]);
+          this.#ctx.taskEvent("queued", encoded[i]);
         });
       });
-      this.#wake();
+      this.#waiters.wakeAll();
     });
   }
 
@@ -393,8 +254,8 @@ export class SqliteStore implements Store {
   ): Promise<UniqueOutcome> {
     return this.#async(() => {
       const payload = this.#encodeQueued(task);
-      const sql = this.#uniqueSql ??= prepareUnique(this.#db);
-      const outcome = this.#transaction((): UniqueOutcome => {
+      const sql = this.#ctx.unique;
+      const outcome = this.#ctx.transaction((): UniqueOutcome => {
         const now = this.#now();
         const there = this.#storedRow(task.id, now);
         if (there) return this.#duplicate(task.id, "id", there);
@@ -410,10 +271,10 @@ export class SqliteStore implements Store {
           sql.hold.run(queue, dedupe.key, task.id, now + dedupe.ttl);
         }
         this.#insert(task, payload);
-        this.#taskEvent("queued", payload);
+        this.#ctx.taskEvent("queued", payload);
         return { queued: true };
       });
-      if (outcome.queued) this.#wake();
+      if (outcome.queued) this.#waiters.wakeAll();
       return outcome;
     });
   }
@@ -427,7 +288,7 @@ export class SqliteStore implements Store {
       | (TaskRow & { expires_at: number | null })
       | undefined;
     if (!row || row.expires_at === null || row.expires_at >= now) return row;
-    this.#uniqueSql!.dropTask.run(row.rowid);
+    this.#ctx.unique.dropTask.run(row.rowid);
     return undefined;
   }
 
@@ -453,7 +314,7 @@ export class SqliteStore implements Store {
       if (!request.queues.some((queue) => this.#anyDue(queue, now))) {
         return [];
       }
-      return this.#transaction(() => this.#claim(request, now));
+      return this.#ctx.transaction(() => this.#claim(request, now));
     });
   }
 
@@ -575,7 +436,7 @@ export class SqliteStore implements Store {
       claim.task = task;
       claim.name = task.name;
       stored = this.#codec.encode(task);
-      this.#taskEvent("started", stored);
+      this.#ctx.taskEvent("started", stored);
     } else {
       claim.malformed = decoded.reason;
       status = row.status;
@@ -590,63 +451,7 @@ export class SqliteStore implements Store {
     seconds: number,
     signal?: AbortSignal,
   ): Promise<Claim[]> {
-    // Hands nothing over: the caller claims once this resolves.
-    return new Promise<Claim[]>((resolve) => {
-      if (signal?.aborted || this.#closed || !(seconds > 0)) return resolve([]);
-      const waiter: Waiter = {
-        queues,
-        deadline: Date.now() + seconds * 1000,
-        done: () => {
-          clearTimeout(waiter.timer);
-          if (!this.#waiters.delete(waiter)) return;
-          signal?.removeEventListener("abort", waiter.done);
-          this.#stopLoopIfIdle();
-          resolve([]);
-        },
-      };
-      this.#waiters.add(waiter);
-      signal?.addEventListener("abort", waiter.done, { once: true });
-      this.#startLoop();
-      // The caller has just found nothing it could claim: a task due now is
-      // held back (its job's maxConcurrency), so look again in one interval.
-      this.#lookForTasks(waiter, POLL_MS);
-    });
-  }
-
-  /**
-   * Ends the wait when a task of its queues is due; else sets its timer for
-   * the next due task (at least `minMs` away) or for its deadline. Tasks
-   * queued later by other processes are seen by the change loop, which
-   * calls this again.
-   */
-  #lookForTasks(waiter: Waiter, minMs = 0): void {
-    if (this.#closed) return waiter.done();
-    let next = Infinity;
-    try {
-      for (const queue of waiter.queues) {
-        this.#counters.reads++;
-        byPriority(this.#sql, queue, (priority) => {
-          const { due } = this.#sql.nextDue.get(queue, priority) as {
-            due: number | null;
-          };
-          if (due !== null && due < next) next = due;
-          return false;
-        });
-      }
-    } catch {
-      return waiter.done(); // The caller's claim reports the store's error.
-    }
-    const wait = Math.max(minMs, (next - this.#now()) * 1000);
-    const left = waiter.deadline - Date.now();
-    if (wait <= 0 || left <= 0) return waiter.done();
-    clearTimeout(waiter.timer);
-    waiter.timer = setTimeout(
-      () =>
-        Date.now() >= waiter.deadline
-          ? waiter.done()
-          : this.#lookForTasks(waiter),
-      Math.min(wait, left),
-    );
+    return this.#waiters.wait(queues, seconds, signal);
   }
 
   renew(
@@ -658,7 +463,7 @@ export class SqliteStore implements Store {
       const revoked: string[] = [];
       if (leases.length === 0) return { lost, revoked };
       const until = this.#now() + leaseSeconds;
-      this.#transaction(() => {
+      this.#ctx.transaction(() => {
         for (const { id, token } of leases) {
           const row = this.#sql.renew.get(until, id, token) as
             | { revoke_requested: number }
@@ -680,7 +485,7 @@ export class SqliteStore implements Store {
         retry: outcome.retry && this.#encodeQueued(outcome.retry),
       }));
       let requeued = false;
-      const written = this.#transaction(() =>
+      const written = this.#ctx.transaction(() =>
         outcomes.map((outcome, i) => {
           const { task, payload, retry } = encoded[i];
           const changed = this.#sql.finish.run(
@@ -691,16 +496,16 @@ export class SqliteStore implements Store {
             outcome.token,
           ).changes;
           if (!changed) return false;
-          this.#taskEvent("done", payload);
+          this.#ctx.taskEvent("done", payload);
           if (outcome.retry && retry) {
             this.#insert(outcome.retry, retry);
-            this.#taskEvent("queued", retry);
+            this.#ctx.taskEvent("queued", retry);
             requeued = true;
           }
           return true;
         })
       );
-      if (requeued) this.#wake();
+      if (requeued) this.#waiters.wakeAll();
       return written;
     });
   }
@@ -709,13 +514,13 @@ export class SqliteStore implements Store {
     return this.#async(() => {
       if (leases.length === 0) return;
       const now = this.#now();
-      this.#transaction(() => {
+      this.#ctx.transaction(() => {
         for (const { id, token } of leases) {
           const row = this.#sql.leased.get(id, token) as TaskRow | undefined;
           if (row) this.#requeue(row, row.redeliveries, now);
         }
       });
-      this.#wake();
+      this.#waiters.wakeAll();
     });
   }
 
@@ -739,7 +544,7 @@ export class SqliteStore implements Store {
         worker: null,
         node: null,
       });
-      this.#taskEvent("queued", payload);
+      this.#ctx.taskEvent("queued", payload);
     }
     this.#sql.requeue.run(
       redeliveries,
@@ -762,13 +567,13 @@ export class SqliteStore implements Store {
     const ended = endedRecord(base, ending, now);
     const payload = this.#codec.encode(ended);
     this.#sql.end.run(now + this.#resultTtl, ended.status, payload, row.rowid);
-    this.#taskEvent("done", payload);
+    this.#ctx.taskEvent("done", payload);
   }
 
   reclaim(maxRedeliveries: number): Promise<ReclaimReport> {
     return this.#async(() => {
       const now = this.#now();
-      const report = this.#transaction(() => {
+      const report = this.#ctx.transaction(() => {
         const report: ReclaimReport = {
           redelivered: 0,
           failed: 0,
@@ -792,18 +597,18 @@ export class SqliteStore implements Store {
           if (ending.status === TaskStatus.FAILURE) report.failed++;
         }
         this.#sql.dropFinished.run(now);
-        (this.#uniqueSql ??= prepareUnique(this.#db)).prune.run(now);
-        (this.#groupSql ??= prepareGroups(this.#db)).prune.run(now);
+        this.#ctx.unique.prune.run(now);
+        this.#ctx.groups.prune.run(now);
         // Not at every reclaim: each prune that deletes is a commit, and a
         // commit wakes every process.
-        if (now - this.#lastPrune >= PRUNE_EVERY_SECONDS) {
+        if (now - this.#events.lastPrune >= PRUNE_EVERY_SECONDS) {
           // Starts older than the longest window count for no bucket.
           this.#sql.rateExpired.run(now - RATE_LIMIT_PER_MAX);
-          this.#pruneEvents();
+          this.#events.prune();
         }
         return report;
       });
-      if (report.redelivered) this.#wake();
+      if (report.redelivered) this.#waiters.wakeAll();
       this.#checkpoint();
       return report;
     });
@@ -832,14 +637,13 @@ export class SqliteStore implements Store {
     return this.#async(() => {
       checkSettled(task);
       const payload = this.#codec.encode(task);
-      this.#uniqueSql ??= prepareUnique(this.#db);
-      return this.#transaction(() => {
+      return this.#ctx.transaction(() => {
         const now = this.#now();
         if (this.#storedRow(task.id, now)) return false;
         this.#insert(task, payload);
         const { rowid } = this.#sql.byId.get(task.id) as { rowid: number };
         this.#sql.end.run(now + this.#resultTtl, task.status, payload, rowid);
-        this.#taskEvent("done", payload);
+        this.#ctx.taskEvent("done", payload);
         return true;
       });
     });
@@ -860,8 +664,8 @@ export class SqliteStore implements Store {
     return this.#async(() => {
       checkGroupJoin(group, index, total);
       const bytes = this.#codec.encode(memberValue(value));
-      const sql = this.#groupSql ??= prepareGroups(this.#db);
-      const rows = this.#transaction(() => {
+      const sql = this.#ctx.groups;
+      const rows = this.#ctx.transaction(() => {
         const now = this.#now();
         const expires = now + this.#resultTtl;
         sql.dropExpired.run(group, now);
@@ -889,7 +693,7 @@ export class SqliteStore implements Store {
 
   #revoke(id: string): Promise<RevokeOutcome> {
     return this.#async(() =>
-      this.#transaction((): RevokeOutcome => {
+      this.#ctx.transaction((): RevokeOutcome => {
         const row = this.#sql.byId.get(id) as TaskRow | undefined;
         if (!row) return "unknown";
         if (row.state === "finished") return "finished";
@@ -928,11 +732,7 @@ export class SqliteStore implements Store {
     return this.#async(() => {
       const filter = parseTaskQuery(query);
       const { sql, params } = searchSql(filter, this.#now());
-      let statement = this.#searches.get(sql);
-      if (!statement) {
-        statement = this.#db.prepare(sql);
-        this.#searches.set(sql, statement);
-      }
+      const statement = this.#ctx.prepared(sql);
       const tasks: TaskRecord[] = [];
       let looked = 0;
       let last: SearchPosition | undefined;
@@ -983,7 +783,7 @@ export class SqliteStore implements Store {
 
   setProgress(lease: Lease, progress: TaskProgress): Promise<boolean> {
     return this.#async(() =>
-      this.#transaction(() => {
+      this.#ctx.transaction(() => {
         const row = this.#sql.leased.get(lease.id, lease.token) as
           | TaskRow
           | undefined;
@@ -992,7 +792,7 @@ export class SqliteStore implements Store {
         if (!decoded.ok) return false;
         const payload = this.#codec.encode({ ...decoded.record, progress });
         this.#sql.progress.run(payload, row.rowid);
-        this.#taskEvent("progress", payload);
+        this.#ctx.taskEvent("progress", payload);
         return true;
       })
     );
@@ -1006,9 +806,9 @@ export class SqliteStore implements Store {
   pauseQueue(queue: string): Promise<boolean> {
     return this.#async(() => {
       checkQueueName(queue, "pause queue");
-      const paused = this.#transaction(() => {
+      const paused = this.#ctx.transaction(() => {
         if (!this.#sql.pause.run(queue, this.#now()).changes) return false;
-        this.#insertEvent(
+        this.#events.insert(
           "queue",
           "paused",
           this.#codec.encode({ data: queue }),
@@ -1016,9 +816,7 @@ export class SqliteStore implements Store {
         return true;
       });
       // This process's waiters: no timer left for the queue's delayed tasks.
-      if (paused) {
-        for (const waiter of [...this.#waiters]) this.#lookForTasks(waiter);
-      }
+      if (paused) this.#waiters.lookAgain();
       return paused;
     });
   }
@@ -1030,16 +828,16 @@ export class SqliteStore implements Store {
   resumeQueue(queue: string): Promise<boolean> {
     return this.#async(() => {
       checkQueueName(queue, "resume queue");
-      const resumed = this.#transaction(() => {
+      const resumed = this.#ctx.transaction(() => {
         if (!this.#sql.resume.run(queue).changes) return false;
-        this.#insertEvent(
+        this.#events.insert(
           "queue",
           "resumed",
           this.#codec.encode({ data: queue }),
         );
         return true;
       });
-      if (resumed) this.#wake();
+      if (resumed) this.#waiters.wakeAll();
       return resumed;
     });
   }
@@ -1068,7 +866,7 @@ export class SqliteStore implements Store {
 
   flush(queues: readonly string[]): Promise<number> {
     return this.#async(() =>
-      this.#transaction(() =>
+      this.#ctx.transaction(() =>
         queues.reduce(
           (sum, queue) => sum + Number(this.#sql.flush.run(queue).changes),
           0,
@@ -1080,8 +878,8 @@ export class SqliteStore implements Store {
   publish(message: ChannelMessage): Promise<void> {
     return this.#async(() => {
       const payload = this.#codec.encode({ data: message.data });
-      this.#transaction(() =>
-        this.#insertEvent(message.channel, message.event, payload)
+      this.#ctx.transaction(() =>
+        this.#events.insert(message.channel, message.event, payload)
       );
     });
   }
@@ -1090,248 +888,12 @@ export class SqliteStore implements Store {
     channel: string,
     listener: MessageListener,
   ): Promise<() => Promise<void>> {
-    return this.#async(() => {
-      const last = (this.#sql.lastEvent.get() as { seq: number | null }).seq ??
-        0;
-      // The poll loop runs while anyone listens; it starts from now.
-      if (this.#subscribers.size === 0) this.#cursor = last;
-      const subscriber: Subscriber = { listener, after: last };
-      let subscribers = this.#subscribers.get(channel);
-      if (!subscribers) this.#subscribers.set(channel, subscribers = new Set());
-      subscribers.add(subscriber);
-      this.#startLoop();
-      return () => {
-        const current = this.#subscribers.get(channel);
-        current?.delete(subscriber);
-        if (current?.size === 0) this.#subscribers.delete(channel);
-        return this.#stopLoopIfIdle();
-      };
-    });
-  }
-
-  /** Whether anyone in this process listens or waits for tasks. */
-  #needed(): boolean {
-    return !this.#closed &&
-      (this.#subscribers.size > 0 || this.#waiters.size > 0);
-  }
-
-  /** Starts the change loop, if it is needed and not running. */
-  #startLoop(): void {
-    if (this.#looping || !this.#needed()) return;
-    this.#looping = true;
-    this.#commitsAtLook = this.#commits;
-    try {
-      this.#dataVersion = this.#readDataVersion();
-    } catch {
-      this.#lookUntil = Date.now() + POLL_MS; // Busy: look again soon.
-    }
-    this.#watch();
-    this.#schedule(this.#watcher ? WATCHED_POLL_MS : POLL_MS);
-  }
-
-  /**
-   * Stops the change loop once nobody listens or waits, so that it keeps
-   * no process alive. Resolves when its watcher is closed.
-   */
-  #stopLoopIfIdle(): Promise<void> {
-    if (this.#needed()) return Promise.resolve();
-    this.#looping = false;
-    clearTimeout(this.#pollTimer);
-    this.#pollTimer = undefined;
-    this.#watcher?.close();
-    this.#watcher = undefined;
-    return Promise.all([...this.#watching]).then(() => {});
-  }
-
-  /**
-   * Watches the WAL file, where every commit of another process writes.
-   * Linux only: inotify reports every write; the file notices of other
-   * systems may come late or not at all for a file rewritten in place.
-   * Without a watcher (no permission to read the file, no inotify left),
-   * the loop looks every {@linkcode POLL_MS}.
-   */
-  #watch(): void {
-    if (
-      this.#walPath === undefined || Deno.build.os !== "linux" ||
-      !this.#canWatch
-    ) return;
-    let watcher: Deno.FsWatcher;
-    try {
-      watcher = Deno.watchFs(this.#walPath, { recursive: false });
-    } catch {
-      this.#canWatch = false;
-      return;
-    }
-    this.#watcher = watcher;
-    const watching = (async () => {
-      try {
-        for await (const event of watcher) {
-          // Gone (only by hand: SQLite keeps it while we are connected).
-          if (event.kind === "remove") break;
-          this.#onFileChange();
-        }
-      } catch {
-        // Closed, or failed: the loop polls from now on.
-      }
-      if (this.#watcher === watcher) {
-        // It ended by itself, not closed by `#pace`.
-        this.#canWatch = false;
-        this.#watcher = undefined;
-        watcher.close();
-        this.#lookSoon();
-      }
-    })();
-    this.#watching.add(watching);
-    watching.finally(() => this.#watching.delete(watching));
-  }
-
-  /**
-   * The WAL file was written: another process commits, or has just
-   * committed. Its writer makes the commit visible just after the write,
-   * so look now and once more an interval later, in case now was too soon.
-   */
-  #onFileChange(): void {
-    this.#counters.fileChanges++;
-    const now = Date.now();
-    this.#lookUntil = now + POLL_MS;
-    // Right here, not on a timer: one wake-up less per commit.
-    if (now - this.#lastLook >= POLL_MS) this.#look();
-    else this.#schedule(this.#lastLook + POLL_MS - now);
-  }
-
-  /** Looks as soon as the spacing of looks allows (not in this call). */
-  #lookSoon(): void {
-    this.#schedule(this.#lastLook + POLL_MS - Date.now());
-  }
-
-  /** Looks in `ms`, unless a look is scheduled sooner. */
-  #schedule(ms: number): void {
-    if (!this.#looping) return;
-    const wait = Math.max(0, ms);
-    const at = Date.now() + wait;
-    if (this.#pollTimer !== undefined && this.#pollAt <= at) return;
-    clearTimeout(this.#pollTimer);
-    this.#pollAt = at;
-    this.#pollTimer = setTimeout(() => {
-      this.#pollTimer = undefined;
-      this.#look();
-    }, wait);
-  }
-
-  /**
-   * One look of the change loop: reads the data version, and only when it
-   * changed (or this store wrote events its subscribers wait for) reads
-   * the events and the due tasks. Then schedules the next look.
-   */
-  #look(): void {
-    clearTimeout(this.#pollTimer);
-    this.#pollTimer = undefined;
-    if (!this.#looping) return;
-    const now = Date.now();
-    this.#lastLook = now;
-    let next = this.#watcher ? WATCHED_POLL_MS : POLL_MS;
-    try {
-      this.#counters.looks++;
-      const version = this.#readDataVersion();
-      const changed = version !== this.#dataVersion;
-      const committed = this.#commits !== this.#commitsAtLook;
-      this.#commitsAtLook = this.#commits;
-      this.#pace(changed || committed);
-      next = this.#watcher ? WATCHED_POLL_MS : POLL_MS;
-      // Reset before delivery: a listener may publish again.
-      const local = this.#localEvents;
-      this.#localEvents = false;
-      try {
-        if ((changed || local) && this.#subscribers.size > 0) this.#deliver();
-      } catch (error) {
-        this.#localEvents ||= local;
-        throw error; // The version is kept: the next look reads again.
-      }
-      this.#dataVersion = version;
-      // Tasks queued by this process have woken its waiters already.
-      if (changed) {
-        for (const waiter of [...this.#waiters]) this.#lookForTasks(waiter);
-      }
-      // A process that only listens prunes too, now and then.
-      if (
-        this.#subscribers.size > 0 &&
-        this.#now() - this.#lastPrune > PRUNE_EVERY_SECONDS
-      ) {
-        this.#transaction(() => this.#pruneEvents());
-      }
-    } catch {
-      next = POLL_MS; // A busy or broken file: look again soon.
-    }
-    if (this.#lookUntil > now) next = Math.min(next, this.#lookUntil - now);
-    this.#schedule(next);
-  }
-
-  /**
-   * While commits come (this store's or another's), the loop polls every
-   * {@linkcode POLL_MS} instead of hearing the WAL file: each commit writes
-   * it page by page, and a watcher hears every write (a busy worker's own
-   * commits made 18,000 notices in a 10,000-task drain, each a path
-   * resolved and the file opened by the runtime, then a wake-up here; the
-   * drain ran 1.3-1.6x faster without them). Looks stay as far apart as
-   * when watching ({@linkcode POLL_MS}), so a commit is seen as soon; the
-   * first look that finds none watches again, and idle stores wake only
-   * when another process commits.
-   */
-  #pace(busy: boolean): void {
-    if (busy) {
-      const watcher = this.#watcher;
-      this.#watcher = undefined;
-      watcher?.close();
-    } else if (!this.#watcher) {
-      this.#watch();
-    }
-  }
-
-  #readDataVersion(): number {
-    return (this.#sql.dataVersion.get() as { data_version: number })
-      .data_version;
-  }
-
-  /** Delivers the events published since the last poll, in order. */
-  #deliver(): void {
-    for (;;) {
-      this.#counters.reads++;
-      const rows = this.#sql.eventsAfter.all(
-        this.#cursor,
-      ) as unknown[] as EventRow[];
-      for (const row of rows) {
-        this.#cursor = row.seq;
-        const subscribers = this.#subscribers.get(row.channel);
-        if (!subscribers) continue;
-        let data: unknown;
-        try {
-          data = (this.#codec.decode(row.payload) as { data: unknown }).data;
-        } catch {
-          continue; // Written by a process with another serializer.
-        }
-        // `*event`: one row carrying the data of many events.
-        const batch = row.event.startsWith("*") && Array.isArray(data);
-        const event = batch ? row.event.slice(1) : row.event;
-        for (const item of batch ? data as unknown[] : [data]) {
-          const message = { channel: row.channel, event, data: item };
-          for (const subscriber of [...subscribers]) {
-            if (row.seq <= subscriber.after) continue;
-            try {
-              subscriber.listener(message);
-            } catch {
-              // One listener's error must not stop delivery to the others.
-            }
-          }
-        }
-        if (this.#closed) return;
-      }
-      if (rows.length < EVENT_PAGE) return;
-    }
+    return this.#async(() => this.#events.subscribe(channel, listener));
   }
 
   beat(status: WorkerStatus): Promise<BeatReport> {
     return this.#async(() =>
-      this.#transaction(() => {
+      this.#ctx.transaction(() => {
         const now = this.#now();
         const known = this.#sql.workerUntil.get(status.worker) !== undefined;
         this.#sql.beat.run(
@@ -1359,7 +921,7 @@ export class SqliteStore implements Store {
 
   expireLeases(worker: string, _queues: readonly string[]): Promise<number> {
     return this.#async(() =>
-      this.#transaction(() =>
+      this.#ctx.transaction(() =>
         Number(this.#sql.expireLeases.run(`${worker}\t`).changes)
       )
     );
@@ -1378,13 +940,13 @@ export class SqliteStore implements Store {
 
   leave(worker: string): Promise<void> {
     return this.#async(() => {
-      this.#transaction(() => this.#sql.forgetWorker.run(worker));
+      this.#ctx.transaction(() => this.#sql.forgetWorker.run(worker));
     });
   }
 
   acquireLock(name: string, owner: string, seconds: number): Promise<boolean> {
     return this.#async(() =>
-      this.#transaction(() => {
+      this.#ctx.transaction(() => {
         const now = this.#now();
         const held = this.#sql.lock.get(name) as
           | { owner: string; expires_at: number }
@@ -1405,9 +967,9 @@ export class SqliteStore implements Store {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    this.#subscribers.clear();
-    this.#wake();
-    const stopped = this.#stopLoopIfIdle();
+    this.#events.close();
+    this.#waiters.close();
+    const stopped = this.#loop.close();
     this.#db.close();
     return stopped;
   }
