@@ -13,6 +13,7 @@ import {
   startServer,
   tempDir,
 } from "./_server.ts";
+import { delay, waitFor } from "./_helpers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -74,12 +75,14 @@ Deno.test("Redis killed and restarted (AOF on) during 2,000 tasks loses none", a
   }
   const done = Promise.all(queued.map((task) => task.doneCallback!));
   // Let some run, then kill Redis mid-run and bring it back.
-  while ((await ledgerRuns(ledger)).size < 200) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitFor(async () => (await ledgerRuns(ledger)).size >= 200, {
+    timeout: 30_000,
+    what: "200 runs",
+  });
   await redis.stop(true);
   const ranWhileDown = (await ledgerRuns(ledger)).size;
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  // Down for a second (the scenario: the workers keep trying meanwhile).
+  await delay(1000);
   await redis.restart();
   const tasks = await done;
   assert.ok(ranWhileDown < 2000, "Redis went down mid-run");
@@ -104,18 +107,24 @@ Deno.test("dropped connections (CLIENT KILL) reconnect and go on", async () => {
   }));
   await using api = await producerFor({ dataStore });
   assert.equal((await api.tasks.queue("addition", { a: 1, b: 1 })).result, 2);
+  const running = Promise.withResolvers<void>();
+  await api.onEvents("task", "started", () => running.resolve());
   const futures = Array.from(
     { length: 50 },
     (_, i) => api.tasks.queue("asynchronous", { lag: 0.02 * (i % 5) }),
   );
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Mid-run: the tasks have begun to start.
+  await running.promise;
   // Every connection: the workers', the producer's, blocked and subscribed.
   await redis.cli("CLIENT", "KILL", "TYPE", "normal");
   await redis.cli("CLIENT", "KILL", "TYPE", "pubsub");
   const tasks = await Promise.all(futures);
   assert.ok(tasks.every((task) => task.statusString === "SUCCESS"));
-  // An idle worker blocked in BLPOP reconnects too: new tasks still run.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // An idle worker blocked in its pop reconnects too: new tasks still run.
+  await waitFor(
+    async () => / flags=b /.test(await redis.cli("CLIENT", "LIST")),
+    { what: "a client blocked in a pop" },
+  );
   await redis.cli("CLIENT", "KILL", "TYPE", "normal");
   assert.equal((await api.tasks.queue("addition", { a: 2, b: 3 })).result, 5);
   assert.equal((await server.stop()).code, 0);
