@@ -14,7 +14,7 @@
  * @module
  */
 import { FINISHED_STATES, statusString, TaskStatus } from "../model/status.ts";
-import type { TaskPage, TaskQuery } from "./store.ts";
+import type { TaskRecord } from "../model/task.ts";
 
 /**
  * The statuses of an attempt that ended: the final ones (SUCCESS, FAILURE,
@@ -217,6 +217,28 @@ export class JobTallies {
   }
 }
 
+/**
+ * The search {@linkcode pagedJobStats} runs (a `TaskQuery` of the store's
+ * `searchTasks`; declared here so that the store contract, `store.ts`, can
+ * name this file's types without a cycle).
+ */
+export interface JobSearch {
+  /** The job. */
+  job: string;
+  /** Tasks in the page. */
+  limit: number;
+  /** Where to go on. */
+  cursor?: string;
+}
+
+/** A page of {@linkcode JobSearch} (a `TaskPage`). */
+export interface JobSearchPage {
+  /** The tasks, newest first. */
+  tasks: readonly TaskRecord[];
+  /** The cursor of the next page, if any. */
+  next?: string;
+}
+
 /** True when the store computes job statistics itself. */
 export function readsJobStats(store: object): store is JobStatsReader {
   return typeof (store as Partial<JobStatsReader>).jobStats === "function";
@@ -232,7 +254,7 @@ export function readsJobStats(store: object): store is JobStatsReader {
  * @param options The runs wanted.
  */
 export async function pagedJobStats(
-  search: (query: TaskQuery) => Promise<TaskPage>,
+  search: (query: JobSearch) => Promise<JobSearchPage>,
   jobs: readonly string[],
   options: JobStatsOptions = {},
 ): Promise<Map<string, JobStats>> {
