@@ -112,22 +112,16 @@ export type {
 } from "./src/model/job_permissions.ts";
 export type { ShellOptions } from "./src/runtime/shell.ts";
 export { type JobInfo, JobRegistry } from "./src/runtime/registry.ts";
+// The store contract itself (`Store` and its roles) is internal: it changes
+// between versions. What users read of a store comes through the producer
+// API, in these types.
 export type {
-  BeatReport,
-  Claim,
-  ClaimRequest,
-  Finish,
-  Lease,
-  MessageListener,
   QueueStats,
-  ReclaimReport,
   RevokeOutcome,
-  Store,
-  StoreOptions,
   TaskPage,
   TaskQuery,
-  UniqueOutcome,
 } from "./src/store/store.ts";
+export type { JobStats, JobStatsOptions } from "./src/store/job_stats.ts";
 export type {
   ChannelMessage,
   EventCallback,

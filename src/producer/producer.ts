@@ -83,7 +83,7 @@ export interface ProducerInit {
 export class Producer implements AsyncDisposable, JobBackend {
   /** The tasks consumer: queue, execute, jobList... */
   readonly tasks: Tasks;
-  /** The queues: pause, resume, paused. */
+  /** The queues: stats, pause, resume, paused, purge. */
   readonly queues: Queues;
   /** The workflows: chains, groups and chords of tasks. */
   readonly workflows: Workflows;
@@ -141,7 +141,12 @@ export class Producer implements AsyncDisposable, JobBackend {
     return this.#need(this.#registry, "registry");
   }
 
-  /** The store (after `start()`). */
+  /**
+   * The store (after `start()`). Internal: the store contract changes
+   * between versions; read through `api.tasks`, `api.queues` and
+   * `api.workers()` instead.
+   * @internal
+   */
   get store(): Store {
     return this.#need(this.#store, "store");
   }
