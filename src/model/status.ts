@@ -77,6 +77,16 @@ export const FINISHED_STATES: ReadonlySet<number> = new Set([
 export const READY_STATES: ReadonlySet<number> = FINISHED_STATES;
 
 /**
+ * The statuses of an attempt that ended: the final ones (SUCCESS, FAILURE,
+ * REVOKED) and RETRY (a failed attempt followed by another). Run times are
+ * read from these; the dashboard charts them as "done".
+ */
+export const ENDED_STATES: ReadonlySet<number> = new Set([
+  ...FINISHED_STATES,
+  TaskStatus.RETRY,
+]);
+
+/**
  * Final statuses that are errors: FAILURE and REVOKED.
  *
  * @example

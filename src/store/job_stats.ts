@@ -13,18 +13,8 @@
  * only its newest tasks (`sampled`).
  * @module
  */
-import { FINISHED_STATES, statusString, TaskStatus } from "../model/status.ts";
+import { ENDED_STATES, statusString } from "../model/status.ts";
 import type { TaskRecord } from "../model/task.ts";
-
-/**
- * The statuses of an attempt that ended: the final ones (SUCCESS, FAILURE,
- * REVOKED) and RETRY (a failed attempt followed by another). Run times are
- * read from these; the dashboard charts them as "done".
- */
-export const ENDED_STATES: ReadonlySet<number> = new Set([
-  ...FINISHED_STATES,
-  TaskStatus.RETRY,
-]);
 
 /** Run times read per job when the options do not say. */
 export const JOB_RUNS_DEFAULT = 1000;
@@ -131,7 +121,7 @@ interface JobTally {
  *
  * @example
  * ```ts
- * import { JobTallies } from "./job_stats.ts";
+ *
  * const tallies = new JobTallies({ runs: 100 });
  * tallies.count("addition", 1, 3);
  * tallies.ran("addition", 1_700_000_000, 0.25);

@@ -20,11 +20,11 @@ import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import type { Codec } from "../model/codec.ts";
 import {
   checkJobStatsOptions,
-  ENDED_STATES,
   type JobStats,
   type JobStatsOptions,
   JobTallies,
 } from "./job_stats.ts";
+import { ENDED_STATES } from "../model/status.ts";
 
 /**
  * The stats of every job with a retained task in the SQLite database `db`

@@ -2,7 +2,11 @@
  * A store whose queues live on one server (`messageBroker`) and whose other
  * channels and locks live on another (`dataStore`), as pulsar-queue's two
  * settings. Task events are published by the queues' own transitions, so
- * channel `task` is the broker's; every other channel is the data store's.
+ * channel `task` is the broker's, as are `control` (revokes) and `queue`
+ * (pauses); every other channel is the data store's. Everything else the
+ * broker keeps: tasks and their leases, workflow state beside the tasks it
+ * refers to, beats beside the leases a dead worker's beat ends, paused
+ * queues as a state of the queues.
  * @module
  */
 import type { ChannelMessage } from "../model/events.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 import { FINISHED_STATES, statusString, TaskStatus } from "../model/status.ts";
-import { ENDED_STATES } from "../store/job_stats.ts";
+import { ENDED_STATES } from "../model/status.ts";
 import type { StatusLists } from "./api_types.ts";
 
 const CODES: readonly number[] = Object.values(TaskStatus);
