@@ -4,6 +4,7 @@
  */
 
 import { haveProgram } from "./_server.ts";
+import { delay } from "./_helpers.ts";
 
 /** The namespace of {@linkcode RedisServer.url} by default. */
 export const TEST_NAMESPACE = "pqtest";
@@ -116,7 +117,7 @@ export async function startRedis(
     }).spawn();
     for (let i = 0; i < 200; i++) {
       if ((await cli("PING")) === "PONG") break;
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await delay(25);
       if (i === 199) {
         throw new Error(`redis-server did not start on port ${port}`);
       }
@@ -125,7 +126,7 @@ export async function startRedis(
     await cli("CLUSTER", "ADDSLOTSRANGE", "0", "16383");
     for (let i = 0; i < 200; i++) {
       if ((await cli("CLUSTER", "INFO")).includes("cluster_state:ok")) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await delay(25);
     }
     throw new Error(`redis-server on port ${port} did not become a cluster`);
   };

@@ -3,6 +3,7 @@
  */
 import { PulsarQueue, type PulsarQueueOptions } from "../mod.ts";
 import type { Producer } from "../src/producer/producer.ts";
+import { eventually } from "./_helpers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 export const EXAMPLE_JOBS = new URL("../examples/jobs/", import.meta.url)
@@ -129,18 +130,8 @@ export async function producerFor(
     .start();
 }
 
-/** Resolves once `check` is true, polling; rejects after `seconds`. */
-export async function eventually(
-  check: () => boolean | Promise<boolean>,
-  seconds = 10,
-  what = "condition",
-): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Resolves once `check` is true, polling; fails after `seconds`. */
+export { eventually };
 
 /** What a run of `pq` did. */
 export interface Run {

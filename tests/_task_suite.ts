@@ -4,6 +4,7 @@
  */
 import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
+import { waitFor } from "./_helpers.ts";
 import { Task, TaskFuture, TaskNotAvailable, TaskStatus } from "../mod.ts";
 import { configure, reset } from "@logtape/logtape";
 import {
@@ -438,10 +439,10 @@ export async function taskSuite(
       const id = "f".repeat(32);
       await store.injectGarbage(id, "testq1");
       let stored = await api.tasks.get(id).catch(() => undefined);
-      for (let i = 0; i < 100 && stored?.statusString !== "FAILURE"; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+      await waitFor(async () => {
         stored = await api.tasks.get(id).catch(() => undefined);
-      }
+        return stored?.statusString === "FAILURE";
+      }, { timeout: 5000 }).catch(() => undefined);
       assert.equal(stored?.statusString, "FAILURE");
       assert.match(
         String(stored?.result),

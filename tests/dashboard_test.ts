@@ -7,6 +7,7 @@
  * test run leaves the checkout as it was.
  */
 import assert from "node:assert/strict";
+import { delay } from "./_helpers.ts";
 import type { Page } from "playwright-core";
 import { chain, group, sig, TaskStatus } from "../mod.ts";
 import { RateWindow } from "../src/web/rate_window.ts";
@@ -171,7 +172,7 @@ for (const kind of STORES) {
         );
         assert.deepEqual(await page.locator("img").count(), 0);
         // Give an onerror handler every chance to run.
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await delay(300);
         assert.deepEqual(dialogs, []);
       });
 
@@ -413,7 +414,8 @@ for (const kind of STORES) {
           await see(page, `${row(slow.ids[1])} .status-REVOKED`);
           // Its notice outlives the live re-renders that show the revoke.
           await see(page, "#notice.notice");
-          await new Promise((resolve) => setTimeout(resolve, 500));
+          // Long enough for live re-renders to come (none says it is done).
+          await delay(500);
           assert.deepEqual(
             await page.textContent("#notice.notice"),
             "Revoke: 1 requested, 1 revoked",
@@ -458,7 +460,8 @@ for (const kind of STORES) {
           for (const [name, hash, ready] of views) {
             await open(page, hash);
             await see(page, ready);
-            await new Promise((resolve) => setTimeout(resolve, 300));
+            // Charts and fonts settle (no event says they have).
+            await delay(300);
             await page.screenshot({ path: `${SCREENSHOTS}${name}.png` });
           }
           await api.tasks.revoke(running.id);

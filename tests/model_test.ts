@@ -30,7 +30,7 @@ import {
   type TaskRecord,
 } from "../src/model/task.ts";
 import { tempDir } from "./_server.ts";
-import { queuedRecord } from "./_helpers.ts";
+import { delay, queuedRecord } from "./_helpers.ts";
 
 /** A QUEUED record of queue `q`, queued at 1000. */
 function record(overrides: Partial<TaskRecord> = {}): TaskRecord {
@@ -88,7 +88,7 @@ Deno.test("task ids are 32 hex digits, unique, UUIDv7: their time first, so late
     assert.ok(time >= before && time <= after, `${time} in ${before}-${after}`);
   }
   const first = newTaskId();
-  await new Promise((resolve) => setTimeout(resolve, 2));
+  await delay(2);
   assert.ok(newTaskId() > first, "an id made 2 ms later sorts after");
 });
 

@@ -9,6 +9,7 @@
  */
 import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
+import { delay } from "./_helpers.ts";
 import { job } from "../mod.ts";
 import { JobRegistry } from "../src/runtime/registry.ts";
 import { newTaskRecord } from "../src/model/queue_options.ts";
@@ -296,7 +297,8 @@ Deno.test("priority (redis): the hand-over to a waiting worker takes the highest
     const asking = request({ max: 2, waitSeconds: 10 });
     assert.deepEqual(await store.claim(asking), []);
     const waiting = store.waitForTasks(asking.queues, 10);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // No event says the wait has begun: 50 ms for it to.
+    await delay(50);
     const clock = { t: Date.now() / 1000 } as ManualClock;
     await producer.enqueue([
       task(clock, "zero"),
@@ -503,7 +505,7 @@ Deno.test("priority (redis): a busy worker is handed nothing, so a higher priori
       10,
       "the long task to start",
     );
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await delay(150);
     const low = [];
     for (let i = 0; i < 5; i++) {
       low.push(

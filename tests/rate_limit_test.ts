@@ -7,6 +7,7 @@
  * processes: 10 a second over 10 s.
  */
 import assert from "node:assert/strict";
+import { delay } from "./_helpers.ts";
 import { job, type JobOptions } from "../mod.ts";
 import { JobRegistry } from "../src/runtime/registry.ts";
 import { newTaskRecord } from "../src/model/queue_options.ts";
@@ -213,7 +214,7 @@ for (const [name, open] of STORES) {
       // Queued while the worker waits (on Redis, handed over to it, and
       // parked by its limit there).
       const waiting = claimLikeAWorker(store);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await delay(50);
       await producer.enqueue([limited(now(), "c", limit)]);
       got = await waiting;
       assert.deepEqual(labels(got.claims), ["c"]);
@@ -495,7 +496,7 @@ Deno.test("rate limit (redis): a task handed over to a waiting worker started wh
     const asking = request({ max: 1, waitSeconds: 5 });
     assert.deepEqual(await store.claim(asking), []);
     const waiting = store.waitForTasks(asking.queues, 5);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await delay(50);
     const queuedAt = Date.now() / 1000;
     await producer.enqueue([
       limited({ t: queuedAt }, "a", { tasks: 1, per: 60 }),

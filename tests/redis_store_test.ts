@@ -4,6 +4,7 @@
  */
 import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
+import { delay } from "./_helpers.ts";
 import { TaskStatus } from "../src/model/status.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
@@ -70,7 +71,8 @@ Deno.test("redis: a task queued while a worker waits is handed to it with its wa
   try {
     assert.deepEqual(await store.claim(asking), []);
     const waiting = store.waitForTasks(asking.queues, 10);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // No event says the wait has begun: 50 ms for it to.
+    await delay(50);
     const id = newTaskId();
     await producer.enqueue([queued(id)]);
     const handed = await waiting;

@@ -4,6 +4,7 @@
  * store (`scheduler_redis_test.ts` runs the same on Redis).
  */
 import assert from "node:assert/strict";
+import { waitFor } from "./_helpers.ts";
 import { job, JobRegistry } from "../mod.ts";
 import { Producer } from "../src/producer/producer.ts";
 import { Scheduler } from "../src/server/scheduler.ts";
@@ -142,7 +143,7 @@ Deno.test("the scheduler runs until its signal aborts and frees the lease", asyn
   await using c = await cluster();
   const stop = new AbortController();
   const running = c.a.run(stop.signal);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitFor(() => c.a.leader, { what: "a to lead" });
   assert.equal(c.a.leader, true);
   stop.abort();
   await running;

@@ -3,6 +3,7 @@
  * server's log lines, in `pq` output and errors, and in error messages.
  */
 import assert from "node:assert/strict";
+import { waitFor } from "./_helpers.ts";
 import { maskUrl } from "../src/model/_secrets.ts";
 import { describeValue } from "../src/model/errors.ts";
 import { startRedis } from "./_redis.ts";
@@ -73,10 +74,8 @@ Deno.test("a store password shows in no log line, pq output or error", async () 
         log += decoder.decode(chunk, { stream: true });
       }
     })();
-    const deadline = Date.now() + 30_000;
-    while (!/Worker \S+ consuming/.test(log) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(() => /Worker \S+ consuming/.test(log), { timeout: 30_000 })
+      .catch(() => undefined);
     assert.match(log, /Worker \S+ consuming/, log);
     const outputs = [
       await run([

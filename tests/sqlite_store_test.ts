@@ -12,7 +12,7 @@ import { storeContract } from "./store_contract.ts";
 import { openSqlite } from "./_contract_stores.ts";
 import { injectGarbage } from "./_garbage.ts";
 import { tempDir } from "./_server.ts";
-import { queuedRecord } from "./_helpers.ts";
+import { queuedRecord, waitFor } from "./_helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const STORE_MODULE =
@@ -116,11 +116,7 @@ Deno.test("sqlite: two processes never claim the same task", async () => {
     }
     return true;
   };
-  const deadline = Date.now() + 60_000;
-  while (!await ready()) {
-    assert.ok(Date.now() < deadline, "children did not start");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waitFor(ready, { timeout: 60_000, what: "the children to start" });
   await Deno.writeTextFile(`${dir.path}/go`, "");
   const outputs = await Promise.all(children.map((child) => child.output()));
   const decoder = new TextDecoder();

@@ -9,6 +9,7 @@
  */
 import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
+import { delay } from "./_helpers.ts";
 import {
   chain,
   chord,
@@ -321,7 +322,9 @@ for (const name of ["sqlite", "redis"] as const) {
           (await api.tasks.get(wf.ids[2]))?.result,
           `Workflow ${wf.id} was revoked before member ${wf.ids[2]} was queued`,
         );
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        // A revoked member never runs (0.3 s watched: no event for a run
+        // that does not come).
+        await delay(300);
         for (const id of wf.ids.slice(1)) {
           assert.deepEqual(await runsOf(id), []);
         }
@@ -600,7 +603,8 @@ for (const name of ["sqlite", "redis"] as const) {
         lines.filter((line) => line.startsWith("sum ")),
         [`sum ${wf.id}.1 [1,2,3]`],
       );
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // No more runs (0.5 s watched: no event for a run that does not come).
+      await delay(500);
       assert.equal((await ledgerLines(path)).length, lines.length);
       assert.equal((await survivor.stop()).code, 0, survivor.stderr());
     },
@@ -653,7 +657,8 @@ for (const name of ["sqlite", "redis"] as const) {
       );
       const callback = await api.tasks.get(`${wf.id}.1`);
       assert.ok(unrecorded.includes(callback!.fromTask!));
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // No more runs (0.5 s watched: no event for a run that does not come).
+      await delay(500);
       assert.equal((await ledgerLines(path)).length, lines.length);
       assert.equal((await survivor.stop()).code, 0, survivor.stderr());
     },
@@ -693,7 +698,9 @@ Deno.test("a continuation that fails (the store away) leaves the outcome unwritt
   await store.enqueue([record]);
   const running = consumer.start();
   await eventually(() => seen.length === 1, 10, "the first run");
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // Its outcome unwritten (0.1 s watched: no event for a write that does
+  // not come).
+  await delay(100);
   assert.equal((await store.get(record.id))?.status, TaskStatus.STARTED);
   await eventually(
     async () => (await store.get(record.id))?.status === TaskStatus.SUCCESS,
@@ -726,7 +733,7 @@ for (const name of ["sqlite", "redis"] as const) {
       leaseSeconds: 0.2,
     });
     assert.equal(claim.id, wf.ids[0]);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await delay(300);
     await using live = server(dataStore, undefined, {
       concurrentTasks: 1,
       leaseTimeout: 30,
