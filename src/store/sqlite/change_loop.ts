@@ -43,8 +43,6 @@ export interface ChangeLoopOptions {
   /** `sqlite:<path>`, for its log. */
   url: string;
   ctx: StoreContext;
-  /** The WAL file, when the store is a file in WAL mode. */
-  walPath?: string;
   /** Where its looks and the file changes it heard are counted. */
   stats: ChangeLoopStats;
 }
@@ -53,7 +51,6 @@ export interface ChangeLoopOptions {
 export class ChangeLoop implements LoopControl {
   readonly #url: string;
   readonly #ctx: StoreContext;
-  readonly #walPath?: string;
   readonly #stats: ChangeLoopStats;
   /** Whether the loop runs (someone listens or waits). */
   #looping = false;
@@ -80,7 +77,6 @@ export class ChangeLoop implements LoopControl {
   constructor(options: ChangeLoopOptions) {
     this.#url = options.url;
     this.#ctx = options.ctx;
-    this.#walPath = options.walPath;
     this.#stats = options.stats;
   }
 
@@ -132,13 +128,13 @@ export class ChangeLoop implements LoopControl {
    * the loop looks every {@linkcode POLL_MS}.
    */
   #watch(): void {
-    if (
-      this.#walPath === undefined || Deno.build.os !== "linux" ||
-      !this.#canWatch
-    ) return;
+    const { walPath } = this.#ctx;
+    if (walPath === undefined || Deno.build.os !== "linux" || !this.#canWatch) {
+      return;
+    }
     let watcher: Deno.FsWatcher;
     try {
-      watcher = Deno.watchFs(this.#walPath, { recursive: false });
+      watcher = Deno.watchFs(walPath, { recursive: false });
     } catch (error) {
       this.#canWatch = false;
       if (!cannotRead(error)) {

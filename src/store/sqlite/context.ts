@@ -26,6 +26,8 @@ import type { TaskWaiters } from "./task_waiters.ts";
 /** The parts a store's context is made of. */
 export interface StoreContextParts {
   db: DatabaseSync;
+  /** The WAL file, when the store is a file in WAL mode. */
+  walPath?: string;
   sql: Statements;
   codec: Codec;
   /** The store's clock, Unix seconds. */
@@ -39,6 +41,8 @@ export interface StoreContextParts {
 /** The database, statements, clock and transaction of one store. */
 export class StoreContext {
   readonly db: DatabaseSync;
+  /** The WAL file, when the store is a file in WAL mode. */
+  readonly walPath?: string;
   readonly sql: Statements;
   readonly codec: Codec;
   /** The store's clock, Unix seconds. */
@@ -57,6 +61,7 @@ export class StoreContext {
 
   constructor(parts: StoreContextParts) {
     this.db = parts.db;
+    this.walPath = parts.walPath;
     this.sql = parts.sql;
     this.codec = parts.codec;
     this.now = parts.now;

@@ -103,6 +103,9 @@ export function prepare(db: DatabaseSync) {
     rateExpired: sql(`DELETE FROM rate_starts WHERE at <= ?`),
     park: sql(`UPDATE tasks SET due_at = ? WHERE rowid = ?`),
     dataVersion: sql(`PRAGMA data_version`),
+    // Copies the WAL into the file without waiting for anyone (see
+    // `recovery.ts`).
+    checkpoint: sql(`PRAGMA wal_checkpoint(PASSIVE)`),
     payload: sql(`SELECT payload FROM tasks WHERE rowid = ?`),
     runningOf: sql(
       `SELECT count(*) AS n FROM tasks
