@@ -388,3 +388,50 @@ Deno.test("sqlite: processes that open one new file at the same moment all open 
     assert.deepEqual(said, Array(8).fill("ok"));
   }
 });
+
+Deno.test("sqlite: reclaim and expireLeases given queues leave the leases of other queues alone", async () => {
+  let t = 1_700_000_000;
+  await using store = await SqliteStore.open(":memory:", {
+    serializer: "json",
+    resultTtl: 600,
+    now: () => t,
+  });
+  const mine = record(t);
+  const other = record(t, { queue: "other" });
+  await store.enqueue([mine, other]);
+  const claims = await store.claim({
+    ...claimRequest,
+    queues: ["default", "other"],
+  });
+  assert.equal(claims.length, 2);
+
+  // A dead worker's leases in its queues end; the other queue's stays.
+  assert.equal(await store.expireLeases("w", ["default"]), 1);
+  assert.deepEqual(await store.reclaim(5, ["other"]), {
+    redelivered: 0,
+    failed: 0,
+    changed: [],
+  });
+  assert.equal((await store.get(other.id))?.status, TaskStatus.STARTED);
+  assert.deepEqual(await store.reclaim(5, ["default"]), {
+    redelivered: 1,
+    failed: 0,
+    changed: [mine.id],
+  });
+
+  // Both leases expired: a reclaim of one queue leaves the other's lease.
+  await store.claim(claimRequest);
+  t += 11;
+  assert.deepEqual(await store.reclaim(5, ["other", "other"]), {
+    redelivered: 1,
+    failed: 0,
+    changed: [other.id],
+  });
+  assert.equal((await store.get(mine.id))?.status, TaskStatus.STARTED);
+  // Without queues, every queue's.
+  assert.deepEqual(await store.reclaim(5), {
+    redelivered: 1,
+    failed: 0,
+    changed: [mine.id],
+  });
+});

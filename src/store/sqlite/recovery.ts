@@ -1,10 +1,11 @@
 /**
  * Recovery in the embedded store: the tasks of workers that died or
- * stalled. `reclaim` gives back the tasks whose lease expired (or ends
- * them), and keeps the file tidy: finished tasks past their retention,
- * dedupe keys, groups, rate limit starts and old events go, and the WAL is
- * checkpointed so an idle file does not grow. `expireLeases` ends at once
- * the leases of a worker known dead, for the next reclaim.
+ * stalled. `reclaim` gives back the tasks of the queues it is given (of
+ * every queue, given none) whose lease expired, or ends them; and it keeps
+ * the whole file tidy: finished tasks past their retention, dedupe keys,
+ * groups, rate limit starts and old events go, and the WAL is checkpointed
+ * so an idle file does not grow. `expireLeases` ends at once the leases of
+ * a worker known dead in the queues it is given, for the next reclaim.
  *
  * Invariants:
  * - A task whose lease expired runs again with one more redelivery, until
@@ -29,19 +30,20 @@ import type { TaskRow } from "./statements.ts";
 const logger = getLogger(["pq", "store"]);
 
 /**
- * Puts the tasks whose lease expired back in their queue (or ends them),
- * drops what is past its retention, and checkpoints the WAL.
+ * Puts the tasks of `queues` (of every queue when undefined) whose lease
+ * expired back in their queue (or ends them), drops what is past its
+ * retention, and checkpoints the WAL.
  */
 export function reclaimExpired(
   ctx: StoreContext,
   maxRedeliveries: number,
+  queues?: readonly string[],
 ): ReclaimReport {
   const { sql } = ctx;
   const now = ctx.now();
   const report = ctx.transaction(() => {
     const report: ReclaimReport = { redelivered: 0, failed: 0, changed: [] };
-    const rows = sql.expired.all(now) as unknown[] as TaskRow[];
-    for (const row of rows) {
+    for (const row of expiredRows(ctx, now, queues)) {
       report.changed.push(row.id);
       const redeliveries = row.redeliveries + 1;
       const ending = afterLeaseExpired(
@@ -75,15 +77,36 @@ export function reclaimExpired(
 }
 
 /**
- * Ends now the leases of the running tasks of `worker`, so that the next
- * reclaim gives them back; returns how many it ended.
+ * Ends now the leases of the running tasks of `worker` in `queues`, so
+ * that the next reclaim gives them back; returns how many it ended.
  */
 export function expireWorkerLeases(
   ctx: StoreContext,
   worker: string,
+  queues: readonly string[],
 ): number {
-  return ctx.transaction(() =>
-    Number(ctx.sql.expireLeases.run(`${worker}\t`).changes)
+  return ctx.transaction(() => {
+    let ended = 0;
+    for (const queue of new Set(queues)) {
+      ended += Number(ctx.sql.expireLeases.run(`${worker}\t`, queue).changes);
+    }
+    return ended;
+  });
+}
+
+/** The running rows of `queues` (of every queue) whose lease expired. */
+function expiredRows(
+  ctx: StoreContext,
+  now: number,
+  queues: readonly string[] | undefined,
+): TaskRow[] {
+  const { expired } = ctx.sql;
+  if (queues === undefined) {
+    return expired.all(now, null) as unknown[] as TaskRow[];
+  }
+  // Each queue once: a row must not be read twice.
+  return [...new Set(queues)].flatMap((queue) =>
+    expired.all(now, queue) as unknown[] as TaskRow[]
   );
 }
 

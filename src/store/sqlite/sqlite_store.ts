@@ -212,12 +212,17 @@ export class SqliteStore implements Store {
     return this.#async(() => setTaskProgress(this.#ctx, lease, progress));
   }
 
-  reclaim(maxRedeliveries: number): Promise<ReclaimReport> {
-    return this.#async(() => reclaimExpired(this.#ctx, maxRedeliveries));
+  reclaim(
+    maxRedeliveries: number,
+    queues?: readonly string[],
+  ): Promise<ReclaimReport> {
+    return this.#async(() =>
+      reclaimExpired(this.#ctx, maxRedeliveries, queues)
+    );
   }
 
-  expireLeases(worker: string, _queues: readonly string[]): Promise<number> {
-    return this.#async(() => expireWorkerLeases(this.#ctx, worker));
+  expireLeases(worker: string, queues: readonly string[]): Promise<number> {
+    return this.#async(() => expireWorkerLeases(this.#ctx, worker, queues));
   }
 
   settle(task: TaskRecord): Promise<boolean> {

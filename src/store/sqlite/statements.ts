@@ -129,9 +129,12 @@ export function prepare(db: DatabaseSync) {
       `SELECT ${ROW_COLUMNS} FROM tasks
        WHERE id = ? AND state = 'running' AND lease_token = ?`,
     ),
+    // The running rows whose lease ended before ?1, of the queue ?2 (of
+    // every queue when it is null), by the running index.
     expired: sql(
       `SELECT ${ROW_COLUMNS} FROM tasks
-       WHERE state = 'running' AND lease_until < ?`,
+       WHERE state = 'running' AND lease_until < ?1
+       AND (?2 IS NULL OR queue = ?2)`,
     ),
     requeue: sql(
       `UPDATE tasks SET state = 'queued', lease_token = NULL,
@@ -207,10 +210,11 @@ export function prepare(db: DatabaseSync) {
       `SELECT until, status FROM workers WHERE until >= ? ORDER BY name`,
     ),
     forgetWorker: sql(`DELETE FROM workers WHERE name = ?`),
-    // A lease token starts with its worker's name and a tab.
+    // A lease token starts with its worker's name and a tab: ?1. The
+    // leases of the queue ?2 only.
     expireLeases: sql(
       `UPDATE tasks SET lease_until = 0 WHERE state = 'running'
-       AND substr(lease_token, 1, length(?1)) = ?1`,
+       AND substr(lease_token, 1, length(?1)) = ?1 AND queue = ?2`,
     ),
     pause: sql(
       `INSERT INTO paused_queues (queue, since) VALUES (?, ?)
