@@ -12,22 +12,11 @@
 import { delay } from "../model/_abort.ts";
 import { TaskRevoked } from "../model/errors.ts";
 import { getLogger } from "@logtape/logtape";
-import type { JobRegistry } from "../runtime/registry.ts";
-import type { Settings } from "../model/settings_types.ts";
 import { statusString, TaskStatus } from "../model/status.ts";
 import { revokedWhileRunning } from "../store/_reasons.ts";
-import type {
-  ChannelMessage,
-  Claim,
-  Finish,
-  PubSub,
-  TaskLeases,
-  TaskRecovery,
-} from "../store/store.ts";
+import type { ChannelMessage, Claim, Finish } from "../store/store.ts";
 import { type Dict, standInRecord, type TaskRecord } from "../model/task.ts";
-import type { JobBackend } from "../runtime/job.ts";
 import { failedRecord, runTask } from "../run/run_task.ts";
-import type { ThreadPool } from "../run/thread_pool.ts";
 import type { ConsumerOptions } from "./consumer_options.ts";
 import { renewLeases, writeOutcomes } from "./lease_calls.ts";
 
