@@ -1,5 +1,5 @@
 /**
- * Queues as a whole in the embedded store: which there are, their sizes,
+ * Queues as a whole in the embedded store: which there are,
  * pausing and resuming them, and flushing their queued tasks.
  *
  * Invariants:
@@ -57,14 +57,6 @@ export function activeQueueNames(ctx: StoreContext): string[] {
   return (ctx.sql.queueNames.all() as unknown[] as { queue: string }[])
     .map((row) => row.queue)
     .sort();
-}
-
-/** The queued tasks of each queue, in the order given. */
-export function queuedCounts(
-  ctx: StoreContext,
-  queues: readonly string[],
-): number[] {
-  return queues.map((queue) => (ctx.sql.size.get(queue) as { n: number }).n);
 }
 
 /** Deletes the queued tasks of the queues; returns how many. */

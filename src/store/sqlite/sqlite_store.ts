@@ -17,7 +17,7 @@
  * - `recovery.ts`: reclaim, expireLeases;
  * - `workflow_state.ts`: settle, joinGroup;
  * - `search.ts`: get, searchTasks, queueStats;
- * - `queues.ts`: pauseQueue, resumeQueue, pausedQueues, queueNames, sizes,
+ * - `queues.ts`: pauseQueue, resumeQueue, pausedQueues, queueNames,
  *   flush;
  * - `events.ts`: publish, subscribe; `change_loop.ts` delivers;
  * - `beats_and_locks.ts`: beat, liveWorkers, leave, and the named locks.
@@ -76,7 +76,6 @@ import {
   flushQueues,
   pausedQueueNames,
   pauseQueueNamed,
-  queuedCounts,
   resumeQueueNamed,
 } from "./queues.ts";
 import { expireWorkerLeases, reclaimExpired } from "./recovery.ts";
@@ -96,7 +95,7 @@ import { joinTaskGroup, settleTask } from "./workflow_state.ts";
  *   serializer: "json",
  *   resultTtl: 3600,
  * });
- * console.log(await store.sizes(["default"])); // [0]
+ * console.log(await store.queueStats(["default"])); // [{ queue: "default", ready: 0, ... }]
  * ```
  */
 export class SqliteStore implements Store {
@@ -263,11 +262,6 @@ export class SqliteStore implements Store {
 
   pausedQueues(): Promise<string[]> {
     return this.#async(() => pausedQueueNames(this.#ctx));
-  }
-
-  /** The queued tasks of each queue, in the order given. */
-  sizes(queues: readonly string[]): Promise<number[]> {
-    return this.#async(() => queuedCounts(this.#ctx, queues));
   }
 
   queueNames(): Promise<string[]> {

@@ -152,9 +152,6 @@ export function prepare(db: DatabaseSync) {
     requestRevoke: sql(
       `UPDATE tasks SET revoke_requested = 1 WHERE rowid = ?`,
     ),
-    size: sql(
-      `SELECT count(*) AS n FROM tasks WHERE queue = ? AND state = 'queued'`,
-    ),
     // The queue's queued rows by the claim index, its running ones by the
     // running index (a few: the tasks running now, of every queue).
     queueStats: sql(
