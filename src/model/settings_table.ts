@@ -437,7 +437,7 @@ function cell(text: string): string {
 }
 
 /**
- * The settings as a Markdown table for the README: setting, flag,
+ * The settings as a Markdown table for docs/settings.md: setting, flag,
  * environment variable, default and meaning.
  *
  * @example

@@ -367,7 +367,7 @@ export class Tasks {
    * comes soonest: `[name, seconds until that run]`, as pulsar-queue's
    * `next_scheduled`. Resolves with undefined when none of the names is a
    * periodic job (unknown and regular names are skipped). Run times are a
-   * fixed grid (see the README's "Periodic jobs"), so any process can tell
+   * fixed grid (see docs/periodic_jobs.md), so any process can tell
    * when the next run is due; it is queued then by a server started with
    * `--schedule-periodic`.
    *
