@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { QUEUE_KEYS, redisKeys } from "../src/store/redis/keys.ts";
-import { LUA_FILES } from "../src/store/redis/scripts.ts";
+import { LUA_FILES } from "../src/store/redis/script_files.ts";
 
 Deno.test("redis keys: every key and channel of a namespace", () => {
   const keys = redisKeys("pq");

@@ -18,7 +18,7 @@ import {
   LUA_FILES,
   RENEW,
   SCRIPTS,
-} from "../src/store/redis/scripts.ts";
+} from "../src/store/redis/script_files.ts";
 import { QUEUE_KEYS, queueKeys } from "../src/store/redis/keys.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { TaskStatus } from "../src/model/status.ts";

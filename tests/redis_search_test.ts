@@ -9,7 +9,7 @@ import { TaskStatus, type TaskStatusCode } from "../src/model/status.ts";
 import type { ChannelMessage, TaskPage } from "../src/store/store.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { redisKeys } from "../src/store/redis/keys.ts";
-import { FORGET_QUEUE } from "../src/store/redis/scripts.ts";
+import { FORGET_QUEUE } from "../src/store/redis/script_files.ts";
 import { scriptCall } from "../src/store/redis/lua/script.ts";
 import { TEXT_SCAN_MAX } from "../src/store/task_query.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";

@@ -1,151 +1,513 @@
 /**
- * The Lua scripts of the Redis store: one per state transition, each in its
- * own file under `lua/`, with a header naming its KEYS, its ARGV and its
- * reply (the format is in `lua/script.ts`). A script reads them by name
- * (`K.ready`, `A.now`), and the store calls it by name
- * (`scriptCall(CLAIM, keys, { now, max, ... })`): a call and a header that
- * disagree throw before anything is sent.
+ * The scripts of the Redis store as calls: one typed method per Lua file
+ * (`script_files.ts`), whose arguments are the names of its header and
+ * whose reply is decoded into named fields. The store runs scripts only
+ * through these.
  *
  * Invariants:
- * - A queue's script touches only the keys of that queue (`@queue`, see
- *   `queueKeys` in `keys.ts`), which share a hash tag, so a queue lives on one
- *   Redis Cluster slot. A task has no key of its own: its queue is found
- *   by looking in the queues of the registry (`<ns>:queues`).
- * - The files are imported as text (`with { type: "text" }`, stable since
- *   Deno 2.8): they are part of the module graph, so they load with no read
- *   permission, from a clone used through `links`, and from the binary
- *   `deno compile` builds (which embeds the graph), once per process.
- * - The scripts that share helpers (`lua/_helpers.lua`) get them prepended;
- *   the others do not, so each script's calls are exactly what they were.
- * - Messages are published as `<event>\n<encoded data>`, or
- *   `*<event>\n<list>` for many of one event.
- * - A queue's `search` index holds exactly the ids that have a record in
- *   its `tasks` or `done` hash: the script that writes a new record adds
- *   it (`enqueue` in `_helpers.lua`, and `settle.lua` for a record that
- *   was never queued: one ZADD a task), each script that
- *   drops records removes them (`expired.lua`, `flush.lua`: one ZREM a
- *   batch), in the same transition.
+ * - A call names its keys and arguments as the script's header does; they
+ *   are ordered from it (`scriptCall`), and a name missing or unknown is a
+ *   `TypeError` before anything is sent.
+ * - A reply is checked as it is read (`replies.ts`): one of another shape
+ *   is a `MalformedReplyError` naming the script and the field, never a
+ *   value read at the wrong place. An error reply is decided by its code
+ *   (`PQDUPLICATE` of `enqueue.lua` is answered as `duplicate`).
+ * - A script is sent through the topology (`topology.ts`), which knows the
+ *   server and the scripts it has loaded.
  * @module
  */
-import helpers from "./lua/_helpers.lua" with { type: "text" };
-import acquireLock from "./lua/acquire_lock.lua" with { type: "text" };
-import beat from "./lua/beat.lua" with { type: "text" };
-import claim from "./lua/claim.lua" with { type: "text" };
-import enqueue from "./lua/enqueue.lua" with { type: "text" };
-import enqueueUnique from "./lua/enqueue_unique.lua" with { type: "text" };
-import expireLeases from "./lua/expire_leases.lua" with { type: "text" };
-import expired from "./lua/expired.lua" with { type: "text" };
-import finish from "./lua/finish.lua" with { type: "text" };
-import flush from "./lua/flush.lua" with { type: "text" };
-import forgetQueue from "./lua/forget_queue.lua" with { type: "text" };
-import joinGroup from "./lua/join_group.lua" with { type: "text" };
-import pause from "./lua/pause.lua" with { type: "text" };
-import progress from "./lua/progress.lua" with { type: "text" };
-import release from "./lua/release.lua" with { type: "text" };
-import releaseLock from "./lua/release_lock.lua" with { type: "text" };
-import renew from "./lua/renew.lua" with { type: "text" };
-import resume from "./lua/resume.lua" with { type: "text" };
-import revoke from "./lua/revoke.lua" with { type: "text" };
-import settle from "./lua/settle.lua" with { type: "text" };
+import type { Buffer } from "node:buffer";
+import type { RevokeOutcome } from "../store.ts";
+import { RedisReplyError } from "./connection.ts";
+import type { QueueKeys } from "./keys.ts";
 import {
-  loadScript,
   type LuaScript,
-  type ScriptContext,
+  scriptCall,
+  type ScriptKeys,
+  type ScriptNamed,
 } from "./lua/script.ts";
-import { QUEUE_KEYS } from "./keys.ts";
-
-/** Every `.lua` file under `lua/`, by name, as imported. */
-export const LUA_FILES: Readonly<Record<string, string>> = {
-  "_helpers.lua": helpers,
-  "acquire_lock.lua": acquireLock,
-  "beat.lua": beat,
-  "claim.lua": claim,
-  "enqueue.lua": enqueue,
-  "enqueue_unique.lua": enqueueUnique,
-  "expire_leases.lua": expireLeases,
-  "expired.lua": expired,
-  "finish.lua": finish,
-  "flush.lua": flush,
-  "forget_queue.lua": forgetQueue,
-  "join_group.lua": joinGroup,
-  "pause.lua": pause,
-  "progress.lua": progress,
-  "release.lua": release,
-  "release_lock.lua": releaseLock,
-  "renew.lua": renew,
-  "resume.lua": resume,
-  "revoke.lua": revoke,
-  "settle.lua": settle,
-};
-
-/** What the scripts are loaded with: the queue's keys, the helpers. */
-const SCRIPT_CONTEXT: ScriptContext = {
-  queueKeys: QUEUE_KEYS,
-  helpers: { "_helpers.lua": helpers },
-};
-
-function load(file: string): LuaScript {
-  return loadScript(file, LUA_FILES[file], SCRIPT_CONTEXT);
-}
-
-/** Queues tasks in one queue, all or none. */
-export const ENQUEUE: LuaScript = load("enqueue.lua");
-/** Queues one task unless its id is stored or its dedupe key held. */
-export const ENQUEUE_UNIQUE: LuaScript = load("enqueue_unique.lua");
-/** Claims ready tasks of a queue under new leases. */
-export const CLAIM: LuaScript = load("claim.lua");
-/** Renews leases; says which tasks were asked to stop. */
-export const RENEW: LuaScript = load("renew.lua");
-/** Writes how running tasks ended, and their retries. */
-export const FINISH: LuaScript = load("finish.lua");
-/** Puts leased tasks back in their queue. */
-export const RELEASE: LuaScript = load("release.lua");
-/** Expired leases, and retention of finished tasks. */
-export const EXPIRED: LuaScript = load("expired.lua");
-/** Revokes a queued task, or asks a running one to stop. */
-export const REVOKE: LuaScript = load("revoke.lua");
-/** Drops every queued task of a queue. */
-export const FLUSH: LuaScript = load("flush.lua");
-/** Stores the progress of a running task, by its lease holder. */
-export const PROGRESS: LuaScript = load("progress.lua");
-/** Takes or renews a named lock. */
-export const ACQUIRE_LOCK: LuaScript = load("acquire_lock.lua");
-/** Frees a named lock. */
-export const RELEASE_LOCK: LuaScript = load("release_lock.lua");
-/** A worker's beat; reports the workers whose beat expired. */
-export const BEAT: LuaScript = load("beat.lua");
-/** Ends the leases of a dead worker's tasks in one queue. */
-export const EXPIRE_LEASES: LuaScript = load("expire_leases.lua");
-/** Drops a queue from the registry unless it was registered again. */
-export const FORGET_QUEUE: LuaScript = load("forget_queue.lua");
-/** Pauses a queue: claims skip it until it is resumed. */
-export const PAUSE: LuaScript = load("pause.lua");
-/** Resumes a paused queue and wakes a worker waiting on it. */
-export const RESUME: LuaScript = load("resume.lua");
-/** Stores the final record of a task that never ran, unless its id is stored. */
-export const SETTLE: LuaScript = load("settle.lua");
-/** Records a member of a group; answers with all values once all are there. */
-export const JOIN_GROUP: LuaScript = load("join_group.lua");
-
-/** Every script of the store. */
-export const SCRIPTS: readonly LuaScript[] = [
+import {
+  bulkStrings,
+  bytes,
+  flag,
+  lengthOf,
+  list,
+  malformed,
+  number,
+  oneOf,
+  text,
+} from "./replies.ts";
+import type { RedisReply } from "./resp.ts";
+import {
+  ACQUIRE_LOCK,
+  BEAT,
+  CLAIM,
   ENQUEUE,
   ENQUEUE_UNIQUE,
-  CLAIM,
-  RENEW,
-  FINISH,
-  RELEASE,
-  EXPIRED,
-  REVOKE,
-  FLUSH,
-  PROGRESS,
-  ACQUIRE_LOCK,
-  RELEASE_LOCK,
-  BEAT,
   EXPIRE_LEASES,
+  EXPIRED,
+  FINISH,
+  FLUSH,
   FORGET_QUEUE,
-  PAUSE,
-  RESUME,
-  SETTLE,
   JOIN_GROUP,
-];
+  PAUSE,
+  PROGRESS,
+  RELEASE,
+  RELEASE_LOCK,
+  RENEW,
+  RESUME,
+  REVOKE,
+  SETTLE,
+} from "./script_files.ts";
+import type { Topology } from "./topology.ts";
+
+/** What a script that queues a task is told of it (`queuedFields`). */
+export type QueuedTask = {
+  id: string;
+  /** When it is due, in seconds. */
+  due: number;
+  /** Its timeQueued: its place in the search index. */
+  queued: number;
+  /** Its encoded record. */
+  record: Uint8Array;
+  /** Its maxConcurrency, priority and rate limit (`limitOf`). */
+  limit: string;
+  /** Its job's name. */
+  name: string;
+};
+
+/** A lease as the scripts take it. */
+export type LeaseArg = { id: string; token: string };
+
+/** A task a claim took, as `claim.lua` answers it. */
+export interface ClaimedTask {
+  /** The name of its queue. */
+  queue: string;
+  id: string;
+  /** Its lease's token. */
+  token: string;
+  /** How many times its lease expired before. */
+  redeliveries: number;
+  /** Its record as stored. */
+  record: Buffer;
+  /** When it was handed over, for a task handed over earlier. */
+  handedAt?: number;
+}
+
+/** A running task whose lease expired, as `expired.lua` answers it. */
+export interface ExpiredLease {
+  id: string;
+  /** Its lease's token ('' when it has none). */
+  token: string;
+  /** How many times its lease expired before this time. */
+  redeliveries: number;
+  /** Its record as stored (empty when it has none). */
+  record: Buffer;
+  /** Its revoke was asked for. */
+  revokeAsked: boolean;
+}
+
+/**
+ * How renewing a lease went, per `renew.lua`: lost, renewed, or renewed
+ * and its task asked to stop (`revoked`).
+ */
+export type LeaseState = "lost" | "renewed" | "revoked";
+
+const LEASE_STATES: readonly LeaseState[] = ["lost", "renewed", "revoked"];
+
+/**
+ * The scripts of the store, one method per file, each sent through the
+ * topology and its reply decoded.
+ */
+export class Scripts {
+  readonly #topology: Topology;
+
+  /** The scripts, run on `topology`. */
+  constructor(topology: Topology) {
+    this.#topology = topology;
+  }
+
+  /**
+   * `enqueue.lua`: queues tasks in one queue, all or none. `duplicate`: the
+   * server's words when a task of one of their ids is stored already (then
+   * none was queued).
+   */
+  async enqueue(keys: QueueKeys, args: {
+    now: number;
+    channel: string;
+    queue: string;
+    namespace: string;
+    tasks: readonly QueuedTask[];
+  }): Promise<{ queued: number; duplicate?: string }> {
+    try {
+      const reply = await this.#run(ENQUEUE, keys, args);
+      return { queued: number(reply, ENQUEUE.file) };
+    } catch (error) {
+      if (!(error instanceof RedisReplyError && error.code === "PQDUPLICATE")) {
+        throw error;
+      }
+      return {
+        queued: 0,
+        duplicate: error.message.slice(error.code.length + 1),
+      };
+    }
+  }
+
+  /**
+   * `enqueue_unique.lua`: queues one task unless its id is stored or its
+   * dedupe key held; then answers the task that is there, with its start
+   * info ('' unless it runs).
+   */
+  async enqueueUnique(
+    keys: QueueKeys,
+    args: QueuedTask & {
+      now: number;
+      channel: string;
+      queue: string;
+      namespace: string;
+      dedupeKey: string;
+      dedupeTtl: number | "";
+    },
+  ): Promise<
+    | { outcome: "queued" }
+    | { outcome: "id" | "dedupe"; record: Buffer; started: string }
+  > {
+    const what = ENQUEUE_UNIQUE.file;
+    const reply = list(await this.#run(ENQUEUE_UNIQUE, keys, args), what);
+    const outcome = oneOf(reply[0], ["queued", "id", "dedupe"], what, 0);
+    if (outcome === "queued") return { outcome };
+    return {
+      outcome,
+      record: bytes(reply[1], what, 1),
+      started: text(reply[2], what, 2),
+    };
+  }
+
+  /**
+   * `claim.lua`: claims ready tasks of the queues, in order, under new
+   * leases (on a single server, with those handed over earlier); says when
+   * each queue's next delayed task is due (Infinity: none).
+   */
+  async claim(
+    first: QueueKeys,
+    more: readonly QueueKeys[],
+    args: {
+      now: number;
+      max: number;
+      leaseEnd: number;
+      prefix: string;
+      startInfo: string;
+      scanExtra: number;
+      namespace: string;
+      waiter: string;
+      inbox: "1" | "0";
+      waitUntil: number;
+      waiterInfo: string;
+      queues: readonly { name: string }[];
+    },
+  ): Promise<{ nextDue: number[]; tasks: ClaimedTask[] }> {
+    const what = CLAIM.file;
+    const reply = list(await this.#run(CLAIM, { ...first, more }, args), what);
+    const queues = args.queues;
+    const nextDue: number[] = [];
+    for (let q = 0; q < queues.length; q++) {
+      const due = text(reply[q], what, q);
+      nextDue.push(due === "" ? Infinity : number(due, what, q));
+    }
+    // Then 6 fields a task: queue number (from 1), id, token,
+    // redeliveries, record, and when it was handed over ('' if it was not).
+    if ((reply.length - queues.length) % 6 !== 0) {
+      malformed(what, "the reply", "has a task of other than 6 fields");
+    }
+    const tasks: ClaimedTask[] = [];
+    for (let i = queues.length; i < reply.length; i += 6) {
+      const queue = queues[number(reply[i], what, i) - 1];
+      if (!queue) malformed(what, i, `names no queue of the ${queues.length}`);
+      const handedAt = text(reply[i + 5], what, i + 5);
+      tasks.push({
+        queue: queue.name,
+        id: text(reply[i + 1], what, i + 1),
+        token: text(reply[i + 2], what, i + 2),
+        redeliveries: number(reply[i + 3], what, i + 3),
+        record: bytes(reply[i + 4], what, i + 4),
+        ...handedAt !== "" && { handedAt: Number(handedAt) },
+      });
+    }
+    return { nextDue, tasks };
+  }
+
+  /** `renew.lua`: renews leases; says, per lease in order, how it went. */
+  async renew(keys: QueueKeys, args: {
+    leaseEnd: number;
+    leases: readonly LeaseArg[];
+  }): Promise<LeaseState[]> {
+    const what = RENEW.file;
+    const reply = list(await this.#run(RENEW, keys, args), what);
+    lengthOf(reply, args.leases.length, what);
+    // 0: lost, 1: renewed, 2: renewed and asked to stop.
+    return reply.map((state, i) => {
+      const name = LEASE_STATES[number(state, what, i)];
+      return name ?? malformed(what, i, `is '${state}', not 0, 1 or 2`);
+    });
+  }
+
+  /**
+   * `finish.lua`: writes how running tasks ended, and their retries; says,
+   * per outcome in order, whether it was written (its lease held).
+   */
+  async finish(keys: QueueKeys, args: {
+    now: number;
+    channel: string;
+    expires: number;
+    onlyExpired: "1" | "0";
+    outcomes: readonly {
+      id: string;
+      token: string;
+      record: Uint8Array;
+      retry?: QueuedTask;
+    }[];
+  }): Promise<boolean[]> {
+    const what = FINISH.file;
+    const outcomes = args.outcomes.map(({ id, token, record, retry }) => ({
+      id,
+      token,
+      record,
+      // The retry's fields, prefixed: all '' for none.
+      retryId: retry?.id ?? "",
+      retryDue: retry?.due ?? "",
+      retryQueued: retry?.queued ?? "",
+      retryRecord: retry?.record ?? "",
+      retryLimit: retry?.limit ?? "",
+      retryName: retry?.name ?? "",
+    }));
+    const reply = list(
+      await this.#run(FINISH, keys, { ...args, outcomes }),
+      what,
+    );
+    lengthOf(reply, outcomes.length, what);
+    return reply.map((written, i) => flag(written, what, i));
+  }
+
+  /**
+   * `release.lua`: puts leased tasks back in their queue; those whose revoke
+   * was asked for stay under their lease, answered with their records.
+   */
+  async release(keys: QueueKeys, args: {
+    now: number;
+    channel: string;
+    count: "1" | "0";
+    onlyExpired: "1" | "0";
+    leases: readonly LeaseArg[];
+  }): Promise<{
+    released: string[];
+    revoked: { id: string; token: string; record: Buffer }[];
+  }> {
+    const what = RELEASE.file;
+    const reply = list(await this.#run(RELEASE, keys, args), what);
+    lengthOf(reply, 2, what);
+    const released = list(reply[0], what, "released");
+    const entries = list(reply[1], what, "revoked");
+    if (entries.length % 3 !== 0) {
+      malformed(what, "revoked", "has a task of other than 3 fields");
+    }
+    const revoked = [];
+    for (let i = 0; i < entries.length; i += 3) {
+      revoked.push({
+        id: text(entries[i], what, `revoked[${i}]`),
+        token: text(entries[i + 1], what, `revoked[${i + 1}]`),
+        record: bytes(entries[i + 2], what, `revoked[${i + 2}]`),
+      });
+    }
+    return {
+      released: released.map((id, i) => text(id, what, `released[${i}]`)),
+      revoked,
+    };
+  }
+
+  /**
+   * `expired.lua`: the leases that expired (and drops the finished records
+   * past their retention).
+   */
+  async expired(keys: QueueKeys, args: {
+    now: number;
+    limit: number;
+  }): Promise<ExpiredLease[]> {
+    const what = EXPIRED.file;
+    const reply = list(await this.#run(EXPIRED, keys, args), what);
+    if (reply.length % 5 !== 0) {
+      malformed(what, "the reply", "has a lease of other than 5 fields");
+    }
+    const leases: ExpiredLease[] = [];
+    for (let i = 0; i < reply.length; i += 5) {
+      leases.push({
+        id: text(reply[i], what, i),
+        token: text(reply[i + 1], what, i + 1),
+        redeliveries: number(reply[i + 2], what, i + 2),
+        record: bytes(reply[i + 3], what, i + 3),
+        revokeAsked: flag(reply[i + 4], what, i + 4),
+      });
+    }
+    return leases;
+  }
+
+  /** `revoke.lua`: revokes a queued task, or asks a running one to stop. */
+  async revoke(keys: QueueKeys, args: {
+    channel: string;
+    expires: number;
+    id: string;
+    seen: Uint8Array | "";
+    revoked: Uint8Array;
+  }): Promise<RevokeOutcome | "changed"> {
+    const reply = await this.#run(REVOKE, keys, args);
+    return oneOf<RevokeOutcome | "changed">(
+      reply,
+      ["revoked", "requested", "finished", "changed", "unknown"],
+      REVOKE.file,
+    );
+  }
+
+  /** `flush.lua`: drops every queued task of a queue; answers their ids. */
+  async flush(keys: QueueKeys): Promise<string[]> {
+    const what = FLUSH.file;
+    const reply = list(await this.#run(FLUSH, keys, {}), what);
+    return reply.map((id, i) => text(id, what, i));
+  }
+
+  /** `progress.lua`: stores a running task's progress, by its lease holder. */
+  async progress(keys: QueueKeys, args: {
+    channel: string;
+    id: string;
+    token: string;
+    record: Uint8Array;
+    event: Uint8Array;
+  }): Promise<boolean> {
+    return flag(await this.#run(PROGRESS, keys, args), PROGRESS.file);
+  }
+
+  /** `acquire_lock.lua`: takes or renews a named lock; true when held. */
+  async acquireLock(lock: string, args: {
+    owner: string;
+    now: number;
+    heldUntil: number;
+    ttl: number;
+  }): Promise<boolean> {
+    const reply = await this.#run(ACQUIRE_LOCK, { lock }, args);
+    return flag(reply, ACQUIRE_LOCK.file);
+  }
+
+  /** `release_lock.lua`: frees a named lock; true when this owner held it. */
+  async releaseLock(lock: string, args: { owner: string }): Promise<boolean> {
+    const reply = await this.#run(RELEASE_LOCK, { lock }, args);
+    return flag(reply, RELEASE_LOCK.file);
+  }
+
+  /**
+   * `beat.lua`: a worker's beat. `known`: it had a beat here before; `next`:
+   * the earliest end of another worker's beat, if any; `dead`: the stored
+   * statuses ('' when none) of the workers whose beat expired.
+   */
+  async beat(keys: { beats: string; status: string }, args: {
+    now: number;
+    worker: string;
+    aliveUntil: number;
+    status: Uint8Array | "";
+  }): Promise<{ known: boolean; next?: number; dead: Buffer[] }> {
+    const what = BEAT.file;
+    const reply = list(await this.#run(BEAT, keys, args), what);
+    if (reply.length < 2) malformed(what, "the reply", "lacks known and next");
+    const next = text(reply[1], what, "next");
+    return {
+      known: flag(reply[0], what, "known"),
+      ...next !== "" && { next: number(next, what, "next") },
+      dead: bulkStrings(reply.slice(2), what, "dead"),
+    };
+  }
+
+  /** `expire_leases.lua`: ends a dead worker's leases; answers how many. */
+  async expireLeases(keys: QueueKeys, args: {
+    worker: string;
+    namespace: string;
+  }): Promise<number> {
+    const reply = await this.#run(EXPIRE_LEASES, keys, args);
+    return number(reply, EXPIRE_LEASES.file);
+  }
+
+  /**
+   * `forget_queue.lua`: drops a queue from the registry unless it was
+   * registered again since `registered`; true when dropped.
+   */
+  async forgetQueue(registry: string, args: {
+    queue: string;
+    registered: string;
+  }): Promise<boolean> {
+    const reply = await this.#run(FORGET_QUEUE, { registry }, args);
+    return flag(reply, FORGET_QUEUE.file);
+  }
+
+  /** `pause.lua`: pauses a queue; false when it was paused already. */
+  async pause(keys: QueueKeys, args: {
+    now: number;
+    channel: string;
+    name: Uint8Array;
+  }): Promise<boolean> {
+    return flag(await this.#run(PAUSE, keys, args), PAUSE.file);
+  }
+
+  /** `resume.lua`: resumes a queue; false when it was not paused. */
+  async resume(keys: QueueKeys, args: {
+    channel: string;
+    name: Uint8Array;
+  }): Promise<boolean> {
+    return flag(await this.#run(RESUME, keys, args), RESUME.file);
+  }
+
+  /**
+   * `settle.lua`: stores the final record of a task that never ran, unless
+   * its id is stored: then answers the record that is there.
+   */
+  async settle(keys: QueueKeys, args: {
+    now: number;
+    channel: string;
+    queue: string;
+    namespace: string;
+    id: string;
+    queued: number;
+    record: Uint8Array;
+    expires: number;
+  }): Promise<{ written: true } | { written: false; there: Buffer }> {
+    const reply = await this.#run(SETTLE, keys, args);
+    if (reply === 1) return { written: true };
+    return { written: false, there: bytes(reply, SETTLE.file) };
+  }
+
+  /**
+   * `join_group.lua`: records a member of a group; answers the members'
+   * values in order once all are there, else undefined.
+   */
+  async joinGroup(group: string, args: {
+    index: number;
+    total: number;
+    value: Uint8Array;
+    ttl: number;
+  }): Promise<Buffer[] | undefined> {
+    const what = JOIN_GROUP.file;
+    const reply = await this.#run(JOIN_GROUP, { group }, args);
+    return reply === null ? undefined : bulkStrings(reply, what);
+  }
+
+  /**
+   * Runs a script with its keys and arguments by name (ordered from its
+   * header, which they must match: else a `TypeError`, nothing sent).
+   */
+  async #run(
+    script: LuaScript,
+    keys: ScriptKeys,
+    args: ScriptNamed,
+  ): Promise<RedisReply> {
+    const call = scriptCall(script, keys, args);
+    const argv = call.argv.map((arg) =>
+      typeof arg === "number" ? String(arg) : arg
+    );
+    return await this.#topology.runScript(script, call.keys, argv);
+  }
+}

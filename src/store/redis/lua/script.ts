@@ -1,7 +1,7 @@
 /**
  * A Lua script read from its file: its header parsed, the prelude that
  * names its KEYS and ARGV prepended, and its calls checked against the
- * header. The scripts themselves are listed in `../scripts.ts`.
+ * header. The scripts themselves are listed in `../script_files.ts`.
  *
  * Invariants:
  * - A script's body reads its keys and arguments by name only: `K.ready`,
