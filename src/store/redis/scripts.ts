@@ -499,7 +499,7 @@ export class Scripts {
    * Runs a script with its keys and arguments by name (ordered from its
    * header, which they must match: else a `TypeError`, nothing sent).
    */
-  async #run(
+  #run(
     script: LuaScript,
     keys: ScriptKeys,
     args: ScriptNamed,
@@ -508,6 +508,6 @@ export class Scripts {
     const argv = call.argv.map((arg) =>
       typeof arg === "number" ? String(arg) : arg
     );
-    return await this.#topology.runScript(script, call.keys, argv);
+    return this.#topology.runScript(script, call.keys, argv);
   }
 }

@@ -51,15 +51,13 @@ export class ConnectionLostError extends StoreConnectionError {}
  * the second's, is thrown. For commands whose second run can tell whether
  * the first one landed.
  */
-export async function sendAgainIfLost<T>(
+export function sendAgainIfLost<T>(
   send: (attempt: 1 | 2) => Promise<T>,
 ): Promise<T> {
-  try {
-    return await send(1);
-  } catch (error) {
+  return send(1).catch((error) => {
     if (!(error instanceof ConnectionLostError)) throw error;
-  }
-  return await send(2);
+    return send(2);
+  });
 }
 
 /** A single server or a Cluster, and the connections to it. */
