@@ -261,13 +261,14 @@ export class RedisClient {
   }
 
   #deliver(reply: RedisReply, error?: string): void {
-    // On a subscribed connection a message is no reply to any command.
-    if (
-      this.#subscriber && Array.isArray(reply) && reply.length === 3 &&
-      String(reply[0]) === "message"
-    ) {
-      this.#channels.get(String(reply[1]))?.(reply[2] as Buffer);
-      return;
+    // On a subscribed connection a message is no reply to any command:
+    // ["message", channel, payload].
+    if (this.#subscriber && Array.isArray(reply) && reply.length === 3) {
+      const [kind, channel, payload] = reply;
+      if (String(kind) === "message") {
+        this.#channels.get(String(channel))?.(payload as Buffer);
+        return;
+      }
     }
     const pending = this.#pending.shift();
     if (!pending) return;

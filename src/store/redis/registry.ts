@@ -20,7 +20,7 @@
  */
 import type { RedisContext } from "./context.ts";
 import { type QueueKeys, queueOfKey } from "./keys.ts";
-import { list, scored, text } from "./replies.ts";
+import { bulkStrings, list, scored, text } from "./replies.ts";
 
 /** Seconds between two registrations of a queue by one store. */
 const REGISTER_EVERY_SECONDS = 60;
@@ -167,7 +167,7 @@ export class Registry {
     let cursor = "0";
     do {
       const what = "SCAN";
-      const reply = list(
+      const [next, found] = list(
         await topology.send([
           "SCAN",
           cursor,
@@ -180,13 +180,9 @@ export class Registry {
         ]),
         what,
       );
-      cursor = text(reply[0], what, "cursor");
-      for (const [i, key] of list(reply[1], what, "keys").entries()) {
-        const queue = queueOfKey(
-          namespace,
-          text(key, what, `keys[${i}]`),
-          name,
-        );
+      cursor = text(next, what, "cursor");
+      for (const key of bulkStrings(found, what, "keys")) {
+        const queue = queueOfKey(namespace, String(key), name);
         if (queue !== undefined) names.add(queue);
       }
     } while (cursor !== "0");
