@@ -483,6 +483,9 @@ Deno.test("every store method calls its script with the names of its header", as
   assert.equal(await store.settle(settled), false);
   assert.equal(await store.joinGroup("g", 1, 2, "b"), undefined);
   assert.deepEqual(await store.joinGroup("g", 0, 2, "a"), ["a", "b"]);
+  // Revoked: the one reclaimed, the queued one, the settled one.
+  const stats = await store.jobStats({ jobs: ["addition"] });
+  assert.equal(stats.get("addition")?.counts.REVOKED, 3);
   // Every script ran: the server has each one, as the store sent it.
   const shas = await Promise.all(SCRIPTS.map((script) => sha1(script.source)));
   const loaded = await redis.cli("SCRIPT", "EXISTS", ...shas);

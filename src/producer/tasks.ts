@@ -15,12 +15,7 @@ import {
 } from "../model/queue_options.ts";
 import type { JobInfo, JobRegistry } from "../runtime/registry.ts";
 import type { Settings } from "../model/settings_types.ts";
-import {
-  type JobStats,
-  type JobStatsOptions,
-  pagedJobStats,
-  readsJobStats,
-} from "../store/job_stats.ts";
+import type { JobStats, JobStatsOptions } from "../store/job_stats.ts";
 import type {
   RevokeOutcome,
   Store,
@@ -296,14 +291,7 @@ export class Tasks {
     options: JobStatsOptions = {},
   ): Promise<Map<string, JobStats>> {
     await this.#producer.start();
-    const { store, registry } = this.#producer;
-    if (readsJobStats(store)) return await store.jobStats(options);
-    // A store that does not compute them yet: one search a job.
-    return await pagedJobStats(
-      (query) => store.searchTasks(query),
-      options.jobs ?? registry.names(),
-      options,
-    );
+    return await this.#producer.store.jobStats(options);
   }
 
   /**

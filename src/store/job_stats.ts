@@ -1,20 +1,18 @@
 /**
  * Job statistics: each job's retained tasks counted by status, and the
  * run-time percentiles of its newest ended tasks. A store computes them for
- * every job at once, on its side (`job_stats_sqlite.ts`,
- * `job_stats_redis.ts`); this file holds what they share: the types, the
+ * every job at once, on its side (`sqlite/job_stats.ts`,
+ * `redis/job_stats.ts`); this file holds what they share: the types, the
  * check of the options, and the tally that turns counts and run times into
- * {@linkcode JobStats}. {@linkcode pagedJobStats} is the old way, one search
- * a job, for a store that cannot compute them.
+ * {@linkcode JobStats}.
  *
- * Invariants: run times are of ended tasks only ({@linkcode ENDED_STATES}),
+ * Invariants: run times are of ended tasks only (`ENDED_STATES` of the model),
  * the newest first (by `timeQueued`, then id), at most `runs` of a job;
  * percentiles are by nearest rank; a job's stats say when its counts cover
  * only its newest tasks (`sampled`).
  * @module
  */
-import { ENDED_STATES, statusString } from "../model/status.ts";
-import type { TaskRecord } from "../model/task.ts";
+import { statusString } from "../model/status.ts";
 
 /** Run times read per job when the options do not say. */
 export const JOB_RUNS_DEFAULT = 1000;
@@ -22,10 +20,8 @@ export const JOB_RUNS_DEFAULT = 1000;
 export const JOB_RUNS_MAX = 10_000;
 /** The most job names in one request. */
 const JOBS_MAX = 10_000;
-/** The most tasks a job's search reads in {@linkcode pagedJobStats}. */
-export const PAGED_SCAN = 500;
 
-/** What {@linkcode JobStatsReader.jobStats} computes. */
+/** What a store's `jobStats` computes. */
 export interface JobStatsOptions {
   /** The jobs wanted (every job with a retained task when absent). */
   jobs?: readonly string[];
@@ -60,12 +56,6 @@ export interface JobStats {
   p95: number | null;
   /** 99th percentile. */
   p99: number | null;
-}
-
-/** A store that computes job statistics on its side. */
-export interface JobStatsReader {
-  /** The stats of every job (or of `options.jobs`), by job name. */
-  jobStats(options?: JobStatsOptions): Promise<Map<string, JobStats>>;
 }
 
 /**
@@ -205,72 +195,4 @@ export class JobTallies {
     }
     return tally;
   }
-}
-
-/**
- * The search {@linkcode pagedJobStats} runs (a `TaskQuery` of the store's
- * `searchTasks`; declared here so that the store contract, `store.ts`, can
- * name this file's types without a cycle).
- */
-export interface JobSearch {
-  /** The job. */
-  job: string;
-  /** Tasks in the page. */
-  limit: number;
-  /** Where to go on. */
-  cursor?: string;
-}
-
-/** A page of {@linkcode JobSearch} (a `TaskPage`). */
-export interface JobSearchPage {
-  /** The tasks, newest first. */
-  tasks: readonly TaskRecord[];
-  /** The cursor of the next page, if any. */
-  next?: string;
-}
-
-/** True when the store computes job statistics itself. */
-export function readsJobStats(store: object): store is JobStatsReader {
-  return typeof (store as Partial<JobStatsReader>).jobStats === "function";
-}
-
-/**
- * Job stats the old way, for a store that does not compute them: one
- * search a job, of its newest {@linkcode PAGED_SCAN} tasks (`sampled` when
- * it has more), run times from those that ended.
- *
- * @param search The store's `searchTasks`.
- * @param jobs The jobs (a store search cannot list them).
- * @param options The runs wanted.
- */
-export async function pagedJobStats(
-  search: (query: JobSearch) => Promise<JobSearchPage>,
-  jobs: readonly string[],
-  options: JobStatsOptions = {},
-): Promise<Map<string, JobStats>> {
-  const filter = checkJobStatsOptions({ ...options, jobs });
-  const tallies = new JobTallies(filter);
-  await Promise.all([...filter.jobs!].map(async (job) => {
-    let read = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await search({
-        job,
-        limit: Math.min(500, PAGED_SCAN - read),
-        ...(cursor !== undefined && { cursor }),
-      });
-      for (const task of page.tasks) {
-        tallies.count(job, task.status);
-        if (
-          ENDED_STATES.has(task.status) &&
-          typeof task.timeStarted === "number" &&
-          typeof task.timeEnded === "number"
-        ) tallies.ran(job, task.timeQueued, task.timeEnded - task.timeStarted);
-      }
-      read += page.tasks.length;
-      cursor = page.next;
-    } while (cursor !== undefined && read < PAGED_SCAN);
-    if (cursor !== undefined) tallies.sampled(job);
-  }));
-  return tallies.stats();
 }

@@ -9,6 +9,7 @@
  * @module
  */
 import type { CodecName } from "../model/codec.ts";
+import type { JobStats, JobStatsOptions } from "./job_stats.ts";
 import type { ChannelMessage } from "../model/events.ts";
 import type { WorkerStatus } from "../model/worker_status.ts";
 import type { DedupeOptions } from "../model/queue_options.ts";
@@ -354,6 +355,13 @@ export interface TaskReads {
    * of `queueNames()` when `queues` is absent.
    */
   queueStats(queues?: readonly string[]): Promise<QueueStats[]>;
+
+  /**
+   * The counts by status and the run-time percentiles of each job, computed
+   * by the store in one request (see `job_stats.ts`). Throws a `TypeError`
+   * naming the option on bad options.
+   */
+  jobStats(options?: JobStatsOptions): Promise<Map<string, JobStats>>;
 }
 
 /** Queue administration: pausing, resuming, listing and flushing queues. */

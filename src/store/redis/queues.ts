@@ -69,23 +69,6 @@ export class Queues {
     return await this.#registry.having("paused");
   }
 
-  /** Tasks queued (ready or delayed) in each queue, in order. */
-  async sizes(queues: readonly string[]): Promise<number[]> {
-    const { keys, topology } = this.#ctx;
-    return await Promise.all(queues.map(async (queue) => {
-      const { ready, delayed, prio } = keys.queue(queue);
-      const what = `the size of queue ${queue}`;
-      const [readyCount, delayedCount, prioritized] = await Promise.all([
-        topology.send(["LLEN", ready]),
-        topology.send(["ZCARD", delayed]),
-        topology.send(["ZCARD", prio]),
-      ]);
-      return number(readyCount, what, "LLEN") +
-        number(delayedCount, what, "ZCARD delayed") +
-        number(prioritized, what, "ZCARD prio");
-    }));
-  }
-
   /**
    * Sizes from one pipelined round trip for every queue, and one more for
    * the records of the oldest ready tasks. Delayed tasks already due are

@@ -16,7 +16,7 @@
  * - `recovery.ts`: reclaim, expireLeases;
  * - `workflow_state.ts`: settle, joinGroup;
  * - `search.ts`: get, searchTasks;
- * - `queues.ts`: queueStats, sizes, queueNames, pause, resume, flush
+ * - `queues.ts`: queueStats, queueNames, pause, resume, flush
  *   (over the registry of queues, `registry.ts`);
  * - `pub_sub.ts`: publish, subscribe;
  * - `beats.ts`: beat, liveWorkers, leave; `locks.ts`: the named locks.
@@ -48,10 +48,12 @@ import type {
   TaskQuery,
   UniqueOutcome,
 } from "../store.ts";
+import type { JobStats, JobStatsOptions } from "../job_stats.ts";
 import { Beats } from "./beats.ts";
 import { redisAddress } from "./connection.ts";
 import type { RedisContext } from "./context.ts";
 import { HandOver } from "./hand_over.ts";
+import { redisJobStats } from "./job_stats.ts";
 import { redisKeys } from "./keys.ts";
 import { Leases } from "./leases.ts";
 import { Locks } from "./locks.ts";
@@ -119,6 +121,8 @@ export class RedisStore implements Store {
    * default.
    */
   readonly #nextDue = new Map<string, number>();
+  readonly #ctx: RedisContext;
+  readonly #registry: Registry;
   readonly #queueing: Queueing;
   readonly #handOver: HandOver;
   readonly #leases: Leases;
@@ -135,6 +139,8 @@ export class RedisStore implements Store {
     this.url = ctx.url;
     this.#topology = ctx.topology;
     const registry = new Registry(ctx);
+    this.#ctx = ctx;
+    this.#registry = registry;
     this.#pubSub = new PubSub(ctx);
     this.#search = new Search(ctx, registry);
     this.#queueing = new Queueing(ctx, registry, this.#search, this.#pubSub);
@@ -257,9 +263,8 @@ export class RedisStore implements Store {
     return this.#queues.queueStats(queues);
   }
 
-  /** Tasks queued (ready or delayed) in each queue, in order. */
-  sizes(queues: readonly string[]): Promise<number[]> {
-    return this.#queues.sizes(queues);
+  jobStats(options?: JobStatsOptions): Promise<Map<string, JobStats>> {
+    return redisJobStats(this.#ctx, this.#registry, options);
   }
 
   pauseQueue(queue: string): Promise<boolean> {

@@ -38,6 +38,7 @@ import expired from "./lua/expired.lua" with { type: "text" };
 import finish from "./lua/finish.lua" with { type: "text" };
 import flush from "./lua/flush.lua" with { type: "text" };
 import forgetQueue from "./lua/forget_queue.lua" with { type: "text" };
+import jobStats from "./lua/job_stats.lua" with { type: "text" };
 import joinGroup from "./lua/join_group.lua" with { type: "text" };
 import pause from "./lua/pause.lua" with { type: "text" };
 import progress from "./lua/progress.lua" with { type: "text" };
@@ -67,6 +68,7 @@ export const LUA_FILES: Readonly<Record<string, string>> = {
   "finish.lua": finish,
   "flush.lua": flush,
   "forget_queue.lua": forgetQueue,
+  "job_stats.lua": jobStats,
   "join_group.lua": joinGroup,
   "pause.lua": pause,
   "progress.lua": progress,
@@ -104,6 +106,8 @@ export const RELEASE: LuaScript = load("release.lua");
 export const EXPIRED: LuaScript = load("expired.lua");
 /** Revokes a queued task, or asks a running one to stop. */
 export const REVOKE: LuaScript = load("revoke.lua");
+/** Counts a queue's newest tasks by job and status, with run times. */
+export const JOB_STATS: LuaScript = load("job_stats.lua");
 /** Drops every queued task of a queue. */
 export const FLUSH: LuaScript = load("flush.lua");
 /** Stores the progress of a running task, by its lease holder. */
@@ -148,4 +152,5 @@ export const SCRIPTS: readonly LuaScript[] = [
   RESUME,
   SETTLE,
   JOIN_GROUP,
+  JOB_STATS,
 ];

@@ -49,6 +49,7 @@ import {
   FINISH,
   FLUSH,
   FORGET_QUEUE,
+  JOB_STATS,
   JOIN_GROUP,
   PAUSE,
   PROGRESS,
@@ -75,6 +76,16 @@ export type QueuedTask = {
   /** Its job's name. */
   name: string;
 };
+
+/** One job's tallies in a queue, as `job_stats.lua` answers them. */
+export interface QueueJobStats {
+  /** The job's name. */
+  name: string;
+  /** How many of its tasks have each status, as [status, count] pairs. */
+  counts: Array<[number, number]>;
+  /** Run times of its newest ended tasks: [timeQueued, seconds], newest first. */
+  runs: Array<[number, number]>;
+}
 
 /** A lease as the scripts take it. */
 export type LeaseArg = { id: string; token: string };
@@ -499,6 +510,38 @@ export class Scripts {
    * Runs a script with its keys and arguments by name (ordered from its
    * header, which they must match: else a `TypeError`, nothing sent).
    */
+  /**
+   * `job_stats.lua`: the newest `scan` tasks of a queue counted by job and
+   * status, with the run times of each job's newest `runs` ended tasks;
+   * `entries`: how many tasks the queue's index holds.
+   */
+  async jobStats(keys: QueueKeys, args: {
+    codec: string;
+    scan: number;
+    runs: number;
+  }): Promise<{ entries: number; jobs: QueueJobStats[] }> {
+    const what = JOB_STATS.file;
+    const reply = list(await this.#run(JOB_STATS, keys, args), what);
+    if (reply.length % 3 !== 1) {
+      malformed(what, "the reply", "is not a count then name, counts, runs");
+    }
+    // Pairs of numbers; run times come as text (a number reply is cut).
+    const pairs = (at: number): Array<[number, number]> => {
+      const values = list(reply[at], what, at).map((v) => number(v, what, at));
+      if (values.length % 2 !== 0) malformed(what, at, "is not pairs");
+      return values.flatMap((v, k) => k % 2 ? [] : [[v, values[k + 1]]]);
+    };
+    const jobs: QueueJobStats[] = [];
+    for (let at = 1; at < reply.length; at += 3) {
+      jobs.push({
+        name: text(reply[at], what, at),
+        counts: pairs(at + 1),
+        runs: pairs(at + 2),
+      });
+    }
+    return { entries: number(reply[0], what, 0), jobs };
+  }
+
   #run(
     script: LuaScript,
     keys: ScriptKeys,

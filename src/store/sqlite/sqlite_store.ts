@@ -16,7 +16,7 @@
  * - `leases.ts`: renew, finish, release, setProgress;
  * - `recovery.ts`: reclaim, expireLeases;
  * - `workflow_state.ts`: settle, joinGroup;
- * - `search.ts`: get, searchTasks, queueStats;
+ * - `search.ts`: get, searchTasks, queueStats; `job_stats.ts`: jobStats;
  * - `queues.ts`: pauseQueue, resumeQueue, pausedQueues, queueNames,
  *   flush;
  * - `events.ts`: publish, subscribe; `change_loop.ts` delivers;
@@ -52,6 +52,7 @@ import type {
   TaskQuery,
   UniqueOutcome,
 } from "../store.ts";
+import type { JobStats, JobStatsOptions } from "../job_stats.ts";
 import {
   beatWorker,
   forgetWorker,
@@ -64,6 +65,7 @@ import { claimTasks } from "./claim.ts";
 import { StoreContext } from "./context.ts";
 import { enqueueTasks, enqueueUniqueTask } from "./enqueue.ts";
 import { EventLog } from "./events.ts";
+import { sqliteJobStats } from "./job_stats.ts";
 import {
   finishTasks,
   releaseLeases,
@@ -245,6 +247,12 @@ export class SqliteStore implements Store {
 
   searchTasks(query: TaskQuery): Promise<TaskPage> {
     return this.#async(() => searchStoredTasks(this.#ctx, query));
+  }
+
+  jobStats(options?: JobStatsOptions): Promise<Map<string, JobStats>> {
+    return this.#async(() =>
+      sqliteJobStats(this.#ctx.db, this.#ctx.codec, this.#ctx.now(), options)
+    );
   }
 
   async queueStats(queues?: readonly string[]): Promise<QueueStats[]> {

@@ -1,6 +1,6 @@
 /**
  * Job statistics of the embedded store, computed by SQLite over the
- * `tasks` table (see `job_stats.ts` for what they are): two statements,
+ * `tasks` table (see `../job_stats.ts` for what they are): two statements,
  * one a request, whatever the number of jobs.
  *
  * - Counts: one aggregate, `GROUP BY name, status`, of every retained row
@@ -12,19 +12,17 @@
  *   newest `runs` of each job are read whole. Their start and end are in
  *   the encoded record, so those records are decoded here.
  *
- * The store wires it as one method (`SqliteStore.jobStats`), with its
- * database, its codec and its clock.
  * @module
  */
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
-import type { Codec } from "../model/codec.ts";
+import type { Codec } from "../../model/codec.ts";
 import {
   checkJobStatsOptions,
   type JobStats,
   type JobStatsOptions,
   JobTallies,
-} from "./job_stats.ts";
-import { ENDED_STATES } from "../model/status.ts";
+} from "../job_stats.ts";
+import { ENDED_STATES } from "../../model/status.ts";
 
 /**
  * The stats of every job with a retained task in the SQLite database `db`

@@ -1,21 +1,20 @@
--- Job statistics of one queue of the Redis store (job_stats_redis.ts): the
--- newest tasks of its search index, counted by job and status, and the run
--- times of the newest ended tasks of each job. Read only.
+-- Job statistics of one queue (redis/job_stats.ts): the newest tasks of its
+-- search index, counted by job and status, and the run times of the newest
+-- ended tasks of each job. Read only: it writes nothing and publishes
+-- nothing, so it may read at most `scan` entries and still block the server
+-- only briefly.
 --
--- KEYS   search      ZSET id -> timeQueued, of every task with a record here
---        tasks       HASH id -> record of a queued or running task
---        done        HASH id -> final record (an ended task)
---        started     HASH id -> start info, while it runs
--- ARGV   codec       'json' or 'msgpack': how the records are encoded
---        scan        the most index entries read, newest first
---        runs        the most run times of a job
+-- KEYS   @queue
+-- ARGV   codec        'json' or 'msgpack': how the records are encoded
+--        scan         the most index entries read, newest first
+--        runs         the most run times of a job
 -- REPLY  {entries in the index, then for each job: name,
 --        {status, count...}, {timeQueued, seconds...} newest first}
 
-local decode = ARGV[1] == 'msgpack' and cmsgpack.unpack or cjson.decode
-local scan, runs = tonumber(ARGV[2]), tonumber(ARGV[3])
+local decode = A.codec == 'msgpack' and cmsgpack.unpack or cjson.decode
+local scan, runs = tonumber(A.scan), tonumber(A.runs)
 local STARTED = 5
-local entries = redis.call('ZREVRANGE', KEYS[1], 0, scan - 1, 'WITHSCORES')
+local entries = redis.call('ZREVRANGE', K.search, 0, scan - 1, 'WITHSCORES')
 local jobs, order = {}, {}
 -- 500 ids a read: HMGET's arguments stay few.
 for first = 1, #entries, 1000 do
@@ -24,9 +23,9 @@ for first = 1, #entries, 1000 do
     ids[#ids + 1] = entries[i]
     times[#times + 1] = entries[i + 1]
   end
-  local done = redis.call('HMGET', KEYS[3], unpack(ids))
-  local queued = redis.call('HMGET', KEYS[2], unpack(ids))
-  local started = redis.call('HMGET', KEYS[4], unpack(ids))
+  local done = redis.call('HMGET', K.done, unpack(ids))
+  local queued = redis.call('HMGET', K.tasks, unpack(ids))
+  local started = redis.call('HMGET', K.started, unpack(ids))
   for n = 1, #ids do
     local payload = done[n] or queued[n]
     local ok, record = false, nil
@@ -53,7 +52,7 @@ for first = 1, #entries, 1000 do
     end
   end
 end
-local out = {redis.call('ZCARD', KEYS[1])}
+local out = {redis.call('ZCARD', K.search)}
 for _, name in ipairs(order) do
   local counts = {}
   for status, n in pairs(jobs[name].counts) do
