@@ -11,11 +11,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { EventCallback } from "../model/events.ts";
 import type { WorkerStatus } from "../model/worker_status.ts";
-import type {
-  JobBackend,
-  JobLock,
-  LockOptions,
-} from "../runtime/job.ts";
+import type { JobBackend, JobLock, LockOptions } from "../runtime/job.ts";
 import type { ManagerHost } from "../runtime/manager.ts";
 import type {
   DedupeOptions,
@@ -23,15 +19,14 @@ import type {
   QueueOptions,
 } from "../model/queue_options.ts";
 import { type JobRegistry, loadRegistry } from "../runtime/registry.ts";
-import { runTask } from "../run/run_task.ts";
 import { ThreadPool } from "../run/thread_pool.ts";
 import type { Settings } from "../model/settings_types.ts";
-import { TaskStatus } from "../model/status.ts";
 import { managedStore } from "../runtime/managed_store.ts";
 import { openSettingsStore } from "../store/open_store.ts";
 import type { Store, UniqueOutcome } from "../store/store.ts";
 import { type Dict, Task, type TaskRecord } from "../model/task.ts";
 import { EventHub, type HubCallback } from "./event_hub.ts";
+import { runHere } from "./local_run.ts";
 import { routeMessage } from "./message_routing.ts";
 import { prepareTaskRecords } from "./task_preparation.ts";
 import { acquireJobLock } from "./job_lock.ts";
@@ -465,41 +460,16 @@ export class Producer implements AsyncDisposable, JobBackend {
 
   async #execute(record: TaskRecord): Promise<Task> {
     await this.start();
-    const now = () => Date.now() / 1000;
-    const started: TaskRecord = {
-      ...record,
-      queue: null,
-      status: TaskStatus.STARTED,
-      timeStarted: now(),
-      node: this.#nodeName,
-      worker: null,
-    };
-    await this.#publishTask("started", started);
-    const outcome = await runTask(started, this.registry.get(record.name), {
+    return await runHere({
       backend: this,
-      now,
-      threads: this.#init.threads ??
-        (this.#ownThreads ??= new ThreadPool(this.settings.threadWorkers)),
+      store: this.store,
+      registry: this.registry,
       settings: this.settings,
-      // Not stored (nor is the task until it is done): announced only.
-      progress: (progress) =>
-        this.#publishTask("progress", { ...started, progress }),
-    });
-    await this.#publishTask("done", outcome.task);
-    return new Task(outcome.task);
-  }
-
-  async #publishTask(event: string, record: TaskRecord): Promise<void> {
-    try {
-      await this.store.publish({ channel: "task", event, data: record });
-    } catch (error) {
-      // As pulsar-queue: a failed publish is logged, the task goes on.
-      logger.error("Cannot publish {event} of task {id}: {error}", {
-        event,
-        id: record.id,
-        error,
-      });
-    }
+      threads: () =>
+        this.#init.threads ??
+          (this.#ownThreads ??= new ThreadPool(this.settings.threadWorkers)),
+      node: this.#nodeName,
+    }, record);
   }
 
   async #subscribe(channel: string): Promise<void> {

@@ -26,7 +26,7 @@ import type { RedisContext } from "./context.ts";
 import type { PubSub } from "./pub_sub.ts";
 import { claimOf, startTime } from "./records.ts";
 import { bulkStrings, list, number, scored, text } from "./replies.ts";
-import type { ClaimedTask } from "./scripts.ts";
+import type { ClaimedTask } from "./script_types.ts";
 
 /** What a blocking pop woke on, or false when it timed out. */
 type Popped = "ready" | "delayed" | "handed" | false;

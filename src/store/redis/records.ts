@@ -20,7 +20,7 @@ import { taskPriority } from "../../model/queue_options.ts";
 import { TaskStatus } from "../../model/status.ts";
 import { parseTaskRecord, type TaskRecord } from "../../model/task.ts";
 import type { Claim } from "../store.ts";
-import type { ClaimedTask, QueuedTask } from "./scripts.ts";
+import type { ClaimedTask, QueuedTask } from "./script_types.ts";
 
 /** A stored value's bytes (a bulk string, or text). */
 export function toBytes(value: Uint8Array | string): Uint8Array {
