@@ -125,25 +125,14 @@ export async function lockReleased(
   timeout = 20_000,
 ): Promise<void> {
   const file = await Deno.open(path, { read: true, write: true });
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await Promise.race([
+    await within(
       file.lock(true),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new Error(
-                `${path} is still locked after ${timeout} ms: its holder still runs`,
-              ),
-            ),
-          timeout,
-        );
-      }),
-    ]);
+      timeout,
+      `${path} is still locked: its holder still runs`,
+    );
     await file.unlock();
   } finally {
-    clearTimeout(timer);
     file.close();
   }
 }
@@ -180,17 +169,30 @@ export async function delivered(store: Store, channel: string): Promise<void> {
   });
   try {
     await store.publish({ channel, event: MARKER_EVENT, data: id });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      heard.promise,
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`The marker on ${channel} was not delivered`)),
-          10_000,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
+    await within(heard.promise, 10_000, `the marker on ${channel}`);
   } finally {
     await unsubscribe();
+  }
+}
+
+/** Settles as `promise` does; fails after `timeout` ms, naming `what`. */
+export async function within<T>(
+  promise: Promise<T>,
+  timeout: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`Timed out after ${timeout} ms: ${what}`)),
+          timeout,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

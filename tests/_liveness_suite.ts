@@ -14,6 +14,7 @@ import {
   startServer,
   tempDir,
 } from "./_server.ts";
+import { within } from "./_helpers.ts";
 
 const MODE_JOBS = new URL("./fixtures/mode_jobs.ts", import.meta.url).pathname;
 const TASK_PATHS = [EXAMPLE_JOBS, MODE_JOBS];
@@ -108,20 +109,29 @@ export async function livenessSuite(
         20,
         "a live server",
       );
-      const future = api.tasks.queue("block.ledger", { path, i: 1, lag: 6 });
-      const started = Promise.withResolvers<void>();
       // Every start of the task, by whom: a second would be a second run.
       const starts: string[] = [];
+      let id = "";
+      await api.onEvents("task", "started", (_c, _e, data) => {
+        if (data.id === id) starts.push(data.worker!);
+      });
+      const future = api.tasks.queue("block.ledger", { path, i: 1, lag: 6 });
+      id = future.id;
+      const started = Promise.withResolvers<void>();
       await api.onEvents("task", future.id, (_c, _e, data) => {
-        if (data.status !== TaskStatus.STARTED) return;
-        starts.push(data.worker!);
-        started.resolve();
+        if (data.status === TaskStatus.STARTED) started.resolve();
       });
       if ((await api.tasks.get(future.id))?.status !== TaskStatus.STARTED) {
-        await started.promise;
+        await within(started.promise, 20_000, "the task to start");
       }
-      // A second server that would take the task if its worker looked dead.
+      // A second server that would take the task if its worker looked dead:
+      // live (beating) while the first is blocked.
       await using second = server();
+      await eventually(
+        async () => (await api.workers()).length === 2,
+        20,
+        "the second server live",
+      );
       const task = await future;
       assert.equal(task.statusString, "SUCCESS", String(task.result));
       // Taken by the second server, it would have started again before
