@@ -8,13 +8,18 @@ import { eventually, startServer } from "./_server.ts";
 /** Debian's chromium (scripts/test.sh installs it). */
 export const CHROMIUM = "/usr/bin/chromium";
 
-/** True when chromium can be run here. */
-export async function haveChromium(): Promise<boolean> {
-  try {
-    return (await Deno.stat(CHROMIUM)).isFile;
-  } catch {
-    return false;
-  }
+/**
+ * Fails with how to install chromium when it is not here: the dashboard's
+ * browser tests need it (none is skipped without it).
+ */
+export async function requireChromium(): Promise<void> {
+  const found = await Deno.stat(CHROMIUM).then((s) => s.isFile, () => false);
+  if (found) return;
+  throw new Error(
+    `The dashboard's browser tests need chromium at ${CHROMIUM}, which is ` +
+      "not there: install it (Debian: apt-get install chromium), or run the " +
+      "suite with scripts/test.sh, which installs it",
+  );
 }
 
 /** A free TCP port on 127.0.0.1. */

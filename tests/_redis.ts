@@ -3,7 +3,7 @@
  * dispose: `await using redis = await startRedis();`.
  */
 
-import { haveProgram } from "./_server.ts";
+import { requireProgram } from "./_server.ts";
 import { delay } from "./_helpers.ts";
 
 /** The namespace of {@linkcode RedisServer.url} by default. */
@@ -44,21 +44,12 @@ function freePort(): number {
   return port;
 }
 
-/** Whether `redis-server` runs here, looked up once per module. */
-let haveRedis: Promise<boolean> | undefined;
-
 /**
  * Fails with how to install redis-server when it cannot be run here: the
  * Redis tests need it (none is skipped without it).
  */
-export async function requireRedis(): Promise<void> {
-  haveRedis ??= haveProgram("redis-server");
-  if (await haveRedis) return;
-  throw new Error(
-    "The Redis tests need redis-server, which cannot be run here: install " +
-      "it (Debian: apt-get install redis-server), or run the suite with " +
-      "scripts/test.sh, which installs it",
-  );
+export function requireRedis(): Promise<void> {
+  return requireProgram("redis-server");
 }
 
 /**

@@ -169,6 +169,27 @@ export async function runPq(args: string[], cwd?: string): Promise<Run> {
   };
 }
 
+/**
+ * Fails with how to install `program` (Debian's package `pkg`) when it
+ * cannot be run here: the tests that need it fail without it, none is
+ * skipped.
+ */
+export async function requireProgram(
+  program: string,
+  pkg: string = program,
+): Promise<void> {
+  haveRun[program] ??= haveProgram(program);
+  if (await haveRun[program]) return;
+  throw new Error(
+    `This test needs ${program}, which cannot be run here: install it ` +
+      `(Debian: apt-get install ${pkg}), or run the suite with ` +
+      "scripts/test.sh, which installs it",
+  );
+}
+
+/** Whether each program runs here, looked up once per module. */
+const haveRun: Record<string, Promise<boolean>> = {};
+
 /** True when `program --version` runs here (a Debian package installed). */
 export async function haveProgram(program: string): Promise<boolean> {
   try {

@@ -12,8 +12,8 @@ import type { Page } from "playwright-core";
 import { chain, group, sig, TaskStatus } from "../mod.ts";
 import { RateWindow } from "../src/web/rate_window.ts";
 import {
-  haveChromium,
   launchBrowser,
+  requireChromium,
   startDashboardProcess,
 } from "./_browser.ts";
 import { startRedis } from "./_redis.ts";
@@ -63,17 +63,16 @@ async function open(page: Page, hash: string) {
 }
 
 const STORES = ["sqlite", "redis"] as const;
-const chromium = await haveChromium();
 
 for (const kind of STORES) {
   Deno.test({
     name:
       `dashboard on ${kind}: live tasks, revoke, text-only data, search, chart, token and CSRF`,
-    ignore: !chromium,
     // playwright's pipes to chromium outlive single steps.
     sanitizeResources: false,
     sanitizeOps: false,
     async fn(t) {
+      await requireChromium();
       await using dir = await tempDir();
       await using redisServer = kind === "redis" ? await startRedis() : null;
       const dataStore = redisServer

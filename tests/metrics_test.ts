@@ -10,15 +10,12 @@ import { freePort, startDashboardProcess } from "./_browser.ts";
 import {
   eventually,
   EXAMPLE_JOBS,
-  haveProgram,
   producerFor,
+  requireProgram,
   serverArgs,
   startServer,
   tempDir,
 } from "./_server.ts";
-
-const PROMTOOL = await haveProgram("promtool");
-const PROMETHEUS = await haveProgram("prometheus");
 
 /** Runs `promtool check metrics` on the text; its exit code and output. */
 async function promtoolCheck(text: string): Promise<[number, string]> {
@@ -58,8 +55,8 @@ async function scrape(url: string, token?: string): Promise<string> {
 Deno.test({
   name:
     "a server without worker processes serves its own counts on --metrics-port; promtool accepts them",
-  ignore: !PROMTOOL,
   async fn() {
+    await requireProgram("promtool", "prometheus");
     await using dir = await tempDir();
     const dataStore = `sqlite:${dir.path}/pq.sqlite`;
     const port = freePort();
@@ -133,8 +130,8 @@ Deno.test({
 Deno.test({
   name:
     "a server with worker processes sums their counts on one port, and a real Prometheus scrapes it",
-  ignore: !PROMETHEUS,
   async fn() {
+    await requireProgram("prometheus");
     await using dir = await tempDir();
     const dataStore = `sqlite:${dir.path}/pq.sqlite`;
     const port = freePort();
@@ -239,8 +236,8 @@ Deno.test({
 Deno.test({
   name:
     "the dashboard's /metrics counts the cluster's finished tasks; promtool accepts it",
-  ignore: !PROMTOOL,
   async fn() {
+    await requireProgram("promtool", "prometheus");
     await using dir = await tempDir();
     const dataStore = `sqlite:${dir.path}/pq.sqlite`;
     await using server = startServer(serverArgs({
