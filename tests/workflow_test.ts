@@ -583,10 +583,12 @@ for (const name of ["sqlite", "redis"] as const) {
       await using api = await producer(dataStore);
       const doomed = server(dataStore);
       await doomed.ready();
+      // The last member runs until the gate opens, once its worker is dead.
+      const gate = `${dir.path}/gate`;
       const wf = await api.workflows.queue(chord([
         sig("wf.add", { a: 1, path }),
         sig("wf.add", { a: 2, path }),
-        sig("wf.add", { a: 3, lag: 3, path }),
+        sig("wf.add", { a: 3, gate, path }),
       ], sig("wf.sum", { path })));
       const last = `${wf.id}.0.2`;
       await endsAs(api, `${wf.id}.0.0`, TaskStatus.SUCCESS);
@@ -594,6 +596,7 @@ for (const name of ["sqlite", "redis"] as const) {
       await endsAs(api, last, TaskStatus.STARTED);
       doomed.process.kill("SIGKILL");
       await doomed.stop();
+      await Deno.writeTextFile(gate, "");
       assert.equal(await api.tasks.get(`${wf.id}.1`), undefined);
       await using survivor = server(dataStore);
       assert.equal(await wf.result, 6);
