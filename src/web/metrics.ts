@@ -27,7 +27,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { WorkerStatus } from "../model/worker_status.ts";
 import { statusString, type TaskStatusCode } from "../model/status.ts";
-import type { Store } from "../store/store.ts";
+import type { TaskReads, WorkerRegistry } from "../store/store.ts";
 import type { TaskRecord } from "../model/task.ts";
 
 /** The content type of the Prometheus text exposition format. */
@@ -127,13 +127,18 @@ export class TaskMetrics {
   }
 }
 
+/** What the gauges read of a store: its queues' stats and live workers. */
+export type GaugedStore =
+  & Pick<TaskReads, "queueStats">
+  & Pick<WorkerRegistry, "liveWorkers">;
+
 /** What {@linkcode StoreGauges} reads. */
 export interface StoreGaugesOptions {
   /**
    * The store, or what reads it for the gauges (the dashboard's: the
    * producer API's `queues.stats` and `workers`).
    */
-  store: Pick<Store, "queueStats" | "liveWorkers">;
+  store: GaugedStore;
   /**
    * The queues to report (every queue that holds tasks when absent or
    * undefined).

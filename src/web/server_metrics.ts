@@ -23,12 +23,12 @@
 import { getLogger } from "@logtape/logtape";
 import { Registry } from "prom-client";
 import { z } from "zod";
-import type { Store } from "../store/store.ts";
 import type { TaskRecord } from "../model/task.ts";
 import {
   checkPort,
   type FinishedTask,
   finishedTask,
+  type GaugedStore,
   metricsResponse,
   StoreGauges,
   TaskMetrics,
@@ -61,7 +61,7 @@ const PushSchema = z.strictObject({
 /** What {@linkcode startServerMetrics} needs. */
 export interface ServerMetricsOptions {
   /** The server's store (read for the gauges). */
-  store: Store;
+  store: GaugedStore;
   /** The port on 127.0.0.1 (0: any free port, as tests do). */
   port: number;
   /** The queues this server consumes. */
@@ -206,7 +206,7 @@ export type WorkerMetricsMode = { serve: number } | { push: string };
 /** What {@linkcode startWorkerMetrics} needs besides the mode. */
 export interface WorkerMetricsContext {
   /** The worker's store. */
-  store: Store;
+  store: GaugedStore;
   /** The worker's name (`worker-<pid>`, `arbiter-<pid>`). */
   worker: string;
   /** The queues it consumes. */
