@@ -6,12 +6,12 @@
  */
 import { describeValue } from "../model/errors.ts";
 import { checkQueueName } from "../store/_queue_name.ts";
-import type { QueueStats, Store } from "../store/store.ts";
+import type { QueueAdmin, QueueStats, TaskReads } from "../store/store.ts";
 
 /** What `api.queues` uses of its producer. */
 export interface QueuesHost {
   /** The store (after `start()`). */
-  readonly store: Store;
+  readonly store: QueueAdmin & TaskReads & { readonly url: string };
   /** Opens the producer; idempotent. */
   start(): Promise<unknown>;
 }

@@ -17,10 +17,13 @@ import type { JobInfo, JobRegistry } from "../runtime/registry.ts";
 import type { Settings } from "../model/settings_types.ts";
 import type { JobStats, JobStatsOptions } from "../store/job_stats.ts";
 import type {
+  QueueAdmin,
   RevokeOutcome,
-  Store,
   TaskPage,
   TaskQuery,
+  TaskQueue,
+  TaskReads,
+  WorkflowState,
 } from "../store/store.ts";
 import { type Dict, newTaskId, Task, type TaskRecord } from "../model/task.ts";
 import { startQueueSpan } from "../runtime/tracing.ts";
@@ -52,7 +55,7 @@ export interface TasksHost {
   /** The job registry (after `start()`). */
   readonly registry: JobRegistry;
   /** The store (after `start()`). */
-  readonly store: Store;
+  readonly store: TaskQueue & TaskReads & QueueAdmin & WorkflowState;
   /** Opens the producer; idempotent. */
   start(): Promise<unknown>;
   /** True once the producer is closing. */
