@@ -78,16 +78,18 @@ Deno.test({
     });
     const url = `http://127.0.0.1:${port}/metrics`;
     let text = "";
+    // Counted, and its worker live (read from its beats, which a loaded
+    // machine can make late).
     await eventually(
       async () => {
         text = await scrape(url);
         return sample(
-          text,
-          'pq_tasks_total{name="subtraction",queue="pulsarqueue",status="FAILURE"}',
-        ) === 1;
+              text,
+              'pq_tasks_total{name="subtraction",queue="pulsarqueue",status="FAILURE"}',
+            ) === 1 && sample(text, "pq_workers_live") === 1;
       },
       10,
-      "the failure counted",
+      "the failure counted and the worker live",
     );
     assert.deepEqual(
       sample(
