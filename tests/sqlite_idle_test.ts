@@ -5,41 +5,19 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { TaskStatus } from "../src/model/status.ts";
 import { SqliteStore } from "../src/store/sqlite/sqlite_store.ts";
 import type { StoreOptions } from "../src/store/store.ts";
-import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { tempDir } from "./_server.ts";
+import { delay, queuedRecord, waitFor } from "./_helpers.ts";
 
 const options: StoreOptions = { serializer: "json", resultTtl: 600 };
 
-function record(now: number, overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    id: newTaskId(),
-    name: "addition",
-    queue: "default",
-    status: TaskStatus.QUEUED,
-    timeQueued: now,
-    delay: 0,
-    retry: 1,
-    kwargs: { a: 1 },
-    meta: {},
-    runInfo: {},
-    ...overrides,
-  };
-}
+/** A QUEUED record queued at `now`. */
+const record = queuedRecord;
 
-/** Resolves once `check` is true; fails after `ms`. */
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`not true within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves once `check` is true; fails after 5 s. */
+function until(check: () => boolean): Promise<void> {
+  return waitFor(check, { timeout: 5000 });
 }
 
 Deno.test({
@@ -62,8 +40,9 @@ Deno.test({
     );
     const start = counters();
 
-    // Nothing happens: no look but the occasional fallback, and no reads.
-    await sleep(300);
+    // Nothing happens: no look but the occasional fallback, and no reads
+    // (watched for 0.3 s: there is no event for what does not happen).
+    await delay(300);
     assert.ok(counters().looks - start.looks <= 1, `${counters().looks} looks`);
 
     // The WAL file is touched without a commit (as when a look comes before
@@ -123,11 +102,12 @@ Deno.test({
       counters().fileChanges - start.fileChanges < 30,
       `${counters().fileChanges - start.fileChanges} writes heard`,
     );
-    // Quiet again: it watches, and hears the next write at once.
-    await sleep(100);
+    // Quiet again: it watches, and hears the next write at once (0.1 s to
+    // settle, then 0.2 s watched for looks: no event for what does not come).
+    await delay(100);
     const changes = counters().fileChanges;
     const looks = counters().looks;
-    await sleep(200);
+    await delay(200);
     assert.ok(
       counters().looks - looks <= 1,
       `${counters().looks - looks} looks`,
