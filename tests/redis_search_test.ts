@@ -5,6 +5,7 @@
  * of one `timeQueued`), and a page looks at a bounded number of tasks.
  */
 import assert from "node:assert/strict";
+import { delivered, waitFor } from "./_helpers.ts";
 import { TaskStatus, type TaskStatusCode } from "../src/model/status.ts";
 import type { ChannelMessage, TaskPage } from "../src/store/store.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
@@ -355,9 +356,8 @@ Deno.test("redis setProgress: written under the lease, announced, refused withou
     const stored = await store.get(t.id);
     assert.deepEqual(stored?.progress, progress);
     assert.equal(stored?.status, TaskStatus.STARTED);
-    for (let i = 0; i < 100 && events.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitFor(() => events.length > 0, { timeout: 1000 })
+      .catch(() => undefined);
     assert.equal(events.length, 1);
     const record = events[0].data as TaskRecord;
     assert.equal(record.id, t.id);
@@ -383,7 +383,8 @@ Deno.test("redis setProgress: written under the lease, announced, refused withou
     await store.release([claim]);
     assert.equal(await store.setProgress(claim, later), false);
     assert.deepEqual((await store.get(t.id))?.progress, progress);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Any progress event of them would be delivered before a marker.
+    await delivered(store, "task");
     assert.equal(events.length, 1);
   } finally {
     await unsubscribe();

@@ -95,7 +95,7 @@ Deno.test({
     // each writes the WAL file, and a watcher would hear every write.
     for (let i = 0; i < 300; i++) {
       await store.publish({ channel: "c", event: "e", data: i });
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await delay(0);
     }
     await until(() => heard.length === 300);
     assert.ok(
