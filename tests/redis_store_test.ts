@@ -4,7 +4,7 @@
  */
 import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
-import { delay } from "./_helpers.ts";
+import { delay, waitFor } from "./_helpers.ts";
 import { TaskStatus } from "../src/model/status.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
@@ -90,6 +90,32 @@ Deno.test("redis: a task queued while a worker waits is handed to it with its wa
     assert.deepEqual(await queueSizes(producer, ["default"]), [1]);
     assert.deepEqual((await store.claim(asking)).map((c) => c.id), [next]);
   } finally {
+    await store.close();
+    await producer.close();
+  }
+});
+
+Deno.test("redis: a task handed to a wait that ended is announced started by the claim that takes it", async () => {
+  const [store, producer] = await twoStores();
+  const started: TaskRecord[] = [];
+  const unsubscribe = await producer.subscribe("task", (message) => {
+    if (message.event === "started") started.push(message.data as TaskRecord);
+  });
+  try {
+    // Registered as a waiter, then never waits (its wait was cut short):
+    // the task is handed to its inbox, and its next claim reads it there.
+    assert.deepEqual(await store.claim(asking), []);
+    const id = newTaskId();
+    await producer.enqueue([queued(id)]);
+    const claims = await store.claim(asking);
+    assert.deepEqual(claims.map((claim) => claim.id), [id]);
+    await waitFor(() => started.some((task) => task.id === id));
+    const [event] = started.filter((task) => task.id === id);
+    assert.equal(event.status, TaskStatus.STARTED);
+    assert.equal(event.worker, "worker-1");
+    assert.equal(event.timeStarted, claims[0].task?.timeStarted);
+  } finally {
+    await unsubscribe();
     await store.close();
     await producer.close();
   }

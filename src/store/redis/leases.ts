@@ -74,7 +74,10 @@ export class Leases {
     if (late.length > 0) await this.release(late);
     const { keys, scripts, topology } = this.#ctx;
     const claims: Claim[] = [];
-    const started: Uint8Array[] = [];
+    // The records to announce started, by their start time: now, or when
+    // they were handed over (those read from the inbox were not announced:
+    // the wait they were handed to had ended).
+    const started = new Map<number, Uint8Array[]>();
     let fromInbox = 0;
     const now = this.#ctx.now();
     // A claim that finds nothing registers this store as a waiter, for
@@ -106,20 +109,19 @@ export class Leases {
       });
       queues.forEach((queue, q) => this.#nextDue.set(queue, reply.nextDue[q]));
       for (const task of reply.tasks) {
-        const claim = claimOf(
-          this.#ctx.codec,
-          request,
-          startTime(task.handedAt, now),
-          task,
-        );
+        const time = startTime(task.handedAt, now);
+        const claim = claimOf(this.#ctx.codec, request, time, task);
         claims.push(claim);
-        // Handed over earlier, announced then.
         if (task.handedAt !== undefined) fromInbox++;
-        else if (claim.task) started.push(task.record);
+        if (claim.task) {
+          started.set(time, [...started.get(time) ?? [], task.record]);
+        }
       }
     }
     this.#handOver.claimed(waiter, request, claims.length, fromInbox);
-    this.#pubSub.announceStarted(started, now, request);
+    for (const [time, records] of started) {
+      this.#pubSub.announceStarted(records, time, request);
+    }
     return claims;
   }
 
