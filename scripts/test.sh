@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what it needs first
 # (Deno, and Debian's redis-server for the Redis tests, chromium for the
-# dashboard's browser test, prometheus and promtool for the metrics tests).
+# dashboard's browser test, prometheus and promtool for the metrics tests:
+# those tests fail without them, none is skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
