@@ -4,7 +4,7 @@
  */
 import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
-import { delay, waitFor } from "./_helpers.ts";
+import { delay, queuedRecord, waitFor } from "./_helpers.ts";
 import { TaskStatus } from "../src/model/status.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
@@ -42,19 +42,9 @@ async function twoStores(): Promise<[RedisStore, RedisStore, string]> {
   return [await open(), await open(), namespace];
 }
 
-function queued(id: string, queue = "default") {
-  return {
-    id,
-    name: "addition",
-    queue,
-    status: TaskStatus.QUEUED,
-    timeQueued: Date.now() / 1000,
-    delay: 0,
-    retry: 1,
-    kwargs: {},
-    meta: {},
-    runInfo: {},
-  } satisfies TaskRecord;
+/** A QUEUED record of id `id` in `queue`, queued now (real time). */
+function queued(id: string, queue = "default"): TaskRecord {
+  return queuedRecord(Date.now() / 1000, { id, queue, kwargs: {} });
 }
 
 const asking = {
