@@ -2,7 +2,9 @@
  * Liveness on a store: a killed server's tasks run again within seconds,
  * through the beats of the live one (leases of 60 s could not do it), and a
  * job that blocks its worker's event loop longer than a beat interval does
- * not have its task run twice (the beat comes from another thread).
+ * not have its task run twice (the beat comes from another thread), and an
+ * idle server gives back a lease that expired with no live worker to beat
+ * for it (a claim reply lost in a crash) by its next periodic reclaim.
  */
 import assert from "node:assert/strict";
 import { TaskStatus } from "../mod.ts";
@@ -15,6 +17,7 @@ import {
   tempDir,
 } from "./_server.ts";
 import { within } from "./_helpers.ts";
+import { openStore } from "../src/store/open_store.ts";
 
 const MODE_JOBS = new URL("./fixtures/mode_jobs.ts", import.meta.url).pathname;
 const TASK_PATHS = [EXAMPLE_JOBS, MODE_JOBS];
@@ -158,6 +161,49 @@ export async function livenessSuite(
       assert.deepEqual(await ledger(path), [1], "ran once");
       assert.equal((await second.stop()).code, 0, second.stderr());
       assert.equal((await first.stop()).code, 0, first.stderr());
+    },
+  );
+
+  await t.step(
+    "an idle server gives back a lease that expired while it waited",
+    async () => {
+      // A claim whose reply was lost (the store crashed): the task is
+      // leased, by no live worker, until its lease ends. No event says so:
+      // the idle server finds it at its next periodic reclaim (every half
+      // lease), not after its 30 s wait for tasks.
+      const future = api.tasks.queue("addition", { a: 2, b: 2 });
+      await future.queued;
+      const queue = (await api.tasks.get(future.id))!.queue!;
+      {
+        await using ghost = await openStore(dataStore, {
+          serializer: "json",
+          resultTtl: 60,
+        });
+        const claims = await ghost.claim({
+          queues: [queue],
+          max: 1,
+          worker: "ghost",
+          node: "nowhere",
+          leaseSeconds: 1,
+        });
+        assert.deepEqual(claims.map((claim) => claim.id), [future.id]);
+      }
+      await using idle = startServer(serverArgs({
+        workers: 0,
+        dataStore,
+        taskPaths: TASK_PATHS.join(","),
+        taskPoolTimeout: 30,
+        leaseTimeout: 2,
+        logLevel: "error",
+      }));
+      const task = await within(
+        Promise.resolve(future),
+        15_000,
+        "the task given back before the 30 s wait ends",
+      );
+      assert.equal(task.statusString, "SUCCESS", String(task.result));
+      assert.equal(task.result, 4);
+      assert.equal((await idle.stop()).code, 0, idle.stderr());
     },
   );
 }

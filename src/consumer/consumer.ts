@@ -163,8 +163,14 @@ export class Consumer {
         const claims = await this.#claim(Math.min(free, this.#claimSize));
         for (const claim of claims) this.#begin(claim);
         if (claims.length === 0) {
-          // Tasks a store hands over while this waits are ours to run.
-          const handed = await this.#sleep(this.#options.taskPoolTimeout, true);
+          // Tasks a store hands over while this waits are ours to run. An
+          // expired lease wakes no one: the wait ends by the next periodic
+          // reclaim, so a task whose claim reply was lost (a store that
+          // crashed) runs again within a lease and a half, not a wait.
+          const handed = await this.#sleep(
+            Math.min(this.#options.taskPoolTimeout, this.#untilReclaim()),
+            true,
+          );
           for (const claim of handed) this.#begin(claim);
         }
       }
@@ -274,6 +280,12 @@ export class Consumer {
    * (a dead worker's tasks come back at once through the beats) and the
    * retention of finished tasks.
    */
+  /** Seconds until the next periodic reclaim is due (at least 50 ms). */
+  #untilReclaim(): number {
+    const due = this.#lastReclaim + this.#options.leaseTimeout / 2;
+    return Math.max(0.05, due - this.#now());
+  }
+
   async #maybeReclaim(): Promise<void> {
     const now = this.#now();
     if (now - this.#lastReclaim < this.#options.leaseTimeout / 2) return;

@@ -138,7 +138,7 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     { type: "number", min: 0, exclusive: true },
     // Long, so that an idle worker is quiet: a queued task wakes it at once.
     () => 30,
-    "Longest an idle worker waits before it looks for tasks again; a queued task wakes it at once (it blocks on Redis; on SQLite it wakes when another process writes the file on Linux, and looks every 20 ms elsewhere).",
+    "Longest an idle worker waits before it looks for tasks again (half of leaseTimeout at most: then it reclaims expired leases); a queued task wakes it at once (it blocks on Redis; on SQLite it wakes when another process writes the file on Linux, and looks every 20 ms elsewhere).",
     { metavar: "<seconds>" },
   ),
   spec(

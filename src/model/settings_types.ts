@@ -47,9 +47,10 @@ export interface Settings {
   /** Tasks a worker process runs before it is replaced (0: no limit). */
   maxRequests: number;
   /**
-   * Longest an idle worker waits before it looks for tasks again; a queued task
-   * wakes it at once (it blocks on Redis; on SQLite it wakes when another
-   * process writes the file on Linux, and looks every 20 ms elsewhere).
+   * Longest an idle worker waits before it looks for tasks again (half of
+   * leaseTimeout at most: then it reclaims expired leases); a queued task wakes
+   * it at once (it blocks on Redis; on SQLite it wakes when another process
+   * writes the file on Linux, and looks every 20 ms elsewhere).
    */
   taskPoolTimeout: number;
   /** Schedule periodic jobs on this server. */
