@@ -76,7 +76,7 @@ export interface ProducerInit {
  * ```
  */
 export class Producer implements AsyncDisposable, JobBackend {
-  /** The tasks consumer: queue, execute, jobList... */
+  /** The tasks: queue, execute, get, revoke, search, jobList... */
   readonly tasks: Tasks;
   /** The queues: stats, pause, resume, paused, purge. */
   readonly queues: Queues;
@@ -116,7 +116,12 @@ export class Producer implements AsyncDisposable, JobBackend {
     this.workflows = new Workflows(this);
   }
 
-  /** The consumers of this API (only `tasks`). */
+  /**
+   * pulsar-queue's list of the API's "consumers": `[api.tasks]`. In pq a
+   * consumer is a worker's loop that runs tasks (`src/consumer/`).
+   *
+   * @deprecated Use {@linkcode Producer.tasks}.
+   */
   get consumers(): Tasks[] {
     return [this.tasks];
   }

@@ -82,7 +82,7 @@ export interface TasksHost {
 }
 
 /**
- * The tasks consumer of the producer API (`api.tasks`).
+ * The tasks part of the producer API (`api.tasks`).
  *
  * @example
  * ```ts
@@ -97,7 +97,7 @@ export interface TasksHost {
  * ```
  */
 export class Tasks {
-  /** The consumer name. */
+  /** Its name in the API (pulsar-queue's consumer name). */
   readonly name = "tasks";
   readonly #producer: TasksHost;
 
