@@ -35,6 +35,78 @@ export interface RedisOptions {
   cluster?: boolean;
   /** Require this password (`url()` then carries it). */
   password?: string;
+  /**
+   * Serve TLS too, with a certificate of a CA made for it: `url()` is then
+   * `rediss://` to the TLS port, with `ca=` its CA file (redis-cli keeps
+   * the plain port).
+   */
+  tls?: boolean;
+}
+
+/** Makes a CA and a certificate of 127.0.0.1 signed by it, in `dir`. */
+async function makeCertificates(dir: string): Promise<void> {
+  await requireProgram("openssl");
+  const run = async (...args: string[]) => {
+    const output = await new Deno.Command("openssl", {
+      args,
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!output.success) {
+      throw new Error(
+        `openssl ${args[0]} failed: ${new TextDecoder().decode(output.stderr)}`,
+      );
+    }
+  };
+  await Deno.writeTextFile(
+    `${dir}/san.cnf`,
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+  );
+  await run(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-subj",
+    "/CN=pq test CA",
+  );
+  await run(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=127.0.0.1",
+  );
+  await run(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-out",
+    "server.crt",
+    "-extfile",
+    "san.cnf",
+  );
 }
 
 function freePort(): number {
@@ -61,7 +133,9 @@ export async function startRedis(
 ): Promise<RedisServer> {
   await requireRedis();
   const port = freePort();
+  const tlsPort = options.tls ? freePort() : 0;
   const dir = await Deno.makeTempDir({ prefix: "pq_redis_" });
+  if (options.tls) await makeCertificates(dir);
   let process: Deno.ChildProcess | undefined;
   const cli = async (...args: string[]) => {
     const output = await new Deno.Command("redis-cli", {
@@ -90,6 +164,20 @@ export async function startRedis(
         "--save",
         "",
         ...(options.password ? ["--requirepass", options.password] : []),
+        ...(options.tls
+          ? [
+            "--tls-port",
+            String(tlsPort),
+            "--tls-cert-file",
+            `${dir}/server.crt`,
+            "--tls-key-file",
+            `${dir}/server.key`,
+            "--tls-ca-cert-file",
+            `${dir}/ca.crt`,
+            "--tls-auth-clients",
+            "no",
+          ]
+          : []),
         ...(options.aof
           ? ["--appendonly", "yes", "--appendfsync", "always"]
           : ["--appendonly", "no"]),
@@ -169,9 +257,11 @@ export async function startRedis(
     },
     port,
     url: (namespace = TEST_NAMESPACE) =>
-      `redis://${
+      `${options.tls ? "rediss" : "redis"}://${
         options.password ? `:${encodeURIComponent(options.password)}@` : ""
-      }127.0.0.1:${port}/0?namespace=${namespace}`,
+      }127.0.0.1:${options.tls ? tlsPort : port}/0?namespace=${namespace}${
+        options.tls ? `&ca=${encodeURIComponent(`${dir}/ca.crt`)}` : ""
+      }`,
     stop,
     restart: start,
     cli,

@@ -190,15 +190,16 @@ export async function requireProgram(
 /** Whether each program runs here, looked up once per module. */
 const haveRun: Record<string, Promise<boolean>> = {};
 
-/** True when `program --version` runs here (a Debian package installed). */
+/** True when `program` can be run here (a Debian package installed). */
 export async function haveProgram(program: string): Promise<boolean> {
   try {
-    const { success } = await new Deno.Command(program, {
+    // Run at all: some programs (openssl) answer --version with an error.
+    await new Deno.Command(program, {
       args: ["--version"],
       stdout: "null",
       stderr: "null",
     }).output();
-    return success;
+    return true;
   } catch {
     return false;
   }

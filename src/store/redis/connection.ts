@@ -64,6 +64,8 @@ export interface RedisAddress {
   username?: string;
   password?: string;
   db: number;
+  /** PEM certificates of the CAs a TLS server's certificate may chain to. */
+  caCerts?: string[];
 }
 
 /** The address of a `redis://[user:password@]host:port/db` URL. */
@@ -166,7 +168,7 @@ export class RedisClient {
     const timeout = AbortSignal.timeout(this.#connectTimeout * 1000);
     const conn =
       await (tls
-        ? Deno.connectTls({ hostname, port })
+        ? Deno.connectTls({ hostname, port, caCerts: this.#address.caCerts })
         : Deno.connect({ hostname, port, signal: timeout }));
     if (this.#closed) {
       conn.close();

@@ -79,7 +79,7 @@ export interface RedisStoreOptions extends StoreOptions {
 /** The parts of a `redis://host:port/db?namespace=pq` URL. */
 export function parseRedisUrl(
   url: string,
-): { clientUrl: string; namespace: string } {
+): { clientUrl: string; namespace: string; caFile?: string } {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -105,8 +105,20 @@ export function parseRedisUrl(
       `Cannot open store '${url}': namespace must be letters, digits, '_', '.' or '-', got '${namespace}'`,
     );
   }
+  // The CA file of a TLS server whose certificate no system CA signed.
+  const caFile = parsed.searchParams.get("ca") ?? undefined;
+  if (caFile !== undefined && parsed.protocol !== "rediss:") {
+    throw new StoreConnectionError(
+      `Cannot open store '${url}': 'ca' is for TLS, whose scheme is rediss://`,
+    );
+  }
+  if (caFile === "") {
+    throw new StoreConnectionError(
+      `Cannot open store '${url}': 'ca' must be the path of a PEM file`,
+    );
+  }
   parsed.search = "";
-  return { clientUrl: parsed.href, namespace };
+  return { clientUrl: parsed.href, namespace, ...(caFile && { caFile }) };
 }
 
 /**
@@ -154,7 +166,9 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Connects to the server of a `redis://host:port/db?namespace=pq` URL.
+   * Connects to the server of a `redis://host:port/db?namespace=pq` URL
+   * (`rediss://` for TLS, with `&ca=<PEM file>` when no system CA signed
+   * the server's certificate).
    * Throws a `StoreConnectionError` for a bad URL, or when the server cannot
    * be reached within `connectTimeout` seconds.
    */
@@ -162,10 +176,17 @@ export class RedisStore implements Store {
     url: string,
     options: RedisStoreOptions,
   ): Promise<RedisStore> {
-    const { clientUrl, namespace } = parseRedisUrl(url);
+    const { clientUrl, namespace, caFile } = parseRedisUrl(url);
     const masked = maskUrl(url);
+    const caCerts = caFile === undefined ? undefined : [
+      await Deno.readTextFile(caFile).catch((error) => {
+        throw new StoreConnectionError(
+          `Cannot open store '${masked}': cannot read its CA file '${caFile}': ${error.message}`,
+        );
+      }),
+    ];
     const topology = await Topology.connect(
-      redisAddress(clientUrl),
+      { ...redisAddress(clientUrl), ...(caCerts && { caCerts }) },
       masked,
       options.connectTimeout ?? CONNECT_WAIT_SECONDS,
     );

@@ -1,0 +1,43 @@
+/**
+ * The Redis store over TLS (`rediss://`, with `ca=` the CA file of a
+ * server whose certificate no system CA signed): the store contract on a
+ * private redis-server that serves TLS, and the errors of a bad `ca`.
+ */
+import assert from "node:assert/strict";
+import { StoreConnectionError } from "../mod.ts";
+import { RedisStore } from "../src/store/redis/redis_store.ts";
+import { redisOpener } from "./_contract_stores.ts";
+import { startRedis } from "./_redis.ts";
+import { storeContract } from "./store_contract.ts";
+
+const redis = await startRedis({ tls: true });
+globalThis.addEventListener("unload", () => redis.stopSync());
+
+storeContract("redis tls", redisOpener(redis), { serializer: "json" });
+
+const options = { serializer: "json", resultTtl: 60 } as const;
+
+Deno.test("redis tls: a server whose CA is not given is refused", async () => {
+  const url = redis.url().replace(/&ca=[^&]*/, "");
+  assert.match(url, /^rediss:/);
+  await assert.rejects(
+    RedisStore.open(url, { ...options, connectTimeout: 2 }),
+  );
+});
+
+Deno.test("redis tls: a bad ca is said as such", async () => {
+  const missing = redis.url().replace(/&ca=[^&]*/, "&ca=/nonexistent/ca.pem");
+  await assert.rejects(
+    RedisStore.open(missing, options),
+    (error: unknown) =>
+      error instanceof StoreConnectionError &&
+      /cannot read its CA file '\/nonexistent\/ca\.pem'/.test(error.message),
+  );
+  const plain = redis.url().replace(/^rediss:/, "redis:");
+  await assert.rejects(
+    RedisStore.open(plain, options),
+    (error: unknown) =>
+      error instanceof StoreConnectionError &&
+      /'ca' is for TLS, whose scheme is rediss:\/\//.test(error.message),
+  );
+});
