@@ -7,13 +7,19 @@ import assert from "node:assert/strict";
 import { StoreConnectionError } from "../mod.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { redisOpener } from "./_contract_stores.ts";
+import { injectRedisGarbage, namespaceOf } from "./_garbage.ts";
 import { startRedis } from "./_redis.ts";
 import { storeContract } from "./store_contract.ts";
 
 const redis = await startRedis({ tls: true });
 globalThis.addEventListener("unload", () => redis.stopSync());
 
-storeContract("redis tls", redisOpener(redis), { serializer: "json" });
+storeContract("redis tls", redisOpener(redis), {
+  serializer: "json",
+  // Written on the server's plain port, read by the store over TLS.
+  injectGarbage: (store, task, payload) =>
+    injectRedisGarbage(redis, namespaceOf(store), task, payload),
+});
 
 const options = { serializer: "json", resultTtl: 60 } as const;
 
