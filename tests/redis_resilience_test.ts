@@ -6,6 +6,7 @@ import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
 import { StoreConnectionError, type Task, TaskStatus } from "../mod.ts";
 import { startRedis } from "./_redis.ts";
+import { RedisStore } from "../src/store/redis/redis_store.ts";
 import {
   EXAMPLE_JOBS,
   producerFor,
@@ -128,6 +129,32 @@ Deno.test("dropped connections (CLIENT KILL) reconnect and go on", async () => {
   await redis.cli("CLIENT", "KILL", "TYPE", "normal");
   assert.equal((await api.tasks.queue("addition", { a: 2, b: 3 })).result, 5);
   assert.equal((await server.stop()).code, 0);
+});
+
+Deno.test("a wrong or missing password is said as such, and nothing stays open", async () => {
+  await using redis = await startRedis({ password: "s3cret" });
+  const options = { serializer: "json", resultTtl: 60 } as const;
+  const cases: Array<[string, RegExp]> = [
+    [redis.url().replace("s3cret", "wrong"), /WRONGPASS/],
+    [
+      redis.url().replace(":s3cret@", ""),
+      /the server requires a password: give it in the URL/,
+    ],
+  ];
+  for (const [url, reason] of cases) {
+    await assert.rejects(
+      RedisStore.open(url, options),
+      (error: unknown) =>
+        error instanceof StoreConnectionError &&
+        error.message.includes("redis://") && reason.test(error.message) &&
+        !error.message.includes("s3cret"),
+    );
+  }
+  // The refused connections were closed: the server has none of them.
+  await waitFor(
+    async () => !/cmd=info/.test(await redis.cli("CLIENT", "LIST")),
+    { what: "the refused connection closed" },
+  );
 });
 
 Deno.test("while Redis is down, queue rejects with StoreConnectionError", async () => {

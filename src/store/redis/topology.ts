@@ -97,8 +97,26 @@ export class Topology {
     const client = new RedisClient(address, connectTimeout);
     const topology = new Topology(client, url, connectTimeout);
     await topology.#connect(client);
-    const info = String(await topology.send(["INFO", "cluster"]));
-    topology.#cluster = /cluster_enabled:1/.test(info);
+    try {
+      const info = String(await topology.send(["INFO", "cluster"]));
+      topology.#cluster = /cluster_enabled:1/.test(info);
+    } catch (error) {
+      // Connected, but refused (a password the URL does not give): said
+      // as such, and the connection closed, not left to reconnect.
+      client.destroy();
+      const refused = error instanceof RedisReplyError &&
+        error.code === "NOAUTH";
+      throw new StoreConnectionError(
+        `Cannot connect to ${url}: ${
+          refused
+            ? "the server requires a password: give it in the URL (redis://:<password>@host:port)"
+            : error instanceof Error
+            ? error.message
+            : String(error)
+        }`,
+        { cause: error },
+      );
+    }
     return topology;
   }
 
