@@ -16,6 +16,7 @@ import api from "./assets/api.js" with { type: "text" };
 import app from "./assets/app.js" with { type: "text" };
 import appCss from "./assets/app.css" with { type: "text" };
 import cells from "./assets/cells.js" with { type: "text" };
+import detailView from "./assets/detail_view.js" with { type: "text" };
 import dom from "./assets/dom.js" with { type: "text" };
 import format from "./assets/format.js" with { type: "text" };
 import indexHtml from "./assets/index.html" with { type: "text" };
@@ -62,6 +63,7 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map(
     "api.js": api,
     "app.js": app,
     "cells.js": cells,
+    "detail_view.js": detailView,
     "dom.js": dom,
     "format.js": format,
     "job_view.js": jobView,

@@ -5,7 +5,8 @@
  * @module
  */
 import { queueTask, readJob } from "./api.js";
-import { el, fields, link, messageOf, show, showError, table } from "./dom.js";
+import { detailView } from "./detail_view.js";
+import { el, fields, link, messageOf, show, table } from "./dom.js";
 import { duration } from "./format.js";
 import { STATS_HEADERS, STATS_NOTE, statsCells } from "./jobs_view.js";
 
@@ -77,45 +78,36 @@ function queueForm(job) {
  * @returns {View}
  */
 export function jobView(name) {
-  return {
-    async render() {
-      let data;
-      try {
-        data = await readJob(name);
-      } catch (error) {
-        return showError(error);
-      }
-      const { job, stats } = data;
-      show(
-        el("h2", {}, "Job ", el("span", { class: "mono" }, job.name)),
-        el(
-          "div",
-          { class: "card" },
-          fields([
-            ["doc", job.doc ?? "-"],
-            ["mode", job.mode ?? "-"],
-            ["type", job.type ?? "-"],
-            ["default queue", job.defaultQueue ?? "(default)"],
-            ["timeout", job.timeout ? duration(job.timeout) : "-"],
-            ["max concurrency", job.maxConcurrency ?? "-"],
-            [
-              "kwargs checked here",
-              job.schema ? "yes (by its schema)" : "no (by the worker only)",
-            ],
-            ["live workers", job.workers.join(", ") || "-"],
-          ]),
-        ),
-        el("h3", {}, "Retained tasks"),
-        table(STATS_HEADERS, [el("tr", {}, statsCells(stats))]),
-        el("p", { class: "legend-note" }, STATS_NOTE),
-        el(
-          "p",
-          {},
-          link(`#/tasks?job=${encodeURIComponent(job.name)}`, "Its tasks"),
-        ),
-        el("h3", {}, "Queue a task"),
-        queueForm(job),
-      );
-    },
-  };
+  return detailView(() => readJob(name), ({ job, stats }) => {
+    show(
+      el("h2", {}, "Job ", el("span", { class: "mono" }, job.name)),
+      el(
+        "div",
+        { class: "card" },
+        fields([
+          ["doc", job.doc ?? "-"],
+          ["mode", job.mode ?? "-"],
+          ["type", job.type ?? "-"],
+          ["default queue", job.defaultQueue ?? "(default)"],
+          ["timeout", job.timeout ? duration(job.timeout) : "-"],
+          ["max concurrency", job.maxConcurrency ?? "-"],
+          [
+            "kwargs checked here",
+            job.schema ? "yes (by its schema)" : "no (by the worker only)",
+          ],
+          ["live workers", job.workers.join(", ") || "-"],
+        ]),
+      ),
+      el("h3", {}, "Retained tasks"),
+      table(STATS_HEADERS, [el("tr", {}, statsCells(stats))]),
+      el("p", { class: "legend-note" }, STATS_NOTE),
+      el(
+        "p",
+        {},
+        link(`#/tasks?job=${encodeURIComponent(job.name)}`, "Its tasks"),
+      ),
+      el("h3", {}, "Queue a task"),
+      queueForm(job),
+    );
+  });
 }

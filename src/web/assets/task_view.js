@@ -5,6 +5,7 @@
  * @module
  */
 import { readTask, rerunTask, revokeTask } from "./api.js";
+import { detailView } from "./detail_view.js";
 import {
   jobLink,
   progressCell,
@@ -12,24 +13,13 @@ import {
   taskLink,
   workflowLink,
 } from "./cells.js";
-import {
-  el,
-  fields,
-  messageOf,
-  notify,
-  show,
-  showError,
-  table,
-} from "./dom.js";
+import { el, fields, messageOf, notify, show, table } from "./dom.js";
 import { duration, json, time } from "./format.js";
 import { ENDED, FINISHED } from "./statuses.js";
 
 /** @typedef {import("./types.js").TaskDetail} TaskDetail */
 /** @typedef {import("./types.js").View} View */
 /** @typedef {import("./types.js").ViewRoute} ViewRoute */
-
-/** Milliseconds a burst of live changes of the task waits to be read once. */
-const REFRESH_MS = 200;
 
 /**
  * The id of the workflow of a task's meta, if it is a member of one.
@@ -150,22 +140,8 @@ function draw(detail) {
  * @returns {View}
  */
 export function taskView(id, refresh) {
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let pending;
-  return {
-    async render() {
-      let detail;
-      try {
-        detail = await readTask(id);
-      } catch (error) {
-        return showError(error);
-      }
-      draw(detail);
-    },
-    onTask(task) {
-      if (task.id !== id) return;
-      clearTimeout(pending);
-      pending = setTimeout(refresh, REFRESH_MS);
-    },
-  };
+  return detailView(() => readTask(id), draw, {
+    follows: (task) => task.id === id,
+    refresh,
+  });
 }

@@ -5,17 +5,15 @@
  * @module
  */
 import { readWorkflow, revokeWorkflow } from "./api.js";
+import { detailView } from "./detail_view.js";
 import { jobLink, statusCell, taskLink } from "./cells.js";
-import { el, messageOf, notify, show, showError, table } from "./dom.js";
+import { el, messageOf, notify, show, table } from "./dom.js";
 import { FINISHED } from "./statuses.js";
 
 /** @typedef {import("./types.js").WorkflowDetail} WorkflowDetail */
 /** @typedef {import("./types.js").WorkflowMemberDetail} WorkflowMemberDetail */
 /** @typedef {import("./types.js").View} View */
 /** @typedef {import("./types.js").ViewRoute} ViewRoute */
-
-/** Milliseconds a burst of live changes of members waits to be read once. */
-const REFRESH_MS = 200;
 
 /**
  * True when a member's task is final.
@@ -93,22 +91,8 @@ function draw(workflow) {
  * @returns {View}
  */
 export function workflowView(id, refresh) {
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let pending;
-  return {
-    async render() {
-      let workflow;
-      try {
-        workflow = await readWorkflow(id);
-      } catch (error) {
-        return showError(error);
-      }
-      draw(workflow);
-    },
-    onTask(task) {
-      if (!task.id.startsWith(`${id}.`)) return;
-      clearTimeout(pending);
-      pending = setTimeout(refresh, REFRESH_MS);
-    },
-  };
+  return detailView(() => readWorkflow(id), draw, {
+    follows: (task) => task.id.startsWith(`${id}.`),
+    refresh,
+  });
 }
