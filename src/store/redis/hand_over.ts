@@ -234,22 +234,18 @@ export class HandOver {
   /** Keeps the tasks popped from the inbox, and announces them started. */
   #takeHanded(entries: readonly Buffer[]): void {
     const now = this.#ctx.now();
-    // The records of each hand-over, by its time, to announce them.
-    const started = new Map<number, Uint8Array[]>();
+    // The tasks to announce started, at the time of their hand-over.
+    const started: Array<{ time: number; record: Uint8Array }> = [];
     for (const entry of entries) {
       const task = inboxEntry(entry);
       // Not ours to read: its lease runs out and it is queued again.
       if (!task) continue;
       const time = startTime(task.handedAt, now);
       const claim = claimOf(this.#ctx.codec, this.#waitingAs, time, task);
-      if (claim.task) {
-        started.set(time, [...started.get(time) ?? [], task.record]);
-      }
+      if (claim.task) started.push({ time, record: task.record });
       this.#handed.push(claim);
     }
-    for (const [time, records] of started) {
-      this.#pubSub.announceStarted(records, time, this.#waitingAs);
-    }
+    this.#pubSub.announceStarted(started, this.#waitingAs);
   }
 
   /** True when a queue has a ready task; learns when delayed ones are due. */

@@ -74,10 +74,10 @@ export class Leases {
     if (late.length > 0) await this.release(late);
     const { keys, scripts, topology } = this.#ctx;
     const claims: Claim[] = [];
-    // The records to announce started, by their start time: now, or when
+    // The tasks to announce started, at their start time: now, or when
     // they were handed over (those read from the inbox were not announced:
     // the wait they were handed to had ended).
-    const started = new Map<number, Uint8Array[]>();
+    const started: Array<{ time: number; record: Uint8Array }> = [];
     let fromInbox = 0;
     const now = this.#ctx.now();
     // A claim that finds nothing registers this store as a waiter, for
@@ -113,15 +113,11 @@ export class Leases {
         const claim = claimOf(this.#ctx.codec, request, time, task);
         claims.push(claim);
         if (task.handedAt !== undefined) fromInbox++;
-        if (claim.task) {
-          started.set(time, [...started.get(time) ?? [], task.record]);
-        }
+        if (claim.task) started.push({ time, record: task.record });
       }
     }
     this.#handOver.claimed(waiter, request, claims.length, fromInbox);
-    for (const [time, records] of started) {
-      this.#pubSub.announceStarted(records, time, request);
-    }
+    this.#pubSub.announceStarted(started, request);
     return claims;
   }
 

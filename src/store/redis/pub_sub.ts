@@ -57,22 +57,25 @@ export class PubSub {
 
   /**
    * Publishes `started` for tasks a worker took, once it has them: their
-   * records as stored, in one message whose event name carries their start
-   * (`started <JSON [time, worker, node]>`). A notice: not waited for.
+   * records as stored, one message for the tasks of one start time, whose
+   * event name carries it (`started <JSON [time, worker, node]>`). A
+   * notice: not waited for.
    */
   announceStarted(
-    records: readonly Uint8Array[],
-    time: number,
+    started: ReadonlyArray<{ time: number; record: Uint8Array }>,
     who: { worker: string; node: string },
   ): void {
-    if (records.length === 0) return;
-    const event = `started ${JSON.stringify([time, who.worker, who.node])}`;
-    const [name, body] = records.length === 1
-      ? [event, records[0]]
-      : [`*${event}`, encodedList(this.#ctx.codec.name, records)];
-    this.publishEvent("task", name, body).catch(
-      () => undefined, // A lost notice; the tasks run all the same.
-    );
+    const byTime = Map.groupBy(started, ({ time }) => time);
+    for (const [time, tasks] of byTime) {
+      const records = tasks.map(({ record }) => record);
+      const event = `started ${JSON.stringify([time, who.worker, who.node])}`;
+      const [name, body] = records.length === 1
+        ? [event, records[0]]
+        : [`*${event}`, encodedList(this.#ctx.codec.name, records)];
+      this.publishEvent("task", name, body).catch(
+        () => undefined, // A lost notice; the tasks run all the same.
+      );
+    }
   }
 
   /** Listens to a channel; resolves with how to stop. */
