@@ -52,7 +52,9 @@ export const openSqlite: OpenContractStore = async (options) => {
  * Opens Redis stores on `redis`: each fresh one in a namespace of its own,
  * or in the namespace of `sameAs`.
  */
-export function redisOpener(redis: RedisServer): OpenContractStore {
+export function redisOpener(
+  redis: Pick<RedisServer, "url">,
+): OpenContractStore {
   return (options) =>
     RedisStore.open(
       redis.url(

@@ -8,6 +8,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { redisKeys } from "../src/store/redis/keys.ts";
+import { parseRedisUrl } from "../src/store/redis/redis_url.ts";
 import type { Store } from "../src/store/store.ts";
 import type { RedisServer } from "./_redis.ts";
 
@@ -48,7 +49,7 @@ export function injectSqliteGarbage(
  * waiting on its queue.
  */
 export async function injectRedisGarbage(
-  redis: RedisServer,
+  redis: Pick<RedisServer, "send">,
   namespace: string,
   task: GarbageTask,
   payload: Uint8Array,
@@ -73,7 +74,7 @@ export function sqlitePathOf(store: Store): string {
 
 /** The namespace of a Redis store (`redis://…?namespace=<ns>`). */
 export function namespaceOf(store: Store): string {
-  return new URL(store.url).searchParams.get("namespace") ?? "pq";
+  return parseRedisUrl(store.url).namespace;
 }
 
 /**

@@ -43,14 +43,14 @@ export interface SettingSpec {
   help: string;
 }
 
-const STORE_SCHEMES = ["sqlite:", "redis://", "rediss://"];
+const STORE_SCHEMES = ["sqlite:", "redis://", "rediss://", "redis+sentinel://"];
 
 /** Checks a store URL: one of the schemes, and something after it. */
 function storeUrl(value: string): string | undefined {
   const scheme = STORE_SCHEMES.find((scheme) => value.startsWith(scheme));
   return scheme && value.length > scheme.length
     ? undefined
-    : "a store URL starting with sqlite:, redis:// or rediss:// " +
+    : "a store URL starting with sqlite:, redis://, rediss:// or redis+sentinel:// " +
       "(sqlite:<path>, sqlite::memory:, redis://host:port/db)";
 }
 

@@ -50,6 +50,9 @@ export function openStore(
   return open(url, options, "--data-store");
 }
 
+/** The schemes of the Redis store's URLs (see `redis/redis_url.ts`). */
+const REDIS_SCHEMES = ["redis://", "rediss://", "redis+sentinel://"];
+
 /** Opens a store; `flag` is the command-line option that names `url`. */
 async function open(
   url: string,
@@ -82,7 +85,7 @@ async function open(
       );
     }
   }
-  if (url.startsWith("redis://") || url.startsWith("rediss://")) {
+  if (REDIS_SCHEMES.some((scheme) => url.startsWith(scheme))) {
     // Loaded when used: the Redis client is most of pq's start-up time, and
     // SQLite users and CPUBOUND subprocesses do not need it.
     const { RedisStore } = await import("./redis/redis_store.ts");
@@ -91,7 +94,7 @@ async function open(
   throw new StoreConnectionError(
     `Cannot open store '${
       maskUrl(url)
-    }': unsupported scheme; use sqlite:<path> or redis://host:port/db`,
+    }': unsupported scheme; use sqlite:<path>, redis://host:port/db or redis+sentinel://host:26379/<master>`,
   );
 }
 

@@ -11,11 +11,13 @@
  *   leaves the enqueue script, so it is the waiter's to run (a wait or its
  *   next claim returns it), to give back (`leave`, on close), or, if the
  *   waiter dies, to come back with its other tasks when its beat ends.
- * - One pop at a time on the blocking connection: a caller that stops
- *   waiting (its signal aborts) leaves it running, and the next caller
- *   waits on the same one, so the connection is never torn down and never
- *   has two commands queued; what it pops is kept until a wait or a claim
- *   takes it.
+ * - One pop at a time on each blocking connection (one a lane: see
+ *   `Topology.blockingGroups`; on a Cluster, one a hash tag, so a worker
+ *   wakes for a task of any of its queues, wherever it lives): a wait that
+ *   ends (a pop of another lane woke, its signal aborted) leaves the
+ *   others running, and the next wait waits on the same ones, so a
+ *   connection is never torn down and never has two commands queued; what
+ *   a pop pops is kept until a wait or a claim takes it.
  * - A registration and the inbox may hold entries until a claim that takes
  *   tasks (fewer than it asked for from the inbox) has ended them.
  * @module
@@ -30,6 +32,9 @@ import type { ClaimedTask } from "./script_types.ts";
 
 /** What a blocking pop woke on, or false when it timed out. */
 type Popped = "ready" | "delayed" | "handed" | false;
+
+/** What a wait says when pops of several lanes woke, first first. */
+const ORDER: readonly Popped[] = ["handed", "ready", "delayed"];
 
 /** This store as a worker waiting for tasks. */
 export class HandOver {
@@ -51,8 +56,15 @@ export class HandOver {
   readonly #handed: Claim[] = [];
   /** The worker of the last registration: the tasks handed over are its. */
   #waitingAs = { worker: "", node: "" };
-  /** The blocking pop in flight on the blocking connection, if any. */
-  #blocking?: Promise<Popped>;
+  /**
+   * The blocking pops, by lane (the keys one pop waits on): the pop in
+   * flight, and what one popped while no wait was there to hear it (the
+   * next wait takes it at once).
+   */
+  readonly #lanes = new Map<
+    string,
+    { pop?: Promise<Popped>; popped: Popped }
+  >();
 
   /**
    * The waiter of the store of `ctx`; `nextDue` is shared with its claims,
@@ -123,7 +135,7 @@ export class HandOver {
     const { keys, topology } = this.#ctx;
     const deadline = Date.now() + seconds * 1000;
     const markers = queues.map((queue) => keys.queue(queue).marker);
-    const blockOn = topology.blockingKeys(this.#inbox(), markers);
+    const lanes = topology.blockingGroups(this.#inbox(), markers);
     while (
       !signal?.aborted && !topology.isClosed && this.#handed.length === 0
     ) {
@@ -134,7 +146,7 @@ export class HandOver {
       if (due <= now) break;
       const wait = Math.min((deadline - Date.now()) / 1000, due - now);
       if (wait <= 0) break;
-      const popped = await this.#block(blockOn, wait, signal);
+      const popped = await this.#block(lanes, wait, signal);
       if (topology.isClosed || signal?.aborted || popped === "ready") break;
       if (popped === "handed") break;
       // A marker says a task was queued: due now, or delayed but due before
@@ -186,17 +198,65 @@ export class HandOver {
   }
 
   /**
-   * The blocking pop on the markers (and the inbox): "ready" when a task
-   * was queued ready, "delayed" when a delayed one may be due sooner,
-   * "handed" when tasks were handed over (now in `#handed`), false after
-   * `seconds`.
+   * The blocking pops on the markers (and the inbox), one a lane, at once:
+   * "handed" when tasks were handed over (now in `#handed`), "ready" when a
+   * task was queued ready, "delayed" when a delayed one may be due sooner
+   * (the first of these that any lane popped, here or since the last
+   * wait), false after `seconds`. The pops of the other lanes are left in
+   * flight, for the next wait.
    */
   async #block(
-    keys: string[],
+    lanes: readonly string[][],
     seconds: number,
     signal?: AbortSignal,
   ): Promise<Popped> {
-    this.#blocking ??= (async (): Promise<Popped> => {
+    const pops = lanes.map((keys) => this.#pop(keys, seconds));
+    if (!this.#popped(lanes)) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const ends: Array<Promise<unknown>> = [
+        ...pops,
+        new Promise((resolve) => timer = setTimeout(resolve, seconds * 1000)),
+      ];
+      if (signal) {
+        ends.push(
+          new Promise((resolve) =>
+            signal.addEventListener("abort", resolve, { once: true })
+          ),
+        );
+      }
+      await Promise.race(ends);
+      clearTimeout(timer);
+    }
+    if (signal?.aborted) return "ready";
+    return this.#popped(lanes, true);
+  }
+
+  /**
+   * What the pops of `lanes` popped since the last wait (the first in the
+   * order handed, ready, delayed; false for none), forgotten when `take`.
+   */
+  #popped(lanes: readonly string[][], take = false): Popped {
+    let popped: Popped = false;
+    for (const keys of lanes) {
+      const lane = this.#lanes.get(keys.join("\n"));
+      if (!lane?.popped) continue;
+      if (!popped || ORDER.indexOf(lane.popped) < ORDER.indexOf(popped)) {
+        popped = lane.popped;
+      }
+      if (take) lane.popped = false;
+    }
+    return popped;
+  }
+
+  /** The pop of a lane in flight, or a new one of `seconds`. */
+  #pop(keys: readonly string[], seconds: number): Promise<Popped> {
+    const id = keys.join("\n");
+    let lane = this.#lanes.get(id);
+    if (!lane) this.#lanes.set(id, lane = { popped: false });
+    if (lane.pop) return lane.pop;
+    const current = lane;
+    current.pop = (async (): Promise<Popped> => {
+      let popped: Popped;
       try {
         const reply = await this.#ctx.topology.sendBlocking([
           "BLMPOP",
@@ -207,28 +267,28 @@ export class HandOver {
           "COUNT",
           "1000",
         ]);
-        if (reply === null) return false;
-        const what = "BLMPOP";
-        const [key, entries] = list(reply, what);
-        const popped = bulkStrings(entries, what, "entries");
-        if (text(key, what, "key") === this.#inbox()) {
-          this.#takeHanded(popped);
-          return "handed";
+        if (reply === null) {
+          popped = false;
+        } else {
+          const what = "BLMPOP";
+          const [key, entries] = list(reply, what);
+          const items = bulkStrings(entries, what, "entries");
+          if (text(key, what, "key") === this.#inbox()) {
+            this.#takeHanded(items);
+            popped = "handed";
+          } else {
+            popped = String(items[0]) === "d" ? "delayed" : "ready";
+          }
         }
-        return String(popped[0]) === "d" ? "delayed" : "ready";
       } catch {
         // Closed or disconnected: the caller claims (and waits) again.
-        return "ready";
-      } finally {
-        this.#blocking = undefined;
+        popped = "ready";
       }
+      current.pop = undefined;
+      if (popped) current.popped = popped;
+      return popped;
     })();
-    if (!signal) return await this.#blocking;
-    if (signal.aborted) return "ready";
-    const aborted = new Promise<"ready">((resolve) =>
-      signal.addEventListener("abort", () => resolve("ready"), { once: true })
-    );
-    return await Promise.race([this.#blocking, aborted]);
+    return current.pop;
   }
 
   /** Keeps the tasks popped from the inbox, and announces them started. */

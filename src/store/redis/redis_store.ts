@@ -50,7 +50,6 @@ import type {
 } from "../store.ts";
 import type { JobStats, JobStatsOptions } from "../job_stats.ts";
 import { Beats } from "./beats.ts";
-import { redisAddress } from "./connection.ts";
 import type { RedisContext } from "./context.ts";
 import { HandOver } from "./hand_over.ts";
 import { redisJobStats } from "./job_stats.ts";
@@ -60,6 +59,7 @@ import { Locks } from "./locks.ts";
 import { PubSub } from "./pub_sub.ts";
 import { Queues } from "./queues.ts";
 import { Queueing } from "./queueing.ts";
+import { parseRedisUrl } from "./redis_url.ts";
 import { Recovery } from "./recovery.ts";
 import { Registry } from "./registry.ts";
 import { Scripts } from "./scripts.ts";
@@ -74,51 +74,6 @@ const CONNECT_WAIT_SECONDS = 5;
 export interface RedisStoreOptions extends StoreOptions {
   /** Seconds to wait for the server at start-up and after a disconnect. */
   connectTimeout?: number;
-}
-
-/** The parts of a `redis://host:port/db?namespace=pq` URL. */
-export function parseRedisUrl(
-  url: string,
-): { clientUrl: string; namespace: string; caFile?: string } {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new StoreConnectionError(
-      `Cannot open store '${url}': not a URL (expected redis://host:port/db?namespace=pq)`,
-    );
-  }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new StoreConnectionError(
-      `Cannot open store '${url}': the scheme must be redis:// or rediss://`,
-    );
-  }
-  const db = parsed.pathname.replace(/^\//, "");
-  if (db && !/^\d+$/.test(db)) {
-    throw new StoreConnectionError(
-      `Cannot open store '${url}': the database must be a number, got '${db}'`,
-    );
-  }
-  const namespace = parsed.searchParams.get("namespace") ?? "pq";
-  if (!/^[A-Za-z0-9_.-]+$/.test(namespace)) {
-    throw new StoreConnectionError(
-      `Cannot open store '${url}': namespace must be letters, digits, '_', '.' or '-', got '${namespace}'`,
-    );
-  }
-  // The CA file of a TLS server whose certificate no system CA signed.
-  const caFile = parsed.searchParams.get("ca") ?? undefined;
-  if (caFile !== undefined && parsed.protocol !== "rediss:") {
-    throw new StoreConnectionError(
-      `Cannot open store '${url}': 'ca' is for TLS, whose scheme is rediss://`,
-    );
-  }
-  if (caFile === "") {
-    throw new StoreConnectionError(
-      `Cannot open store '${url}': 'ca' must be the path of a PEM file`,
-    );
-  }
-  parsed.search = "";
-  return { clientUrl: parsed.href, namespace, ...(caFile && { caFile }) };
 }
 
 /**
@@ -176,7 +131,8 @@ export class RedisStore implements Store {
     url: string,
     options: RedisStoreOptions,
   ): Promise<RedisStore> {
-    const { clientUrl, namespace, caFile } = parseRedisUrl(url);
+    const target = parseRedisUrl(url);
+    const { namespace, caFile } = target;
     const masked = maskUrl(url);
     const caCerts = caFile === undefined ? undefined : [
       await Deno.readTextFile(caFile).catch((error) => {
@@ -185,11 +141,10 @@ export class RedisStore implements Store {
         );
       }),
     ];
-    const topology = await Topology.connect(
-      { ...redisAddress(clientUrl), ...(caCerts && { caCerts }) },
-      masked,
-      options.connectTimeout ?? CONNECT_WAIT_SECONDS,
-    );
+    const topology = await Topology.connect(target, masked, {
+      connectTimeout: options.connectTimeout ?? CONNECT_WAIT_SECONDS,
+      ...(caCerts && { caCerts }),
+    });
     return new RedisStore({
       url: masked,
       namespace,

@@ -154,8 +154,8 @@ export class Registry {
 
   /**
    * The queues whose key `name` exists, of Redis type `type`, sorted: found
-   * by SCAN, which walks every key of the database (on a Cluster, of the
-   * node the store talks to).
+   * by SCAN, which walks every key of the database (on a Cluster, of
+   * every primary).
    */
   async #scanQueues(
     name: "tasks" | "search",
@@ -164,28 +164,31 @@ export class Registry {
     const { namespace, keys, topology } = this.#ctx;
     const pattern = name === "tasks" ? keys.tasksPattern : keys.searchPattern;
     const names = new Set<string>();
-    let cursor = "0";
-    do {
-      const what = "SCAN";
-      const [next, found] = list(
-        await topology.send([
-          "SCAN",
-          cursor,
-          "MATCH",
-          pattern,
-          "COUNT",
-          "1000",
-          "TYPE",
-          type,
-        ]),
-        what,
-      );
-      cursor = text(next, what, "cursor");
-      for (const key of bulkStrings(found, what, "keys")) {
-        const queue = queueOfKey(namespace, String(key), name);
-        if (queue !== undefined) names.add(queue);
-      }
-    } while (cursor !== "0");
+    // On a Cluster each primary walks its own keys.
+    for (const node of topology.nodes()) {
+      let cursor = "0";
+      do {
+        const what = "SCAN";
+        const [next, found] = list(
+          await topology.sendToNode(node, [
+            "SCAN",
+            cursor,
+            "MATCH",
+            pattern,
+            "COUNT",
+            "1000",
+            "TYPE",
+            type,
+          ]),
+          what,
+        );
+        cursor = text(next, what, "cursor");
+        for (const key of bulkStrings(found, what, "keys")) {
+          const queue = queueOfKey(namespace, String(key), name);
+          if (queue !== undefined) names.add(queue);
+        }
+      } while (cursor !== "0");
+    }
     return [...names].sort();
   }
 }

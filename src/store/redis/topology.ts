@@ -1,15 +1,20 @@
 /**
- * Where the store's keys live, and how it reaches them: a single Redis
- * server, or a Redis Cluster. The one module of the store that knows how
- * keys map to nodes, how a command or a script is sent, and how the
- * connections for blocking and for pub/sub are made: the others ask it
- * and never branch on the kind of server themselves.
+ * Where the store's keys live, and how it reaches them: a single server, a
+ * primary found through Sentinel, or a Redis Cluster. The one module of
+ * the store that knows how keys map to nodes, how a command or a script is
+ * sent, and how the connections for blocking and for pub/sub are made: the
+ * others ask it and never branch on the kind of server themselves.
  *
  * Invariants:
- * - Every command and script goes to the server of the URL (on a Cluster,
- *   that node: a queue's keys share a hash tag, so one slot); the blocking
- *   pop has a connection of its own, made at its first use, and so has
- *   pub/sub. `close()` ends them all.
+ * - A command goes to the node that owns its key's slot (on a single
+ *   server, to the server): the key of a script is its first KEYS, of a
+ *   command its first key (`routingKey`); a command of no key goes to any
+ *   node. On a Cluster a MOVED reply is followed (the slot map refreshed),
+ *   an ASK reply once (ASKING first, on the same connection), and a
+ *   TRYAGAIN, CLUSTERDOWN or LOADING reply sent again after a pause; a
+ *   READONLY reply (a primary demoted by a failover, which refused the
+ *   write) sends it again to the primary found anew. Each within the
+ *   `connectTimeout`.
  * - On a single server a script may touch keys of any hash tag: a claim
  *   takes many queues in one script, the enqueue script hands tasks over to
  *   waiting workers, and the scripts that look for a task's id look in
@@ -17,27 +22,45 @@
  *   touches the keys of one slot only: queues are claimed one a script,
  *   nothing is handed over, and other queues are looked in before the
  *   script, by the caller (`singleServer` false).
+ * - Blocking pops have connections of their own, one a lane
+ *   (`blockingGroups`: one on a single server, one a hash tag on a
+ *   Cluster, on the node that owns it), made at first use and made again
+ *   when the owner changed; pub/sub has one, to any node (a Cluster
+ *   broadcasts what is published). `close()` ends them all.
  * - A command waits for a lost connection to come back, `connectTimeout`
  *   seconds at most, then fails with a `StoreConnectionError`. One whose
  *   connection dropped after it was sent fails with a
  *   {@linkcode ConnectionLostError}: whether the server ran it is unknown.
- * - A script is sent by its SHA, and loaded when the server does not know
- *   it: at its first use, and after the server restarted without its cache
- *   (an error reply of code `NOSCRIPT`).
+ * - A script is sent by its SHA (computed here), and by its source when
+ *   the node does not know it (`NOSCRIPT`: its first use there, or after a
+ *   restart), which loads it there.
  * @module
  */
+import { createHash } from "node:crypto";
+import { setImmediate } from "node:timers";
+import { delay } from "../../model/_abort.ts";
 import { StoreConnectionError } from "../../model/errors.ts";
+import { ClusterNodes, parseNodeName, slotOf } from "./cluster.ts";
 import {
   type RedisAddress,
   RedisClient,
+  type RedisClientOptions,
   RedisConnectionError,
   RedisReplyError,
 } from "./connection.ts";
 import type { LuaScript } from "./lua/script.ts";
+import type { HostPort, RedisTarget } from "./redis_url.ts";
 import type { RedisArgument, RedisReply } from "./resp.ts";
+import { SentinelLocator } from "./sentinel.ts";
 
 /** Encodes keys once (see `#keyBytes`). */
 const keyEncoder = new TextEncoder();
+
+/** Redirections followed for one command before it fails. */
+const MAX_REDIRECTS = 16;
+
+/** Milliseconds between two tries of a command the cluster asks to retry. */
+const RETRY_PAUSE_MS = 100;
 
 /**
  * The connection dropped with a command on its way: whether the server ran
@@ -60,64 +83,225 @@ export function sendAgainIfLost<T>(
   });
 }
 
-/** A single server or a Cluster, and the connections to it. */
+/** Commands whose first argument is no key (sent to any node). */
+const KEYLESS = new Set([
+  "PING",
+  "INFO",
+  "SCRIPT",
+  "PUBLISH",
+  "CLUSTER",
+  "SCAN",
+  "WAIT",
+  "ROLE",
+  "CLIENT",
+  "TIME",
+  "ECHO",
+  "DBSIZE",
+  "FLUSHDB",
+]);
+
+/** The key a command is routed by, or undefined for a command of none. */
+export function routingKey(
+  args: readonly RedisArgument[],
+): string | undefined {
+  const command = String(args[0]).toUpperCase();
+  if (KEYLESS.has(command)) return undefined;
+  // EVALSHA sha numkeys key..., BLMPOP timeout numkeys key..., and
+  // LMPOP numkeys key...
+  const at = command.startsWith("EVAL") || command === "BLMPOP"
+    ? 3
+    : command === "LMPOP"
+    ? 2
+    : 1;
+  if (at > 1 && Number(args[at - 1]) === 0) return undefined;
+  const key = args[at];
+  if (key === undefined) return undefined;
+  return typeof key === "string" ? key : new TextDecoder().decode(key);
+}
+
+/** The options of {@linkcode Topology.connect}. */
+export interface TopologyOptions {
+  /** Seconds a command waits for a connection (made again) to a node. */
+  connectTimeout: number;
+  /** PEM certificates of a private CA (TLS). */
+  caCerts?: string[];
+}
+
+/** Milliseconds a write waits for a replica (`durability=replicated`). */
+export const REPLICA_WAIT_MS = 2000;
+
+/** Commands that write nothing: no replica is waited for after them. */
+const READS = new Set([
+  ...KEYLESS,
+  "GET",
+  "MGET",
+  "HGET",
+  "HMGET",
+  "HGETALL",
+  "HLEN",
+  "HEXISTS",
+  "HSCAN",
+  "LLEN",
+  "LINDEX",
+  "LRANGE",
+  "ZCARD",
+  "ZCOUNT",
+  "ZRANGE",
+  "ZRANGEBYSCORE",
+  "ZSCORE",
+  "ZRANK",
+  "ZREVRANK",
+  "ZSCAN",
+  "SCARD",
+  "SISMEMBER",
+  "SMEMBERS",
+  "SSCAN",
+  "EXISTS",
+  "TYPE",
+  "TTL",
+  "PTTL",
+  "STRLEN",
+]);
+
+/** A connection of a blocking lane, and the node it was made to. */
+interface Blocker {
+  client: RedisClient;
+  node: string;
+}
+
+/** A single server (or Sentinel's primary) or a Cluster, and its links. */
 export class Topology {
   readonly #url: string;
   readonly #connectTimeout: number;
-  readonly #client: RedisClient;
-  #blocker?: RedisClient;
+  /** The server (on a Cluster, the seed it was reached through). */
+  #client: RedisClient;
+  /** The Cluster's nodes, on a Cluster. */
+  #nodes?: ClusterNodes;
+  /** The blocking connections, by lane. */
+  readonly #blockers = new Map<string, Blocker>();
   #subscriber?: RedisClient;
-  #cluster = false;
   #closed = false;
-  /** The SHA of each script loaded (loaded again on NOSCRIPT). */
+  /** The SHA of each script (its hex SHA1, as Redis names it). */
   readonly #shas = new Map<LuaScript, string>();
   /** Keys as bytes, by name (see `#keyBytes`). */
   readonly #encodedKeys = new Map<string, Uint8Array>();
+  /** Writes wait for a replica (`durability=replicated`). */
+  readonly #replicated: boolean;
+  /**
+   * The WAIT of each connection that the writes sent in this turn of the
+   * event loop share, until it is sent (see `#replica`).
+   */
+  readonly #waits = new Map<RedisClient, Promise<RedisReply>>();
 
   private constructor(
     client: RedisClient,
     url: string,
     connectTimeout: number,
+    replicated: boolean,
   ) {
     this.#client = client;
     this.#url = url;
     this.#connectTimeout = connectTimeout;
+    this.#replicated = replicated;
   }
 
   /**
-   * Connects to the server at `address` and learns whether it is a Cluster.
-   * Throws a `StoreConnectionError` naming `url` (masked) when it cannot be
-   * reached within `connectTimeout` seconds.
+   * Connects to the server, seed node or Sentinel's primary of `target`
+   * and learns whether it is a Cluster (then reads its slot map). Throws a
+   * `StoreConnectionError` naming `url` (masked) when it cannot be reached
+   * within `connectTimeout` seconds, or refuses the password.
    */
   static async connect(
-    address: RedisAddress,
+    target: RedisTarget,
     url: string,
-    connectTimeout: number,
+    options: TopologyOptions,
   ): Promise<Topology> {
-    const client = new RedisClient(address, connectTimeout);
-    const topology = new Topology(client, url, connectTimeout);
-    await topology.#connect(client);
-    try {
-      const info = String(await topology.send(["INFO", "cluster"]));
-      topology.#cluster = /cluster_enabled:1/.test(info);
-    } catch (error) {
-      // Connected, but refused (a password the URL does not give): said
-      // as such, and the connection closed, not left to reconnect.
-      client.destroy();
-      const refused = error instanceof RedisReplyError &&
-        error.code === "NOAUTH";
-      throw new StoreConnectionError(
-        `Cannot connect to ${url}: ${
-          refused
-            ? "the server requires a password: give it in the URL (redis://:<password>@host:port)"
-            : error instanceof Error
-            ? error.message
-            : String(error)
-        }`,
-        { cause: error },
+    const { connectTimeout } = options;
+    const template: RedisAddress = {
+      hostname: "",
+      port: 0,
+      tls: target.tls,
+      ...(target.username && { username: target.username }),
+      ...(target.password && { password: target.password }),
+      db: target.db,
+      ...(options.caCerts && { caCerts: options.caCerts }),
+    };
+    const clientOptions: RedisClientOptions = { connectTimeout };
+    let seeds = target.hosts;
+    if (target.kind === "sentinel") {
+      const locator = new SentinelLocator(
+        target.hosts,
+        target.masterName ?? "",
+        connectTimeout,
+        url,
       );
+      seeds = [await locator.locate()];
+      clientOptions.locate = () => locator.locate();
     }
-    return topology;
+    let failure: unknown;
+    for (const seed of seeds) {
+      const client = new RedisClient({ ...template, ...seed }, clientOptions);
+      const topology = new Topology(
+        client,
+        url,
+        connectTimeout,
+        target.durability === "replicated",
+      );
+      try {
+        await topology.#connect(client);
+      } catch (error) {
+        failure = error;
+        continue;
+      }
+      await topology.#learnKind(client, seed, seeds, template, clientOptions);
+      if (topology.#replicated) await topology.#checkReplicas();
+      return topology;
+    }
+    throw failure;
+  }
+
+  /** Asks whether the server is a Cluster; reads its slot map if it is. */
+  async #learnKind(
+    client: RedisClient,
+    seed: HostPort,
+    seeds: readonly HostPort[],
+    template: RedisAddress,
+    options: RedisClientOptions,
+  ): Promise<void> {
+    try {
+      const info = String(await this.send(["INFO", "cluster"]));
+      if (/cluster_enabled:1/.test(info)) {
+        this.#nodes = await ClusterNodes.connect(
+          client,
+          seed,
+          seeds,
+          template,
+          options,
+        );
+      }
+    } catch (error) {
+      // Connected, but refused (a password the URL does not give), or a
+      // cluster not whole: said as such, and the connection closed, not
+      // left to reconnect.
+      client.destroy();
+      throw this.#cannotConnect(error);
+    }
+  }
+
+  /** Why the store cannot connect, said for a user. */
+  #cannotConnect(error: unknown): StoreConnectionError {
+    const refused = error instanceof RedisReplyError &&
+      error.code === "NOAUTH";
+    return new StoreConnectionError(
+      `Cannot connect to ${this.#url}: ${
+        refused
+          ? "the server requires a password: give it in the URL (redis://:<password>@host:port)"
+          : error instanceof Error
+          ? error.message
+          : String(error)
+      }`,
+      { cause: error },
+    );
   }
 
   /**
@@ -125,7 +309,7 @@ export class Topology {
    * tag; false on a Cluster, where those of one slot only.
    */
   get singleServer(): boolean {
-    return !this.#cluster;
+    return !this.#nodes;
   }
 
   /**
@@ -134,7 +318,7 @@ export class Topology {
    * Cluster, where they may not.
    */
   scriptNamespace(namespace: string): string {
-    return this.#cluster ? "" : namespace;
+    return this.#nodes ? "" : namespace;
   }
 
   /**
@@ -143,25 +327,26 @@ export class Topology {
    * keys live on other slots.
    */
   claimGroups(queues: readonly string[]): string[][] {
-    return this.#cluster ? queues.map((queue) => [queue]) : [[...queues]];
+    return this.#nodes ? queues.map((queue) => [queue]) : [[...queues]];
   }
 
   /**
-   * The keys one blocking pop waits on, for a waiter whose inbox is
-   * `inbox` on the queues whose markers are `markers`: the inbox and every
-   * marker on a single server. On a Cluster one pop takes keys of one slot
-   * and nothing is handed over: the markers that share the first one's
-   * hash tag (the others are looked at on each claim).
+   * The keys each blocking pop waits on, one pop a group, for a waiter
+   * whose inbox is `inbox` on the queues whose markers are `markers`: one
+   * group of the inbox and every marker on a single server. On a Cluster
+   * one pop takes keys of one slot and nothing is handed over: the markers
+   * grouped by hash tag, each group popped on its own connection, so a
+   * worker wakes for a task of any of its queues, wherever it lives.
    */
-  blockingKeys(inbox: string, markers: readonly string[]): string[] {
-    if (!this.#cluster) return [inbox, ...markers];
-    const slot = hashTag(markers[0]);
-    return markers.filter((key) => hashTag(key) === slot);
+  blockingGroups(inbox: string, markers: readonly string[]): string[][] {
+    if (!this.#nodes) return [[inbox, ...markers]];
+    return [...Map.groupBy(markers, (key) => slotOf(key)).values()];
   }
 
-  /** True while the connection is up. */
+  /** True while the server (on a Cluster, every primary) is connected. */
   get isReady(): boolean {
-    return this.#client.isReady;
+    if (!this.#nodes) return this.#client.isReady;
+    return this.#nodes.primaries().every((client) => client.isReady);
   }
 
   /** True once `close()` was called. */
@@ -169,33 +354,74 @@ export class Topology {
     return this.#closed;
   }
 
-  /** Sends a command; resolves with its reply. */
-  send(args: readonly RedisArgument[]): Promise<RedisReply> {
-    return this.#sendOn(this.#client, args);
+  /**
+   * The nodes that hold keys (the primaries of a Cluster; '' for the one
+   * server), for commands that walk a node's keys (SCAN): sent to each with
+   * {@linkcode sendToNode}.
+   */
+  nodes(): string[] {
+    return this.#nodes ? this.#nodes.primaryNames() : [""];
   }
 
-  /** Sends a command on the blocking connection, made at its first use. */
-  async sendBlocking(args: readonly RedisArgument[]): Promise<RedisReply> {
-    if (!this.#blocker || !this.#blocker.isOpen) {
-      const blocker = this.#client.duplicate();
-      await this.#connect(blocker);
-      this.#blocker = blocker;
-    }
-    return await this.#sendOn(this.#blocker, args);
+  /** Sends a command to a node of {@linkcode nodes}. */
+  sendToNode(
+    node: string,
+    args: readonly RedisArgument[],
+  ): Promise<RedisReply> {
+    return this.#send(args, undefined, node || undefined);
+  }
+
+  /** Sends a command; resolves with its reply. */
+  send(args: readonly RedisArgument[]): Promise<RedisReply> {
+    return this.#send(args, routingKey(args));
   }
 
   /**
-   * Ends the blocking connection: a pop blocked on it fails at once (the
+   * Sends a blocking command (its first key decides the node) on the
+   * connection of its lane (see {@linkcode blockingGroups}), made at first
+   * use, and again when the lane's owner changed.
+   */
+  async sendBlocking(args: readonly RedisArgument[]): Promise<RedisReply> {
+    if (this.#closed) throw new Error(`Store ${this.#url} is closed`);
+    const key = routingKey(args);
+    const lane = this.#nodes && key !== undefined ? String(slotOf(key)) : "";
+    const node = this.#nodes && key !== undefined
+      ? this.#nodes.ownerOf(slotOf(key))
+      : "";
+    let blocker = this.#blockers.get(lane);
+    if (!blocker || !blocker.client.isOpen || blocker.node !== node) {
+      blocker?.client.destroy();
+      const client = this.#nodes
+        ? this.#nodes.newClient(parseNodeName(node))
+        : this.#client.duplicate();
+      await this.#connect(client);
+      blocker = { client, node };
+      this.#blockers.set(lane, blocker);
+    }
+    try {
+      return await this.#sendOn(blocker.client, args);
+    } catch (error) {
+      // The lane's slot moved: made again to its owner by the next pop.
+      if (this.#nodes && isRedirect(error)) this.#redirected(error);
+      throw error;
+    }
+  }
+
+  /**
+   * Ends the blocking connections: a pop blocked on one fails at once (the
    * next one makes another).
    */
   dropBlocking(): void {
-    this.#blocker?.destroy();
+    for (const { client } of this.#blockers.values()) client.destroy();
+    this.#blockers.clear();
   }
 
   /** The connection that subscribes (pub/sub), made at its first use. */
   async subscriber(): Promise<RedisClient> {
     if (!this.#subscriber) {
-      const subscriber = this.#client.duplicate();
+      const subscriber = this.#nodes
+        ? this.#nodes.subscriberClient()
+        : this.#client.duplicate();
       await this.#connect(subscriber);
       this.#subscriber = subscriber;
     }
@@ -203,36 +429,32 @@ export class Topology {
   }
 
   /**
-   * Runs a script by SHA with its KEYS and ARGV, loading it when the server
-   * does not know it.
+   * Runs a script by SHA with its KEYS and ARGV, by its source when the
+   * node does not know it (which loads it there).
    */
   async runScript(
     script: LuaScript,
     keys: readonly string[],
     argv: readonly RedisArgument[],
   ): Promise<RedisReply> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      let sha = this.#shas.get(script);
-      if (sha === undefined) {
-        sha = String(await this.send(["SCRIPT", "LOAD", script.source]));
-        this.#shas.set(script, sha);
-      }
-      try {
-        return await this.send([
-          "EVALSHA",
-          sha,
-          String(keys.length),
-          ...keys.map((key) => this.#keyBytes(key)),
-          ...argv,
-        ]);
-      } catch (error) {
-        if (!(error instanceof RedisReplyError && error.code === "NOSCRIPT")) {
-          throw error;
-        }
-        this.#shas.delete(script); // The server restarted without its cache.
-      }
+    let sha = this.#shas.get(script);
+    if (sha === undefined) {
+      sha = createHash("sha1").update(script.source).digest("hex");
+      this.#shas.set(script, sha);
     }
-    throw new Error("unreachable: a script was loaded twice in a row");
+    const call = [
+      String(keys.length),
+      ...keys.map((key) => this.#keyBytes(key)),
+      ...argv,
+    ];
+    try {
+      return await this.#send(["EVALSHA", sha, ...call], keys[0]);
+    } catch (error) {
+      if (!(error instanceof RedisReplyError && error.code === "NOSCRIPT")) {
+        throw error;
+      }
+      return await this.#send(["EVAL", script.source, ...call], keys[0]);
+    }
   }
 
   /**
@@ -242,10 +464,9 @@ export class Topology {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#blocker?.destroy();
-    for (const client of [this.#subscriber, this.#client]) {
-      await client?.close();
-    }
+    this.dropBlocking();
+    await this.#subscriber?.close();
+    await (this.#nodes ? this.#nodes.close() : this.#client.close());
   }
 
   /** Connects a client, or throws a clear error within the timeout. */
@@ -264,25 +485,163 @@ export class Topology {
       ]);
     } catch (error) {
       client.destroy();
-      throw new StoreConnectionError(
-        `Cannot connect to ${this.#url}: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
-        { cause: error },
-      );
+      throw this.#cannotConnect(error);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** Runs a command once the connection is ready (waiting a bounded time). */
+  /**
+   * Sends a command to the node of `key` (or to `node`), following the
+   * cluster's redirections and waiting for a lost connection, within the
+   * connect timeout.
+   */
+  async #send(
+    args: readonly RedisArgument[],
+    key: string | undefined,
+    node?: string,
+  ): Promise<RedisReply> {
+    const deadline = Date.now() + this.#connectTimeout * 1000;
+    let asking: string | undefined;
+    for (let redirects = 0;;) {
+      const client = this.#route(key, asking ?? node);
+      if (this.#nodes && !client.isReady) {
+        // A node down: waited for a while, then routed again, the map read
+        // meanwhile (its replica may have taken its slots over).
+        if (Date.now() >= deadline) {
+          throw new StoreConnectionError(
+            `Cannot reach ${this.#url}: a node was not connected for ${this.#connectTimeout} s`,
+          );
+        }
+        this.#nodes.refresh();
+        await client.whenReady(
+          Math.min(deadline - Date.now(), RETRY_PAUSE_MS),
+        );
+        continue;
+      }
+      try {
+        if (asking !== undefined) {
+          // Answered before the command, on the same connection.
+          client.send(["ASKING"]).catch(() => undefined);
+          asking = undefined;
+        }
+        if (!this.#replicated || READS.has(String(args[0]).toUpperCase())) {
+          return await this.#sendOn(client, args, deadline);
+        }
+        const reply = this.#sendOn(client, args, deadline);
+        const replicated = this.#replica(client);
+        // Said done once a replica has it too (or failed as the write did).
+        const [written] = await Promise.all([
+          reply,
+          replicated.catch(async (error) => {
+            await reply;
+            throw error;
+          }),
+        ]);
+        return written;
+      } catch (error) {
+        if (!(error instanceof RedisReplyError)) throw error;
+        if (Date.now() >= deadline) throw error;
+        if (isRedirect(error) && this.#nodes) {
+          if (++redirects > MAX_REDIRECTS) throw error;
+          if (error.code === "ASK") asking = error.message.split(" ")[2];
+          else this.#redirected(error);
+        } else if (error.code === "READONLY") {
+          await this.#demoted(client);
+        } else if (
+          ["TRYAGAIN", "CLUSTERDOWN", "LOADING"].includes(error.code)
+        ) {
+          await delay(RETRY_PAUSE_MS);
+        } else {
+          throw error;
+        }
+      }
+    }
+  }
+
+  /**
+   * Resolves once a replica has what was written on `client` so far (the
+   * writes of one turn of the event loop share one `WAIT`, sent after
+   * them); throws a `StoreConnectionError` when none acknowledged within
+   * `REPLICA_WAIT_MS`.
+   */
+  #replica(client: RedisClient): Promise<RedisReply> {
+    let wait = this.#waits.get(client);
+    if (!wait) {
+      wait = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => {
+          // Writes from now on are after this WAIT: they need another.
+          this.#waits.delete(client);
+          return client.send(["WAIT", "1", String(REPLICA_WAIT_MS)]);
+        })
+        .then((acknowledged) => {
+          if (Number(acknowledged) >= 1) return acknowledged;
+          throw new StoreConnectionError(
+            `${this.#url}: no replica acknowledged a write within ${REPLICA_WAIT_MS} ms (durability=replicated); it may be lost if the primary fails now`,
+          );
+        });
+      this.#waits.set(client, wait);
+    }
+    return wait;
+  }
+
+  /**
+   * With `durability=replicated`, refuses to open on a primary that has no
+   * replica connected: every write would fail.
+   */
+  async #checkReplicas(): Promise<void> {
+    const clients = this.#nodes ? this.#nodes.primaries() : [this.#client];
+    for (const client of clients) {
+      await client.whenReady(this.#connectTimeout * 1000);
+      const info = String(await client.send(["INFO", "replication"]));
+      const connected = Number(info.match(/connected_slaves:(\d+)/)?.[1] ?? 0);
+      if (connected < 1) {
+        await this.close();
+        throw new StoreConnectionError(
+          `Cannot open store ${this.#url}: durability=replicated needs a replica, and a primary has none connected`,
+        );
+      }
+    }
+  }
+
+  /** The connection to the node of `key` (or `node`): the server's alone. */
+  #route(key: string | undefined, node: string | undefined): RedisClient {
+    if (!this.#nodes) return this.#client;
+    if (node !== undefined) return this.#nodes.client(node);
+    if (key !== undefined) return this.#nodes.clientFor(key);
+    return this.#nodes.anyReady() ?? this.#nodes.clientFor("");
+  }
+
+  /** Follows a MOVED reply: its slot is its node's from now on. */
+  #redirected(error: RedisReplyError): void {
+    const [, slot, node] = error.message.split(" ");
+    if (error.code === "MOVED") this.#nodes?.moved(Number(slot), node);
+  }
+
+  /**
+   * A node refused a write as a replica (a failover demoted it): on a
+   * Cluster, the slot map is read again; else the connection is made anew
+   * (through the sentinels, which name the new primary).
+   */
+  async #demoted(client: RedisClient): Promise<void> {
+    if (this.#nodes) return await this.#nodes.refresh();
+    if (client !== this.#client) return;
+    this.#client = client.duplicate();
+    client.destroy();
+    await this.#connect(this.#client).catch(() => undefined);
+  }
+
+  /**
+   * Runs a command once the connection is ready (waiting until `deadline`).
+   */
   async #sendOn(
     client: RedisClient,
     args: readonly RedisArgument[],
+    deadline = Date.now() + this.#connectTimeout * 1000,
   ): Promise<RedisReply> {
     if (this.#closed) throw new Error(`Store ${this.#url} is closed`);
     // Sent as soon as the connection is back, if it comes back in time.
-    if (!await client.whenReady(this.#connectTimeout * 1000)) {
+    if (!await client.whenReady(Math.max(0, deadline - Date.now()))) {
       if (this.#closed) throw new Error(`Store ${this.#url} is closed`);
       throw new StoreConnectionError(
         `Cannot reach ${this.#url}: not connected for ${this.#connectTimeout} s`,
@@ -292,6 +651,7 @@ export class Topology {
       return await client.send(args);
     } catch (error) {
       if (error instanceof RedisConnectionError) {
+        this.#nodes?.refresh();
         throw new ConnectionLostError(
           `Lost the connection to ${this.#url}: ${error.message}`,
           { cause: error },
@@ -317,7 +677,8 @@ export class Topology {
   }
 }
 
-/** The `{tag}` of a key, which decides its Cluster slot. */
-function hashTag(key: string): string {
-  return key.match(/\{[^}]+\}/)?.[0] ?? key;
+/** True for a MOVED or ASK reply. */
+function isRedirect(error: unknown): error is RedisReplyError {
+  return error instanceof RedisReplyError &&
+    (error.code === "MOVED" || error.code === "ASK");
 }

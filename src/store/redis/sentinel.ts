@@ -1,0 +1,84 @@
+/**
+ * The primary of a Redis Sentinel set: asked of the sentinels
+ * (`SENTINEL get-master-addr-by-name`) when the store connects, and again
+ * each time its connection to the primary is made again, so a failover is
+ * followed by the next reconnect (or by the first write the demoted primary
+ * refuses: `topology.ts` then reconnects).
+ *
+ * Invariants:
+ * - The sentinel that answered last is asked first; the others in the
+ *   order of the URL when it does not answer.
+ * - Each question is one short-lived connection, closed before `locate`
+ *   resolves or throws: sentinels are asked only at (re)connects.
+ * @module
+ */
+import { StoreConnectionError } from "../../model/errors.ts";
+import { RedisClient } from "./connection.ts";
+import { list, number, text } from "./replies.ts";
+import type { HostPort } from "./redis_url.ts";
+
+/** Finds the current primary of `masterName` through its sentinels. */
+export class SentinelLocator {
+  readonly #sentinels: HostPort[];
+  readonly #masterName: string;
+  readonly #connectTimeout: number;
+  readonly #url: string;
+
+  /**
+   * Asks `sentinels` for `masterName` (each within `connectTimeout`
+   * seconds); `url` (masked) names the store in errors.
+   */
+  constructor(
+    sentinels: readonly HostPort[],
+    masterName: string,
+    connectTimeout: number,
+    url: string,
+  ) {
+    this.#sentinels = [...sentinels];
+    this.#masterName = masterName;
+    this.#connectTimeout = connectTimeout;
+    this.#url = url;
+  }
+
+  /**
+   * The primary's address, from the first sentinel that knows it; a
+   * `StoreConnectionError` saying why when none does.
+   */
+  async locate(): Promise<HostPort> {
+    const failures: string[] = [];
+    for (const sentinel of [...this.#sentinels]) {
+      const client = new RedisClient(
+        { ...sentinel, tls: false, db: 0 },
+        { connectTimeout: this.#connectTimeout },
+      );
+      const name = `${sentinel.hostname}:${sentinel.port}`;
+      try {
+        await client.connect();
+        const reply = await client.send([
+          "SENTINEL",
+          "get-master-addr-by-name",
+          this.#masterName,
+        ]);
+        if (reply === null) {
+          failures.push(`${name} knows no primary '${this.#masterName}'`);
+          continue;
+        }
+        const what = "SENTINEL get-master-addr-by-name";
+        const [host, port] = list(reply, what);
+        // Asked first next time.
+        this.#sentinels.splice(this.#sentinels.indexOf(sentinel), 1);
+        this.#sentinels.unshift(sentinel);
+        return { hostname: text(host, what), port: number(port, what) };
+      } catch (error) {
+        failures.push(
+          `${name}: ${error instanceof Error ? error.message : error}`,
+        );
+      } finally {
+        client.destroy();
+      }
+    }
+    throw new StoreConnectionError(
+      `Cannot find the primary of ${this.#url}: ${failures.join("; ")}`,
+    );
+  }
+}
