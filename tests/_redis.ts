@@ -109,7 +109,11 @@ async function makeCertificates(dir: string): Promise<void> {
   );
 }
 
-function freePort(): number {
+/**
+ * A port of 127.0.0.1 free now (the OS picks it; another process may take
+ * it before it is used).
+ */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
