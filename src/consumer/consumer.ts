@@ -17,6 +17,7 @@ import { revokedWhileRunning } from "../store/_reasons.ts";
 import type { ChannelMessage, Claim, Finish } from "../store/store.ts";
 import { type Dict, standInRecord, type TaskRecord } from "../model/task.ts";
 import { failedRecord, runTask } from "../run/run_task.ts";
+import { storeOutage } from "../runtime/store_outage.ts";
 import type { ConsumerOptions } from "./consumer_options.ts";
 import { renewLeases, writeOutcomes } from "./lease_calls.ts";
 
@@ -125,12 +126,13 @@ export class Consumer {
       "control",
       (message) => this.#onControl(message),
     );
-    await this.#unsubscribe.catch((error) =>
+    await this.#unsubscribe.catch((error) => {
+      if (storeOutage.failed(error, "cannot listen to revokes")) return;
       logger.error(
         "Cannot listen to revokes; they arrive with lease renewals: {error}",
         { error },
-      )
-    );
+      );
+    });
     try {
       while (!this.#stopping) {
         await this.#maybeReclaim();
@@ -214,8 +216,9 @@ export class Consumer {
   }
 
   async #claim(max: number): Promise<Claim[]> {
+    const since = Date.now();
     try {
-      return await this.#options.store.claim({
+      const claims = await this.#options.store.claim({
         queues: this.#options.queues,
         max,
         worker: this.#options.worker,
@@ -223,8 +226,13 @@ export class Consumer {
         leaseSeconds: this.#options.leaseTimeout,
         waitSeconds: this.#options.taskPoolTimeout,
       });
+      storeOutage.succeeded();
+      return claims;
     } catch (error) {
-      logger.error("Cannot claim tasks: {error}", { error });
+      // A store that is away: one line per outage, not one a second.
+      if (!storeOutage.failed(error, "cannot claim tasks", since)) {
+        logger.error("Cannot claim tasks: {error}", { error });
+      }
       await this.#sleep(1, false);
       return [];
     }
@@ -243,10 +251,13 @@ export class Consumer {
         this.#stopController.signal,
         done.signal,
       ]);
+      const since = Date.now();
       const waiting = this.#options.store
         .waitForTasks(this.#options.queues, seconds, signal)
         .catch((error): Claim[] => {
-          logger.error("Cannot wait for tasks: {error}", { error });
+          if (!storeOutage.failed(error, "cannot wait for tasks", since)) {
+            logger.error("Cannot wait for tasks: {error}", { error });
+          }
           return [];
         });
       await Promise.race([woken, waiting]);
@@ -294,11 +305,13 @@ export class Consumer {
   }
 
   async #reclaim(queues: readonly string[]): Promise<void> {
+    const since = Date.now();
     try {
       const report = await this.#options.store.reclaim(
         this.#options.maxRedeliveries,
         queues,
       );
+      storeOutage.succeeded();
       if (report.redelivered || report.failed) {
         logger.warn(
           "Expired leases: {redelivered} tasks queued again, {failed} failed",
@@ -309,7 +322,9 @@ export class Consumer {
         await this.#options.afterReclaim?.(report.changed);
       }
     } catch (error) {
-      logger.error("Cannot reclaim expired leases: {error}", { error });
+      if (!storeOutage.failed(error, "cannot reclaim expired leases", since)) {
+        logger.error("Cannot reclaim expired leases: {error}", { error });
+      }
     }
   }
 
@@ -333,10 +348,13 @@ export class Consumer {
         // runTask never throws: an `afterRun` that failed (the store away),
         // or a bug. The outcome is not written; the lease, no longer
         // renewed, expires and the task runs again.
-        logger.error("Task {id} is not recorded; it runs again: {error}", {
-          id: claim.id,
-          error,
-        });
+        const what = `task ${claim.id} is not recorded; it runs again`;
+        if (!storeOutage.failed(error, what)) {
+          logger.error("Task {id} is not recorded; it runs again: {error}", {
+            id: claim.id,
+            error,
+          });
+        }
         this.#running.delete(claim.id);
       },
     );

@@ -3,12 +3,14 @@
  * outcomes of its tasks, and renewing the leases of the running ones.
  * Neither throws: a store that is away is retried (outcomes) or logged
  * (renewals), and a lease lost meanwhile means the task runs again
- * elsewhere, never that it is lost.
+ * elsewhere, never that it is lost. A store that is away is said once per
+ * outage (`runtime/store_outage.ts`), not once per call.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import { TaskRevoked } from "../model/errors.ts";
 import { revokedWhileRunning } from "../store/_reasons.ts";
+import { storeOutage } from "../runtime/store_outage.ts";
 import type { Finish, TaskLeases } from "../store/store.ts";
 
 const logger = getLogger(["pq", "consumer"]);
@@ -26,8 +28,10 @@ export async function writeOutcomes(
 ): Promise<void> {
   const giveUp = Date.now() + leaseSeconds * 1000;
   for (let attempt = 1;; attempt++) {
+    const since = Date.now();
     try {
       const written = await store.finish(batch);
+      storeOutage.succeeded();
       onRecorded?.(batch.filter((_, i) => written[i]));
       batch.forEach((finish, i) => {
         if (!written[i]) {
@@ -39,17 +43,24 @@ export async function writeOutcomes(
       });
       return;
     } catch (error) {
+      const n = batch.length;
       if (Date.now() > giveUp) {
-        logger.error(
-          "Cannot record {n} outcomes; they run again elsewhere: {error}",
-          { n: batch.length, error },
-        );
+        const what = `cannot record ${n} outcomes; they run again elsewhere`;
+        if (!storeOutage.failed(error, what, since)) {
+          logger.error(
+            "Cannot record {n} outcomes; they run again elsewhere: {error}",
+            { n, error },
+          );
+        }
         return;
       }
-      logger.warn(
-        "Cannot record {n} outcomes yet (attempt {attempt}): {error}",
-        { n: batch.length, attempt, error },
-      );
+      const what = `cannot record ${n} outcomes yet (attempt ${attempt})`;
+      if (!storeOutage.failed(error, what, since)) {
+        logger.warn(
+          "Cannot record {n} outcomes yet (attempt {attempt}): {error}",
+          { n, attempt, error },
+        );
+      }
       await new Promise((resolve) =>
         setTimeout(resolve, Math.min(1000, 100 * attempt))
       );
@@ -74,8 +85,10 @@ export async function renewLeases(
     token: claim.token,
   }));
   if (leases.length === 0) return;
+  const since = Date.now();
   try {
     const { lost, revoked } = await store.renew(leases, leaseSeconds);
+    storeOutage.succeeded();
     for (const id of lost) {
       running.get(id)?.controller.abort(
         new TaskRevoked(`Lease of task ${id} was lost`),
@@ -87,6 +100,8 @@ export async function renewLeases(
       );
     }
   } catch (error) {
-    logger.error("Cannot renew leases: {error}", { error });
+    if (!storeOutage.failed(error, "cannot renew leases", since)) {
+      logger.error("Cannot renew leases: {error}", { error });
+    }
   }
 }

@@ -11,6 +11,7 @@ import {
   type WorkerStatus,
 } from "../model/worker_status.ts";
 import type { JobRegistry } from "./registry.ts";
+import { storeOutage } from "./store_outage.ts";
 
 const logger = getLogger(["pq", "heartbeat"]);
 
@@ -46,8 +47,9 @@ export interface Heartbeat extends AsyncDisposable {
  * Publishes `status()` now, then after each `changed()` whose status
  * differs from the last one published (at most once every `seconds`),
  * calling `onChange` too, until disposed. No timer runs while nothing
- * changes. A failed publish is logged (once per run of failures) and tried
- * again `seconds` later.
+ * changes. A failed publish is logged (once per run of failures; a store
+ * that is away, once per outage by `storeOutage`) and tried again `seconds`
+ * later.
  */
 export function startHeartbeat(
   publish: (status: WorkerStatus) => Promise<void>,
@@ -59,6 +61,8 @@ export function startHeartbeat(
   let sending: Promise<void> | undefined;
   let stopped = false;
   let failing = false;
+  // The run of failures is a store outage's, said by storeOutage.
+  let away = false;
   let published: string | undefined;
   let last = 0;
   const check = () => {
@@ -69,14 +73,18 @@ export function startHeartbeat(
     if (key === published) return;
     onChange();
     last = Date.now();
+    const since = last;
     sending = publish(now).then(
       () => {
-        if (failing) logger.info("Heartbeats are published again");
-        failing = false;
+        if (away) storeOutage.succeeded();
+        else if (failing) logger.info("Heartbeats are published again");
+        failing = away = false;
         published = key;
       },
       (error) => {
-        if (!failing) {
+        if (storeOutage.failed(error, "cannot publish a heartbeat", since)) {
+          away = true;
+        } else if (!failing) {
           logger.error("Cannot publish a heartbeat: {error}", { error });
         }
         failing = true;

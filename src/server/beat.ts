@@ -23,6 +23,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { connectionProblem, storeOutage } from "../runtime/store_outage.ts";
 import type { WorkerStatus } from "../model/worker_status.ts";
 import type { Settings } from "../model/settings_types.ts";
 import type { TaskRecovery, WorkerRegistry } from "../store/store.ts";
@@ -54,6 +55,14 @@ export interface DeadWorker {
   ended: number;
 }
 
+/** How a beat failed, beyond its message. */
+export interface BeatFailure {
+  /** The store was away (a `StoreConnectionError`...), not a bug. */
+  connection: boolean;
+  /** When the failed call began (ms since the epoch). */
+  since: number;
+}
+
 /**
  * What the beat loop reports to the process (which logs: a Web Worker has
  * no logging of its own).
@@ -67,19 +76,23 @@ export interface BeatEvents {
    */
   onForgotten(): void;
   /** A beat failed (said once per run of failures). */
-  onError(error: string): void;
+  onError(error: string, failure?: BeatFailure): void;
   /** Beats are written again after failures. */
   onRecovered(): void;
 }
 
 /**
  * Logs what a beat loop reports, calls `reclaim` for the dead, and
- * `forgotten` when this process was found dead.
+ * `forgotten` when this process was found dead. A beat that failed for
+ * want of the store is told to the process's `storeOutage` (one line per
+ * outage), and so is the beat written again.
  */
 export function loggedBeatEvents(
   reclaim: (queues: readonly string[]) => void,
   forgotten: () => void,
 ): BeatEvents {
+  // The run of failures was an outage's, said by storeOutage.
+  let away = false;
   return {
     onDead(dead) {
       for (const { status, ended } of dead) {
@@ -96,8 +109,16 @@ export function loggedBeatEvents(
       );
       forgotten();
     },
-    onError: (error) => logger.error("Cannot beat: {error}", { error }),
-    onRecovered: () => logger.info("Beats are written again"),
+    onError(error, failure) {
+      away = failure?.connection ?? false;
+      if (away) storeOutage.lost(error, "cannot beat", failure?.since);
+      else logger.error("Cannot beat: {error}", { error });
+    },
+    onRecovered() {
+      if (away) storeOutage.succeeded();
+      else logger.info("Beats are written again");
+      away = false;
+    },
   };
 }
 
@@ -139,6 +160,7 @@ export function beatLoop(
       wake = () => woken = true;
       const beat = withUntil(status(), Date.now() / 1000);
       let every = beatEvery(beat);
+      const since = Date.now();
       try {
         const report = await store.beat(beat);
         if (beaten && !report.known) events.onForgotten();
@@ -156,7 +178,7 @@ export function beatLoop(
           every = Math.min(every, Math.max(MIN_BEAT_WAIT_SECONDS, due));
         }
       } catch (error) {
-        if (!failing) events.onError(String(error));
+        if (!failing) events.onError(String(error), failure(error, since));
         failing = true;
       }
       if (woken || signal.aborted) continue;
@@ -171,11 +193,20 @@ export function beatLoop(
         signal.addEventListener("abort", stop, { once: true });
       });
     }
+    const since = Date.now();
     await store.leave(status().worker).catch((error) =>
-      events.onError(`Cannot remove the beat of ${status().worker}: ${error}`)
+      events.onError(
+        `Cannot remove the beat of ${status().worker}: ${error}`,
+        failure(error, since),
+      )
     );
   })();
   return { wake: () => wake(), done };
+}
+
+/** How a store call that began at `since` failed with `error`. */
+function failure(error: unknown, since: number): BeatFailure {
+  return { connection: connectionProblem(error), since };
 }
 
 /** The messages between a process and its beat thread. */
@@ -188,7 +219,7 @@ export type ToBeatThread =
 export type FromBeatThread =
   | { type: "dead"; dead: DeadWorker[] }
   | { type: "forgotten" }
-  | { type: "error"; error: string }
+  | { type: "error"; error: string; failure?: BeatFailure }
   | { type: "recovered" }
   | { type: "stopped" }
   | { type: "failed"; error: string };
@@ -224,8 +255,9 @@ export function startBeats(
     const message = event.data;
     if (message.type === "dead") events.onDead(message.dead);
     else if (message.type === "forgotten") events.onForgotten();
-    else if (message.type === "error") events.onError(message.error);
-    else if (message.type === "recovered") events.onRecovered();
+    else if (message.type === "error") {
+      events.onError(message.error, message.failure);
+    } else if (message.type === "recovered") events.onRecovered();
     else if (message.type === "stopped") stopped.resolve();
     else if (message.type === "failed") {
       logger.error("The beat thread failed: {error}", { error: message.error });

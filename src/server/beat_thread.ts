@@ -32,7 +32,7 @@ self.onmessage = async (event: MessageEvent<ToBeatThread>) => {
       const loop = beatLoop(store, () => status!, {
         onDead: (dead) => post({ type: "dead", dead }),
         onForgotten: () => post({ type: "forgotten" }),
-        onError: (error) => post({ type: "error", error }),
+        onError: (error, failure) => post({ type: "error", error, failure }),
         onRecovered: () => post({ type: "recovered" }),
       }, stop.signal);
       wake = loop.wake;

@@ -26,6 +26,7 @@ import { Producer } from "../producer/producer.ts";
 import type { JobRegistry } from "../runtime/registry.ts";
 import type { Settings } from "../model/settings_types.ts";
 import { openSettingsStore } from "../store/open_store.ts";
+import { storeOutage } from "../runtime/store_outage.ts";
 import type { Locks } from "../store/store.ts";
 
 const logger = getLogger(["pq", "scheduler"]);
@@ -135,16 +136,22 @@ export class Scheduler {
     await this.#freeExpiredRunLocks();
     const now = this.#now();
     let leader = false;
+    const since = Date.now();
     try {
       leader = await this.#store.acquireLock(
         LEADER_LOCK,
         this.owner,
         this.#lease,
       );
+      storeOutage.succeeded();
     } catch (error) {
-      logger.warn("Cannot take or renew the scheduler lease: {error}", {
-        error,
-      });
+      // A store that is away: said once per outage, by storeOutage.
+      const what = "cannot take or renew the scheduler lease";
+      if (!storeOutage.failed(error, what, since)) {
+        logger.warn("Cannot take or renew the scheduler lease: {error}", {
+          error,
+        });
+      }
     }
     if (leader && !this.#leader) {
       logger.info("Scheduler {owner} is the leader: {jobs}", {
@@ -181,7 +188,9 @@ export class Scheduler {
       try {
         wait = (await this.tick()).wait;
       } catch (error) {
-        logger.error("Scheduler pass failed: {error}", { error });
+        if (!storeOutage.failed(error, "scheduler pass failed")) {
+          logger.error("Scheduler pass failed: {error}", { error });
+        }
       }
       // An abort ends the wait early; the loop then sees it and stops.
       await delay(wait * 1000, { signal }).catch(() => undefined);
@@ -204,15 +213,19 @@ export class Scheduler {
     const seconds = (after ?? time) - time +
       Math.max(RUN_LOCK_MARGIN_SECONDS, 2 * this.#lease);
     let taken: boolean;
+    const since = Date.now();
     try {
       taken = await this.#store.acquireLock(lock, this.owner, seconds);
     } catch (error) {
       // Nothing was queued: the next pass tries again.
-      logger.warn("Cannot lock run {time} of {name}: {error}", {
-        time,
-        name: entry.name,
-        error,
-      });
+      const what = `cannot lock run ${time} of ${entry.name}`;
+      if (!storeOutage.failed(error, what, since)) {
+        logger.warn("Cannot lock run {time} of {name}: {error}", {
+          time,
+          name: entry.name,
+          error,
+        });
+      }
       return undefined;
     }
     entry.next = after;
@@ -237,11 +250,14 @@ export class Scheduler {
       return { name: entry.name, time, id: task.id };
     } catch (error) {
       // The enqueue may have happened: the run is skipped, never doubled.
-      logger.error("Cannot queue run {time} of {name}; skipped: {error}", {
-        time,
-        name: entry.name,
-        error,
-      });
+      const what = `cannot queue run ${time} of ${entry.name}; skipped`;
+      if (!storeOutage.failed(error, what)) {
+        logger.error("Cannot queue run {time} of {name}; skipped: {error}", {
+          time,
+          name: entry.name,
+          error,
+        });
+      }
       return undefined;
     }
   }
