@@ -16,7 +16,7 @@ import { managedStore } from "./runtime/managed_store.ts";
 import { runArbiter, WORKER_ENV } from "./server/arbiter.ts";
 import { runScheduler } from "./server/scheduler.ts";
 import { runWorker } from "./server/worker.ts";
-import { openSettingsStore } from "./store/open_store.ts";
+import { openStoreWaiting } from "./server/store_wait.ts";
 import type { Store } from "./store/store.ts";
 import { helpText } from "./model/settings_table.ts";
 import { resolveSettings, settingsEnv } from "./runtime/settings.ts";
@@ -179,36 +179,15 @@ export class PulsarQueue {
           metrics,
         });
       } else {
-        // Fail fast on a store that cannot be opened, before any worker.
-        const opened = await openSettingsStore(settings);
-        await using _store = opened;
-        const store = managedStore(opened, manager);
-        logger.info(
-          "pq server: {workers} workers, store {store}, jobs {jobs}",
-          {
-            workers: settings.workers,
-            store: opened.url,
-            jobs: registry.names().join(", "),
-          },
-        );
-        // --metrics-port: one endpoint for the server; its worker processes
-        // push their counts to it.
-        await using metrics = settings.metricsPort
-          ? startServerMetrics({
-            store: opened,
-            port: settings.metricsPort,
-            queues: [Deno.hostname().toLowerCase(), ...settings.taskQueues],
-          })
-          : undefined;
-        await runArbiter(
-          settings,
-          stop.signal,
-          (pid) => {
-            metrics?.forget(pid);
-            return giveBackTasks(store, `worker-${pid}`, settings, registry);
-          },
-          metrics ? { [METRICS_COLLECTOR_ENV]: metrics.collectorUrl } : {},
-        );
+        // Fail fast on a store that cannot be opened, before any worker;
+        // wait for one that cannot be reached yet (storeWait).
+        const opened = await openStoreWaiting(settings, {
+          signal: stop.signal,
+        });
+        // Undefined when stopped while waiting: no worker was started.
+        if (opened) {
+          await serveArbiter(opened, settings, registry, manager, stop.signal);
+        }
       }
       stop.abort();
       await scheduling;
@@ -220,6 +199,48 @@ export class PulsarQueue {
       await this.#manager.release();
     }
   }
+}
+
+/**
+ * Runs the arbiter on its opened store until `signal` aborts: its worker
+ * processes, and the metrics endpoint with `--metrics-port`. Closes the
+ * store when done.
+ */
+async function serveArbiter(
+  opened: Store,
+  settings: Settings,
+  registry: JobRegistry,
+  manager: Manager,
+  signal: AbortSignal,
+): Promise<void> {
+  await using _store = opened;
+  const store = managedStore(opened, manager);
+  logger.info(
+    "pq server: {workers} workers, store {store}, jobs {jobs}",
+    {
+      workers: settings.workers,
+      store: opened.url,
+      jobs: registry.names().join(", "),
+    },
+  );
+  // --metrics-port: one endpoint for the server; its worker processes
+  // push their counts to it.
+  await using metrics = settings.metricsPort
+    ? startServerMetrics({
+      store: opened,
+      port: settings.metricsPort,
+      queues: [Deno.hostname().toLowerCase(), ...settings.taskQueues],
+    })
+    : undefined;
+  await runArbiter(
+    settings,
+    signal,
+    (pid) => {
+      metrics?.forget(pid);
+      return giveBackTasks(store, `worker-${pid}`, settings, registry);
+    },
+    metrics ? { [METRICS_COLLECTOR_ENV]: metrics.collectorUrl } : {},
+  );
 }
 
 /**

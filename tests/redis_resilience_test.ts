@@ -174,7 +174,7 @@ Deno.test("while Redis is down, queue rejects with StoreConnectionError", async 
   assert.deepEqual(await queueSizes(api.store, ["pulsarqueue"]), [0]);
 });
 
-Deno.test("an unreachable Redis at start-up is a clear error", async () => {
+Deno.test("an unreachable Redis at start-up is a clear error at once with --store-wait 0", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -187,6 +187,9 @@ Deno.test("an unreachable Redis at start-up is a clear error", async () => {
       `redis://127.0.0.1:${port}/0`,
       "--task-paths",
       EXAMPLE_JOBS,
+      // A server waits for its store by default (tests/redis_outage_test.ts).
+      "--store-wait",
+      "0",
     ],
     stdout: "piped",
     stderr: "piped",

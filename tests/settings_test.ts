@@ -62,6 +62,7 @@ const EXPECTED_FLAGS = [
   "--thread-workers",
   "--data-store",
   "--message-broker",
+  "--store-wait",
   "--message-serializer",
   "--max-requests",
   "--task-pool-timeout",
@@ -86,6 +87,7 @@ Deno.test("defaults are the documented values", () => {
     threadWorkers: 5,
     dataStore: "sqlite:pq.sqlite",
     messageBroker: "",
+    storeWait: Infinity,
     messageSerializer: "json",
     maxRequests: 0,
     taskPoolTimeout: 30,
@@ -120,6 +122,7 @@ Deno.test("the table names flags in kebab-case and variables PQ_SCREAMING_SNAKE"
     "PQ_THREAD_WORKERS",
     "PQ_DATA_STORE",
     "PQ_MESSAGE_BROKER",
+    "PQ_STORE_WAIT",
     "PQ_MESSAGE_SERIALIZER",
     "PQ_MAX_REQUESTS",
     "PQ_TASK_POOL_TIMEOUT",
@@ -527,6 +530,47 @@ Deno.test("non-numeric and fractional numbers are rejected", () => {
     () => settingsFromEnv({ PQ_RESULT_TTL: "-0.5" }),
     "'resultTtl'",
     "a number >= 0",
+  );
+});
+
+Deno.test("storeWait takes seconds >= 0, or forever (the default) from every source", () => {
+  assert.equal(defaultSettings().storeWait, Infinity);
+  assert.deepEqual(parseCliArgs(["--store-wait", "0"]).settings, {
+    storeWait: 0,
+  });
+  assert.deepEqual(parseCliArgs(["--store-wait", "2.5"]).settings, {
+    storeWait: 2.5,
+  });
+  assert.deepEqual(parseCliArgs(["--store-wait", "forever"]).settings, {
+    storeWait: Infinity,
+  });
+  assert.deepEqual(settingsFromEnv({ PQ_STORE_WAIT: " Forever " }), {
+    storeWait: Infinity,
+  });
+  assert.deepEqual(
+    validateSettings({ storeWait: Infinity }, "constructor options"),
+    { storeWait: Infinity },
+  );
+  for (const text of ["-1", "soon", "Infinity", ""]) {
+    assertSettingsError(
+      () => parseCliArgs([`--store-wait=${text}`]),
+      "'storeWait' (command line --store-wait)",
+      "a number >= 0 or forever",
+      JSON.stringify(text),
+    );
+  }
+  assertSettingsError(
+    () => validateSettings({ storeWait: "forever" }, "constructor options"),
+    "'storeWait' (constructor options)",
+    "a number >= 0 or forever",
+  );
+  assertSettingsError(
+    () => validateSettings({ storeWait: -Infinity }, "constructor options"),
+    "'storeWait'",
+  );
+  assert.match(
+    helpText(),
+    /--store-wait <seconds>\n.*\n +env PQ_STORE_WAIT; default: forever/,
   );
 });
 

@@ -15,7 +15,13 @@ export type { LogLevel, Settings } from "./settings_types.ts";
 /** The kinds of value a setting takes, and their bounds. */
 export type SettingKind =
   | { type: "int"; min: number }
-  | { type: "number"; min: number; exclusive: boolean }
+  | {
+    type: "number";
+    min: number;
+    exclusive: boolean;
+    /** The word for no bound (`forever`): the value is then `Infinity`. */
+    unbounded?: string;
+  }
   | { type: "string"; check?: (value: string) => string | undefined }
   | { type: "enum"; choices: readonly string[] }
   | { type: "boolean" }
@@ -119,6 +125,15 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     () => "",
     "Store URL of the queues when they live apart from dataStore.",
     { defaultText: "same as dataStore", metavar: "<url>" },
+  ),
+  spec(
+    "storeWait",
+    { type: "number", min: 0, exclusive: false, unbounded: "forever" },
+    // A server waits for its store as BullMQ and Celery do: started before
+    // Redis (a reboot, a compose file), it runs once Redis does.
+    () => Infinity,
+    "Seconds a server (its arbiter and worker processes) waits at start-up for a store it cannot reach (connection refused or timed out, host name not resolving), trying again every 0.5 s to 5 s; forever: no limit; 0: exit at once. A bad URL or password exits at once; clients (pq commands, producers) never wait.",
+    { defaultText: "forever", metavar: "<seconds>" },
   ),
   spec(
     "messageSerializer",
@@ -264,7 +279,9 @@ function expected(kind: SettingKind): string {
     case "int":
       return `a whole number >= ${kind.min}`;
     case "number":
-      return `a number ${kind.exclusive ? ">" : ">="} ${kind.min}`;
+      return `a number ${kind.exclusive ? ">" : ">="} ${kind.min}${
+        kind.unbounded ? ` or ${kind.unbounded}` : ""
+      }`;
     case "enum":
       return `one of ${kind.choices.join(", ")}`;
     case "boolean":
@@ -298,6 +315,12 @@ export function checkValue(
     case "int":
     case "number": {
       let number = value;
+      const unbounded = kind.type === "number" ? kind.unbounded : undefined;
+      if (unbounded !== undefined && value === Infinity) return Infinity;
+      if (
+        fromText && typeof value === "string" && unbounded !== undefined &&
+        value.trim().toLowerCase() === unbounded
+      ) return Infinity;
       if (fromText && typeof value === "string") {
         const text = value.trim();
         if (!DECIMAL.test(text)) return fail();

@@ -42,6 +42,14 @@ export interface Settings {
   dataStore: string;
   /** Store URL of the queues when they live apart from dataStore. */
   messageBroker: string;
+  /**
+   * Seconds a server (its arbiter and worker processes) waits at start-up for a
+   * store it cannot reach (connection refused or timed out, host name not
+   * resolving), trying again every 0.5 s to 5 s; forever: no limit; 0: exit at
+   * once. A bad URL or password exits at once; clients (pq commands, producers)
+   * never wait.
+   */
+  storeWait: number;
   /** How tasks and messages are encoded in the store. */
   messageSerializer: CodecName;
   /** Tasks a worker process runs before it is replaced (0: no limit). */

@@ -6,7 +6,7 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 import type { WorkerStatus } from "../model/worker_status.ts";
-import { openSettingsStore } from "../store/open_store.ts";
+import { openStoreWaiting } from "./store_wait.ts";
 import { beatLoop, type FromBeatThread, type ToBeatThread } from "./beat.ts";
 
 const post = (message: FromBeatThread) => self.postMessage(message);
@@ -28,7 +28,16 @@ self.onmessage = async (event: MessageEvent<ToBeatThread>) => {
   } else if (message.type === "start") {
     status = message.status;
     try {
-      const store = await openSettingsStore(message.settings);
+      // Its process has opened the store: a wait here is for a store lost
+      // just after (said by the process's own calls), so it says nothing.
+      const store = await openStoreWaiting(message.settings, {
+        signal: stop.signal,
+        log: false,
+      });
+      if (!store) {
+        post({ type: "stopped" });
+        return;
+      }
       const loop = beatLoop(store, () => status!, {
         onDead: (dead) => post({ type: "dead", dead }),
         onForgotten: () => post({ type: "forgotten" }),

@@ -25,8 +25,8 @@ import { type Schedule, scheduleOf } from "../model/periodic.ts";
 import { Producer } from "../producer/producer.ts";
 import type { JobRegistry } from "../runtime/registry.ts";
 import type { Settings } from "../model/settings_types.ts";
-import { openSettingsStore } from "../store/open_store.ts";
 import { storeOutage } from "../runtime/store_outage.ts";
+import { openStoreWaiting } from "./store_wait.ts";
 import type { Locks } from "../store/store.ts";
 
 const logger = getLogger(["pq", "scheduler"]);
@@ -300,14 +300,16 @@ export interface RunSchedulerOptions {
 }
 
 /**
- * Runs a scheduler on its own store connection until `signal` aborts.
- * Rejects only when the store cannot be opened.
+ * Runs a scheduler on its own store connection until `signal` aborts. A
+ * store that cannot be reached yet is waited for (`storeWait`). Rejects
+ * only when the store cannot be opened.
  */
 export async function runScheduler(
   options: RunSchedulerOptions,
 ): Promise<void> {
   const { settings, registry, signal } = options;
-  const store = await openSettingsStore(settings);
+  const store = await openStoreWaiting(settings, { signal });
+  if (!store) return; // Stopped while waiting.
   const producer = new Producer({
     settings: () => Promise.resolve(settings),
     registry,

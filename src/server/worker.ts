@@ -19,7 +19,7 @@ import {
 import { dieNow, faultArmed } from "./fault_points.ts";
 import type { JobRegistry } from "../runtime/registry.ts";
 import type { Settings } from "../model/settings_types.ts";
-import { openSettingsStore } from "../store/open_store.ts";
+import { openStoreWaiting } from "./store_wait.ts";
 import {
   startWorkerMetrics,
   type WorkerMetricsMode,
@@ -61,7 +61,9 @@ export interface WorkerOptions {
  */
 export async function runWorker(options: WorkerOptions): Promise<void> {
   const { settings, registry, name, signal, manager } = options;
-  const opened = await openSettingsStore(settings);
+  // A store that cannot be reached yet is waited for (storeWait).
+  const opened = await openStoreWaiting(settings, { signal });
+  if (!opened) return; // Stopped while waiting.
   const store = manager ? managedStore(opened, manager) : opened;
   let consumer: Consumer | undefined;
   // A Web Worker that terminate() cannot stop ends with its process: the
