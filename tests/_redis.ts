@@ -33,6 +33,8 @@ export interface RedisOptions {
   aof?: boolean;
   /** Run as a one-node Redis Cluster owning every slot (cross-slot rules on). */
   cluster?: boolean;
+  /** Listen on this port of 127.0.0.1 (default: a free one). */
+  port?: number;
   /** Require this password (`url()` then carries it). */
   password?: string;
   /**
@@ -136,7 +138,7 @@ export async function startRedis(
   options: RedisOptions = {},
 ): Promise<RedisServer> {
   await requireRedis();
-  const port = freePort();
+  const port = options.port ?? freePort();
   const tlsPort = options.tls ? freePort() : 0;
   const dir = await Deno.makeTempDir({ prefix: "pq_redis_" });
   if (options.tls) await makeCertificates(dir);
