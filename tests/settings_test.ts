@@ -616,7 +616,7 @@ Deno.test("a store URL with another scheme is rejected, naming the accepted ones
   assertSettingsError(
     () => parseCliArgs(["--data-store", "postgres://db/pq"]),
     "'dataStore' (command line --data-store)",
-    "sqlite:, redis:// or rediss://",
+    "sqlite:, redis://, rediss:// or redis+sentinel://",
     '"postgres://db/pq"',
   );
   assertSettingsError(

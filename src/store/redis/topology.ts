@@ -403,6 +403,12 @@ export class Topology {
     } catch (error) {
       // The lane's slot moved: made again to its owner by the next pop.
       if (this.#nodes && isRedirect(error)) this.#redirected(error);
+      // Its node is a replica now: made again to the primary (found anew).
+      if (error instanceof RedisReplyError && error.code === "READONLY") {
+        blocker.client.destroy();
+        this.#blockers.delete(lane);
+        await this.#nodes?.refresh();
+      }
       throw error;
     }
   }
