@@ -83,20 +83,24 @@ export class PubSub {
     channel: string,
     listener: MessageListener,
   ): Promise<() => Promise<void>> {
-    const subscriber = await this.#ctx.topology.subscriber();
+    const { topology } = this.#ctx;
     const name = this.#ctx.keys.channel(channel);
+    const deliver = (message: Buffer) => this.#deliver(channel, message);
     let listeners = this.#listeners.get(channel);
-    if (!listeners) {
-      this.#listeners.set(channel, listeners = new Set());
-      await subscriber.subscribe(
-        name,
-        (message) => this.#deliver(channel, message),
-      );
-    } else {
+    if (listeners) {
       // A message published before this call may still be in flight on the
       // subscriber connection; a round trip on it delivers that message to
       // the listeners already there before this one joins.
-      await subscriber.send(["PING"]);
+      await topology.listen(name, deliver, true);
+    } else {
+      this.#listeners.set(channel, listeners = new Set());
+      try {
+        await topology.listen(name, deliver, false);
+      } catch (error) {
+        // Not listening: the next subscriber subscribes.
+        if (listeners.size === 0) this.#listeners.delete(channel);
+        throw error;
+      }
     }
     listeners.add(listener);
     return async () => {
@@ -104,9 +108,7 @@ export class PubSub {
       current?.delete(listener);
       if (current?.size === 0) {
         this.#listeners.delete(channel);
-        if (subscriber.isOpen) {
-          await subscriber.unsubscribe(name).catch(() => undefined);
-        }
+        await topology.unlisten(name);
       }
     };
   }

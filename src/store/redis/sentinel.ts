@@ -46,6 +46,7 @@ export class SentinelLocator {
    */
   async locate(): Promise<HostPort> {
     const failures: string[] = [];
+    let cause: unknown;
     for (const sentinel of [...this.#sentinels]) {
       const client = new RedisClient(
         { ...sentinel, tls: false, db: 0 },
@@ -70,6 +71,7 @@ export class SentinelLocator {
         this.#sentinels.unshift(sentinel);
         return { hostname: text(host, what), port: number(port, what) };
       } catch (error) {
+        cause = error;
         failures.push(
           `${name}: ${error instanceof Error ? error.message : error}`,
         );
@@ -77,8 +79,11 @@ export class SentinelLocator {
         client.destroy();
       }
     }
+    // Caused by the last sentinel's failure to answer, if any (then a
+    // server starting waits for the sentinels, as for any server).
     throw new StoreConnectionError(
       `Cannot find the primary of ${this.#url}: ${failures.join("; ")}`,
+      { cause },
     );
   }
 }

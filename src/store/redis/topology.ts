@@ -46,6 +46,7 @@ import {
   RedisClient,
   type RedisClientOptions,
   RedisConnectionError,
+  type RedisMessageListener,
   RedisReplyError,
 } from "./connection.ts";
 import type { LuaScript } from "./lua/script.ts";
@@ -179,7 +180,7 @@ export class Topology {
   #nodes?: ClusterNodes;
   /** The blocking connections, by lane. */
   readonly #blockers = new Map<string, Blocker>();
-  #subscriber?: RedisClient;
+  #subscriberClient?: RedisClient;
   #closed = false;
   /** The SHA of each script (its hex SHA1, as Redis names it). */
   readonly #shas = new Map<LuaScript, string>();
@@ -422,16 +423,45 @@ export class Topology {
     this.#blockers.clear();
   }
 
+  /**
+   * Listens to `channel` on the subscriber connection (made at first use;
+   * subscribed again whenever it is made again); resolves once the server
+   * confirmed it, or, with a listener there already (`listening`), once
+   * what was in flight on it was delivered.
+   */
+  async listen(
+    channel: string,
+    listener: RedisMessageListener,
+    listening: boolean,
+  ): Promise<void> {
+    const subscriber = await this.#subscriber();
+    await this.#callOn(
+      subscriber,
+      () =>
+        listening
+          ? subscriber.send(["PING"]).then(() => undefined)
+          : subscriber.subscribe(channel, listener),
+    );
+  }
+
+  /** Stops listening to `channel`. */
+  async unlisten(channel: string): Promise<void> {
+    const subscriber = this.#subscriberClient;
+    if (subscriber?.isOpen) {
+      await subscriber.unsubscribe(channel).catch(() => undefined);
+    }
+  }
+
   /** The connection that subscribes (pub/sub), made at its first use. */
-  async subscriber(): Promise<RedisClient> {
-    if (!this.#subscriber) {
+  async #subscriber(): Promise<RedisClient> {
+    if (!this.#subscriberClient) {
       const subscriber = this.#nodes
         ? this.#nodes.subscriberClient()
         : this.#client.duplicate();
       await this.#connect(subscriber);
-      this.#subscriber = subscriber;
+      this.#subscriberClient = subscriber;
     }
-    return this.#subscriber;
+    return this.#subscriberClient;
   }
 
   /**
@@ -471,7 +501,7 @@ export class Topology {
   async close(): Promise<void> {
     this.#closed = true;
     this.dropBlocking();
-    await this.#subscriber?.close();
+    await this.#subscriberClient?.close();
     await (this.#nodes ? this.#nodes.close() : this.#client.close());
   }
 
@@ -640,11 +670,23 @@ export class Topology {
   /**
    * Runs a command once the connection is ready (waiting until `deadline`).
    */
-  async #sendOn(
+  #sendOn(
     client: RedisClient,
     args: readonly RedisArgument[],
-    deadline = Date.now() + this.#connectTimeout * 1000,
+    deadline?: number,
   ): Promise<RedisReply> {
+    return this.#callOn(client, () => client.send(args), deadline);
+  }
+
+  /**
+   * Runs `call` on `client` once it is connected (waiting until
+   * `deadline`); a connection lost meanwhile is a `ConnectionLostError`.
+   */
+  async #callOn<T>(
+    client: RedisClient,
+    call: () => Promise<T>,
+    deadline = Date.now() + this.#connectTimeout * 1000,
+  ): Promise<T> {
     if (this.#closed) throw new Error(`Store ${this.#url} is closed`);
     // Sent as soon as the connection is back, if it comes back in time.
     if (!await client.whenReady(Math.max(0, deadline - Date.now()))) {
@@ -654,7 +696,7 @@ export class Topology {
       );
     }
     try {
-      return await client.send(args);
+      return await call();
     } catch (error) {
       if (error instanceof RedisConnectionError) {
         this.#nodes?.refresh();
