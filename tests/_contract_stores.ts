@@ -18,6 +18,7 @@ import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { namespaceOf, sqlitePathOf } from "./_garbage.ts";
 import { queuedRecord } from "./_helpers.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
+import { startRedisCluster } from "./_redis_cluster.ts";
 import type { OpenContractStore } from "./store_contract.ts";
 
 /** Stores open per temporary directory: the last close removes it. */
@@ -275,24 +276,24 @@ export async function decoratedStores(): Promise<{
 }
 
 /**
- * A private redis-server and a one-node Redis Cluster for a test module,
- * stopped when it unloads, and the stores a feature's tests run on: SQLite,
- * Redis and the Cluster node.
+ * A private redis-server and a Redis Cluster of three primaries for a test
+ * module, stopped when it unloads, and the stores a feature's tests run
+ * on: SQLite, Redis and the Cluster (a feature's queues on several nodes).
  */
 export async function featureStores(): Promise<{
   redis: RedisServer;
-  cluster: RedisServer;
   stores: Array<[string, OpenContractStore]>;
 }> {
-  const redis = await startRedis();
-  const cluster = await startRedis({ cluster: true });
+  const [redis, cluster] = await Promise.all([
+    startRedis(),
+    startRedisCluster({ replicasPerPrimary: 0 }),
+  ]);
   globalThis.addEventListener("unload", () => {
     redis.stopSync();
     cluster.stopSync();
   });
   return {
     redis,
-    cluster,
     stores: [
       ["sqlite", openSqlite],
       ["redis", redisOpener(redis)],
