@@ -1,19 +1,28 @@
 /**
  * pq's fault suite (`deno task bench:faults`): each fault on its own private
- * redis-server, measured with a ledger of every completed task
- * (bench/jobs/ledger.ts appends `<index> <pid> <unix ms> <task id>` after a
- * 200 ms sleep). Servers are `deno run -A cli.ts --workers 0
+ * redis-server (or Redis Cluster, or Sentinel set), measured with a ledger of
+ * every completed task (bench/jobs/ledger.ts appends `<index> <pid> <unix
+ * ms> <task id> <unix ms it began>` after a 200 ms sleep, or its `lag`;
+ * bench/_ledger.ts reads it). Servers are `deno run -A cli.ts --workers 0
  * --concurrent-tasks 10` (the arbiter consumes in-process), each started in
  * its own process group, so a SIGKILL of the group ends the whole server.
  *
  *   deno task bench:faults                      # every scenario, full size
  *   ONLY=sigkill,idle deno task bench:faults    # some of them
  *   TASKS=300 DURATION=10 deno task bench:faults  # a quick run
+ *   ONLY=cluster,sentinel,hung deno task bench:faults  # the failovers
+ *   ONLY=hung TASKS=600 HUNG_S=3 DURABILITY=default deno task bench:faults
  *
- * Environment: `ONLY` (sigkill,restart,clients,idle,revoke,freeze), `TASKS` (tasks
- * of the SIGKILL scenario, 1000), `DURATION` (seconds of SIGKILLs, 30; the
- * client kills and the idle span last min(10, DURATION) s), `CAP` (seconds
- * the SIGKILL scenario may take to finish, 180).
+ * Environment: `ONLY` (sigkill,restart,clients,idle,revoke,freeze,cluster,
+ * sentinel,hung), `TASKS` (tasks of the SIGKILL scenario, 1000, and of each
+ * failover run, 3000), `DURATION` (seconds of SIGKILLs, 30; the client
+ * kills and the idle span last min(10, DURATION) s), `CAP` (seconds the
+ * SIGKILL scenario and each failover run may take to finish, 180), `LAG_MS`
+ * (the sleep of the failover runs' tasks, 50), `HUNG_S` (seconds the hung
+ * server stays stopped, 10), `DURABILITY` (the failover runs:
+ * default,replicated), `LOGS` (a folder to keep each failover run's server
+ * logs, ledger and marks in), `LOG_LEVEL` (of the failover runs' servers,
+ * info).
  *
  * Scenarios (the definitions the peers were measured with):
  * - sigkill: 2 servers, TASKS tasks queued up front; every 2 s for DURATION
@@ -36,6 +45,37 @@
  *   the freeze until each of its tasks started elsewhere (the last one is
  *   the figure), results the frozen process wrote (final records of its
  *   worker), and the tasks it ran after it was resumed.
+ * - cluster, sentinel, hung (failover under load), each run with the default
+ *   durability and with `&durability=replicated` (every write waits for a
+ *   replica's WAIT; with none connected it fails): 2 servers of 20 tasks
+ *   (`--task-queues` the 3 queues), TASKS tasks of LAG_MS spread over 3
+ *   queues, queued once both servers' workers are up; the fault comes once
+ *   a third of them completed.
+ *   - cluster: `startRedisCluster()` (3 primaries + 3 replicas,
+ *     cluster-node-timeout 1 s), the queues' hash tags on 3 different
+ *     primaries; the primary of the first queue SIGKILLed. Replicated: the
+ *     killed node restarted once its replica is promoted (as a supervisor
+ *     would), back as a replica of it: until then the promoted primary has
+ *     no replica and refuses every write of that queue.
+ *   - sentinel: `startRedisSentinel()` (primary, replica, 3 sentinels,
+ *     down-after 1 s), the 3 queues on the primary; the primary SIGKILLed.
+ *     Replicated: restarted after the promotion; the sentinels make it a
+ *     replica, and until then every write fails.
+ *   - hung: one redis-server (replicated: with a second one replicating
+ *     it), SIGSTOPped HUNG_S s, then SIGCONT.
+ *   Promotion: the replica first answers ROLE as a primary (asked every
+ *   10 ms); "all agree" when the harness's waitForFailover resolves.
+ *   A worker claims its queues in order, each until it is empty: server k
+ *   lists them rotated by k, so that the first queue still holds tasks at
+ *   the fault.
+ *   Figures: the time from the fault to the first completion of a task of
+ *   the failed server's queues whose job began over 100 ms after it (a job
+ *   running at the fault needs no store to write its line; for the cluster
+ *   also of any queue), and from the promotion (or SIGCONT) to the first
+ *   completion of one whose job began after it; the longest gap
+ *   between completions (of the failed server's queues; and of all); all
+ *   done from the first queue call, and completions/s over it. Targets: ≤ 2
+ *   s after the promotion, ≤ 1 s after SIGCONT, nothing lost.
  *
  * Every ledger scenario reports tasks lost (indexes never completed) and run
  * twice (indexes completed more than once), waiting for the queue to drain.
@@ -44,16 +84,38 @@
 import { PulsarQueue, type Task, TaskStatus } from "../mod.ts";
 import { type RedisServer, startRedis } from "../tests/_redis.ts";
 import { serverArgs } from "../tests/_server.ts";
+import {
+  type RedisCluster,
+  startRedisCluster,
+  startRedisSentinel,
+} from "../tests/_redis_cluster.ts";
+import { RedisClient } from "../src/store/redis/connection.ts";
+import {
+  type Duplicate,
+  firstCompletionAfter,
+  Ledger,
+  LEDGER_JOBS,
+  longestGap,
+} from "./_ledger.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
-const LEDGER_JOBS = new URL("./jobs/ledger.ts", import.meta.url).pathname;
 const MODE_JOBS =
   new URL("../tests/fixtures/mode_jobs.ts", import.meta.url).pathname;
 const ONLY = (Deno.env.get("ONLY") ??
-  "sigkill,restart,clients,idle,revoke,freeze")
+  "sigkill,restart,clients,idle,revoke,freeze,cluster,sentinel,hung")
   .split(",").map((s) => s.trim());
 const TASKS = Number(Deno.env.get("TASKS") ?? 1000);
+/** Tasks of each failover run (cluster, sentinel, hung). */
+const LOAD = Number(Deno.env.get("TASKS") ?? 3000);
+const LAG_MS = Number(Deno.env.get("LAG_MS") ?? 50);
+const HUNG_S = Number(Deno.env.get("HUNG_S") ?? 10);
+const DURABILITIES = (Deno.env.get("DURABILITY") ?? "default,replicated")
+  .split(",").map((s) => s.trim()) as Array<"default" | "replicated">;
+/** A folder to write the failover runs' server logs to (none: not kept). */
+const LOGS = Deno.env.get("LOGS");
+/** The log level of the failover runs' servers. */
+const LOG_LEVEL = Deno.env.get("LOG_LEVEL") ?? "info";
 const DURATION = Number(Deno.env.get("DURATION") ?? 30);
 const SHORT = Math.min(10, DURATION);
 const CAP = Number(Deno.env.get("CAP") ?? 180);
@@ -80,6 +142,8 @@ interface Row {
 
 const liveGroups = new Set<number>();
 const liveRedis = new Set<RedisServer>();
+/** Redis Clusters and Sentinel sets (their processes are killed together). */
+const liveSets = new Set<{ stopSync(): void }>();
 
 function killGroup(pid: number, signal: Deno.Signal): void {
   try {
@@ -94,6 +158,8 @@ function killEverythingSync(): void {
   liveGroups.clear();
   for (const redis of liveRedis) redis.stopSync();
   liveRedis.clear();
+  for (const set of liveSets) set.stopSync();
+  liveSets.clear();
 }
 
 Deno.addSignalListener("SIGINT", () => {
@@ -235,98 +301,7 @@ async function workersUp(
 }
 
 // ---------------------------------------------------------------------------
-// The ledger.
-
-interface Completion {
-  i: number;
-  pid: number;
-  ms: number;
-  id: string;
-}
-
-interface Duplicate {
-  i: number;
-  runs: Array<{ pid: number; ms: number; id: string }>;
-  /** Kill of the first run's process minus the first run's completion. */
-  killedAfterMs?: number;
-}
-
-class Ledger {
-  readonly path: string;
-  constructor(dir: string, name: string) {
-    this.path = `${dir}/${name}.ledger`;
-  }
-
-  async read(): Promise<Completion[]> {
-    const text = await Deno.readTextFile(this.path).catch(() => "");
-    return text.split("\n").filter(Boolean).map((line) => {
-      const [i, pid, ms, id] = line.split(" ");
-      return { i: Number(i), pid: Number(pid), ms: Number(ms), id };
-    });
-  }
-
-  async queue(api: Producer, n: number): Promise<void> {
-    for (let at = 0; at < n; at += 500) {
-      const kwargs = Array.from(
-        { length: Math.min(500, n - at) },
-        (_, k) => ({ path: this.path, i: at + k }),
-      );
-      await api.tasks.queueMany("bench.ledger", kwargs);
-    }
-  }
-
-  /** Waits until `n` distinct indexes are in the ledger, or `seconds`. */
-  async drained(n: number, seconds: number): Promise<boolean> {
-    const deadline = Date.now() + seconds * 1000;
-    while (Date.now() < deadline) {
-      const done = new Set((await this.read()).map(({ i }) => i));
-      if (done.size >= n) return true;
-      await sleep(200);
-    }
-    return false;
-  }
-
-  /**
-   * Indexes of 0..n-1 never completed, and those completed more than once
-   * (with the kill of the first run's process, when `killed` knows it).
-   */
-  async tally(
-    n: number,
-    killed = new Map<number, number>(),
-  ): Promise<{ lost: number[]; twice: Duplicate[] }> {
-    const runs = new Map<number, Completion[]>();
-    for (const c of await this.read()) {
-      runs.set(c.i, [...(runs.get(c.i) ?? []), c]);
-    }
-    const lost: number[] = [];
-    const twice: Duplicate[] = [];
-    for (let i = 0; i < n; i++) {
-      const list = (runs.get(i) ?? []).sort((a, b) => a.ms - b.ms);
-      if (list.length === 0) lost.push(i);
-      if (list.length < 2) continue;
-      const killedAt = killed.get(list[0].pid);
-      twice.push({
-        i,
-        runs: list.map(({ pid, ms, id }) => ({ pid, ms, id })),
-        killedAfterMs: killedAt === undefined
-          ? undefined
-          : killedAt - list[0].ms,
-      });
-    }
-    return { lost, twice };
-  }
-}
-
-/** Longest span between consecutive completions, and where it lies. */
-function longestGap(times: number[]): { ms: number; from: number } {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = { ms: 0, from: sorted[0] ?? 0 };
-  for (let k = 1; k < sorted.length; k++) {
-    const ms = sorted[k] - sorted[k - 1];
-    if (ms > best.ms) best = { ms, from: sorted[k - 1] };
-  }
-  return best;
-}
+// The ledger (bench/_ledger.ts), said for the table.
 
 function twiceText(twice: Duplicate[]): string {
   if (twice.length === 0) return "0";
@@ -848,6 +823,436 @@ async function freeze(dir: string, store: "redis" | "sqlite"): Promise<Row> {
 }
 
 // ---------------------------------------------------------------------------
+// Failover under load: a Redis Cluster's primary or Sentinel's primary
+// SIGKILLed, or a lone server hung (SIGSTOP), each with the default
+// durability and with `durability=replicated`.
+
+/**
+ * A job that began this soon after the fault was claimed before it: not a
+ * completion after the fault.
+ */
+const CLAIMED_BEFORE_MS = 100;
+
+/** The kinds of failover scenario. */
+type FailoverKind = "cluster" | "sentinel" | "hung";
+
+/** The durabilities each failover scenario runs with. */
+type Durability = "default" | "replicated";
+
+/**
+ * Connects to the server on `port`; then `at` resolves with when it first
+ * says it is a primary (ROLE), asked every 10 ms, or NaN once `stop()`ped.
+ */
+async function promotionOf(
+  port: number,
+): Promise<{ at: Promise<number>; stop(): void }> {
+  let stopped = false;
+  const client = new RedisClient(
+    { hostname: "127.0.0.1", port, tls: false, db: 0 },
+    { connectTimeout: 1, commandTimeout: 1 },
+  );
+  await client.connect();
+  const at = (async () => {
+    try {
+      while (!stopped) {
+        const reply = await client.whenReady(100)
+          .then((up) => up ? client.send(["ROLE"]) : undefined)
+          .catch(() => undefined);
+        if (Array.isArray(reply) && String(reply[0]) === "master") {
+          return Date.now();
+        }
+        await sleep(10);
+      }
+      return NaN;
+    } finally {
+      client.destroy();
+    }
+  })();
+  return {
+    at,
+    stop() {
+      stopped = true;
+    },
+  };
+}
+
+/** Waits until `redis-cli INFO replication` of a server says it is synced. */
+async function synced(cli: () => Promise<string>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await cli()).includes("master_link_status:up")) {
+    if (Date.now() > deadline) throw new Error("The replica did not sync");
+    await sleep(25);
+  }
+}
+
+/** The replica of the primary on `port` in a cluster. */
+async function replicaOf(cluster: RedisCluster, port: number): Promise<number> {
+  for (const node of cluster.nodes) {
+    const info = await cluster.cli(node.port, "INFO", "replication");
+    if (new RegExp(`master_port:${port}\\b`).test(info)) return node.port;
+  }
+  throw new Error(`No replica of ${port} in the cluster`);
+}
+
+/** The lines of the servers' logs about the store's outages. */
+function outageLines(servers: Server[]): string[] {
+  return servers.flatMap((s) =>
+    s.log().split("\n").filter((line) =>
+      /Lost the store|The store is back|no replica acknowledged/.test(line)
+    )
+  );
+}
+
+/** Seconds from `from` to `to`, or null when either is unknown. */
+const span = (from: number | undefined, to: number | undefined) =>
+  from === undefined || to === undefined || !Number.isFinite(from) ||
+    !Number.isFinite(to)
+    ? null
+    : (to - from) / 1000;
+
+/** `1.23 s`, or `none` for null. */
+const secs = (s: number | null) => s === null ? "none" : `${s.toFixed(2)} s`;
+
+/** The figures of one failover run, also printed side by side at the end. */
+interface FailoverFigures {
+  kind: FailoverKind;
+  durability: Durability;
+  lost: number;
+  twice: number;
+  /** Fault to the first completion of a task of the failed server's queues that began after it. */
+  faultToFirst: number | null;
+  /** The same, for a task of any queue (cluster: the others keep going). */
+  faultToFirstAny: number | null;
+  /** Promotion (or SIGCONT) to the first completion after the fault (failed queues). */
+  recoveryToFirst: number | null;
+  /** The target of `recoveryToFirst`, in s. */
+  recoveryTarget: number;
+  longestGap: number;
+  /** Longest gap between completions of the failed server's queues. */
+  longestGapFailed: number;
+  /** Queue to the last completion, in s. */
+  duration: number | null;
+  perSecond: number | null;
+  done: boolean;
+  /**
+   * Tasks queued again by reclaims (their lease expired, or was ended as
+   * their worker was found dead), from the servers' warnings.
+   */
+  requeued: number;
+  /** The killed server was restarted after the promotion. */
+  restarted: boolean;
+}
+
+const failoverRuns: FailoverFigures[] = [];
+
+/**
+ * One failover run: see the module header. The store is started, then 2
+ * servers, then the tasks queued; once a third of them completed the fault
+ * comes, and the run waits for every task.
+ */
+async function failover(
+  dir: string,
+  kind: FailoverKind,
+  durability: Durability,
+): Promise<Row> {
+  const replicated = durability === "replicated";
+  const name = `${kind}-${durability}`;
+  const ledger = new Ledger(dir, name);
+  const queueNames = ["ledger-0", "ledger-1", "ledger-2"];
+  const marks: Record<string, number> = {};
+  const notes: string[] = [];
+  await using stack = new AsyncDisposableStack();
+  let url: string;
+  let queues: string[] = queueNames;
+  /** The queues whose server fails (cluster: the first one's shard). */
+  let failedQueues: Set<string>;
+  /** Brings the fault, and the recovery; resolves when it is over. */
+  let fault: () => Promise<void>;
+  if (kind === "cluster") {
+    const cluster = await startRedisCluster();
+    liveSets.add(cluster);
+    stack.defer(async () => {
+      liveSets.delete(cluster);
+      await cluster[Symbol.asyncDispose]();
+    });
+    url = cluster.url(NAMESPACE);
+    queues = await cluster.queuesOnDistinctPrimaries(3, "ledger-");
+    const victim = await cluster.primaryOf(
+      await cluster.keySlot(`{${queues[0]}}`),
+    );
+    const replica = await replicaOf(cluster, victim);
+    failedQueues = new Set([queues[0]]);
+    notes.push(
+      `queues ${queues.join(", ")} on 3 primaries; SIGKILL ${victim} ` +
+        `(${queues[0]}), its replica ${replica}`,
+    );
+    fault = async () => {
+      const promotion = await promotionOf(replica);
+      marks.fault = Date.now();
+      cluster.signal(victim, "SIGKILL");
+      const agreed = cluster.waitForFailover(victim).then((port) => {
+        marks.agreed = Date.now();
+        return port;
+      });
+      marks.promoted = await Promise.race([
+        promotion.at,
+        sleep(30_000).then(() => NaN),
+      ]);
+      promotion.stop();
+      const promoted = await agreed;
+      if (promoted !== replica) {
+        notes.push(`${promoted} took over, not ${replica}`);
+      }
+      if (replicated) {
+        // As a supervisor would: the killed node back, a replica now.
+        marks.restarted = Date.now();
+        await cluster.restart(victim);
+        marks.synced = Date.now();
+        notes.push(`${victim} restarted after the promotion, a synced replica`);
+      }
+    };
+  } else if (kind === "sentinel") {
+    const sentinels = await startRedisSentinel();
+    liveSets.add(sentinels);
+    stack.defer(async () => {
+      liveSets.delete(sentinels);
+      await sentinels[Symbol.asyncDispose]();
+    });
+    url = sentinels.url(NAMESPACE);
+    const { primaryPort: victim, replicaPort: replica } = sentinels;
+    failedQueues = new Set(queues);
+    notes.push(`SIGKILL primary ${victim}, replica ${replica}`);
+    fault = async () => {
+      const promotion = await promotionOf(replica);
+      marks.fault = Date.now();
+      sentinels.signal(victim, "SIGKILL");
+      const agreed = sentinels.waitForFailover(victim).then((port) => {
+        marks.agreed = Date.now();
+        return port;
+      });
+      marks.promoted = await Promise.race([
+        promotion.at,
+        sleep(30_000).then(() => NaN),
+      ]);
+      promotion.stop();
+      await agreed;
+      if (replicated) {
+        marks.restarted = Date.now();
+        await sentinels.restart(victim);
+        marks.synced = Date.now();
+        notes.push(
+          `${victim} restarted after the promotion; the sentinels made it ` +
+            "a replica",
+        );
+      }
+    };
+  } else {
+    const redis = await redisServer();
+    stack.use(redis);
+    url = redis.url(NAMESPACE);
+    failedQueues = new Set(queues);
+    if (replicated) {
+      // WAIT needs a replica: a second server, replicating the first.
+      const replica = await redisServer();
+      stack.use(replica);
+      await replica.cli("REPLICAOF", "127.0.0.1", String(redis.port));
+      await synced(() => replica.cli("INFO", "replication"));
+      notes.push(`a replica on ${replica.port}`);
+    }
+    const pid = Number(
+      (await redis.cli("INFO", "server")).match(/process_id:(\d+)/)?.[1],
+    );
+    fault = async () => {
+      marks.fault = Date.now();
+      Deno.kill(pid, "SIGSTOP");
+      try {
+        await until(marks.fault + HUNG_S * 1000);
+      } finally {
+        Deno.kill(pid, "SIGCONT");
+        marks.promoted = Date.now();
+      }
+    };
+  }
+  if (replicated) url += "&durability=replicated";
+  // A worker claims its queues in order, the first until it is empty:
+  // server k lists them rotated by k, so that the failed queue (the first)
+  // still holds tasks at the fault.
+  const servers = [0, 1].map((k) =>
+    server(url, {
+      concurrentTasks: 20,
+      taskQueues: [...queues.slice(k), ...queues.slice(0, k)].join(","),
+      logLevel: LOG_LEVEL,
+    })
+  );
+  for (const s of servers) stack.defer(() => s.stop().then(() => undefined));
+  const start = Date.now();
+  {
+    await using api = await producer(url);
+    await workersUp(api, 2, servers);
+    marks.start = Date.now();
+    await ledger.queue(api, LOAD, { lag: LAG_MS / 1000, queues });
+  }
+  const third = Math.round(LOAD / 3);
+  if (!await ledger.drained(third, CAP)) {
+    throw new Error(
+      `${name}: ${third} tasks not done in ${CAP} s; the servers logged:\n` +
+        servers.map((s) => s.log()).join("\n"),
+    );
+  }
+  await fault();
+  const done = await ledger.drained(
+    LOAD,
+    Math.max(1, CAP - (Date.now() - start) / 1000),
+  );
+  const completions = await ledger.read();
+  const { lost, twice } = await ledger.tally(LOAD);
+  await Promise.all(servers.map((s) => s.stop()));
+  if (LOGS) {
+    await Deno.mkdir(LOGS, { recursive: true });
+    const times = Object.entries(marks).map(([k, v]) =>
+      `${k} ${new Date(v).toISOString()}`
+    );
+    await Deno.writeTextFile(`${LOGS}/${name}.marks`, times.join("\n") + "\n");
+    await Deno.copyFile(ledger.path, `${LOGS}/${name}.ledger`);
+    for (const [k, s] of servers.entries()) {
+      await Deno.writeTextFile(`${LOGS}/${name}-server${k}.log`, s.log());
+    }
+  }
+  const failed = completions.filter((c) =>
+    failedQueues.has(ledger.queueOf(c.i)!)
+  );
+  // A job that began within CLAIMED_BEFORE_MS of the fault was claimed
+  // before it (the reply was on its way).
+  const first = firstCompletionAfter(failed, marks.fault + CLAIMED_BEFORE_MS);
+  const firstAny = firstCompletionAfter(
+    completions,
+    marks.fault + CLAIMED_BEFORE_MS,
+  );
+  // None of the failed server's queues can be claimed from between the
+  // fault and the promotion (or SIGCONT).
+  const firstRecovered = firstCompletionAfter(failed, marks.promoted);
+  const last = Math.max(...completions.map(({ ms }) => ms));
+  const gap = longestGap(completions.map(({ ms }) => ms));
+  const gapFailed = longestGap(failed.map(({ ms }) => ms));
+  const recoveryTarget = kind === "hung" ? 1 : 2;
+  const requeued = servers.flatMap((s) => [
+    ...s.log().matchAll(/Expired leases: (\d+) tasks queued again/g),
+  ]).reduce((sum, m) => sum + Number(m[1]), 0);
+  const duration = done ? span(marks.start, last) : null;
+  const figures: FailoverFigures = {
+    kind,
+    durability,
+    lost: lost.length,
+    twice: twice.length,
+    faultToFirst: span(marks.fault, first),
+    faultToFirstAny: span(marks.fault, firstAny),
+    recoveryToFirst: span(marks.promoted, firstRecovered),
+    recoveryTarget,
+    longestGap: gap.ms / 1000,
+    longestGapFailed: gapFailed.ms / 1000,
+    duration,
+    perSecond: duration ? LOAD / duration : null,
+    done,
+    requeued,
+    restarted: marks.restarted !== undefined,
+  };
+  failoverRuns.push(figures);
+  const recovery = kind === "hung" ? "SIGCONT" : "promotion";
+  const met = done && lost.length === 0 &&
+    figures.recoveryToFirst !== null &&
+    figures.recoveryToFirst <= recoveryTarget;
+  const what = kind === "cluster"
+    ? `Cluster (3 × 2 nodes): the primary of 1 of 3 queues SIGKILLed`
+    : kind === "sentinel"
+    ? "Sentinel: the primary SIGKILLed"
+    : `One server hung (SIGSTOP) ${HUNG_S} s, then SIGCONT`;
+  const outages = outageLines(servers);
+  const leaseLost = logCounts(servers).lease_lost_warnings;
+  return {
+    scenario: `${what}, ${durability} durability (2 × 20, ${LOAD} tasks of ` +
+      `${LAG_MS} ms, at ${third} done)`,
+    figure: `${recovery} ${s2(marks.promoted - marks.fault)} s after the ` +
+      `fault; first completion ${secs(figures.faultToFirst)} after the ` +
+      `fault, ${secs(figures.recoveryToFirst)} after the ${recovery}; ` +
+      `longest gap ${s2(gapFailed.ms)} s; ${
+        done
+          ? `all done ${s1(duration! * 1000)} s, ${
+            figures.perSecond!.toFixed(0)
+          }/s`
+          : `not done in ${CAP} s (${
+            new Set(completions.map(({ i }) => i)).size
+          }/${LOAD})`
+      }`,
+    target: `≤ ${recoveryTarget} s after the ${recovery}`,
+    met,
+    lost: lostText(lost),
+    twice: twice.length === 0
+      ? "0"
+      : `${twice.length} (${leaseLost} outcomes refused: lease lost)`,
+    json: {
+      durability,
+      tasks: LOAD,
+      lag_ms: LAG_MS,
+      notes,
+      promotion_s: span(marks.fault, marks.promoted),
+      all_agree_s: span(marks.fault, marks.agreed),
+      restarted_s: span(marks.fault, marks.restarted),
+      synced_s: span(marks.fault, marks.synced),
+      fault_to_first_s: figures.faultToFirst,
+      fault_to_first_any_queue_s: figures.faultToFirstAny,
+      recovery_to_first_s: figures.recoveryToFirst,
+      synced_to_first_s: span(marks.synced, firstRecovered),
+      longest_gap_s: gap.ms / 1000,
+      longest_gap_from_s: span(marks.fault, gap.from),
+      longest_gap_failed_s: gapFailed.ms / 1000,
+      longest_gap_failed_from_s: span(marks.fault, gapFailed.from),
+      fault_at_s: span(marks.start, marks.fault),
+      all_done_s: duration,
+      completions_per_s: figures.perSecond,
+      lost: lost.length,
+      run_twice: twice.length,
+      requeued_expired_leases: requeued,
+      outage_lines: outages.length,
+      outage_sample: outages.slice(0, 12),
+      ...logCounts(servers),
+    },
+  };
+}
+
+/** The failover runs side by side: default and replicated durability. */
+function failoverTable(): string {
+  const kinds = [...new Set(failoverRuns.map((r) => r.kind))];
+  const lines = [
+    "| fault | durability | lost | run twice | fault → first | " +
+    "promotion/SIGCONT → first (target) | longest gap (failed queues; all) | " +
+    "all done | completions/s | queued again by reclaims |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const kind of kinds) {
+    for (const r of failoverRuns.filter((r) => r.kind === kind)) {
+      const ok = r.recoveryToFirst !== null &&
+        r.recoveryToFirst <= r.recoveryTarget;
+      lines.push(
+        `| ${kind} | ${r.durability}${
+          r.restarted ? " (killed node restarted after the promotion)" : ""
+        } | ${r.lost} | ${r.twice} | ${secs(r.faultToFirst)}${
+          kind === "cluster" ? ` (any queue ${secs(r.faultToFirstAny)})` : ""
+        } | ${secs(r.recoveryToFirst)} (≤ ${r.recoveryTarget} s${
+          ok ? "" : ", **missed**"
+        }) | ${r.longestGapFailed.toFixed(2)} s; ${
+          r.longestGap.toFixed(2)
+        } s | ${
+          r.duration === null ? "not done" : `${r.duration.toFixed(1)} s`
+        } | ${
+          r.perSecond === null ? "-" : r.perSecond.toFixed(0)
+        } | ${r.requeued} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------------------
 
 const dir = await Deno.makeTempDir({ prefix: "pq_faults_" });
 const rows: Row[] = [];
@@ -861,10 +1266,16 @@ try {
     ["revoke", () => revoke(dir)],
     ["freeze", () => freeze(dir, "redis")],
     ["freeze", () => freeze(dir, "sqlite")],
+    ...(["cluster", "sentinel", "hung"] as const).flatMap((kind) =>
+      DURABILITIES.map((durability): [string, () => Promise<Row>] => [
+        kind,
+        () => failover(dir, kind, durability),
+      ])
+    ),
   ];
   for (const [name, run] of scenarios) {
     if (!ONLY.includes(name)) continue;
-    console.error(`bench:faults: ${name}...`);
+    console.error(`bench:faults: ${name}... (${new Date().toISOString()})`);
     const row = await run();
     console.log(
       JSON.stringify({ scenario: name, met: row.met ?? null, ...row.json }),
@@ -886,4 +1297,12 @@ for (const r of rows) {
   console.log(
     `| ${r.scenario} | ${r.figure} | ${r.target} | ${met} | ${r.lost} | ${r.twice} |`,
   );
+}
+if (failoverRuns.length > 0) {
+  console.log(
+    `\nFailover under load (${LOAD} tasks of ${LAG_MS} ms, 2 servers × 20; ` +
+      "first completions of the failed server's queues, of tasks begun " +
+      "after the fault):\n",
+  );
+  console.log(failoverTable());
 }

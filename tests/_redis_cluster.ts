@@ -8,8 +8,9 @@
  * past 65535); each process has its own folder inside the harness's
  * temporary folder, which is removed on dispose and by `stopSync()`; every
  * process started is killed by its PID on dispose and by `stopSync()` (for
- * an unload handler). A process a test kills stays down; one it SIGSTOPs is
- * asked nothing until SIGCONT (it would not answer).
+ * an unload handler). A process a test kills stays down until it restarts
+ * it (`restart(port)`: the same arguments and folder, the same port); one
+ * it SIGSTOPs is asked nothing until SIGCONT (it would not answer).
  * @module
  */
 
@@ -24,6 +25,14 @@ const CLI_TIMEOUT_MS = 5_000;
 
 /** How long a failover may take before `waitForFailover` fails. */
 const FAILOVER_TIMEOUT_MS = 30_000;
+
+/**
+ * How long a restarted server may take to be a synced replica before
+ * `restart` fails: the sentinels wait 8 s (4 × their 2 s publish period)
+ * after they see a former primary up, as a primary, before they make it a
+ * replica, and read a replica's INFO every 10 s.
+ */
+const REJOIN_TIMEOUT_MS = 60_000;
 
 /** Options of {@linkcode startRedisCluster}. */
 export interface ClusterOptions {
@@ -77,9 +86,19 @@ export interface RedisCluster extends AsyncDisposable {
   /**
    * Sends a signal to the process of the node on `port` (SIGKILL, SIGSTOP,
    * SIGCONT); after SIGKILL (or any signal but SIGSTOP and SIGCONT) the node
-   * stays down.
+   * stays down, until {@linkcode RedisCluster.restart}.
    */
   signal(port: number, signal: Deno.Signal): void;
+  /**
+   * Starts the killed node on `port` again (once its process has exited),
+   * with the same arguments and folder: it reads its `nodes-<port>.conf`,
+   * learns from the others that its slots are served by a newer primary
+   * (its promoted replica), and rejoins as that primary's replica. Resolves
+   * once it is a synced replica (`INFO replication` says `role:slave` and
+   * `master_link_status:up`); its node's `pid` is the new process's. Fails
+   * after 60 s with what it said last.
+   */
+  restart(port: number): Promise<void>;
   /**
    * Resolves once the slots that `oldPrimaryPort` served as primary (its
    * shard's, at start) are served by another node and every live node says
@@ -126,9 +145,20 @@ export interface SentinelSet extends AsyncDisposable {
   currentPrimary(): Promise<number>;
   /**
    * Sends a signal to the process on `port` (a server or a sentinel); after
-   * any signal but SIGSTOP and SIGCONT it stays down.
+   * any signal but SIGSTOP and SIGCONT it stays down, until
+   * {@linkcode SentinelSet.restart}.
    */
   signal(port: number, signal: Deno.Signal): void;
+  /**
+   * Starts the killed server on `port` again (once its process has exited),
+   * with the same arguments and folder. A former primary comes back as a
+   * primary (of what its folder holds), and the sentinels make it a replica
+   * of the primary of the moment (about 10 s after it is up: they wait 8 s
+   * after they see it as a primary, and read its INFO every 10 s). Resolves
+   * once it is a synced replica (`INFO replication` says `role:slave` and
+   * `master_link_status:up`); fails after 60 s with what it said last.
+   */
+  restart(port: number): Promise<void>;
   /**
    * Resolves with the new primary's port once every live sentinel reports
    * the same primary, not `oldPort`, and that server says `role:master`.
@@ -254,6 +284,8 @@ function serverArgs(port: number, dir: string, aof: boolean): string[] {
  */
 class Instances {
   readonly #processes = new Map<number, Deno.ChildProcess>();
+  /** The arguments each process was started with, by port. */
+  readonly #argv = new Map<number, string[]>();
   /** Ports of processes that exited, or that a test signalled to end. */
   readonly #down = new Set<number>();
   /** Ports of processes SIGSTOPped and not SIGCONTed since. */
@@ -286,26 +318,10 @@ class Instances {
     for (let attempt = 1;; attempt++) {
       const port = this.freePort();
       const argv = args(port);
-      const process = new Deno.Command("redis-server", {
-        args: argv,
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      this.#processes.set(port, process);
-      process.status.then(() => this.#down.add(port));
-      // Answers as this process: another may have taken the port.
-      const answers = await poll(
-        `redis-server to start on port ${port}`,
-        10_000,
-        async () => {
-          if (this.#down.has(port)) return false;
-          const info = await redisCli(port, "INFO", "server");
-          const pid = info.match(/process_id:(\d+)/)?.[1];
-          return pid === String(process.pid) ? true : undefined;
-        },
-      );
-      if (answers) return port;
+      if (await this.#spawn(port, argv)) {
+        this.#argv.set(port, argv);
+        return port;
+      }
       this.#processes.delete(port);
       if (attempt === 3) {
         throw new Error(
@@ -313,6 +329,57 @@ class Instances {
         );
       }
     }
+  }
+
+  /**
+   * Starts the process of `port` again with the arguments it had, once the
+   * one before exited (a test killed it); resolves once the new one answers
+   * on the port. Fails when the old one still runs, or the new one exits.
+   */
+  async restart(port: number): Promise<void> {
+    const old = this.#process(port);
+    const argv = this.#argv.get(port);
+    if (!argv || !this.#down.has(port)) {
+      throw new Error(`The process on ${port} was not stopped: no restart`);
+    }
+    await old.status;
+    if (this.#stopped) throw new Error("The harness was stopped");
+    this.#paused.delete(port);
+    if (!await this.#spawn(port, argv)) {
+      throw new Error(`redis-server ${argv.join(" ")} exited at once`);
+    }
+  }
+
+  /**
+   * Runs `redis-server <argv>` as the process of `port`; resolves true once
+   * it answers there as itself, false when it exited first.
+   */
+  async #spawn(port: number, argv: string[]): Promise<boolean> {
+    const process = new Deno.Command("redis-server", {
+      args: argv,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    this.#processes.set(port, process);
+    this.#down.delete(port);
+    let exited = false;
+    process.status.then(() => {
+      exited = true;
+      // Not a later process's port (one restarted after this one).
+      if (this.#processes.get(port) === process) this.#down.add(port);
+    });
+    // Answers as this process: another may have taken the port.
+    return await poll(
+      `redis-server to start on port ${port}`,
+      10_000,
+      async () => {
+        if (exited) return false;
+        const info = await redisCli(port, "INFO", "server");
+        const pid = info.match(/process_id:(\d+)/)?.[1];
+        return pid === String(process.pid) ? true : undefined;
+      },
+    );
   }
 
   /** The PID of the process on `port`. */
@@ -375,6 +442,29 @@ class Instances {
     if (!process) throw new Error(`No process of this harness on ${port}`);
     return process;
   }
+}
+
+/**
+ * Resolves once the server on `port` says it is a replica whose link to its
+ * primary is up (synced); fails after {@linkcode REJOIN_TIMEOUT_MS} with
+ * what it said last.
+ */
+async function rejoined(port: number): Promise<void> {
+  let seen = "";
+  await poll(
+    `127.0.0.1:${port} to be a synced replica`,
+    REJOIN_TIMEOUT_MS,
+    async () => {
+      const info = await redisCli(port, "INFO", "replication");
+      seen = info.match(/role:\w+|master_port:\d+|master_link_status:\w+/g)
+        ?.join(", ") ?? "no answer";
+      return /role:slave\b/.test(info) &&
+          info.includes("master_link_status:up")
+        ? true
+        : undefined;
+    },
+    () => seen,
+  );
 }
 
 /** What one cluster node says: its state and CLUSTER SHARDS. */
@@ -652,6 +742,13 @@ export async function startRedisCluster(
       return names;
     },
     signal: (port, signal) => instances.signal(port, signal),
+    async restart(port) {
+      const node = nodes.find((n) => n.port === port);
+      if (!node) throw new Error(`No node of this cluster on port ${port}`);
+      await instances.restart(port);
+      node.pid = instances.pid(port);
+      await rejoined(port);
+    },
     async waitForFailover(oldPrimaryPort) {
       const shard = shardsAtStart.find((s) => s.ports.includes(oldPrimaryPort));
       if (!shard) {
@@ -845,6 +942,13 @@ export async function startRedisSentinel(
       return port;
     },
     signal: (port, signal) => instances.signal(port, signal),
+    async restart(port) {
+      if (port !== primaryPort && port !== replicaPort) {
+        throw new Error(`No server of this set on port ${port}`);
+      }
+      await instances.restart(port);
+      await rejoined(port);
+    },
     waitForFailover(oldPort) {
       let seen = "";
       return poll(

@@ -5,8 +5,9 @@
 import { job } from "../../mod.ts";
 
 /**
- * Sleeps `lag` s, then appends `<i> <pid> <unix ms> <task id>` to `path`
- * (one short `O_APPEND` write, so lines of concurrent writers never mix).
+ * Sleeps `lag` s (0.2 by default), then appends `<i> <pid> <unix ms> <task
+ * id> <unix ms it began>` to `path` (one short `O_APPEND` write, so lines
+ * of concurrent writers never mix).
  */
 export const ledger = job(
   { name: "bench.ledger" },
@@ -14,6 +15,7 @@ export const ledger = job(
     ctx,
     { path, i, lag = 0.2 }: { path: string; i: number; lag?: number },
   ) => {
+    const began = Date.now();
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(resolve, lag * 1000);
       ctx.signal.addEventListener("abort", () => {
@@ -23,7 +25,7 @@ export const ledger = job(
     });
     await Deno.writeTextFile(
       path,
-      `${i} ${Deno.pid} ${Date.now()} ${ctx.task.id}\n`,
+      `${i} ${Deno.pid} ${Date.now()} ${ctx.task.id} ${began}\n`,
       { append: true },
     );
     return i;
