@@ -60,6 +60,8 @@ export class ClusterNodes {
   /** The owner (`host:port`) of each slot. */
   #owners: string[] = [];
   readonly #clients = new Map<string, RedisClient>();
+  /** The nodes whose connection dropped and is not back. */
+  readonly #down = new Set<string>();
   readonly #seeds: readonly HostPort[];
   /** How to reach a node: TLS, credentials, database (no host). */
   readonly #template: RedisAddress;
@@ -116,6 +118,10 @@ export class ClusterNodes {
       client = this.newClient(parseNodeName(name));
       const made = client;
       this.#clients.set(name, made);
+      made.onStateChange((state) => {
+        if (state === "down") this.#down.add(name);
+        else this.#down.delete(name);
+      });
       made.connect().catch(() => {
         // Not reached: forgotten, to be made again at the next use; the
         // map may have changed (a dead primary, a failover).
@@ -130,6 +136,14 @@ export class ClusterNodes {
   /** A connection of its own to `node` (not connected yet). */
   newClient(node: HostPort): RedisClient {
     return new RedisClient({ ...this.#template, ...node }, this.#options);
+  }
+
+  /**
+   * False when the connection to the node that owns `key` dropped and is
+   * not back (one being made for the first time is not down).
+   */
+  reachable(key: string): boolean {
+    return !this.#down.has(this.#owners[slotOf(key)]);
   }
 
   /** The connections to every primary, one each. */
@@ -230,6 +244,7 @@ export class ClusterNodes {
     for (const [name, client] of this.#clients) {
       if (!live.has(name)) {
         this.#clients.delete(name);
+        this.#down.delete(name);
         client.close();
       }
     }

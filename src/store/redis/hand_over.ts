@@ -23,6 +23,7 @@
  * @module
  */
 import type { Buffer } from "node:buffer";
+import { delay } from "../../model/_abort.ts";
 import type { Claim, ClaimRequest, Lease } from "../store.ts";
 import type { RedisContext } from "./context.ts";
 import type { PubSub } from "./pub_sub.ts";
@@ -32,6 +33,9 @@ import type { ClaimedTask } from "./script_types.ts";
 
 /** What a blocking pop woke on, or false when it timed out. */
 type Popped = "ready" | "delayed" | "handed" | false;
+
+/** Milliseconds a pop that failed (its node down) waits before it says so. */
+const POP_RETRY_MS = 250;
 
 /** What a wait says when pops of several lanes woke, first first. */
 const ORDER: readonly Popped[] = ["handed", "ready", "delayed"];
@@ -281,7 +285,9 @@ export class HandOver {
           }
         }
       } catch {
-        // Closed or disconnected: the caller claims (and waits) again.
+        // Closed or disconnected: the caller claims (and waits) again; after
+        // a pause when its node is down, not to spin on it.
+        if (!this.#ctx.topology.isClosed) await delay(POP_RETRY_MS);
         popped = "ready";
       }
       current.pop = undefined;

@@ -14,6 +14,7 @@
  *   `_reasons.ts`, as in the SQLite store.
  * @module
  */
+import { StoreConnectionError } from "../../model/errors.ts";
 import {
   standInRecord,
   type TaskProgress,
@@ -98,15 +99,31 @@ export class Leases {
         request.node,
       ]),
     };
-    for (const queues of topology.claimGroups(request.queues)) {
+    // On a Cluster, the queues of a node that is down (a failover under
+    // way) are passed over while another node can give tasks, and a node
+    // lost during the claim ends it with what the others gave: the queues
+    // of healthy nodes go on.
+    const groups = topology.claimGroups(request.queues);
+    const reachable = groups.filter((queues) =>
+      topology.reachable(keys.queue(queues[0]).ready)
+    );
+    for (const queues of reachable.length > 0 ? reachable : groups) {
       const max = request.max - claims.length;
       if (max <= 0) break;
       const [first, ...more] = queues.map((queue) => keys.queue(queue));
-      const reply = await scripts.claim(first, more, {
-        ...args,
-        max,
-        queues: queues.map((name) => ({ name })),
-      });
+      let reply;
+      try {
+        reply = await scripts.claim(first, more, {
+          ...args,
+          max,
+          queues: queues.map((name) => ({ name })),
+        });
+      } catch (error) {
+        if (claims.length === 0 || !(error instanceof StoreConnectionError)) {
+          throw error;
+        }
+        break;
+      }
       queues.forEach((queue, q) => this.#nextDue.set(queue, reply.nextDue[q]));
       for (const task of reply.tasks) {
         const time = startTime(task.handedAt, now);

@@ -73,6 +73,25 @@ import type { Topology } from "./topology.ts";
 const LEASE_STATES: readonly LeaseState[] = ["lost", "renewed", "revoked"];
 
 /**
+ * The scripts that do not wait for a replica with `durability=replicated`:
+ * a claim, a lease renewed or expired, progress, a beat or a queue
+ * forgotten that a failover loses makes a task run again (at least once),
+ * never lose it; and a claim that waited would strand its tasks under a
+ * lease when no replica acknowledged it. Queueing, outcomes, revokes,
+ * pauses, workflow steps and locks wait.
+ */
+const UNREPLICATED: ReadonlySet<LuaScript> = new Set([
+  CLAIM,
+  RENEW,
+  EXPIRED,
+  EXPIRE_LEASES,
+  PROGRESS,
+  BEAT,
+  FORGET_QUEUE,
+  JOB_STATS,
+]);
+
+/**
  * The scripts of the store, one method per file, each sent through the
  * topology and its reply decoded.
  */
@@ -497,6 +516,11 @@ export class Scripts {
     const argv = call.argv.map((arg) =>
       typeof arg === "number" ? String(arg) : arg
     );
-    return this.#topology.runScript(script, call.keys, argv);
+    return this.#topology.runScript(
+      script,
+      call.keys,
+      argv,
+      !UNREPLICATED.has(script),
+    );
   }
 }

@@ -344,6 +344,14 @@ export class Topology {
     return [...Map.groupBy(markers, (key) => slotOf(key)).values()];
   }
 
+  /**
+   * False when the node of `key` is down: its connection dropped and is not
+   * back (never on a single server, whose commands wait for it).
+   */
+  reachable(key: string): boolean {
+    return !this.#nodes || this.#nodes.reachable(key);
+  }
+
   /** True while the server (on a Cluster, every primary) is connected. */
   get isReady(): boolean {
     if (!this.#nodes) return this.#client.isReady;
@@ -466,12 +474,15 @@ export class Topology {
 
   /**
    * Runs a script by SHA with its KEYS and ARGV, by its source when the
-   * node does not know it (which loads it there).
+   * node does not know it (which loads it there). With
+   * `durability=replicated`, waits for a replica unless `replicate` is
+   * false (a write whose loss in a failover only makes a task run again).
    */
   async runScript(
     script: LuaScript,
     keys: readonly string[],
     argv: readonly RedisArgument[],
+    replicate = true,
   ): Promise<RedisReply> {
     let sha = this.#shas.get(script);
     if (sha === undefined) {
@@ -484,12 +495,22 @@ export class Topology {
       ...argv,
     ];
     try {
-      return await this.#send(["EVALSHA", sha, ...call], keys[0]);
+      return await this.#send(
+        ["EVALSHA", sha, ...call],
+        keys[0],
+        undefined,
+        replicate,
+      );
     } catch (error) {
       if (!(error instanceof RedisReplyError && error.code === "NOSCRIPT")) {
         throw error;
       }
-      return await this.#send(["EVAL", script.source, ...call], keys[0]);
+      return await this.#send(
+        ["EVAL", script.source, ...call],
+        keys[0],
+        undefined,
+        replicate,
+      );
     }
   }
 
@@ -536,6 +557,7 @@ export class Topology {
     args: readonly RedisArgument[],
     key: string | undefined,
     node?: string,
+    replicate = true,
   ): Promise<RedisReply> {
     const deadline = Date.now() + this.#connectTimeout * 1000;
     let asking: string | undefined;
@@ -561,7 +583,10 @@ export class Topology {
           client.send(["ASKING"]).catch(() => undefined);
           asking = undefined;
         }
-        if (!this.#replicated || READS.has(String(args[0]).toUpperCase())) {
+        if (
+          !this.#replicated || !replicate ||
+          READS.has(String(args[0]).toUpperCase())
+        ) {
           return await this.#sendOn(client, args, deadline);
         }
         const reply = this.#sendOn(client, args, deadline);
