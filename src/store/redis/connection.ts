@@ -57,7 +57,7 @@
  *   server that stopped answering long before that.
  * @module
  */
-import { delay, untilAborted } from "../../model/_abort.ts";
+import { untilAborted } from "../../model/_abort.ts";
 import type { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
 import {
@@ -200,6 +200,8 @@ export class RedisClient {
   /** Subscribed once: its "message" arrays are messages, not replies. */
   #subscriber = false;
   #reconnecting?: Promise<void>;
+  /** Ends the wait before the next attempt to connect (`retryNow`). */
+  #wakeUp?: () => void;
   /** Callers of `whenReady`, told when the connection is up. */
   readonly #readyWaiters = new Set<() => void>();
   #onError?: (error: Error) => void;
@@ -548,7 +550,7 @@ export class RedisClient {
         RECONNECT_BASE_MS * 2 ** attempt,
       );
       try {
-        await delay(Math.random() * ceiling, { signal: this.#stopped.signal });
+        await this.#backoff(Math.random() * ceiling);
         await this.#open();
       } catch (error) {
         if (this.#closed) return;
@@ -558,6 +560,42 @@ export class RedisClient {
       this.#onStateChange?.("up");
       return;
     }
+  }
+
+  /**
+   * Waits `ms` before the next attempt to connect; `retryNow()` ends the
+   * wait at once, `close()` with an error.
+   */
+  #backoff(ms: number): Promise<void> {
+    const stopped = this.#stopped.signal;
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        stopped.removeEventListener("abort", stop);
+        this.#wakeUp = undefined;
+      };
+      const stop = () => {
+        done();
+        reject(stopped.reason);
+      };
+      const timer = setTimeout(() => {
+        done();
+        resolve();
+      }, ms);
+      stopped.addEventListener("abort", stop, { once: true });
+      this.#wakeUp = () => {
+        done();
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * Tries to connect again at once, if it is waiting to (a failover was
+   * announced: the new primary is there now).
+   */
+  retryNow(): void {
+    this.#wakeUp?.();
   }
 
   /**

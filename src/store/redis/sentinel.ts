@@ -10,6 +10,9 @@
  *   order of the URL when it does not answer.
  * - Each question is one short-lived connection, closed before `locate`
  *   resolves or throws: sentinels are asked only at (re)connects.
+ * - One connection listens to a sentinel's `+switch-master` (`watch`), so
+ *   a failover is followed as soon as it is announced, not at the next
+ *   retry of a backoff.
  * @module
  */
 import { StoreConnectionError } from "../../model/errors.ts";
@@ -38,6 +41,36 @@ export class SentinelLocator {
     this.#masterName = masterName;
     this.#connectTimeout = connectTimeout;
     this.#url = url;
+  }
+
+  /**
+   * Calls `onSwitch` each time the sentinels announce that another server
+   * is the primary now (`+switch-master`), heard on one sentinel at a time
+   * (the next one when it goes away). Returns how to stop.
+   */
+  watch(onSwitch: () => void): () => void {
+    let next = 0;
+    const sentinelAt = () => this.#sentinels[next++ % this.#sentinels.length];
+    const watcher = new RedisClient(
+      { ...sentinelAt(), tls: false, db: 0 },
+      {
+        connectTimeout: this.#connectTimeout,
+        locate: () => Promise.resolve(sentinelAt()),
+      },
+    );
+    watcher.connect()
+      .then(() =>
+        watcher.subscribe("+switch-master", (payload) => {
+          // "<master> <old ip> <old port> <new ip> <new port>"
+          if (payload.toString().split(" ")[0] === this.#masterName) {
+            onSwitch();
+          }
+        })
+      )
+      // No sentinel answers now: a failover is still found by the
+      // connections' own retries, a little later.
+      .catch(() => watcher.destroy());
+    return () => watcher.destroy();
   }
 
   /**

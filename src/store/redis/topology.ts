@@ -181,6 +181,8 @@ export class Topology {
   /** The blocking connections, by lane. */
   readonly #blockers = new Map<string, Blocker>();
   #subscriberClient?: RedisClient;
+  /** Stops listening to the sentinels' announcements (Sentinel only). */
+  #unwatch?: () => void;
   #closed = false;
   /** The SHA of each script (its hex SHA1, as Redis names it). */
   readonly #shas = new Map<LuaScript, string>();
@@ -229,15 +231,17 @@ export class Topology {
     };
     const clientOptions: RedisClientOptions = { connectTimeout };
     let seeds = target.hosts;
+    let locator: SentinelLocator | undefined;
     if (target.kind === "sentinel") {
-      const locator = new SentinelLocator(
+      const sentinels = new SentinelLocator(
         target.hosts,
         target.masterName ?? "",
         connectTimeout,
         url,
       );
-      seeds = [await locator.locate()];
-      clientOptions.locate = () => locator.locate();
+      seeds = [await sentinels.locate()];
+      clientOptions.locate = () => sentinels.locate();
+      locator = sentinels;
     }
     let failure: unknown;
     for (const seed of seeds) {
@@ -256,6 +260,7 @@ export class Topology {
       }
       await topology.#learnKind(client, seed, seeds, template, clientOptions);
       if (topology.#replicated) await topology.#checkReplicas();
+      topology.#unwatch = locator?.watch(() => topology.#failedOver());
       return topology;
     }
     throw failure;
@@ -521,6 +526,7 @@ export class Topology {
    */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#unwatch?.();
     this.dropBlocking();
     await this.#subscriberClient?.close();
     await (this.#nodes ? this.#nodes.close() : this.#client.close());
@@ -671,6 +677,22 @@ export class Topology {
     if (node !== undefined) return this.#nodes.client(node);
     if (key !== undefined) return this.#nodes.clientFor(key);
     return this.#nodes.anyReady() ?? this.#nodes.clientFor("");
+  }
+
+  /**
+   * The sentinels announced a new primary: the connections waiting to be
+   * made again are made now (to it), not at their next retry.
+   */
+  #failedOver(): void {
+    for (
+      const client of [
+        this.#client,
+        this.#subscriberClient,
+        ...[...this.#blockers.values()].map((blocker) => blocker.client),
+      ]
+    ) {
+      client?.retryNow();
+    }
   }
 
   /** Follows a MOVED reply: its slot is its node's from now on. */
