@@ -14,6 +14,7 @@
  * @module
  */
 
+import { RedisClient } from "../src/store/redis/connection.ts";
 import { delay } from "./_helpers.ts";
 import { freePort, requireRedis, TEST_NAMESPACE } from "./_redis.ts";
 
@@ -977,4 +978,27 @@ export async function startRedisSentinel(
     stopSync: () => instances.stopSync(),
     [Symbol.asyncDispose]: () => instances.stop(),
   };
+}
+
+/**
+ * Sends one command (binary arguments as they are) to the server on `port`
+ * of 127.0.0.1, on a connection of its own; resolves with its reply as
+ * text. For writes a test makes behind the store's back.
+ */
+export async function sendToPort(
+  port: number,
+  args: Array<string | Uint8Array>,
+): Promise<string> {
+  const client = new RedisClient({
+    hostname: "127.0.0.1",
+    port,
+    tls: false,
+    db: 0,
+  });
+  await client.connect();
+  try {
+    return String(await client.send(args));
+  } finally {
+    client.destroy();
+  }
 }

@@ -6,10 +6,9 @@
  * killed under the store, whose replica takes over.
  */
 import assert from "node:assert/strict";
-import { RedisClient } from "../src/store/redis/connection.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { injectRedisGarbage, namespaceOf } from "./_garbage.ts";
-import { startRedisCluster } from "./_redis_cluster.ts";
+import { sendToPort, startRedisCluster } from "./_redis_cluster.ts";
 import { storeContract } from "./store_contract.ts";
 import { claimRequest, queuedRecord, redisOpener } from "./_contract_stores.ts";
 
@@ -19,19 +18,7 @@ globalThis.addEventListener("unload", () => cluster.stopSync());
 /** Sends a command to the primary that owns its key, as a raw write. */
 async function sendToOwner(args: Array<string | Uint8Array>): Promise<string> {
   const key = String(args[1]);
-  const port = await cluster.primaryOf(await cluster.keySlot(key));
-  const client = new RedisClient({
-    hostname: "127.0.0.1",
-    port,
-    tls: false,
-    db: 0,
-  });
-  await client.connect();
-  try {
-    return String(await client.send(args));
-  } finally {
-    client.destroy();
-  }
+  return sendToPort(await cluster.primaryOf(await cluster.keySlot(key)), args);
 }
 
 storeContract("redis cluster", redisOpener(cluster), {

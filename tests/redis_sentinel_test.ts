@@ -5,11 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { StoreConnectionError } from "../mod.ts";
-import { RedisClient } from "../src/store/redis/connection.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
 import { queuedRecord, redisOpener } from "./_contract_stores.ts";
 import { injectRedisGarbage, namespaceOf } from "./_garbage.ts";
-import { startRedisSentinel } from "./_redis_cluster.ts";
+import { sendToPort, startRedisSentinel } from "./_redis_cluster.ts";
 import { storeContract } from "./store_contract.ts";
 
 const sentinels = await startRedisSentinel();
@@ -19,18 +18,7 @@ globalThis.addEventListener("unload", () => sentinels.stopSync());
 async function sendToPrimary(
   args: Array<string | Uint8Array>,
 ): Promise<string> {
-  const client = new RedisClient({
-    hostname: "127.0.0.1",
-    port: await sentinels.currentPrimary(),
-    tls: false,
-    db: 0,
-  });
-  await client.connect();
-  try {
-    return String(await client.send(args));
-  } finally {
-    client.destroy();
-  }
+  return sendToPort(await sentinels.currentPrimary(), args);
 }
 
 storeContract("redis sentinel", redisOpener(sentinels), {

@@ -2,30 +2,14 @@
  * The task suite end to end (servers, producers, every mode) on a Redis
  * Cluster of six nodes and through Sentinel.
  */
-import { RedisClient } from "../src/store/redis/connection.ts";
 import { injectRedisGarbage, NOT_A_TASK } from "./_garbage.ts";
 import { TEST_NAMESPACE } from "./_redis.ts";
-import { startRedisCluster, startRedisSentinel } from "./_redis_cluster.ts";
+import {
+  sendToPort,
+  startRedisCluster,
+  startRedisSentinel,
+} from "./_redis_cluster.ts";
 import { taskSuite } from "./_task_suite.ts";
-
-/** Sends one command to the node on `port`. */
-async function sendTo(
-  port: number,
-  args: Array<string | Uint8Array>,
-): Promise<string> {
-  const client = new RedisClient({
-    hostname: "127.0.0.1",
-    port,
-    tls: false,
-    db: 0,
-  });
-  await client.connect();
-  try {
-    return String(await client.send(args));
-  } finally {
-    client.destroy();
-  }
-}
 
 Deno.test("tasks run end to end on a Redis Cluster of six nodes", async (t) => {
   await using cluster = await startRedisCluster();
@@ -36,7 +20,9 @@ Deno.test("tasks run end to end on a Redis Cluster of six nodes", async (t) => {
     serializer: "json",
     injectGarbage: (id, queue) =>
       injectRedisGarbage(
-        { send: async (args) => sendTo(await owner(String(args[1])), args) },
+        {
+          send: async (args) => sendToPort(await owner(String(args[1])), args),
+        },
         TEST_NAMESPACE,
         { id, name: "addition", queue },
         NOT_A_TASK,
@@ -52,7 +38,8 @@ Deno.test("tasks run end to end through Sentinel", async (t) => {
     injectGarbage: (id, queue) =>
       injectRedisGarbage(
         {
-          send: async (args) => sendTo(await sentinels.currentPrimary(), args),
+          send: async (args) =>
+            sendToPort(await sentinels.currentPrimary(), args),
         },
         TEST_NAMESPACE,
         { id, name: "addition", queue },
