@@ -47,3 +47,23 @@ Deno.test("redis tls: a bad ca is said as such", async () => {
       /'ca' is for TLS, whose scheme is rediss:\/\//.test(error.message),
   );
 });
+
+Deno.test("redis tls: servername names what the certificate must carry", async () => {
+  // The certificate is for 127.0.0.1 and localhost; the URL's host is the IP.
+  const named = (name: string) => `${redis.url()}&servername=${name}`;
+  await using store = await RedisStore.open(named("localhost"), options);
+  assert.deepEqual(await store.queueNames(), []);
+  await assert.rejects(
+    RedisStore.open(named("other.example"), { ...options, connectTimeout: 2 }),
+    StoreConnectionError,
+  );
+  await assert.rejects(
+    RedisStore.open(
+      `${
+        redis.url().replace(/^rediss:/, "redis:").replace(/&ca=[^&]*/, "")
+      }&servername=localhost`,
+      options,
+    ),
+    /'servername' is for TLS/,
+  );
+});

@@ -110,6 +110,11 @@ export interface RedisAddress {
   db: number;
   /** PEM certificates of the CAs a TLS server's certificate may chain to. */
   caCerts?: string[];
+  /**
+   * The name a TLS server's certificate must carry, when it is not the host
+   * connected to (an IP address, a tunnel); also sent as SNI.
+   */
+  serverName?: string;
 }
 
 /** A server's host and port. */
@@ -338,7 +343,7 @@ export class RedisClient {
     try {
       if (this.#address.tls) {
         const tls = await Deno.startTls(tcp, {
-          hostname,
+          hostname: this.#address.serverName ?? hostname,
           caCerts: this.#address.caCerts,
         });
         conn = tls;

@@ -6,7 +6,8 @@
  * - `redis://host:port,host:port,.../db?...`: Cluster seed nodes (any one
  *   that answers gives the slot map);
  * - `rediss://...`: the same over TLS; `&ca=<PEM file>` names the CA of a
- *   server whose certificate no system CA signed;
+ *   server whose certificate no system CA signed, `&servername=<name>` the
+ *   name its certificate carries when it is not the host of the URL;
  * - `redis+sentinel://[[user]:password@]host:port[,host:port...]/<master>[/db]`:
  *   the primary named `<master>`, found through the sentinels listed (port
  *   26379 by default); the password is the primary's (the sentinels are
@@ -41,6 +42,8 @@ export interface RedisTarget {
   namespace: string;
   /** The PEM file of a private CA (TLS only). */
   caFile?: string;
+  /** The name the server's certificate must carry (TLS only). */
+  serverName?: string;
   /** The name the sentinels know the primary by (sentinel only). */
   masterName?: string;
   /**
@@ -109,6 +112,11 @@ export function parseRedisUrl(url: string): RedisTarget {
     fail("'ca' is for TLS, whose scheme is rediss://");
   }
   if (caFile === "") fail("'ca' must be the path of a PEM file");
+  const serverName = parsed.searchParams.get("servername") ?? undefined;
+  if (serverName !== undefined && !form.tls) {
+    fail("'servername' is for TLS, whose scheme is rediss://");
+  }
+  if (serverName === "") fail("'servername' must be a host name");
   const durability = parsed.searchParams.get("durability") ?? "async";
   if (durability !== "async" && durability !== "replicated") {
     fail(`durability must be async or replicated, got '${durability}'`);
@@ -123,6 +131,7 @@ export function parseRedisUrl(url: string): RedisTarget {
     db: Number(db || 0),
     namespace,
     ...(caFile && { caFile }),
+    ...(serverName && { serverName }),
     ...(masterName && { masterName }),
     durability: durability as RedisTarget["durability"],
   };

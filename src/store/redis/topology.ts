@@ -228,6 +228,7 @@ export class Topology {
       ...(target.password && { password: target.password }),
       db: target.db,
       ...(options.caCerts && { caCerts: options.caCerts }),
+      ...(target.serverName && { serverName: target.serverName }),
     };
     const clientOptions: RedisClientOptions = { connectTimeout };
     let seeds = target.hosts;
