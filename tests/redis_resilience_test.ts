@@ -14,7 +14,8 @@ import {
   startServer,
   tempDir,
 } from "./_server.ts";
-import { delay, waitFor } from "./_helpers.ts";
+import { delay, queuedRecord, waitFor } from "./_helpers.ts";
+import { claimRequest } from "./_contract_stores.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -217,4 +218,86 @@ Deno.test("a malformed Redis URL is a clear error", async () => {
   const stderr = new TextDecoder().decode(output.stderr);
   assert.notEqual(output.code, 0);
   assert.match(stderr, /database must be a number/);
+});
+
+/**
+ * A TCP proxy to `port` on 127.0.0.1 that can swallow the server's replies
+ * (a network that lost them): what the client sends still reaches the
+ * server. Closed on dispose.
+ */
+function replyEatingProxy(port: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const proxy = {
+    port: (listener.addr as Deno.NetAddr).port,
+    swallow: false,
+    [Symbol.dispose]() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
+    },
+  };
+  (async () => {
+    for await (const client of listener) {
+      const server = await Deno.connect({ hostname: "127.0.0.1", port });
+      conns.push(client, server);
+      const pipe = async (from: Deno.Conn, to: Deno.Conn, replies: boolean) => {
+        const buffer = new Uint8Array(64 * 1024);
+        try {
+          for (let n; (n = await from.read(buffer)) !== null;) {
+            if (!(replies && proxy.swallow)) {
+              await to.write(buffer.subarray(0, n));
+            }
+          }
+        } catch {
+          // One side closed.
+        }
+        for (const conn of [from, to]) {
+          try {
+            conn.close();
+          } catch {
+            // Already closed.
+          }
+        }
+      };
+      pipe(client, server, false);
+      pipe(server, client, true);
+    }
+  })().catch(() => undefined);
+  return proxy;
+}
+
+Deno.test("a claim whose reply was lost with its connection gives back what the server took for it", async () => {
+  await using redis = await startRedis();
+  using proxy = replyEatingProxy(redis.port);
+  await using store = await RedisStore.open(
+    `redis://127.0.0.1:${proxy.port}/0?namespace=lostclaim`,
+    { serializer: "json", resultTtl: 60 },
+  );
+  const request = claimRequest({ queues: ["lost"], leaseSeconds: 60 });
+  // A first claim, of nothing, loads the script: the lost one runs at once.
+  assert.deepEqual(await store.claim(request), []);
+  const queued = [1, 2, 3].map(() =>
+    queuedRecord(Date.now() / 1000, { queue: "lost" })
+  );
+  await store.enqueue(queued);
+  // The server runs the claim, its reply is lost: the client gives up on it
+  // after its command timeout (5 s) and drops the connection.
+  proxy.swallow = true;
+  await assert.rejects(store.claim(request), StoreConnectionError);
+  // Before the client connects again (its first retry is a timer away).
+  proxy.swallow = false;
+  assert.equal(await redis.cli("HLEN", "lostclaim:{lost}:leases"), "3");
+  // The next claim gives those tasks back first and takes them again, long
+  // before their 60 s leases would end.
+  const claimed = await store.claim(request);
+  assert.deepEqual(
+    claimed.map((claim) => claim.id).sort(),
+    queued.map((task) => task.id).sort(),
+  );
 });

@@ -1153,6 +1153,51 @@ export function storeContract(
     );
   });
 
+  test("a beat cut off since a time spares the workers whose until is at or after it", async ({ clock, store, open }) => {
+    const other = await open(store);
+    // worker-0's until passed before the outage; worker-1 beat until t1.
+    await store.beat(status(clock, "worker-0", 1));
+    clock.advance(1);
+    await store.beat(status(clock, "worker-1", 3));
+    const t1 = clock.t + 3;
+    await other.beat(status(clock, "worker-2", 3));
+    // worker-2 last reached the store at t1 - 1, then was cut off past t1.
+    const cutOffSince = t1 - 1;
+    clock.advance(10);
+    const back = await other.beat(status(clock, "worker-2", 3), {
+      cutOffSince,
+    });
+    assert.deepEqual(back.dead.map((w) => w.worker), ["worker-0"]);
+    assert.equal(back.known, true);
+    assert.equal(back.next, t1, "worker-1 is spared, not forgotten");
+    assert.deepEqual(
+      (await other.liveWorkers()).map((w) => w.worker),
+      ["worker-2"],
+    );
+    // The next plain beat judges it.
+    clock.advance(1);
+    const later = await other.beat(status(clock, "worker-2", 3));
+    assert.deepEqual(later.dead.map((w) => w.worker), ["worker-1"]);
+    // A spared worker that beats again is known, its leases kept.
+    await store.beat(status(clock, "worker-3", 3));
+    clock.advance(5);
+    const spared = await other.beat(status(clock, "worker-2", 3), {
+      cutOffSince: clock.t - 4,
+    });
+    assert.deepEqual(spared.dead, []);
+    assert.equal(
+      (await store.beat(status(clock, "worker-3", 3))).known,
+      true,
+    );
+    // A cutOffSince after the clock is the clock: it spares no more.
+    await store.beat(status(clock, "worker-4", 1));
+    clock.advance(2);
+    const ahead = await other.beat(status(clock, "worker-2", 3), {
+      cutOffSince: clock.t + 100,
+    });
+    assert.deepEqual(ahead.dead.map((w) => w.worker), ["worker-4"]);
+  });
+
   test("a dead worker's leases end at once and reclaim gives its tasks back", async ({ clock, store }) => {
     const tasks = [record(clock), record(clock), record(clock)];
     await store.enqueue(tasks);

@@ -20,6 +20,16 @@
  * missed. A process that was found dead learns it from its next beat (the
  * store no longer knew it): its leases are gone, and it stops the tasks it
  * was running (`onForgotten`).
+ *
+ * A process cut off from the store does not judge the others by what it
+ * could not see: its beats just after a run of failed ones (for
+ * {@linkcode SPARE_SECONDS} after the first that succeeds) tell the store
+ * when it last reached it (`cutOffSince`), and the store reports dead only
+ * the workers whose `until` passed before then. Those that beat until the
+ * outage began were likely cut off the same way (a store frozen or away
+ * for all): they get a beat interval to beat again, and are judged by the
+ * first beat after it. A store back from an outage so does not end the
+ * leases of the live workers of every process but the first to reach it.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -46,6 +56,12 @@ export const BEAT_GRACE_SECONDS = 1.5;
 const CHECK_AFTER_SECONDS = 0.25;
 /** The shortest wait between two beats of a process. */
 const MIN_BEAT_WAIT_SECONDS = 0.1;
+/**
+ * Seconds after its first beat that succeeds after failures that a
+ * process's beats still spare the workers cut off with it (a busy worker's
+ * beat interval and grace: time for them to beat again).
+ */
+export const SPARE_SECONDS = BUSY_BEAT_SECONDS + BEAT_GRACE_SECONDS;
 
 /** A worker found dead by a beat, and how many of its leases were ended. */
 export interface DeadWorker {
@@ -154,6 +170,11 @@ export function beatLoop(
   let failing = false;
   // Whether a beat of this worker was written: the store knows it since.
   let beaten = false;
+  // When the last beat that succeeded began (Unix seconds).
+  let reached: number | undefined;
+  // After failures: since when this process was cut off, and until when
+  // (once it reached the store again) its beats spare the others.
+  let cutOff: { since: number; until: number } | undefined;
   const done = (async () => {
     while (!signal.aborted) {
       woken = false;
@@ -161,8 +182,18 @@ export function beatLoop(
       const beat = withUntil(status(), Date.now() / 1000);
       let every = beatEvery(beat);
       const since = Date.now();
+      if (cutOff && !failing && since / 1000 >= cutOff.until) {
+        cutOff = undefined;
+      }
       try {
-        const report = await store.beat(beat);
+        const report = await store.beat(
+          beat,
+          cutOff ? { cutOffSince: cutOff.since } : {},
+        );
+        reached = since / 1000;
+        if (cutOff && failing) {
+          cutOff.until = Date.now() / 1000 + SPARE_SECONDS;
+        }
         if (beaten && !report.known) events.onForgotten();
         beaten = true;
         const dead: DeadWorker[] = [];
@@ -174,11 +205,22 @@ export function beatLoop(
         failing = false;
         if (dead.length > 0) events.onDead(dead);
         if (report.next !== undefined) {
-          const due = report.next + CHECK_AFTER_SECONDS - Date.now() / 1000;
-          every = Math.min(every, Math.max(MIN_BEAT_WAIT_SECONDS, due));
+          const now = Date.now() / 1000;
+          // A `next` past is a worker spared as cut off: judged after the
+          // spare.
+          const at = cutOff && report.next < now
+            ? cutOff.until
+            : report.next + CHECK_AFTER_SECONDS;
+          every = Math.min(every, Math.max(MIN_BEAT_WAIT_SECONDS, at - now));
         }
       } catch (error) {
-        if (!failing) events.onError(String(error), failure(error, since));
+        if (!failing) {
+          events.onError(String(error), failure(error, since));
+          // Cut off since the last beat that reached the store (since an
+          // earlier outage's, while its workers are still spared).
+          const last = cutOff?.since ?? reached ?? since / 1000;
+          cutOff = { since: last, until: Infinity };
+        }
         failing = true;
       }
       if (woken || signal.aborted) continue;

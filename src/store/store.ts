@@ -6,6 +6,11 @@
  * until `timeQueued + delay`), running (claimed under a lease) or finished
  * (kept for `resultTtl` seconds). Every transition is atomic, and the store
  * publishes the task event of the transition (channel `task`) with it.
+ *
+ * A worker process is alive until its last beat's `until`; a beat reports
+ * each worker whose `until` passed to one beater only, save those whose
+ * `until` came at or after the time its beater says it was cut off from
+ * the store since (`cutOffSince`): they are judged by a later beat.
  * @module
  */
 import type { CodecName } from "../model/codec.ts";
@@ -118,6 +123,20 @@ export interface BeatReport {
    * there is one: a beat after it finds that worker dead unless it beat.
    */
   next?: number;
+}
+
+/** How a beat is to judge the others (see {@linkcode Store.beat}). */
+export interface BeatOptions {
+  /**
+   * The beater was itself cut off from the store since this time (Unix
+   * seconds): the time of its last beat that reached the store, given on
+   * its beats just after a run of failed ones. A worker whose `until` is at
+   * or after it beat until the beater lost the store, so it was likely cut
+   * off the same way: this beat neither reports nor forgets it (it is
+   * judged by a later beat, once it had time to beat again). A worker whose
+   * `until` passed before it is reported dead as by any beat.
+   */
+  cutOffSince?: number;
 }
 
 /** Called for every message on a subscribed channel. */
@@ -422,8 +441,11 @@ export interface WorkerRegistry {
    * (see {@linkcode BeatReport}): the workers whose `until` has passed
    * (each dead worker is reported to one caller only and forgotten),
    * whether this worker was known before, and the next `until` of another.
+   * With `options.cutOffSince`, a worker whose `until` is at or after it
+   * is neither reported nor forgotten by this beat (see
+   * {@linkcode BeatOptions}).
    */
-  beat(status: WorkerStatus): Promise<BeatReport>;
+  beat(status: WorkerStatus, options?: BeatOptions): Promise<BeatReport>;
 
   /** The workers whose beat has not expired, sorted by name. */
   liveWorkers(): Promise<WorkerStatus[]>;

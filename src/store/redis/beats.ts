@@ -4,10 +4,11 @@
  * one script (`beat.lua`) that also reports the workers whose beat
  * expired, each to one beater only, and forgets them.
  *
- * Invariant: a worker's status is written when it changed, and every 10th
- * beat anyway (a store restarted from an old file gets it back); a beat
- * that finds itself forgotten (reported dead meanwhile) writes it again at
- * once.
+ * Invariants: a worker's status is written when it changed, and every
+ * 10th beat anyway (a store restarted from an old file gets it back); a
+ * beat that finds itself forgotten (reported dead meanwhile) writes it
+ * again at once. A beat given `cutOffSince` (its beater had lost the store
+ * since) reports only the workers whose beat expired before that time.
  * @module
  */
 import type { Buffer } from "node:buffer";
@@ -15,7 +16,7 @@ import {
   parseWorkerStatus,
   type WorkerStatus,
 } from "../../model/worker_status.ts";
-import type { BeatReport } from "../store.ts";
+import type { BeatOptions, BeatReport } from "../store.ts";
 import type { RedisContext } from "./context.ts";
 import { bytesOrNil, list, scored } from "./replies.ts";
 
@@ -31,7 +32,10 @@ export class Beats {
   }
 
   /** A worker's beat (see `Store.beat`). */
-  async beat(status: WorkerStatus): Promise<BeatReport> {
+  async beat(
+    status: WorkerStatus,
+    options: BeatOptions = {},
+  ): Promise<BeatReport> {
     const { time: _time, until: _until, ...rest } = status;
     const key = JSON.stringify(rest);
     const last = this.#beats.get(status.worker);
@@ -40,10 +44,10 @@ export class Beats {
       key,
       count: write ? 0 : (last?.count ?? 0) + 1,
     });
-    const report = await this.#beat(status, write);
+    const report = await this.#beat(status, write, options);
     if (report.known || write) return report;
     // Found dead meanwhile, its status went with its beat: written again.
-    const again = await this.#beat(status, true);
+    const again = await this.#beat(status, true, options);
     return { ...again, dead: [...report.dead, ...again.dead], known: false };
   }
 
@@ -87,12 +91,17 @@ export class Beats {
   }
 
   /** One beat, its status written or not. */
-  async #beat(status: WorkerStatus, write: boolean): Promise<BeatReport> {
+  async #beat(
+    status: WorkerStatus,
+    write: boolean,
+    { cutOffSince }: BeatOptions,
+  ): Promise<BeatReport> {
     const reply = await this.#ctx.scripts.beat(this.#ctx.keys.workers, {
       now: this.#ctx.now(),
       worker: status.worker,
       aliveUntil: status.until,
       status: write ? this.#ctx.codec.encode(status) : "",
+      cutOffSince: cutOffSince ?? "",
     });
     return {
       dead: reply.dead.flatMap((encoded) => {

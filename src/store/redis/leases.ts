@@ -38,6 +38,7 @@ import {
   withStart,
 } from "./records.ts";
 import { bytesOrNil } from "./replies.ts";
+import { ConnectionLostError } from "./topology.ts";
 
 /** Tasks a claim looks at past those held back by a concurrency limit. */
 const CLAIM_SCAN_EXTRA = 100;
@@ -48,6 +49,15 @@ export class Leases {
   readonly #handOver: HandOver;
   readonly #pubSub: PubSub;
   readonly #nextDue: Map<string, number>;
+
+  /**
+   * Claims whose reply was lost with their connection: the prefix of their
+   * lease tokens, their queues, when their leases end, and when to look
+   * for what they took next.
+   */
+  readonly #lost: Array<
+    { prefix: string; queues: string[]; until: number; next: number }
+  > = [];
 
   /**
    * The leases of the store of `ctx`; its claims tell `nextDue` when each
@@ -73,6 +83,7 @@ export class Leases {
     // it.
     const late = this.#handOver.takeLate();
     if (late.length > 0) await this.release(late);
+    if (this.#lost.length > 0) await this.#giveBackLost();
     const { keys, scripts, topology } = this.#ctx;
     const claims: Claim[] = [];
     // The tasks to announce started, at their start time: now, or when
@@ -119,6 +130,15 @@ export class Leases {
           queues: queues.map((name) => ({ name })),
         });
       } catch (error) {
+        if (error instanceof ConnectionLostError) {
+          // The server may have run it: what it took is given back later.
+          this.#lost.push({
+            prefix: args.prefix,
+            queues,
+            until: args.leaseEnd,
+            next: 0,
+          });
+        }
         if (claims.length === 0 || !(error instanceof StoreConnectionError)) {
           throw error;
         }
@@ -136,6 +156,35 @@ export class Leases {
     this.#handOver.claimed(waiter, request, claims.length, fromInbox);
     this.#pubSub.announceStarted(started, request);
     return claims;
+  }
+
+  /**
+   * Gives back what the claims whose reply was lost took (the server may
+   * have run one, or may run it later: a hung server runs what it read
+   * when it wakes), looked for at most once a second each, until their
+   * leases would end (then a reclaim gives them back anyway).
+   */
+  async #giveBackLost(): Promise<void> {
+    const now = this.#ctx.now();
+    for (const lost of [...this.#lost]) {
+      if (now >= lost.until) {
+        this.#lost.splice(this.#lost.indexOf(lost), 1);
+        continue;
+      }
+      if (now < lost.next) continue;
+      lost.next = now + 1;
+      try {
+        for (const queue of lost.queues) {
+          const leases = await this.#ctx.scripts.claimedBy(
+            this.#ctx.keys.queue(queue),
+            `${queue}\n${lost.prefix}:`,
+          );
+          if (leases.length > 0) await this.release(leases);
+        }
+      } catch {
+        // Still away: looked for again at a later claim.
+      }
+    }
   }
 
   /** Renews leases; says which were lost and which asked to stop. */

@@ -32,6 +32,7 @@ import type { DedupeOptions } from "../../model/queue_options.ts";
 import type { TaskProgress, TaskRecord } from "../../model/task.ts";
 import type { WorkerStatus } from "../../model/worker_status.ts";
 import type {
+  BeatOptions,
   BeatReport,
   ChannelMessage,
   Claim,
@@ -274,8 +275,8 @@ export class RedisStore implements Store {
     return this.#pubSub.subscribe(channel, listener);
   }
 
-  beat(status: WorkerStatus): Promise<BeatReport> {
-    return this.#beats.beat(status);
+  beat(status: WorkerStatus, options?: BeatOptions): Promise<BeatReport> {
+    return this.#beats.beat(status, options);
   }
 
   liveWorkers(): Promise<WorkerStatus[]> {

@@ -45,6 +45,7 @@ import progress from "./lua/progress.lua" with { type: "text" };
 import release from "./lua/release.lua" with { type: "text" };
 import releaseLock from "./lua/release_lock.lua" with { type: "text" };
 import renew from "./lua/renew.lua" with { type: "text" };
+import claimedBy from "./lua/claimed_by.lua" with { type: "text" };
 import resume from "./lua/resume.lua" with { type: "text" };
 import revoke from "./lua/revoke.lua" with { type: "text" };
 import settle from "./lua/settle.lua" with { type: "text" };
@@ -75,6 +76,7 @@ export const LUA_FILES: Readonly<Record<string, string>> = {
   "release.lua": release,
   "release_lock.lua": releaseLock,
   "renew.lua": renew,
+  "claimed_by.lua": claimedBy,
   "resume.lua": resume,
   "revoke.lua": revoke,
   "settle.lua": settle,
@@ -98,6 +100,8 @@ export const ENQUEUE_UNIQUE: LuaScript = load("enqueue_unique.lua");
 export const CLAIM: LuaScript = load("claim.lua");
 /** Renews leases; says which tasks were asked to stop. */
 export const RENEW: LuaScript = load("renew.lua");
+/** The leases a claim whose reply was lost took in a queue. */
+export const CLAIMED_BY: LuaScript = load("claimed_by.lua");
 /** Writes how running tasks ended, and their retries. */
 export const FINISH: LuaScript = load("finish.lua");
 /** Puts leased tasks back in their queue. */
@@ -137,6 +141,7 @@ export const SCRIPTS: readonly LuaScript[] = [
   ENQUEUE_UNIQUE,
   CLAIM,
   RENEW,
+  CLAIMED_BY,
   FINISH,
   RELEASE,
   EXPIRED,

@@ -42,6 +42,7 @@ import {
   ACQUIRE_LOCK,
   BEAT,
   CLAIM,
+  CLAIMED_BY,
   ENQUEUE,
   ENQUEUE_UNIQUE,
   EXPIRE_LEASES,
@@ -82,6 +83,7 @@ const LEASE_STATES: readonly LeaseState[] = ["lost", "renewed", "revoked"];
  */
 const UNREPLICATED: ReadonlySet<LuaScript> = new Set([
   CLAIM,
+  CLAIMED_BY,
   RENEW,
   EXPIRED,
   EXPIRE_LEASES,
@@ -210,6 +212,26 @@ export class Scripts {
       });
     }
     return { nextDue, tasks };
+  }
+
+  /**
+   * `claimed_by.lua`: the leases still held in a queue by the claim whose
+   * tokens start with `tokenPrefix` (a claim whose reply was lost).
+   */
+  async claimedBy(keys: QueueKeys, tokenPrefix: string): Promise<LeaseArg[]> {
+    const what = CLAIMED_BY.file;
+    const reply = list(
+      await this.#run(CLAIMED_BY, keys, { tokenPrefix }),
+      what,
+    );
+    const leases: LeaseArg[] = [];
+    for (let at = 0; at + 1 < reply.length; at += 2) {
+      leases.push({
+        id: text(reply[at], what, at),
+        token: text(reply[at + 1], what, at + 1),
+      });
+    }
+    return leases;
   }
 
   /** `renew.lua`: renews leases; says, per lease in order, how it went. */
@@ -380,13 +402,15 @@ export class Scripts {
   /**
    * `beat.lua`: a worker's beat. `known`: it had a beat here before; `next`:
    * the earliest end of another worker's beat, if any; `dead`: the stored
-   * statuses ('' when none) of the workers whose beat expired.
+   * statuses ('' when none) of the workers whose beat expired (before
+   * `cutOffSince` when it is given, not '').
    */
   async beat(keys: { beats: string; status: string }, args: {
     now: number;
     worker: string;
     aliveUntil: number;
     status: Uint8Array | "";
+    cutOffSince: number | "";
   }): Promise<{ known: boolean; next?: number; dead: Buffer[] }> {
     const what = BEAT.file;
     const reply = list(await this.#run(BEAT, keys, args), what);

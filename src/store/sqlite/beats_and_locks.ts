@@ -5,32 +5,39 @@
  * Invariants:
  * - A worker is alive while its beat's `until` has not passed; a dead one
  *   is reported to one beating caller only, and forgotten.
+ * - A beat that says its caller was cut off since a time (`cutOffSince`)
+ *   neither reports nor forgets a worker whose `until` is at or after that
+ *   time: only those whose `until` passed before it are dead to it.
  * - A lock has one owner at a time; it is free once released by its owner
  *   or past its expiry, and its owner may take it again to extend it.
  * @module
  */
 import type { WorkerStatus } from "../../model/worker_status.ts";
-import type { BeatReport } from "../store.ts";
+import type { BeatOptions, BeatReport } from "../store.ts";
 import type { StoreContext } from "./context.ts";
 import { decodeStatus } from "./encoding.ts";
 
 /**
  * Records the worker's status until `status.until`, and reports the dead
  * workers (forgotten here), whether this one was known, and the next
- * `until` of another.
+ * `until` of another. With `cutOffSince`, only the workers whose `until`
+ * passed before it are dead to this beat.
  */
 export function beatWorker(
   ctx: StoreContext,
   status: WorkerStatus,
+  options: BeatOptions = {},
 ): BeatReport {
   const { sql, codec } = ctx;
   return ctx.transaction(() => {
     const now = ctx.now();
     const known = sql.workerUntil.get(status.worker) !== undefined;
     sql.beat.run(status.worker, status.until, codec.encode(status));
+    const { cutOffSince } = options;
+    const before = cutOffSince === undefined ? now : Math.min(now, cutOffSince);
     const dead: WorkerStatus[] = [];
     for (
-      const row of sql.deadWorkers.all(now) as Array<
+      const row of sql.deadWorkers.all(before) as Array<
         { name: string; status: Uint8Array }
       >
     ) {

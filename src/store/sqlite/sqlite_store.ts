@@ -36,6 +36,7 @@ import type { DedupeOptions } from "../../model/queue_options.ts";
 import type { TaskProgress, TaskRecord } from "../../model/task.ts";
 import type { WorkerStatus } from "../../model/worker_status.ts";
 import type {
+  BeatOptions,
   BeatReport,
   ChannelMessage,
   Claim,
@@ -296,8 +297,8 @@ export class SqliteStore implements Store {
     return this.#async(() => this.#events.subscribe(channel, listener));
   }
 
-  beat(status: WorkerStatus): Promise<BeatReport> {
-    return this.#async(() => beatWorker(this.#ctx, status));
+  beat(status: WorkerStatus, options?: BeatOptions): Promise<BeatReport> {
+    return this.#async(() => beatWorker(this.#ctx, status, options));
   }
 
   liveWorkers(): Promise<WorkerStatus[]> {
