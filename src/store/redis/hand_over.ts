@@ -34,6 +34,9 @@ import type { ClaimedTask } from "./script_types.ts";
 /** What a blocking pop woke on, or false when it timed out. */
 type Popped = "ready" | "delayed" | "handed" | false;
 
+/** Seconds a blocking pop waits at least. */
+const POP_SECONDS = 60;
+
 /** Milliseconds a pop that failed (its node down) waits before it says so. */
 const POP_RETRY_MS = 250;
 
@@ -264,7 +267,10 @@ export class HandOver {
       try {
         const reply = await this.#ctx.topology.sendBlocking([
           "BLMPOP",
-          Math.max(0.01, seconds).toFixed(2),
+          // Long past the wait, which ends on its own timer: the pop stays
+          // in flight for the next waits instead of being sent again each
+          // time (an idle worker's commands: one a lane a minute).
+          Math.max(POP_SECONDS, seconds).toFixed(2),
           String(keys.length),
           ...keys,
           "LEFT",

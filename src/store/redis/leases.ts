@@ -114,7 +114,10 @@ export class Leases {
     // way) are passed over while another node can give tasks, and a node
     // lost during the claim ends it with what the others gave: the queues
     // of healthy nodes go on.
-    const groups = topology.claimGroups(request.queues);
+    const groups = topology.claimGroups(
+      request.queues,
+      (queue) => keys.queue(queue).ready,
+    );
     const reachable = groups.filter((queues) =>
       topology.reachable(keys.queue(queues[0]).ready)
     );

@@ -330,11 +330,24 @@ export class Topology {
 
   /**
    * The queues one claim script takes together, in order: all of them on a
-   * single server (one round trip); one a script on a Cluster, as their
-   * keys live on other slots.
+   * single server (one round trip); on a Cluster, the queues next to each
+   * other in the list whose keys (`keyOf`) share a slot (a hash tag), as
+   * the others live on other slots.
    */
-  claimGroups(queues: readonly string[]): string[][] {
-    return this.#nodes ? queues.map((queue) => [queue]) : [[...queues]];
+  claimGroups(
+    queues: readonly string[],
+    keyOf: (queue: string) => string,
+  ): string[][] {
+    if (!this.#nodes) return [[...queues]];
+    const groups: string[][] = [];
+    let slot = -1;
+    for (const queue of queues) {
+      const next = slotOf(keyOf(queue));
+      if (next === slot) groups[groups.length - 1].push(queue);
+      else groups.push([queue]);
+      slot = next;
+    }
+    return groups;
   }
 
   /**
