@@ -13,7 +13,11 @@ import {
   ManagerHost,
 } from "./runtime/manager.ts";
 import { managedStore } from "./runtime/managed_store.ts";
-import { runArbiter, WORKER_ENV } from "./server/arbiter.ts";
+import {
+  runArbiter,
+  stopWhenArbiterGone,
+  WORKER_ENV,
+} from "./server/arbiter.ts";
 import { runScheduler } from "./server/scheduler.ts";
 import { runWorker } from "./server/worker.ts";
 import { openStoreWaiting } from "./server/store_wait.ts";
@@ -146,6 +150,9 @@ export class PulsarQueue {
     const onSignal = () => stop.abort();
     const signals = ["SIGINT", "SIGTERM"] as const;
     for (const name of signals) Deno.addSignalListener(name, onSignal);
+    const unwatch = index === undefined
+      ? undefined
+      : stopWhenArbiterGone(stop, settings.gracePeriod);
     const abortFromCaller = () => stop.abort();
     options.signal?.addEventListener("abort", abortFromCaller, { once: true });
     let scheduling: Promise<void> | undefined;
@@ -195,6 +202,7 @@ export class PulsarQueue {
       stop.abort();
       await scheduling?.catch(() => undefined);
       for (const name of signals) Deno.removeSignalListener(name, onSignal);
+      unwatch?.();
       options.signal?.removeEventListener("abort", abortFromCaller);
       await this.#manager.release();
     }

@@ -86,6 +86,43 @@ Deno.test("a task of a worker killed with SIGKILL completes elsewhere", async ()
   assert.equal((await server.stop()).code, 0);
 });
 
+Deno.test("a worker process stops when its arbiter is killed with SIGKILL", async () => {
+  await using dir = await tempDir();
+  const dataStore = `sqlite:${dir.path}/pq.sqlite`;
+  await using server = startServer(serverArgs({
+    workers: 1,
+    dataStore,
+    taskPaths: EXAMPLE_JOBS,
+  }));
+  await using api = await producerFor({ dataStore });
+  const workerPid = (await api.tasks.queue("workerpid", {})).result as number;
+  assert.ok(await processExists(workerPid));
+  server.process.kill("SIGKILL");
+  await server.process.status;
+  // Its stdin, a pipe from the arbiter, ended: it stops on its own.
+  for (let i = 0; i < 150 && await processExists(workerPid); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (await processExists(workerPid)) {
+    Deno.kill(workerPid, "SIGKILL"); // Not left behind by a failing test.
+    assert.fail("the worker process outlived its arbiter by 15 s");
+  }
+  assert.match(
+    server.stderr(),
+    /The arbiter is gone: this worker process stops/,
+  );
+});
+
+/** True while a process of `pid` runs (and is no zombie). */
+async function processExists(pid: number): Promise<boolean> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z /.test(status);
+  } catch {
+    return false;
+  }
+}
+
 Deno.test("SIGTERM drains within the grace period and loses nothing", async () => {
   await using dir = await tempDir();
   const dataStore = `sqlite:${dir.path}/pq.sqlite`;

@@ -49,7 +49,9 @@ export async function runArbiter(
     const child = new Deno.Command(command, {
       args,
       env: { ...env, [WORKER_ENV]: String(slot.index) },
-      stdin: "null",
+      // Never written: it ends when this process does, however it ends,
+      // and the worker process then stops (see `stopWhenArbiterGone`).
+      stdin: "piped",
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();
@@ -105,4 +107,36 @@ export async function runArbiter(
   }, (settings.gracePeriod + 5) * 1000);
   await Promise.all(exits);
   clearTimeout(killTimer);
+}
+
+/**
+ * In a worker process: aborts `stop` when its arbiter is gone (its stdin,
+ * a pipe the arbiter never writes, ends: the arbiter exited, even by
+ * SIGKILL), so no worker process outlives its server unsupervised; and
+ * exits the process if stopping takes longer than `gracePeriod` plus a few
+ * seconds (a store that cannot be reached may hold it). Returns how to stop
+ * watching (a worker that stops on its own).
+ */
+export function stopWhenArbiterGone(
+  stop: AbortController,
+  gracePeriod: number,
+): () => void {
+  const reader = Deno.stdin.readable.getReader();
+  let watching = true;
+  (async () => {
+    try {
+      while (!(await reader.read()).done);
+    } catch {
+      // Closed: the same.
+    }
+    if (!watching) return;
+    logger.warn("The arbiter is gone: this worker process stops");
+    stop.abort();
+    const timer = setTimeout(() => Deno.exit(1), (gracePeriod + 5) * 1000);
+    Deno.unrefTimer(timer);
+  })();
+  return () => {
+    watching = false;
+    reader.cancel().catch(() => undefined);
+  };
 }
