@@ -26,7 +26,7 @@ import type { Buffer } from "node:buffer";
 import { delay } from "../../model/_abort.ts";
 import type { Claim, ClaimRequest, Lease } from "../store.ts";
 import type { RedisContext } from "./context.ts";
-import type { PubSub } from "./pub_sub.ts";
+import type { PubSub, StartedTask } from "./pub_sub.ts";
 import { claimOf, startTime } from "./records.ts";
 import { bulkStrings, list, number, scored, text } from "./replies.ts";
 import type { ClaimedTask } from "./script_types.ts";
@@ -307,14 +307,16 @@ export class HandOver {
   #takeHanded(entries: readonly Buffer[]): void {
     const now = this.#ctx.now();
     // The tasks to announce started, at the time of their hand-over.
-    const started: Array<{ time: number; record: Uint8Array }> = [];
+    const started: StartedTask[] = [];
     for (const entry of entries) {
       const task = inboxEntry(entry);
       // Not ours to read: its lease runs out and it is queued again.
       if (!task) continue;
       const time = startTime(task.handedAt, now);
       const claim = claimOf(this.#ctx.codec, this.#waitingAs, time, task);
-      if (claim.task) started.push({ time, record: task.record });
+      if (claim.task) {
+        started.push({ time, queue: task.queue, record: task.record });
+      }
       this.#handed.push(claim);
     }
     this.#pubSub.announceStarted(started, this.#waitingAs);

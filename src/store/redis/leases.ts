@@ -29,7 +29,7 @@ import {
 import type { Claim, ClaimRequest, Finish, Lease } from "../store.ts";
 import type { RedisContext } from "./context.ts";
 import type { HandOver } from "./hand_over.ts";
-import type { PubSub } from "./pub_sub.ts";
+import type { PubSub, StartedTask } from "./pub_sub.ts";
 import {
   claimOf,
   decodeRecord,
@@ -89,7 +89,7 @@ export class Leases {
     // The tasks to announce started, at their start time: now, or when
     // they were handed over (those read from the inbox were not announced:
     // the wait they were handed to had ended).
-    const started: Array<{ time: number; record: Uint8Array }> = [];
+    const started: StartedTask[] = [];
     let fromInbox = 0;
     const now = this.#ctx.now();
     // A claim that finds nothing registers this store as a waiter, for
@@ -153,7 +153,9 @@ export class Leases {
         const claim = claimOf(this.#ctx.codec, request, time, task);
         claims.push(claim);
         if (task.handedAt !== undefined) fromInbox++;
-        if (claim.task) started.push({ time, record: task.record });
+        if (claim.task) {
+          started.push({ time, queue: task.queue, record: task.record });
+        }
       }
     }
     this.#handOver.claimed(waiter, request, claims.length, fromInbox);

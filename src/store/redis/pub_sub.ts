@@ -23,6 +23,13 @@ import type { ChannelMessage, MessageListener } from "../store.ts";
 import type { RedisContext } from "./context.ts";
 import { parseStartInfo } from "./records.ts";
 
+/** A task a worker took: when it started, its queue and its record. */
+export interface StartedTask {
+  time: number;
+  queue: string;
+  record: Uint8Array;
+}
+
 /** Publishing and listening to the store's channels. */
 export class PubSub {
   readonly #ctx: RedisContext;
@@ -42,17 +49,25 @@ export class PubSub {
     );
   }
 
-  /** Publishes an event whose data is encoded already. */
+  /**
+   * Publishes an event whose data is encoded already; on a Cluster, from
+   * the node of `queue` when given (see `announceStarted`).
+   */
   async publishEvent(
     channel: string,
     event: string,
     payload: Uint8Array,
+    queue?: string,
   ): Promise<void> {
-    await this.#ctx.topology.send([
+    const args = [
       "PUBLISH",
       this.#ctx.keys.channel(channel),
       Buffer.concat([Buffer.from(event + "\n"), payload]),
-    ]);
+    ];
+    const { topology, keys } = this.#ctx;
+    await (queue === undefined
+      ? topology.send(args)
+      : topology.sendFor(keys.queue(queue).ready, args));
   }
 
   /**
@@ -62,17 +77,24 @@ export class PubSub {
    * notice: not waited for.
    */
   announceStarted(
-    started: ReadonlyArray<{ time: number; record: Uint8Array }>,
+    started: readonly StartedTask[],
     who: { worker: string; node: string },
   ): void {
-    const byTime = Map.groupBy(started, ({ time }) => time);
-    for (const [time, tasks] of byTime) {
+    // One message a start time and queue, published from the queue's node
+    // (on a Cluster): the node whose scripts publish the task's other
+    // events, so a subscriber hears them in order.
+    const groups = Map.groupBy(
+      started,
+      ({ time, queue }) => `${time}\n${queue}`,
+    );
+    for (const tasks of groups.values()) {
+      const { time, queue } = tasks[0];
       const records = tasks.map(({ record }) => record);
       const event = `started ${JSON.stringify([time, who.worker, who.node])}`;
       const [name, body] = records.length === 1
         ? [event, records[0]]
         : [`*${event}`, encodedList(this.#ctx.codec.name, records)];
-      this.publishEvent("task", name, body).catch(
+      this.publishEvent("task", name, body, queue).catch(
         () => undefined, // A lost notice; the tasks run all the same.
       );
     }

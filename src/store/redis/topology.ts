@@ -405,6 +405,14 @@ export class Topology {
   }
 
   /**
+   * Sends a command of no key (a PUBLISH) to the node of `key`, as if it
+   * were its key.
+   */
+  sendFor(key: string, args: readonly RedisArgument[]): Promise<RedisReply> {
+    return this.#send(args, key);
+  }
+
+  /**
    * Sends a blocking command (its first key decides the node) on the
    * connection of its lane (see {@linkcode blockingGroups}), made at first
    * use, and again when the lane's owner changed.
