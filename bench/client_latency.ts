@@ -16,7 +16,7 @@
  *
  * Clients (CLIENTS, a comma list; all by default):
  *
- * - `pq`: `new RedisClient(redisAddress(url), 5)` on the plain server.
+ * - `pq`: `new RedisClient(clientAddress(url), 5)` on the plain server.
  * - `ioredis`: `new Redis(port, "127.0.0.1")` on the plain server.
  * - `ioredis-auto`: the same with `enableAutoPipelining: true` (the
  *   commands of one turn in one write, as pq's client does).
@@ -59,8 +59,12 @@
  * @module
  */
 import { Cluster, Redis } from "ioredis";
-import { redisAddress, RedisClient } from "../src/store/redis/connection.ts";
-import { type RedisServer, startRedis } from "../tests/_redis.ts";
+import { RedisClient } from "../src/store/redis/connection.ts";
+import {
+  clientAddress,
+  type RedisServer,
+  startRedis,
+} from "../tests/_redis.ts";
 
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 5);
 const SEQUENTIAL = Number(Deno.env.get("SEQUENTIAL") ?? 5000);
@@ -129,7 +133,7 @@ async function pqSubject(
   name: ClientName,
   server: RedisServer,
 ): Promise<Subject> {
-  const client = new RedisClient(redisAddress(server.url()), 5);
+  const client = new RedisClient(clientAddress(server.url()), 5);
   await client.connect();
   return {
     name,

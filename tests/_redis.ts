@@ -3,6 +3,8 @@
  * dispose: `await using redis = await startRedis();`.
  */
 
+import type { RedisAddress } from "../src/store/redis/connection.ts";
+import { parseRedisUrl } from "../src/store/redis/redis_url.ts";
 import { requireProgram } from "./_server.ts";
 import { delay } from "./_helpers.ts";
 
@@ -275,5 +277,20 @@ export async function startRedis(
       await stop();
       await Deno.remove(dir, { recursive: true });
     },
+  };
+}
+
+/**
+ * Where a `RedisClient` connects for a store URL of one server (its first
+ * host, its credentials, TLS and database), read as the store reads it.
+ */
+export function clientAddress(url: string): RedisAddress {
+  const target = parseRedisUrl(url);
+  return {
+    ...target.hosts[0],
+    tls: target.tls,
+    db: target.db,
+    ...(target.username && { username: target.username }),
+    ...(target.password && { password: target.password }),
   };
 }

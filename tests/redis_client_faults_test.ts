@@ -7,14 +7,13 @@
  */
 import assert from "node:assert/strict";
 import {
-  redisAddress,
   RedisClient,
   RedisConnectionError,
   type RedisConnectionState,
   RedisReplyError,
   RedisTimeoutError,
 } from "../src/store/redis/connection.ts";
-import { type RedisServer, startRedis } from "./_redis.ts";
+import { clientAddress, type RedisServer, startRedis } from "./_redis.ts";
 import { delay, eventually } from "./_helpers.ts";
 
 /** The pid of a running redis-server, from its INFO. */
@@ -28,7 +27,7 @@ async function serverPid(redis: RedisServer): Promise<number> {
 Deno.test("a stopped server fails the command in flight after commandTimeout, and serves again once continued", async () => {
   await using redis = await startRedis();
   const pid = await serverPid(redis);
-  const client = new RedisClient(redisAddress(redis.url("c")), {
+  const client = new RedisClient(clientAddress(redis.url("c")), {
     commandTimeout: 1,
   });
   const states: RedisConnectionState[] = [];
@@ -69,7 +68,7 @@ Deno.test("a stopped server fails the command in flight after commandTimeout, an
 
 Deno.test("a blocking command may wait its own timeout beyond commandTimeout", async () => {
   await using redis = await startRedis();
-  const client = new RedisClient(redisAddress(redis.url("c")), {
+  const client = new RedisClient(clientAddress(redis.url("c")), {
     commandTimeout: 1,
   });
   const errors: Error[] = [];
@@ -95,7 +94,7 @@ Deno.test("a blocking command may wait its own timeout beyond commandTimeout", a
 
 Deno.test("attempts to reconnect back off (far fewer than one each 50 ms), then reconnect once the server is back", async () => {
   await using redis = await startRedis();
-  const client = new RedisClient(redisAddress(redis.url("c")));
+  const client = new RedisClient(clientAddress(redis.url("c")));
   const errors: Error[] = [];
   client.onError((error) => errors.push(error));
   await client.connect();
@@ -122,7 +121,7 @@ Deno.test("attempts to reconnect back off (far fewer than one each 50 ms), then 
 
 Deno.test("an outage is told once down (with the cause) and once up, however many retries failed", async () => {
   await using redis = await startRedis();
-  const client = new RedisClient(redisAddress(redis.url("c")));
+  const client = new RedisClient(clientAddress(redis.url("c")));
   const states: Array<[RedisConnectionState, Error | undefined]> = [];
   client.onStateChange((state, error) => states.push([state, error]));
   let refused = 0;
@@ -150,7 +149,7 @@ Deno.test("an outage is told once down (with the cause) and once up, however man
 Deno.test("a refused password is said as such: by connect(), and to onError when reconnecting", async () => {
   await using redis = await startRedis({ password: "s3cret" });
   const wrong = new RedisClient(
-    redisAddress(`redis://:nope@127.0.0.1:${redis.port}/0`),
+    clientAddress(`redis://:nope@127.0.0.1:${redis.port}/0`),
   );
   await assert.rejects(
     wrong.connect(),
@@ -160,7 +159,7 @@ Deno.test("a refused password is said as such: by connect(), and to onError when
   assert.equal(wrong.isReady, false);
   wrong.destroy();
   const missing = new RedisClient(
-    redisAddress(`redis://127.0.0.1:${redis.port}/0`),
+    clientAddress(`redis://127.0.0.1:${redis.port}/0`),
   );
   await assert.rejects(
     missing.connect(),
@@ -170,7 +169,7 @@ Deno.test("a refused password is said as such: by connect(), and to onError when
   missing.destroy();
 
   // Connected, then the password changes and the connection drops.
-  const client = new RedisClient(redisAddress(redis.url("c")));
+  const client = new RedisClient(clientAddress(redis.url("c")));
   const admin = client.duplicate();
   const errors: Error[] = [];
   client.onError((error) => errors.push(error));
@@ -199,7 +198,7 @@ Deno.test("locate() is asked before each connect, and its answer used", async ()
   await using second = await startRedis();
   let target = { hostname: "127.0.0.1", port: first.port };
   let asked = 0;
-  const client = new RedisClient(redisAddress(first.url("c")), {
+  const client = new RedisClient(clientAddress(first.url("c")), {
     locate: () => {
       asked++;
       return Promise.resolve(target);
@@ -238,7 +237,7 @@ Deno.test("one attempt to connect is bounded by connectTimeout, over TLS too", a
   })();
   try {
     for (const scheme of ["redis", "rediss"]) {
-      const address = redisAddress(`${scheme}://127.0.0.1:${port}/0`);
+      const address = clientAddress(`${scheme}://127.0.0.1:${port}/0`);
       // The options, or the connect timeout alone (the older form).
       const client = scheme === "redis"
         ? new RedisClient(address, 1)

@@ -6,13 +6,12 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import {
-  redisAddress,
   RedisClient,
   RedisConnectionError,
   RedisReplyError,
 } from "../src/store/redis/connection.ts";
 import { ReplyReader } from "../src/store/redis/resp.ts";
-import { startRedis } from "./_redis.ts";
+import { clientAddress, startRedis } from "./_redis.ts";
 import { eventually } from "./_server.ts";
 
 const encoder = new TextEncoder();
@@ -48,7 +47,7 @@ Deno.test("the reply reader parses replies from any split of their bytes", () =>
 
 Deno.test("the client sends and reads back every kind of argument", async () => {
   await using redis = await startRedis();
-  const client = new RedisClient(redisAddress(redis.url("c")));
+  const client = new RedisClient(clientAddress(redis.url("c")));
   await client.connect();
   try {
     const text = "naïve ✓ 😀 " + "x".repeat(70_000);
@@ -84,7 +83,7 @@ Deno.test("the client sends and reads back every kind of argument", async () => 
 Deno.test("a dropped connection fails what was in flight, then comes back with its subscriptions", async () => {
   await using redis = await startRedis();
   const url = redis.url("c");
-  const client = new RedisClient(redisAddress(url));
+  const client = new RedisClient(clientAddress(url));
   const subscriber = client.duplicate();
   const errors: Error[] = [];
   client.onError((error) => errors.push(error));
@@ -139,14 +138,14 @@ Deno.test("connect fails with the reason when nothing listens", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
-  const client = new RedisClient(redisAddress(`redis://127.0.0.1:${port}/0`));
+  const client = new RedisClient(clientAddress(`redis://127.0.0.1:${port}/0`));
   await assert.rejects(() => client.connect(), /refused/i);
   client.destroy();
 });
 
 Deno.test("while the server is down a command fails at once, not queued", async () => {
   const redis = await startRedis();
-  const client = new RedisClient(redisAddress(redis.url("c")));
+  const client = new RedisClient(clientAddress(redis.url("c")));
   await client.connect();
   try {
     await redis[Symbol.asyncDispose]();

@@ -148,19 +148,6 @@ export interface RedisClientOptions {
 /** Whether a client's connection is up, as told to `onStateChange`. */
 export type RedisConnectionState = "up" | "down";
 
-/** The address of a `redis://[user:password@]host:port/db` URL. */
-export function redisAddress(url: string): RedisAddress {
-  const parsed = new URL(url);
-  return {
-    hostname: parsed.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1",
-    port: Number(parsed.port || 6379),
-    tls: parsed.protocol === "rediss:",
-    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
-    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
-    db: Number(parsed.pathname.replace(/^\//, "") || 0),
-  };
-}
-
 interface Pending {
   resolve: (reply: RedisReply) => void;
   reject: (error: Error) => void;

@@ -31,13 +31,15 @@
  *   seconds at most, then fails with a `StoreConnectionError`. One whose
  *   connection dropped after it was sent fails with a
  *   {@linkcode ConnectionLostError}: whether the server ran it is unknown.
+ * - With `durability=replicated` a write (`commands.ts` tells which) is
+ *   reported once a replica has it (`replica_acks.ts`), but for the
+ *   scripts the caller says need not wait.
  * - A script is sent by its SHA (computed here), and by its source when
  *   the node does not know it (`NOSCRIPT`: its first use there, or after a
  *   restart), which loads it there.
  * @module
  */
 import { createHash } from "node:crypto";
-import { setImmediate } from "node:timers";
 import { delay } from "../../model/_abort.ts";
 import { StoreConnectionError } from "../../model/errors.ts";
 import { ClusterNodes, parseNodeName, slotOf } from "./cluster.ts";
@@ -49,8 +51,10 @@ import {
   type RedisMessageListener,
   RedisReplyError,
 } from "./connection.ts";
+import { routingKey, writes } from "./commands.ts";
 import type { LuaScript } from "./lua/script.ts";
 import type { HostPort, RedisTarget } from "./redis_url.ts";
+import { ReplicaAcks } from "./replica_acks.ts";
 import type { RedisArgument, RedisReply } from "./resp.ts";
 import { SentinelLocator } from "./sentinel.ts";
 
@@ -84,42 +88,6 @@ export function sendAgainIfLost<T>(
   });
 }
 
-/** Commands whose first argument is no key (sent to any node). */
-const KEYLESS = new Set([
-  "PING",
-  "INFO",
-  "SCRIPT",
-  "PUBLISH",
-  "CLUSTER",
-  "SCAN",
-  "WAIT",
-  "ROLE",
-  "CLIENT",
-  "TIME",
-  "ECHO",
-  "DBSIZE",
-  "FLUSHDB",
-]);
-
-/** The key a command is routed by, or undefined for a command of none. */
-export function routingKey(
-  args: readonly RedisArgument[],
-): string | undefined {
-  const command = String(args[0]).toUpperCase();
-  if (KEYLESS.has(command)) return undefined;
-  // EVALSHA sha numkeys key..., BLMPOP timeout numkeys key..., and
-  // LMPOP numkeys key...
-  const at = command.startsWith("EVAL") || command === "BLMPOP"
-    ? 3
-    : command === "LMPOP"
-    ? 2
-    : 1;
-  if (at > 1 && Number(args[at - 1]) === 0) return undefined;
-  const key = args[at];
-  if (key === undefined) return undefined;
-  return typeof key === "string" ? key : new TextDecoder().decode(key);
-}
-
 /** The options of {@linkcode Topology.connect}. */
 export interface TopologyOptions {
   /** Seconds a command waits for a connection (made again) to a node. */
@@ -127,42 +95,6 @@ export interface TopologyOptions {
   /** PEM certificates of a private CA (TLS). */
   caCerts?: string[];
 }
-
-/** Milliseconds a write waits for a replica (`durability=replicated`). */
-export const REPLICA_WAIT_MS = 2000;
-
-/** Commands that write nothing: no replica is waited for after them. */
-const READS = new Set([
-  ...KEYLESS,
-  "GET",
-  "MGET",
-  "HGET",
-  "HMGET",
-  "HGETALL",
-  "HLEN",
-  "HEXISTS",
-  "HSCAN",
-  "LLEN",
-  "LINDEX",
-  "LRANGE",
-  "ZCARD",
-  "ZCOUNT",
-  "ZRANGE",
-  "ZRANGEBYSCORE",
-  "ZSCORE",
-  "ZRANK",
-  "ZREVRANK",
-  "ZSCAN",
-  "SCARD",
-  "SISMEMBER",
-  "SMEMBERS",
-  "SSCAN",
-  "EXISTS",
-  "TYPE",
-  "TTL",
-  "PTTL",
-  "STRLEN",
-]);
 
 /** A connection of a blocking lane, and the node it was made to. */
 interface Blocker {
@@ -188,13 +120,8 @@ export class Topology {
   readonly #shas = new Map<LuaScript, string>();
   /** Keys as bytes, by name (see `#keyBytes`). */
   readonly #encodedKeys = new Map<string, Uint8Array>();
-  /** Writes wait for a replica (`durability=replicated`). */
-  readonly #replicated: boolean;
-  /**
-   * The WAIT of each connection that the writes sent in this turn of the
-   * event loop share, until it is sent (see `#replica`).
-   */
-  readonly #waits = new Map<RedisClient, Promise<RedisReply>>();
+  /** What writes wait for with `durability=replicated` (else none). */
+  readonly #replicas?: ReplicaAcks;
 
   private constructor(
     client: RedisClient,
@@ -205,7 +132,7 @@ export class Topology {
     this.#client = client;
     this.#url = url;
     this.#connectTimeout = connectTimeout;
-    this.#replicated = replicated;
+    if (replicated) this.#replicas = new ReplicaAcks(url);
   }
 
   /**
@@ -260,7 +187,7 @@ export class Topology {
         continue;
       }
       await topology.#learnKind(client, seed, seeds, template, clientOptions);
-      if (topology.#replicated) await topology.#checkReplicas();
+      await topology.#checkReplicas();
       topology.#unwatch = locator?.watch(() => topology.#failedOver());
       return topology;
     }
@@ -611,14 +538,11 @@ export class Topology {
           client.send(["ASKING"]).catch(() => undefined);
           asking = undefined;
         }
-        if (
-          !this.#replicated || !replicate ||
-          READS.has(String(args[0]).toUpperCase())
-        ) {
+        if (!this.#replicas || !replicate || !writes(args)) {
           return await this.#sendOn(client, args, deadline);
         }
         const reply = this.#sendOn(client, args, deadline);
-        const replicated = this.#replica(client);
+        const replicated = this.#replicas.after(client);
         // Said done once a replica has it too (or failed as the write did).
         const [written] = await Promise.all([
           reply,
@@ -649,47 +573,16 @@ export class Topology {
   }
 
   /**
-   * Resolves once a replica has what was written on `client` so far (the
-   * writes of one turn of the event loop share one `WAIT`, sent after
-   * them); throws a `StoreConnectionError` when none acknowledged within
-   * `REPLICA_WAIT_MS`.
-   */
-  #replica(client: RedisClient): Promise<RedisReply> {
-    let wait = this.#waits.get(client);
-    if (!wait) {
-      wait = new Promise<void>((resolve) => setImmediate(resolve))
-        .then(() => {
-          // Writes from now on are after this WAIT: they need another.
-          this.#waits.delete(client);
-          return client.send(["WAIT", "1", String(REPLICA_WAIT_MS)]);
-        })
-        .then((acknowledged) => {
-          if (Number(acknowledged) >= 1) return acknowledged;
-          throw new StoreConnectionError(
-            `${this.#url}: no replica acknowledged a write within ${REPLICA_WAIT_MS} ms (durability=replicated); it may be lost if the primary fails now`,
-          );
-        });
-      this.#waits.set(client, wait);
-    }
-    return wait;
-  }
-
-  /**
-   * With `durability=replicated`, refuses to open on a primary that has no
-   * replica connected: every write would fail.
+   * With `durability=replicated`, refuses to open (closing) when a primary
+   * has no replica connected.
    */
   async #checkReplicas(): Promise<void> {
-    const clients = this.#nodes ? this.#nodes.primaries() : [this.#client];
-    for (const client of clients) {
-      await client.whenReady(this.#connectTimeout * 1000);
-      const info = String(await client.send(["INFO", "replication"]));
-      const connected = Number(info.match(/connected_slaves:(\d+)/)?.[1] ?? 0);
-      if (connected < 1) {
-        await this.close();
-        throw new StoreConnectionError(
-          `Cannot open store ${this.#url}: durability=replicated needs a replica, and a primary has none connected`,
-        );
-      }
+    const primaries = this.#nodes ? this.#nodes.primaries() : [this.#client];
+    try {
+      await this.#replicas?.check(primaries, this.#connectTimeout * 1000);
+    } catch (error) {
+      await this.close();
+      throw error;
     }
   }
 
