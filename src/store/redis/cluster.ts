@@ -143,7 +143,11 @@ export class ClusterNodes {
    * not back (one being made for the first time is not down).
    */
   reachable(key: string): boolean {
-    return !this.#down.has(this.#owners[slotOf(key)]);
+    if (!this.#down.has(this.#owners[slotOf(key)])) return true;
+    // Its replica may have taken over: the map is read again (once at a
+    // time), for the next claims to go there.
+    this.refresh();
+    return false;
   }
 
   /** The connections to every primary, one each. */
