@@ -42,19 +42,10 @@ const logger = getLogger(["pq", "store"]);
 export const SETTLE_MS = 5000;
 
 /**
- * The Redis client's own errors of a connection that is down, told by
- * name: importing their classes would load the Redis client, which pq
- * loads only when a Redis URL is opened.
- */
-const REDIS_CONNECTION_ERRORS = new Set([
-  "RedisConnectionError",
-  "RedisTimeoutError",
-]);
-
-/**
  * True when a store call failed for want of the store: a
- * {@linkcode StoreConnectionError} (and its subclasses), or the Redis
- * client's connection error when one reaches the caller bare.
+ * {@linkcode StoreConnectionError} (and its subclasses), which every store
+ * throws for a connection that is down (the Redis store wraps its client's
+ * errors in one).
  *
  * @example
  * ```ts
@@ -65,8 +56,7 @@ const REDIS_CONNECTION_ERRORS = new Set([
  * ```
  */
 export function connectionProblem(error: unknown): boolean {
-  return error instanceof StoreConnectionError ||
-    (error instanceof Error && REDIS_CONNECTION_ERRORS.has(error.name));
+  return error instanceof StoreConnectionError;
 }
 
 /** Where a store URL begins in an error message. */

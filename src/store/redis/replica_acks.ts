@@ -43,6 +43,12 @@ export class ReplicaAcks {
           this.#waits.delete(client);
           return client.send(["WAIT", "1", String(REPLICA_WAIT_MS)]);
         })
+        .catch((error) => {
+          throw new StoreConnectionError(
+            `${this.#url}: lost the connection waiting for a replica: ${error.message}`,
+            { cause: error },
+          );
+        })
         .then((acknowledged) => {
           if (Number(acknowledged) >= 1) return acknowledged;
           throw new StoreConnectionError(
