@@ -19,6 +19,9 @@ import type { JobStats, JobStatsOptions } from "../store/job_stats.ts";
 import type {
   QueueAdmin,
   RevokeOutcome,
+  StatusHistory,
+  StatusHistoryOptions,
+  TaskAdmin,
   TaskPage,
   TaskQuery,
   TaskQueue,
@@ -55,7 +58,12 @@ export interface TasksHost {
   /** The job registry (after `start()`). */
   readonly registry: JobRegistry;
   /** The store (after `start()`). */
-  readonly store: TaskQueue & TaskReads & QueueAdmin & WorkflowState;
+  readonly store:
+    & TaskQueue
+    & TaskReads
+    & TaskAdmin
+    & QueueAdmin
+    & WorkflowState;
   /** Opens the producer; idempotent. */
   start(): Promise<unknown>;
   /** True once the producer is closing. */
@@ -381,6 +389,60 @@ export class Tasks {
       return cls ? [[name, cls] as const] : [];
     });
     return soonest(jobs, Date.now() / 1000);
+  }
+
+  /**
+   * How many tasks ended, by status, as the store counts them: totals since
+   * the store began (they survive a flush, a forgotten queue, the expiry
+   * or deletion of tasks and a restart of any process), and the counts of
+   * each minute of the last `minutes` (1 to 1440, default 60), oldest
+   * first, every minute present (zero-filled). A task is counted once, when
+   * it ends SUCCESS, FAILURE, REVOKED or RETRY. A bad option rejects with a
+   * `TypeError` or `RangeError` naming it.
+   *
+   * @param options The minutes of the window (24 h are kept).
+   * @returns The totals and the minutes, by status name.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * const history = await api.tasks.history({ minutes: 15 });
+   * console.log(history.totals.SUCCESS ?? 0, history.minutes.length); // 15 minutes
+   * for (const { minute, counts } of history.minutes) {
+   *   console.log(new Date(minute * 1000).toISOString(), counts.FAILURE ?? 0);
+   * }
+   * ```
+   */
+  async history(options?: StatusHistoryOptions): Promise<StatusHistory> {
+    await this.#producer.start();
+    return await this.#producer.store.statusHistory(options);
+  }
+
+  /**
+   * Deletes finished tasks (SUCCESS, FAILURE, REVOKED, RETRY) by id, each
+   * atomically, with their search entries; a dedupe key one held is free.
+   * An id that is queued, running or unknown is left alone and not
+   * counted, and so is a workflow member (its workflow reads it; it goes
+   * with its retention). The status history still counts them. At most
+   * 10,000 ids a call (a `RangeError` past it); an id that is not a
+   * non-empty string rejects with a `TypeError`.
+   *
+   * @param ids The ids of the tasks to delete.
+   * @returns How many tasks were deleted.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue, TaskStatus } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * const failed = await api.tasks.search({ status: [TaskStatus.FAILURE] });
+   * const deleted = await api.tasks.delete(failed.tasks.map((task) => task.id));
+   * console.log(`Deleted ${deleted} failed tasks`);
+   * ```
+   */
+  async delete(ids: readonly string[]): Promise<number> {
+    await this.#producer.start();
+    return await this.#producer.store.deleteTasks(ids);
   }
 }
 

@@ -20,8 +20,10 @@ import type { WorkerStatus } from "../model/worker_status.ts";
 import type { DedupeOptions } from "../model/queue_options.ts";
 import type { TaskStatusCode } from "../model/status.ts";
 import type { TaskProgress, TaskRecord } from "../model/task.ts";
+import type { StatusHistoryOptions } from "./status_history.ts";
 
 export type { ChannelMessage } from "../model/events.ts";
+export type { StatusHistoryOptions } from "./status_history.ts";
 
 /** A task taken from a queue under a lease. */
 export interface Claim {
@@ -214,6 +216,24 @@ export interface QueueStats {
   latency: number;
 }
 
+/** The counts of tasks that ended, kept by the store. */
+export interface StatusHistory {
+  /**
+   * Counts since the store began, by status name (SUCCESS, FAILURE,
+   * REVOKED, RETRY; a status never counted is absent). Not dropped when a
+   * queue empties, is flushed or forgotten, nor when tasks expire or are
+   * deleted.
+   */
+  totals: Record<string, number>;
+  /**
+   * One entry per minute of the window asked for, oldest first,
+   * zero-filled (every minute present): the minute's start in Unix seconds
+   * (a multiple of 60) and its counts by status name. The last entry is
+   * the current minute (of the store's clock).
+   */
+  minutes: { minute: number; counts: Record<string, number> }[];
+}
+
 /** Putting tasks in queues and taking them back out: what a producer does to tasks. */
 export interface TaskQueue {
   /**
@@ -381,6 +401,31 @@ export interface TaskReads {
    * naming the option on bad options.
    */
   jobStats(options?: JobStatsOptions): Promise<Map<string, JobStats>>;
+
+  /**
+   * How many tasks ended, by status: totals since the store began, and per
+   * minute of the last `minutes` (1 to 1440, default 60; 24 h are kept).
+   * A task is counted once, in the atomic step that makes its status
+   * SUCCESS, FAILURE, REVOKED or RETRY, in the minute of the store's clock
+   * then. Throws a `TypeError` or `RangeError` naming the option on bad
+   * options.
+   */
+  statusHistory(options?: StatusHistoryOptions): Promise<StatusHistory>;
+}
+
+/** Task administration: deleting finished tasks. */
+export interface TaskAdmin {
+  /**
+   * Deletes finished tasks (SUCCESS, FAILURE, REVOKED, RETRY) by id, each
+   * in one atomic step, with every trace of them (search index, expiry; a
+   * dedupe key they held is free). An id that is queued, running or
+   * unknown is left alone and not counted, and so is a workflow member
+   * (its workflow reads it: it goes with its retention). The status
+   * history keeps counting them. Resolves with how many were deleted;
+   * throws a `TypeError` on an id that is not a non-empty string and a
+   * `RangeError` past 10,000 ids.
+   */
+  deleteTasks(ids: readonly string[]): Promise<number>;
 }
 
 /** Queue administration: pausing, resuming, listing and flushing queues. */
@@ -477,6 +522,7 @@ export interface Store
     TaskRecovery,
     WorkflowState,
     TaskReads,
+    TaskAdmin,
     QueueAdmin,
     PubSub,
     WorkerRegistry,

@@ -43,6 +43,8 @@ import type {
   QueueStats,
   ReclaimReport,
   RevokeOutcome,
+  StatusHistory,
+  StatusHistoryOptions,
   Store,
   StoreOptions,
   TaskPage,
@@ -238,6 +240,16 @@ export class RedisStore implements Store {
 
   queueStats(queues?: readonly string[]): Promise<QueueStats[]> {
     return this.#queues.queueStats(queues);
+  }
+
+  statusHistory(_options?: StatusHistoryOptions): Promise<StatusHistory> {
+    return Promise.reject(
+      new Error("statusHistory: not yet in the Redis store"),
+    );
+  }
+
+  deleteTasks(_ids: readonly string[]): Promise<number> {
+    return Promise.reject(new Error("deleteTasks: not yet in the Redis store"));
   }
 
   jobStats(options?: JobStatsOptions): Promise<Map<string, JobStats>> {

@@ -8,10 +8,14 @@
  *   none, so a process can die at any line without losing a task.
  * - The task events of a transaction are written in it, as it commits: one
  *   event row per event name, whatever the number of tasks.
+ * - A task that ends (`taskEnded`) is counted in the status history in the
+ *   transaction that ends it, as it commits: one row per status for the
+ *   minute and one for the totals, whatever the number of tasks.
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Codec } from "../../model/codec.ts";
+import { COUNTED_STATUSES, minuteOf } from "../status_history.ts";
 import { encodedList, wrapData } from "./encoding.ts";
 import type { EventLog } from "./events.ts";
 import {
@@ -53,6 +57,8 @@ export class StoreContext {
   readonly waiters: TaskWaiters;
   /** Task events of the open transaction, by event name, in order. */
   readonly #taskEvents = new Map<string, Uint8Array[]>();
+  /** Tasks ended in the open transaction, by status name. */
+  readonly #ended = new Map<string, number>();
   #commits = 0;
   #unique?: UniqueStatements;
   #groups?: GroupStatements;
@@ -104,6 +110,7 @@ export class StoreContext {
     this.sql.begin.run();
     try {
       const result = work();
+      this.#writeCounts();
       this.#writeTaskEvents();
       this.sql.commit.run();
       this.#commits++;
@@ -111,6 +118,7 @@ export class StoreContext {
       return result;
     } catch (error) {
       this.#taskEvents.clear();
+      this.#ended.clear();
       if (this.db.isTransaction) this.sql.rollback.run();
       throw error;
     }
@@ -124,6 +132,34 @@ export class StoreContext {
     const list = this.#taskEvents.get(event);
     if (list) list.push(bytes);
     else this.#taskEvents.set(event, [bytes]);
+  }
+
+  /**
+   * A task of the open transaction ended with `status` (SUCCESS, FAILURE,
+   * REVOKED or RETRY), its final record encoded as `bytes`: it is counted
+   * in the status history and `done` is published, as the transaction
+   * commits. Every end of a task goes through here.
+   */
+  taskEnded(status: number, bytes: Uint8Array): void {
+    const name = COUNTED_STATUSES.get(status);
+    if (name !== undefined) {
+      this.#ended.set(name, (this.#ended.get(name) ?? 0) + 1);
+    }
+    this.taskEvent("done", bytes);
+  }
+
+  /**
+   * The counts of the tasks ended in the transaction, added to the minute
+   * of the store's clock and to the totals.
+   */
+  #writeCounts(): void {
+    if (this.#ended.size === 0) return;
+    const minute = minuteOf(this.now());
+    for (const [status, count] of this.#ended) {
+      this.sql.countMinute.run(minute, status, count);
+      this.sql.countTotal.run(status, count);
+    }
+    this.#ended.clear();
   }
 
   /**

@@ -73,7 +73,7 @@ export function finishTasks(
         outcome.token,
       ).changes;
       if (!changed) return false;
-      ctx.taskEvent("done", payload);
+      ctx.taskEnded(task.status, payload);
       if (outcome.retry && retry) {
         insertTask(ctx, outcome.retry, retry);
         ctx.taskEvent("queued", retry);

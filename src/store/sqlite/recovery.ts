@@ -3,7 +3,8 @@
  * stalled. `reclaim` gives back the tasks of the queues it is given (of
  * every queue, given none) whose lease expired, or ends them; and it keeps
  * the whole file tidy: finished tasks past their retention, dedupe keys,
- * groups, rate limit starts and old events go, and the WAL is checkpointed
+ * groups, rate limit starts, minutes of status history past 24 hours and
+ * old events go, and the WAL is checkpointed
  * so an idle file does not grow. `expireLeases` ends at once the leases of
  * a worker known dead in the queues it is given, for the next reclaim.
  *
@@ -25,6 +26,7 @@ import { decodeTask } from "./encoding.ts";
 import { isBusy } from "./errors.ts";
 import { PRUNE_EVERY_SECONDS } from "./events.ts";
 import { endRow, requeueRow } from "./row_transitions.ts";
+import { pruneStatusMinutes } from "./status_history.ts";
 import type { TaskRow } from "./statements.ts";
 
 const logger = getLogger(["pq", "store"]);
@@ -69,6 +71,7 @@ export function reclaimExpired(
       sql.rateExpired.run(now - RATE_LIMIT_PER_MAX);
       ctx.events.prune();
     }
+    pruneStatusMinutes(ctx, now);
     return report;
   });
   if (report.redelivered) ctx.waiters.wakeAll();

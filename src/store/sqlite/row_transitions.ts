@@ -63,5 +63,5 @@ export function endRow(
   const ended = endedRecord(base, ending, now);
   const payload = ctx.codec.encode(ended);
   ctx.sql.end.run(now + ctx.resultTtl, ended.status, payload, row.rowid);
-  ctx.taskEvent("done", payload);
+  ctx.taskEnded(ended.status, payload);
 }

@@ -23,7 +23,8 @@ import { prepare, type Statements, type TaskRow } from "./statements.ts";
  * running index only, a finished one in the search and expiry indexes).
  * A new table needs no bump: `SCHEMA` adds it on every open, and an older
  * pq leaves it alone (`paused_queues`: an older worker does not honour a
- * pause).
+ * pause; `status_minutes` and `status_totals`, the status history: an
+ * older worker's tasks end uncounted).
  */
 const SCHEMA_VERSION = 6;
 /** Bytes the WAL file is cut back to when it starts over (after a burst). */
@@ -112,6 +113,16 @@ CREATE TABLE IF NOT EXISTS paused_queues (
   queue TEXT PRIMARY KEY,
   since REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS status_minutes (
+  minute INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (minute, status)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS status_totals (
+  status TEXT PRIMARY KEY,
+  count INTEGER NOT NULL
+) WITHOUT ROWID;
 `;
 
 /** An open store file: its connection, statements and WAL file. */

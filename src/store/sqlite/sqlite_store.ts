@@ -17,6 +17,7 @@
  * - `recovery.ts`: reclaim, expireLeases;
  * - `workflow_state.ts`: settle, joinGroup;
  * - `search.ts`: get, searchTasks, queueStats; `job_stats.ts`: jobStats;
+ *   `status_history.ts`: statusHistory; `delete_tasks.ts`: deleteTasks;
  * - `queues.ts`: pauseQueue, resumeQueue, pausedQueues, queueNames,
  *   flush;
  * - `events.ts`: publish, subscribe; `change_loop.ts` delivers;
@@ -47,6 +48,8 @@ import type {
   QueueStats,
   ReclaimReport,
   RevokeOutcome,
+  StatusHistory,
+  StatusHistoryOptions,
   Store,
   StoreOptions,
   TaskPage,
@@ -62,6 +65,7 @@ import {
   takeLock,
 } from "./beats_and_locks.ts";
 import { ChangeLoop } from "./change_loop.ts";
+import { deleteFinishedTasks } from "./delete_tasks.ts";
 import { claimTasks } from "./claim.ts";
 import { StoreContext } from "./context.ts";
 import { enqueueTasks, enqueueUniqueTask } from "./enqueue.ts";
@@ -85,6 +89,7 @@ import { expireWorkerLeases, reclaimExpired } from "./recovery.ts";
 import { revokeTask } from "./revoke.ts";
 import { openDatabase } from "./schema.ts";
 import { readQueueStats, readTask, searchStoredTasks } from "./search.ts";
+import { readStatusHistory } from "./status_history.ts";
 import { TaskWaiters } from "./task_waiters.ts";
 import { joinTaskGroup, settleTask } from "./workflow_state.ts";
 
@@ -254,6 +259,14 @@ export class SqliteStore implements Store {
     return this.#async(() =>
       sqliteJobStats(this.#ctx.db, this.#ctx.codec, this.#ctx.now(), options)
     );
+  }
+
+  statusHistory(options?: StatusHistoryOptions): Promise<StatusHistory> {
+    return this.#async(() => readStatusHistory(this.#ctx, options));
+  }
+
+  deleteTasks(ids: readonly string[]): Promise<number> {
+    return this.#async(() => deleteFinishedTasks(this.#ctx, ids));
   }
 
   async queueStats(queues?: readonly string[]): Promise<QueueStats[]> {

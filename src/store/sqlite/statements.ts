@@ -219,6 +219,22 @@ export function prepare(db: DatabaseSync) {
     ),
     resume: sql(`DELETE FROM paused_queues WHERE queue = ?`),
     pausedQueues: sql(`SELECT queue FROM paused_queues`),
+    // The status history (`status_counts.ts`): a transaction adds its
+    // counts once a status, whatever the number of tasks.
+    countMinute: sql(
+      `INSERT INTO status_minutes (minute, status, count) VALUES (?, ?, ?)
+       ON CONFLICT (minute, status) DO UPDATE SET count = count + excluded.count`,
+    ),
+    countTotal: sql(
+      `INSERT INTO status_totals (status, count) VALUES (?, ?)
+       ON CONFLICT (status) DO UPDATE SET count = count + excluded.count`,
+    ),
+    minutesSince: sql(
+      `SELECT minute, status, count FROM status_minutes WHERE minute >= ?`,
+    ),
+    totals: sql(`SELECT status, count FROM status_totals`),
+    pruneMinutes: sql(`DELETE FROM status_minutes WHERE minute < ?`),
+    dropTask: sql(`DELETE FROM tasks WHERE rowid = ?`),
   } satisfies Record<string, StatementSync>;
 }
 

@@ -30,7 +30,7 @@ export function settleTask(ctx: StoreContext, task: TaskRecord): boolean {
     insertTask(ctx, task, payload);
     const { rowid } = ctx.sql.byId.get(task.id) as { rowid: number };
     ctx.sql.end.run(now + ctx.resultTtl, task.status, payload, rowid);
-    ctx.taskEvent("done", payload);
+    ctx.taskEnded(task.status, payload);
     return true;
   });
 }
