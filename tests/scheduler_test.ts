@@ -4,6 +4,7 @@
  * store (`scheduler_redis_test.ts` runs the same on Redis).
  */
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { waitFor } from "./_helpers.ts";
 import { job, JobRegistry } from "../mod.ts";
 import { Producer } from "../src/producer/producer.ts";
@@ -168,4 +169,50 @@ Deno.test("a lease that is not a positive number is refused", async () => {
 
 Deno.test("scheduler on real servers, embedded store", async (t) => {
   await schedulerSuite(t, (dir) => `sqlite:${dir}/pq.sqlite`);
+});
+
+Deno.test("the scheduler says each job's schedule once at info, and each run at debug with an ISO time", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { capture: (record) => records.push(record) },
+    loggers: [
+      { category: ["pq"], lowestLevel: "debug", sinks: ["capture"] },
+      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
+    ],
+  });
+  try {
+    await using c = await cluster();
+    c.at(0.2);
+    await c.a.tick();
+    c.at(1.05);
+    await c.a.tick();
+    c.at(2.05);
+    await c.a.tick();
+    await c.b.tick(); // A follower: nothing to say.
+  } finally {
+    await reset();
+  }
+  const lines = (level: string) =>
+    records.filter((record) =>
+      record.level === level && record.category[1] === "scheduler"
+    ).map((record) => record.message.map(String).join(""));
+  // T is 1970-01-12T13:47:00Z: runs at T, T + 1, T + 2.
+  assert.deepEqual(lines("info"), [
+    'Scheduler a is the leader: tick (every 1 s, next 1970-01-12T13:47:01Z), minutely (every 60 s, next 1970-01-12T13:48:00Z), nightly (cron "0 3 * * *" UTC, next 1970-01-13T03:00:00Z)',
+  ]);
+  const debug = lines("debug");
+  assert.deepEqual(
+    debug.map((line) => line.replace(/: task \S+$/, "")),
+    [
+      "Queued the run of tick at 1970-01-12T13:47:00Z",
+      "Queued the run of minutely at 1970-01-12T13:47:00Z",
+      "Queued the run of tick at 1970-01-12T13:47:01Z",
+      "Queued the run of tick at 1970-01-12T13:47:02Z",
+    ],
+  );
+  // No raw Unix seconds anywhere.
+  for (const line of [...lines("info"), ...debug]) {
+    assert.doesNotMatch(line, /\b1000\d{3}\b/, line);
+  }
 });

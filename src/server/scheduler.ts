@@ -16,12 +16,20 @@
  *   only the latest of them is queued, and the others are skipped. A new
  *   leader queues the latest run of the last two leases (the handover gap)
  *   unless the old leader queued it.
+ * - **Quiet logs.** The schedule of each job is said once, at info level,
+ *   when the scheduler starts and when it becomes the leader; each run it
+ *   queues is logged at debug level, with its time in ISO 8601 (UTC).
+ *   Failures stay warnings or errors.
  * @module
  */
 import { delay } from "../model/_abort.ts";
 import { getLogger } from "@logtape/logtape";
 import { jobNameOf } from "../runtime/job.ts";
-import { type Schedule, scheduleOf } from "../model/periodic.ts";
+import {
+  type PeriodicOptions,
+  type Schedule,
+  scheduleOf,
+} from "../model/periodic.ts";
 import { Producer } from "../producer/producer.ts";
 import type { JobRegistry } from "../runtime/registry.ts";
 import type { Settings } from "../model/settings_types.ts";
@@ -36,6 +44,18 @@ const LEADER_LOCK = "scheduler";
 
 /** Seconds a run lock outlives the next run time, for clock skew. */
 const RUN_LOCK_MARGIN_SECONDS = 60;
+
+/** A time in Unix seconds as ISO 8601, UTC: `2026-12-07T20:00:01Z`. */
+function isoTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
+}
+
+/** How a periodic job's schedule reads: `every 600 s`, `cron "…" UTC`. */
+function scheduleText(cls: PeriodicOptions): string {
+  if (cls.cron) return `cron "${cls.cron}" UTC`;
+  const anchor = cls.anchor ? ` from ${isoTime(cls.anchor)}` : "";
+  return `every ${cls.runEvery} s${anchor}`;
+}
 
 /** What a scheduler needs. */
 export interface SchedulerOptions {
@@ -76,6 +96,8 @@ export interface TickReport {
 interface Entry {
   name: string;
   schedule: Schedule;
+  /** How the schedule reads in logs: `every 600 s`, `cron "0 6 * * 1" UTC`. */
+  every: string;
   /** The next run time to queue; undefined when the schedule has ended. */
   next?: number;
 }
@@ -113,7 +135,9 @@ export class Scheduler {
       }`;
     this.#entries = options.registry.periodic().flatMap((cls) => {
       const schedule = scheduleOf(cls);
-      return schedule ? [{ name: jobNameOf(cls), schedule }] : [];
+      return schedule
+        ? [{ name: jobNameOf(cls), schedule, every: scheduleText(cls) }]
+        : [];
     });
   }
 
@@ -125,6 +149,20 @@ export class Scheduler {
   /** The names of the jobs it schedules. */
   get jobs(): string[] {
     return this.#entries.map((entry) => entry.name);
+  }
+
+  /**
+   * The jobs it schedules with their schedules and next run, as the logs
+   * say them: `tick (every 1 s, next 2026-12-07T20:00:01Z)`.
+   */
+  describe(): string {
+    if (this.#entries.length === 0) return "no periodic jobs";
+    const now = this.#now();
+    return this.#entries.map((entry) => {
+      const next = entry.schedule.nextAfter(now);
+      const when = next === undefined ? "no run left" : `next ${isoTime(next)}`;
+      return `${entry.name} (${entry.every}, ${when})`;
+    }).join(", ");
   }
 
   /**
@@ -156,7 +194,7 @@ export class Scheduler {
     if (leader && !this.#leader) {
       logger.info("Scheduler {owner} is the leader: {jobs}", {
         owner: this.owner,
-        jobs: this.jobs.join(", ") || "no periodic jobs",
+        jobs: this.describe(),
       });
       // Runs of the handover gap (up to a lease and the third of one the
       // others wait between tries) count as due; their locks stop repeats.
@@ -218,11 +256,11 @@ export class Scheduler {
       taken = await this.#store.acquireLock(lock, this.owner, seconds);
     } catch (error) {
       // Nothing was queued: the next pass tries again.
-      const what = `cannot lock run ${time} of ${entry.name}`;
+      const what = `cannot lock the run of ${entry.name} at ${isoTime(time)}`;
       if (!storeOutage.failed(error, what, since)) {
-        logger.warn("Cannot lock run {time} of {name}: {error}", {
-          time,
+        logger.warn("Cannot lock the run of {name} at {time}: {error}", {
           name: entry.name,
+          time: isoTime(time),
           error,
         });
       }
@@ -230,9 +268,9 @@ export class Scheduler {
     }
     entry.next = after;
     if (!taken) {
-      logger.debug("Run {time} of {name} was queued already", {
-        time,
+      logger.debug("The run of {name} at {time} was queued already", {
         name: entry.name,
+        time: isoTime(time),
       });
       return undefined;
     }
@@ -242,21 +280,23 @@ export class Scheduler {
         callback: false,
         metaParams: { scheduledAt: time, scheduler: this.owner },
       });
-      logger.info("Queued run {time} of {name}: task {id}", {
-        time,
+      // Debug: a job that runs every second would fill an info log.
+      logger.debug("Queued the run of {name} at {time}: task {id}", {
         name: entry.name,
+        time: isoTime(time),
         id: task.id,
       });
       return { name: entry.name, time, id: task.id };
     } catch (error) {
       // The enqueue may have happened: the run is skipped, never doubled.
-      const what = `cannot queue run ${time} of ${entry.name}; skipped`;
+      const what = `cannot queue the run of ${entry.name} at ${
+        isoTime(time)
+      }; skipped`;
       if (!storeOutage.failed(error, what)) {
-        logger.error("Cannot queue run {time} of {name}; skipped: {error}", {
-          time,
-          name: entry.name,
-          error,
-        });
+        logger.error(
+          "Cannot queue the run of {name} at {time}; skipped: {error}",
+          { name: entry.name, time: isoTime(time), error },
+        );
       }
       return undefined;
     }
@@ -325,7 +365,7 @@ export async function runScheduler(
     });
     logger.info("Scheduler {owner} started: {jobs}", {
       owner: scheduler.owner,
-      jobs: scheduler.jobs.join(", ") || "no periodic jobs",
+      jobs: scheduler.describe(),
     });
     await scheduler.run(signal);
   } finally {
