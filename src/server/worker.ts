@@ -223,10 +223,15 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       clearTimeout(idleTimer);
     }
     signal.removeEventListener("abort", stop);
-    logger.info("Worker {name} stopped after {n} tasks", {
-      name,
-      n: claimedBefore,
-    });
+    // Two messages: a LogTape property would be quoted ("1 "task"").
+    if (claimedBefore === 1) {
+      logger.info("Worker {name} stopped after 1 task", { name });
+    } else {
+      logger.info("Worker {name} stopped after {n} tasks", {
+        name,
+        n: claimedBefore,
+      });
+    }
   } finally {
     await producer.close();
     await opened.close();
