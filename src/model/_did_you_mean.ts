@@ -22,20 +22,34 @@ function distance(a: string, b: string): number {
   return row[b.length];
 }
 
-/** ` (did you mean 'x'?)` for the closest of `names`, if one is close. */
-export function didYouMean(given: string, names: Iterable<string>): string {
-  // Case, dashes, underscores and dots do not count as differences.
-  const norm = (name: string) => name.toLowerCase().replace(/[-_.]/g, "");
+/** Case, dashes, underscores and dots do not count as differences. */
+function norm(name: string): string {
+  return name.toLowerCase().replace(/[-_.]/g, "");
+}
+
+/**
+ * The closest of `names` to `given` within `maxEdits` edits (case, dashes,
+ * underscores and dots ignored), or undefined; by default within a third
+ * of the given name's length, at least 2 edits.
+ */
+export function closestName(
+  given: string,
+  names: Iterable<string>,
+  maxEdits = Math.max(2, Math.floor(norm(given).length / 3)),
+): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const name of names) {
     const d = distance(norm(given), norm(name));
     if (d < bestDistance) [best, bestDistance] = [name, d];
   }
-  const limit = Math.max(2, Math.floor(norm(given).length / 3));
-  return best !== undefined && bestDistance <= limit
-    ? ` (did you mean '${best}'?)`
-    : "";
+  return bestDistance <= maxEdits ? best : undefined;
+}
+
+/** ` (did you mean 'x'?)` for the closest of `names`, if one is close. */
+export function didYouMean(given: string, names: Iterable<string>): string {
+  const best = closestName(given, names);
+  return best !== undefined ? ` (did you mean '${best}'?)` : "";
 }
 
 /**

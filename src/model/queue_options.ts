@@ -6,12 +6,14 @@
  */
 import { checkKnownKeys } from "./_did_you_mean.ts";
 import { describeValue } from "./errors.ts";
+import { unsendableProblem } from "./kwargs_check.ts";
 import {
-  type RateLimit,
-  rateLimitKeyProblem,
-  rateLimitProblem,
-} from "./rate_limit.ts";
-import { retryDelayProblem } from "./retry_delay.ts";
+  checkMetaParams,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
+  priorityProblem,
+} from "./meta_params.ts";
+import { type RateLimit, rateLimitKeyProblem } from "./rate_limit.ts";
 import { TaskStatus } from "./status.ts";
 import {
   type Dict,
@@ -98,22 +100,7 @@ export interface DedupeOptions {
 /** The most characters of a dedupe key. */
 export const DEDUPE_KEY_MAX = 256;
 
-/** The lowest priority a task may have (`QueueOptions.priority`). */
-export const PRIORITY_MIN = -1000;
-/** The highest priority a task may have (`QueueOptions.priority`). */
-export const PRIORITY_MAX = 1000;
-
-/**
- * What is wrong with a priority, as the end of "must be ...: got ...", or
- * undefined when it is an integer from {@linkcode PRIORITY_MIN} to
- * {@linkcode PRIORITY_MAX}.
- */
-export function priorityProblem(value: unknown): string | undefined {
-  return typeof value === "number" && Number.isInteger(value) &&
-      value >= PRIORITY_MIN && value <= PRIORITY_MAX
-    ? undefined
-    : `an integer from ${PRIORITY_MIN} to ${PRIORITY_MAX}`;
-}
+export { PRIORITY_MAX, PRIORITY_MIN, priorityProblem };
 
 /**
  * A task's priority: its `meta.priority` when it is a valid one, else 0 (a
@@ -159,11 +146,15 @@ export function checkQueueOptionKeys(
 
 /**
  * Checks the kwargs and option values of `tasks.queue`; throws a TypeError
- * naming the bad one and its value.
+ * naming the bad one and its value. Kwargs and `metaParams` must hold only
+ * what the codecs carry unchanged (see `kwargs_check.ts`); `where.job`,
+ * when given, is named in that message, and `where.kwargs` names the kwargs
+ * in it (`kwargsList[3]`; default `kwargs`).
  */
 export function checkQueueOptions(
   kwargs: unknown,
   options: QueueOptions,
+  where: { job?: string; kwargs?: string } = {},
 ): void {
   const fail = (what: string, expected: string, value: unknown) => {
     throw new TypeError(
@@ -203,15 +194,6 @@ export function checkQueueOptions(
     fail("priority", priorityProblem(options.priority)!, options.priority);
   }
   if (
-    metaParams?.priority !== undefined && priorityProblem(metaParams.priority)
-  ) {
-    fail(
-      "metaParams.priority",
-      priorityProblem(metaParams.priority)!,
-      metaParams.priority,
-    );
-  }
-  if (
     options.rateLimitKey !== undefined &&
     rateLimitKeyProblem(options.rateLimitKey)
   ) {
@@ -221,27 +203,27 @@ export function checkQueueOptions(
       options.rateLimitKey,
     );
   }
-  if (
-    metaParams?.rateLimit !== undefined &&
-    rateLimitProblem(metaParams.rateLimit)
-  ) {
-    fail(
-      "metaParams.rateLimit",
-      rateLimitProblem(metaParams.rateLimit)!,
-      metaParams.rateLimit,
-    );
-  }
   if (options.id !== undefined || options.dedupe !== undefined) {
     checkUniqueOptions(options, fail);
   }
-  const retryDelay = metaParams?.retryDelay === undefined
-    ? undefined
-    : retryDelayProblem(metaParams.retryDelay);
-  if (retryDelay) {
-    throw new TypeError(
-      `Cannot queue task as 'metaParams.retryDelay' must be ${retryDelay}`,
-    );
-  }
+  if (metaParams !== undefined) checkMetaParams(metaParams);
+  checkSendable(kwargs, metaParams, where);
+}
+
+/**
+ * Throws a TypeError when kwargs or metaParams hold a value the codecs
+ * would change or cannot encode, with its path and what to send instead.
+ */
+function checkSendable(
+  kwargs: unknown,
+  metaParams: Dict | undefined,
+  where: { job?: string; kwargs?: string },
+): void {
+  const problem = unsendableProblem(kwargs, where.kwargs ?? "kwargs") ??
+    (metaParams && unsendableProblem(metaParams, "metaParams"));
+  if (problem === undefined) return;
+  const of = where.job === undefined ? "" : ` of job '${where.job}'`;
+  throw new TypeError(`Cannot queue task${of} as ${problem}`);
 }
 
 /** Checks `id` and `dedupe` as {@linkcode checkQueueOptions}, with its `fail`. */
