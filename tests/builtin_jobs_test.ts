@@ -7,10 +7,12 @@ import { PulsarQueue } from "../mod.ts";
 import { tempDir } from "./_server.ts";
 
 const JOBS = new URL("../src/jobs/mod.ts", import.meta.url).pathname;
+const SHELL_JOBS = new URL("./fixtures/shell_jobs.ts", import.meta.url)
+  .pathname;
 
 async function api() {
   return await new PulsarQueue({
-    taskPaths: [JOBS],
+    taskPaths: [JOBS, SHELL_JOBS],
     dataStore: "sqlite::memory:",
   }).api().start();
 }
@@ -71,5 +73,44 @@ Deno.test("built-in jobs reject bad arguments with the reason", async () => {
       name: "TypeError",
       message: /Invalid arguments for job 'execute.deno': allow.0/,
     },
+  );
+});
+
+Deno.test("a failed shell job's error says the exit code, the command and the end of stderr", async () => {
+  await using producer = await api();
+  const task = await producer.tasks.execute("shell.fails");
+  assert.equal(task.statusString, "FAILURE");
+  const lines = String(task.result).split("\n");
+  assert.match(
+    lines[0],
+    /^Command exited with code 7: for i in \$\(seq 1 30\)/,
+  );
+  assert.equal(lines[1], "stderr (last 10 of 30 lines):");
+  assert.deepEqual(
+    lines.slice(2),
+    Array.from({ length: 10 }, (_, i) => `problem ${21 + i}`),
+  );
+});
+
+Deno.test("a shell job killed by a signal says which", async () => {
+  await using producer = await api();
+  const task = await producer.tasks.execute("shell.killed");
+  assert.equal(task.statusString, "FAILURE");
+  assert.equal(
+    task.result,
+    "Command was killed by SIGKILL (exit code 137): echo going; kill -9 $$\n" +
+      "stdout: going",
+  );
+});
+
+Deno.test("a failed execute.deno says Deno's exit code and the end of its stderr", async () => {
+  await using producer = await api();
+  const task = await producer.tasks.execute("execute.deno", {
+    code: 'console.error("first"); console.error("broken"); Deno.exit(3)',
+  });
+  assert.equal(task.statusString, "FAILURE");
+  assert.equal(
+    task.result,
+    "Deno exited with code 3 running the code\nstderr:\nfirst\nbroken",
   );
 });

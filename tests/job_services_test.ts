@@ -112,11 +112,18 @@ Deno.test("shell raises ShellError with the exit code and stderr", async () => {
   );
   assert.ok(error instanceof ShellError);
   assert.equal(error.code, 7);
-  assert.equal(error.message, "bad");
+  assert.equal(
+    error.message,
+    "Command exited with code 7: echo out; echo bad >&2; exit 7\nstderr: bad",
+  );
+  assert.equal(error.signal, null);
   assert.equal(error.stderr, "bad\n");
   assert.equal(error.stdout, "out\n");
   const quiet = await runShell("exit 3").catch((error) => error);
   assert.equal(quiet.message, "Command exited with code 3: exit 3");
+  const killed = await runShell("kill -9 $$").catch((error) => error);
+  assert.equal(killed.signal, "SIGKILL");
+  assert.equal(killed.code, 137);
   await assert.rejects(runShell("  "), TypeError);
 });
 

@@ -1,11 +1,14 @@
 /**
- * Jobs that run Deno code in a subprocess.
+ * Jobs that run Deno code in a subprocess. A run that fails is a
+ * `TaskError` saying how Deno ended (exit code or signal) and the last
+ * lines of its stderr.
  * @module
  */
 import { z } from "zod";
 import { TaskError } from "../model/errors.ts";
 import { job, type JobClass } from "../runtime/job.ts";
 import { denoCommand } from "../runtime/_deno_command.ts";
+import { exitText, outputTail } from "../runtime/shell.ts";
 
 /** A permission as `deno run` takes it: `read`, `net=example.com:443`... */
 const permission = z.string().regex(
@@ -13,11 +16,15 @@ const permission = z.string().regex(
   "must be a permission name, optionally with =<list>",
 );
 
-/** Runs a Deno script with only the given permissions; resolves with stdout. */
+/**
+ * Runs a Deno script with only the given permissions; resolves with stdout.
+ * `what` names the script in an error (`the code`, the script's path).
+ */
 async function runDeno(
   script: string,
   allow: readonly string[],
   signal: AbortSignal,
+  what: string = script,
 ): Promise<string> {
   const output = await new Deno.Command(denoCommand(), {
     args: [
@@ -34,9 +41,9 @@ async function runDeno(
   }).output();
   const stdout = new TextDecoder().decode(output.stdout);
   if (!output.success) {
-    const stderr = new TextDecoder().decode(output.stderr).trim();
+    const stderr = new TextDecoder().decode(output.stderr);
     throw new TaskError(
-      `Deno exited with ${output.signal ?? output.code}: ${stderr || stdout}`,
+      `Deno ${exitText(output)} running ${what}` + outputTail(stderr, stdout),
     );
   }
   return stdout;
@@ -59,7 +66,7 @@ export const executeDeno: JobClass = job(
     const file = await Deno.makeTempFile({ prefix: "pq_code_", suffix: ".ts" });
     try {
       await Deno.writeTextFile(file, code);
-      return await runDeno(file, allow, ctx.signal);
+      return await runDeno(file, allow, ctx.signal, "the code");
     } finally {
       await Deno.remove(file);
     }

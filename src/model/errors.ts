@@ -125,8 +125,10 @@ export class StoreConnectionError extends Error {
 }
 
 /**
- * A shell command run by `ctx.shell` exited with a non-zero status. The
- * message is its stderr (or its stdout when stderr is empty).
+ * A shell command run by `ctx.shell` exited with a non-zero status or was
+ * killed. The message says how it ended (`Command exited with code 7: ...`,
+ * `Command was killed by SIGKILL (exit code 137): ...`) and the last lines
+ * of its stderr (of its stdout when stderr is empty).
  *
  * @example
  * ```ts
@@ -144,6 +146,8 @@ export class StoreConnectionError extends Error {
 export class ShellError extends Error {
   /** The exit code of the command (128 + n when killed by signal n). */
   readonly code: number;
+  /** The signal that killed the shell, or null when it exited. */
+  readonly signal: Deno.Signal | null;
   /** What the command wrote on stdout. */
   readonly stdout: string;
   /** What the command wrote on stderr. */
@@ -151,12 +155,18 @@ export class ShellError extends Error {
   /** Makes the error from the command's exit code and output. */
   constructor(
     message: string,
-    output: { code: number; stdout: string; stderr: string },
+    output: {
+      code: number;
+      signal?: Deno.Signal | null;
+      stdout: string;
+      stderr: string;
+    },
     options?: ErrorOptions,
   ) {
     super(message, options);
     this.name = "ShellError";
     this.code = output.code;
+    this.signal = output.signal ?? null;
     this.stdout = output.stdout;
     this.stderr = output.stderr;
   }

@@ -1,5 +1,10 @@
 /**
  * `ctx.shell`: runs a command through the system shell.
+ *
+ * A command that fails rejects with a {@linkcode ShellError} whose message
+ * says how it ended (its exit code, or the signal that killed it), which
+ * command it was, and the last lines it wrote on stderr (stdout when stderr
+ * is empty), so a failed task's result says why without its logs.
  * @module
  */
 import { untilAborted } from "../model/_abort.ts";
@@ -25,8 +30,8 @@ interface LineLogger {
 
 /**
  * Runs `command` with `sh -c` and resolves with its stdout. A non-zero exit
- * rejects with a {@linkcode ShellError}; an abort kills the command (SIGTERM)
- * and rejects with the signal's reason.
+ * (or a kill) rejects with a {@linkcode ShellError}; an abort kills the
+ * command (SIGTERM) and rejects with the signal's reason.
  */
 export async function runShell(
   command: string,
@@ -60,12 +65,76 @@ export async function runShell(
   // A killed shell's own children may hold its pipes open: do not wait.
   const [stdout, stderr, , status] = await untilAborted(output, options.signal);
   if (!status.success) {
-    const code = status.code;
-    const message = stderr.trim() || stdout.trim() ||
-      `Command exited with code ${code}: ${command}`;
-    throw new ShellError(message, { code, stdout, stderr });
+    const message = `Command ${exitText(status)}: ${shortened(command)}` +
+      outputTail(stderr, stdout);
+    throw new ShellError(message, {
+      code: status.code,
+      signal: status.signal,
+      stdout,
+      stderr,
+    });
   }
   return stdout;
+}
+
+/** The most lines of output a failure message keeps, from the end. */
+const TAIL_LINES = 10;
+/** The most characters of output a failure message keeps, from the end. */
+const TAIL_CHARS = 2000;
+
+/** Signal numbers by name, for an exit code of 128 + n. */
+const SIGNALS: Record<number, string> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  6: "SIGABRT",
+  9: "SIGKILL",
+  11: "SIGSEGV",
+  13: "SIGPIPE",
+  14: "SIGALRM",
+  15: "SIGTERM",
+};
+
+/**
+ * How a process ended, for a message: `exited with code 7`, `was killed by
+ * SIGKILL (exit code 137)`; a shell's code 128 + n names signal n too, as
+ * the shell's way of saying a command it ran was killed by it.
+ */
+export function exitText(status: Deno.CommandStatus): string {
+  if (status.signal) {
+    return `was killed by ${status.signal} (exit code ${status.code})`;
+  }
+  const signal = SIGNALS[status.code - 128];
+  return signal
+    ? `exited with code ${status.code} (128 + ${
+      status.code - 128
+    }: a command killed by ${signal})`
+    : `exited with code ${status.code}`;
+}
+
+/**
+ * The last lines of a failed command's output, labelled, on lines of their
+ * own after a message: its stderr, or its stdout when stderr is empty; ""
+ * when both are.
+ */
+export function outputTail(stderr: string, stdout: string): string {
+  const [label, text] = stderr.trim()
+    ? ["stderr", stderr.trim()]
+    : ["stdout", stdout.trim()];
+  if (!text) return "";
+  const lines = text.split("\n");
+  let tail = lines.slice(-TAIL_LINES).join("\n");
+  if (tail.length > TAIL_CHARS) tail = "…" + tail.slice(-TAIL_CHARS);
+  const which = lines.length > TAIL_LINES
+    ? `${label} (last ${TAIL_LINES} of ${lines.length} lines)`
+    : label;
+  return `\n${which}:${tail.includes("\n") ? "\n" : " "}${tail}`;
+}
+
+/** A command as a message quotes it: its first 200 characters. */
+function shortened(command: string): string {
+  const line = command.trim();
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }
 
 async function writeInput(
