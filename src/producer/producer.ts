@@ -24,6 +24,7 @@ import type { Settings } from "../model/settings_types.ts";
 import { managedStore } from "../runtime/managed_store.ts";
 import { openSettingsStore } from "../store/open_store.ts";
 import type { Store, UniqueOutcome } from "../store/store.ts";
+import { statusString } from "../model/status.ts";
 import { type Dict, Task, type TaskRecord } from "../model/task.ts";
 import { EventHub, type HubCallback } from "./event_hub.ts";
 import { runHere } from "./local_run.ts";
@@ -39,6 +40,7 @@ import {
 } from "./task_future.ts";
 import { queueOne, Tasks } from "./tasks.ts";
 import { TaskWaiters } from "./task_waiters.ts";
+import { UnadvertisedJobs } from "./unadvertised_jobs.ts";
 import { UnconsumedQueues } from "./unconsumed_queues.ts";
 import { Workflows } from "./workflows.ts";
 
@@ -96,6 +98,7 @@ export class Producer implements AsyncDisposable, JobBackend {
     workers: () => this.workers(),
     storeUrl: () => this.store.url,
   });
+  readonly #unadvertised = new UnadvertisedJobs(() => this.workers());
   readonly #unsubscribe = new Map<string, Promise<() => Promise<void>>>();
   #starting?: Promise<this>;
   #closing?: Promise<void>;
@@ -380,7 +383,17 @@ export class Producer implements AsyncDisposable, JobBackend {
     options: NewTaskOptions = {},
   ): Promise<TaskRecord[]> {
     await this.start();
-    return await prepareTaskRecords(this, jobName, kwargsList, options);
+    return await prepareTaskRecords(
+      {
+        registry: this.registry,
+        settings: this.settings,
+        workers: () => this.workers(),
+        unadvertised: this.#unadvertised,
+      },
+      jobName,
+      kwargsList,
+      options,
+    );
   }
 
   async #enqueue(
@@ -413,6 +426,13 @@ export class Producer implements AsyncDisposable, JobBackend {
       throw error;
     }
     if (unqueued && !unqueued.queued) {
+      if (unqueued.reason === "id" && unqueued.task.name !== record.name) {
+        // Following a task of another job would answer for the wrong job.
+        const error = idHeldError(record, unqueued.task);
+        done?.catch(() => undefined);
+        this.#waiters.drop(record.id, error);
+        throw error;
+      }
       return await this.#duplicate(record.id, unqueued, done, onQueued);
     }
     onQueued();
@@ -497,4 +517,16 @@ export class Producer implements AsyncDisposable, JobBackend {
     }
     return value;
   }
+}
+
+/**
+ * The error of a caller's id held by a task of another job: nothing was
+ * queued, and the task there is not followed.
+ */
+function idHeldError(record: TaskRecord, there: TaskRecord): TypeError {
+  return new TypeError(
+    `Cannot queue task of job '${record.name}' with id '${record.id}': a task of job '${there.name}' holds that id (${
+      statusString(there.status)
+    }); give this task another id, or queue job '${there.name}' to follow that task`,
+  );
 }

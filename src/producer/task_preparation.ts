@@ -3,7 +3,9 @@
  * and the kwargs too when this process has the job's code and the job a
  * schema. A job only live workers have (from their heartbeats' adverts) may
  * be queued as well; an unknown one is refused with the names that are
- * close. Nothing is written anywhere here.
+ * close. When the live workers of a task's queue lack its job (added since
+ * they started), a warning says so, once per job (`unadvertised_jobs.ts`).
+ * Nothing is written anywhere here.
  * @module
  */
 import { didYouMean } from "../model/_did_you_mean.ts";
@@ -19,6 +21,7 @@ import type { Dict, TaskRecord } from "../model/task.ts";
 import type { JobAdvert, WorkerStatus } from "../model/worker_status.ts";
 import { checkKwargs } from "../runtime/job.ts";
 import type { JobRegistry } from "../runtime/registry.ts";
+import type { UnadvertisedJobs } from "./unadvertised_jobs.ts";
 
 /** What preparing a task reads of its producer. */
 export interface PreparationHost {
@@ -28,6 +31,8 @@ export interface PreparationHost {
   readonly settings: Settings;
   /** The live workers, whose adverts name the jobs they have. */
   workers(): Promise<WorkerStatus[]>;
+  /** Warns of a job the live workers of a queue lack, when given. */
+  readonly unadvertised?: UnadvertisedJobs;
 }
 
 /**
@@ -42,7 +47,13 @@ export async function prepareTaskRecords(
   kwargsList: readonly Dict[],
   options: NewTaskOptions,
 ): Promise<TaskRecord[]> {
-  for (const kwargs of kwargsList) checkQueueOptions(kwargs, options);
+  const many = kwargsList.length > 1;
+  kwargsList.forEach((kwargs, i) =>
+    checkQueueOptions(kwargs, options, {
+      job: jobName,
+      kwargs: many ? `kwargsList[${i}]` : "kwargs",
+    })
+  );
   const local = host.registry.get(jobName);
   const remote = options.queue !== false;
   const job: JobDefaults = local ??
@@ -57,9 +68,13 @@ export async function prepareTaskRecords(
     }
   }
   const fallback = host.settings.defaultTaskQueue;
-  return kwargsList.map((kwargs) =>
+  const records = kwargsList.map((kwargs) =>
     newTaskRecord(jobName, kwargs, options, job, fallback)
   );
+  // Every record of one call has the same queue.
+  const queue = records[0]?.queue;
+  if (queue) await host.unadvertised?.check(jobName, queue);
+  return records;
 }
 
 /** The advert of a job that a live worker has, or undefined. */
