@@ -4,7 +4,8 @@
  */
 import { maskUrl } from "../model/_secrets.ts";
 import { resolve } from "node:path";
-import { StoreConnectionError } from "../model/errors.ts";
+import { SettingsError, StoreConnectionError } from "../model/errors.ts";
+import { sqliteAccessProblem } from "./_sqlite_access.ts";
 import type { Settings } from "../model/settings_types.ts";
 import { splitStore } from "./split_store.ts";
 import { SqliteStore } from "./sqlite/sqlite_store.ts";
@@ -31,6 +32,8 @@ export interface OpenStoreOptions extends StoreOptions, OpenOptions {}
  * `sqlite::memory:` (one process) or `redis://host:port/db?namespace=pq`.
  * Throws a `StoreConnectionError` naming the URL when it cannot: with
  * `create: false`, also when the file of a `sqlite:<path>` does not exist.
+ * A `sqlite:<path>` this process cannot write (a read-only mount, no
+ * permission, a missing folder) is a `SettingsError` saying why.
  *
  * @example
  * ```ts
@@ -77,6 +80,22 @@ async function open(
     try {
       return await SqliteStore.open(path, options);
     } catch (error) {
+      // A path this process cannot write is a setting to change (exit 2),
+      // said with its cause: SQLite only says "unable to open".
+      const problem = path === ":memory:"
+        ? undefined
+        : await sqliteAccessProblem(path);
+      if (problem) {
+        const setting = flag.slice(2).replace(
+          /-(\w)/g,
+          (_, c) => c.toUpperCase(),
+        );
+        throw new SettingsError(setting, url, "a path pq can write", {
+          message:
+            `Cannot open store '${url}': ${problem}; set ${flag} to a writable path`,
+          cause: error,
+        });
+      }
       throw new StoreConnectionError(
         `Cannot open store '${url}': ${
           error instanceof Error ? error.message : String(error)
