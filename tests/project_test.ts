@@ -182,6 +182,47 @@ Deno.test("a project in its own folder uses pq as the README says", async (t) =>
     },
   );
 
+  // The clone's cli.ts run by path: Deno takes the deno.json of the
+  // script's folder (pq's), without the project's imports.
+  const cli = join(relative(project, ROOT), "cli.ts");
+
+  await t.step(
+    "deno run <clone>/cli.ts from the project says to use the project's deno.json",
+    async () => {
+      const run = await deno(project, "run", "-A", cli, "jobs");
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(
+        run.stderr,
+        /Import "greeting" not a dependency and not in import map/,
+      );
+      assert.ok(
+        run.stderr.includes(
+          `"greeting" is in the imports of deno.json, but this process runs with another deno.json: started as \`deno run ${cli}\`, Deno takes the deno.json of the script's folder. From your project, run \`deno task pq\` (a task "deno run -A jsr:@pq/queue/cli", with \`links\` to the clone) or \`deno run -A --config deno.json ${cli}\``,
+        ),
+        run.stderr,
+      );
+      // Deno's own hint would send the user the wrong way.
+      assert.doesNotMatch(run.stderr, /deno add/);
+    },
+  );
+
+  await t.step(
+    "deno run --config deno.json <clone>/cli.ts runs the project's jobs",
+    async () => {
+      const run = await deno(
+        project,
+        ...["run", "-A", "--config", "deno.json", cli],
+        ...["queue", "greet.cpu", "who=Ada", "--wait", "--json"],
+        ...["--data-store", store],
+      );
+      assert.equal(run.code, 0, why(run, server));
+      assert.equal(
+        JSON.parse(run.stdout).result,
+        "Hello, Ada, from subprocess",
+      );
+    },
+  );
+
   await t.step("the server stops on SIGTERM", async () => {
     const status = await server.stop();
     assert.ok(status.success, server.stderr());

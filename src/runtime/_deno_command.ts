@@ -4,6 +4,7 @@
  * permissions and its deno.json, never more.
  * @module
  */
+import { relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { permissionFlags } from "./permissions.ts";
 
@@ -157,5 +158,64 @@ function realPath(url: URL): string | undefined {
     return Deno.realPathSync(url);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * What to do when a job module of a project failed to import a bare name
+ * that its project's deno.json does map: this process runs with another
+ * deno.json. That is `deno run ../pq/cli.ts` from the project, since Deno
+ * takes the deno.json of the script's folder, pq's; `deno task pq` (which
+ * runs `jsr:@pq/queue/cli`) or `--config deno.json` run with the project's.
+ * Undefined for any other failure (then Deno's own hint stands: the name
+ * is missing from the project's imports).
+ *
+ * @example
+ * ```ts
+ * import { importMapHint } from "./_deno_command.ts";
+ * const error = new TypeError('Import "ms" not a dependency and not in import map');
+ * console.log(importMapHint("file:///app/jobs/wait.ts", error) ?? "");
+ * ```
+ */
+export function importMapHint(
+  moduleUrl: string,
+  error: unknown,
+): string | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  const name = message.match(/Import "([^"]+)" not a dependency/)?.[1];
+  if (!name || !moduleUrl.startsWith("file:")) return undefined;
+  const project = nearestConfig(new URL(".", moduleUrl));
+  if (!project || !configImports(project).some((key) => maps(key, name))) {
+    return undefined;
+  }
+  let cwd = "";
+  try {
+    cwd = Deno.cwd();
+  } catch {
+    // Not allowed to read it: absolute paths.
+  }
+  const shown = (path: string) => cwd ? relative(cwd, path) || "." : path;
+  const main = Deno.mainModule.startsWith("file:")
+    ? shown(fileURLToPath(Deno.mainModule))
+    : Deno.mainModule;
+  return `"${name}" is in the imports of ${
+    shown(project)
+  }, but this process runs with another deno.json: started as \`deno run ${main}\`, Deno takes the deno.json of the script's folder. From your project, run \`deno task pq\` (a task "deno run -A jsr:@pq/queue/cli", with \`links\` to the clone) or \`deno run -A --config ${
+    shown(project)
+  } ${main}\``;
+}
+
+/** Whether import map key `key` maps the bare name `name`. */
+function maps(key: string, name: string): boolean {
+  return key === name || (key.endsWith("/") && name.startsWith(key));
+}
+
+/** The keys of a deno.json's `imports` (none when it is not plain JSON). */
+function configImports(config: string): string[] {
+  try {
+    const imports = JSON.parse(Deno.readTextFileSync(config))?.imports;
+    return imports && typeof imports === "object" ? Object.keys(imports) : [];
+  } catch {
+    return [];
   }
 }

@@ -3,6 +3,7 @@
  * @module
  */
 import { appFileUrl } from "./_paths.ts";
+import { importMapHint } from "./_deno_command.ts";
 import {
   Concurrency,
   type ModeName,
@@ -155,9 +156,12 @@ export async function loadRegistry(
       try {
         module = await import(specifier);
       } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        // With pq's hint, Deno's own ("deno add npm:...") would mislead.
+        const hint = importMapHint(specifier, error);
         throw new Error(
           `Cannot load jobs from '${path}' (${specifier}): ${
-            error instanceof Error ? error.message : String(error)
+            hint ? `${reason.split("\n")[0]}\n${hint}` : reason
           }`,
           { cause: error },
         );
