@@ -1,6 +1,6 @@
 /**
  * What a server says in its log, read from its stdout as an operator does:
- * a worker that stopped says how many tasks it ran, in good English.
+ * counts in good English ("1 task", "1 worker process").
  */
 import assert from "node:assert/strict";
 import { EXAMPLE_JOBS, pq, serverArgs, tempDir } from "./_server.ts";
@@ -46,17 +46,25 @@ function loggingServer(args: string[]) {
   };
 }
 
-Deno.test("a worker that ran one task says 'stopped after 1 task'", async () => {
+Deno.test("a server that ran one task says '1 task' and '1 worker process', not '1 tasks'", async () => {
   await using dir = await tempDir();
   const store = `sqlite:${dir.path}/pq.sqlite`;
-  await using server = loggingServer([
-    ...serverArgs({ workers: 0, dataStore: store, taskPaths: EXAMPLE_JOBS }),
-  ]);
+  await using server = loggingServer(serverArgs({
+    workers: 1,
+    maxRequests: 1,
+    dataStore: store,
+    taskPaths: EXAMPLE_JOBS,
+  }));
   await eventually(() => /Worker \S+ consuming/.test(server.log()), 60);
   const run = await pq(store, "queue", "addition", "a=1", "b=2", "--wait");
   assert.equal(run.code, 0, run.stderr);
+  // The worker process stops after its one task (--max-requests 1).
+  await eventually(() => /stopped after 1 task\b/.test(server.log()), 60);
   const status = await server.stop();
   assert.ok(status.success, server.log());
-  assert.match(server.log(), /Worker \S+ stopped after 1 task\b/);
-  assert.doesNotMatch(server.log(), /\b1 tasks\b/);
+  const log = server.log();
+  assert.match(log, /Processed 1 task: stop claiming/);
+  assert.match(log, /Worker \S+ stopped after 1 task\b/);
+  assert.match(log, /Stopping 1 worker process\b/);
+  assert.doesNotMatch(log, /\b1 (tasks|worker processes)\b/);
 });

@@ -137,9 +137,12 @@ export class Consumer {
       while (!this.#stopping) {
         await this.#maybeReclaim();
         if (maxRequests > 0 && this.#processed >= maxRequests) {
-          logger.info("Processed {n} tasks: stop claiming", {
-            n: this.#processed,
-          });
+          logger.info(
+            `Processed {n} ${
+              this.#processed === 1 ? "task" : "tasks"
+            }: stop claiming`,
+            { n: this.#processed },
+          );
           break;
         }
         // Checked once a task ran, so a process that starts over the limit
@@ -456,9 +459,12 @@ export class Consumer {
       await this.#flushing;
       const left = [...this.#running.values()];
       if (left.length > 0) {
-        logger.warn("Releasing {n} unfinished tasks to run elsewhere", {
-          n: left.length,
-        });
+        logger.warn(
+          `Releasing {n} unfinished ${
+            left.length === 1 ? "task" : "tasks"
+          } to run elsewhere`,
+          { n: left.length },
+        );
         try {
           await this.#options.store.release(
             left.map(({ claim }) => ({ id: claim.id, token: claim.token })),

@@ -44,20 +44,25 @@ export async function writeOutcomes(
       return;
     } catch (error) {
       const n = batch.length;
+      const outcomes = n === 1 ? "outcome" : "outcomes";
       if (Date.now() > giveUp) {
-        const what = `cannot record ${n} outcomes; they run again elsewhere`;
+        const what = `cannot record ${n} ${outcomes}; ${
+          n === 1 ? "it runs" : "they run"
+        } again elsewhere`;
         if (!storeOutage.failed(error, what, since)) {
           logger.error(
-            "Cannot record {n} outcomes; they run again elsewhere: {error}",
+            `Cannot record {n} ${outcomes}; ${
+              n === 1 ? "it runs" : "they run"
+            } again elsewhere: {error}`,
             { n, error },
           );
         }
         return;
       }
-      const what = `cannot record ${n} outcomes yet (attempt ${attempt})`;
+      const what = `cannot record ${n} ${outcomes} yet (attempt ${attempt})`;
       if (!storeOutage.failed(error, what, since)) {
         logger.warn(
-          "Cannot record {n} outcomes yet (attempt {attempt}): {error}",
+          `Cannot record {n} ${outcomes} yet (attempt {attempt}): {error}`,
           { n, attempt, error },
         );
       }

@@ -87,7 +87,10 @@ export async function runArbiter(
     if (signal.aborted) resolve();
     signal.addEventListener("abort", () => resolve(), { once: true });
   });
-  logger.info("Stopping {n} worker processes", { n: slots.length });
+  logger.info(
+    `Stopping {n} worker ${slots.length === 1 ? "process" : "processes"}`,
+    { n: slots.length },
+  );
   for (const slot of slots) {
     clearTimeout(slot.timer);
     try {

@@ -223,15 +223,13 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       clearTimeout(idleTimer);
     }
     signal.removeEventListener("abort", stop);
-    // Two messages: a LogTape property would be quoted ("1 "task"").
-    if (claimedBefore === 1) {
-      logger.info("Worker {name} stopped after 1 task", { name });
-    } else {
-      logger.info("Worker {name} stopped after {n} tasks", {
-        name,
-        n: claimedBefore,
-      });
-    }
+    // The noun is in the message: a LogTape property would be quoted.
+    logger.info(
+      `Worker {name} stopped after {n} ${
+        claimedBefore === 1 ? "task" : "tasks"
+      }`,
+      { name, n: claimedBefore },
+    );
   } finally {
     await producer.close();
     await opened.close();
