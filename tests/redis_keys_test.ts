@@ -30,6 +30,9 @@ Deno.test("redis keys: every key and channel of a namespace", () => {
   assert.equal(keys.queue("jobs").search, "pq:{jobs}:search");
   assert.equal(keys.queue("jobs").paused, "pq:{jobs}:paused");
   assert.equal(keys.queue("jobs").prio, "pq:{jobs}:prio");
+  assert.equal(keys.queue("jobs").history, "pq:{jobs}:history");
+  assert.equal(keys.queue("{app}.high").history, "pq:{app}.high:history");
+  assert.equal(keys.counted, "pq:counted");
 });
 
 Deno.test("redis keys: the scripts build waiting and inbox as the layout does", () => {

@@ -243,6 +243,7 @@ Deno.test("a call's named keys and arguments are sent in the header's order", ()
       token: "t",
       id: "a",
       record: "R",
+      status: "SUCCESS",
       retryId: "",
       retryDue: "",
       retryQueued: "",
@@ -263,6 +264,7 @@ Deno.test("a call's named keys and arguments are sent in the header's order", ()
     "a",
     "t",
     "R",
+    "SUCCESS",
     "",
     "",
     "",
@@ -487,6 +489,12 @@ Deno.test("every store method calls its script with the names of its header", as
   // Revoked: the one reclaimed, the queued one, the settled one.
   const stats = await store.jobStats({ jobs: ["addition"] });
   assert.equal(stats.get("addition")?.counts.REVOKED, 3);
+  // The history counted each end: the failure and the three revoked.
+  assert.deepEqual((await store.statusHistory({ minutes: 1 })).totals, {
+    FAILURE: 1,
+    REVOKED: 3,
+  });
+  assert.equal(await store.deleteTasks([settled.id, queued.id]), 2);
   // Every script ran: the server has each one, as the store sent it (but
   // claimed_by.lua, run after a claim whose reply was lost: see
   // tests/redis_resilience_test.ts).
@@ -499,4 +507,104 @@ Deno.test("every store method calls its script with the names of its header", as
     ran.map((script, i) => `${script.file}: ${loaded.split("\n")[i]}`)
       .join(", "),
   );
+});
+
+Deno.test("the scripts that end tasks count them in their queue's history hash: totals, and the minute's slot of a ring of 1440", async () => {
+  await using redis = await startRedis();
+  let t = 1_700_000_000.5;
+  await using store = await RedisStore.open(redis.url("history"), {
+    serializer: "json",
+    resultTtl: 3600,
+    now: () => t,
+  });
+  const task = (overrides: Partial<TaskRecord> = {}): TaskRecord => ({
+    id: newTaskId(),
+    name: "addition",
+    queue: "default",
+    status: TaskStatus.QUEUED,
+    timeQueued: t,
+    delay: 0,
+    retry: 1,
+    kwargs: {},
+    meta: {},
+    runInfo: {},
+    ...overrides,
+  });
+  const history = queueKeys("history", "default").history;
+  const fields = async () =>
+    Object.fromEntries(
+      (await redis.cli("HGETALL", history)).split("\n").flatMap((
+        line,
+        i,
+        all,
+      ) => i % 2 ? [] : [[line, all[i + 1]]]),
+    );
+  const queued = task({ delay: 600 });
+  await store.enqueue([task(), task(), task(), queued]);
+  const claims = await store.claim({
+    queues: ["default"],
+    max: 10,
+    worker: "w",
+    node: "n",
+    leaseSeconds: 30,
+  });
+  await store.finish(claims.map((claim, i) => ({
+    ...claim,
+    task: {
+      ...claim.task!,
+      status: i < 2 ? TaskStatus.SUCCESS : TaskStatus.FAILURE,
+    },
+  })));
+  assert.equal(await store.revoke(queued.id), "revoked");
+  const minute = Math.floor(t / 60) * 60;
+  const slot = (minute / 60) % 1440;
+  // A new slot is written whole: its stamp and a count for every status.
+  assert.deepEqual(await fields(), {
+    [`m:${slot}`]: String(minute),
+    [`${slot}:SUCCESS`]: "2",
+    [`${slot}:FAILURE`]: "1",
+    [`${slot}:REVOKED`]: "1",
+    [`${slot}:RETRY`]: "0",
+    "all:SUCCESS": "2",
+    "all:FAILURE": "1",
+    "all:REVOKED": "1",
+  });
+  // A day later the slot is the current minute's again: it starts over;
+  // the totals go on.
+  t += 24 * 3600;
+  const late = task({ delay: 600 });
+  await store.enqueue([late]);
+  assert.equal(await store.revoke(late.id), "revoked");
+  assert.deepEqual(await fields(), {
+    [`m:${slot}`]: String(minute + 24 * 3600),
+    [`${slot}:SUCCESS`]: "0",
+    [`${slot}:FAILURE`]: "0",
+    [`${slot}:REVOKED`]: "1",
+    [`${slot}:RETRY`]: "0",
+    "all:SUCCESS": "2",
+    "all:FAILURE": "1",
+    "all:REVOKED": "2",
+  });
+  // The registry forgets the queue once it holds nothing; `counted` keeps
+  // it, and the history with it.
+  // The first tasks are past their retention (dropped by reclaim), the
+  // last one deleted.
+  await store.reclaim(3);
+  assert.equal(
+    await store.deleteTasks([
+      ...claims.map((claim) => claim.id),
+      queued.id,
+      late.id,
+    ]),
+    1,
+  );
+  t += 3600;
+  await store.queueNames();
+  assert.equal(await redis.cli("ZSCORE", "history:queues", "default"), "");
+  assert.equal(await redis.cli("SISMEMBER", "history:counted", "default"), "1");
+  assert.deepEqual((await store.statusHistory()).totals, {
+    SUCCESS: 2,
+    FAILURE: 1,
+    REVOKED: 2,
+  });
 });

@@ -184,7 +184,8 @@ Deno.test("redis: a task has no key of its own: another store finds it by id in 
     await store.enqueue([record(revoked, "default", 600)]);
     await store.enqueue([record(finished, "{app}.other", 0)]);
     await store.enqueue([record(flushed, "third", 600)]);
-    // Every key the store wrote is a queue's, or the registry of queues.
+    // Every key the store wrote is a queue's, or the registry of queues
+    // (and the set of queues whose status history is read).
     const keys = String(
       await redis.cli("--scan", "--pattern", `${namespace}:*`),
     )
@@ -196,7 +197,7 @@ Deno.test("redis: a task has no key of its own: another store finds it by id in 
     );
     assert.deepEqual(
       keys.filter((key) => !queueKeyNames.has(key)),
-      [redisKeys(namespace).queues],
+      [redisKeys(namespace).counted, redisKeys(namespace).queues],
     );
     assert.equal((await other.get(finished))?.queue, "{app}.other");
     assert.equal(await other.revoke(revoked), "revoked");

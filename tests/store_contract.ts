@@ -7,10 +7,12 @@
 import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
 import { codecFor, type CodecName } from "../src/model/codec.ts";
-import { TaskStatus } from "../src/model/status.ts";
+import { TaskStatus, type TaskStatusCode } from "../src/model/status.ts";
+import { minuteOf } from "../src/store/status_history.ts";
 import type {
   ChannelMessage,
   ClaimRequest,
+  StatusHistory,
   Store,
   StoreOptions,
   TaskQuery,
@@ -1387,6 +1389,279 @@ export function storeContract(
     // The final record is the one finish wrote.
     assert.equal((await store.get(task.id))?.status, TaskStatus.SUCCESS);
     assert.notEqual((await store.get(task.id))?.progress?.value, 1);
+  });
+
+  /** The counts of the last minute of a history (the current one). */
+  const lastMinute = (history: StatusHistory) =>
+    history.minutes[history.minutes.length - 1];
+
+  test("statusHistory counts each task once as it ends, by status, in its minute, zero-filled", async ({ clock, store, open }) => {
+    const empty = await store.statusHistory();
+    assert.deepEqual(empty.totals, {});
+    assert.equal(empty.minutes.length, 60);
+    assert.equal(lastMinute(empty).minute, minuteOf(clock.t));
+    assert.ok(
+      empty.minutes.every(({ counts }, i) =>
+        Object.keys(counts).length === 0 &&
+        empty.minutes[i].minute === minuteOf(clock.t) - (59 - i) * 60
+      ),
+    );
+
+    const queued = record(clock, { delay: 60 });
+    const tasks = [record(clock), record(clock), record(clock), record(clock)];
+    await store.enqueue([...tasks, queued]);
+    const claims = await store.claim(request({ leaseSeconds: 10 }));
+    assert.equal(claims.length, 4);
+    const ended = (i: number, status: TaskStatusCode) => ({
+      id: claims[i].id,
+      token: claims[i].token,
+      task: { ...claims[i].task!, status, timeEnded: clock.t },
+    });
+    const retry = record(clock, { fromTask: claims[2].id, delay: 30 });
+    // One batch of three outcomes, a retry among them.
+    assert.deepEqual(
+      await store.finish([
+        ended(0, TaskStatus.SUCCESS),
+        ended(1, TaskStatus.FAILURE),
+        { ...ended(2, TaskStatus.RETRY), retry },
+      ]),
+      [true, true, true],
+    );
+    // A lost lease, and an outcome written twice, count nothing.
+    assert.deepEqual(
+      await store.finish([
+        { ...ended(0, TaskStatus.SUCCESS), token: "not-the-token" },
+        ended(1, TaskStatus.FAILURE),
+      ]),
+      [false, false],
+    );
+    assert.equal(await store.revoke(queued.id), "revoked");
+    assert.equal(await store.revoke(queued.id), "finished");
+    const first = minuteOf(clock.t);
+    const counted = {
+      SUCCESS: 1,
+      FAILURE: 1,
+      RETRY: 1,
+      REVOKED: 1,
+    };
+    let history = await store.statusHistory({ minutes: 3 });
+    assert.deepEqual(history.totals, counted);
+    assert.deepEqual(history.minutes, [
+      { minute: first - 120, counts: {} },
+      { minute: first - 60, counts: {} },
+      { minute: first, counts: counted },
+    ]);
+
+    // Two minutes on: a lease that expired ends FAILURE (reclaim), the
+    // retry SUCCESS; the minute between stays empty.
+    clock.advance(120);
+    assert.deepEqual(await store.reclaim(0), {
+      redelivered: 0,
+      failed: 1,
+      changed: [claims[3].id],
+    });
+    const [again] = await store.claim(request());
+    assert.equal(again.id, retry.id);
+    await store.finish([succeeded(again, clock)]);
+    history = await store.statusHistory({ minutes: 3 });
+    assert.deepEqual(history.totals, {
+      SUCCESS: 2,
+      FAILURE: 2,
+      RETRY: 1,
+      REVOKED: 1,
+    });
+    assert.deepEqual(history.minutes, [
+      { minute: first, counts: counted },
+      { minute: first + 60, counts: {} },
+      { minute: first + 120, counts: { SUCCESS: 1, FAILURE: 1 } },
+    ]);
+    // Another store on the same data (a dashboard started again) reads it.
+    const other = await open(store);
+    assert.deepEqual(await other.statusHistory({ minutes: 3 }), history);
+    assert.equal(
+      (await other.statusHistory({ minutes: 1440 })).minutes.length,
+      1440,
+    );
+  });
+
+  test("statusHistory keeps its totals when tasks are flushed, expire, are deleted or their queue is forgotten, and its minutes 24 h", async ({ clock, store }) => {
+    const tasks = [
+      record(clock, { queue: "short-lived" }),
+      record(clock, { queue: "short-lived" }),
+    ];
+    await store.enqueue(tasks);
+    const claims = await store.claim(request({ queues: ["short-lived"] }));
+    await store.finish(claims.map((claim) => succeeded(claim, clock)));
+    await store.enqueue([record(clock, { queue: "short-lived", delay: 99 })]);
+    assert.equal(await store.flush(["short-lived"]), 1);
+    assert.equal(await store.deleteTasks([claims[0].id]), 1);
+    const first = minuteOf(clock.t);
+    assert.deepEqual((await store.statusHistory()).totals, { SUCCESS: 2 });
+
+    // Past the retention the records go, and the queue with them (a Redis
+    // registry forgets it after 10 minutes); the counts stay.
+    clock.advance(3600 + 700);
+    await store.reclaim(3);
+    assert.equal(await store.get(claims[1].id), undefined);
+    assert.deepEqual(await store.queueNames(), []);
+    let history = await store.statusHistory({ minutes: 1440 });
+    assert.deepEqual(history.totals, { SUCCESS: 2 });
+    const old = history.minutes.find(({ minute }) => minute === first);
+    assert.deepEqual(old?.counts, { SUCCESS: 2 });
+
+    // 24 hours after the first minute, its place is the current minute's:
+    // it starts from 0 (the old minute is out of every window).
+    clock.advance(first + 24 * 3600 + 1 - clock.t);
+    await store.reclaim(3);
+    const task = record(clock, { queue: "short-lived" });
+    await store.enqueue([task]);
+    const [claim] = await store.claim(request({ queues: ["short-lived"] }));
+    await store.finish([succeeded(claim, clock)]);
+    history = await store.statusHistory({ minutes: 1440 });
+    assert.deepEqual(history.totals, { SUCCESS: 3 });
+    assert.equal(history.minutes[0].minute, first + 60);
+    assert.deepEqual(lastMinute(history), {
+      minute: first + 24 * 3600,
+      counts: { SUCCESS: 1 },
+    });
+    assert.equal(
+      history.minutes.filter(({ counts }) => Object.keys(counts).length > 0)
+        .length,
+      1,
+    );
+  });
+
+  test("statusHistory refuses bad options, naming the option", async ({ store }) => {
+    for (const minutes of [0, 1441, 1.5, -60, NaN]) {
+      await assert.rejects(
+        store.statusHistory({ minutes }),
+        (error: Error) =>
+          error instanceof RangeError &&
+          error.message.includes(
+            "'minutes' must be an integer from 1 to 1440",
+          ) &&
+          error.message.includes(`got ${JSON.stringify(minutes)}`),
+      );
+    }
+    await assert.rejects(
+      store.statusHistory({ minutes: "60" as unknown as number }),
+      new TypeError(
+        `Cannot read the status history as 'minutes' must be a number: got "60"`,
+      ),
+    );
+    await assert.rejects(
+      store.statusHistory({ minute: 5 } as unknown as { minutes: number }),
+      new TypeError(
+        "Cannot read the status history as 'minute' is not an option (the one option is 'minutes')",
+      ),
+    );
+    await assert.rejects(
+      store.statusHistory(null as unknown as { minutes: number }),
+      TypeError,
+    );
+  });
+
+  test("deleteTasks deletes finished tasks by id with their search entries, and leaves the others", async ({ clock, store }) => {
+    const [done, failed, running, member, queued] = [
+      record(clock),
+      record(clock),
+      record(clock),
+      record(clock),
+      record(clock, { delay: 60 }),
+    ];
+    await store.enqueue([done, failed, running]);
+    const claims = await store.claim(request());
+    const byId = new Map(claims.map((claim) => [claim.id, claim]));
+    await store.finish([
+      succeeded(byId.get(done.id)!, clock),
+      {
+        ...byId.get(failed.id)!,
+        task: {
+          ...byId.get(failed.id)!.task!,
+          status: TaskStatus.FAILURE,
+          timeEnded: clock.t,
+        },
+      },
+    ]);
+    await store.enqueue([queued]);
+    // A workflow member that never ran: its workflow reads it.
+    assert.equal(
+      await store.settle({
+        ...member,
+        status: TaskStatus.REVOKED,
+        timeEnded: clock.t,
+        meta: { workflow: { id: "W" } },
+      }),
+      true,
+    );
+    const totals = (await store.statusHistory()).totals;
+
+    assert.equal(
+      await store.deleteTasks([
+        done.id,
+        running.id,
+        queued.id,
+        member.id,
+        "no-such-task",
+        failed.id,
+        done.id,
+      ]),
+      2,
+    );
+    assert.equal(await store.get(done.id), undefined);
+    assert.equal(await store.get(failed.id), undefined);
+    assert.equal((await store.get(running.id))?.status, TaskStatus.STARTED);
+    assert.equal((await store.get(queued.id))?.status, TaskStatus.QUEUED);
+    assert.equal((await store.get(member.id))?.status, TaskStatus.REVOKED);
+    const found = await store.searchTasks({});
+    assert.deepEqual(
+      found.tasks.map((task) => task.id).sort(),
+      [running.id, member.id, queued.id].sort(),
+    );
+    assert.deepEqual((await store.statusHistory()).totals, totals);
+    // Deleted, the id is free again; deleting again deletes nothing.
+    assert.deepEqual(await store.enqueueUnique({ ...done }), { queued: true });
+    assert.equal(await store.deleteTasks([failed.id, done.id]), 0);
+    assert.equal(await store.deleteTasks([]), 0);
+
+    // A running task that ends can be deleted then.
+    await store.finish([succeeded(byId.get(running.id)!, clock)]);
+    assert.equal(await store.deleteTasks([running.id]), 1);
+    // Past its retention, a task is gone already: nothing to delete.
+    await store.revoke(queued.id);
+    clock.advance(3601);
+    assert.equal(await store.deleteTasks([queued.id]), 0);
+  });
+
+  test("deleteTasks refuses ids that are not task ids, and more than 10,000", async ({ store }) => {
+    await assert.rejects(
+      store.deleteTasks("abc" as unknown as string[]),
+      new TypeError(
+        `Cannot delete tasks as 'ids' must be a list of task ids: got "abc"`,
+      ),
+    );
+    await assert.rejects(
+      store.deleteTasks(["a", "", "b"]),
+      new TypeError(
+        `Cannot delete tasks as ids[1] must be a task id (a non-empty string): got ""`,
+      ),
+    );
+    await assert.rejects(
+      store.deleteTasks(["a", 7 as unknown as string]),
+      TypeError,
+    );
+    await assert.rejects(
+      store.deleteTasks(Array.from({ length: 10_001 }, (_, i) => `t${i}`)),
+      new RangeError(
+        "Cannot delete 10001 tasks at once: at most 10000 a call (send them in parts)",
+      ),
+    );
+    assert.equal(
+      await store.deleteTasks(
+        Array.from({ length: 10_000 }, (_, i) => `t${i}`),
+      ),
+      0,
+    );
   });
 
   test("close is idempotent and ends pending waits", async ({ store }) => {

@@ -51,6 +51,11 @@ export const QUEUE_KEYS = [
   // highest first, first in first out within one (take_ready, _helpers.lua);
   // their priority is also in `limits`, whose field '#seq' counts the seq
   "prio",
+  // HASH: the status history (_helpers.lua): 'all:<STATUS>' → tasks ended
+  // with it since the first; a ring of 1440 minutes, 'm:<slot>' → the
+  // minute's start (Unix seconds) and '<slot>:<STATUS>' → its count, slot
+  // = minute / 60 mod 1440. Never expires, nor dropped with the queue.
+  "history",
 ] as const;
 
 /** A queue's keys by name. */
@@ -78,6 +83,11 @@ export interface RedisKeys {
    * queues: every queue that may hold records; see `RedisStore`).
    */
   readonly queues: string;
+  /**
+   * SET of queue names: every queue ever registered, never dropped (the
+   * registry forgets empty queues): where the status history is read.
+   */
+  readonly counted: string;
   /** The workers' beats (ZSET) and statuses (HASH), on one Cluster slot. */
   readonly workers: { readonly beats: string; readonly status: string };
   /** The SCAN pattern of every queue's `tasks` hash (and of other keys). */
@@ -109,6 +119,7 @@ export function redisKeys(namespace: string): RedisKeys {
     group: (name) => `${prefix}group:{${name}}`,
     waiting: `${prefix}waiting`,
     queues: `${prefix}queues`,
+    counted: `${prefix}counted`,
     inbox: (waiter) => `${prefix}inbox:${waiter}`,
     workers: {
       beats: `${prefix}{workers}:beats`,

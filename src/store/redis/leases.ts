@@ -14,6 +14,7 @@
  *   `_reasons.ts`, as in the SQLite store.
  * @module
  */
+import { COUNTED_STATUSES } from "../status_history.ts";
 import { StoreConnectionError } from "../../model/errors.ts";
 import {
   standInRecord,
@@ -229,14 +230,18 @@ export class Leases {
         channel: keys.channel("task"),
         expires: now + this.#ctx.resultTtl,
         onlyExpired: onlyExpired ? "1" : "0",
-        outcomes: list.map((outcome) => ({
-          id: outcome.id,
-          token: outcome.token,
-          record: encodeOutcome(codec, outcome).payload,
-          ...outcome.retry && {
-            retry: queuedFields(outcome.retry, codec.encode(outcome.retry)),
-          },
-        })),
+        outcomes: list.map((outcome) => {
+          const { task, payload } = encodeOutcome(codec, outcome);
+          return {
+            id: outcome.id,
+            token: outcome.token,
+            record: payload,
+            status: COUNTED_STATUSES.get(task.status) ?? "",
+            ...outcome.retry && {
+              retry: queuedFields(outcome.retry, codec.encode(outcome.retry)),
+            },
+          };
+        }),
       });
       list.forEach((outcome, i) => written.set(outcome, reply[i]));
     }));

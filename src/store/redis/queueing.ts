@@ -154,6 +154,7 @@ export class Queueing {
         now,
       );
       const outcome = await scripts.revoke(keys, {
+        now,
         channel: layout.channel("task"),
         expires: now + this.#ctx.resultTtl,
         id,

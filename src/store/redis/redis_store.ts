@@ -15,7 +15,8 @@
  *   `hand_over.ts`: waitForTasks, and tasks handed to waiting workers;
  * - `recovery.ts`: reclaim, expireLeases;
  * - `workflow_state.ts`: settle, joinGroup;
- * - `search.ts`: get, searchTasks;
+ * - `search.ts`: get, searchTasks; `status_history.ts`: statusHistory;
+ *   `delete_tasks.ts`: deleteTasks;
  * - `queues.ts`: queueStats, queueNames, pause, resume, flush
  *   (over the registry of queues, `registry.ts`);
  * - `pub_sub.ts`: publish, subscribe;
@@ -54,6 +55,7 @@ import type {
 import type { JobStats, JobStatsOptions } from "../job_stats.ts";
 import { Beats } from "./beats.ts";
 import type { RedisContext } from "./context.ts";
+import { redisDeleteTasks } from "./delete_tasks.ts";
 import { HandOver } from "./hand_over.ts";
 import { redisJobStats } from "./job_stats.ts";
 import { redisKeys } from "./keys.ts";
@@ -67,6 +69,7 @@ import { Recovery } from "./recovery.ts";
 import { Registry } from "./registry.ts";
 import { Scripts } from "./scripts.ts";
 import { Search } from "./search.ts";
+import { redisStatusHistory } from "./status_history.ts";
 import { Topology } from "./topology.ts";
 import { WorkflowState } from "./workflow_state.ts";
 
@@ -242,14 +245,12 @@ export class RedisStore implements Store {
     return this.#queues.queueStats(queues);
   }
 
-  statusHistory(_options?: StatusHistoryOptions): Promise<StatusHistory> {
-    return Promise.reject(
-      new Error("statusHistory: not yet in the Redis store"),
-    );
+  statusHistory(options?: StatusHistoryOptions): Promise<StatusHistory> {
+    return redisStatusHistory(this.#ctx, this.#registry, options);
   }
 
-  deleteTasks(_ids: readonly string[]): Promise<number> {
-    return Promise.reject(new Error("deleteTasks: not yet in the Redis store"));
+  deleteTasks(ids: readonly string[]): Promise<number> {
+    return redisDeleteTasks(this.#ctx, this.#registry, ids);
   }
 
   jobStats(options?: JobStatsOptions): Promise<Map<string, JobStats>> {

@@ -16,6 +16,9 @@
  *   meanwhile), looked at once a minute at most.
  * - A namespace without a registry (written by an older pq) is found by
  *   SCAN once, and registered.
+ * - Every queue registered is also put in `<ns>:counted` (a SET, with the
+ *   same registration), which is never dropped from: the queues whose
+ *   status history is read, kept after the registry forgets them.
  * @module
  */
 import type { RedisContext } from "./context.ts";
@@ -52,12 +55,12 @@ export class Registry {
       return;
     }
     this.#registered.set(queue, now);
+    const { keys, topology } = this.#ctx;
     try {
-      await this.#ctx.topology.send([
-        "ZADD",
-        this.#ctx.keys.queues,
-        String(now),
-        queue,
+      // And in the set the status history is read from, which keeps it.
+      await Promise.all([
+        topology.send(["ZADD", keys.queues, String(now), queue]),
+        topology.send(["SADD", keys.counted, queue]),
       ]);
     } catch (error) {
       this.#registered.delete(queue); // Again with the next enqueue.
@@ -91,6 +94,25 @@ export class Registry {
     );
     const forgotten = await this.#forgetEmpty(old);
     return names.filter((queue) => !forgotten.has(queue)).sort();
+  }
+
+  /**
+   * Every queue whose status history may hold counts: those of
+   * `<ns>:counted` and of the registry (a queue registered by an older pq
+   * is in the registry only), sorted.
+   */
+  async counted(): Promise<string[]> {
+    const what = "SMEMBERS of the counted queues";
+    const [registered, counted] = await Promise.all([
+      this.queues(),
+      this.#ctx.topology.send(["SMEMBERS", this.#ctx.keys.counted]),
+    ]);
+    return [
+      ...new Set([
+        ...registered,
+        ...bulkStrings(counted, what).map(String),
+      ]),
+    ].sort();
   }
 
   /** The registered queues whose key `key` exists, sorted. */
@@ -143,10 +165,13 @@ export class Registry {
     ].sort();
     if (found.length > 0) {
       const now = String(this.#ctx.now());
-      await this.#ctx.topology.send([
-        "ZADD",
-        this.#ctx.keys.queues,
-        ...found.flatMap((queue) => [now, queue]),
+      await Promise.all([
+        this.#ctx.topology.send([
+          "ZADD",
+          this.#ctx.keys.queues,
+          ...found.flatMap((queue) => [now, queue]),
+        ]),
+        this.#ctx.topology.send(["SADD", this.#ctx.keys.counted, ...found]),
       ]);
     }
     return found;

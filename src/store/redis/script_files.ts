@@ -23,14 +23,18 @@
  *   its `tasks` or `done` hash: the script that writes a new record adds
  *   it (`enqueue` in `_helpers.lua`, and `settle.lua` for a record that
  *   was never queued: one ZADD a task), each script that
- *   drops records removes them (`expired.lua`, `flush.lua`: one ZREM a
- *   batch), in the same transition.
+ *   drops records removes them (`expired.lua`, `flush.lua`,
+ *   `delete_tasks.lua`: one ZREM a batch), in the same transition.
+ * - A task is counted in its queue's status history (`history`) by the
+ *   script that ends it (`finish.lua`, `revoke.lua`, `settle.lua`, through
+ *   `_helpers.lua`), in the same transition.
  * @module
  */
 import helpers from "./lua/_helpers.lua" with { type: "text" };
 import acquireLock from "./lua/acquire_lock.lua" with { type: "text" };
 import beat from "./lua/beat.lua" with { type: "text" };
 import claim from "./lua/claim.lua" with { type: "text" };
+import deleteTasks from "./lua/delete_tasks.lua" with { type: "text" };
 import enqueue from "./lua/enqueue.lua" with { type: "text" };
 import enqueueUnique from "./lua/enqueue_unique.lua" with { type: "text" };
 import expireLeases from "./lua/expire_leases.lua" with { type: "text" };
@@ -62,6 +66,7 @@ export const LUA_FILES: Readonly<Record<string, string>> = {
   "acquire_lock.lua": acquireLock,
   "beat.lua": beat,
   "claim.lua": claim,
+  "delete_tasks.lua": deleteTasks,
   "enqueue.lua": enqueue,
   "enqueue_unique.lua": enqueueUnique,
   "expire_leases.lua": expireLeases,
@@ -132,6 +137,8 @@ export const PAUSE: LuaScript = load("pause.lua");
 export const RESUME: LuaScript = load("resume.lua");
 /** Stores the final record of a task that never ran, unless its id is stored. */
 export const SETTLE: LuaScript = load("settle.lua");
+/** Deletes finished tasks of a queue by id. */
+export const DELETE_TASKS: LuaScript = load("delete_tasks.lua");
 /** Records a member of a group; answers with all values once all are there. */
 export const JOIN_GROUP: LuaScript = load("join_group.lua");
 
@@ -158,4 +165,5 @@ export const SCRIPTS: readonly LuaScript[] = [
   SETTLE,
   JOIN_GROUP,
   JOB_STATS,
+  DELETE_TASKS,
 ];

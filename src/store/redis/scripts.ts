@@ -43,6 +43,7 @@ import {
   BEAT,
   CLAIM,
   CLAIMED_BY,
+  DELETE_TASKS,
   ENQUEUE,
   ENQUEUE_UNIQUE,
   EXPIRE_LEASES,
@@ -262,14 +263,19 @@ export class Scripts {
       id: string;
       token: string;
       record: Uint8Array;
+      /** The final status's name, counted in the status history. */
+      status: string;
       retry?: QueuedTask;
     }[];
   }): Promise<boolean[]> {
     const what = FINISH.file;
-    const outcomes = args.outcomes.map(({ id, token, record, retry }) => ({
+    const outcomes = args.outcomes.map((
+      { id, token, record, status, retry },
+    ) => ({
       id,
       token,
       record,
+      status,
       // The retry's fields, prefixed: all '' for none.
       retryId: retry?.id ?? "",
       retryDue: retry?.due ?? "",
@@ -350,6 +356,7 @@ export class Scripts {
 
   /** `revoke.lua`: revokes a queued task, or asks a running one to stop. */
   async revoke(keys: QueueKeys, args: {
+    now: number;
     channel: string;
     expires: number;
     id: string;
@@ -473,6 +480,7 @@ export class Scripts {
     id: string;
     queued: number;
     record: Uint8Array;
+    status: string;
     expires: number;
   }): Promise<{ written: true } | { written: false; there: Buffer }> {
     const reply = await this.#run(SETTLE, keys, args);
@@ -496,9 +504,18 @@ export class Scripts {
   }
 
   /**
-   * Runs a script with its keys and arguments by name (ordered from its
-   * header, which they must match: else a `TypeError`, nothing sent).
+   * `delete_tasks.lua`: deletes finished tasks of a queue by id (those
+   * kept, neither queued nor running); answers the ids it deleted.
    */
+  async deleteTasks(keys: QueueKeys, args: {
+    now: number;
+    ids: readonly string[];
+  }): Promise<string[]> {
+    const what = DELETE_TASKS.file;
+    const reply = list(await this.#run(DELETE_TASKS, keys, args), what);
+    return reply.map((id, i) => text(id, what, i));
+  }
+
   /**
    * `job_stats.lua`: the newest `scan` tasks of a queue counted by job and
    * status, with the run times of each job's newest `runs` ended tasks;
@@ -531,6 +548,10 @@ export class Scripts {
     return { entries: number(reply[0], what, 0), jobs };
   }
 
+  /**
+   * Runs a script with its keys and arguments by name (ordered from its
+   * header, which they must match: else a `TypeError`, nothing sent).
+   */
   #run(
     script: LuaScript,
     keys: ScriptKeys,

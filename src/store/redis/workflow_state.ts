@@ -16,6 +16,7 @@
  *   group's index twice keeps the first value and answers the same.
  * @module
  */
+import { COUNTED_STATUSES } from "../status_history.ts";
 import type { TaskRecord } from "../../model/task.ts";
 import { checkGroupJoin, checkSettled, memberValue } from "../_settle_join.ts";
 import type { RedisContext } from "./context.ts";
@@ -59,6 +60,7 @@ export class WorkflowState {
       id: task.id,
       queued: task.timeQueued,
       record,
+      status: COUNTED_STATUSES.get(task.status) ?? "",
       expires: now + this.#ctx.resultTtl,
     };
     return await sendAgainIfLost(async (attempt) => {

@@ -1,14 +1,15 @@
 -- The helpers of the scripts that name this file in USES: events gathered
 -- and published at the end, the marker that wakes a waiting worker,
 -- queueing tasks (and indexing them for search), taking ready tasks under
--- leases, the frames of a waiter's inbox, checking and ending a lease, and
--- finishing a task.
+-- leases, the frames of a waiter's inbox, checking and ending a lease,
+-- finishing a task, and counting the tasks that end (the status history).
 -- They read the queue's keys by name (K) and no argument of their own.
 -- The cost of a task is the budget of the store: the hot path (queue,
 -- claim, finish a task with no priority, limit or rate limit) writes each
 -- key once a call with a variadic command (HSET, HMGET, LPUSH, RPOP with a
 -- count, ZADD, HDEL), not once a task; a feature a task does not use costs
--- it no command.
+-- it no command. Counting the tasks a call ends costs it two commands (an
+-- HMGET and an HSET of the queue's `history`), whatever their number.
 --
 -- KEYS   @queue
 -- ARGV   (none)
@@ -46,8 +47,52 @@ local function emit(event, payload)
   end
   list[#list + 1] = payload
 end
--- Writes what the script gathered: the search index entries, then the events.
+-- The status history of the queue (`history`, a HASH, see keys.ts): the
+-- totals since its first count, 'all:<STATUS>', and a ring of 1440 minutes
+-- (24 h): the slot (minute / 60) mod 1440 holds its minute's start,
+-- 'm:<slot>', and its counts, '<slot>:<STATUS>'; a slot stamped with
+-- another minute is a day old, and starts again from 0. The tasks a script
+-- ends are counted as they end (count_ended) and written by flush with one
+-- HMGET and one HSET, whatever their number: nothing to prune, no sweep.
+local HISTORY_STATUSES = {'SUCCESS', 'FAILURE', 'REVOKED', 'RETRY'}
+local ended_counts, ended_at = {}, nil
+-- Counts a task that ended with `status` ('SUCCESS'...; '' counts nothing)
+-- at `now`, the store's clock.
+local function count_ended(now, status)
+  if status == '' then return end
+  ended_counts[status] = (ended_counts[status] or 0) + 1
+  ended_at = now
+end
+local function write_counts()
+  local minute = math.floor(ended_at / 60) * 60
+  local stamp = string.format('%.0f', minute)
+  local slot = string.format('%.0f', (minute / 60) % 1440)
+  local fields = {'m:' .. slot}
+  for _, status in ipairs(HISTORY_STATUSES) do
+    fields[#fields + 1] = slot .. ':' .. status
+    fields[#fields + 1] = 'all:' .. status
+  end
+  local values = redis.call('HMGET', K.history, unpack(fields))
+  local fresh = values[1] ~= stamp
+  local out = {fields[1], stamp}
+  for i, status in ipairs(HISTORY_STATUSES) do
+    local add = ended_counts[status] or 0
+    if add > 0 or fresh then
+      local count = fresh and 0 or tonumber(values[2 * i] or '0')
+      out[#out + 1] = fields[2 * i]
+      out[#out + 1] = string.format('%.0f', count + add)
+    end
+    if add > 0 then
+      out[#out + 1] = fields[2 * i + 1]
+      out[#out + 1] = string.format('%.0f', tonumber(values[2 * i + 1] or '0') + add)
+    end
+  end
+  redis.call('HSET', K.history, unpack(out))
+end
+-- Writes what the script gathered: the search index entries, the counts
+-- of the tasks it ended, then the events.
 local function flush(channel)
+  if ended_at then write_counts() end
   for at = 1, #searched, 1000 do
     redis.call('ZADD', K.search, unpack(searched, at, math.min(at + 999, #searched)))
   end
@@ -429,8 +474,9 @@ local function holds(id, token, now, only_expired)
   return not only_expired or tonumber(redis.call('ZSCORE', K.running, id) or now) < now
 end
 -- Records the final record of a task that is no longer queued or running,
--- kept until expires, and announces it.
-local function finalize(id, payload, expires)
+-- kept until expires, counts it (its status, at now) and announces it.
+local function finalize(now, id, payload, expires, status)
+  count_ended(now, status)
   redis.call('HDEL', K.tasks, id)
   redis.call('HDEL', K.redeliveries, id)
   redis.call('HDEL', K.limits, id)

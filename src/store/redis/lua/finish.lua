@@ -1,6 +1,7 @@
 -- Writes how running tasks ended, each only by its lease holder: ends the
 -- lease, keeps the final record until it expires, and queues the retry the
--- outcome carries, if any. The outcomes of a call are written together:
+-- outcome carries, if any, and counts each ended task in the queue's status
+-- history (_helpers.lua). The outcomes of a call are written together:
 -- one command a key for all of them (their leases read with one HMGET),
 -- plus a few a task only for what it uses (a concurrency slot, a retry).
 --
@@ -13,6 +14,7 @@
 --          id         the task's id
 --          token      the lease token its holder has
 --          record     its encoded final record
+--          status     its status's name (SUCCESS...), counted; '' for none
 --          retryId    the id of its retry, or '' (then the next five are '')
 --          retryDue   when the retry is due, in seconds
 --          retryQueued  the retry's timeQueued (its place in the search index)
@@ -49,6 +51,7 @@ for n, outcome in ipairs(outcomes) do
     expiry[#expiry + 1] = expires
     expiry[#expiry + 1] = id
     emit('done', outcome.record)
+    count_ended(now, outcome.status)
     if outcome.retryId ~= '' then
       retries[#retries + 1] = {id = outcome.retryId, due = outcome.retryDue,
         queued = outcome.retryQueued, record = outcome.retryRecord,

@@ -2,7 +2,8 @@
 -- the one the client read; a running one is marked for its worker to stop.
 --
 -- KEYS   @queue
--- ARGV   channel      the channel of task events
+-- ARGV   now          the store's clock, in seconds
+--        channel      the channel of task events
 --        expires      when the final record is dropped
 --        id           the task's id
 --        seen         its record as the client read it, or ''
@@ -11,7 +12,7 @@
 --        'unknown'
 -- USES   _helpers.lua
 
-local channel, expires, id, seen, revoked = A.channel, A.expires, A.id, A.seen, A.revoked
+local now, channel, expires, id, seen, revoked = tonumber(A.now), A.channel, A.expires, A.id, A.seen, A.revoked
 if redis.call('HEXISTS', K.leases, id) == 1 then
   redis.call('SADD', K.revoke, id)
   return 'requested'
@@ -23,6 +24,6 @@ if payload ~= seen then return 'changed' end
 redis.call('LREM', K.ready, 0, id)
 redis.call('ZREM', K.delayed, id)
 redis.call('ZREM', K.prio, id)
-finalize(id, revoked, expires)
+finalize(now, id, revoked, expires, 'REVOKED')
 flush(channel)
 return 'revoked'
