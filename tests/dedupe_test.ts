@@ -415,12 +415,21 @@ for (const name of ["sqlite", "redis"] as const) {
         assert.equal((await future.queued).duplicate, true);
         assert.deepEqual(task.kwargs, { lag: 0.5 });
         assert.equal(task.status, TaskStatus.SUCCESS);
-        const queued = await api.tasks.queue("addition", {}, {
+        const queued = await api.tasks.queue("asynchronous", {}, {
           id,
           callback: false,
         });
         assert.equal(queued.statusString, "SUCCESS");
         assert.equal((await queued.doneCallback!).status, TaskStatus.SUCCESS);
+        // A task of another job is not followed: its result is not this job's.
+        await assert.rejects(
+          Promise.resolve(api.tasks.queue("addition", {}, { id })),
+          {
+            name: "TypeError",
+            message:
+              `Cannot queue task of job 'addition' with id '${id}': a task of job 'asynchronous' holds that id (SUCCESS); give this task another id, or queue job 'asynchronous' to follow that task`,
+          },
+        );
       },
     );
 

@@ -18,6 +18,7 @@ import {
   UNREADY_STATES,
 } from "../mod.ts";
 import { codecFor } from "../src/model/codec.ts";
+import { unsendableProblem } from "../src/model/kwargs_check.ts";
 import { globToRegExp } from "../src/producer/event_hub.ts";
 import { jobNameOf } from "../src/runtime/job.ts";
 import { modeName } from "../src/model/execution_mode.ts";
@@ -249,4 +250,52 @@ Deno.test("event globs match as pulsar's channels", () => {
   assert.ok(!globToRegExp("done").test("done2"));
   assert.ok(!globToRegExp("do.e").test("done"));
   assert.ok(globToRegExp("a.b").test("a.b"));
+});
+
+Deno.test("a value is sendable exactly when both codecs give it back unchanged", () => {
+  class Point {
+    x = 1;
+  }
+  const sendable: unknown[] = [
+    {},
+    { a: [1, -2.5, "s", true, null, { b: [] }] },
+    Object.assign(Object.create(null), { a: 1 }),
+    { nested: { deeper: { deepest: [[["x"]]] } } },
+  ];
+  for (const value of sendable) {
+    assert.equal(unsendableProblem(value, "kwargs"), undefined);
+    for (const name of ["json", "msgpack"] as const) {
+      const codec = codecFor(name);
+      // Spread: a null-prototype object comes back with Object's.
+      assert.deepEqual({ ...codec.decode(codec.encode(value)) as object }, {
+        ...value as object,
+      });
+    }
+  }
+  const refused: Array<[unknown, string]> = [
+    [[1, , 3], "kwargs[1] is a hole of a sparse array"],
+    [{ p: new Point() }, "kwargs.p is a Point, which JSON sends as a plain"],
+    [
+      { e: new RangeError("x") },
+      "kwargs.e is a RangeError, which JSON sends as {}: send error.message",
+    ],
+    [{ p: Promise.resolve(1) }, "kwargs.p is a Promise: await it"],
+    [{ s: new String("x") }, "kwargs.s is a String object: send the primitive"],
+    [{ r: /a/g }, "kwargs.r is a RegExp"],
+    [{ n: -Infinity }, "kwargs.n is -Infinity, which JSON sends as null"],
+    [{ [Symbol("k")]: 1 }, "kwargs has a symbol key, which JSON drops"],
+    [{ a: { "b c": [{ d: () => 0 }] } }, 'kwargs.a["b c"][0].d is a function'],
+  ];
+  for (const [value, start] of refused) {
+    const problem = unsendableProblem(value, "kwargs");
+    assert.ok(problem?.startsWith(start), `${start}: got ${problem}`);
+    // What is refused is what a codec changes (or cannot encode).
+    for (const name of ["json", "msgpack"] as const) {
+      const codec = codecFor(name);
+      assert.throws(
+        () => assert.deepEqual(codec.decode(codec.encode(value)), value),
+        `${start}: ${name} gives it back changed`,
+      );
+    }
+  }
 });
