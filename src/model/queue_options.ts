@@ -47,7 +47,12 @@ export interface QueueOptions {
   queue?: string | boolean;
   /** Seconds, counted from when the task is due, after which it is revoked. */
   timeout?: number;
-  /** `maxRetries`, `retryDelay`, `maxConcurrency`, and free keys. */
+  /**
+   * Per-task job options, checked by their rules (see `meta_params.ts`):
+   * `maxRetries`, `retryDelay`, `maxConcurrency`, `priority`, `rateLimit`,
+   * `rateLimitKey`; and free keys, stored as they are, unless within 2 edits
+   * of one of those (`maxRetires` is refused). Values are JSON, as kwargs.
+   */
   metaParams?: Dict;
   /**
    * The task's priority: an integer from {@linkcode PRIORITY_MIN} to
@@ -61,7 +66,9 @@ export interface QueueOptions {
    * `[A-Za-z0-9_.:-]` (not `.` or `..`). While a task of this id is stored
    * (queued, running, or finished and kept `resultTtl` seconds), queueing
    * one again queues nothing: the future follows the task that is there,
-   * and its `queued` says so (`{ duplicate: true, reason: "id" }`).
+   * and its `queued` says so (`{ duplicate: true, reason: "id" }`). A task
+   * of another job holding the id is not followed: the call rejects with a
+   * TypeError naming both jobs.
    */
   id?: string;
   /**

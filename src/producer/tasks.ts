@@ -117,10 +117,12 @@ export class Tasks {
   /**
    * Queues a task of `jobName`. An unknown name rejects with
    * `TaskNotAvailable`; a bad option rejects with a `TypeError` or
-   * `RangeError` naming it.
+   * `RangeError` naming it, and so does a kwarg JSON would change or
+   * cannot encode (a Date, a Map, NaN...), with its key path.
    *
    * @param jobName The job's name.
-   * @param kwargs The job's arguments (checked by its schema, if any).
+   * @param kwargs The job's arguments: JSON values (checked by its schema,
+   * if any).
    * @param options When, where and how long it may run; see {@linkcode QueueOptions}.
    * @returns A future with the task's id at once, resolving with the task done
    * (or queued, with `callback: false`). With an `id` already stored, or a
