@@ -75,8 +75,9 @@ function walk(value: unknown, at: Walk): string | undefined {
     return "has a symbol key, which JSON drops: use a string key";
   }
   ancestors.push(object);
-  for (const key in object) {
-    if (!Object.hasOwn(object, key)) continue;
+  const names = Object.keys(object);
+  for (let i = 0; i < names.length; i++) {
+    const key = names[i];
     const item = (object as Record<string, unknown>)[key];
     if (item === undefined) continue;
     keys.push(key);
