@@ -3,7 +3,8 @@
  * tests, for Deno).
  */
 import assert from "node:assert/strict";
-import { PulsarQueue } from "../mod.ts";
+import { PulsarQueue, ShellError } from "../mod.ts";
+import { runShell } from "../src/runtime/shell.ts";
 import { tempDir } from "./_server.ts";
 
 const JOBS = new URL("../src/jobs/mod.ts", import.meta.url).pathname;
@@ -90,6 +91,12 @@ Deno.test("a failed shell job's error says the exit code, the command and the en
     lines.slice(2),
     Array.from({ length: 10 }, (_, i) => `problem ${21 + i}`),
   );
+});
+
+Deno.test("a failed shell command of many lines is quoted by its first line", async () => {
+  const error = await runShell("true\nexit 4").catch((error) => error);
+  assert.ok(error instanceof ShellError);
+  assert.equal(error.message, "Command exited with code 4: true…");
 });
 
 Deno.test("a shell job killed by a signal says which", async () => {

@@ -131,10 +131,11 @@ export function outputTail(stderr: string, stdout: string): string {
   return `\n${which}:${tail.includes("\n") ? "\n" : " "}${tail}`;
 }
 
-/** A command as a message quotes it: its first 200 characters. */
+/** A command as a message quotes it: its first line, 200 characters at most. */
 function shortened(command: string): string {
-  const line = command.trim();
-  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+  const text = command.trim();
+  const line = text.split("\n")[0].slice(0, 200);
+  return line.length < text.length ? `${line}…` : line;
 }
 
 async function writeInput(
