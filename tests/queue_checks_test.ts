@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import { PulsarQueue, sig, TaskStatus } from "../mod.ts";
+import { PulsarQueue, sig } from "../mod.ts";
 import type { Producer } from "../src/producer/producer.ts";
 import type { WorkerStatus } from "../src/model/worker_status.ts";
 import { startRedis } from "./_redis.ts";
@@ -163,13 +163,19 @@ storeTest(
       },
     );
     await nothingQueued(api, "hello");
-    // ctx.queue in a job run here: the job fails with the message.
-    const run = await api.tasks.execute("greet.later");
-    assert.equal(run.status, TaskStatus.FAILURE);
-    assert.match(
-      String(run.result),
-      /Cannot queue task of job 'hello' as kwargs\.when is a Date, which JSON sends as a string: send date\.toISOString\(\)/,
-    );
+    // ctx.queue in a job run here, in each mode (from a subprocess the call
+    // crosses as JSON): the job fails with the message.
+    for (
+      const name of ["greet.later", "greet.later.thread", "greet.later.cpu"]
+    ) {
+      const run = await api.tasks.execute(name);
+      assert.equal(run.statusString, "FAILURE", `${name}: ${run.result}`);
+      assert.match(
+        String(run.result),
+        /Cannot queue task of job 'hello' as kwargs\.when is a Date, which JSON sends as a string: send date\.toISOString\(\)/,
+        name,
+      );
+    }
     await nothingQueued(api, "hello");
     assert.throws(() => sig("hello", { when: new Date(0) }), {
       name: "TypeError",

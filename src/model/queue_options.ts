@@ -217,20 +217,38 @@ export function checkQueueOptions(
   checkSendable(kwargs, metaParams, where);
 }
 
-/**
- * Throws a TypeError when kwargs or metaParams hold a value the codecs
- * would change or cannot encode, with its path and what to send instead.
- */
+/** Throws {@linkcode unsendableError} when there is one. */
 function checkSendable(
   kwargs: unknown,
-  metaParams: Dict | undefined,
+  metaParams: unknown,
   where: { job?: string; kwargs?: string },
 ): void {
-  const problem = unsendableProblem(kwargs, where.kwargs ?? "kwargs") ??
-    (metaParams && unsendableProblem(metaParams, "metaParams"));
-  if (problem === undefined) return;
+  const error = unsendableError(kwargs, metaParams, where);
+  if (error) throw error;
+}
+
+/**
+ * The TypeError of kwargs or metaParams that hold a value the codecs would
+ * change or cannot encode, with its path and what to send instead, or
+ * undefined. A job checks its `ctx.queue` with it before the call crosses
+ * to its worker (as JSON from a subprocess, which would change the value).
+ */
+export function unsendableError(
+  kwargs: unknown,
+  metaParams: unknown,
+  where: { job?: string; kwargs?: string } = {},
+): TypeError | undefined {
+  // Absent kwargs are {}; absent metaParams, none.
+  const problem =
+    (kwargs === undefined
+      ? undefined
+      : unsendableProblem(kwargs, where.kwargs ?? "kwargs")) ??
+      (metaParams === undefined
+        ? undefined
+        : unsendableProblem(metaParams, "metaParams"));
+  if (problem === undefined) return undefined;
   const of = where.job === undefined ? "" : ` of job '${where.job}'`;
-  throw new TypeError(`Cannot queue task${of} as ${problem}`);
+  return new TypeError(`Cannot queue task${of} as ${problem}`);
 }
 
 /** Checks `id` and `dedupe` as {@linkcode checkQueueOptions}, with its `fail`. */

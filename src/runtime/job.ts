@@ -14,7 +14,7 @@ import {
   validateJobOptions,
 } from "../model/job_options.ts";
 import type { JobPermissions } from "../model/job_permissions.ts";
-import type { QueueOptions } from "../model/queue_options.ts";
+import { type QueueOptions, unsendableError } from "../model/queue_options.ts";
 import type { RateLimit } from "../model/rate_limit.ts";
 import type { RetryDelay } from "../model/retry_delay.ts";
 import {
@@ -341,6 +341,12 @@ export class Job {
     kwargs?: Dict,
     options: QueueOptions = {},
   ): PromiseLike<Task> {
+    // Checked here too: from a subprocess the call crosses to the worker as
+    // JSON, which would change such a value before the worker checks it.
+    const unsendable = unsendableError(kwargs, options?.metaParams, {
+      job: jobName,
+    });
+    if (unsendable) return Promise.reject(unsendable);
     return this.backend.queueTask(jobName, kwargs, {
       ...options,
       fromTask: this.task.id,
