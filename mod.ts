@@ -118,6 +118,8 @@ export { type JobInfo, JobRegistry } from "./src/runtime/registry.ts";
 export type {
   QueueStats,
   RevokeOutcome,
+  StatusHistory,
+  StatusHistoryOptions,
   TaskPage,
   TaskQuery,
 } from "./src/store/store.ts";
