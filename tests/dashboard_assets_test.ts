@@ -14,6 +14,11 @@ import {
 import { ASSETS, PAGE } from "../src/web/assets.ts";
 import { jsonForScript, STATUS_LISTS } from "../src/web/page_statuses.ts";
 import { findRoute, ROUTES } from "../src/web/route_table.ts";
+import { retryId } from "../src/web/routes/bulk.ts";
+import { countersOf } from "../src/web/live.ts";
+import { plural, uptime } from "../src/web/assets/format.js";
+import { taskError } from "../src/web/task_view.ts";
+import { TASK_ID_PATTERN, type TaskRecord } from "../src/model/task.ts";
 
 const ASSETS_DIR = new URL("../src/web/assets/", import.meta.url);
 
@@ -25,6 +30,11 @@ Deno.test("the route table: one route a method and path, its parameters", () => 
     ["GET", "/api/tasks/abc", { id: "abc" }],
     ["POST", "/api/tasks/abc/revoke", { id: "abc" }],
     ["POST", "/api/tasks/abc/rerun", { id: "abc" }],
+    ["POST", "/api/tasks/retry", {}],
+    ["POST", "/api/tasks/delete", {}],
+    ["POST", "/api/tasks/revoke", {}],
+    ["GET", "/api/history", {}],
+    ["GET", "/api/tasks/retry", { id: "retry" }],
     ["GET", "/api/workflows/a%20b", { id: "a%20b" }],
     ["POST", "/api/queues/resume", {}],
     ["GET", "/api/jobs/a%2Fb", { name: "a%2Fb" }],
@@ -68,9 +78,19 @@ Deno.test("the dashboard serves every module the page imports, and no other", as
   for (const [name, asset] of ASSETS) {
     assert.match(
       asset.type,
-      name.endsWith(".css") ? /^text\/css/ : /^text\/javascript/,
+      name.endsWith(".css")
+        ? /^text\/css/
+        : name.endsWith(".svg")
+        ? /^image\/svg\+xml$/
+        : /^text\/javascript/,
     );
   }
+  // The icon the page links to is served.
+  assert.match(
+    PAGE.body,
+    /<link rel="icon" [^>]*href="\/assets\/favicon.svg">/,
+  );
+  assert.ok(ASSETS.get("favicon.svg")?.body.startsWith("<svg"));
 });
 
 Deno.test("the page gets the status lists of the model, escaped", () => {
@@ -95,4 +115,86 @@ Deno.test("the page's modules type-check (DOM types, every file checked)", async
     stderr: "piped",
   }).output();
   assert.equal(code, 0, new TextDecoder().decode(stderr));
+});
+
+Deno.test("a bulk retry's copy has one id per failed task, within 128 characters", () => {
+  assert.equal(retryId("0195ab"), "0195ab-r1");
+  assert.equal(retryId("0195ab-r1"), "0195ab-r2");
+  assert.equal(retryId("job-r9"), "job-r10");
+  // A caller's id that merely looks like one: still one more step.
+  assert.equal(retryId("car-rental"), "car-rental-r1");
+  const long = "x".repeat(128);
+  assert.equal(retryId(long).length, 128);
+  assert.match(retryId(long), /-r1$/);
+  assert.ok(TASK_ID_PATTERN.test(retryId(long)));
+  assert.equal(retryId(retryId(long)), retryId(long).replace(/-r1$/, "-r2"));
+});
+
+Deno.test("the counters header: the store's totals and the queues' sizes", () => {
+  const history = {
+    totals: { SUCCESS: 7, FAILURE: 2, RETRY: 3 },
+    minutes: [],
+  };
+  const queue = (ready: number, delayed: number, running: number) => ({
+    queue: "q",
+    ready,
+    delayed,
+    running,
+    latency: 0,
+  });
+  assert.deepEqual(countersOf(history, [queue(1, 2, 3), queue(10, 20, 30)]), {
+    processed: 9,
+    failed: 2,
+    retried: 3,
+    revoked: 0,
+    running: 33,
+    scheduled: 22,
+    queued: 11,
+  });
+});
+
+Deno.test("a task's error in a list: its exception, else its result, cut", () => {
+  const record = (
+    status: TaskRecord["status"],
+    more: Partial<TaskRecord>,
+  ): TaskRecord => ({
+    id: "t",
+    name: "j",
+    queue: "q",
+    status,
+    timeQueued: 0,
+    delay: 0,
+    retry: 1,
+    kwargs: {},
+    meta: {},
+    runInfo: {},
+    ...more,
+  });
+  assert.equal(
+    taskError(
+      record(TaskStatus.FAILURE, { exception: "Error: no", result: "x" }),
+    ),
+    "Error: no",
+  );
+  assert.equal(
+    taskError(record(TaskStatus.REVOKED, { result: "revoked" })),
+    '"revoked"',
+  );
+  assert.equal(taskError(record(TaskStatus.SUCCESS, { result: "fine" })), null);
+  const long = taskError(
+    record(TaskStatus.FAILURE, { exception: "e".repeat(999) }),
+  )!;
+  assert.equal(long.length, 300);
+  assert.ok(long.endsWith("…"));
+});
+
+Deno.test("the page writes uptimes in whole units and counts with their noun", () => {
+  assert.equal(uptime(45.2), "45 s");
+  assert.equal(uptime(116.6), "1 m 56 s");
+  assert.equal(uptime(3 * 3600 + 125), "3 h 2 m");
+  assert.equal(uptime(2 * 86400 + 5 * 3600), "2 d 5 h");
+  assert.equal(uptime(undefined), "-");
+  assert.equal(plural(1, "task"), "1 task");
+  assert.equal(plural(12, "task"), "12 tasks");
+  assert.equal(plural(1234, "task"), "1,234 tasks");
 });

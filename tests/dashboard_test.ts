@@ -40,16 +40,52 @@ if (!KEEP_SCREENSHOTS) {
 }
 const MOD = new URL("../mod.ts", import.meta.url).href;
 
-/** A job module of the test: `echo` takes any kwargs and returns them. */
+/**
+ * A job module of the test: `echo` takes any kwargs and returns them;
+ * `boom` always fails (2 runs: RETRY, then FAILURE), with options for its
+ * page to show.
+ */
 async function writeJobs(dir: string): Promise<string> {
   const path = `${dir}/echo_jobs.ts`;
   await Deno.writeTextFile(
     path,
     `import { job } from ${JSON.stringify(MOD)};\n` +
       `export const echo = job(function echo(_ctx, kwargs: Record<string, unknown>) {\n` +
-      `  return kwargs;\n});\n`,
+      `  return kwargs;\n});\n` +
+      `export const boom = job({ name: "boom", maxRetries: 2, ` +
+      `retryDelay: { type: "exponential", base: 0.1, max: 1 }, ` +
+      `rateLimit: { tasks: 1000, per: 1 }, maxConcurrency: 50 }, ` +
+      `function boom(_ctx, kwargs: Record<string, unknown>) {\n` +
+      `  throw new Error("boom " + kwargs.n + " ${XSS}");\n});\n` +
+      `export const elsewhere = job({ name: "elsewhere", ` +
+      `defaultQueue: "nobody-consumes" }, function elsewhere() {});\n`,
   );
   return path;
+}
+
+/**
+ * The id of the attempt that ended a task FAILURE (itself, or an attempt
+ * after it: `meta.nextTask`), or undefined while none has.
+ */
+async function failedEnd(
+  api: Awaited<ReturnType<typeof producerFor>>,
+  id: string,
+): Promise<string | undefined> {
+  for (let at: string | undefined = id, n = 0; at && n < 10; n++) {
+    const task = await api.tasks.get(at);
+    if (task?.status === TaskStatus.FAILURE) return task.id;
+    const next = task?.meta.nextTask;
+    at = typeof next === "string" ? next : undefined;
+  }
+  return undefined;
+}
+
+/** The number a counter of the header shows. */
+async function counter(page: Page, key: string): Promise<number> {
+  const text = await page.textContent(
+    `#counters [data-counter="${key}"] .counter-value`,
+  );
+  return Number(text?.replaceAll(",", ""));
 }
 
 /** Waits until the page shows a selector. */
@@ -231,18 +267,78 @@ for (const kind of STORES) {
 
       await t.step("the overview chart has points", async () => {
         await open(page, "#/overview");
-        await see(page, "#rate-chart canvas");
-        // The chart ends at the last whole second: the tasks done just
-        // before may show a second later.
+        await see(page, "#history-chart canvas");
+        // The store's counts of the last minutes, read every 2 s.
         await eventually(
           async () =>
-            Number(await page.getAttribute("#rate-chart", "data-points")) >
+            Number(await page.getAttribute("#history-chart", "data-points")) >
               0 &&
-            Number(await page.getAttribute("#rate-chart", "data-done")) >= 4,
-          10,
+            Number(await page.getAttribute("#history-chart", "data-done")) >= 4,
+          15,
           "points on the chart, at least 4 tasks done",
         );
+        assert.deepEqual(
+          await page.getAttribute("#history-chart", "data-minutes"),
+          "60",
+        );
+        // The legend shows the newest minute's counts, not uPlot's "--".
+        const legend = (await page.textContent(".u-legend"))!;
+        assert.match(legend, /SUCCESS\s*\d+/);
+        assert.doesNotMatch(legend, /--/);
+        // A day's window, from the store too.
+        await page.click('#history-window button[data-minutes="1440"]');
+        await eventually(
+          async () =>
+            await page.getAttribute("#history-chart", "data-minutes") ===
+              "1440",
+          10,
+          "the chart of 24 h",
+        );
+        assert(
+          Number(await page.getAttribute("#history-chart", "data-done")) >= 4,
+        );
+        await page.click('#history-window button[data-minutes="60"]');
       });
+
+      await t.step(
+        "the counters header shows the store's totals and sizes",
+        async () => {
+          await see(page, '#counters [data-counter="processed"]');
+          await eventually(
+            async () => {
+              const { totals } = await api.tasks.history({ minutes: 1 });
+              const processed = (totals.SUCCESS ?? 0) + (totals.FAILURE ?? 0);
+              return processed > 0 &&
+                await counter(page, "processed") === processed &&
+                await counter(page, "failed") === (totals.FAILURE ?? 0) &&
+                await counter(page, "revoked") === (totals.REVOKED ?? 0);
+            },
+            15,
+            "the header's totals to be the store's",
+          );
+          const parked = await api.tasks.queue("addition", { a: 1 }, {
+            callback: false,
+            delay: 600,
+            queue: "later",
+          });
+          await eventually(
+            async () => await counter(page, "scheduled") >= 1,
+            15,
+            "a delayed task counted as scheduled",
+          );
+          await api.tasks.revoke(parked.id);
+          // On every view, and a link to where its tasks are.
+          await open(page, "#/jobs");
+          await see(page, 'tr[data-job="addition"]');
+          assert.deepEqual(
+            await page.getAttribute(
+              '#counters [data-counter="failed"]',
+              "href",
+            ),
+            "#/failed",
+          );
+        },
+      );
 
       await t.step(
         "actions need the CSRF token and the own Origin",
@@ -441,6 +537,228 @@ for (const kind of STORES) {
         },
       );
 
+      await t.step(
+        "the failed view: errors as text, bulk retry, delete, revoke",
+        async () => {
+          const failing = await Promise.all(
+            [1, 2, 3].map((n) =>
+              api.tasks.queue("boom", { n }, { callback: false })
+            ),
+          );
+          const ids: string[] = [];
+          await eventually(
+            async () => {
+              ids.length = 0;
+              for (const first of failing) {
+                const last = await failedEnd(api, first.id);
+                if (!last) return false;
+                ids.push(last);
+              }
+              return true;
+            },
+            30,
+            "three failed tasks (each after a retry)",
+          );
+          await open(page, "#/failed?job=boom");
+          for (const id of ids) await see(page, `tr[data-id="${id}"]`);
+          const row = (await page.textContent(`tr[data-id="${ids[0]}"]`))!;
+          assert(row.includes(`boom 1 ${XSS}`), row);
+          assert.deepEqual(await page.locator("img").count(), 0);
+          // Only FAILURE in the failed view (each one's RETRY attempt is not).
+          assert.deepEqual(
+            await page.locator('#task-rows tr:not([data-status="FAILURE"])')
+              .count(),
+            0,
+          );
+          dialogs.length = 0;
+          await page.click("#retry-all");
+          await see(page, "#notice.notice");
+          assert.match(
+            (await page.textContent("#notice"))!,
+            /^Retried 3 tasks/,
+          );
+          assert(dialogs.some((d) => d.startsWith("confirm: Retry every")));
+          // Each failed task is gone, its copy queued with a derived id.
+          for (const id of ids) {
+            assert.deepEqual(await api.tasks.get(id), undefined);
+            const copy = await api.tasks.get(`${id}-r1`);
+            assert.deepEqual(copy?.name, "boom");
+          }
+          // Safe to repeat: the same ids again retry nothing twice.
+          const cookie = (await context.cookies(base)).map((c) =>
+            `${c.name}=${c.value}`
+          ).join("; ");
+          const csrf = (await (await fetch(`${base}/api/session`, {
+            headers: { cookie },
+          })).json()).csrf;
+          const action = (path: string, body: unknown) =>
+            fetch(`${base}/api/tasks/${path}`, {
+              method: "POST",
+              headers: {
+                cookie,
+                origin: base,
+                "x-csrf-token": csrf,
+                "content-type": "application/json",
+              },
+              body: JSON.stringify(body),
+            });
+          const again = await action("retry", { ids });
+          assert.deepEqual(again.status, 200);
+          const view = await again.json();
+          assert.deepEqual([view.done, view.skipped], [0, 3]);
+          assert.match(view.skips[0].reason, /unknown/);
+          // A crash between the copy and the delete: the copy is found
+          // (not queued again), the failed task only deleted.
+          const copies = ids.map((id) => `${id}-r1`);
+          const ended: string[] = [];
+          await eventually(
+            async () => {
+              ended.length = 0;
+              for (const copy of copies) {
+                const last = await failedEnd(api, copy);
+                if (!last) return false;
+                ended.push(last);
+              }
+              return true;
+            },
+            30,
+            "the copies failed too",
+          );
+          const made = await api.tasks.queue("boom", { n: 9 }, {
+            id: `${ended[0]}-r1`,
+            callback: false,
+            delay: 600,
+          });
+          const twice = await (await action("retry", {
+            ids: [ended[0], ended[0]],
+          })).json();
+          assert.deepEqual([twice.done, twice.matched], [1, 1]);
+          assert.deepEqual(twice.copies, { [ended[0]]: made.id });
+          assert.deepEqual(await api.tasks.get(ended[0]), undefined);
+          assert.deepEqual((await api.tasks.get(made.id))?.kwargs, { n: 9 });
+          await api.tasks.revoke(made.id);
+          // Bad input: a clear 400.
+          for (
+            const [path, body, message] of [
+              ["retry", {}, /either 'ids'/],
+              ["retry", { ids: ["a b"] }, /must be 1 to 128 characters/],
+              ["delete", { filter: { status: "QUEUED" } }, /not QUEUED/],
+              ["revoke", { filter: {} }, /takes 'ids'/],
+              ["retry", { ids: [], extra: 1 }, /extra|Unrecognized/],
+            ] as const
+          ) {
+            const refused = await action(path, body);
+            assert.deepEqual(refused.status, 400, JSON.stringify(body));
+            assert.match((await refused.json()).error, message);
+          }
+          // Without the CSRF token: refused, nothing done.
+          const noCsrf = await fetch(`${base}/api/tasks/delete`, {
+            method: "POST",
+            headers: { cookie, origin: base },
+            body: JSON.stringify({ ids: ended }),
+          });
+          assert.deepEqual(noCsrf.status, 403);
+          await noCsrf.body?.cancel();
+          assert((await api.tasks.get(ended[1])) !== undefined);
+          // Select one in the list and delete it.
+          await open(page, "#/failed?job=boom");
+          await see(page, `tr[data-id="${ended[1]}"]`);
+          await page.check(`tr[data-id="${ended[1]}"] input.select`);
+          await page.click("#bulk-delete");
+          await see(page, "#notice.notice");
+          assert.match((await page.textContent("#notice"))!, /^Deleted 1 task/);
+          assert.deepEqual(await api.tasks.get(ended[1]), undefined);
+          await page.waitForSelector(`tr[data-id="${ended[1]}"]`, {
+            state: "detached",
+            timeout: 15_000,
+          });
+          // Revoke a selection in the tasks list: a queued task never runs.
+          const waiting = await api.tasks.queue("addition", { a: 2 }, {
+            callback: false,
+            delay: 600,
+          });
+          await open(page, "#/tasks?job=addition");
+          await see(page, `tr[data-id="${waiting.id}"]`);
+          await page.check(`tr[data-id="${waiting.id}"] input.select`);
+          await page.click("#bulk-revoke");
+          await see(page, `tr[data-id="${waiting.id}"][data-status="REVOKED"]`);
+          assert.match((await page.textContent("#notice"))!, /^Revoked 1 task/);
+        },
+      );
+
+      await t.step(
+        "a job's page: every count, every option; workers of its queue",
+        async () => {
+          await open(page, "#/job/boom");
+          await see(page, "#queue-form");
+          const card = (await page.textContent(".card dl.fields"))!;
+          assert.match(card, /retriesup to 2 runs in all/);
+          assert.match(card, /retry delayexponential from 0\.1 s to 1 s/);
+          assert.match(card, /rate limit1000 tasks per 1 s/);
+          assert.match(card, /max concurrency50/);
+          for (
+            const status of [
+              "QUEUED",
+              "STARTED",
+              "RETRY",
+              "SUCCESS",
+              "FAILURE",
+              "REVOKED",
+            ]
+          ) {
+            await see(page, `td[data-count="${status}"]`);
+          }
+          // 3 first attempts ended RETRY; their copies' did too.
+          assert(
+            Number(await page.textContent('td[data-count="RETRY"]')) >= 3,
+          );
+          await open(page, "#/job/testperiodicerror");
+          await see(page, "#queue-form");
+          assert.match(
+            (await page.textContent(".card dl.fields"))!,
+            /scheduleevery 60 s.*next run/,
+          );
+          // The worker consumes the default queue: counted for addition,
+          // not for a job whose queue no worker consumes.
+          await open(page, "#/jobs");
+          await see(page, 'tr[data-job="addition"]');
+          const workers = async (job: string) =>
+            Number(
+              await page.textContent(`tr[data-job="${job}"] td:nth-child(4)`),
+            );
+          assert.deepEqual(await workers("addition"), 1);
+          assert.deepEqual(await workers("elsewhere"), 0);
+        },
+      );
+
+      await t.step(
+        "live lists stay newest first and within their page",
+        async () => {
+          await open(page, "#/tasks?job=echo&limit=5");
+          await see(page, "#task-rows tr");
+          for (let i = 0; i < 8; i++) {
+            await api.tasks.queue("echo", { i }, { callback: false });
+          }
+          const newest = async () =>
+            (await api.tasks.search({ job: "echo", limit: 5 })).tasks.map((
+              task,
+            ) => task.id);
+          await eventually(
+            async () => {
+              const rows = page.locator("#task-rows tr");
+              const shown = [];
+              for (let i = 0; i < await rows.count(); i++) {
+                shown.push(await rows.nth(i).getAttribute("data-id"));
+              }
+              return JSON.stringify(shown) === JSON.stringify(await newest());
+            },
+            15,
+            "the 5 newest echo tasks, newest first",
+          );
+          assert(await page.isVisible("#more"));
+        },
+      );
+
       if (kind === "sqlite") {
         await t.step("screenshots of each view", async () => {
           await Deno.mkdir(SCREENSHOTS, { recursive: true });
@@ -448,10 +766,11 @@ for (const kind of STORES) {
             callback: false,
           });
           const views: Array<[string, string, string]> = [
-            ["overview", "#/overview", "#rate-chart canvas"],
+            ["overview", "#/overview", "#history-chart canvas"],
             ["queues", "#/queues", "table"],
             ["workers", "#/workers", "tr[data-worker]"],
             ["tasks", "#/tasks", "#task-rows tr"],
+            ["failed", "#/failed", "#task-rows tr"],
             ["task", `#/task/${running.id}`, "#task-kwargs"],
             ["jobs", "#/jobs", 'tr[data-job="addition"]'],
             ["job", "#/job/addition", "#queue-form"],
@@ -469,6 +788,69 @@ for (const kind of STORES) {
           }
         });
       }
+      await t.step(
+        "a new dashboard on the same store: the chart's history, the header, a running task's job",
+        async () => {
+          const chart = async (at: Page) =>
+            Number(await at.getAttribute("#history-chart", "data-done"));
+          await open(page, "#/overview");
+          await see(page, "#history-chart canvas");
+          const before = await chart(page);
+          const processed = await counter(page, "processed");
+          assert(before > 0 && processed > 0);
+          // Started before the new dashboard and its page.
+          const running = await api.tasks.queue("asynchronous", { lag: 30 }, {
+            callback: false,
+          });
+          await eventually(
+            async () =>
+              (await api.tasks.get(running.id))?.status ===
+                TaskStatus.STARTED,
+            15,
+            "the task to start",
+          );
+          await dashboard.stop();
+          await using second = await startDashboardProcess(
+            [...serverArgs({ dataStore, taskPaths }), "--token", TOKEN],
+            TOKEN,
+          );
+          const fresh = await context.newPage();
+          fresh.on("pageerror", (error) => pageErrors.push(String(error)));
+          await fresh.goto(
+            `${second.base}/?token=${encodeURIComponent(TOKEN)}`,
+          );
+          await see(fresh, "body[data-ready=true]");
+          await see(fresh, "#history-chart canvas");
+          // The earlier minutes' counts, from the store: not since start.
+          assert(
+            await chart(fresh) >= before,
+            `${await chart(fresh)} < ${before}`,
+          );
+          assert(await counter(fresh, "processed") >= processed);
+          await open(fresh, "#/workers");
+          await see(fresh, `tr[data-worker] a[href="#/task/${running.id}"]`);
+          await eventually(
+            async () =>
+              /asynchronous \d/.test(
+                (await fresh.textContent("tr[data-worker]"))!,
+              ),
+            15,
+            "the running task's job and run time",
+          );
+          // Uptime in whole units (`1 m 57 s`), not `116.6 s`.
+          assert.match(
+            (await fresh.textContent("tr[data-worker]"))!,
+            /\d+ [smhd]( \d+ [smh])?\d+ MiB/,
+          );
+          const icon = await fetch(`${second.base}/assets/favicon.svg`, {
+            headers: { authorization: `Bearer ${TOKEN}` },
+          });
+          assert.deepEqual(icon.headers.get("content-type"), "image/svg+xml");
+          assert.match(await icon.text(), /^<svg/);
+          await api.tasks.revoke(running.id);
+          await fresh.close();
+        },
+      );
       assert.deepEqual(pageErrors, []);
       await context.close();
     },

@@ -13,7 +13,11 @@
 import type { TaskProgress, TaskRecord } from "../model/task.ts";
 import type { WorkerStatus } from "../model/worker_status.ts";
 import type { JobStats } from "../store/job_stats.ts";
-import type { QueueStats, RevokeOutcome } from "../store/store.ts";
+import type {
+  QueueStats,
+  RevokeOutcome,
+  StatusHistory,
+} from "../store/store.ts";
 
 // ------------------------------------------------------------------ tasks
 
@@ -43,6 +47,11 @@ export interface TaskSummary {
   progress: TaskProgress | null;
   /** The kwargs as JSON, cut to `PREVIEW_CHARS` (`task_view.ts`) characters. */
   kwargs: string;
+  /**
+   * Why it did not succeed (FAILURE, RETRY, REVOKED): its exception, else
+   * its result as JSON, cut to `ERROR_CHARS` (`task_view.ts`); else null.
+   */
+  error: string | null;
 }
 
 /** A task on its page: the whole record, its status name and its attempts. */
@@ -67,6 +76,35 @@ export interface RevokeView {
   id: string;
   /** What the revoke did. */
   outcome: RevokeOutcome;
+}
+
+/** The bulk actions on tasks (`POST /api/tasks/<action>`). */
+export type BulkAction = "retry" | "delete" | "revoke";
+
+/** A task a bulk action left alone, and why. */
+export interface BulkSkip {
+  /** The task's id. */
+  id: string;
+  /** Why it was left alone. */
+  reason: string;
+}
+
+/** The answer of a bulk action. */
+export interface BulkView {
+  /** The action. */
+  action: BulkAction;
+  /** How many tasks it was asked for (the ids, or those the filter found). */
+  matched: number;
+  /** How many it acted on (retried, deleted, revoked). */
+  done: number;
+  /** Retry only: the new tasks' ids, by the failed task's id. */
+  copies?: Record<string, string>;
+  /** How many it left alone. */
+  skipped: number;
+  /** The first of those left alone, with why (at most 20). */
+  skips: BulkSkip[];
+  /** True when the filter found more tasks than one action takes: run it again. */
+  more: boolean;
 }
 
 /** The answer of an action that queued a task. */
@@ -140,10 +178,28 @@ export interface QueueView extends QueueStats {
 }
 
 /**
- * Tasks done per second by status (`SUCCESS: [...]`), from second `start`
- * on: the data of a `rate` event, and the chart's in `/api/overview`.
+ * The counters header: totals the store keeps since it began (they survive
+ * a restart of the dashboard), and the queues' sizes now.
  */
-export type RateSeries = { start: number } & Record<string, number[]>;
+export interface CountersView {
+  /** Tasks that ended SUCCESS or FAILURE (Sidekiq's "Processed"). */
+  processed: number;
+  /** Tasks that ended FAILURE (their retries spent). */
+  failed: number;
+  /** Attempts that failed and were queued again (ended RETRY). */
+  retried: number;
+  /** Tasks revoked. */
+  revoked: number;
+  /** Tasks running now (claimed under a lease), in every known queue. */
+  running: number;
+  /** Tasks waiting for their delay (a retry's too), in every known queue. */
+  scheduled: number;
+  /** Tasks due, waiting for a worker, in every known queue. */
+  queued: number;
+}
+
+/** A minute of the chart: its start (Unix seconds) and counts by status. */
+export type MinuteCounts = StatusHistory["minutes"][number];
 
 /** The data of a `cluster` event. */
 export interface ClusterView {
@@ -153,6 +209,10 @@ export interface ClusterView {
   workers: WorkerView[];
   /** When it was read (Unix seconds). */
   time: number;
+  /** The counters header (null: the store's totals could not be read). */
+  counters: CountersView | null;
+  /** The last two minutes' counts, for the chart (empty: not read). */
+  recent: MinuteCounts[];
 }
 
 /** The answer of a purge. */
@@ -198,8 +258,21 @@ export interface JobView {
   schema: boolean;
   /** Whether its code is loaded here. */
   local: boolean;
-  /** The live workers that advertise it. */
+  /**
+   * The live workers that advertise it and consume its default queue
+   * (`defaultQueue`, else the `defaultTaskQueue`).
+   */
   workers: string[];
+  /** Its queue: `defaultQueue`, else the cluster's `defaultTaskQueue`. */
+  queue: string;
+  /** Its runs in all for a task that does not succeed, or null (not known here, or 1). */
+  maxRetries: number | null;
+  /** Its retry delay as text (`5 s`, `exponential from 1 s to 300 s, jitter`), or null. */
+  retryDelay: string | null;
+  /** Its schedule as text (`every 60 s`, `cron 0 6 * * 1`), or null. */
+  schedule: string | null;
+  /** When its next periodic run is due (Unix seconds), or null. */
+  nextRun: number | null;
   /** The rest of its info or advert. */
   [more: string]: unknown;
 }
@@ -232,11 +305,9 @@ export interface SessionView {
 
 /** The answer of `GET /api/overview`. */
 export interface OverviewView {
-  /** Tasks done per second by status, over the chart's seconds. */
-  rate: RateSeries;
-  /** Seconds of the chart. */
-  rateSeconds: number;
-  /** The queues and the live workers. */
+  /** The tasks ended per minute, from the store (`?minutes=`, default 60). */
+  history: StatusHistory;
+  /** The queues, the live workers and the counters. */
   cluster: ClusterView;
 }
 

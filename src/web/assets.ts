@@ -6,7 +6,7 @@
  *
  * Invariants: only the files listed here are served, each with its content
  * type (`text/javascript` for the modules: a browser runs a module only
- * with a JavaScript type); `assets/types.js` is for the checker only and is
+ * with a JavaScript type; `image/svg+xml` for the icon); `assets/types.js` is for the checker only and is
  * not served; a module the page imports must be listed, or it fails to load.
  * @module
  */
@@ -16,8 +16,10 @@ import api from "./assets/api.js" with { type: "text" };
 import app from "./assets/app.js" with { type: "text" };
 import appCss from "./assets/app.css" with { type: "text" };
 import cells from "./assets/cells.js" with { type: "text" };
+import counters from "./assets/counters.js" with { type: "text" };
 import detailView from "./assets/detail_view.js" with { type: "text" };
 import dom from "./assets/dom.js" with { type: "text" };
+import favicon from "./assets/favicon.svg" with { type: "text" };
 import format from "./assets/format.js" with { type: "text" };
 import indexHtml from "./assets/index.html" with { type: "text" };
 import jobView from "./assets/job_view.js" with { type: "text" };
@@ -63,6 +65,7 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map(
     "api.js": api,
     "app.js": app,
     "cells.js": cells,
+    "counters.js": counters,
     "detail_view.js": detailView,
     "dom.js": dom,
     "format.js": format,
@@ -83,5 +86,6 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map(
     .concat([
       ["app.css", { body: appCss, type: CSS }],
       ["uplot.css", { body: uplotCss, type: CSS }],
+      ["favicon.svg", { body: favicon, type: "image/svg+xml" }],
     ]),
 );

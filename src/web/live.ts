@@ -1,47 +1,48 @@
 /**
  * The dashboard's live feed: one subscription to the store's events
  * (channels `task` and `consumer`), fanned out to every open page as
- * server-sent events, and the state the pages are drawn from (tasks done
- * per second, each queue's throughput, the live workers and what they run).
+ * server-sent events, and the state the pages are drawn from (each queue's
+ * throughput, the live workers and what they run, the counters header and
+ * the chart's last minutes, read from the store).
  *
  * Server-sent events (`event:` name, `data:` JSON):
  * - `tasks`: `{ tasks: TaskSummary[], dropped }`, the tasks that changed
  *   (`queued`, `started`, `done`, `progress`) since the last one, newest
  *   state of each, every {@linkcode BATCH_MS} ms at most;
- * - `rate`: `{ start, SUCCESS: [...], FAILURE: [...], REVOKED: [...],
- *   RETRY: [...] }`, the tasks done in each of the last 5 seconds, every
- *   second;
- * - `cluster`: `{ queues, workers }`, every {@linkcode CLUSTER_SECONDS} s
- *   while a page is open, and when a worker's status changes.
+ * - `cluster`: `{ queues, workers, counters, recent }` (`ClusterView`),
+ *   every {@linkcode CLUSTER_SECONDS} s while a page is open, and when a
+ *   worker's status changes; `counters` and `recent` (the last two
+ *   minutes' counts) come from the store's history (`api.tasks.history`),
+ *   so every page and every dashboard shows the same totals.
  *
  * Invariants: the store is read (through the producer API) by this process
  * only, on a timer, and only while a page is open: pages never make the
- * store work per page; memory is bounded (the rate windows are fixed, at most {@linkcode MAX_QUEUES} queues
- * have a throughput, at most {@linkcode BATCH_MAX} tasks wait in a batch).
+ * store work per page; memory is bounded (at most {@linkcode MAX_QUEUES}
+ * queues have a throughput, at most {@linkcode BATCH_MAX} tasks wait in a
+ * batch, at most {@linkcode MAX_LEARNED} running tasks are read a time); a
+ * worker's running task is shown with its job once read, never as unknown
+ * longer than one read.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import type { WorkerStatus } from "../model/worker_status.ts";
 import type {
   ClusterView,
+  CountersView,
   RunningTask,
   TaskSummary,
   WorkerView,
 } from "./api_types.ts";
+import type { QueueStats, StatusHistory } from "../store/store.ts";
 import type { Producer } from "../producer/producer.ts";
 import { TaskStatus } from "../model/status.ts";
 import type { Task } from "../model/task.ts";
 import { finishedTask, type TaskMetrics } from "./metrics.ts";
-import { STATUS_LISTS } from "./page_statuses.ts";
 import { RateWindow } from "./rate_window.ts";
 import { taskSummary } from "./task_view.ts";
 
 const logger = getLogger(["pq", "dashboard"]);
 
-/** The statuses of done tasks (attempts that ended), as the chart draws them. */
-export const DONE_STATUSES: readonly string[] = STATUS_LISTS.ended;
-/** Seconds of the chart: 15 minutes. */
-export const RATE_SECONDS = 15 * 60;
 /** Seconds over which a queue's throughput is averaged. */
 export const THROUGHPUT_SECONDS = 60;
 /** Seconds between two reads of the queues and workers while a page is open. */
@@ -52,6 +53,8 @@ export const BATCH_MS = 250;
 export const BATCH_MAX = 500;
 /** The most queues whose throughput is kept. */
 export const MAX_QUEUES = 1000;
+/** The most running tasks read at once to learn their job. */
+export const MAX_LEARNED = 100;
 /** The most events a page may leave unread before its stream is closed. */
 const MAX_UNREAD = 1000;
 /** Seconds between two keep-alive comments on an idle stream. */
@@ -78,8 +81,6 @@ export interface LiveFeedOptions {
  * ```
  */
 export class LiveFeed implements AsyncDisposable {
-  /** Tasks done per second by status, over 15 minutes. */
-  readonly rate: RateWindow = new RateWindow(RATE_SECONDS, DONE_STATUSES);
   readonly #options: LiveFeedOptions;
   readonly #now: () => number;
   readonly #throughput = new Map<string, RateWindow>();
@@ -94,6 +95,7 @@ export class LiveFeed implements AsyncDisposable {
   #ticks = 0;
   #cluster?: ClusterView;
   #reading?: Promise<void>;
+  #learning?: Promise<void>;
   #closed = false;
   readonly #encoder = new TextEncoder();
   readonly #onTask = (_channel: string, event: string, task: Task) =>
@@ -128,7 +130,13 @@ export class LiveFeed implements AsyncDisposable {
   /** The last `cluster` view, reading the store if there is none yet. */
   async cluster(): Promise<ClusterView> {
     if (!this.#cluster) await this.#readCluster();
-    return this.#cluster ?? { queues: [], workers: [], time: this.#now() };
+    return this.#cluster ?? {
+      queues: [],
+      workers: [],
+      time: this.#now(),
+      counters: null,
+      recent: [],
+    };
   }
 
   /** The live workers as last seen, with what they run. */
@@ -142,6 +150,7 @@ export class LiveFeed implements AsyncDisposable {
         seenSince: this.#seen.get(w.worker) ?? w.time,
         running: w.concurrentTasks.map((id) =>
           this.#running.get(id) ??
+            // Not read yet (a page says so): `#learnRunning` reads it.
             { id, name: "", timeStarted: null, progress: null }
         ),
       }));
@@ -156,8 +165,8 @@ export class LiveFeed implements AsyncDisposable {
   }
 
   /**
-   * A stream of server-sent events for one page: a first `cluster` and
-   * `rate` (the whole 15 minutes), then every change, until the page goes.
+   * A stream of server-sent events for one page: a first `cluster`, then
+   * every change, until the page goes.
    */
   stream(): ReadableStream<Uint8Array> {
     let self: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -166,9 +175,6 @@ export class LiveFeed implements AsyncDisposable {
         self = controller;
         this.#clients.add(controller);
         controller.enqueue(this.#encoder.encode(": pq dashboard\n\n"));
-        controller.enqueue(
-          this.#message("rate", this.rate.series(this.#now())),
-        );
         if (this.#cluster) {
           controller.enqueue(this.#message("cluster", this.#cluster));
         } else this.#readCluster();
@@ -198,6 +204,7 @@ export class LiveFeed implements AsyncDisposable {
     await api.removeEventCallback("consumer", "status", this.#onStatus);
     await api.removeEventCallback("queue", "*", this.#onQueue);
     await this.#reading;
+    await this.#learning;
   }
 
   /** Same as `close()`. */
@@ -210,7 +217,6 @@ export class LiveFeed implements AsyncDisposable {
     const record = task.toJSON();
     if (event === "done") {
       const time = record.timeEnded ?? this.#now();
-      this.rate.count(task.statusString, time);
       if (record.queue !== null) this.#countQueue(record.queue, time);
       this.#options.metrics?.observe(finishedTask(record));
       this.#running.delete(task.id);
@@ -260,9 +266,25 @@ export class LiveFeed implements AsyncDisposable {
       this.#seen.set(status.worker, status.time);
     }
     if (this.#cluster && this.#clients.size > 0) {
-      this.#cluster = { ...this.#cluster, workers: this.workers() };
-      this.#broadcast("cluster", this.#cluster);
+      this.#sendWorkers();
+      // Tasks it runs that this feed has not seen start: read them, then
+      // send the workers again with their jobs and run times.
+      if (status.concurrentTasks.some((id) => !this.#running.has(id))) {
+        this.#learning ??= this.#learnRunning(status.concurrentTasks)
+          .then(() => this.#sendWorkers())
+          .catch((error) =>
+            logger.warn("Cannot read a worker's tasks: {error}", { error })
+          )
+          .finally(() => this.#learning = undefined);
+      }
     }
+  }
+
+  /** Sends the workers as known now with the last `cluster` read. */
+  #sendWorkers(): void {
+    if (!this.#cluster || this.#closed) return;
+    this.#cluster = { ...this.#cluster, workers: this.workers() };
+    this.#broadcast("cluster", this.#cluster);
   }
 
   #sendBatch(): void {
@@ -277,15 +299,6 @@ export class LiveFeed implements AsyncDisposable {
   #everySecond(): void {
     this.#ticks++;
     if (this.#clients.size === 0) return;
-    const now = this.#now();
-    const start = Math.floor(now) - 4;
-    const series: Record<string, number[] | number> = { start };
-    for (const status of DONE_STATUSES) {
-      series[status] = [0, 1, 2, 3, 4].map((i) =>
-        this.rate.at(start + i)[status]
-      );
-    }
-    this.#broadcast("rate", series);
     if (this.#ticks % CLUSTER_SECONDS === 0) this.#readCluster();
     if (this.#ticks % KEEPALIVE_SECONDS === 0) {
       this.#send(this.#encoder.encode(": keep-alive\n\n"));
@@ -297,10 +310,16 @@ export class LiveFeed implements AsyncDisposable {
     this.#reading ??= (async () => {
       const { api } = this.#options;
       try {
-        const [stats, live, paused] = await Promise.all([
+        const [stats, live, paused, history] = await Promise.all([
           api.tasks.knownQueues().then((queues) => api.queues.stats(queues)),
           api.workers(),
           api.queues.paused().then((names) => new Set(names)),
+          api.tasks.history({ minutes: 2 }).catch((error) => {
+            logger.warn("Cannot read the store's history: {error}", {
+              error,
+            });
+            return undefined;
+          }),
         ]);
         this.#workers.clear();
         for (const worker of live) {
@@ -312,7 +331,7 @@ export class LiveFeed implements AsyncDisposable {
         for (const name of this.#seen.keys()) {
           if (!this.#workers.has(name)) this.#seen.delete(name);
         }
-        await this.#learnRunning(live);
+        await this.#learnRunning(live.flatMap((w) => w.concurrentTasks), true);
         this.#cluster = {
           queues: stats.map((s) => ({
             ...s,
@@ -321,6 +340,8 @@ export class LiveFeed implements AsyncDisposable {
           })),
           workers: this.workers(),
           time: this.#now(),
+          counters: history ? countersOf(history, stats) : null,
+          recent: history?.minutes ?? [],
         };
         if (!this.#closed) this.#broadcast("cluster", this.#cluster);
       } catch (error) {
@@ -332,21 +353,27 @@ export class LiveFeed implements AsyncDisposable {
     return this.#reading;
   }
 
-  /** Reads the running tasks this feed has not seen start (at most 100). */
-  async #learnRunning(live: readonly WorkerStatus[]): Promise<void> {
-    const ids = new Set(live.flatMap((w) => w.concurrentTasks));
-    for (const id of this.#running.keys()) {
-      if (!ids.has(id)) this.#running.delete(id);
+  /**
+   * Reads the running tasks of `ids` this feed has not seen start (at most
+   * {@linkcode MAX_LEARNED}); with `all`, `ids` are every running task, and
+   * the others are forgotten.
+   */
+  async #learnRunning(ids: readonly string[], all = false): Promise<void> {
+    if (all) {
+      const running = new Set(ids);
+      for (const id of this.#running.keys()) {
+        if (!running.has(id)) this.#running.delete(id);
+      }
     }
-    const unknown = [...ids].filter((id) => !this.#running.has(id)).slice(
-      0,
-      100,
-    );
+    const unknown = [...new Set(ids)].filter((id) => !this.#running.has(id))
+      .slice(0, MAX_LEARNED);
     const tasks = await Promise.all(
       unknown.map((id) => this.#options.api.tasks.get(id)),
     );
     for (const task of tasks) {
-      if (!task || task.status !== TaskStatus.STARTED) continue;
+      // Claimed but not yet marked STARTED is running too (its job known);
+      // an ended one is not, and its worker's next beat says so.
+      if (!task || task.done() || this.#running.has(task.id)) continue;
       this.#running.set(task.id, {
         id: task.id,
         name: task.name,
@@ -381,4 +408,23 @@ export class LiveFeed implements AsyncDisposable {
       }
     }
   }
+}
+
+/** The counters header from the store's totals and the queues' sizes. */
+export function countersOf(
+  history: StatusHistory,
+  stats: readonly QueueStats[],
+): CountersView {
+  const total = (status: string) => history.totals[status] ?? 0;
+  const sum = (key: "ready" | "delayed" | "running") =>
+    stats.reduce((n, s) => n + s[key], 0);
+  return {
+    processed: total("SUCCESS") + total("FAILURE"),
+    failed: total("FAILURE"),
+    retried: total("RETRY"),
+    revoked: total("REVOKED"),
+    running: sum("running"),
+    scheduled: sum("delayed"),
+    queued: sum("ready"),
+  };
 }

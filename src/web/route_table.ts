@@ -10,12 +10,16 @@
  * | `GET /assets/:file`                 | its modules and styles, and uPlot's (npm)     |
  * | `GET /api/session`                  | the session's CSRF token, the store URL       |
  * | `GET /api/events`                   | server-sent events (`live.ts`)                |
- * | `GET /api/overview`                 | the 15-minute rate, queues and workers        |
+ * | `GET /api/overview?minutes=`        | the chart's history, queues, workers, counters |
+ * | `GET /api/history?minutes=`         | the store's counts per minute, and totals     |
  * | `GET /metrics`                      | Prometheus text (`metrics.ts`)                |
  * | `GET /api/tasks?…`                  | a search (`id`, `status`, `job`, `queue`, `since`, `until`, `text`, `limit`, `cursor`) |
  * | `GET /api/tasks/:id`                | a task and its attempts                       |
  * | `POST /api/tasks/:id/revoke`        | revoke it (queued or running)                 |
  * | `POST /api/tasks/:id/rerun`         | queue a copy of a finished task               |
+ * | `POST /api/tasks/retry`             | `{ ids }` or `{ filter }`: retry failed tasks |
+ * | `POST /api/tasks/delete`            | `{ ids }` or `{ filter }`: delete finished ones |
+ * | `POST /api/tasks/revoke`            | `{ ids }`: revoke each                        |
  * | `GET /api/workflows/:id`            | a workflow's members with their tasks         |
  * | `POST /api/workflows/:id/revoke`    | revoke it (every member not ended)            |
  * | `POST /api/queues/purge`            | `{ queue }`: drop its waiting tasks           |
@@ -31,7 +35,8 @@
  */
 import type { Handler } from "./route_context.ts";
 import { listJobs, queueJob, readJob } from "./routes/jobs.ts";
-import { events, metrics, overview } from "./routes/overview.ts";
+import { deleteTasks, retryTasks, revokeTasks } from "./routes/bulk.ts";
+import { events, history, metrics, overview } from "./routes/overview.ts";
 import { asset, page } from "./routes/page.ts";
 import { pauseQueue, purgeQueue } from "./routes/queues.ts";
 import { session } from "./routes/session.ts";
@@ -68,11 +73,15 @@ export const ROUTES: readonly Route[] = [
   route("GET", "/api/session", session),
   route("GET", "/api/events", events),
   route("GET", "/api/overview", overview),
+  route("GET", "/api/history", history),
   route("GET", "/metrics", metrics),
   route("GET", "/api/tasks", searchTasks),
   route("GET", "/api/tasks/:id", readTask),
   route("POST", "/api/tasks/:id/revoke", revokeTask),
   route("POST", "/api/tasks/:id/rerun", rerunTask),
+  route("POST", "/api/tasks/retry", retryTasks),
+  route("POST", "/api/tasks/delete", deleteTasks),
+  route("POST", "/api/tasks/revoke", revokeTasks),
   route("GET", "/api/workflows/:id", readWorkflow),
   route("POST", "/api/workflows/:id/revoke", revokeWorkflow),
   route("POST", "/api/queues/purge", purgeQueue),

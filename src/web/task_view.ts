@@ -8,12 +8,38 @@
  * show as text, never markup.
  * @module
  */
-import { statusString } from "../model/status.ts";
+import { statusString, TaskStatus } from "../model/status.ts";
 import type { TaskRecord } from "../model/task.ts";
 import type { TaskSummary } from "./api_types.ts";
 
 /** The most characters of the kwargs preview of a summary. */
 export const PREVIEW_CHARS = 300;
+/** The most characters of the error of a summary. */
+export const ERROR_CHARS = 300;
+
+/** The statuses of a task that did not succeed: a summary says why. */
+const UNSUCCESSFUL: ReadonlySet<number> = new Set([
+  TaskStatus.FAILURE,
+  TaskStatus.RETRY,
+  TaskStatus.REVOKED,
+]);
+
+/**
+ * Why a task did not succeed, cut: its exception (the message, without a
+ * stack), else its result as JSON; null for any other task.
+ */
+export function taskError(record: TaskRecord): string | null {
+  if (!UNSUCCESSFUL.has(record.status)) return null;
+  if (typeof record.exception === "string" && record.exception !== "") {
+    const text = record.exception;
+    return text.length > ERROR_CHARS
+      ? text.slice(0, ERROR_CHARS - 1) + "…"
+      : text;
+  }
+  return record.result === undefined || record.result === null
+    ? null
+    : preview(record.result, ERROR_CHARS);
+}
 
 /** The JSON of a value, cut to `max` characters (with an ellipsis). */
 export function preview(value: unknown, max = PREVIEW_CHARS): string {
@@ -53,5 +79,6 @@ export function taskSummary(record: TaskRecord): TaskSummary {
     worker: record.worker ?? null,
     progress: record.progress ?? null,
     kwargs: preview(record.kwargs),
+    error: taskError(record),
   };
 }

@@ -21,6 +21,9 @@ import { state } from "./state.js";
 /** @typedef {import("./types.js").WorkflowRevokeView} WorkflowRevokeView */
 /** @typedef {import("./types.js").PurgeView} PurgeView */
 /** @typedef {import("./types.js").PauseView} PauseView */
+/** @typedef {import("./types.js").StatusHistory} StatusHistory */
+/** @typedef {import("./types.js").BulkView} BulkView */
+/** @typedef {import("./types.js").BulkAction} BulkAction */
 
 /**
  * The JSON of a response, or an error with its message.
@@ -66,9 +69,34 @@ export async function readSession() {
   return /** @type {SessionView} */ (await get("/api/session"));
 }
 
-/** `/api/overview`: the chart's counts, the queues and workers. */
-export async function readOverview() {
-  return /** @type {OverviewView} */ (await get("/api/overview"));
+/**
+ * `/api/overview`: the chart's counts per minute (the store's), the
+ * queues, workers and counters.
+ * @param {number} minutes The chart's window.
+ */
+export async function readOverview(minutes) {
+  return /** @type {OverviewView} */ (
+    await get(`/api/overview?minutes=${minutes}`)
+  );
+}
+
+/**
+ * `/api/history`: the store's counts per minute over a window.
+ * @param {number} minutes
+ */
+export async function readHistory(minutes) {
+  return /** @type {StatusHistory} */ (
+    await get(`/api/history?minutes=${minutes}`)
+  );
+}
+
+/**
+ * A bulk action on tasks: the ids selected, or a search's filter.
+ * @param {BulkAction} action
+ * @param {{ ids: string[] } | { filter: Record<string, string> }} target
+ */
+export async function bulkAction(action, target) {
+  return /** @type {BulkView} */ (await post(`/api/tasks/${action}`, target));
 }
 
 /**

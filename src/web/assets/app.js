@@ -16,10 +16,9 @@
  */
 import { readOverview, readSession } from "./api.js";
 import { showError } from "./dom.js";
-import { connectLiveFeed } from "./live_feed.js";
+import { connectLiveFeed, keepCluster } from "./live_feed.js";
 import { Router } from "./router.js";
-import { keepRate, state } from "./state.js";
-import { ENDED } from "./statuses.js";
+import { keepMinutes, state } from "./state.js";
 
 /** Reads the session and the overview, then opens the view of the address. */
 async function main() {
@@ -28,10 +27,9 @@ async function main() {
     state.csrf = session.csrf;
     const store = document.getElementById("store");
     if (store) store.textContent = session.store;
-    const overview = await readOverview();
-    state.rateSeconds = overview.rateSeconds;
-    keepRate(overview.rate, ENDED);
-    state.cluster = overview.cluster;
+    const overview = await readOverview(state.historyMinutes);
+    keepMinutes(overview.history.minutes, true);
+    keepCluster(overview.cluster);
   } catch (error) {
     return showError(error);
   }

@@ -30,6 +30,40 @@ export function duration(seconds) {
 }
 
 /**
+ * An uptime (or any long span) in whole units, the two largest: `45 s`,
+ * `1 m 57 s`, `3 h 2 m`, `2 d 5 h`; "-" for no number.
+ * @param {unknown} seconds
+ */
+export function uptime(seconds) {
+  if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "-";
+  const s = Math.max(0, Math.floor(seconds));
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d) return `${d} d ${h} h`;
+  if (h) return `${h} h ${m} m`;
+  if (m) return `${m} m ${s % 60} s`;
+  return `${s} s`;
+}
+
+/**
+ * A count with thousands separators (`12,345`).
+ * @param {number} n
+ */
+export function count(n) {
+  return n.toLocaleString("en-US");
+}
+
+/**
+ * A count and its noun, singular or plural: `1 task`, `12 tasks`.
+ * @param {number} n
+ * @param {string} noun
+ */
+export function plural(n, noun) {
+  return `${count(n)} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/**
  * A value as indented JSON.
  * @param {unknown} value
  */

@@ -7,11 +7,21 @@
 import { queueTask, readJob } from "./api.js";
 import { detailView } from "./detail_view.js";
 import { el, fields, link, messageOf, show, table } from "./dom.js";
-import { duration } from "./format.js";
+import { duration, time } from "./format.js";
 import { STATS_HEADERS, STATS_NOTE, statsCells } from "./jobs_view.js";
 
 /** @typedef {import("./types.js").JobView} JobView */
 /** @typedef {import("./types.js").View} View */
+
+/**
+ * A rate limit as text: `10 tasks per 1 s (per key)`, or "-".
+ * @param {unknown} limit
+ */
+function rateLimitText(limit) {
+  if (typeof limit !== "object" || limit === null) return "-";
+  const { tasks, per, keyed } = /** @type {Record<string, unknown>} */ (limit);
+  return `${tasks} tasks per ${per} s${keyed ? " (per key)" : ""}`;
+}
 
 /**
  * The form that queues a task of `job`.
@@ -88,14 +98,33 @@ export function jobView(name) {
           ["doc", job.doc ?? "-"],
           ["mode", job.mode ?? "-"],
           ["type", job.type ?? "-"],
-          ["default queue", job.defaultQueue ?? "(default)"],
+          [
+            "queue",
+            job.defaultQueue ?? `${job.queue} (the cluster's default)`,
+          ],
           ["timeout", job.timeout ? duration(job.timeout) : "-"],
+          [
+            "retries",
+            job.maxRetries && job.maxRetries > 1
+              ? `up to ${job.maxRetries} runs in all`
+              : job.local
+              ? "none (1 run)"
+              : "-",
+          ],
+          ["retry delay", job.retryDelay ?? "-"],
+          ["priority", String(job.priority ?? (job.local ? 0 : "-"))],
+          ["rate limit", rateLimitText(job.rateLimit)],
           ["max concurrency", job.maxConcurrency ?? "-"],
+          ["schedule", job.schedule ?? "-"],
+          job.nextRun ? ["next run", time(job.nextRun)] : null,
           [
             "kwargs checked here",
             job.schema ? "yes (by its schema)" : "no (by the worker only)",
           ],
-          ["live workers", job.workers.join(", ") || "-"],
+          [
+            "live workers",
+            job.workers.join(", ") || `none consumes ${job.queue}`,
+          ],
         ]),
       ),
       el("h3", {}, "Retained tasks"),

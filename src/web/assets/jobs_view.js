@@ -8,16 +8,15 @@ import { readJobs } from "./api.js";
 import { jobLink } from "./cells.js";
 import { el, show, showError, table } from "./dom.js";
 import { duration } from "./format.js";
+import { STATUSES } from "./statuses.js";
 
 /** @typedef {import("./types.js").JobStats} JobStats */
 /** @typedef {import("./types.js").View} View */
 
-/** The headers of the stats cells. */
+/** The headers of the stats cells: the tasks, each status, the run times. */
 export const STATS_HEADERS = [
   "#Tasks",
-  "#Success",
-  "#Failure",
-  "#Revoked",
+  ...STATUSES.map((s) => `#${s[0]}${s.slice(1).toLowerCase()}`),
   "#p50",
   "#p95",
   "#p99",
@@ -25,17 +24,19 @@ export const STATS_HEADERS = [
 
 /**
  * The cells of a job's stats (`+` after the count: only the newest tasks
- * were counted).
+ * were counted), a count of every status.
  * @param {JobStats} stats
  */
 export function statsCells(stats) {
-  /** @param {string} status */
-  const count = (status) => stats.counts[status] ?? 0;
   return [
     el("td", { class: "num" }, `${stats.tasks}${stats.sampled ? "+" : ""}`),
-    el("td", { class: "num" }, count("SUCCESS")),
-    el("td", { class: "num" }, count("FAILURE")),
-    el("td", { class: "num" }, count("REVOKED")),
+    STATUSES.map((status) =>
+      el(
+        "td",
+        { class: "num", dataset: { count: status } },
+        stats.counts[status] ?? 0,
+      )
+    ),
     el("td", { class: "num" }, duration(stats.p50)),
     el("td", { class: "num" }, duration(stats.p95)),
     el("td", { class: "num" }, duration(stats.p99)),
@@ -62,21 +63,30 @@ export function jobsView() {
       show(
         el("h2", {}, "Jobs"),
         table(
-          ["Job", "Mode", "Queue", "Workers", ...STATS_HEADERS],
+          ["Job", "Mode", "Queue", "#Workers", ...STATS_HEADERS],
           data.jobs.map((job) =>
             el(
               "tr",
               { dataset: { job: job.name } },
               el("td", {}, jobLink(job.name)),
               el("td", {}, job.mode ?? "-"),
-              el("td", { class: "mono" }, job.defaultQueue ?? "(default)"),
-              el("td", {}, String(job.workers.length)),
+              el("td", { class: "mono" }, job.queue),
+              el(
+                "td",
+                { class: "num", title: job.workers.join(", ") },
+                job.workers.length,
+              ),
               statsCells(job.stats),
             )
           ),
           "No job is known here or on a live worker",
         ),
-        el("p", { class: "legend-note" }, STATS_NOTE),
+        el(
+          "p",
+          { class: "legend-note" },
+          STATS_NOTE,
+          " Workers: the live workers that have the job and consume its queue.",
+        ),
       );
     },
   };

@@ -1,14 +1,27 @@
 /**
  * The page's live feed: one `EventSource` on `/api/events`; each event
- * updates the shared state (`state.js`) and tells the router, which tells
- * the open view. `#live` says whether the feed is connected.
+ * updates the shared state (`state.js`) and the counters header, and tells
+ * the router, which tells the open view. `#live` says whether the feed is
+ * connected.
  * @module
  */
-import { keepRate, state } from "./state.js";
-import { ENDED } from "./statuses.js";
+import { drawCounters } from "./counters.js";
+import { keepMinutes, state } from "./state.js";
 
 /** @typedef {import("./router.js").Router} Router */
 /** @typedef {import("./types.js").TaskSummary} TaskSummary */
+/** @typedef {import("./types.js").ClusterView} ClusterView */
+
+/**
+ * Keeps a `cluster` read (the first one's too): the queues and workers,
+ * the counters header, the chart's last minutes.
+ * @param {ClusterView} cluster
+ */
+export function keepCluster(cluster) {
+  state.cluster = cluster;
+  keepMinutes(cluster.recent);
+  drawCounters(cluster.counters);
+}
 
 /**
  * Connects the feed; the browser reconnects it when it drops.
@@ -25,12 +38,8 @@ export function connectLiveFeed(router) {
   const source = new EventSource("/api/events");
   source.onopen = () => say("live", "live");
   source.onerror = () => say("connecting", "reconnecting…");
-  source.addEventListener("rate", (event) => {
-    keepRate(JSON.parse(event.data), ENDED);
-    router.rate();
-  });
   source.addEventListener("cluster", (event) => {
-    state.cluster = JSON.parse(event.data);
+    keepCluster(JSON.parse(event.data));
     router.cluster();
   });
   source.addEventListener("tasks", (event) => {

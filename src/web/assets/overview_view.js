@@ -1,16 +1,21 @@
 /**
- * The Overview: tasks done per second over the chart's minutes (uPlot,
- * loaded by its own script), the queues and the live workers.
+ * The Overview: tasks ended per minute by status over the chart's window
+ * (1 h, 6 h or 24 h: the store's history, so it holds what happened before
+ * this page and this dashboard started, then goes on live), the queues
+ * and the live workers. The chart is uPlot, loaded by its own script.
  *
- * Invariants: the chart is made once a view and then given new data (a
- * live update redraws the tables only); `#rate-chart` says how many tasks
- * it shows (`data-done`) over how many seconds (`data-points`).
+ * Invariants: the chart is made once a view and window, then given new
+ * data (a live update redraws the tables and feeds the chart); its legend
+ * shows the newest minute's counts when the pointer is not on it;
+ * `#history-chart` says how many tasks it shows (`data-done`), over how
+ * many minutes with any (`data-points`) of how many (`data-minutes`).
  * @module
  */
-import { el, show } from "./dom.js";
-import { now } from "./format.js";
+import { readHistory } from "./api.js";
+import { el, messageOf, show } from "./dom.js";
+import { now, plural } from "./format.js";
 import { queuesTable } from "./queues_view.js";
-import { state } from "./state.js";
+import { keepMinutes, state } from "./state.js";
 import { ENDED } from "./statuses.js";
 import { workersTable } from "./workers_view.js";
 
@@ -18,7 +23,12 @@ import { workersTable } from "./workers_view.js";
 
 /**
  * The part of uPlot the chart uses.
- * @typedef {{ root: HTMLElement, setData(data: number[][]): void }} Chart
+ * @typedef {object} Chart
+ * @property {HTMLElement} root
+ * @property {number[][]} data
+ * @property {{ idx?: number | null }} cursor
+ * @property {(data: number[][]) => void} setData
+ * @property {(opts: { idx: number }, fire?: boolean) => void} setLegend
  * @typedef {new (options: object, data: number[][], into: HTMLElement) => Chart} ChartClass
  */
 
@@ -30,6 +40,10 @@ const COLORS = /** @type {Record<string, string>} */ ({
   RETRY: "#d97706",
 });
 
+/** The windows the chart offers, in minutes, and their names. */
+const WINDOWS =
+  /** @type {const} */ ([[60, "1 h"], [360, "6 h"], [1440, "24 h"]]);
+
 /** uPlot, once its script has run. */
 function chartClass() {
   const global = /** @type {{ uPlot?: ChartClass }} */ (
@@ -38,19 +52,32 @@ function chartClass() {
   return typeof global.uPlot === "function" ? global.uPlot : undefined;
 }
 
-/** The chart's data: the seconds, then one series an ended status. */
+/** The chart's data: the minutes of the window, then one series a status. */
 function chartData() {
-  const end = Math.floor(now()) - 1;
+  const current = Math.floor(now() / 60) * 60;
+  const end = Math.max(current, ...state.minutes.keys());
   /** @type {number[]} */
   const xs = [];
   /** @type {number[][]} */
   const series = ENDED.map(() => []);
-  for (let s = end - state.rateSeconds + 1; s <= end; s++) {
-    xs.push(s);
-    const counts = state.rate.get(s);
+  for (let m = end - (state.historyMinutes - 1) * 60; m <= end; m += 60) {
+    xs.push(m);
+    const counts = state.minutes.get(m);
     ENDED.forEach((status, i) => series[i].push(counts?.[status] ?? 0));
   }
   return [xs, ...series];
+}
+
+/**
+ * Shows the newest minute in the legend while the pointer is off the chart
+ * (uPlot would show `--`).
+ * @param {Chart} chart
+ */
+function legendOnNewest(chart) {
+  const n = chart.data[0]?.length ?? 0;
+  if (n && (chart.cursor.idx === null || chart.cursor.idx === undefined)) {
+    chart.setLegend({ idx: n - 1 }, false);
+  }
 }
 
 /**
@@ -62,7 +89,7 @@ export function overviewView() {
   let chart;
 
   const drawChart = () => {
-    const box = document.getElementById("rate-chart");
+    const box = document.getElementById("history-chart");
     if (!box) return;
     const data = chartData();
     let done = 0;
@@ -74,9 +101,17 @@ export function overviewView() {
     }
     box.dataset.done = String(done);
     box.dataset.points = String(points);
+    box.dataset.minutes = String(data[0].length);
+    const total = document.getElementById("history-total");
+    if (total) {
+      total.textContent = `${plural(done, "task")} ended in the window`;
+    }
     const Plot = chartClass();
     if (!Plot) return;
-    if (chart?.root.isConnected) return chart.setData(data);
+    if (chart?.root.isConnected) {
+      chart.setData(data);
+      return legendOnNewest(chart);
+    }
     box.replaceChildren();
     chart = new Plot(
       {
@@ -91,11 +126,36 @@ export function overviewView() {
             points: { show: false },
           })),
         ],
-        axes: [{}, { label: "tasks / s" }],
+        axes: [{}, { label: "tasks / min" }],
+        hooks: { setLegend: [legendOnNewest] },
       },
       data,
       box,
     );
+    legendOnNewest(chart);
+  };
+
+  /**
+   * Reads the store's counts of another window and draws them.
+   * @param {number} minutes
+   */
+  const choose = async (minutes) => {
+    const error = document.getElementById("history-error");
+    try {
+      const history = await readHistory(minutes);
+      state.historyMinutes = minutes;
+      keepMinutes(history.minutes, true);
+      if (error) error.textContent = "";
+    } catch (e) {
+      if (error) error.textContent = messageOf(e);
+      return;
+    }
+    for (const button of document.querySelectorAll("#history-window button")) {
+      const b = /** @type {HTMLButtonElement} */ (button);
+      b.classList.toggle("active", b.dataset.minutes === String(minutes));
+    }
+    chart = undefined;
+    drawChart();
   };
 
   const render = () => {
@@ -107,23 +167,43 @@ export function overviewView() {
       el("h3", {}, `Live workers (${workers.length})`),
       workersTable(workers),
     );
-    // Already drawn: only the tables change (the chart keeps its state).
+    // Already drawn: only the tables change; the chart gets new data.
     if (chart?.root.isConnected) {
       document.getElementById("overview-queues")?.replaceWith(queuesBox);
       document.getElementById("overview-workers")?.replaceWith(workersBox);
-      return;
+      return drawChart();
     }
     show(
       el("h2", {}, "Overview"),
       el(
         "div",
         { class: "card" },
-        el("h3", {}, "Tasks done per second, last 15 minutes"),
-        el("div", { id: "rate-chart" }),
+        el(
+          "div",
+          { class: "chart-head" },
+          el("h3", {}, "Tasks ended per minute"),
+          el(
+            "span",
+            { id: "history-window", class: "chips" },
+            WINDOWS.map(([minutes, name]) =>
+              el("button", {
+                type: "button",
+                class: minutes === state.historyMinutes
+                  ? "chip active"
+                  : "chip",
+                dataset: { minutes: String(minutes) },
+                onclick: () => choose(minutes),
+              }, name)
+            ),
+          ),
+          el("span", { id: "history-total", class: "muted" }),
+        ),
+        el("div", { id: "history-chart" }),
+        el("p", { class: "error", id: "history-error" }),
         el(
           "p",
           { class: "legend-note" },
-          "Counted from the store's done events since this dashboard started.",
+          "Counted by the store when each attempt ends (kept 24 h), so every dashboard shows the same, restarts included; the newest minute is still counting.",
         ),
       ),
       el("h3", {}, "Queues"),
@@ -134,5 +214,5 @@ export function overviewView() {
     drawChart();
   };
 
-  return { render, onCluster: render, onRate: drawChart };
+  return { render, onCluster: render };
 }

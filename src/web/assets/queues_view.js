@@ -6,7 +6,7 @@
  */
 import { pauseQueue, purgeQueue } from "./api.js";
 import { el, messageOf, notify, show, table } from "./dom.js";
-import { duration } from "./format.js";
+import { duration, plural } from "./format.js";
 import { state } from "./state.js";
 
 /** @typedef {import("./types.js").QueueView} QueueView */
@@ -23,7 +23,7 @@ async function purge(queue) {
   if (!ok) return;
   try {
     const { purged } = await purgeQueue(queue);
-    notify(`Purged ${purged} task(s) from ${queue}`);
+    notify(`Purged ${plural(purged, "task")} from ${queue}`);
   } catch (error) {
     notify(messageOf(error), true);
   }

@@ -14,7 +14,7 @@ import { jobsView } from "./jobs_view.js";
 import { overviewView } from "./overview_view.js";
 import { queuesView } from "./queues_view.js";
 import { taskView } from "./task_view.js";
-import { tasksView } from "./tasks_view.js";
+import { failedView, tasksView } from "./tasks_view.js";
 import { workersView } from "./workers_view.js";
 import { workflowView } from "./workflow_view.js";
 
@@ -32,6 +32,7 @@ const VIEWS = {
   queues: () => queuesView(),
   workers: () => workersView(),
   tasks: (route) => tasksView(route.params),
+  failed: (route) => failedView(route.params),
   task: (route) => route.arg ? taskView(route.arg, route.refresh) : undefined,
   workflow: (route) =>
     route.arg ? workflowView(route.arg, route.refresh) : undefined,
@@ -106,11 +107,6 @@ export class Router {
   cluster() {
     const view = this.#view;
     if (view?.onCluster) this.#after(view, view.onCluster);
-  }
-
-  /** New done counts came (the live feed). */
-  rate() {
-    this.#view?.onRate?.();
   }
 
   /**

@@ -36,6 +36,9 @@ function workflowOf(meta) {
  */
 function draw(detail) {
   const task = detail.task;
+  // A revoke asked of a running task said "requested": once the task
+  // shows it ended, say what came of it.
+  const asked = document.getElementById("notice")?.textContent;
   const status = task.statusString;
   const workflow = workflowOf(task.meta);
   /** @param {"revoke" | "rerun"} what */
@@ -43,7 +46,17 @@ function draw(detail) {
     try {
       if (what === "rerun") {
         location.hash = `#/task/${(await rerunTask(task.id)).id}`;
-      } else notify(`Revoke: ${(await revokeTask(task.id)).outcome}`);
+      } else {
+        const { outcome } = await revokeTask(task.id);
+        // The page may show it ended already (a live update came first).
+        const shown = document.querySelector("#task-status .status")
+          ?.textContent;
+        notify(
+          outcome === "requested" && shown === "REVOKED"
+            ? "Revoked"
+            : `Revoke: ${outcome}`,
+        );
+      }
     } catch (error) {
       notify(messageOf(error), true);
     }
@@ -131,6 +144,11 @@ function draw(detail) {
       ),
     ),
   );
+  if (asked === "Revoke: requested" && ENDED.includes(status)) {
+    notify(
+      status === "REVOKED" ? "Revoked" : `Revoke: too late, it ended ${status}`,
+    );
+  }
 }
 
 /**

@@ -12,7 +12,11 @@
 /** @typedef {import("../api_types.ts").ClusterView} ClusterView */
 /** @typedef {import("../api_types.ts").QueueView} QueueView */
 /** @typedef {import("../api_types.ts").WorkerView} WorkerView */
-/** @typedef {import("../api_types.ts").RateSeries} RateSeries */
+/** @typedef {import("../api_types.ts").MinuteCounts} MinuteCounts */
+/** @typedef {import("../api_types.ts").CountersView} CountersView */
+/** @typedef {import("../api_types.ts").BulkView} BulkView */
+/** @typedef {import("../api_types.ts").BulkAction} BulkAction */
+/** @typedef {import("../../store/store.ts").StatusHistory} StatusHistory */
 /** @typedef {import("../api_types.ts").SessionView} SessionView */
 /** @typedef {import("../api_types.ts").OverviewView} OverviewView */
 /** @typedef {import("../api_types.ts").JobView} JobView */
@@ -36,7 +40,6 @@
  * @property {() => Promise<void> | void} render Draws it (again).
  * @property {(task: TaskSummary) => void} [onTask] A task changed.
  * @property {() => void} [onCluster] New queues and workers (`state.cluster`).
- * @property {() => void} [onRate] New done counts (`state.rate`).
  */
 
 /**

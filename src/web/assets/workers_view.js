@@ -5,7 +5,7 @@
  */
 import { progressCell, taskLink } from "./cells.js";
 import { el, show, table } from "./dom.js";
-import { duration, now } from "./format.js";
+import { duration, now, uptime } from "./format.js";
 import { state } from "./state.js";
 
 /** @typedef {import("./types.js").WorkerView} WorkerView */
@@ -45,7 +45,8 @@ export function workersTable(workers) {
               { class: "mono" },
               taskLink(r.id),
               " ",
-              r.name || "?",
+              // Not read yet: the dashboard reads it within one read.
+              r.name || "…",
               " ",
               r.timeStarted ? duration(t - r.timeStarted) : "",
               " ",
@@ -60,8 +61,8 @@ export function workersTable(workers) {
           { class: "num" },
           // Older workers do not say when they started: since first seen.
           typeof w.started === "number"
-            ? duration(t - w.started)
-            : "≥ " + duration(t - w.seenSince),
+            ? uptime(t - w.started)
+            : "≥ " + uptime(t - w.seenSince),
         ),
         el(
           "td",

@@ -7,11 +7,15 @@
  * Invariants: a name is decoded and checked before any read, a body
  * before anything is queued (the kwargs then by the job's schema, if it
  * has one here); the stats of every job come from one computation of the
- * store (`api.tasks.jobStats`), not one read a job.
+ * store (`api.tasks.jobStats`), not one read a job; a job's workers are
+ * the live workers that advertise it and consume its queue (a worker that
+ * has its code but not its queue never runs its tasks).
  * @module
  */
 import { z } from "zod";
 import { TaskNotAvailable } from "../../model/errors.ts";
+import { scheduleOf } from "../../model/periodic.ts";
+import type { RetryDelay } from "../../model/retry_delay.ts";
 import type { Dict } from "../../model/task.ts";
 import type { Producer } from "../../producer/producer.ts";
 import type { JobListView, JobPageView, JobView } from "../api_types.ts";
@@ -28,17 +32,38 @@ const QueueSchema = z.strictObject({
   timeout: z.number().positive().optional(),
 });
 
+/** A retry delay as text: `5 s`, `exponential from 1 s to 300 s, jitter`. */
+export function retryDelayText(delay: RetryDelay | undefined): string | null {
+  if (delay === undefined) return null;
+  if (typeof delay === "number") return `${delay} s`;
+  return `${delay.type} from ${delay.base} s to ${delay.max ?? 86_400} s${
+    delay.jitter ? ", jitter" : ""
+  }`;
+}
+
 /** Every job known here or advertised by a live worker, by name. */
 async function jobList(api: Producer): Promise<Map<string, JobView>> {
   const jobs = new Map<string, JobView>();
+  const fallback = api.settings.defaultTaskQueue;
+  const now = Date.now() / 1000;
   for (const [name, info] of api.tasks.jobList()) {
     const cls = api.registry.get(name);
+    const schedule = cls && scheduleOf(cls);
     jobs.set(name, {
       name,
       ...info,
       defaultQueue: cls?.defaultQueue ?? null,
+      queue: cls?.defaultQueue ?? fallback,
       timeout: cls?.timeout ?? null,
       maxConcurrency: cls?.maxConcurrency ?? null,
+      maxRetries: cls?.maxRetries ?? null,
+      retryDelay: retryDelayText(cls?.retryDelay),
+      schedule: cls?.cron
+        ? `cron ${cls.cron} (UTC)`
+        : cls?.runEvery
+        ? `every ${cls.runEvery} s${cls.anchor ? ` from ${cls.anchor}` : ""}`
+        : null,
+      nextRun: schedule?.nextAfter(now) ?? null,
       schema: cls?.schema !== undefined,
       local: true,
       workers: [],
@@ -48,14 +73,19 @@ async function jobList(api: Producer): Promise<Map<string, JobView>> {
     for (const advert of worker.jobs) {
       const job = jobs.get(advert.name) ?? {
         ...advert,
+        queue: advert.defaultQueue ?? fallback,
         doc: null,
         mode: null,
         type: null,
+        maxRetries: null,
+        retryDelay: null,
+        schedule: null,
+        nextRun: null,
         schema: false,
         local: false,
         workers: [],
       };
-      job.workers.push(worker.worker);
+      if (worker.queues.includes(job.queue)) job.workers.push(worker.worker);
       jobs.set(advert.name, job);
     }
   }

@@ -37,8 +37,8 @@ const STATUS_CODES = new Map<string, TaskStatusCode>(
 
 const SECONDS = z.coerce.number().refine(Number.isFinite, "must be a number");
 
-/** The query of `GET /api/tasks`. */
-const SearchSchema = z.strictObject({
+/** The query of `GET /api/tasks` (and the filter of a bulk action). */
+export const SearchSchema = z.strictObject({
   id: TASK_ID.optional(),
   status: z.string().transform((text, ctx) => {
     const codes: TaskStatusCode[] = [];
