@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * import { main } from "@pq/queue/cli";
- * const status = await main(["--help"]);
+ * const status = await main(["help", "queue"]);
  * ```
  * @module
  */
@@ -16,26 +16,20 @@ import { PulsarQueue } from "./src/app.ts";
 import { runSubprocessChild } from "./src/run/subprocess_child.ts";
 import { SettingsError } from "./src/model/errors.ts";
 import { SUBPROCESS_ARG, subprocessSandbox } from "./src/run/child_command.ts";
-import {
-  type CommandOptions,
-  resolveSettings,
-  settingsEnv,
-} from "./src/runtime/settings.ts";
-import { helpText } from "./src/model/settings_table.ts";
+import { resolveSettings, settingsEnv } from "./src/runtime/settings.ts";
+import { checkStoreUrls } from "./src/cli/store_urls.ts";
 import type { Settings } from "./src/model/settings_types.ts";
 import {
   type Command,
+  commandHelp,
   type CommandIO,
   COMMANDS,
-  commandsHelp,
+  globalHelp,
+  readCommandLine,
+  serveHelp,
   UsageError,
+  VERSION,
 } from "./src/cli/commands.ts";
-
-/** The flags of every command, parsed with the settings' flags. */
-const COMMAND_OPTIONS: CommandOptions = Object.assign(
-  {},
-  ...COMMANDS.map((command) => command.options),
-);
 
 /**
  * Runs the command line with `args` and resolves with the exit status: 0 on
@@ -59,49 +53,53 @@ export async function main(args: string[]): Promise<number> {
     }
     return await runSubprocessChild(sandbox);
   }
+  let line;
   let resolved;
-  let command: Command | undefined;
-  let values: Record<string, unknown>;
   try {
+    line = readCommandLine(args, COMMANDS);
+    if (line.kind === "help") {
+      const topic = line.topic;
+      console.log(
+        topic === undefined
+          ? globalHelp(COMMANDS)
+          : topic === "serve"
+          ? serveHelp()
+          : commandHelp(topic),
+      );
+      return 0;
+    }
+    if (line.kind === "version") {
+      console.log(`pq ${VERSION}`);
+      return 0;
+    }
     resolved = await resolveSettings({
       args,
       env: settingsEnv(),
-      commandOptions: COMMAND_OPTIONS,
+      commandOptions: line.command?.options ?? {},
     });
-    values = resolved.commandValues ?? {};
-    const name = resolved.positionals[0] ?? "serve";
-    command = COMMANDS.find((c) => c.name === name);
-    if (!command && (name !== "serve" || resolved.positionals.length > 1)) {
-      throw new UsageError(
-        `Unknown command '${resolved.positionals.join(" ")}': use one of ` +
-          ["serve", ...COMMANDS.map((c) => c.name)].join(", "),
-      );
-    }
-    const own = command?.options ?? {};
-    const stray = Object.keys(values).find((flag) =>
-      values[flag] !== undefined && !(flag in own)
-    );
-    if (stray) {
-      throw new UsageError(
-        `Option '--${stray}' is not an option of command '${name}'`,
-      );
-    }
+    checkStoreUrls(resolved.settings);
   } catch (error) {
     console.error(`pq: ${error instanceof Error ? error.message : error}`);
     if (error instanceof SettingsError || error instanceof UsageError) {
-      console.error("Run with --help to see every command and setting.");
+      const name = error instanceof UsageError
+        ? error.command
+        : line?.kind === "run"
+        ? line.command?.name ?? "serve"
+        : undefined;
+      console.error(
+        name
+          ? `Run 'pq help ${name}' for its usage and flags.`
+          : "Run 'pq help' for the commands.",
+      );
       return 2;
     }
     return 1;
   }
-  if (resolved.help) {
-    console.log(commandsHelp() + "\n\n" + helpText());
-    return 0;
-  }
+  const command = line.command;
   if (command) {
     return await runCommand(command, resolved.positionals.slice(1), {
       settings: resolved.settings,
-      values,
+      values: resolved.commandValues ?? {},
     });
   }
   await configure({
@@ -160,7 +158,10 @@ async function runCommand(
   } catch (error) {
     console.error(`pq: ${error instanceof Error ? error.message : error}`);
     if (error instanceof UsageError) {
-      console.error(`Usage: pq ${command.name} ${command.usage}`.trimEnd());
+      console.error(
+        `Usage: pq ${command.name} ${command.usage}`.trimEnd() +
+          ` [options] (pq help ${command.name} explains each flag)`,
+      );
       return 2;
     }
     return error instanceof SettingsError ? 2 : 1;

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { startRedis } from "./_redis.ts";
 import {
+  eventually,
   EXAMPLE_JOBS,
   pq,
   type Run,
@@ -135,7 +136,7 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
   );
 
   await t.step(
-    "--wait on a queue no worker consumes warns, and --timeout ends it",
+    "--wait on a queue no worker consumes warns, and --wait-timeout ends it",
     async () => {
       const run = await pq(
         store,
@@ -144,7 +145,7 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
         "--queue",
         "nowhere",
         "--wait",
-        "--timeout",
+        "--wait-timeout",
         "4",
       );
       assert.equal(run.code, 1);
@@ -158,9 +159,126 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
       );
       const id = /pq revoke ([0-9a-f]{32})/.exec(run.stderr)![1];
       assert.equal((await pq(store, "revoke", id)).code, 0);
-      const noWait = await pq(store, "queue", "addition", "--timeout", "4");
+      const noWait = await pq(
+        store,
+        "queue",
+        "addition",
+        "--wait-timeout",
+        "4",
+      );
       assert.equal(noWait.code, 2);
-      assert.match(noWait.stderr, /--timeout needs --wait/);
+      assert.match(
+        noWait.stderr,
+        /--wait-timeout needs --wait: it is how long to wait \(the task's own timeout is --task-timeout\)/,
+      );
+    },
+  );
+
+  await t.step(
+    "--task-timeout is the task's timeout; --timeout, the wait's old name, says so",
+    async () => {
+      const run = await pq(
+        store,
+        "queue",
+        "addition",
+        "a=1",
+        "--task-timeout",
+        "30",
+        "--json",
+      );
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(JSON.parse(run.stdout).timeout, 30);
+      const old = await pq(
+        store,
+        "queue",
+        "addition",
+        "a=1",
+        "--wait",
+        "--timeout",
+        "60",
+      );
+      assert.equal(old.code, 0, old.stderr);
+      assert.match(old.stdout, /result\s+1\n/);
+      assert.match(
+        old.stderr,
+        /--timeout is now --wait-timeout \(how long --wait waits\); the task's own timeout is --task-timeout/,
+      );
+      const zero = await pq(store, "queue", "addition", "--task-timeout", "0");
+      assert.equal(zero.code, 2);
+      assert.match(
+        zero.stderr,
+        /Option --task-timeout must be a number of seconds > 0: got '0'/,
+      );
+    },
+  );
+
+  await t.step(
+    "--priority -3 and --delay -1 are read as values, not as flags",
+    async () => {
+      const run = await pq(
+        store,
+        "queue",
+        "addition",
+        "a=1",
+        "--priority",
+        "-3",
+        "--delay",
+        "60",
+        "--json",
+      );
+      assert.equal(run.code, 0, run.stderr);
+      const task = JSON.parse(run.stdout);
+      assert.equal(task.meta.priority, -3);
+      assert.equal((await pq(store, "revoke", task.id)).code, 0);
+      const delay = await pq(store, "queue", "addition", "--delay", "-1");
+      assert.equal(delay.code, 2);
+      assert.doesNotMatch(delay.stderr, /ambiguous/);
+      assert.match(
+        delay.stderr,
+        /Option --delay must be a number of seconds >= 0: got '-1'/,
+      );
+      const low = await pq(store, "queue", "addition", "--priority", "-1001");
+      assert.equal(low.code, 2);
+      assert.match(
+        low.stderr,
+        /Option --priority must be an integer from -1000 to 1000: got '-1001'/,
+      );
+    },
+  );
+
+  await t.step(
+    "--wait shows each attempt of a retried task, with its error",
+    async () => {
+      const run = await pq(
+        store,
+        "queue",
+        "testperiodicerror",
+        "msg=boom",
+        "--max-retries",
+        "3",
+        "--wait",
+      );
+      assert.equal(run.code, 1);
+      const first =
+        /Attempt 1 of testperiodicerror<([0-9a-f]{32})> ended RETRY: boom; attempt 2 is testperiodicerror<([0-9a-f]{32})>/
+          .exec(run.stderr);
+      assert.ok(first, run.stderr);
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `Attempt 2 of testperiodicerror<${
+            first[2]
+          }> ended RETRY: boom; attempt 3 is testperiodicerror<[0-9a-f]{32}>`,
+        ),
+      );
+      assert.match(
+        run.stderr,
+        /pq: task\.testperiodicerror<[0-9a-f]{32}><FAILURE> ended FAILURE on attempt 3: boom/,
+      );
+      assert.match(run.stdout, /<FAILURE>/);
+      const bad = await pq(store, "queue", "addition", "--max-retries", "x");
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--max-retries must be a whole number >= 0/);
     },
   );
 
@@ -178,7 +296,10 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
       assert.match(empty.stderr, /Cannot read argument '=1'.*the key is empty/);
       const delay = await pq(store, "queue", "addition", "--delay=-1");
       assert.equal(delay.code, 2);
-      assert.match(delay.stderr, /--delay must be a non-negative number.*'-1'/);
+      assert.match(
+        delay.stderr,
+        /--delay must be a number of seconds >= 0.*'-1'/,
+      );
     },
   );
 
@@ -261,8 +382,20 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(
       run.stdout,
-      /^addition\s+regular\s+ASYNC_IO\s+-\s+-\s+Adds `a` and `b`\.$/m,
+      /^addition\s+regular\s+ASYNC_IO\s+-\s+-\s+-\s+Adds `a` and `b`\.$/m,
     );
+    // A periodic job shows its schedule.
+    assert.match(
+      run.stdout,
+      /^testperiodicerror\s+periodic\s+ASYNC_IO\s+-\s+-\s+every 60 s\s/m,
+    );
+    const periodic = JSON.parse(
+      (await pq(store, "jobs", "testperiodicerror", "--json")).stdout,
+    );
+    assert.deepEqual(periodic.testperiodicerror.schedule, {
+      runEvery: 60,
+      anchor: 0,
+    });
     const json = JSON.parse(
       (await pq(store, "jobs", "addition", "--json")).stdout,
     );
@@ -270,10 +403,47 @@ Deno.test("pq commands against a server on SQLite", async (t) => {
     assert.equal(json.addition.type, "regular");
     assert.equal(json.addition.priority, null);
     assert.equal(json.addition.rateLimit, null);
+    assert.equal(json.addition.schedule, null);
     const unknown = await pq(store, "jobs", "nosuchjob");
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /Task nosuchjob is not registered/);
   });
+
+  await t.step(
+    "workers shows what runs now, not the beat before the command",
+    async () => {
+      // A task that just ended: the last beat (while busy) still had it.
+      const done = await pq(
+        store,
+        "queue",
+        "asynchronous",
+        "lag=1.5",
+        "--wait",
+      );
+      assert.equal(done.code, 0, done.stderr);
+      const idle = JSON.parse((await pq(store, "workers", "--json")).stdout);
+      assert.equal(idle.length, 1);
+      assert.deepEqual(idle[0].concurrentTasks, []);
+      assert.match(
+        (await pq(store, "workers")).stdout,
+        /^worker-\d+\s+\S+\s+\d+\s+0\/\d+\s/m,
+      );
+      // A task that just started: the last beat (while idle) lacked it.
+      const id = idOf(
+        await pq(store, "queue", "asynchronous", "lag=30", "--json"),
+      );
+      await eventually(
+        async () =>
+          JSON.parse((await pq(store, "status", id, "--json")).stdout)
+            .statusString === "STARTED",
+        60,
+        "the task started",
+      );
+      const busy = JSON.parse((await pq(store, "workers", "--json")).stdout);
+      assert.deepEqual(busy[0].concurrentTasks, [id]);
+      assert.equal((await pq(store, "revoke", id)).code, 0);
+    },
+  );
 
   await t.step("workers lists the live worker", async () => {
     const json = await pq(store, "workers", "--json");
@@ -321,6 +491,28 @@ Deno.test("client commands never create a store; jobs needs none", async () => {
       args[0],
     );
   }
+  // A Redis URL that cannot be read is a bad setting (2), not an outage (1).
+  for (const args of [["queues"], ["status", "0".repeat(32)], []]) {
+    const run = await pq("redis://127.0.0.1:abc", ...args);
+    assert.equal(run.code, 2, `${args[0] ?? "serve"}: ${run.stderr}`);
+    assert.match(
+      run.stderr,
+      /Cannot open store 'redis:\/\/127\.0\.0\.1:abc': '127\.0\.0\.1:abc' is not a host\[:port\]; set --data-store to a URL such as redis:\/\/127\.0\.0\.1:6379\/0/,
+    );
+  }
+  const broker = await runPq([
+    "queues",
+    "--data-store",
+    `sqlite:${typo}`,
+    "--message-broker",
+    "redis://:s3cret@127.0.0.1:6379/x",
+  ]);
+  assert.equal(broker.code, 2, broker.stderr);
+  assert.match(
+    broker.stderr,
+    /redis:\/\/:\*\*\*@127\.0\.0\.1:6379\/x': the database must be a number.*set --message-broker/,
+  );
+  assert.doesNotMatch(broker.stderr, /s3cret/);
   const jobs = await pq(`sqlite:${typo}`, "jobs");
   assert.equal(jobs.code, 0, jobs.stderr);
   assert.match(jobs.stdout, /^addition\s+regular\s+ASYNC_IO/m);
@@ -331,7 +523,7 @@ Deno.test("client commands never create a store; jobs needs none", async () => {
   );
 });
 
-Deno.test("--help lists every command", async () => {
+Deno.test("--help lists every command, in a process of its own", async () => {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, "--help"],
   }).output();
@@ -340,17 +532,22 @@ Deno.test("--help lists every command", async () => {
   for (
     const command of [
       "serve",
-      "queue <job>",
-      "status <id>",
-      "tasks [--status",
+      "queue",
+      "status",
+      "tasks",
       "jobs",
-      "revoke <id>",
+      "revoke",
+      "workflow",
       "queues",
       "workers",
-      "purge <queue>",
+      "purge",
+      "pause",
+      "resume",
+      "dashboard",
     ]
-  ) assert.ok(text.includes(`pq ${command}`), command);
+  ) assert.match(text, new RegExp(`^  ${command}\\s`, "m"), command);
   assert.match(text, /--data-store/);
+  assert.match(text, /Run 'pq help <command>'/);
 });
 
 Deno.test({

@@ -303,11 +303,19 @@ Deno.test("pq pause and pq resume refuse an empty queue name (exit 2), before op
   assert.deepEqual([...Deno.readDirSync(dir.path)], []);
 });
 
-Deno.test("--help lists pq pause and pq resume", async () => {
+Deno.test("--help lists pq pause and pq resume, and pq help each", async () => {
   const help = await pq("sqlite::memory:", "--help");
   assert.equal(help.code, 0, help.stderr);
-  assert.match(help.stdout, /pq pause <queue> \[queue \.\.\.\]/);
-  assert.match(help.stdout, /pq resume <queue> \[queue \.\.\.\]/);
+  assert.match(help.stdout, /^ {2}pause\s+Pause the queues/m);
+  assert.match(help.stdout, /^ {2}resume\s+Resume paused queues/m);
+  for (const command of ["pause", "resume"]) {
+    const one = await pq("sqlite::memory:", "help", command);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(
+      one.stdout,
+      new RegExp(`^Usage: pq ${command} <queue> \\[queue \\.\\.\\.\\]`),
+    );
+  }
 });
 
 /** The status of a task, read with `pq status --json`. */

@@ -215,6 +215,7 @@ Deno.test("command line gives only the flags that were passed", () => {
   assert.deepEqual(parseCliArgs([]), {
     settings: {},
     help: false,
+    version: false,
     positionals: [],
   });
 });
@@ -226,6 +227,29 @@ Deno.test("command line accepts short flags, --help and -h", () => {
   });
   assert.equal(parseCliArgs(["--help"]).help, true);
   assert.equal(parseCliArgs(["-h"]).help, true);
+  assert.equal(parseCliArgs(["--version"]).version, true);
+  assert.equal(parseCliArgs(["-V"]).version, true);
+});
+
+Deno.test("a negative number is a flag's value, not a flag", () => {
+  // parseArgs alone refuses `--priority -3` as ambiguous.
+  const commandOptions = { priority: { type: "string" as const } };
+  assert.deepEqual(
+    parseCliArgs(["queue", "--priority", "-3"], commandOptions).commandValues,
+    { priority: "-3" },
+  );
+  const decimal = parseCliArgs(["--priority", "-.5", "x"], commandOptions);
+  assert.deepEqual(decimal.commandValues, { priority: "-.5" });
+  assert.deepEqual(decimal.positionals, ["x"]);
+  assertSettingsError(
+    () => parseCliArgs(["-w", "-1"]),
+    "'workers' (command line --workers): expected a whole number >= 0",
+  );
+  // A flag after a flag that takes a value is still a missing value.
+  assertSettingsError(
+    () => parseCliArgs(["--workers", "--help"]),
+    "needs a value",
+  );
 });
 
 Deno.test("command line turns a boolean off with --no-schedule-periodic", () => {
@@ -570,7 +594,7 @@ Deno.test("storeWait takes seconds >= 0, or forever (the default) from every sou
   );
   assert.match(
     helpText(),
-    /--store-wait <seconds>\n.*\n +env PQ_STORE_WAIT; default: forever/,
+    /--store-wait <seconds>\n(.*\n)+ +env PQ_STORE_WAIT; default: forever/,
   );
 });
 
@@ -662,8 +686,7 @@ Deno.test("a flag without its value is a clear error", () => {
   );
   assertSettingsError(
     () => parseCliArgs(["--workers", "-1"]),
-    "needs a value",
-    "--workers=-1",
+    "'workers' (command line --workers): expected a whole number >= 0",
   );
   assertSettingsError(
     () => parseCliArgs(["--schedule-periodic=yes"]),
@@ -694,9 +717,14 @@ Deno.test("help text lists every flag, short flag and variable", () => {
     assert.ok(text.includes(flag), `help lacks ${flag}`);
   }
   assert.ok(text.includes("--no-schedule-periodic"));
+  // Help is wrapped to 80 columns: compared with its words joined.
+  const words = text.replace(/\s+/g, " ");
   for (const s of SETTINGS) {
     assert.ok(text.includes(s.env), `help lacks ${s.env}`);
-    assert.ok(text.includes(s.help), `help lacks the help of ${s.name}`);
+    assert.ok(words.includes(s.help), `help lacks the help of ${s.name}`);
+  }
+  for (const line of text.split("\n")) {
+    assert.ok(line.length <= 80, `a help line longer than 80: ${line}`);
   }
   assert.ok(text.includes("2 × CPU cores"));
   assert.match(helpText("mypq"), /^Usage: mypq /);

@@ -3,7 +3,6 @@
  * @module
  */
 import type { Producer } from "../producer/producer.ts";
-import type { CommandOptions } from "../runtime/settings.ts";
 import type { Settings } from "../model/settings_types.ts";
 import type { Task } from "../model/task.ts";
 
@@ -35,22 +34,44 @@ export interface CommandContext {
   io: CommandIO;
 }
 
+/** A flag of a command: how it parses and how its help reads. */
+export interface CommandFlag {
+  /** A boolean flag takes no value; a string flag takes one. */
+  type: "string" | "boolean";
+  /** A flag that may be given more than once (its values are a list). */
+  multiple?: boolean;
+  /** How its value reads in help (`<seconds>`, `<name>`...). */
+  metavar?: string;
+  /** What it does, for `pq help <command>`. */
+  help: string;
+}
+
 /** A command of the command line. */
 export interface Command {
   /** Its name, the first argument. */
   name: string;
-  /** Its arguments as usage shows them. */
+  /** Its arguments as usage shows them (its flags are listed apart). */
   usage: string;
   /** What it does, one line. */
   help: string;
-  /** Its own flags (every command but serve takes `--json`). */
-  options: CommandOptions;
+  /** More about it, for `pq help <command>` (paragraphs). */
+  details?: string;
+  /** Its own flags, by name without `--` (most commands take `--json`). */
+  options: Record<string, CommandFlag>;
+  /** Command lines that show it in use, for `pq help <command>`. */
+  examples: readonly string[];
   /** Runs it; resolves with the exit status. */
   run(context: CommandContext): Promise<number>;
 }
 
 /** `--json`: print JSON for scripts. */
-export const JSON_OPTION: CommandOptions = { json: { type: "boolean" } };
+export const JSON_FLAG: CommandFlag = {
+  type: "boolean",
+  help: "Print JSON for scripts instead of text.",
+};
+
+/** The flags of a command that has only `--json`. */
+export const JSON_OPTION: Record<string, CommandFlag> = { json: JSON_FLAG };
 
 /**
  * Bad usage of a command (exit status 2): a missing or malformed argument.
@@ -61,10 +82,13 @@ export const JSON_OPTION: CommandOptions = { json: { type: "boolean" } };
  * ```
  */
 export class UsageError extends Error {
+  /** The command it is about (its help is the place to look), if known. */
+  readonly command?: string;
   /** Makes the error with what was wrong and how to do it right. */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ErrorOptions & { command?: string }) {
     super(message, options);
     this.name = "UsageError";
+    if (options?.command) this.command = options.command;
   }
 }
 

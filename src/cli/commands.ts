@@ -15,6 +15,9 @@ import { workersCommand } from "./workers.ts";
 import { workflowCommand } from "./workflow.ts";
 
 export { type Command, type CommandIO, UsageError } from "./_command.ts";
+export { commandHelp, globalHelp, serveHelp } from "./help.ts";
+export { readCommandLine } from "./command_line.ts";
+export { VERSION } from "./version.ts";
 
 /** Every command but `serve`, in the order help lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -31,26 +34,3 @@ export const COMMANDS: readonly Command[] = [
   resumeCommand,
   dashboardCommand,
 ];
-
-/** The commands' help: a usage line and a line of help each. */
-export function commandsHelp(program = "pq"): string {
-  const rows = [
-    {
-      usage: `${program} [serve] [options]`,
-      help: "Run a server (the default command).",
-    },
-    ...COMMANDS.map((c) => ({
-      usage: `${program} ${c.name} ${c.usage}`.trimEnd(),
-      help: c.help,
-    })),
-  ];
-  return [
-    "Commands:",
-    ...rows.flatMap((row) => [`  ${row.usage}`, `        ${row.help}`]),
-    "",
-    "Every command but serve takes --json to print JSON for scripts, and the",
-    "options below (--data-store, --task-paths, --config...) to find the store",
-    "and the jobs. Exit status: 0 done, 1 failed (unknown job or id, a task",
-    "that did not succeed with --wait), 2 bad usage.",
-  ].join("\n");
-}

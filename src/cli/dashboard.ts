@@ -29,14 +29,34 @@ function portOption(value: unknown): number {
 /** `pq dashboard`. */
 export const dashboardCommand: Command = {
   name: "dashboard",
-  usage: "[--port 8787] [--host 127.0.0.1] [--token <secret>]",
-  help:
-    "Serve the web dashboard and /metrics (127.0.0.1 by default; another --host needs --token or PQ_DASHBOARD_TOKEN).",
+  usage: "",
+  help: "Serve the web dashboard and /metrics until stopped (Ctrl-C).",
+  details:
+    "It listens on 127.0.0.1 unless --host says otherwise; any other address needs a token (--token or PQ_DASHBOARD_TOKEN), which the browser sends once as ?token=<token>.",
   options: {
-    port: { type: "string" },
-    host: { type: "string" },
-    token: { type: "string" },
+    port: {
+      type: "string",
+      metavar: "<port>",
+      help:
+        `The port, from 0 (any free one) to 65535; default ${DASHBOARD_PORT}.`,
+    },
+    host: {
+      type: "string",
+      metavar: "<address>",
+      help: "The address to listen on; default 127.0.0.1.",
+    },
+    token: {
+      type: "string",
+      metavar: "<secret>",
+      help:
+        `The token a browser must give; default: the ${DASHBOARD_TOKEN_ENV} variable.`,
+    },
   },
+  examples: [
+    "pq dashboard",
+    "pq dashboard --port 9000 --data-store redis://127.0.0.1:6379/0",
+    "PQ_DASHBOARD_TOKEN=s3cret pq dashboard --host 0.0.0.0",
+  ],
   async run({ api, args, values, io }) {
     checkArgs(this, args, 0, 0);
     const port = portOption(values.port);

@@ -19,7 +19,10 @@ export const pauseCommand: Command = {
   usage: "<queue> [queue ...]",
   help:
     "Pause the queues: workers stop taking their tasks (running ones finish); tasks can still be queued, and wait.",
+  details:
+    "Every server of the store stops claiming the queue's tasks until pq resume. Pausing a paused queue says so and exits 0.",
   options: JSON_OPTION,
+  examples: ["pq pause fast", "pq pause fast slow --json"],
   run(context) {
     return setPaused(this, context, true);
   },
@@ -30,7 +33,9 @@ export const resumeCommand: Command = {
   name: "resume",
   usage: "<queue> [queue ...]",
   help: "Resume paused queues: workers take their tasks again, at once.",
+  details: "Resuming a queue that is not paused says so and exits 0.",
   options: JSON_OPTION,
+  examples: ["pq resume fast"],
   run(context) {
     return setPaused(this, context, false);
   },

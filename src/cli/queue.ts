@@ -1,17 +1,28 @@
 /**
  * `pq queue <job> [key=value ...]`: queue a task, and maybe wait for it.
+ *
+ * Invariants: every flag is checked before anything is queued, and a bad
+ * one is a usage error (exit 2) naming the flag, the value and the range;
+ * `--task-timeout` is the task's own timeout, `--wait-timeout` how long
+ * `--wait` waits (`--timeout`, its old name, still works and says so);
+ * `--wait` follows a task through its retries, one line per attempt.
  * @module
  */
-import { priorityProblem } from "../model/queue_options.ts";
+import {
+  PRIORITY_MAX,
+  PRIORITY_MIN,
+  priorityProblem,
+} from "../model/queue_options.ts";
 import { rateLimitKeyProblem } from "../model/rate_limit.ts";
 import { TaskStatus } from "../model/status.ts";
 import type { Producer } from "../producer/producer.ts";
-import type { Dict, Task } from "../model/task.ts";
+import { type Dict, Task } from "../model/task.ts";
 import {
   checkArgs,
   type Command,
   type CommandIO,
   inline,
+  JSON_FLAG,
   printJson,
   taskJson,
   UsageError,
@@ -57,7 +68,10 @@ function parseKwargs(args: readonly string[]): Dict {
   return kwargs;
 }
 
-/** Reads a flag of seconds (`--delay`, `--timeout`): a number >= `min`. */
+/**
+ * Reads a flag of seconds (`--delay`, `--wait-timeout`, `--task-timeout`):
+ * a number >= 0, or > 0 when `positive`.
+ */
 function secondsOf(
   flag: string,
   value: unknown,
@@ -71,9 +85,9 @@ function secondsOf(
     (positive && seconds === 0)
   ) {
     throw new UsageError(
-      `Option --${flag} must be a ${
-        positive ? "positive" : "non-negative"
-      } number of seconds: got '${value}'`,
+      `Option --${flag} must be a number of seconds ${
+        positive ? "> 0" : ">= 0"
+      }: got '${value}'`,
     );
   }
   return seconds;
@@ -93,6 +107,18 @@ function priorityOf(value: unknown): number | undefined {
   return priority;
 }
 
+/** Reads `--max-retries`: a whole number >= 0. */
+function maxRetriesOf(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value).trim();
+  if (!/^\d+$/.test(text)) {
+    throw new UsageError(
+      `Option --max-retries must be a whole number >= 0: got '${value}'`,
+    );
+  }
+  return Number(text);
+}
+
 /** Reads `--rate-limit-key`: a key of the job's rate limit. */
 function rateLimitKeyOf(value: unknown): string | undefined {
   if (value === undefined) return undefined;
@@ -105,35 +131,105 @@ function rateLimitKeyOf(value: unknown): string | undefined {
   return value as string;
 }
 
-/**
- * `pq queue <job> [key=value ...] [--wait [--timeout s]] [--delay s]
- * [--queue q] [--id id] [--priority n] [--rate-limit-key k]`.
- */
+/** `pq queue <job> [key=value ...]`. */
 export const queueCommand: Command = {
   name: "queue",
-  usage:
-    "<job> [key=value ...] [--wait [--timeout <s>]] [--delay <s>] [--queue <q>] [--id <id>] [--priority <n>] [--rate-limit-key <key>]",
-  help:
-    "Queue a task (values are JSON when they parse, else text) and print its id; --id gives it its id, and queues nothing while a task of that id is stored (it says so); --priority gives it a priority (an integer from -1000 to 1000, higher first; default 0); --rate-limit-key counts it in that key's window of its job's rate limit, instead of the key the job gives it; --wait waits for it (at most --timeout seconds) and fails unless it succeeds.",
+  usage: "<job> [key=value ...]",
+  help: "Queue a task and print its id; --wait waits for its result.",
+  details:
+    "Each key=value is a keyword argument of the job: its value is JSON when it parses (a=4 a number, on=true a boolean, xs=[1,2] a list), else text (who=Ada). The job's schema, when it has one, checks them before anything is queued. With --wait the command exits 1 unless the task ends SUCCESS, and shows each attempt of a task that is retried.",
   options: {
-    json: { type: "boolean" },
-    wait: { type: "boolean" },
-    timeout: { type: "string" },
-    delay: { type: "string" },
-    queue: { type: "string" },
-    id: { type: "string" },
-    priority: { type: "string" },
-    "rate-limit-key": { type: "string" },
+    json: JSON_FLAG,
+    wait: {
+      type: "boolean",
+      help:
+        "Wait for the task to end (following its retries); exit 1 unless it ends SUCCESS.",
+    },
+    "wait-timeout": {
+      type: "string",
+      metavar: "<seconds>",
+      help:
+        "With --wait: stop waiting after this long (exit 1; the task stays queued).",
+    },
+    timeout: {
+      type: "string",
+      metavar: "<seconds>",
+      help:
+        "The old name of --wait-timeout (it still works, and says so); the task's own timeout is --task-timeout.",
+    },
+    "task-timeout": {
+      type: "string",
+      metavar: "<seconds>",
+      help:
+        "The task's timeout: revoked (REVOKED) when it has not ended this long after it is due; default: the job's timeout.",
+    },
+    delay: {
+      type: "string",
+      metavar: "<seconds>",
+      help: "Run it no sooner than this long from now (>= 0).",
+    },
+    queue: {
+      type: "string",
+      metavar: "<name>",
+      help: "The queue, instead of the job's or --default-task-queue.",
+    },
+    id: {
+      type: "string",
+      metavar: "<id>",
+      help:
+        "The task's id: while a task of this id is stored, nothing is queued (it says so).",
+    },
+    priority: {
+      type: "string",
+      metavar: "<n>",
+      help:
+        `An integer from ${PRIORITY_MIN} to ${PRIORITY_MAX}, higher first (default: the job's, else 0).`,
+    },
+    "max-retries": {
+      type: "string",
+      metavar: "<n>",
+      help:
+        "Runs in all (attempts, the first included) for a task that does not succeed (metaParams.maxRetries); default: the job's maxRetries.",
+    },
+    "rate-limit-key": {
+      type: "string",
+      metavar: "<key>",
+      help:
+        "Count it in this key's window of its job's rate limit, instead of the key the job gives it.",
+    },
   },
+  examples: [
+    "pq queue addition a=4 b=6 --wait",
+    "pq queue asynchronous lag=2 --delay 5 --queue fast --json",
+    "pq queue report day=2024-07-01 --id report-2024-07-01 --task-timeout 600",
+    "pq queue addition a=1 --priority -3",
+    "pq queue fetch url=https://example.com --max-retries 3 --wait",
+  ],
   async run({ api, args, values, io }) {
     checkArgs(this, args, 1, Infinity);
     const [jobName, ...rest] = args;
     const kwargs = parseKwargs(rest);
     const delay = secondsOf("delay", values.delay, false);
-    const timeout = secondsOf("timeout", values.timeout, true);
-    if (timeout !== undefined && !values.wait) {
+    const taskTimeout = secondsOf("task-timeout", values["task-timeout"], true);
+    if (
+      values.timeout !== undefined && values["wait-timeout"] !== undefined
+    ) {
       throw new UsageError(
-        "Option --timeout needs --wait: it is how long to wait",
+        "Options --timeout and --wait-timeout are one option (--timeout is its old name): give --wait-timeout only",
+      );
+    }
+    const waitFlag = values["wait-timeout"] !== undefined
+      ? "wait-timeout"
+      : "timeout";
+    const waitTimeout = secondsOf(waitFlag, values[waitFlag], true);
+    if (waitTimeout !== undefined && !values.wait) {
+      throw new UsageError(
+        `Option --${waitFlag} needs --wait: it is how long to wait (the task's own timeout is --task-timeout)`,
+      );
+    }
+    if (values.timeout !== undefined) {
+      io.err(
+        "pq: --timeout is now --wait-timeout (how long --wait waits); the task's own timeout is --task-timeout",
       );
     }
     const queue = values.queue as string | undefined;
@@ -143,13 +239,16 @@ export const queueCommand: Command = {
     const id = values.id as string | undefined;
     const priority = priorityOf(values.priority);
     const rateLimitKey = rateLimitKeyOf(values["rate-limit-key"]);
+    const maxRetries = maxRetriesOf(values["max-retries"]);
     const future = api.tasks.queue(jobName, kwargs, {
       callback: false,
       ...(delay !== undefined && { delay }),
+      ...(taskTimeout !== undefined && { timeout: taskTimeout }),
       ...(queue !== undefined && { queue }),
       ...(id !== undefined && { id }),
       ...(priority !== undefined && { priority }),
       ...(rateLimitKey !== undefined && { rateLimitKey }),
+      ...(maxRetries !== undefined && { metaParams: { maxRetries } }),
     });
     const queued = await future.then(undefined, (error) => {
       // Arguments the job's schema refuses are bad usage, as a bad key=value.
@@ -170,11 +269,11 @@ export const queueCommand: Command = {
     if (duplicate) {
       io.err(`pq: ${queued} is there already (same id): waiting for it`);
     }
-    const task = await waitWithProgress(api, queued, io, timeout);
+    const task = await waitWithProgress(api, queued, io, waitTimeout);
     if (task === undefined) {
       const now = await api.tasks.get(queued.id);
       io.err(
-        `pq: stopped waiting after ${timeout} s: ${queued.name}<${queued.id}> is ${
+        `pq: stopped waiting after ${waitTimeout} s: ${queued.name}<${queued.id}> is ${
           now?.statusString ?? "unknown"
         } (it stays queued; pq revoke ${queued.id} drops it)`,
       );
@@ -183,14 +282,19 @@ export const queueCommand: Command = {
     if (values.json) printJson(io, taskJson(task));
     else io.out(describeTask(task));
     if (task.status === TaskStatus.SUCCESS) return 0;
-    io.err(`pq: ${task} ended ${task.statusString}: ${inline(task.result)}`);
+    io.err(
+      `pq: ${task} ended ${task.statusString}${
+        task.retry > 1 ? ` on attempt ${task.retry}` : ""
+      }: ${inline(task.result)}`,
+    );
     return 1;
   },
 };
 
 /**
  * Waits for a queued task, showing its status and the time waited on
- * stderr; undefined when `timeout` seconds passed first.
+ * stderr, and a line for each attempt that ended RETRY (with its error);
+ * undefined when `timeout` seconds passed first.
  */
 async function waitWithProgress(
   api: Producer,
@@ -199,17 +303,44 @@ async function waitWithProgress(
   timeout?: number,
 ): Promise<Task | undefined> {
   const start = Date.now();
+  let current = queued;
   let status = queued.statusString;
   let where = "";
   const show = () =>
     io.progress(
-      `Waiting for ${queued.name}<${queued.id}>: ${status}${where}` +
+      `Waiting for ${current.name}<${current.id}>: ${status}${where}` +
         (io.interactive
           ? ` (${Math.floor((Date.now() - start) / 1000)} s)`
           : ""),
     );
+  // The ids followed: the task, then each of its next attempts.
+  const followed: string[] = [];
+  // The attempts whose RETRY line was written.
+  const said = new Set<string>();
+  const follow = async (id: string) => {
+    followed.push(id);
+    await api.onEvents("task", id, onEvent);
+  };
   const onEvent = (_channel: string, _event: string, data: unknown) => {
     const task = data as Task;
+    if (task.id !== current.id) return;
+    const next = task.meta.nextTask;
+    if (task.status === TaskStatus.RETRY && typeof next === "string") {
+      io.endProgress();
+      io.err(retryLine(task));
+      said.add(task.id);
+      current = new Task({
+        ...task.toJSON(),
+        id: next,
+        retry: task.retry + 1,
+        status: TaskStatus.QUEUED,
+      });
+      status = current.statusString;
+      where = "";
+      show();
+      follow(next).catch(() => {});
+      return;
+    }
     if (task.statusString === status) return;
     status = task.statusString;
     if (task.worker) where = ` on ${task.worker}`;
@@ -221,19 +352,52 @@ async function waitWithProgress(
   const timer = io.interactive ? setInterval(show, 1000) : undefined;
   let deadline: ReturnType<typeof setTimeout> | undefined;
   try {
-    await api.onEvents("task", queued.id, onEvent);
+    await follow(queued.id);
     const done = queued.doneCallback ?? api.waitFor(queued.id);
-    if (timeout === undefined) return await done;
-    return await Promise.race([
+    const task = timeout === undefined ? await done : await Promise.race([
       done,
       new Promise<undefined>((resolve) =>
         deadline = setTimeout(() => resolve(undefined), timeout * 1000)
       ),
     ]);
+    // Attempts that ended before their events were heard: from the store.
+    if (task) {
+      io.endProgress();
+      for (const attempt of await earlierAttempts(api, task)) {
+        if (!said.has(attempt.id)) io.err(retryLine(attempt));
+      }
+    }
+    return task;
   } finally {
     clearTimeout(deadline);
     clearInterval(timer);
-    await api.removeEventCallback("task", queued.id, onEvent);
+    for (const id of followed) {
+      await api.removeEventCallback("task", id, onEvent);
+    }
     io.endProgress();
   }
+}
+
+/** The line of an attempt that ended RETRY: its error and its next attempt. */
+function retryLine(task: Task): string {
+  return `Attempt ${task.retry} of ${task.name}<${task.id}> ended RETRY: ${
+    inline(task.result)
+  }; attempt ${task.retry + 1} is ${task.name}<${task.meta.nextTask}>`;
+}
+
+/**
+ * The attempts before `task`, oldest first, read back from the store: each
+ * is the `fromTask` of the next whose `meta.nextTask` it names (at most
+ * 1000; those dropped after their retention are not read).
+ */
+async function earlierAttempts(api: Producer, task: Task): Promise<Task[]> {
+  const attempts: Task[] = [];
+  let next = task;
+  while (typeof next.fromTask === "string" && attempts.length < 1000) {
+    const before = await api.tasks.get(next.fromTask);
+    if (!before || before.meta.nextTask !== next.id) break;
+    attempts.unshift(before);
+    next = before;
+  }
+  return attempts;
 }

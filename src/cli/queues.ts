@@ -15,9 +15,11 @@ import {
 export const queuesCommand: Command = {
   name: "queues",
   usage: "[name ...]",
-  help:
-    "Show how many tasks wait in each queue, and which are paused (the named ones, or the local queue, --task-queues, --default-task-queue, the jobs' queues, every queue that holds tasks and every paused one).",
+  help: "Show how many tasks wait in each queue, and which are paused.",
+  details:
+    "With no names: this host's local queue, --task-queues, --default-task-queue and the jobs' own queues, then every other queue that holds tasks (queued or running) and every paused queue.",
   options: JSON_OPTION,
+  examples: ["pq queues", "pq queues fast slow --json"],
   async run({ api, args, values, io }) {
     await api.start();
     const paused = new Set(await api.queues.paused());
@@ -51,7 +53,9 @@ export const purgeCommand: Command = {
   usage: "<queue> [queue ...]",
   help:
     "Drop every task waiting in the queues (running and finished tasks stay).",
+  details: "Waiting tasks are the ready and the delayed ones.",
   options: JSON_OPTION,
+  examples: ["pq purge fast", "pq purge fast slow --json"],
   async run({ api, args, values, io }) {
     checkArgs(this, args, 1, Infinity);
     await api.start();

@@ -11,7 +11,10 @@ export const revokeCommand: Command = {
   usage: "<id>",
   help:
     "Revoke a task: a queued one never runs, a running one is stopped; fails for a finished or unknown task.",
+  details:
+    "Exits 1 for an unknown id or a task that had already finished. A revoked task's result says why it ended: revoked before it started, stopped by its worker, or its worker stopped first.",
   options: JSON_OPTION,
+  examples: ["pq revoke 0c1f9e2a..."],
   async run({ api, args, values, io }) {
     checkArgs(this, args, 1, 1);
     const [id] = args;

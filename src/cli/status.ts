@@ -65,7 +65,10 @@ export const statusCommand: Command = {
   name: "status",
   usage: "<id>",
   help: "Show a task: its status, times, worker and result.",
+  details:
+    "Exits 1 for an id no task has (unknown, or dropped after --result-ttl).",
   options: JSON_OPTION,
+  examples: ["pq status 0c1f9e2a...", "pq status nightly-1 --json"],
   async run({ api, args, values, io }) {
     checkArgs(this, args, 1, 1);
     const task = await api.tasks.get(args[0]);

@@ -21,6 +21,7 @@ import {
   checkArgs,
   type Command,
   isoTime,
+  JSON_FLAG,
   printJson,
   table,
   taskJson,
@@ -162,21 +163,57 @@ function pageText(page: TaskPage, now: number): string {
 /** `pq tasks`. */
 export const tasksCommand: Command = {
   name: "tasks",
-  usage:
-    "[--status S[,S]] [--job <name>] [--queue <q>] [--since <t>] [--until <t>] [--search <text>] [--limit <n>] [--cursor <c>]",
-  help:
-    `Search the stored tasks, newest first: by status (SUCCESS, FAILURE, REVOKED, RETRY, STARTED, QUEUED), job, queue, time queued (ISO time, 15m/2h/1d ago, or Unix seconds) and text in kwargs or result; ${SEARCH_LIMIT_DEFAULT} a page (--limit), --cursor for the next.`,
+  usage: "",
+  help: "Search the stored tasks, newest first, one page at a time.",
+  details:
+    "The stored tasks are the queued, the running, and the finished ones kept for --result-ttl. Each line: id, status, job, queue, time queued, run time; the last line gives the --cursor of the next page when there is one.",
   options: {
-    json: { type: "boolean" },
-    status: { type: "string", multiple: true },
-    job: { type: "string" },
-    queue: { type: "string" },
-    since: { type: "string" },
-    until: { type: "string" },
-    search: { type: "string" },
-    limit: { type: "string" },
-    cursor: { type: "string" },
+    json: JSON_FLAG,
+    status: {
+      type: "string",
+      multiple: true,
+      metavar: "<S[,S]>",
+      help:
+        "Only tasks of these statuses (SUCCESS, FAILURE, REVOKED, RETRY, STARTED, QUEUED; any case, comma-separated or repeated).",
+    },
+    job: { type: "string", metavar: "<name>", help: "Only tasks of this job." },
+    queue: {
+      type: "string",
+      metavar: "<name>",
+      help: "Only tasks of this queue.",
+    },
+    since: {
+      type: "string",
+      metavar: "<time>",
+      help:
+        "Only tasks queued since: an ISO time (2024-05-01T12:00:00Z), a duration ago (15m, 2h, 1d) or Unix seconds.",
+    },
+    until: {
+      type: "string",
+      metavar: "<time>",
+      help: "Only tasks queued until then (same forms as --since).",
+    },
+    search: {
+      type: "string",
+      metavar: "<text>",
+      help: "Only tasks with this text in their kwargs or result (any case).",
+    },
+    limit: {
+      type: "string",
+      metavar: "<n>",
+      help:
+        `Tasks a page, 1 to ${SEARCH_LIMIT_MAX}; default ${SEARCH_LIMIT_DEFAULT}.`,
+    },
+    cursor: {
+      type: "string",
+      metavar: "<cursor>",
+      help: "The next page: the cursor the last page ended with.",
+    },
   },
+  examples: [
+    "pq tasks --status failure --since 1h",
+    "pq tasks --job addition --search ada --json",
+  ],
   async run({ api, args, values, io }) {
     checkArgs(this, args, 0, 0);
     const now = Date.now() / 1000;

@@ -10,6 +10,7 @@ import {
   type Command,
   type CommandIO,
   inline,
+  JSON_FLAG,
   printJson,
   table,
   UsageError,
@@ -68,10 +69,22 @@ function printRows(io: CommandIO, wf: Workflow, rows: MemberRow[]): void {
 /** `pq workflow <id> [--revoke]`. */
 export const workflowCommand: Command = {
   name: "workflow",
-  usage: "<id> [--revoke]",
-  help:
-    "Show a workflow (queued with api.workflows.queue): each member's step, task id, job, status and result; --revoke revokes every member not ended, and stores those not queued yet as REVOKED so they never run.",
-  options: { json: { type: "boolean" }, revoke: { type: "boolean" } },
+  usage: "<id>",
+  help: "Show a workflow: each member's step, task id, job, status and result.",
+  details:
+    "A workflow is queued with api.workflows.queue (chain, group, chord); its id is its first member's task id. A member whose turn has not come shows 'not queued'.",
+  options: {
+    json: JSON_FLAG,
+    revoke: {
+      type: "boolean",
+      help:
+        "Revoke every member not ended, and store those not queued yet as REVOKED so they never run.",
+    },
+  },
+  examples: [
+    "pq workflow report-2024-07-01",
+    "pq workflow report-2024-07-01 --revoke",
+  ],
   async run({ api, args, values, io }) {
     checkArgs(this, args, 1, 1);
     const [id] = args;

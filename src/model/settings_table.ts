@@ -47,6 +47,11 @@ export interface SettingSpec {
   metavar?: string;
   /** What it does. */
   help: string;
+  /**
+   * True for a setting only a server reads (its processes, its claims): the
+   * other `pq` commands refuse its flag rather than ignore it.
+   */
+  serverOnly?: boolean;
 }
 
 const STORE_SCHEMES = ["sqlite:", "redis://", "rediss://", "redis+sentinel://"];
@@ -96,21 +101,21 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     { type: "int", min: 0 },
     () => 1,
     "Worker processes; 0 runs tasks in the server process itself.",
-    { short: "w", metavar: "<n>" },
+    { short: "w", metavar: "<n>", serverOnly: true },
   ),
   spec(
     "concurrentTasks",
     { type: "int", min: 1 },
     () => 2 * (navigator.hardwareConcurrency || 1),
     "Tasks each worker process runs at once.",
-    { defaultText: "2 × CPU cores", metavar: "<n>" },
+    { defaultText: "2 × CPU cores", metavar: "<n>", serverOnly: true },
   ),
   spec(
     "threadWorkers",
     { type: "int", min: 1 },
     () => 5,
     "Web Workers each worker process keeps for THREAD_IO jobs.",
-    { metavar: "<n>" },
+    { metavar: "<n>", serverOnly: true },
   ),
   spec(
     "dataStore",
@@ -133,7 +138,7 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     // Redis (a reboot, a compose file), it runs once Redis does.
     () => Infinity,
     "Seconds a server (its arbiter and worker processes) waits at start-up for a store it cannot reach (connection refused or timed out, host name not resolving), trying again every 0.5 s to 5 s; forever: no limit; 0: exit at once. A bad URL or password exits at once; clients (pq commands, producers) never wait.",
-    { defaultText: "forever", metavar: "<seconds>" },
+    { defaultText: "forever", metavar: "<seconds>", serverOnly: true },
   ),
   spec(
     "messageSerializer",
@@ -146,7 +151,7 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     { type: "int", min: 0 },
     () => 0,
     "Tasks a worker process runs before it is replaced (0: no limit).",
-    { metavar: "<n>" },
+    { metavar: "<n>", serverOnly: true },
   ),
   spec(
     "taskPoolTimeout",
@@ -154,13 +159,14 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     // Long, so that an idle worker is quiet: a queued task wakes it at once.
     () => 30,
     "Longest an idle worker waits before it looks for tasks again (half of leaseTimeout at most: then it reclaims expired leases); a queued task wakes it at once (it blocks on Redis; on SQLite it wakes when another process writes the file on Linux, and looks every 20 ms elsewhere).",
-    { metavar: "<seconds>" },
+    { metavar: "<seconds>", serverOnly: true },
   ),
   spec(
     "schedulePeriodic",
     { type: "boolean" },
     () => false,
     "Schedule periodic jobs on this server.",
+    { serverOnly: true },
   ),
   spec(
     "taskPaths",
@@ -208,14 +214,14 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     { type: "number", min: 0, exclusive: true },
     () => 30,
     "Seconds a running task's lease lasts unless its worker renews it; a task whose worker died runs again after it.",
-    { metavar: "<seconds>" },
+    { metavar: "<seconds>", serverOnly: true },
   ),
   spec(
     "maxRedeliveries",
     { type: "int", min: 0 },
     () => 3,
     "Lease expiries after which a task ends as FAILURE instead of running again.",
-    { metavar: "<n>" },
+    { metavar: "<n>", serverOnly: true },
   ),
   spec(
     "resultTtl",
@@ -229,21 +235,21 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     { type: "int", min: 0 },
     () => 0,
     "MiB of resident memory after which a worker process stops claiming, lets its tasks finish and is replaced (0: no limit).",
-    { metavar: "<MiB>" },
+    { metavar: "<MiB>", serverOnly: true },
   ),
   spec(
     "gracePeriod",
     { type: "number", min: 0, exclusive: false },
     () => 30,
     "Seconds running tasks get to finish on shutdown before they are released to run elsewhere.",
-    { metavar: "<seconds>" },
+    { metavar: "<seconds>", serverOnly: true },
   ),
   spec(
     "metricsPort",
     { type: "int", min: 0 },
     () => 0,
     "Port on 127.0.0.1 where the server serves its Prometheus metrics at /metrics, for all its worker processes (0: off).",
-    { metavar: "<port>" },
+    { metavar: "<port>", serverOnly: true },
   ),
 ]);
 
@@ -424,9 +430,81 @@ function flagsText(s: SettingSpec): string {
     negative;
 }
 
+/** The width help text is wrapped to. */
+const HELP_WIDTH = 80;
+
 /**
- * The `--help` text, generated from the table: a usage line, then for each
- * setting its flags, its help, its variable and its default.
+ * Text wrapped as help is: its words joined into lines of at most `width`
+ * characters, each after `indent`.
+ *
+ * @example
+ * ```ts
+ * import { wrap } from "./settings_table.ts";
+ * wrap("a few words", "  ", 9); // ["  a few", "  words"]
+ * ```
+ */
+export function wrap(
+  text: string,
+  indent: string,
+  width: number = HELP_WIDTH,
+): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(indent + line);
+  return lines;
+}
+
+/**
+ * One flag as help shows it: the flag line, then its help (and `more`, such
+ * as its variable and default) wrapped under it. The command line's help of
+ * commands uses it too, so every flag reads the same.
+ *
+ * @example
+ * ```ts
+ * import { flagHelpLines } from "./settings_table.ts";
+ * flagHelpLines("    --json", "Print JSON.");
+ * // ["      --json", "        Print JSON."]
+ * ```
+ */
+export function flagHelpLines(
+  flags: string,
+  help: string,
+  more?: string,
+): string[] {
+  return [
+    `  ${flags}`,
+    ...wrap(help, "        "),
+    ...(more ? wrap(more, "        ") : []),
+  ];
+}
+
+/**
+ * The help of one setting's flag: its flags, its help, its variable and
+ * its default.
+ *
+ * @example
+ * ```ts
+ * import { SETTINGS, settingHelpLines } from "./settings_table.ts";
+ * console.log(settingHelpLines(SETTINGS[0]).join("\n"));
+ * ```
+ */
+export function settingHelpLines(s: SettingSpec): string[] {
+  return flagHelpLines(
+    flagsText(s),
+    s.help,
+    `env ${s.env}; default: ${defaultText(s)}`,
+  );
+}
+
+/**
+ * The `--help` text of a server, generated from the table: a usage line,
+ * then for each setting its flags, its help, its variable and its default.
  *
  * @example
  * ```ts
@@ -438,19 +516,18 @@ export function helpText(program = "pq"): string {
   const lines = [
     `Usage: ${program} [serve] [options]`,
     "",
-    "Runs a pq server. Every option can also be set by its PQ_* environment",
-    "variable or in a config module. Precedence, lowest to highest: defaults,",
-    "config module, constructor options, environment, command line.",
+    ...wrap(
+      "Runs a pq server. Every option can also be set by its PQ_* " +
+        "environment variable or in a config module. Precedence, lowest to " +
+        "highest: defaults, config module, constructor options, " +
+        "environment, command line.",
+      "",
+    ),
     "",
     "Options:",
   ];
-  for (const s of SETTINGS) {
-    lines.push(`  ${flagsText(s)}`);
-    lines.push(`        ${s.help}`);
-    lines.push(`        env ${s.env}; default: ${defaultText(s)}`);
-  }
-  lines.push("  -h, --help");
-  lines.push("        Show this help.");
+  for (const s of SETTINGS) lines.push(...settingHelpLines(s));
+  lines.push(...flagHelpLines("-h, --help", "Show this help."));
   return lines.join("\n");
 }
 

@@ -26,12 +26,26 @@ export type CommandOptions = Record<
   { type: "string" | "boolean"; short?: string; multiple?: boolean }
 >;
 
-/** The `parseArgs` options of the table, `--help`, and a command's. */
-function cliOptions(commandOptions: CommandOptions = {}): CommandOptions {
-  const options: CommandOptions = {
-    ...commandOptions,
-    help: { type: "boolean", short: "h" },
-  };
+/**
+ * The `parseArgs` options of the table, `--help`, `--version` and a
+ * command's (only what `parseArgs` reads of them: a command's flags may
+ * carry their help too).
+ */
+export function cliOptions(
+  commandOptions: CommandOptions = {},
+): CommandOptions {
+  const options: CommandOptions = {};
+  for (
+    const [name, { type, short, multiple }] of Object.entries(commandOptions)
+  ) {
+    options[name] = {
+      type,
+      ...(short ? { short } : {}),
+      ...(multiple ? { multiple } : {}),
+    };
+  }
+  options.help = { type: "boolean", short: "h" };
+  options.version = { type: "boolean", short: "V" };
   for (const s of SETTINGS) {
     options[s.flag] = {
       type: s.kind.type === "boolean" ? "boolean" : "string",
@@ -88,11 +102,49 @@ function cliError(error: unknown, args: string[]): SettingsError {
   });
 }
 
+/** A negative number, as the value of a flag (`--priority -3`). */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/**
+ * Joins a flag that takes a value with a following negative number
+ * (`--priority -3` becomes `--priority=-3`, `-w -1` becomes `--workers=-1`):
+ * `parseArgs` takes a value starting with '-' for a flag and refuses it as
+ * ambiguous, but no flag of pq is a number.
+ */
+export function joinNegativeValues(
+  args: readonly string[],
+  options: CommandOptions,
+): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      joined.push(...args.slice(i));
+      break;
+    }
+    const next = args[i + 1];
+    const name = /^--[^=]+$/.test(arg)
+      ? arg.slice(2)
+      : /^-[^-]$/.test(arg)
+      ? Object.keys(options).find((key) => options[key].short === arg[1])
+      : undefined;
+    if (
+      name !== undefined && options[name]?.type === "string" &&
+      next !== undefined && NEGATIVE_NUMBER.test(next)
+    ) {
+      joined.push(`--${name}=${next}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
+}
+
 /**
  * Parses command-line flags: `--workers 2`, `-w 2`, `--workers=2`,
  * `--schedule-periodic` (or `--no-schedule-periodic`), lists as repeated
  * flags and/or comma-separated values (`--task-paths a,b --task-paths c`),
- * and `--help`/`-h`. Other arguments are returned as `positionals`.
+ * a negative number as a value (`--priority -3`), `--help`/`-h` and
+ * `--version`/`-V`. Other arguments are returned as `positionals`.
  *
  * @throws {SettingsError} for an unknown option, an option without its
  * value, or a bad value (naming the setting, the flag and the value).
@@ -110,15 +162,18 @@ export function parseCliArgs(
 ): {
   settings: Partial<Settings>;
   help: boolean;
+  /** True for `--version` or `-V`. */
+  version: boolean;
   positionals: string[];
   /** The values of `commandOptions` (only when some were given). */
   commandValues?: Record<string, unknown>;
 } {
   let parsed;
+  const options = cliOptions(commandOptions);
   try {
     parsed = parseArgs({
-      args,
-      options: cliOptions(commandOptions),
+      args: joinNegativeValues(args, options),
+      options,
       strict: true,
       allowPositionals: true,
       allowNegative: true,
@@ -140,6 +195,7 @@ export function parseCliArgs(
   return {
     settings: settings as Partial<Settings>,
     help: parsed.values.help === true,
+    version: parsed.values.version === true,
     positionals: parsed.positionals,
     ...(commandOptions && {
       commandValues: Object.fromEntries(
@@ -286,6 +342,7 @@ export async function resolveSettings(sources: {
 }): Promise<{
   settings: Settings;
   help: boolean;
+  version: boolean;
   positionals: string[];
   commandValues?: Record<string, unknown>;
 }> {
@@ -295,7 +352,7 @@ export async function resolveSettings(sources: {
   );
   const cli = parseCliArgs(sources.args ?? [], sources.commandOptions);
   const fromEnv = settingsFromEnv(sources.env ?? {});
-  const path = cli.help
+  const path = cli.help || cli.version
     ? undefined
     : configPath(cli.settings.config ?? fromEnv.config ?? fromOptions.config);
   const fromConfig = path ? await loadConfigModule(path) : {};
@@ -309,6 +366,7 @@ export async function resolveSettings(sources: {
       config: path ?? "",
     },
     help: cli.help,
+    version: cli.version,
     positionals: cli.positionals,
     ...(cli.commandValues && { commandValues: cli.commandValues }),
   };
