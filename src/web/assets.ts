@@ -19,7 +19,6 @@ import cells from "./assets/cells.js" with { type: "text" };
 import counters from "./assets/counters.js" with { type: "text" };
 import detailView from "./assets/detail_view.js" with { type: "text" };
 import dom from "./assets/dom.js" with { type: "text" };
-import favicon from "./assets/favicon.svg" with { type: "text" };
 import format from "./assets/format.js" with { type: "text" };
 import indexHtml from "./assets/index.html" with { type: "text" };
 import jobView from "./assets/job_view.js" with { type: "text" };
@@ -35,6 +34,16 @@ import tasksView from "./assets/tasks_view.js" with { type: "text" };
 import workersView from "./assets/workers_view.js" with { type: "text" };
 import workflowView from "./assets/workflow_view.js" with { type: "text" };
 import { jsonForScript, STATUS_LISTS } from "./page_statuses.ts";
+
+/** The page's icon (here, not a file: it is the only image). */
+const FAVICON = [
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">',
+  '<rect width="32" height="32" rx="6" fill="#111827"/>',
+  '<rect x="6" y="8" width="20" height="4" rx="2" fill="#60a5fa"/>',
+  '<rect x="6" y="14" width="14" height="4" rx="2" fill="#15803d"/>',
+  '<rect x="6" y="20" width="8" height="4" rx="2" fill="#d97706"/>',
+  "</svg>",
+].join("");
 
 /** A file served: its text and its content type. */
 export interface Asset {
@@ -86,6 +95,6 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map(
     .concat([
       ["app.css", { body: appCss, type: CSS }],
       ["uplot.css", { body: uplotCss, type: CSS }],
-      ["favicon.svg", { body: favicon, type: "image/svg+xml" }],
+      ["favicon.svg", { body: FAVICON, type: "image/svg+xml" }],
     ]),
 );
