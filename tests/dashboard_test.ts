@@ -765,6 +765,19 @@ for (const kind of STORES) {
           const running = await api.tasks.queue("asynchronous", { lag: 20 }, {
             callback: false,
           });
+          // A few failed tasks for the failed view.
+          const failing = await Promise.all(
+            ["resize", "invoice", "notify"].map((what) =>
+              api.tasks.queue("boom", { n: what }, { callback: false })
+            ),
+          );
+          await eventually(
+            async () =>
+              (await Promise.all(failing.map((t) => failedEnd(api, t.id))))
+                .every(Boolean),
+            30,
+            "the failed view's tasks",
+          );
           const views: Array<[string, string, string]> = [
             ["overview", "#/overview", "#history-chart canvas"],
             ["queues", "#/queues", "table"],

@@ -256,7 +256,7 @@ export function tasksView(params, options = {}) {
       el("td", {}, jobLink(task.name)),
       el("td", {}, statusCell(task.statusString)),
       el("td", { class: "mono" }, task.queue ?? "-"),
-      el("td", {}, time(task.timeQueued)),
+      el("td", { class: "time" }, time(task.timeQueued)),
       el(
         "td",
         { class: "num" },
