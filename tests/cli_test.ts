@@ -592,6 +592,27 @@ Deno.test({
     );
     const workers = JSON.parse((await pq(store, "workers", "--json")).stdout);
     assert.equal(workers.length, 1);
+    // As of the worker's next beat: the task that just ended is not running.
+    const slow = await pq(store, "queue", "asynchronous", "lag=1.5", "--wait");
+    assert.equal(slow.code, 0, slow.stderr);
+    const idle = JSON.parse((await pq(store, "workers", "--json")).stdout);
+    assert.deepEqual(idle[0].concurrentTasks, []);
+    // Each attempt of a retried task, with its error.
+    const retried = await pq(
+      store,
+      "queue",
+      "testperiodicerror",
+      "msg=boom",
+      "--max-retries",
+      "2",
+      "--wait",
+    );
+    assert.equal(retried.code, 1);
+    assert.match(
+      retried.stderr,
+      /Attempt 1 of testperiodicerror<[0-9a-f]{32}> ended RETRY: boom; attempt 2 is testperiodicerror<[0-9a-f]{32}>\n/,
+    );
+    assert.match(retried.stderr, /ended FAILURE on attempt 2: boom/);
     assert.equal((await server.stop()).code, 0, server.stderr());
   },
 });
