@@ -177,6 +177,11 @@ Deno.test("an unknown flag is named, with the flag meant among the command's", a
   );
   const setting = await run("queue", "hello", "--data-stor", "sqlite:x");
   assert.match(setting.stderr, /\(did you mean '--data-store'\?\)/);
+  const kwarg = await run("queue", "hello", "--who=Ada");
+  assert.match(
+    kwarg.stderr,
+    /Unknown option '--who' of command 'queue'; a job's argument is written key=value, as in who=<value>/,
+  );
   const serve = await run("--wokers", "2");
   assert.equal(serve.code, 2);
   assert.match(

@@ -174,8 +174,14 @@ function checkFlag(
       { command: where },
     );
   }
+  // `pq queue hello --who=Ada`: a job's argument written as a flag.
+  const close = didYouMean(flag, takes);
+  const kwarg = !close && command?.usage.includes("key=value") &&
+      flag.startsWith("--")
+    ? `; a job's argument is written key=value, as in ${name}=<value>`
+    : "";
   throw new UsageError(
-    `Unknown option '${flag}' of command '${where}'${didYouMean(flag, takes)}`,
+    `Unknown option '${flag}' of command '${where}'${close}${kwarg}`,
     { command: where },
   );
 }
