@@ -298,6 +298,18 @@ for (const kind of STORES) {
           Number(await page.getAttribute("#history-chart", "data-done")) >= 4,
         );
         await page.click('#history-window button[data-minutes="60"]');
+        // The window is checked: a day at most.
+        for (const minutes of ["0", "1441", "1.5", "an-hour"]) {
+          const bad = await fetch(`${base}/api/history?minutes=${minutes}`, {
+            headers: { authorization: `Bearer ${TOKEN}` },
+          });
+          assert.deepEqual(bad.status, 400, minutes);
+          assert.match((await bad.json()).error, /Bad history.*minutes/s);
+        }
+        const day = await (await fetch(`${base}/api/history?minutes=1440`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        })).json();
+        assert.deepEqual(day.minutes.length, 1440);
       });
 
       await t.step(
@@ -739,23 +751,31 @@ for (const kind of STORES) {
           for (let i = 0; i < 8; i++) {
             await api.tasks.queue("echo", { i }, { callback: false });
           }
-          const newest = async () =>
-            (await api.tasks.search({ job: "echo", limit: 5 })).tasks.map((
+          const newest = async (limit: number) =>
+            (await api.tasks.search({ job: "echo", limit })).tasks.map((
               task,
             ) => task.id);
+          const shownIds = async () => {
+            const rows = page.locator("#task-rows tr");
+            const shown = [];
+            for (let i = 0; i < await rows.count(); i++) {
+              shown.push(await rows.nth(i).getAttribute("data-id"));
+            }
+            return JSON.stringify(shown);
+          };
           await eventually(
-            async () => {
-              const rows = page.locator("#task-rows tr");
-              const shown = [];
-              for (let i = 0; i < await rows.count(); i++) {
-                shown.push(await rows.nth(i).getAttribute("data-id"));
-              }
-              return JSON.stringify(shown) === JSON.stringify(await newest());
-            },
+            async () => await shownIds() === JSON.stringify(await newest(5)),
             15,
             "the 5 newest echo tasks, newest first",
           );
           assert(await page.isVisible("#more"));
+          // "More" shows the rows the live ones pushed out, in order.
+          await page.click("#more");
+          await eventually(
+            async () => await shownIds() === JSON.stringify(await newest(10)),
+            15,
+            "the 10 newest echo tasks after More",
+          );
         },
       );
 

@@ -307,24 +307,40 @@ export function tasksView(params, options = {}) {
     }
   };
 
-  /** @param {string} [cursor] The page after the last one shown. */
-  const load = async (cursor) => {
+  /** The cursor of the page after the last one loaded, if any. */
+  /** @type {string | undefined} */
+  let nextCursor;
+
+  /**
+   * Loads the first page, or the page after `cursor`; with `limit`, that
+   * many tasks from the first (after live tasks pushed rows out, "More"
+   * reads them again).
+   * @param {string} [cursor]
+   * @param {number} [limit]
+   */
+  const load = async (cursor, limit) => {
     const search = new URLSearchParams(query);
     if (cursor) search.set("cursor", cursor);
+    if (limit) search.set("limit", String(limit));
     try {
       const page = await searchTasks(search);
       if (cursor) capacity += pageSize;
+      if (limit) capacity = limit;
       for (const task of page.tasks) {
         if (!rows.has(task.id)) place(task);
       }
+      nextCursor = page.next;
       hasMore = Boolean(page.next);
       more.hidden = !page.next;
-      more.onclick = () => load(page.next);
       error.textContent = "";
     } catch (e) {
       error.textContent = messageOf(e);
     }
   };
+  more.onclick = () =>
+    nextCursor
+      ? load(nextCursor)
+      : load(undefined, Math.min(500, capacity + pageSize));
 
   /** Reads the first page again (after an action). */
   const reload = async () => {
