@@ -317,7 +317,9 @@ export class Consumer {
       storeOutage.succeeded();
       if (report.redelivered || report.failed) {
         logger.warn(
-          "Expired leases: {redelivered} tasks queued again, {failed} failed",
+          `Expired leases: {redelivered} ${
+            report.redelivered === 1 ? "task" : "tasks"
+          } queued again, {failed} failed`,
           { ...report },
         );
       }
