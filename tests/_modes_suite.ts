@@ -223,7 +223,7 @@ export async function modesSuite(
   });
 
   await t.step(
-    "ctx.shell returns stdout and fails with the command's stderr",
+    "ctx.shell returns stdout and fails with the exit code and the command's stderr",
     async () => {
       const upper = await api.tasks.queue("shell.run", {
         command: "tr a-z A-Z",
@@ -234,8 +234,10 @@ export async function modesSuite(
         command: "echo oops >&2; exit 3",
       });
       assert.equal(failed.statusString, "FAILURE");
-      assert.equal(failed.result, "oops");
-      assert.equal(failed.exception, "ShellError: oops");
+      const error = "Command exited with code 3: echo oops >&2; exit 3\n" +
+        "stderr: oops";
+      assert.equal(failed.result, error);
+      assert.equal(failed.exception, `ShellError: ${error}`);
     },
   );
 
