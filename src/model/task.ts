@@ -9,6 +9,7 @@ import {
   TaskStatus,
   type TaskStatusCode,
 } from "./status.ts";
+import { stepsProblem, type TaskStep } from "./task_step.ts";
 
 /** A JSON-like object of named values: a task's kwargs, meta or runInfo. */
 export type Dict = Record<string, unknown>;
@@ -61,6 +62,8 @@ export interface TaskRecord {
   runInfo: Dict;
   /** How far the task is, as its job last said (`ctx.progress`). */
   progress?: TaskProgress | null;
+  /** The finished durable steps of the task (`ctx.step`), in order. */
+  steps?: TaskStep[] | null;
   /**
    * The W3C trace context (`traceparent`) of the span that queued the task,
    * so that its run joins the producer's trace.
@@ -210,6 +213,10 @@ const FIELDS: { readonly [K in keyof TaskRecord]-?: FieldCheck } = {
   progress: [
     optional((v) => progressProblem(v) === undefined),
     "must be a progress ({ value: 0..1, message?, data?, time }) or null",
+  ],
+  steps: [
+    optional((v) => stepsProblem(v) === undefined),
+    "must be a list of steps ({ name, result?, timeStarted, timeEnded }) with unique names, or null",
   ],
   traceparent: [
     optional((v) =>
@@ -365,6 +372,7 @@ export class Task {
     this.node = record.node ?? null;
     this.runInfo = record.runInfo;
     this.progress = record.progress ?? null;
+    this.steps = record.steps ?? null;
     this.traceparent = record.traceparent ?? null;
   }
 
@@ -412,6 +420,7 @@ export class Task {
       node: this.node,
       runInfo: this.runInfo,
       progress: this.progress,
+      steps: this.steps,
       traceparent: this.traceparent,
     };
     return record;

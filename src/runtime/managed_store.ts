@@ -11,6 +11,7 @@ import { Manager } from "./manager.ts";
 import type { DedupeOptions } from "../model/queue_options.ts";
 import { TaskStatus } from "../model/status.ts";
 import type { TaskProgress, TaskRecord } from "../model/task.ts";
+import type { TaskStep } from "../model/task_step.ts";
 import type {
   Claim,
   ClaimRequest,
@@ -154,6 +155,14 @@ function wrapStore(store: Store, manager: Manager): Store {
     },
     async setProgress(lease: Lease, progress: TaskProgress): Promise<boolean> {
       const written = await store.setProgress(lease, progress);
+      if (written) {
+        const record = await store.get(lease.id).catch(() => undefined);
+        if (record) await tell([task("progress", record)]);
+      }
+      return written;
+    },
+    async saveStep(lease: Lease, step: TaskStep): Promise<boolean> {
+      const written = await store.saveStep(lease, step);
       if (written) {
         const record = await store.get(lease.id).catch(() => undefined);
         if (record) await tell([task("progress", record)]);

@@ -20,6 +20,7 @@ import type { WorkerStatus } from "../model/worker_status.ts";
 import type { DedupeOptions } from "../model/queue_options.ts";
 import type { TaskStatusCode } from "../model/status.ts";
 import type { TaskProgress, TaskRecord } from "../model/task.ts";
+import type { TaskStep } from "../model/task_step.ts";
 import type { StatusHistoryOptions } from "./status_history.ts";
 
 export type { ChannelMessage } from "../model/events.ts";
@@ -511,6 +512,17 @@ export interface Locks {
   releaseLock(name: string, owner: string): Promise<boolean>;
 }
 
+/** Durable steps: a running task's finished `ctx.step`s, in its record. */
+export interface TaskSteps {
+  /**
+   * Adds `step` to the steps of a running task's stored record (replacing
+   * one of the same name), only while `lease` is held, in one atomic step,
+   * and publishes `progress` (channel `task`) with the updated record.
+   * Resolves false when the lease was lost (nothing is written then).
+   */
+  saveStep(lease: Lease, step: TaskStep): Promise<boolean>;
+}
+
 /**
  * A task store and message broker: every role at once. Each part of pq takes
  * only the roles it uses (see the module's header).
@@ -527,6 +539,7 @@ export interface Store
     PubSub,
     WorkerRegistry,
     Locks,
+    TaskSteps,
     AsyncDisposable {
   /** The store URL, without secrets. */
   readonly url: string;

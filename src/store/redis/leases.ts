@@ -347,6 +347,6 @@ function byQueue<T extends Lease>(leases: readonly T[]): Map<string, T[]> {
 }
 
 /** A lease token is `<queue>\n<uuid>:<n>`: it names its queue. */
-function queueOfToken(token: string): string {
+export function queueOfToken(token: string): string {
   return token.slice(0, token.lastIndexOf("\n"));
 }

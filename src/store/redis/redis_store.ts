@@ -31,6 +31,7 @@ import { codecFor } from "../../model/codec.ts";
 import { StoreConnectionError } from "../../model/errors.ts";
 import type { DedupeOptions } from "../../model/queue_options.ts";
 import type { TaskProgress, TaskRecord } from "../../model/task.ts";
+import type { TaskStep } from "../../model/task_step.ts";
 import type { WorkerStatus } from "../../model/worker_status.ts";
 import type {
   BeatOptions,
@@ -70,6 +71,7 @@ import { Registry } from "./registry.ts";
 import { Scripts } from "./scripts.ts";
 import { Search } from "./search.ts";
 import { redisStatusHistory } from "./status_history.ts";
+import { redisSaveStep } from "./steps.ts";
 import { Topology } from "./topology.ts";
 import { WorkflowState } from "./workflow_state.ts";
 
@@ -207,6 +209,10 @@ export class RedisStore implements Store {
 
   setProgress(lease: Lease, progress: TaskProgress): Promise<boolean> {
     return this.#leases.setProgress(lease, progress);
+  }
+
+  saveStep(lease: Lease, step: TaskStep): Promise<boolean> {
+    return redisSaveStep(this.#ctx, lease, step);
   }
 
   reclaim(

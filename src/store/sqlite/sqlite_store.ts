@@ -35,6 +35,8 @@ import type { DatabaseSync } from "node:sqlite";
 import { type Codec, codecFor } from "../../model/codec.ts";
 import type { DedupeOptions } from "../../model/queue_options.ts";
 import type { TaskProgress, TaskRecord } from "../../model/task.ts";
+import type { TaskStep } from "../../model/task_step.ts";
+import { saveTaskStep } from "./steps.ts";
 import type { WorkerStatus } from "../../model/worker_status.ts";
 import type {
   BeatOptions,
@@ -217,6 +219,10 @@ export class SqliteStore implements Store {
 
   setProgress(lease: Lease, progress: TaskProgress): Promise<boolean> {
     return this.#async(() => setTaskProgress(this.#ctx, lease, progress));
+  }
+
+  saveStep(lease: Lease, step: TaskStep): Promise<boolean> {
+    return this.#async(() => saveTaskStep(this.#ctx, lease, step));
   }
 
   reclaim(
