@@ -6,7 +6,8 @@
  * (pauses); every other channel is the data store's. Everything else the
  * broker keeps: tasks and their leases, workflow state beside the tasks it
  * refers to, beats beside the leases a dead worker's beat ends, paused
- * queues as a state of the queues.
+ * queues as a state of the queues. Schedules go with the locks, on the
+ * data store: the scheduler's state.
  * @module
  */
 import type { ChannelMessage } from "../model/events.ts";
@@ -36,6 +37,14 @@ export function splitStore(broker: Store, data: Store): Store {
     acquireLock: (name: string, owner: string, seconds: number) =>
       data.acquireLock(name, owner, seconds),
     releaseLock: (name: string, owner: string) => data.releaseLock(name, owner),
+    // Schedules are the scheduler's, beside its locks.
+    upsertSchedule: (definition) => data.upsertSchedule(definition),
+    schedules: () => data.schedules(),
+    schedule: (id) => data.schedule(id),
+    removeSchedule: (id) => data.removeSchedule(id),
+    setSchedulePaused: (id, paused) => data.setSchedulePaused(id, paused),
+    takeScheduleRun: (id, due, expected) =>
+      data.takeScheduleRun(id, due, expected),
     close,
     [Symbol.asyncDispose]: close,
   });

@@ -18,6 +18,7 @@ import type { JobStats, JobStatsOptions } from "./job_stats.ts";
 import type { ChannelMessage } from "../model/events.ts";
 import type { WorkerStatus } from "../model/worker_status.ts";
 import type { DedupeOptions } from "../model/queue_options.ts";
+import type { ScheduleDefinition, StoredSchedule } from "../model/schedule.ts";
 import type { TaskStatusCode } from "../model/status.ts";
 import type { TaskProgress, TaskRecord } from "../model/task.ts";
 import type { TaskStep } from "../model/task_step.ts";
@@ -534,6 +535,50 @@ export interface Store
     TaskRecovery,
     WorkflowState,
     TaskReads,
+/**
+ * Schedules managed at run time (`api.schedules`): definitions and their
+ * run state, each change one atomic step.
+ */
+export interface ScheduleStore {
+  /**
+   * Stores a schedule's definition, by its id: a new one starts with no
+   * run; an existing one keeps its runs, last due time and pause. Either
+   * way its version is bumped and `since` set to the store's clock.
+   * Resolves true when it was created, false when it replaced one.
+   */
+  upsertSchedule(definition: ScheduleDefinition): Promise<boolean>;
+
+  /** Every schedule, sorted by id. */
+  schedules(): Promise<StoredSchedule[]>;
+
+  /** The schedule of `id`, or undefined. */
+  schedule(id: string): Promise<StoredSchedule | undefined>;
+
+  /** Deletes a schedule; resolves true when there was one. */
+  removeSchedule(id: string): Promise<boolean>;
+
+  /**
+   * Pauses (`paused` true) or resumes a schedule, bumping its version; a
+   * resume sets `since` to the store's clock (runs due while paused are
+   * skipped). Resolves true when the state changed, false when it was so
+   * already, undefined when there is no such schedule.
+   */
+  setSchedulePaused(id: string, paused: boolean): Promise<boolean | undefined>;
+
+  /**
+   * Takes the run of due time `due`, as one compare-and-set: only while the
+   * schedule's version and run count are still `expected`'s, it is not
+   * paused and `due` is after its last due time; then its run count goes
+   * up by one and its last due time is `due`. Resolves true when taken:
+   * the same run is taken once across every caller.
+   */
+  takeScheduleRun(
+    id: string,
+    due: number,
+    expected: { version: number; runs: number },
+  ): Promise<boolean>;
+}
+
     TaskAdmin,
     QueueAdmin,
     PubSub,
@@ -570,3 +615,4 @@ export interface StoreOptions {
   /** The clock (Unix seconds); tests inject their own. */
   now?: () => number;
 }
+    ScheduleStore,

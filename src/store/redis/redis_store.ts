@@ -20,13 +20,18 @@
  * - `queues.ts`: queueStats, queueNames, pause, resume, flush
  *   (over the registry of queues, `registry.ts`);
  * - `pub_sub.ts`: publish, subscribe;
- * - `beats.ts`: beat, liveWorkers, leave; `locks.ts`: the named locks.
+ * - `beats.ts`: beat, liveWorkers, leave; `locks.ts`: the named locks;
+ *   `schedules.ts`: the schedules managed at run time.
  *
  * Where the keys live and how commands reach them (single server or
  * Cluster) is `topology.ts`'s alone.
  * @module
  */
 import { maskUrl } from "../../model/_secrets.ts";
+import type {
+  ScheduleDefinition,
+  StoredSchedule,
+} from "../../model/schedule.ts";
 import { codecFor } from "../../model/codec.ts";
 import { StoreConnectionError } from "../../model/errors.ts";
 import type { DedupeOptions } from "../../model/queue_options.ts";
@@ -70,6 +75,7 @@ import { Recovery } from "./recovery.ts";
 import { Registry } from "./registry.ts";
 import { Scripts } from "./scripts.ts";
 import { Search } from "./search.ts";
+import { Schedules } from "./schedules.ts";
 import { redisStatusHistory } from "./status_history.ts";
 import { redisSaveStep } from "./steps.ts";
 import { Topology } from "./topology.ts";
@@ -110,6 +116,7 @@ export class RedisStore implements Store {
   readonly #locks: Locks;
   #closed = false;
 
+  readonly #schedules: Schedules;
   private constructor(ctx: RedisContext) {
     this.url = ctx.url;
     this.#topology = ctx.topology;
@@ -128,6 +135,7 @@ export class RedisStore implements Store {
     this.#locks = new Locks(ctx);
   }
 
+    this.#schedules = new Schedules(ctx);
   /**
    * Connects to the server of a `redis://host:port/db?namespace=pq` URL
    * (`rediss://` for TLS, with `&ca=<PEM file>` when no system CA signed
@@ -328,5 +336,33 @@ export class RedisStore implements Store {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  upsertSchedule(definition: ScheduleDefinition): Promise<boolean> {
+    return this.#schedules.upsertSchedule(definition);
+  }
+
+  schedules(): Promise<StoredSchedule[]> {
+    return this.#schedules.schedules();
+  }
+
+  schedule(id: string): Promise<StoredSchedule | undefined> {
+    return this.#schedules.schedule(id);
+  }
+
+  removeSchedule(id: string): Promise<boolean> {
+    return this.#schedules.removeSchedule(id);
+  }
+
+  setSchedulePaused(id: string, paused: boolean): Promise<boolean | undefined> {
+    return this.#schedules.setSchedulePaused(id, paused);
+  }
+
+  takeScheduleRun(
+    id: string,
+    due: number,
+    expected: { version: number; runs: number },
+  ): Promise<boolean> {
+    return this.#schedules.takeScheduleRun(id, due, expected);
+  }
+
   }
 }

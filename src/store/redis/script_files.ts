@@ -53,6 +53,12 @@ import claimedBy from "./lua/claimed_by.lua" with { type: "text" };
 import resume from "./lua/resume.lua" with { type: "text" };
 import revoke from "./lua/revoke.lua" with { type: "text" };
 import settle from "./lua/settle.lua" with { type: "text" };
+import upsertSchedule from "./lua/upsert_schedule.lua" with { type: "text" };
+import pauseSchedule from "./lua/pause_schedule.lua" with { type: "text" };
+import removeSchedule from "./lua/remove_schedule.lua" with { type: "text" };
+import takeScheduleRun from "./lua/take_schedule_run.lua" with {
+  type: "text",
+};
 import { QUEUE_KEYS } from "./keys.ts";
 import {
   loadScript,
@@ -85,6 +91,10 @@ export const LUA_FILES: Readonly<Record<string, string>> = {
   "resume.lua": resume,
   "revoke.lua": revoke,
   "settle.lua": settle,
+  "upsert_schedule.lua": upsertSchedule,
+  "pause_schedule.lua": pauseSchedule,
+  "remove_schedule.lua": removeSchedule,
+  "take_schedule_run.lua": takeScheduleRun,
 };
 
 /** What the scripts are loaded with: the queue's keys, the helpers. */
@@ -141,6 +151,14 @@ export const SETTLE: LuaScript = load("settle.lua");
 export const DELETE_TASKS: LuaScript = load("delete_tasks.lua");
 /** Records a member of a group; answers with all values once all are there. */
 export const JOIN_GROUP: LuaScript = load("join_group.lua");
+/** Stores a schedule's definition, keeping its runs. */
+export const UPSERT_SCHEDULE: LuaScript = load("upsert_schedule.lua");
+/** Pauses or resumes a schedule. */
+export const PAUSE_SCHEDULE: LuaScript = load("pause_schedule.lua");
+/** Deletes a schedule. */
+export const REMOVE_SCHEDULE: LuaScript = load("remove_schedule.lua");
+/** Takes a schedule's run of a due time once (compare-and-set). */
+export const TAKE_SCHEDULE_RUN: LuaScript = load("take_schedule_run.lua");
 
 /** Every script of the store. */
 export const SCRIPTS: readonly LuaScript[] = [

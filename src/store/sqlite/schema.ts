@@ -24,7 +24,8 @@ import { prepare, type Statements, type TaskRow } from "./statements.ts";
  * A new table needs no bump: `SCHEMA` adds it on every open, and an older
  * pq leaves it alone (`paused_queues`: an older worker does not honour a
  * pause; `status_minutes` and `status_totals`, the status history: an
- * older worker's tasks end uncounted).
+ * older worker's tasks end uncounted; `schedules`: an older scheduler
+ * does not run them).
  */
 const SCHEMA_VERSION = 6;
 /** Bytes the WAL file is cut back to when it starts over (after a burst). */
@@ -118,6 +119,16 @@ CREATE TABLE IF NOT EXISTS status_minutes (
   status TEXT NOT NULL,
   count INTEGER NOT NULL,
   PRIMARY KEY (minute, status)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS schedules (
+  id TEXT PRIMARY KEY,
+  definition BLOB NOT NULL,
+  version INTEGER NOT NULL,
+  runs INTEGER NOT NULL,
+  last_due REAL,
+  paused INTEGER NOT NULL,
+  since REAL NOT NULL,
+  created REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS status_totals (
   status TEXT PRIMARY KEY,

@@ -22,6 +22,9 @@
  *   flush;
  * - `events.ts`: publish, subscribe; `change_loop.ts` delivers;
  * - `beats_and_locks.ts`: beat, liveWorkers, leave, and the named locks.
+ * - `schedules.ts`: the schedules managed at run time (upsertSchedule,
+ *   schedules, schedule, removeSchedule, setSchedulePaused,
+ *   takeScheduleRun).
  *
  * Opening the file (pragmas, schema, migrations) is `schema.ts`'s; the
  * statements are `statements.ts`'s.
@@ -89,6 +92,18 @@ import {
 } from "./queues.ts";
 import { expireWorkerLeases, reclaimExpired } from "./recovery.ts";
 import { revokeTask } from "./revoke.ts";
+import {
+  deleteSchedule,
+  readSchedule,
+  readSchedules,
+  setSchedulePausedRow,
+  takeScheduleRunRow,
+  upsertScheduleRow,
+} from "./schedules.ts";
+import type {
+  ScheduleDefinition,
+  StoredSchedule,
+} from "../../model/schedule.ts";
 import { openDatabase } from "./schema.ts";
 import { readQueueStats, readTask, searchStoredTasks } from "./search.ts";
 import { readStatusHistory } from "./status_history.ts";
@@ -334,6 +349,34 @@ export class SqliteStore implements Store {
 
   releaseLock(name: string, owner: string): Promise<boolean> {
     return this.#async(() => freeLock(this.#ctx, name, owner));
+  }
+
+  upsertSchedule(definition: ScheduleDefinition): Promise<boolean> {
+    return this.#async(() => upsertScheduleRow(this.#ctx, definition));
+  }
+
+  schedules(): Promise<StoredSchedule[]> {
+    return this.#async(() => readSchedules(this.#ctx));
+  }
+
+  schedule(id: string): Promise<StoredSchedule | undefined> {
+    return this.#async(() => readSchedule(this.#ctx, id));
+  }
+
+  removeSchedule(id: string): Promise<boolean> {
+    return this.#async(() => deleteSchedule(this.#ctx, id));
+  }
+
+  setSchedulePaused(id: string, paused: boolean): Promise<boolean | undefined> {
+    return this.#async(() => setSchedulePausedRow(this.#ctx, id, paused));
+  }
+
+  takeScheduleRun(
+    id: string,
+    due: number,
+    expected: { version: number; runs: number },
+  ): Promise<boolean> {
+    return this.#async(() => takeScheduleRunRow(this.#ctx, id, due, expected));
   }
 
   close(): Promise<void> {
