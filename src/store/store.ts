@@ -501,40 +501,6 @@ export interface WorkerRegistry {
   leave(worker: string): Promise<void>;
 }
 
-/** Named locks with an owner and a time limit. */
-export interface Locks {
-  /**
-   * Takes the named lock for `owner` for `seconds`, if it is free or its
-   * holder's time ran out. Resolves true when taken.
-   */
-  acquireLock(name: string, owner: string, seconds: number): Promise<boolean>;
-
-  /** Frees the named lock if `owner` holds it; resolves true if it did. */
-  releaseLock(name: string, owner: string): Promise<boolean>;
-}
-
-/** Durable steps: a running task's finished `ctx.step`s, in its record. */
-export interface TaskSteps {
-  /**
-   * Adds `step` to the steps of a running task's stored record (replacing
-   * one of the same name), only while `lease` is held, in one atomic step,
-   * and publishes `progress` (channel `task`) with the updated record.
-   * Resolves false when the lease was lost (nothing is written then).
-   */
-  saveStep(lease: Lease, step: TaskStep): Promise<boolean>;
-}
-
-/**
- * A task store and message broker: every role at once. Each part of pq takes
- * only the roles it uses (see the module's header).
- */
-export interface Store
-  extends
-    TaskQueue,
-    TaskLeases,
-    TaskRecovery,
-    WorkflowState,
-    TaskReads,
 /**
  * Schedules managed at run time (`api.schedules`): definitions and their
  * run state, each change one atomic step.
@@ -579,10 +545,45 @@ export interface ScheduleStore {
   ): Promise<boolean>;
 }
 
+/** Named locks with an owner and a time limit. */
+export interface Locks {
+  /**
+   * Takes the named lock for `owner` for `seconds`, if it is free or its
+   * holder's time ran out. Resolves true when taken.
+   */
+  acquireLock(name: string, owner: string, seconds: number): Promise<boolean>;
+
+  /** Frees the named lock if `owner` holds it; resolves true if it did. */
+  releaseLock(name: string, owner: string): Promise<boolean>;
+}
+
+/** Durable steps: a running task's finished `ctx.step`s, in its record. */
+export interface TaskSteps {
+  /**
+   * Adds `step` to the steps of a running task's stored record (replacing
+   * one of the same name), only while `lease` is held, in one atomic step,
+   * and publishes `progress` (channel `task`) with the updated record.
+   * Resolves false when the lease was lost (nothing is written then).
+   */
+  saveStep(lease: Lease, step: TaskStep): Promise<boolean>;
+}
+
+/**
+ * A task store and message broker: every role at once. Each part of pq takes
+ * only the roles it uses (see the module's header).
+ */
+export interface Store
+  extends
+    TaskQueue,
+    TaskLeases,
+    TaskRecovery,
+    WorkflowState,
+    TaskReads,
     TaskAdmin,
     QueueAdmin,
     PubSub,
     WorkerRegistry,
+    ScheduleStore,
     Locks,
     TaskSteps,
     AsyncDisposable {
@@ -615,4 +616,3 @@ export interface StoreOptions {
   /** The clock (Unix seconds); tests inject their own. */
   now?: () => number;
 }
-    ScheduleStore,

@@ -73,9 +73,9 @@ import { Queueing } from "./queueing.ts";
 import { parseRedisUrl } from "./redis_url.ts";
 import { Recovery } from "./recovery.ts";
 import { Registry } from "./registry.ts";
+import { Schedules } from "./schedules.ts";
 import { Scripts } from "./scripts.ts";
 import { Search } from "./search.ts";
-import { Schedules } from "./schedules.ts";
 import { redisStatusHistory } from "./status_history.ts";
 import { redisSaveStep } from "./steps.ts";
 import { Topology } from "./topology.ts";
@@ -114,9 +114,9 @@ export class RedisStore implements Store {
   readonly #pubSub: PubSub;
   readonly #beats: Beats;
   readonly #locks: Locks;
+  readonly #schedules: Schedules;
   #closed = false;
 
-  readonly #schedules: Schedules;
   private constructor(ctx: RedisContext) {
     this.url = ctx.url;
     this.#topology = ctx.topology;
@@ -133,9 +133,9 @@ export class RedisStore implements Store {
     this.#queues = new Queues(ctx, registry);
     this.#beats = new Beats(ctx);
     this.#locks = new Locks(ctx);
+    this.#schedules = new Schedules(ctx);
   }
 
-    this.#schedules = new Schedules(ctx);
   /**
    * Connects to the server of a `redis://host:port/db?namespace=pq` URL
    * (`rediss://` for TLS, with `&ca=<PEM file>` when no system CA signed
@@ -322,20 +322,6 @@ export class RedisStore implements Store {
     return this.#locks.releaseLock(name, owner);
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    // Stops being handed tasks, and gives back those not taken.
-    await this.#handOver.leave()
-      .then((untaken) =>
-        untaken.length > 0 ? this.#leases.release(untaken) : undefined
-      )
-      .catch(() => undefined);
-    this.#closed = true;
-    await this.#topology.close();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   upsertSchedule(definition: ScheduleDefinition): Promise<boolean> {
     return this.#schedules.upsertSchedule(definition);
   }
@@ -364,5 +350,19 @@ export class RedisStore implements Store {
     return this.#schedules.takeScheduleRun(id, due, expected);
   }
 
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    // Stops being handed tasks, and gives back those not taken.
+    await this.#handOver.leave()
+      .then((untaken) =>
+        untaken.length > 0 ? this.#leases.release(untaken) : undefined
+      )
+      .catch(() => undefined);
+    this.#closed = true;
+    await this.#topology.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
