@@ -22,6 +22,7 @@ import {
 } from "../src/store/redis/script_files.ts";
 import { QUEUE_KEYS, queueKeys } from "../src/store/redis/keys.ts";
 import { RedisStore } from "../src/store/redis/redis_store.ts";
+import { checkSchedule } from "../src/model/schedule.ts";
 import { TaskStatus } from "../src/model/status.ts";
 import { newTaskId, type TaskRecord } from "../src/model/task.ts";
 import { startRedis } from "./_redis.ts";
@@ -495,6 +496,15 @@ Deno.test("every store method calls its script with the names of its header", as
     REVOKED: 3,
   });
   assert.equal(await store.deleteTasks([settled.id, queued.id]), 2);
+  const schedule = checkSchedule({ id: "s", job: "addition", every: 60 });
+  assert.equal(await store.upsertSchedule(schedule), true);
+  assert.equal(await store.setSchedulePaused("s", true), true);
+  assert.equal(await store.setSchedulePaused("s", false), true);
+  assert.equal(
+    await store.takeScheduleRun("s", t, { version: 3, runs: 0 }),
+    true,
+  );
+  assert.equal(await store.removeSchedule("s"), true);
   // Every script ran: the server has each one, as the store sent it (but
   // claimed_by.lua, run after a claim whose reply was lost: see
   // tests/redis_resilience_test.ts).
