@@ -402,6 +402,9 @@ export class Consumer {
           });
         }
       },
+      // A durable step (`ctx.step`) is stored under the lease; a lost lease
+      // stops the job (its `ctx.step` throws).
+      saveStep: (step) => store.saveStep(lease, step),
     });
     logOutcome(outcome.task);
     const finish: Finish = { ...lease, ...outcome };

@@ -12,12 +12,13 @@ import type {
   PubSub,
   TaskLeases,
   TaskRecovery,
+  TaskSteps,
 } from "../store/store.ts";
 
 /** What a consumer needs. */
 export interface ConsumerOptions {
   /** The store tasks are claimed from. */
-  store: TaskLeases & TaskRecovery & PubSub;
+  store: TaskLeases & TaskRecovery & PubSub & TaskSteps;
   /** The jobs this worker can run. */
   registry: JobRegistry;
   /** The producer API jobs see as `backend`. */

@@ -1,11 +1,17 @@
 /**
  * The worker's side of a remote run: answers the job's calls (`ctx.queue`,
  * `ctx.lock`) through the worker's backend, logs what the job logs and
- * passes on the progress it reports (to the run's throttle).
+ * passes on the progress it reports (to the run's throttle) and the steps
+ * it finished (`ctx.step`: stored before the job is answered).
  * @module
  */
 import type { JobBackend, JobLock, JobLogger } from "../runtime/job.ts";
 import type { Task, TaskProgress } from "../model/task.ts";
+import {
+  stepProblem,
+  stepResultProblem,
+  type TaskStep,
+} from "../model/task_step.ts";
 import {
   type RemoteCall,
   type RemoteLog,
@@ -21,6 +27,7 @@ export class RemoteHost implements AsyncDisposable {
   readonly #signal: AbortSignal;
   readonly #logger: JobLogger;
   readonly #progress?: (progress: TaskProgress) => void;
+  readonly #step?: (step: TaskStep) => Promise<void>;
   readonly #locks = new Map<number, JobLock>();
   #nextLock = 1;
 
@@ -35,6 +42,7 @@ export class RemoteHost implements AsyncDisposable {
       signal: AbortSignal;
       logger: JobLogger;
       progress?: (progress: TaskProgress) => void;
+      step?: (step: TaskStep) => Promise<void>;
     },
   ) {
     this.#task = task;
@@ -42,6 +50,7 @@ export class RemoteHost implements AsyncDisposable {
     this.#signal = services.signal;
     this.#logger = services.logger;
     this.#progress = services.progress;
+    this.#step = services.step;
   }
 
   /**
@@ -99,6 +108,19 @@ export class RemoteHost implements AsyncDisposable {
         const id = this.#nextLock++;
         this.#locks.set(id, lock);
         return id;
+      }
+      case "saveStep": {
+        const [step] = message.args;
+        // The job's code sent it: checked as input.
+        const problem = stepProblem(step) ??
+          stepResultProblem(step.name, step.result);
+        if (problem) {
+          throw new TypeError(
+            `Cannot store a step of ${this.#task}: ${problem}`,
+          );
+        }
+        await this.#step?.(step);
+        return null;
       }
       case "unlock": {
         const [id] = message.args;

@@ -93,6 +93,9 @@ export class RemoteJobRunner {
         signal: this.controller.signal,
         logger: this.#logger(),
         progress: (value) => progress.push(value),
+        step: async (step) => {
+          await this.#call({ method: "saveStep", args: [step] });
+        },
       });
       const result = await span.run(() => instance.run(request.kwargs));
       span.end();

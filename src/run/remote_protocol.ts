@@ -14,6 +14,7 @@ import {
   type TaskProgress,
   type TaskRecord,
 } from "../model/task.ts";
+import type { TaskStep } from "../model/task_step.ts";
 
 /** Runs one task: the first message a remote runner gets. */
 export interface RunRequest {
@@ -51,7 +52,10 @@ export interface RemoteError {
   status?: TaskStatusCode;
 }
 
-/** A call the job makes on its worker (`ctx.queue`, `ctx.lock`). */
+/**
+ * A call the job makes on its worker (`ctx.queue`, `ctx.lock`, `ctx.step`
+ * storing a finished step: answered once it is stored).
+ */
 export type RemoteCall =
   & { type: "call"; id: number }
   & (
@@ -62,6 +66,7 @@ export type RemoteCall =
     }
     | { method: "lock"; args: [string, { timeout?: number; wait?: number }] }
     | { method: "unlock"; args: [number] }
+    | { method: "saveStep"; args: [TaskStep] }
   );
 
 /** A line the job logged. */
@@ -132,7 +137,7 @@ export function fromRemoteError(remote: RemoteError): Error {
 }
 
 const LEVELS = new Set(["debug", "info", "warn", "error"]);
-const METHODS = new Set(["queueTask", "lock", "unlock"]);
+const METHODS = new Set(["queueTask", "lock", "unlock", "saveStep"]);
 
 /**
  * Checks a message from a remote runner; undefined when it is not one. A

@@ -38,6 +38,7 @@ import {
   type TaskRecord,
 } from "../model/task.ts";
 import { activeTraceparent, startRunSpan } from "../runtime/tracing.ts";
+import { StepNotStored, type TaskStep, withStep } from "../model/task_step.ts";
 import { ProgressThrottle } from "./progress.ts";
 import { RemoteHost } from "./remote_host.ts";
 import type { RunRequest } from "./remote_protocol.ts";
@@ -74,6 +75,14 @@ export interface RunContext {
    * up in the final record.
    */
   progress?: (progress: TaskProgress) => Promise<unknown>;
+  /**
+   * Stores a finished durable step of the running task (a consumer's:
+   * `saveStep` under its lease); resolves false when the lease was lost.
+   * Never called while a progress write is in flight, nor the other way
+   * round: both replace the task's stored record. Absent: steps only end
+   * up in the final record.
+   */
+  saveStep?: (step: TaskStep) => Promise<boolean>;
 }
 
 const logger = getLogger(["pq", "run"]);
@@ -124,22 +133,29 @@ export async function runTask(
     span.end(failed.result);
     return { task: failed };
   }
-  // Made at the first report: most jobs never report, and a run costs
-  // the throttle and one more await less then.
+  // Made at the first report (or step): most jobs never report, and a run
+  // costs the throttle and one more await less then.
   let progress: ProgressThrottle | undefined;
+  let writes: RecordWrites | undefined;
+  // The steps of the record, with those this run stored.
+  let steps = record.steps ?? null;
+  const hooks: RunHooks = {
+    progress: (p) =>
+      (progress ??= progressThrottle(task, context, writes ??= recordWrites()))
+        .push(p),
+    step: async (step) => {
+      const write = context.saveStep;
+      if (write) await storeStep(task, step, write, writes ??= recordWrites());
+      steps = withStep(steps, step);
+    },
+  };
   // The job runs in the span's context: its fetches are children.
-  const settled = await span.run(() =>
-    settle(
-      task,
-      job,
-      context,
-      (p) => (progress ??= progressThrottle(task, context)).push(p),
-    )
-  );
+  const settled = await span.run(() => settle(task, job, context, hooks));
   const last = progress && await progress.close({ flush: false });
   const ended: TaskRecord = {
     ...task.toJSON(),
     ...(last && { progress: last }),
+    ...(steps !== (record.steps ?? null) && { steps }),
     ...settled,
     timeEnded: context.now(),
   };
@@ -153,20 +169,75 @@ export async function runTask(
   return outcome;
 }
 
+/** What a job's context calls back: its progress and its finished steps. */
+interface RunHooks {
+  progress: (progress: TaskProgress) => void;
+  step: (step: TaskStep) => Promise<void>;
+}
+
+/**
+ * Runs the writes of a run's stored record one at a time, in order: a
+ * progress write and a step write each read, change and replace the
+ * record, so two at once could drop one's change.
+ */
+type RecordWrites = <T>(write: () => Promise<T>) => Promise<T>;
+
+function recordWrites(): RecordWrites {
+  let last: Promise<unknown> = Promise.resolve();
+  return (write) => {
+    const next = last.then(write);
+    last = next.catch(() => undefined);
+    return next;
+  };
+}
+
+/** Stores a step under the run's lease; throws when it is not stored. */
+async function storeStep(
+  task: Task,
+  step: TaskStep,
+  write: (step: TaskStep) => Promise<boolean>,
+  writes: RecordWrites,
+): Promise<void> {
+  const what = `Cannot store step '${step.name}' of ${task}`;
+  let stored: boolean;
+  try {
+    stored = await writes(() => write(step));
+  } catch (error) {
+    throw new StepNotStored(
+      `${what}: ${
+        error instanceof Error ? error.message : String(error)
+      }; the job stops here, and a retry goes on from its last stored step`,
+      { cause: error },
+    );
+  }
+  if (!stored) {
+    throw new StepNotStored(
+      `${what} as its lease was lost: the task runs again elsewhere, from its last stored step; this run stops here`,
+    );
+  }
+}
+
 /** The throttle of a run's progress writes; it logs their failures. */
-function progressThrottle(task: Task, context: RunContext): ProgressThrottle {
+function progressThrottle(
+  task: Task,
+  context: RunContext,
+  writes: RecordWrites,
+): ProgressThrottle {
   const write = context.progress;
   let failures = 0;
-  return new ProgressThrottle((progress) => write?.(progress), {
-    onError: (error) => {
-      // Once at warning level: a store that is away fails every write.
-      const level = failures++ === 0 ? "warn" : "debug";
-      logger[level]("Cannot write the progress of {task}: {error}", {
-        task: String(task),
-        error,
-      });
+  return new ProgressThrottle(
+    (progress) => writes(async () => await write?.(progress)),
+    {
+      onError: (error) => {
+        // Once at warning level: a store that is away fails every write.
+        const level = failures++ === 0 ? "warn" : "debug";
+        logger[level]("Cannot write the progress of {task}: {error}", {
+          task: String(task),
+          error,
+        });
+      },
     },
-  });
+  );
 }
 
 /** Runs the job and classifies its end: result, status and error fields. */
@@ -174,7 +245,7 @@ async function settle(
   task: Task,
   job: JobClass,
   context: RunContext,
-  progress: (progress: TaskProgress) => void,
+  hooks: RunHooks,
 ): Promise<Partial<TaskRecord>> {
   const expiry = task.expiry;
   const remaining = expiry === null ? Infinity : expiry - context.now();
@@ -215,14 +286,15 @@ async function settle(
             task,
             signal: signals,
             logger,
-            progress,
+            progress: hooks.progress,
+            step: hooks.step,
           }).run(kwargs.value)
         )
         : runRemote(task, job, kwargs.value, {
           ...context,
           signal: signals,
           logger,
-          report: progress,
+          hooks,
         }),
       signals,
     );
@@ -245,10 +317,10 @@ async function runRemote(
   context: RunContext & {
     signal: AbortSignal;
     logger: JobLogger;
-    report: (progress: TaskProgress) => void;
+    hooks: RunHooks;
   },
 ): Promise<unknown> {
-  const { backend, signal, logger, threads, report } = context;
+  const { backend, signal, logger, threads, hooks } = context;
   const mode = job.concurrency === Concurrency.THREAD_IO
     ? "a Web Worker"
     : "a subprocess";
@@ -273,7 +345,8 @@ async function runRemote(
     backend,
     signal,
     logger,
-    progress: report,
+    progress: hooks.progress,
+    step: hooks.step,
   });
   if (job.concurrency !== Concurrency.THREAD_IO) {
     const { settings } = context;
@@ -358,6 +431,8 @@ function withRetry(
     fromTask: ended.id,
     runInfo: {},
   };
+  // The next attempt goes on from the steps this one stored.
+  if (ended.steps && ended.steps.length > 0) retry.steps = ended.steps;
   // Every attempt joins the trace of the span that queued the first.
   if (ended.traceparent) retry.traceparent = ended.traceparent;
   return {

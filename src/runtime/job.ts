@@ -23,6 +23,11 @@ import {
   type Task,
   type TaskProgress,
 } from "../model/task.ts";
+import {
+  stepNameProblem,
+  stepResultProblem,
+  type TaskStep,
+} from "../model/task_step.ts";
 import { runShell, type ShellOptions } from "./shell.ts";
 
 /**
@@ -57,6 +62,12 @@ export interface JobRuntime {
    * checked, then dropped.
    */
   progress?: (progress: TaskProgress) => void;
+  /**
+   * Stores a finished step (`ctx.step`), already checked, with the task;
+   * rejects when it was not stored (the lease lost, the store away).
+   * Absent: steps run, and are kept by nothing.
+   */
+  step?: (step: TaskStep) => Promise<void>;
 }
 
 /** What a job can reach of the process that runs it. */
@@ -135,6 +146,10 @@ export class Job {
   static rateLimit?: RateLimit;
   /** The rate limit key of a task, from its kwargs. */
   static rateLimitKey?: (kwargs: Dict) => string;
+  /** The group of a task in its queue, from its kwargs (fair queues). */
+  static group?: (kwargs: Dict) => string;
+  /** The most tasks of one queue and group running at once. */
+  static groupConcurrency?: number;
   /** The queue of tasks queued without one. */
   static defaultQueue?: string;
   /** What the job does (shown by `jobList`). */
@@ -159,6 +174,9 @@ export class Job {
   /** The job's logger. */
   readonly logger: JobLogger;
   readonly #report?: (progress: TaskProgress) => void;
+  readonly #saveStep?: (step: TaskStep) => Promise<void>;
+  /** The names of the steps called in this run: each once. */
+  #stepNames?: Set<string>;
 
   /** Made by the worker that runs a task; jobs do not make their own. */
   constructor(runtime: JobRuntime) {
@@ -167,6 +185,7 @@ export class Job {
     this.signal = runtime.signal;
     this.logger = runtime.logger;
     this.#report = runtime.progress;
+    this.#saveStep = runtime.step;
   }
 
   /** The job's work. Its return value is the task's result. */
@@ -309,6 +328,65 @@ export class Job {
     // A copy, as JSON: the job may change its object after the call.
     if (data !== undefined) checked.data = JSON.parse(JSON.stringify(data));
     this.#report?.(checked);
+  }
+
+  /**
+   * Runs `fn` once for this task, as a durable step named `name`: its
+   * result is stored with the task when it returns, and when the task runs
+   * again (a retry, or after its worker died) this call returns the stored
+   * result without calling `fn`, so the job goes on from its first
+   * unfinished step. A step whose `fn` throws stores nothing: the error
+   * goes on, and the task fails or retries as usual.
+   *
+   * The result must be data a codec carries unchanged (JSON's values);
+   * `undefined` is stored as no result. Names are unique within a run.
+   *
+   * @throws {TypeError} for a bad name, a name already called in this run,
+   * or a result that cannot be stored, naming the step.
+   * @throws {StepNotStored} when the step could not be stored (the task's
+   * lease was lost: it runs elsewhere now; or the store is away): the job
+   * must not go on.
+   *
+   * @example
+   * ```ts
+   * import { job } from "@pq/queue";
+   * export const order = job(
+   *   async function order(ctx, { amount }: { amount: number }) {
+   *     const charge = await ctx.step("charge", () => ({ id: "ch_1", amount }));
+   *     await ctx.step("email", () => {
+   *       // send the receipt: once, even when the task runs again
+   *     });
+   *     return charge.id;
+   *   },
+   * );
+   * ```
+   */
+  async step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+    const what = `Cannot run step '${String(name)}' of ${this.task}`;
+    const nameProblem = stepNameProblem(name);
+    if (nameProblem) throw new TypeError(`${what} as ${nameProblem}`);
+    if (typeof fn !== "function") {
+      throw new TypeError(
+        `${what} as its function must be a function: got ${describeValue(fn)}`,
+      );
+    }
+    this.#stepNames ??= new Set();
+    if (this.#stepNames.has(name)) {
+      throw new TypeError(
+        `${what} as a step of that name already ran in this run: step names must be unique within a run (add what tells the calls apart, e.g. '${name}:2')`,
+      );
+    }
+    this.#stepNames.add(name);
+    const done = this.task.steps?.find((step) => step.name === name);
+    if (done) return done.result as T;
+    const timeStarted = Date.now() / 1000;
+    const result = await fn();
+    const problem = stepResultProblem(name, result);
+    if (problem) throw new TypeError(`${what} as ${problem}`);
+    const step: TaskStep = { name, timeStarted, timeEnded: Date.now() / 1000 };
+    if (result !== undefined) step.result = result;
+    await this.#saveStep?.(step);
+    return result;
   }
 
   /**
