@@ -41,6 +41,16 @@ export { Producer } from "./src/producer/producer.ts";
 export { Tasks } from "./src/producer/tasks.ts";
 export { Queues } from "./src/producer/queues.ts";
 export {
+  type ScheduleReadOptions,
+  Schedules,
+} from "./src/producer/schedules.ts";
+export type {
+  ScheduleDefinition,
+  ScheduleInfo,
+  ScheduleInput,
+  ScheduleQueueOptions,
+} from "./src/model/schedule.ts";
+export {
   Workflow,
   type WorkflowMember,
   type WorkflowQueueOptions,

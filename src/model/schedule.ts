@@ -147,6 +147,9 @@ export interface ScheduleInfo extends ScheduleDefinition {
   since: number;
 }
 
+/** The channel a change of a schedule is published on (wakes the leader). */
+export const SCHEDULES_CHANNEL = "schedules";
+
 /** The keys of {@linkcode ScheduleInput}. */
 export const SCHEDULE_KEYS = [
   "id",

@@ -43,6 +43,7 @@ import { TaskWaiters } from "./task_waiters.ts";
 import { UnadvertisedJobs } from "./unadvertised_jobs.ts";
 import { UnconsumedQueues } from "./unconsumed_queues.ts";
 import { Workflows } from "./workflows.ts";
+import { Schedules } from "./schedules.ts";
 
 const logger = getLogger(["pq", "producer"]);
 
@@ -84,6 +85,8 @@ export class Producer implements AsyncDisposable, JobBackend {
   readonly queues: Queues;
   /** The workflows: chains, groups and chords of tasks. */
   readonly workflows: Workflows;
+  /** The schedules managed at run time: upsert, list, get, pause, remove. */
+  readonly schedules: Schedules;
   readonly #init: ProducerInit;
   readonly #hub = new EventHub((error, channel, event) =>
     logger.error("Event callback on {channel}/{event} failed: {error}", {
@@ -117,6 +120,7 @@ export class Producer implements AsyncDisposable, JobBackend {
     this.tasks = new Tasks(this);
     this.queues = new Queues(this);
     this.workflows = new Workflows(this);
+    this.schedules = new Schedules(this);
   }
 
   /**

@@ -16,6 +16,10 @@
  *   only the latest of them is queued, and the others are skipped. A new
  *   leader queues the latest run of the last two leases (the handover gap)
  *   unless the old leader queued it.
+ * - **Schedules managed at run time.** With `schedules`, the leader also
+ *   queues the runs of the store's schedules (`runtime_schedules.ts`),
+ *   reading them at each pass; a change published on channel `schedules`
+ *   starts a pass at once.
  * - **Quiet logs.** The schedule of each job is said once, at info level,
  *   when the scheduler starts and when it becomes the leader; each run it
  *   queues is logged at debug level, with its time in ISO 8601 (UTC).
@@ -35,7 +39,8 @@ import type { JobRegistry } from "../runtime/registry.ts";
 import type { Settings } from "../model/settings_types.ts";
 import { storeOutage } from "../runtime/store_outage.ts";
 import { openStoreWaiting } from "./store_wait.ts";
-import type { Locks } from "../store/store.ts";
+import type { Locks, PubSub, ScheduleStore } from "../store/store.ts";
+import { RuntimeSchedules, SCHEDULES_CHANNEL } from "./runtime_schedules.ts";
 
 const logger = getLogger(["pq", "scheduler"]);
 
@@ -71,6 +76,11 @@ export interface SchedulerOptions {
   owner?: string;
   /** The clock, in Unix seconds (tests inject their own). */
   now?: () => number;
+  /**
+   * The store of the schedules managed at run time: the leader queues
+   * their runs too, and a message on channel `schedules` wakes it.
+   */
+  schedules?: ScheduleStore & PubSub;
 }
 
 /** A run the scheduler queued. */
@@ -81,6 +91,8 @@ export interface QueuedRun {
   time: number;
   /** The id of the queued task. */
   id: string;
+  /** The schedule's id, for the run of a schedule managed at run time. */
+  schedule?: string;
 }
 
 /** What one pass of the scheduler did. */
@@ -117,6 +129,12 @@ export class Scheduler {
   /** Run locks taken, freed once they have expired (SQLite keeps rows). */
   #runLocks: Array<{ name: string; until: number }> = [];
   #leader = false;
+  readonly #schedules?: RuntimeSchedules;
+  readonly #changes?: PubSub;
+  /** Ends the wait between passes early (a schedule changed). */
+  #wake?: AbortController;
+  /** A schedule changed since the last pass began. */
+  #changed = false;
 
   /** Makes a scheduler of the periodic jobs of `options.registry`. */
   constructor(options: SchedulerOptions) {
@@ -133,6 +151,15 @@ export class Scheduler {
       `${Deno.hostname().toLowerCase()}:${Deno.pid}:${
         crypto.randomUUID().slice(0, 8)
       }`;
+    if (options.schedules) {
+      this.#changes = options.schedules;
+      this.#schedules = new RuntimeSchedules({
+        store: options.schedules,
+        producer: options.producer,
+        owner: this.owner,
+        window: 2 * this.#lease,
+      });
+    }
     this.#entries = options.registry.periodic().flatMap((cls) => {
       const schedule = scheduleOf(cls);
       return schedule
@@ -212,6 +239,7 @@ export class Scheduler {
         const run = await this.#queueDue(entry, now);
         if (run) queued.push(run);
       }
+      if (this.#schedules) queued.push(...await this.#queueSchedules(now));
     }
     return { leader, queued, wait: this.#wait() };
   }
@@ -221,7 +249,21 @@ export class Scheduler {
    * server takes over at once.
    */
   async run(signal: AbortSignal): Promise<void> {
+    const unsubscribe = await this.#changes?.subscribe(
+      SCHEDULES_CHANNEL,
+      () => {
+        this.#changed = true;
+        this.#wake?.abort();
+      },
+    ).catch((error) => {
+      logger.warn(
+        "Cannot hear changes of schedules (read at each pass): {error}",
+        { error },
+      );
+      return undefined;
+    });
     while (!signal.aborted) {
+      this.#changed = false;
       let wait = this.#lease / 3;
       try {
         wait = (await this.tick()).wait;
@@ -230,9 +272,15 @@ export class Scheduler {
           logger.error("Scheduler pass failed: {error}", { error });
         }
       }
-      // An abort ends the wait early; the loop then sees it and stops.
-      await delay(wait * 1000, { signal }).catch(() => undefined);
+      // An abort ends the wait early; the loop then sees it and stops. A
+      // change of a schedule ends it too, for a pass at once.
+      this.#wake = new AbortController();
+      if (this.#changed) this.#wake.abort();
+      await delay(wait * 1000, {
+        signal: AbortSignal.any([signal, this.#wake.signal]),
+      }).catch(() => undefined);
     }
+    await unsubscribe?.().catch(() => undefined);
     if (this.#leader) {
       this.#leader = false;
       await this.#store.releaseLock(LEADER_LOCK, this.owner).catch(
@@ -302,6 +350,21 @@ export class Scheduler {
     }
   }
 
+  /** Queues the due runs of the schedules managed at run time. */
+  async #queueSchedules(now: number): Promise<QueuedRun[]> {
+    const since = Date.now();
+    try {
+      return await this.#schedules!.queueDue(now);
+    } catch (error) {
+      // Nothing taken: the next pass tries again.
+      const what = "cannot read the schedules";
+      if (!storeOutage.failed(error, what, since)) {
+        logger.warn("Cannot read the schedules: {error}", { error });
+      }
+      return [];
+    }
+  }
+
   /** Seconds until the next lease renewal or run time, whichever is first. */
   #wait(): number {
     let wait = this.#lease / 3;
@@ -312,6 +375,8 @@ export class Scheduler {
           wait = Math.min(wait, entry.next - now);
         }
       }
+      const due = this.#schedules?.nextDue(now);
+      if (due !== undefined) wait = Math.min(wait, due - now);
     }
     // A timer may fire a hair before the clock reaches the run time.
     return Math.max(0.01, wait);
@@ -362,6 +427,7 @@ export async function runScheduler(
       registry,
       producer,
       leaseSeconds: settings.leaseTimeout,
+      schedules: store,
     });
     logger.info("Scheduler {owner} started: {jobs}", {
       owner: scheduler.owner,
