@@ -112,8 +112,7 @@ for (const [name, url] of STORES) {
       await assert.rejects(
         // deno-lint-ignore no-explicit-any
         () => schedules.upsert(input as any),
-        type,
-        message,
+        { name: type.name, message },
       );
     await refused(
       { id: "x", job: "report", evrey: 60 },
@@ -183,8 +182,10 @@ for (const [name, url] of STORES) {
     await schedules.upsert({ id: "y", job: "elsewhere", every: 60 });
     await assert.rejects(
       () => schedules.pause("nope"),
-      RangeError,
-      /Cannot pause schedule 'nope' as there is no such schedule/,
+      {
+        name: "RangeError",
+        message: /Cannot pause schedule 'nope' as there is no such schedule/,
+      },
     );
     assert.deepEqual((await schedules.list()).map((s) => s.id), ["y"]);
   });

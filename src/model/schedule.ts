@@ -415,13 +415,12 @@ export function scheduleEnded(stored: StoredSchedule, now: number): boolean {
 /** The time after which the next run is looked for: now, or later. */
 function floorOf(stored: StoredSchedule, now: number): number {
   const { state } = stored;
-  // A run at `since` itself counts: look from just before it.
-  return Math.max(now, state.since - 0.001, state.lastDue ?? -Infinity);
+  return Math.max(now, state.since, state.lastDue ?? -Infinity);
 }
 
 /**
  * The next `count` run times after `now`, soonest first: none taken yet,
- * none before `since`, within `limit` (paused or not).
+ * none at or before `since`, within `limit` (paused or not).
  */
 export function nextRunTimes(
   stored: StoredSchedule,
@@ -446,7 +445,7 @@ export function nextRunTimes(
 
 /**
  * The due time to queue now, or undefined: the latest run time at or
- * before `now`, when it was not taken, is not before `since`, and is at
+ * before `now`, when it was not taken, is after `since`, and is at
  * most `window` seconds old (older runs are missed: no catch-up); never
  * for a paused or ended schedule.
  */
@@ -463,7 +462,7 @@ export function dueRunTime(
   const latest = scheduleTimes(definition).latestAtOrBefore(now);
   if (latest === undefined) return undefined;
   if (state.lastDue !== undefined && latest <= state.lastDue) return undefined;
-  if (latest < state.since || now - latest > window) return undefined;
+  if (latest <= state.since || now - latest > window) return undefined;
   return latest;
 }
 
