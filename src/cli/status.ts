@@ -3,6 +3,7 @@
  * @module
  */
 import type { Task, TaskProgress } from "../model/task.ts";
+import type { TaskStep } from "../model/task_step.ts";
 import {
   checkArgs,
   type Command,
@@ -34,6 +35,7 @@ export function describeTask(task: Task): string {
     rows.push(["worker", task.worker + (task.node ? ` on ${task.node}` : "")]);
   }
   if (task.progress) rows.push(["progress", describeProgress(task.progress)]);
+  for (const step of task.steps ?? []) rows.push(["step", describeStep(step)]);
   rows.push(["kwargs", inline(task.kwargs)]);
   if (task.fromTask) rows.push(["from", task.fromTask]);
   if (task.done()) rows.push(["result", inline(task.result)]);
@@ -53,6 +55,22 @@ export function describeProgress(progress: TaskProgress): string {
     ...(progress.message ? [progress.message] : []),
     ...(progress.data !== undefined ? [inline(progress.data)] : []),
   ].join(" ");
+}
+
+/**
+ * A durable step as text: `charge  2026-12-07T20:30:00.000Z (0.120 s)
+ * {"id":"ch_1"}`, its result cut at 80 characters.
+ */
+export function describeStep(step: TaskStep): string {
+  const took = (step.timeEnded - step.timeStarted).toFixed(3);
+  const result = step.result === undefined ? "" : inline(step.result);
+  return [
+    step.name,
+    `${isoTime(step.timeStarted)} (${took} s)`,
+    ...(result
+      ? [result.length > 80 ? result.slice(0, 77) + "..." : result]
+      : []),
+  ].join("  ");
 }
 
 /** The message for an id no task has. */

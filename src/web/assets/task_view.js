@@ -113,6 +113,35 @@ function draw(detail) {
     el("pre", { id: "task-kwargs" }, json(task.kwargs)),
     el("h3", {}, "Result"),
     el("pre", { id: "task-result" }, json(task.result)),
+    // Durable steps (ctx.step): what a run after this one will not redo.
+    task.steps?.length ? el("h3", {}, `Steps (${task.steps.length})`) : null,
+    task.steps?.length
+      ? el(
+        "div",
+        { id: "task-steps" },
+        table(
+          ["Step", "Started", "Took", "Result"],
+          task.steps.map((step) =>
+            el(
+              "tr",
+              {},
+              el("td", { class: "mono" }, step.name),
+              el("td", {}, time(step.timeStarted)),
+              el(
+                "td",
+                { class: "num" },
+                duration(step.timeEnded - step.timeStarted),
+              ),
+              el(
+                "td",
+                { class: "mono" },
+                "result" in step ? json(step.result) : "-",
+              ),
+            )
+          ),
+        ),
+      )
+      : null,
     task.exception ? el("h3", {}, "Exception") : null,
     task.exception ? el("pre", { class: "error" }, task.exception) : null,
     task.stacktrace?.length ? el("h3", {}, "Stack") : null,
