@@ -151,6 +151,7 @@ export {
   TaskRevoked,
   TaskTimeout,
 } from "./src/model/errors.ts";
+export { StepNotStored, type TaskStep } from "./src/model/task_step.ts";
 export type { LogLevel, Settings } from "./src/model/settings_types.ts";
 export type { Backoff, RetryDelay } from "./src/model/retry_delay.ts";
 export type { RateLimit } from "./src/model/rate_limit.ts";

@@ -111,7 +111,24 @@ export function withStep(
   return [...(steps ?? []).filter((s) => s.name !== step.name), step];
 }
 
-/** Thrown by `ctx.step` when its step could not be stored. */
+/**
+ * Thrown by `ctx.step` when its step could not be stored: the task's lease
+ * was lost (it runs elsewhere now) or the store is away. The job must not
+ * go on; the next run goes on from the last stored step.
+ *
+ * @example
+ * ```ts
+ * import { job, StepNotStored } from "@pq/queue";
+ * export const sync = job(async function sync(ctx) {
+ *   try {
+ *     await ctx.step("pull", () => "pulled");
+ *   } catch (error) {
+ *     if (error instanceof StepNotStored) ctx.logger.warn("{error}", { error });
+ *     throw error; // never go on without the step stored
+ *   }
+ * });
+ * ```
+ */
 export class StepNotStored extends Error {
   /** Makes the error; `cause` is why, when there is one. */
   constructor(message: string, options?: ErrorOptions) {
