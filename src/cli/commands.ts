@@ -9,6 +9,7 @@ import { pauseCommand, resumeCommand } from "./pause.ts";
 import { purgeCommand, queuesCommand } from "./queues.ts";
 import { queueCommand } from "./queue.ts";
 import { revokeCommand } from "./revoke.ts";
+import { schedulesCommand } from "./schedules.ts";
 import { statusCommand } from "./status.ts";
 import { tasksCommand } from "./tasks.ts";
 import { workersCommand } from "./workers.ts";
@@ -32,5 +33,6 @@ export const COMMANDS: readonly Command[] = [
   purgeCommand,
   pauseCommand,
   resumeCommand,
+  schedulesCommand,
   dashboardCommand,
 ];

@@ -39,7 +39,7 @@ import { describeTask } from "./status.ts";
  *
  * So `["a=4", "b=6", "who=Ada"]` reads as `{ a: 4, b: 6, who: "Ada" }`.
  */
-function parseKwargs(args: readonly string[]): Dict {
+export function parseKwargs(args: readonly string[]): Dict {
   const kwargs: Dict = {};
   for (const arg of args) {
     const at = arg.indexOf("=");
