@@ -126,6 +126,7 @@ export { type JobInfo, JobRegistry } from "./src/runtime/registry.ts";
 // between versions. What users read of a store comes through the producer
 // API, in these types.
 export type {
+  GroupInfo,
   QueueStats,
   RevokeOutcome,
   StatusHistory,

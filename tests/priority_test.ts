@@ -337,7 +337,10 @@ Deno.test("priority (sqlite): a file of schema version 3 gets the column, 0 for 
   const { DatabaseSync } = await import("node:sqlite");
   const db = new DatabaseSync(path);
   db.exec(
-    `DROP INDEX tasks_claim; ALTER TABLE tasks DROP COLUMN priority;
+    `DROP INDEX tasks_claim; DROP INDEX tasks_groups;
+     DROP INDEX tasks_group_due; ALTER TABLE tasks DROP COLUMN grp;
+     ALTER TABLE tasks DROP COLUMN group_concurrency;
+     ALTER TABLE tasks DROP COLUMN priority;
      ALTER TABLE tasks DROP COLUMN rate_limit;
      CREATE INDEX tasks_claim ON tasks (queue, state, due_at, seq);
      PRAGMA user_version = 3;`,
@@ -359,7 +362,7 @@ Deno.test("priority (sqlite): a file of schema version 3 gets the column, 0 for 
     user_version: number;
   };
   check.close();
-  assert.equal(user_version, 6);
+  assert.equal(user_version, 7);
 });
 
 Deno.test("priority: a bad priority is refused, naming the option and the value", () => {

@@ -222,10 +222,19 @@ Deno.test("sqlite: each task row is in the index of its state only (bulk queuein
     assert.deepEqual(Object.keys(indexes), [
       "tasks_claim",
       "tasks_expiry",
+      "tasks_group_due",
+      "tasks_groups",
       "tasks_running",
       "tasks_search",
     ]);
     assert.match(indexes.tasks_claim, /WHERE state = 'queued'$/);
+    // The rows of groups only (fair queues): a task without one is not there.
+    for (const name of ["tasks_group_due", "tasks_groups"]) {
+      assert.match(
+        indexes[name],
+        /WHERE state = 'queued' AND grp IS NOT NULL$/,
+      );
+    }
     assert.match(indexes.tasks_running, /WHERE state = 'running'$/);
     assert.match(indexes.tasks_search, /WHERE state = 'finished'$/);
     assert.match(indexes.tasks_expiry, /WHERE expires_at IS NOT NULL$/);
@@ -306,10 +315,12 @@ Deno.test("sqlite: a file of schema version 5 trades its indexes over every row 
     const { user_version } = db.prepare("PRAGMA user_version").get() as {
       user_version: number;
     };
-    assert.equal(user_version, 6);
+    assert.equal(user_version, 7);
     assert.deepEqual(Object.keys(taskIndexes(db)), [
       "tasks_claim",
       "tasks_expiry",
+      "tasks_group_due",
+      "tasks_groups",
       "tasks_running",
       "tasks_search",
     ]);

@@ -1,17 +1,31 @@
 /**
  * `pq pause <queue ...>` and `pq resume <queue ...>`: stop and restart the
- * claiming of a queue's tasks, on every server of the store.
+ * claiming of a queue's tasks, on every server of the store; with
+ * `--group <name>`, of one group of each queue (fair queues).
  * @module
  */
+import { checkGroupName } from "../model/task_group.ts";
 import { checkQueueName } from "../store/_queue_name.ts";
 import {
   checkArgs,
   type Command,
   type CommandContext,
-  JSON_OPTION,
+  type CommandFlag,
+  JSON_FLAG,
   printJson,
   UsageError,
 } from "./_command.ts";
+
+/** `--json`, and `--group`: one group of the queues, not the queues. */
+const PAUSE_OPTIONS: Record<string, CommandFlag> = {
+  json: JSON_FLAG,
+  group: {
+    type: "string",
+    metavar: "<name>",
+    help:
+      "Only this group of each queue (fair queues): its tasks wait, the queue's other groups flow.",
+  },
+};
 
 /** `pq pause <queue ...>`. */
 export const pauseCommand: Command = {
@@ -21,8 +35,12 @@ export const pauseCommand: Command = {
     "Pause the queues: workers stop taking their tasks (running ones finish); tasks can still be queued, and wait.",
   details:
     "Every server of the store stops claiming the queue's tasks until pq resume. Pausing a paused queue says so and exits 0.",
-  options: JSON_OPTION,
-  examples: ["pq pause fast", "pq pause fast slow --json"],
+  options: PAUSE_OPTIONS,
+  examples: [
+    "pq pause fast",
+    "pq pause fast slow --json",
+    "pq pause reports --group tenant-42",
+  ],
   run(context) {
     return setPaused(this, context, true);
   },
@@ -34,8 +52,8 @@ export const resumeCommand: Command = {
   usage: "<queue> [queue ...]",
   help: "Resume paused queues: workers take their tasks again, at once.",
   details: "Resuming a queue that is not paused says so and exits 0.",
-  options: JSON_OPTION,
-  examples: ["pq resume fast"],
+  options: PAUSE_OPTIONS,
+  examples: ["pq resume fast", "pq resume reports --group tenant-42"],
   run(context) {
     return setPaused(this, context, false);
   },
@@ -60,6 +78,9 @@ async function setPaused(
     }
   }
   const queues = [...new Set(args)];
+  if (values.group !== undefined) {
+    return await setGroupPaused(queues, values, io, api, pause);
+  }
   const changed: string[] = [];
   for (const queue of queues) {
     const done = pause
@@ -80,6 +101,46 @@ async function setPaused(
         : pause
         ? `Queue ${queue} was paused already`
         : `Queue ${queue} was not paused`,
+    );
+  }
+  return 0;
+}
+
+/** Pauses or resumes the group `values.group` of every named queue. */
+async function setGroupPaused(
+  queues: string[],
+  values: Record<string, unknown>,
+  io: CommandContext["io"],
+  api: CommandContext["api"],
+  pause: boolean,
+): Promise<number> {
+  const verb = pause ? "pause" : "resume";
+  let group: string;
+  try {
+    group = checkGroupName(values.group, `${verb} group`);
+  } catch (error) {
+    throw new UsageError((error as Error).message, { cause: error });
+  }
+  const changed: string[] = [];
+  for (const queue of queues) {
+    const done = pause
+      ? await api.queues.pauseGroup(queue, group)
+      : await api.queues.resumeGroup(queue, group);
+    if (done) changed.push(queue);
+  }
+  if (values.json) {
+    printJson(io, { queues, group, changed });
+    return 0;
+  }
+  for (const queue of queues) {
+    io.out(
+      changed.includes(queue)
+        ? pause
+          ? `Paused group ${group} of queue ${queue}: workers stop taking its tasks`
+          : `Resumed group ${group} of queue ${queue}: workers take its tasks again`
+        : pause
+        ? `Group ${group} of queue ${queue} was paused already`
+        : `Group ${group} of queue ${queue} was not paused`,
     );
   }
   return 0;

@@ -2,10 +2,11 @@
  * `pq queues [name ...]` (sizes, paused or not) and `pq purge <queue ...>`.
  * @module
  */
-import { queuedCount } from "../store/store.ts";
+import { type GroupInfo, queuedCount } from "../store/store.ts";
 import {
   checkArgs,
   type Command,
+  JSON_FLAG,
   JSON_OPTION,
   printJson,
   table,
@@ -18,18 +19,32 @@ export const queuesCommand: Command = {
   help: "Show how many tasks wait in each queue, and which are paused.",
   details:
     "With no names: this host's local queue, --task-queues, --default-task-queue and the jobs' own queues, then every other queue that holds tasks (queued or running) and every paused queue.",
-  options: JSON_OPTION,
-  examples: ["pq queues", "pq queues fast slow --json"],
+  options: {
+    json: JSON_FLAG,
+    groups: {
+      type: "boolean",
+      help:
+        "Also show each queue's groups with work (fair queues): ready and running tasks, paused or not.",
+    },
+  },
+  examples: ["pq queues", "pq queues fast slow --json", "pq queues --groups"],
   async run({ api, args, values, io }) {
     await api.start();
     const paused = new Set(await api.queues.paused());
     const names = args.length ? args : await api.tasks.knownQueues();
     const sizes = (await api.queues.stats(names)).map(queuedCount);
+    const groups: GroupInfo[][] = values.groups
+      ? await Promise.all(names.map((name) => api.queues.groups(name)))
+      : [];
     if (values.json) {
       printJson(
         io,
         Object.fromEntries(
-          names.map((n, i) => [n, { tasks: sizes[i], paused: paused.has(n) }]),
+          names.map((n, i) => [n, {
+            tasks: sizes[i],
+            paused: paused.has(n),
+            ...(values.groups ? { groups: groups[i] } : {}),
+          }]),
         ),
       );
       return 0;
@@ -43,6 +58,23 @@ export const queuesCommand: Command = {
         paused.has(name) ? "yes" : "",
       ]),
     ]));
+    if (values.groups) {
+      const rows = names.flatMap((name, i) =>
+        groups[i].map((g) => [
+          name,
+          g.group,
+          String(g.ready),
+          String(g.running),
+          g.paused ? "yes" : "",
+        ])
+      );
+      io.out("");
+      io.out(
+        rows.length
+          ? table([["QUEUE", "GROUP", "READY", "RUNNING", "PAUSED"], ...rows])
+          : "No group has work.",
+      );
+    }
     return 0;
   },
 };

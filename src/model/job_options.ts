@@ -76,6 +76,15 @@ export interface JobOptionFields {
    * queued with a `rateLimitKey` option uses that instead.
    */
   rateLimitKey?: (kwargs: Dict) => string;
+  /**
+   * The group of a task in its queue, from its kwargs (fair queues:
+   * `(kwargs) => String(kwargs.tenant)`): workers take the tasks of a
+   * queue's groups in turn. A task queued with a `group` option uses that
+   * instead.
+   */
+  group?: (kwargs: Dict) => string;
+  /** The most tasks of one queue and group running at once in the cluster. */
+  groupConcurrency?: number;
   /** The queue of tasks queued without one. */
   defaultQueue?: string;
   /** What the job does (shown by `jobList`). */
@@ -109,6 +118,8 @@ export type JobOptionName =
   | "priority"
   | "rateLimit"
   | "rateLimitKey"
+  | "group"
+  | "groupConcurrency"
   | "defaultQueue"
   | "doc"
   | "runEvery"
@@ -148,6 +159,8 @@ export const JOB_OPTION_KEYS: readonly string[] = [
       priority: true,
       rateLimit: true,
       rateLimitKey: true,
+      group: true,
+      groupConcurrency: true,
       defaultQueue: true,
       doc: true,
       runEvery: true,
@@ -215,7 +228,12 @@ export function validateJobOptions(name: string, options: JobOptions): void {
       fail("rateLimitKey", "no rateLimitKey without a rateLimit");
     }
   }
-  for (const key of ["maxRetries", "maxConcurrency"] as const) {
+  if (options.group !== undefined && typeof options.group !== "function") {
+    fail("group", "a function from kwargs to a group name");
+  }
+  for (
+    const key of ["maxRetries", "maxConcurrency", "groupConcurrency"] as const
+  ) {
     const count = options[key];
     if (count !== undefined && !(Number.isInteger(count) && count > 0)) {
       fail(key, "a whole number > 0");

@@ -14,6 +14,7 @@ import { closestName } from "./_did_you_mean.ts";
 import { describeValue } from "./errors.ts";
 import { rateLimitKeyProblem, rateLimitProblem } from "./rate_limit.ts";
 import { retryDelayProblem } from "./retry_delay.ts";
+import { groupConcurrencyProblem, groupProblem } from "./task_group.ts";
 
 /** The lowest priority a task may have (`QueueOptions.priority`). */
 export const PRIORITY_MIN = -1000;
@@ -57,6 +58,8 @@ export const META_PARAM_RULES: Readonly<Record<string, Rule>> = {
   priority: priorityProblem,
   rateLimit: rateLimitProblem,
   rateLimitKey: rateLimitKeyProblem,
+  group: groupProblem,
+  groupConcurrency: groupConcurrencyProblem,
 };
 
 /** Rules whose problem already shows the value (no `: got ...` added). */

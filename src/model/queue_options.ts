@@ -16,6 +16,11 @@ import {
 import { type RateLimit, rateLimitKeyProblem } from "./rate_limit.ts";
 import { TaskStatus } from "./status.ts";
 import {
+  groupConcurrencyProblem,
+  groupProblem,
+  setGroup,
+} from "./task_group.ts";
+import {
   type Dict,
   isTaskId,
   newTaskId,
@@ -85,6 +90,17 @@ export interface QueueOptions {
    * a job with a `rateLimit`.
    */
   rateLimitKey?: string;
+  /**
+   * The task's group in its queue (fair queues): workers take the tasks of
+   * a queue's groups in turn, one a group. 1 to 200 characters; instead of
+   * the one its job's `group` function gives. Kept in `meta.group`.
+   */
+  group?: string;
+  /**
+   * The most tasks of the task's queue and group running at once in the
+   * whole cluster (with `group`, or a job with a `group` function).
+   */
+  groupConcurrency?: number;
 }
 
 /**
@@ -130,6 +146,8 @@ export const QUEUE_OPTION_KEYS = [
   "id",
   "dedupe",
   "rateLimitKey",
+  "group",
+  "groupConcurrency",
 ] as const satisfies readonly (keyof QueueOptions)[];
 
 /**
@@ -208,6 +226,19 @@ export function checkQueueOptions(
       "rateLimitKey",
       rateLimitKeyProblem(options.rateLimitKey)!,
       options.rateLimitKey,
+    );
+  }
+  if (options.group !== undefined && groupProblem(options.group)) {
+    fail("group", groupProblem(options.group)!, options.group);
+  }
+  if (
+    options.groupConcurrency !== undefined &&
+    groupConcurrencyProblem(options.groupConcurrency)
+  ) {
+    fail(
+      "groupConcurrency",
+      groupConcurrencyProblem(options.groupConcurrency)!,
+      options.groupConcurrency,
     );
   }
   if (options.id !== undefined || options.dedupe !== undefined) {
@@ -294,6 +325,10 @@ export interface JobDefaults {
   rateLimit?: RateLimit | null;
   /** Gives a task's rate limit key from its kwargs. */
   rateLimitKey?: ((kwargs: Dict) => string) | null;
+  /** Gives a task's group from its kwargs (fair queues). */
+  group?: ((kwargs: Dict) => string) | null;
+  /** The most tasks of one group running at once. */
+  groupConcurrency?: number | null;
   /**
    * True when the job keys its rate limit by a function this process does
    * not have (a worker's advert): a task must then say its key.
@@ -335,6 +370,7 @@ export function newTaskRecord(
   delete meta.priority;
   if (typeof priority === "number" && priority !== 0) meta.priority = priority;
   setRateLimit(jobName, kwargs, options, job, meta);
+  setGroup(jobName, kwargs, options, job, meta);
   const queue = options.queue === false
     ? null
     : typeof options.queue === "string"

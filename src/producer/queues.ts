@@ -6,12 +6,21 @@
  */
 import { describeValue } from "../model/errors.ts";
 import { checkQueueName } from "../store/_queue_name.ts";
-import type { QueueAdmin, QueueStats, TaskReads } from "../store/store.ts";
+import { checkGroupName } from "../model/task_group.ts";
+import type {
+  GroupInfo,
+  QueueAdmin,
+  QueueGroups,
+  QueueStats,
+  TaskReads,
+} from "../store/store.ts";
 
 /** What `api.queues` uses of its producer. */
 export interface QueuesHost {
   /** The store (after `start()`). */
-  readonly store: QueueAdmin & TaskReads & { readonly url: string };
+  readonly store: QueueAdmin & QueueGroups & TaskReads & {
+    readonly url: string;
+  };
   /** Opens the producer; idempotent. */
   start(): Promise<unknown>;
 }
@@ -144,6 +153,74 @@ export class Queues {
     checkQueueNames(queues, "purge queue");
     await this.#producer.start();
     return await this.#producer.store.flush(queues);
+  }
+
+  /**
+   * The groups of a queue (fair queues, see docs/fair_queues.md) with tasks
+   * ready or running, and the paused ones, sorted by name. A name that is
+   * not a non-empty string rejects with a `TypeError` naming it.
+   *
+   * @param queue The queue's name.
+   * @returns One entry a group: its ready and running tasks, and whether it
+   * is paused.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * for (const g of await api.queues.groups("default")) {
+   *   console.log(g.group, g.ready, g.running, g.paused);
+   * }
+   * ```
+   */
+  async groups(queue: string): Promise<GroupInfo[]> {
+    checkQueueName(queue, "list groups");
+    await this.#producer.start();
+    return await this.#producer.store.queueGroups(queue);
+  }
+
+  /**
+   * Pauses one group of a queue: no worker claims its tasks until it is
+   * resumed, while the queue's other groups flow. Its tasks wait, in
+   * order; new ones can be queued.
+   *
+   * @param queue The queue's name.
+   * @param group The group's name (1 to 200 characters).
+   * @returns True when the group was running and is now paused.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * await api.queues.pauseGroup("default", "tenant-42");
+   * ```
+   */
+  async pauseGroup(queue: string, group: string): Promise<boolean> {
+    checkQueueName(queue, "pause group");
+    checkGroupName(group, "pause group");
+    await this.#producer.start();
+    return await this.#producer.store.pauseGroup(queue, group);
+  }
+
+  /**
+   * Resumes a paused group of a queue: its tasks take their turns again.
+   *
+   * @param queue The queue's name.
+   * @param group The group's name.
+   * @returns True when the group was paused.
+   *
+   * @example
+   * ```ts
+   * import { PulsarQueue } from "@pq/queue";
+   * await using api = await new PulsarQueue().api().start();
+   * await api.queues.resumeGroup("default", "tenant-42");
+   * ```
+   */
+  async resumeGroup(queue: string, group: string): Promise<boolean> {
+    checkQueueName(queue, "resume group");
+    checkGroupName(group, "resume group");
+    await this.#producer.start();
+    return await this.#producer.store.resumeGroup(queue, group);
   }
 
   /**

@@ -430,6 +430,40 @@ export interface TaskAdmin {
   deleteTasks(ids: readonly string[]): Promise<number>;
 }
 
+/** A group of a queue with work (fair queues; see `QueueGroups`). */
+export interface GroupInfo {
+  /** The group's name. */
+  group: string;
+  /** Its tasks due now, waiting for their turn. */
+  ready: number;
+  /** Its tasks running. */
+  running: number;
+  /** True while the group is paused (`pauseGroup`). */
+  paused: boolean;
+}
+
+/**
+ * The groups of a queue (fair queues, docs/fair_queues.md): claims take
+ * the due tasks of a queue's groups in turn, one a group a turn, the tasks
+ * without a group taking one more turn.
+ */
+export interface QueueGroups {
+  /**
+   * The groups of `queue` with tasks ready or running, and the paused ones,
+   * sorted by name.
+   */
+  queueGroups(queue: string): Promise<GroupInfo[]>;
+
+  /**
+   * Pauses one group of a queue: no claim takes its tasks until it is
+   * resumed; the other groups flow. Resolves true when it changed.
+   */
+  pauseGroup(queue: string, group: string): Promise<boolean>;
+
+  /** Resumes a paused group; resolves true when it was paused. */
+  resumeGroup(queue: string, group: string): Promise<boolean>;
+}
+
 /** Queue administration: pausing, resuming, listing and flushing queues. */
 export interface QueueAdmin {
   /**
@@ -581,6 +615,7 @@ export interface Store
     TaskReads,
     TaskAdmin,
     QueueAdmin,
+    QueueGroups,
     PubSub,
     WorkerRegistry,
     ScheduleStore,

@@ -10,10 +10,12 @@
  * must pass too.
  * @module
  */
+import type { ScheduleInfo } from "../model/schedule.ts";
 import type { TaskProgress, TaskRecord } from "../model/task.ts";
 import type { WorkerStatus } from "../model/worker_status.ts";
 import type { JobStats } from "../store/job_stats.ts";
 import type {
+  GroupInfo,
   QueueStats,
   RevokeOutcome,
   StatusHistory,
@@ -223,6 +225,26 @@ export interface PurgeView {
   purged: number;
 }
 
+/** The groups of a queue (`GET /api/groups?queue=`; fair queues). */
+export interface GroupsView {
+  /** The queue. */
+  queue: string;
+  /** Its groups with work, and the paused ones, sorted by name. */
+  groups: GroupInfo[];
+}
+
+/** The answer of a group's pause or resume. */
+export interface GroupPauseView {
+  /** The queue. */
+  queue: string;
+  /** The group. */
+  group: string;
+  /** Whether it is paused now. */
+  paused: boolean;
+  /** Whether this action changed it. */
+  changed: boolean;
+}
+
 /** The answer of a pause or resume. */
 export interface PauseView {
   /** The queue. */
@@ -289,6 +311,32 @@ export interface JobPageView {
   job: JobView;
   /** Its stats. */
   stats: JobStats;
+}
+
+// -------------------------------------------------------------- schedules
+
+/** The answer of `GET /api/schedules`: each with its next 3 run times. */
+export interface ScheduleListView {
+  /** The schedules, sorted by id. */
+  schedules: ScheduleInfo[];
+}
+
+/** The answer of a schedule's pause or resume. */
+export interface SchedulePauseView {
+  /** The schedule's id. */
+  id: string;
+  /** Whether it is paused now. */
+  paused: boolean;
+  /** Whether this action changed it. */
+  changed: boolean;
+}
+
+/** The answer of a schedule's removal. */
+export interface ScheduleRemoveView {
+  /** The schedule's id. */
+  id: string;
+  /** True: it was there and is gone. */
+  removed: boolean;
 }
 
 // ------------------------------------------------------- the page itself

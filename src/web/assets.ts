@@ -20,6 +20,7 @@ import counters from "./assets/counters.js" with { type: "text" };
 import detailView from "./assets/detail_view.js" with { type: "text" };
 import dom from "./assets/dom.js" with { type: "text" };
 import format from "./assets/format.js" with { type: "text" };
+import groupsView from "./assets/groups_view.js" with { type: "text" };
 import indexHtml from "./assets/index.html" with { type: "text" };
 import jobView from "./assets/job_view.js" with { type: "text" };
 import jobsView from "./assets/jobs_view.js" with { type: "text" };
@@ -27,6 +28,7 @@ import liveFeed from "./assets/live_feed.js" with { type: "text" };
 import overviewView from "./assets/overview_view.js" with { type: "text" };
 import queuesView from "./assets/queues_view.js" with { type: "text" };
 import router from "./assets/router.js" with { type: "text" };
+import schedulesView from "./assets/schedules_view.js" with { type: "text" };
 import state from "./assets/state.js" with { type: "text" };
 import statuses from "./assets/statuses.js" with { type: "text" };
 import taskView from "./assets/task_view.js" with { type: "text" };
@@ -78,12 +80,14 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map(
     "detail_view.js": detailView,
     "dom.js": dom,
     "format.js": format,
+    "groups_view.js": groupsView,
     "job_view.js": jobView,
     "jobs_view.js": jobsView,
     "live_feed.js": liveFeed,
     "overview_view.js": overviewView,
     "queues_view.js": queuesView,
     "router.js": router,
+    "schedules_view.js": schedulesView,
     "state.js": state,
     "statuses.js": statuses,
     "task_view.js": taskView,

@@ -24,9 +24,13 @@
  * | `POST /api/workflows/:id/revoke`    | revoke it (every member not ended)            |
  * | `POST /api/queues/purge`            | `{ queue }`: drop its waiting tasks           |
  * | `POST /api/queues/pause`, `/resume` | `{ queue }`: stop or restart its claims       |
+ * | `GET /api/groups?queue=`            | a queue's groups with work (fair queues)      |
+ * | `POST /api/groups/pause`, `/resume` | `{ queue, group }`: stop or restart a group   |
  * | `GET /api/jobs`                     | the jobs, with counts and run-time p50/p95/p99 |
  * | `GET /api/jobs/:name`               | one job, with its stats                       |
  * | `POST /api/jobs/:name/queue`        | `{ kwargs, queue?, delay?, timeout? }`        |
+ * | `GET /api/schedules`                | the schedules, with their next 3 run times    |
+ * | `POST /api/schedules/pause`, `/resume`, `/remove` | `{ id }`: pause, resume or remove one |
  *
  * Invariants: a path matches at most one route of its method; a path no
  * route of the method matches is a 404 (`No route`, or `No action` for a
@@ -39,7 +43,13 @@ import { deleteTasks, retryTasks, revokeTasks } from "./routes/bulk.ts";
 import { events, history, metrics, overview } from "./routes/overview.ts";
 import { asset, page } from "./routes/page.ts";
 import { pauseQueue, purgeQueue } from "./routes/queues.ts";
+import { listGroups, pauseGroup } from "./routes/groups.ts";
 import { session } from "./routes/session.ts";
+import {
+  listSchedules,
+  pauseSchedule,
+  removeSchedule,
+} from "./routes/schedules.ts";
 import {
   readTask,
   rerunTask,
@@ -87,9 +97,16 @@ export const ROUTES: readonly Route[] = [
   route("POST", "/api/queues/purge", purgeQueue),
   route("POST", "/api/queues/pause", pauseQueue(true)),
   route("POST", "/api/queues/resume", pauseQueue(false)),
+  route("GET", "/api/groups", listGroups),
+  route("POST", "/api/groups/pause", pauseGroup(true)),
+  route("POST", "/api/groups/resume", pauseGroup(false)),
   route("GET", "/api/jobs", listJobs),
   route("GET", "/api/jobs/:name", readJob),
   route("POST", "/api/jobs/:name/queue", queueJob),
+  route("GET", "/api/schedules", listSchedules),
+  route("POST", "/api/schedules/pause", pauseSchedule(true)),
+  route("POST", "/api/schedules/resume", pauseSchedule(false)),
+  route("POST", "/api/schedules/remove", removeSchedule),
 ];
 
 /** A route found for a request: its handler and its path's parameters. */

@@ -14,6 +14,7 @@
 import { checkQueueName } from "../_queue_name.ts";
 import type { QueueStats } from "../store.ts";
 import type { RedisContext } from "./context.ts";
+import { groupedReady } from "./groups.ts";
 import { decodeRecord } from "./records.ts";
 import type { Registry } from "./registry.ts";
 import { bytesOrNil, list, number, scored } from "./replies.ts";
@@ -81,6 +82,10 @@ export class Queues {
     const sizes = await Promise.all(
       names.map((queue) => this.#sizes(queue, now)),
     );
+    // The due tasks of the queues' groups (fair queues) are ready too.
+    const grouped = await Promise.all(
+      names.map((queue) => groupedReady(this.#ctx, queue)),
+    );
     const oldest = await Promise.all(names.map((queue, q) => {
       const ids = sizes[q].oldestIds;
       if (ids.length === 0) return [];
@@ -108,7 +113,7 @@ export class Queues {
       }
       return {
         queue,
-        ready: ready + prioritized + dueDelayed,
+        ready: ready + prioritized + dueDelayed + grouped[q],
         delayed: delayed - dueDelayed,
         running,
         latency: Number.isFinite(since) ? Math.max(0, now - since) : 0,

@@ -17,6 +17,7 @@ import type { Buffer } from "node:buffer";
 import type { Codec } from "../../model/codec.ts";
 import { taskRateLimit } from "../../model/rate_limit.ts";
 import { taskPriority } from "../../model/queue_options.ts";
+import { taskGroup } from "../../model/task_group.ts";
 import { TaskStatus } from "../../model/status.ts";
 import { parseTaskRecord, type TaskRecord } from "../../model/task.ts";
 import type { Claim } from "../store.ts";
@@ -140,6 +141,8 @@ export function queuedFields(
  * one, then a tab and its rate limit (tasks, per and key, tab-separated)
  * when it has one, its priority '' then if it has none (kept together in
  * the queue's `limits` hash; see `_helpers.lua`); '' for none of them.
+ * A task of a group has every part, then its group and its group's
+ * concurrency limit ('' for none).
  */
 function limitOf(task: TaskRecord): string {
   const limit = task.meta.maxConcurrency;
@@ -148,6 +151,13 @@ function limitOf(task: TaskRecord): string {
     : "";
   const priority = taskPriority(task);
   const rate = taskRateLimit(task);
+  const group = taskGroup(task);
+  if (group) {
+    const rated = rate ? `${rate.tasks}\t${rate.per}\t${rate.key}` : "\t\t";
+    return `${text}\t${priority || ""}\t${rated}\t${group.group}\t${
+      group.concurrency ?? ""
+    }`;
+  }
   if (rate) {
     return `${text}\t${
       priority || ""

@@ -45,6 +45,7 @@ import type {
   Claim,
   ClaimRequest,
   Finish,
+  GroupInfo,
   Lease,
   MessageListener,
   QueueStats,
@@ -63,6 +64,7 @@ import { Beats } from "./beats.ts";
 import type { RedisContext } from "./context.ts";
 import { redisDeleteTasks } from "./delete_tasks.ts";
 import { HandOver } from "./hand_over.ts";
+import { pauseGroup, queueGroups, resumeGroup } from "./groups.ts";
 import { redisJobStats } from "./job_stats.ts";
 import { redisKeys } from "./keys.ts";
 import { Leases } from "./leases.ts";
@@ -277,6 +279,18 @@ export class RedisStore implements Store {
 
   resumeQueue(queue: string): Promise<boolean> {
     return this.#queues.resumeQueue(queue);
+  }
+
+  queueGroups(queue: string): Promise<GroupInfo[]> {
+    return queueGroups(this.#ctx, queue);
+  }
+
+  pauseGroup(queue: string, group: string): Promise<boolean> {
+    return pauseGroup(this.#ctx, queue, group);
+  }
+
+  resumeGroup(queue: string, group: string): Promise<boolean> {
+    return resumeGroup(this.#ctx, queue, group);
   }
 
   pausedQueues(): Promise<string[]> {

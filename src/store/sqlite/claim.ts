@@ -13,6 +13,13 @@
  *   a task held back by it waits, as a delayed task, for its slot, and the
  *   tasks held back come back in order, one a slot.
  * - A claim that finds nothing due takes no write lock.
+ * - Fair queues: a queue whose tasks have groups (`groups.ts`) is claimed
+ *   a turn at a time, one task a turn, the turns going round its groups
+ *   with due tasks in name order and, before the first, the tasks without
+ *   a group; the last turn taken is kept (`group_turns`), so the next claim
+ *   goes on after it. A paused group, or one at its `groupConcurrency`
+ *   (its running tasks with a live lease), is passed over. A queue without
+ *   groups costs one index probe a claim (`groupAny`), and no more.
  * @module
  */
 import type { StatementSync } from "node:sqlite";
@@ -38,7 +45,7 @@ type Candidate =
     | "redeliveries"
     | "status"
   >
-  & { payload?: Uint8Array };
+  & { payload?: Uint8Array; group_concurrency?: number | null };
 
 /** One claim's state, while its transaction runs. */
 interface ClaimBatch {
@@ -60,7 +67,11 @@ export function claimTasks(ctx: StoreContext, request: ClaimRequest): Claim[] {
   const now = ctx.now();
   // A read without the write lock first: most claims of an idle worker
   // find nothing, and must not queue behind busy writers.
-  if (!request.queues.some((queue) => anyDue(ctx.sql, queue, now))) {
+  if (
+    !request.queues.some((queue) =>
+      anyDue(ctx.sql, queue, now) || groupDue(ctx.sql, queue, now)
+    )
+  ) {
     return [];
   }
   return ctx.transaction(() => claimDue(ctx, request, now));
@@ -74,6 +85,12 @@ function anyDue(sql: Statements, queue: string, now: number): boolean {
     return due;
   });
   return due;
+}
+
+/** True when a task of a group of the queue is due (neither paused). */
+function groupDue(sql: Statements, queue: string, now: number): boolean {
+  const row = sql.groupNextDue.get(queue) as { due: number } | undefined;
+  return row !== undefined && row.due <= now;
 }
 
 /** The claim, in its transaction. */
@@ -94,6 +111,10 @@ function claimDue(
   for (const queue of request.queues) {
     const wanted = request.max - batch.claims.length;
     if (wanted <= 0) break;
+    if (sql.groupAny.get(queue) !== undefined) {
+      claimInTurns(ctx, batch, queue);
+      continue;
+    }
     // The oldest `wanted` due tasks, highest priority first, with their
     // records: each is taken unless its job's limit holds it back.
     const first = candidates(sql, sql.candidates, queue, now, wanted);
@@ -120,6 +141,101 @@ function claimDue(
     }
   }
   return batch.claims;
+}
+
+/**
+ * Claims the due tasks of a queue with groups, a turn at a time (see the
+ * module's invariants): '' is the turn of the tasks without a group, read
+ * once a claim as one window; a group's turn reads its first due tasks.
+ * A round of turns that takes nothing ends it.
+ */
+function claimInTurns(
+  ctx: StoreContext,
+  batch: ClaimBatch,
+  queue: string,
+): void {
+  const { sql } = ctx;
+  const { request, now } = batch;
+  const paused = new Set(
+    (sql.pausedGroupsOf.all(queue) as { grp: string }[]).map((row) => row.grp),
+  );
+  const running = new Map<string, number>();
+  const passed = new Set<string>();
+  let plain: Candidate[] | undefined;
+  let plainAt = 0;
+  // The turn after the last one taken; the first claim starts with ''.
+  const start = sql.groupTurn.get(queue) as { last: string } | undefined;
+  let turn = start?.last;
+  while (batch.claims.length < request.max) {
+    if (turn === undefined) turn = "";
+    else {
+      const next = sql.nextGroup.get(queue, turn) as { grp: string | null };
+      turn = next.grp ?? "";
+    }
+    // Every turn since the last task taken took nothing: none left.
+    if (passed.has(turn)) break;
+    let took = false;
+    if (turn === "") {
+      plain ??= candidates(
+        sql,
+        sql.candidates,
+        queue,
+        now,
+        request.max - batch.claims.length,
+      );
+      while (!took && plainAt < plain.length) {
+        const row = plain[plainAt++];
+        took = take(ctx, batch, queue, row, row.payload);
+      }
+    } else if (!paused.has(turn)) {
+      took = takeOfGroup(ctx, batch, queue, turn, running);
+      // Held back (its limit): passed over until the next claim.
+      if (!took) paused.add(turn);
+    }
+    if (took) passed.clear();
+    else passed.add(turn);
+  }
+  if (turn !== undefined && turn !== start?.last) {
+    sql.setGroupTurn.run(queue, turn);
+  }
+}
+
+/**
+ * Takes the first due task of a group that its limits let start: its
+ * group's `groupConcurrency`, then its job's limits (`take`).
+ */
+function takeOfGroup(
+  ctx: StoreContext,
+  batch: ClaimBatch,
+  queue: string,
+  group: string,
+  running: Map<string, number>,
+): boolean {
+  const { sql } = ctx;
+  const rows = sql.groupCandidates.all(
+    queue,
+    group,
+    batch.now,
+    4,
+  ) as unknown[] as Candidate[];
+  for (const row of rows) {
+    const limit = row.group_concurrency ?? null;
+    if (limit !== null) {
+      let count = running.get(group);
+      if (count === undefined) {
+        count = (sql.groupRunning.get(queue, group, batch.now) as { n: number })
+          .n;
+        running.set(group, count);
+      }
+      if (count >= limit) return false;
+    }
+    if (take(ctx, batch, queue, row, row.payload)) {
+      const count = running.get(group);
+      if (count !== undefined) running.set(group, count + 1);
+      return true;
+    }
+  }
+  return false;
 }
 
 /**

@@ -15,11 +15,12 @@
 import { type DedupeOptions, taskPriority } from "../../model/queue_options.ts";
 import { taskRateLimit } from "../../model/rate_limit.ts";
 import type { TaskRecord } from "../../model/task.ts";
+import { taskGroup } from "../../model/task_group.ts";
 import type { UniqueOutcome } from "../store.ts";
 import type { StoreContext } from "./context.ts";
 import { decodeTask } from "./encoding.ts";
 import { errorMessage, isDuplicateKey } from "./errors.ts";
-import type { TaskRow } from "./statements.ts";
+import { GROUP_BAND, type TaskRow } from "./statements.ts";
 
 /** Queues `tasks` in one transaction. */
 export function enqueueTasks(
@@ -85,18 +86,37 @@ export function insertTask(
   payload: Uint8Array,
 ): void {
   try {
-    ctx.sql.insert.run(
-      task.id,
-      task.name,
-      queueOf(task),
-      task.timeQueued + task.delay,
-      concurrencyLimit(task),
-      taskPriority(task),
-      rateLimitColumn(task),
-      task.timeQueued,
-      task.status,
-      payload,
-    );
+    const group = taskGroup(task);
+    if (group) {
+      // Its priority in the band of groups (GROUP_BAND, `groups.ts`).
+      ctx.sql.insertGrouped.run(
+        task.id,
+        task.name,
+        queueOf(task),
+        task.timeQueued + task.delay,
+        concurrencyLimit(task),
+        GROUP_BAND + taskPriority(task),
+        rateLimitColumn(task),
+        task.timeQueued,
+        task.status,
+        payload,
+        group.group,
+        group.concurrency,
+      );
+    } else {
+      ctx.sql.insert.run(
+        task.id,
+        task.name,
+        queueOf(task),
+        task.timeQueued + task.delay,
+        concurrencyLimit(task),
+        taskPriority(task),
+        rateLimitColumn(task),
+        task.timeQueued,
+        task.status,
+        payload,
+      );
+    }
   } catch (error) {
     throw new Error(
       `Cannot queue task ${task.id}: ${

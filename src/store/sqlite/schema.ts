@@ -20,14 +20,17 @@ import { prepare, type Statements, type TaskRow } from "./statements.ts";
  * every row five times (claim, lease, slots, search and the id), which
  * files of versions 2 to 5 trade on open for the partial indexes of
  * `SCHEMA`: a queued row is in the claim index only, a running one in the
- * running index only, a finished one in the search and expiry indexes).
+ * running index only, a finished one in the search and expiry indexes; 6
+ * had no `grp` and `group_concurrency`, the group of a task (fair queues,
+ * `groups.ts`), which files of versions 2 to 6 get on open, null for every
+ * row).
  * A new table needs no bump: `SCHEMA` adds it on every open, and an older
  * pq leaves it alone (`paused_queues`: an older worker does not honour a
  * pause; `status_minutes` and `status_totals`, the status history: an
  * older worker's tasks end uncounted; `schedules`: an older scheduler
  * does not run them).
  */
-const SCHEMA_VERSION = 6;
+const SCHEMA_VERSION = 7;
 /** Bytes the WAL file is cut back to when it starts over (after a burst). */
 const JOURNAL_SIZE_LIMIT = 1024 * 1024;
 /**
@@ -60,7 +63,9 @@ CREATE TABLE IF NOT EXISTS tasks (
   redeliveries INTEGER NOT NULL DEFAULT 0,
   revoke_requested INTEGER NOT NULL DEFAULT 0,
   expires_at REAL,
-  payload BLOB NOT NULL
+  payload BLOB NOT NULL,
+  grp TEXT,
+  group_concurrency INTEGER
 );
 CREATE INDEX IF NOT EXISTS tasks_claim
   ON tasks (queue, priority DESC, due_at, seq) WHERE state = 'queued';
@@ -70,6 +75,21 @@ CREATE INDEX IF NOT EXISTS tasks_expiry ON tasks (expires_at)
   WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tasks_search
   ON tasks (time_queued, id) WHERE state = 'finished';
+CREATE INDEX IF NOT EXISTS tasks_groups
+  ON tasks (queue, grp, priority DESC, due_at, seq)
+  WHERE state = 'queued' AND grp IS NOT NULL;
+CREATE INDEX IF NOT EXISTS tasks_group_due
+  ON tasks (queue, due_at) WHERE state = 'queued' AND grp IS NOT NULL;
+CREATE TABLE IF NOT EXISTS group_turns (
+  queue TEXT PRIMARY KEY,
+  last TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS paused_groups (
+  queue TEXT NOT NULL,
+  grp TEXT NOT NULL,
+  since REAL NOT NULL,
+  PRIMARY KEY (queue, grp)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   channel TEXT NOT NULL,
@@ -202,6 +222,7 @@ function migrate(db: DatabaseSync, codec: Codec): void {
     db.exec("ALTER TABLE tasks ADD COLUMN rate_limit TEXT");
   }
   if (version >= 2 && version <= 5) usePartialIndexes(db);
+  if (version >= 2 && version <= 6) addGroupColumns(db);
   db.exec(SCHEMA);
   db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
 }
@@ -253,6 +274,21 @@ function usePartialIndexes(db: DatabaseSync): void {
      DROP INDEX IF EXISTS tasks_slots;
      DROP INDEX IF EXISTS tasks_search;`,
   );
+}
+
+/**
+ * Upgrades a file of schema versions 2 to 6: the columns of a task's group
+ * (null for every row: no older pq wrote one), each unless it is there.
+ */
+function addGroupColumns(db: DatabaseSync): void {
+  const columns = new Set(
+    (db.prepare("PRAGMA table_info(tasks)").all() as { name: string }[])
+      .map((column) => column.name),
+  );
+  if (!columns.has("grp")) db.exec("ALTER TABLE tasks ADD COLUMN grp TEXT");
+  if (!columns.has("group_concurrency")) {
+    db.exec("ALTER TABLE tasks ADD COLUMN group_concurrency INTEGER");
+  }
 }
 
 /**

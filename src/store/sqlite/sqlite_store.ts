@@ -48,6 +48,7 @@ import type {
   Claim,
   ClaimRequest,
   Finish,
+  GroupInfo,
   Lease,
   MessageListener,
   QueueStats,
@@ -91,6 +92,7 @@ import {
   resumeQueueNamed,
 } from "./queues.ts";
 import { expireWorkerLeases, reclaimExpired } from "./recovery.ts";
+import { pauseGroupNamed, queueGroupsOf, resumeGroupNamed } from "./groups.ts";
 import { revokeTask } from "./revoke.ts";
 import {
   deleteSchedule,
@@ -301,6 +303,18 @@ export class SqliteStore implements Store {
 
   resumeQueue(queue: string): Promise<boolean> {
     return this.#async(() => resumeQueueNamed(this.#ctx, queue));
+  }
+
+  queueGroups(queue: string): Promise<GroupInfo[]> {
+    return this.#async(() => queueGroupsOf(this.#ctx, queue));
+  }
+
+  pauseGroup(queue: string, group: string): Promise<boolean> {
+    return this.#async(() => pauseGroupNamed(this.#ctx, queue, group));
+  }
+
+  resumeGroup(queue: string, group: string): Promise<boolean> {
+    return this.#async(() => resumeGroupNamed(this.#ctx, queue, group));
   }
 
   pausedQueues(): Promise<string[]> {

@@ -32,6 +32,15 @@ export interface TaskRow {
 const NOT_PAUSED =
   "NOT EXISTS (SELECT 1 FROM paused_queues WHERE paused_queues.queue = ?1)";
 
+/**
+ * Fair queues (`groups.ts`): the queued row of a task of a group has the
+ * priority GROUP_BAND + its priority, below every priority a task may have,
+ * so the statements that go from priority to priority by `priorityBelow`
+ * (the claim of tasks without a group) never reach it; the rows of groups
+ * are read by their own indexes (`tasks_groups`, `tasks_group_due`).
+ */
+export const GROUP_BAND = -1_000_000;
+
 /** The columns of {@linkcode TaskRow}. */
 const ROW_COLUMNS =
   "rowid, id, name, queue, state, due_at, max_concurrency, rate_limit, redeliveries, revoke_requested, status, payload";
@@ -60,7 +69,8 @@ export function prepare(db: DatabaseSync) {
     // A queue without priorities has one: 0.
     priorityBelow: sql(
       `SELECT max(priority) AS priority FROM tasks
-       WHERE queue = ?1 AND state = 'queued' AND priority < ?2`,
+       WHERE queue = ?1 AND state = 'queued' AND priority < ?2
+       AND priority > ${GROUP_BAND / 2}`,
     ),
     // A paused queue has no candidate, nothing due and no next due task:
     // its term is looked up once a statement, and only when the queue has
@@ -234,6 +244,62 @@ export function prepare(db: DatabaseSync) {
     ),
     totals: sql(`SELECT status, count FROM status_totals`),
     pruneMinutes: sql(`DELETE FROM status_minutes WHERE minute < ?`),
+    // Fair queues (`groups.ts`; GROUP_BAND): the rows of groups.
+    insertGrouped: sql(
+      `INSERT INTO tasks
+       (id, name, queue, state, due_at, seq, max_concurrency, priority,
+       rate_limit, time_queued, status, payload, grp, group_concurrency)
+       VALUES (?, ?, ?, 'queued', ?,
+       coalesce((SELECT max(rowid) FROM tasks), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    groupAny: sql(
+      `SELECT 1 AS found FROM tasks INDEXED BY tasks_group_due
+       WHERE queue = ?1 AND state = 'queued' AND grp IS NOT NULL LIMIT 1`,
+    ),
+    // The first due task of a group that is not paused, in a queue that is
+    // not: when a waiting worker looks again.
+    groupNextDue: sql(
+      `SELECT due_at AS due FROM tasks INDEXED BY tasks_group_due
+       WHERE queue = ?1 AND state = 'queued' AND grp IS NOT NULL
+       AND grp NOT IN (SELECT grp FROM paused_groups WHERE queue = ?1)
+       AND ${NOT_PAUSED} ORDER BY due_at LIMIT 1`,
+    ),
+    nextGroup: sql(
+      `SELECT min(grp) AS grp FROM tasks INDEXED BY tasks_groups
+       WHERE queue = ?1 AND state = 'queued' AND grp IS NOT NULL
+       AND grp > ?2`,
+    ),
+    groupCandidates: sql(
+      `SELECT rowid, id, name, max_concurrency, rate_limit, redeliveries,
+       status, group_concurrency, payload FROM tasks INDEXED BY tasks_groups
+       WHERE queue = ?1 AND grp = ?2 AND state = 'queued' AND grp IS NOT NULL
+       AND due_at <= ?3 AND ${NOT_PAUSED}
+       ORDER BY priority DESC, due_at, seq LIMIT ?4`,
+    ),
+    groupRunning: sql(
+      `SELECT count(*) AS n FROM tasks INDEXED BY tasks_running
+       WHERE state = 'running' AND queue = ? AND grp = ? AND lease_until > ?`,
+    ),
+    groupTurn: sql(`SELECT last FROM group_turns WHERE queue = ?`),
+    setGroupTurn: sql(
+      `INSERT INTO group_turns (queue, last) VALUES (?, ?)
+       ON CONFLICT (queue) DO UPDATE SET last = excluded.last`,
+    ),
+    pausedGroupsOf: sql(`SELECT grp FROM paused_groups WHERE queue = ?`),
+    pauseGroup: sql(
+      `INSERT INTO paused_groups (queue, grp, since) VALUES (?, ?, ?)
+       ON CONFLICT (queue, grp) DO NOTHING`,
+    ),
+    resumeGroup: sql(`DELETE FROM paused_groups WHERE queue = ? AND grp = ?`),
+    groupReady: sql(
+      `SELECT grp, count(*) AS n FROM tasks INDEXED BY tasks_groups
+       WHERE queue = ?1 AND state = 'queued' AND grp IS NOT NULL
+       AND due_at <= ?2 GROUP BY grp`,
+    ),
+    groupRunningAll: sql(
+      `SELECT grp, count(*) AS n FROM tasks INDEXED BY tasks_running
+       WHERE state = 'running' AND queue = ? AND grp IS NOT NULL GROUP BY grp`,
+    ),
     dropTask: sql(`DELETE FROM tasks WHERE rowid = ?`),
   } satisfies Record<string, StatementSync>;
 }

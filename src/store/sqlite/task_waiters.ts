@@ -127,6 +127,11 @@ export class TaskWaiters {
           if (due !== null && due < next) next = due;
           return false;
         });
+        // The tasks of its groups (fair queues), by their own index.
+        const grouped = this.#sql.groupNextDue.get(queue) as
+          | { due: number }
+          | undefined;
+        if (grouped && grouped.due < next) next = grouped.due;
       }
     } catch {
       return waiter.done(); // The caller's claim reports the store's error.

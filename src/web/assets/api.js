@@ -21,6 +21,11 @@ import { state } from "./state.js";
 /** @typedef {import("./types.js").WorkflowRevokeView} WorkflowRevokeView */
 /** @typedef {import("./types.js").PurgeView} PurgeView */
 /** @typedef {import("./types.js").PauseView} PauseView */
+/** @typedef {import("./types.js").GroupsView} GroupsView */
+/** @typedef {import("./types.js").GroupPauseView} GroupPauseView */
+/** @typedef {import("./types.js").ScheduleListView} ScheduleListView */
+/** @typedef {import("./types.js").SchedulePauseView} SchedulePauseView */
+/** @typedef {import("./types.js").ScheduleRemoveView} ScheduleRemoveView */
 /** @typedef {import("./types.js").StatusHistory} StatusHistory */
 /** @typedef {import("./types.js").BulkView} BulkView */
 /** @typedef {import("./types.js").BulkAction} BulkAction */
@@ -173,6 +178,54 @@ export async function purgeQueue(queue) {
 export async function pauseQueue(queue, paused) {
   return /** @type {PauseView} */ (
     await post(`/api/queues/${paused ? "pause" : "resume"}`, { queue })
+  );
+}
+
+/**
+ * The groups of a queue with work (fair queues).
+ * @param {string} queue
+ */
+export async function readGroups(queue) {
+  return /** @type {GroupsView} */ (
+    await get(`/api/groups?queue=${encodeURIComponent(queue)}`)
+  );
+}
+
+/**
+ * Pauses or resumes a group of a queue.
+ * @param {string} queue
+ * @param {string} group
+ * @param {boolean} paused
+ */
+export async function pauseGroup(queue, group, paused) {
+  return /** @type {GroupPauseView} */ (
+    await post(`/api/groups/${paused ? "pause" : "resume"}`, { queue, group })
+  );
+}
+
+/** The schedules managed at run time, with their next run times. */
+export async function readSchedules() {
+  return /** @type {ScheduleListView} */ (await get("/api/schedules"));
+}
+
+/**
+ * Pauses or resumes a schedule.
+ * @param {string} id
+ * @param {boolean} paused
+ */
+export async function pauseSchedule(id, paused) {
+  return /** @type {SchedulePauseView} */ (
+    await post(`/api/schedules/${paused ? "pause" : "resume"}`, { id })
+  );
+}
+
+/**
+ * Removes a schedule.
+ * @param {string} id
+ */
+export async function removeSchedule(id) {
+  return /** @type {ScheduleRemoveView} */ (
+    await post("/api/schedules/remove", { id })
   );
 }
 

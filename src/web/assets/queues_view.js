@@ -7,6 +7,7 @@
 import { pauseQueue, purgeQueue } from "./api.js";
 import { el, messageOf, notify, show, table } from "./dom.js";
 import { duration, plural } from "./format.js";
+import { groupsSection } from "./groups_view.js";
 import { state } from "./state.js";
 
 /** @typedef {import("./types.js").QueueView} QueueView */
@@ -110,6 +111,7 @@ export function queuesView() {
       el("h2", {}, "Queues"),
       el("p", { id: "notice" }),
       queuesTable(state.cluster.queues, true),
+      groupsSection(state.cluster.queues),
     );
   return { render, onCluster: render };
 }

@@ -31,6 +31,12 @@
 /** @typedef {import("../api_types.ts").WorkflowRevokeView} WorkflowRevokeView */
 /** @typedef {import("../api_types.ts").PurgeView} PurgeView */
 /** @typedef {import("../api_types.ts").PauseView} PauseView */
+/** @typedef {import("../api_types.ts").GroupsView} GroupsView */
+/** @typedef {import("../api_types.ts").GroupPauseView} GroupPauseView */
+/** @typedef {import("../api_types.ts").ScheduleListView} ScheduleListView */
+/** @typedef {import("../api_types.ts").SchedulePauseView} SchedulePauseView */
+/** @typedef {import("../api_types.ts").ScheduleRemoveView} ScheduleRemoveView */
+/** @typedef {import("../../model/schedule.ts").ScheduleInfo} ScheduleInfo */
 
 /**
  * A view of the page, made when its address is opened: it draws itself,

@@ -152,12 +152,14 @@ end
 -- now due) goes back with it, and a task that has none of them costs
 -- nothing: `limits` holds id -> '<maxConcurrency>\t<job name>', then
 -- '\t<priority>' when it has one, then '\t<tasks>\t<per>\t<key>' when it
--- has a rate limit ('' for each part it has not); its field '#seq' (no
--- task id has a '#') counts the seq of `prio`.
+-- has a rate limit ('' for each part it has not), then '\t<group>\t<group
+-- concurrency>' when it has a group (docs/fair_queues.md); its field '#seq'
+-- (no task id has a '#') counts the seq of `prio` and of the groups.
 local PRIO_STEP = 1099511627776
 -- The limit (a number, or nil for none), the job name, the priority (its
--- text, or nil for none) and the rate limit ({tasks, per, bucket}, or nil)
--- of an entry of `limits`.
+-- text, or nil for none), the rate limit ({tasks, per, bucket}, or nil),
+-- the group (or nil) and the group's concurrency limit (or nil) of an entry
+-- of `limits`.
 local function parse_limit(value)
   local fields, at = {}, 1
   while true do
@@ -168,11 +170,13 @@ local function parse_limit(value)
   end
   local name, priority, rate = fields[2], fields[3], nil
   if priority == '' then priority = nil end
-  if fields[6] then
+  if fields[6] and fields[4] ~= '' then
     rate = {tonumber(fields[4]), tonumber(fields[5]),
       fields[6] == '' and name or name .. '\n' .. fields[6]}
   end
-  return tonumber(fields[1]), name, priority, rate
+  local group = fields[7]
+  if group == '' then group = nil end
+  return tonumber(fields[1]), name, priority, rate, group, tonumber(fields[8] or '')
 end
 -- Puts a due task with a priority in `prio`: after the tasks of its
 -- priority, or, with seq 0 (a task put back), before them.
@@ -180,9 +184,37 @@ local function prio_push(id, priority, seq)
   seq = seq or redis.call('HINCRBY', K.limits, '#seq', 1)
   redis.call('ZADD', K.prio, string.format('%.0f', -tonumber(priority) * PRIO_STEP + seq), id)
 end
+-- Groups (fair queues): a due task with a group waits in its group's ZSET
+-- '<limits>:g:<group>', scored as in `prio` (its priority, then seq), not
+-- in `ready` or `prio`. The rotation '<limits>:groups' (a LIST) holds each
+-- group with queued tasks once, and '' (the queue's tasks without a group,
+-- one more turn) while any group is there: a claim moves its head to its
+-- tail and takes one task of that group a turn (take_ready). A group that
+-- ends up empty leaves it; '<limits>:gpaused' (SET) holds the paused
+-- groups (skipped, kept in turn) and '<limits>:gactive' (HASH group ->
+-- running count) the running tasks of each group, given back by drop_slot.
+-- All are on the queue's hash tag. A queue without groups has none of
+-- these keys, and its tasks cost no command for them.
+local function group_key(group) return K.limits .. ':g:' .. group end
+local function rotation_key() return K.limits .. ':groups' end
+local function group_active_key() return K.limits .. ':gactive' end
+-- Puts a due task of a group in its group's ZSET (after the others of its
+-- priority, or, with seq 0, before them), and the group in the rotation
+-- when it had no task.
+local function group_push(id, group, priority, seq)
+  seq = seq or redis.call('HINCRBY', K.limits, '#seq', 1)
+  local key = group_key(group)
+  redis.call('ZADD', key, string.format('%.0f', -(tonumber(priority) or 0) * PRIO_STEP + seq), id)
+  if redis.call('ZCARD', key) == 1 then
+    local rotation = rotation_key()
+    if redis.call('EXISTS', rotation) == 0 then redis.call('RPUSH', rotation, '') end
+    if not redis.call('LPOS', rotation, group) then redis.call('RPUSH', rotation, group) end
+  end
+end
 -- Moves the queue's delayed tasks now due (1000 at most) to where due tasks
--- wait: those with a priority to `prio` (oldest due first), the others to
--- the head of the ready list (their `limits` are read in one HMGET).
+-- wait: those of a group to its group, those with a priority to `prio`
+-- (oldest due first), the others to the head of the ready list (their
+-- `limits` are read in one HMGET).
 local function move_due(now)
   local due = redis.call('ZRANGEBYSCORE', K.delayed, '-inf', now, 'LIMIT', 0, 1000)
   if #due == 0 then return end
@@ -190,8 +222,11 @@ local function move_due(now)
   local priorities = {}
   for i = 1, #due do
     if limits[i] then
-      local _, _, priority = parse_limit(limits[i])
-      if priority then
+      local _, _, priority, _, group = parse_limit(limits[i])
+      if group then
+        priorities[i] = true
+        group_push(due[i], group, priority)
+      elseif priority then
         priorities[i] = true
         prio_push(due[i], priority)
       end
@@ -221,7 +256,7 @@ local function enqueue(now, tasks, written)
     records[#records + 1] = task.record
     searched[#searched + 1] = task.queued
     searched[#searched + 1] = id
-    local priority
+    local priority, group
     if limit ~= '' then
       local tab = string.find(limit, '\t', 1, true)
       limits[#limits + 1] = id
@@ -231,6 +266,7 @@ local function enqueue(now, tasks, written)
         priority = string.sub(rest, 1, tab2 and tab2 - 1 or -1)
         if priority == '' then priority = nil end
         limits[#limits + 1] = string.sub(limit, 1, tab - 1) .. '\t' .. task.name .. '\t' .. rest
+        group = select(5, parse_limit(limits[#limits]))
       else
         limits[#limits + 1] = limit .. '\t' .. task.name
       end
@@ -248,7 +284,13 @@ local function enqueue(now, tasks, written)
       delayed[#delayed + 1] = id
     else
       wake = 'r'
-      if priority then
+      if group then
+        if not moved then
+          move_due(now)
+          moved = true
+        end
+        group_push(id, group, priority)
+      elseif priority then
         -- Delayed tasks due before it take their place first (in `prio`, by
         -- due time, as the SQLite store orders a priority).
         if not moved then
@@ -299,11 +341,16 @@ local function rate_take(windows, rate, now, token)
   return tonumber(nth[2]) + per * (math.floor(held / tasks) + 1)
 end
 -- Gives back the concurrency slot a running task holds, if it holds one.
+-- A task of a group holds one too (its group's running count).
 local function drop_slot(id)
   if redis.call('SREM', K.holding, id) == 1 then
-    local _, name = parse_limit(redis.call('HGET', K.limits, id))
-    if tonumber(redis.call('HINCRBY', K.active, name, -1)) <= 0 then
+    local limit, name, _, _, group = parse_limit(redis.call('HGET', K.limits, id))
+    if limit and tonumber(redis.call('HINCRBY', K.active, name, -1)) <= 0 then
       redis.call('HDEL', K.active, name)
+    end
+    if group then
+      local key = group_active_key()
+      if tonumber(redis.call('HINCRBY', key, group, -1)) <= 0 then redis.call('HDEL', key, group) end
     end
   end
 end
@@ -312,60 +359,84 @@ end
 -- most: those of `prio` with a priority above 0 (highest first, one at a
 -- time), then the ready list (oldest first, popped and read a batch at a
 -- time: one RPOP, one HMGET of records and one of limits for the batch),
--- then those of `prio` below 0. A queue without priorities costs one
--- EXISTS more. A task whose job is at its concurrency limit is skipped and
--- keeps its place; one over its rate limit is parked in `delayed` until its
--- slot (rate_take). The leases of the tasks taken are written with one
--- command a key. Calls give(id, token, redeliveries, record) for each, in
--- the order taken; returns how many it took, whether `prio` existed, and
--- the earliest slot of a parked task (or nil).
+-- then those of `prio` below 0. A queue without priorities or groups costs
+-- one EXISTS more (of both keys). With groups (the rotation exists), one
+-- task a turn: a turn of '' takes the next of those without a group as
+-- above, a turn of a group the first of its ZSET; a paused group, or one
+-- whose task is held back, is passed over, and a round of turns that takes
+-- nothing ends the claim. A task whose job is at its concurrency limit, or
+-- whose group is at its own, is skipped and keeps its place; one over its
+-- rate limit is parked in `delayed` until its slot (rate_take). The leases
+-- of the tasks taken are written with one command a key. Calls give(id,
+-- token, redeliveries, record) for each, in the order taken; returns how
+-- many it took, whether `prio` or the rotation existed (more may wait
+-- there), and the earliest slot of a parked task (or nil).
 local function take_ready(now, want, scan, token_prefix, lease_end, start_info, give)
   local held, held_prio, taken, scanned = {}, {}, 0, 0
   local windows, parked, active, swept = {}, nil, {}, false
   local ids, tokens, payloads, leases, running, started = {}, {}, {}, {}, {}, {}
-  local has_prio = redis.call('EXISTS', K.prio) == 1
+  local rotation = rotation_key()
+  local has_prio = redis.call('EXISTS', K.prio, rotation) > 0
+  local grouped = has_prio and redis.call('EXISTS', rotation) == 1
   local high = has_prio
-  -- Takes one task read from the queue (payload nil: gone, passed over).
+  local group_active, blocked = {}, {}
+  -- Takes one task read from the queue (payload nil: gone, passed over);
+  -- true when it took it. A task of a group held back goes back to its
+  -- group at once, and the group waits for the next claim.
   local function consider(id, score, payload, limit_text)
-    if not payload then return end
+    if not payload then return false end
     local token = token_prefix .. (taken + 1)
-    local limit, name, rate
+    local limit, name, rate, group, group_limit
     if limit_text then
       local _
-      limit, name, _, rate = parse_limit(limit_text)
+      limit, name, _, rate, group, group_limit = parse_limit(limit_text)
     end
+    if (limit or group_limit) and not swept then
+      -- An expired lease holds no slot, even before it is reclaimed.
+      swept = true
+      for _, old in ipairs(redis.call('ZRANGEBYSCORE', K.running, '-inf', '(' .. now, 'LIMIT', 0, 1000)) do
+        drop_slot(old)
+      end
+    end
+    local hold = false
     if limit then
-      if not swept then
-        -- An expired lease holds no slot, even before it is reclaimed.
-        swept = true
-        for _, old in ipairs(redis.call('ZRANGEBYSCORE', K.running, '-inf', '(' .. now, 'LIMIT', 0, 1000)) do
-          drop_slot(old)
-        end
-      end
       if active[name] == nil then active[name] = tonumber(redis.call('HGET', K.active, name) or '0') end
-      if active[name] >= limit then
-        if score then
-          held_prio[#held_prio + 1] = score
-          held_prio[#held_prio + 1] = id
-        else
-          held[#held + 1] = id
-        end
-        return
+      hold = active[name] >= limit
+    end
+    if group_limit and not hold then
+      if group_active[group] == nil then
+        group_active[group] = tonumber(redis.call('HGET', group_active_key(), group) or '0')
       end
+      hold = group_active[group] >= group_limit
+    end
+    if hold then
+      if group then
+        redis.call('ZADD', group_key(group), score, id)
+        blocked[group] = true
+      elseif score then
+        held_prio[#held_prio + 1] = score
+        held_prio[#held_prio + 1] = id
+      else
+        held[#held + 1] = id
+      end
+      return false
     end
     if rate then
       local slot = rate_take(windows, rate, now, token)
       if slot then
         redis.call('ZADD', K.delayed, string.format('%.17g', slot), id)
         if not parked or slot < parked then parked = slot end
-        return
+        return false
       end
     end
     if limit then
       active[name] = active[name] + 1
       redis.call('HINCRBY', K.active, name, 1)
-      redis.call('SADD', K.holding, id)
     end
+    if group then
+      group_active[group] = tonumber(redis.call('HINCRBY', group_active_key(), group, 1))
+    end
+    if limit or group then redis.call('SADD', K.holding, id) end
     taken = taken + 1
     ids[taken], tokens[taken], payloads[taken] = id, token, payload
     leases[#leases + 1] = id
@@ -374,6 +445,7 @@ local function take_ready(now, want, scan, token_prefix, lease_end, start_info, 
     running[#running + 1] = id
     started[#started + 1] = id
     started[#started + 1] = start_info
+    return true
   end
   -- Takes one task of `prio` (the highest first); false when there is none
   -- left (or, with `above`, none with a priority above 0).
@@ -388,19 +460,56 @@ local function take_ready(now, want, scan, token_prefix, lease_end, start_info, 
     consider(top[1], top[2], redis.call('HGET', K.tasks, top[1]), redis.call('HGET', K.limits, top[1]))
     return true
   end
-  while taken < want and scanned < scan do
-    if high then high = take_prio(true) end
-    if not high then
-      local popped = redis.call('RPOP', K.ready, math.min(want - taken, scan - scanned, 1000))
-      if popped and #popped > 0 then
-        scanned = scanned + #popped
-        local records = redis.call('HMGET', K.tasks, unpack(popped))
-        local limits = redis.call('HMGET', K.limits, unpack(popped))
-        for i, id in ipairs(popped) do consider(id, nil, records[i], limits[i]) end
-      elseif not (has_prio and take_prio(false)) then
-        break
+  -- Takes up to `goal` tasks in all of those without a group; true when it
+  -- took one.
+  local function take_plain(goal)
+    local before = taken
+    while taken < goal and scanned < scan do
+      if high then high = take_prio(true) end
+      if not high then
+        local popped = redis.call('RPOP', K.ready, math.min(goal - taken, scan - scanned, 1000))
+        if popped and #popped > 0 then
+          scanned = scanned + #popped
+          local records = redis.call('HMGET', K.tasks, unpack(popped))
+          local limits = redis.call('HMGET', K.limits, unpack(popped))
+          for i, id in ipairs(popped) do consider(id, nil, records[i], limits[i]) end
+        elseif not (has_prio and take_prio(false)) then
+          break
+        end
       end
     end
+    return taken > before
+  end
+  if not grouped then
+    take_plain(want)
+  else
+    local paused = {}
+    for _, group in ipairs(redis.call('SMEMBERS', K.limits .. ':gpaused')) do paused[group] = true end
+    local turns, misses = redis.call('LLEN', rotation), 0
+    while taken < want and scanned < scan and misses < turns do
+      -- The head goes to the tail: the next claim starts after it.
+      local group = redis.call('LMOVE', rotation, rotation, 'LEFT', 'RIGHT')
+      if not group then break end
+      local took = false
+      if group == '' then
+        took = take_plain(taken + 1)
+      elseif not paused[group] and not blocked[group] then
+        local key = group_key(group)
+        local top = redis.call('ZPOPMIN', key)
+        if top[1] then
+          scanned = scanned + 1
+          took = consider(top[1], top[2], redis.call('HGET', K.tasks, top[1]), redis.call('HGET', K.limits, top[1]))
+        end
+        if redis.call('EXISTS', key) == 0 then
+          -- Empty: out of the rotation (it is its tail now).
+          redis.call('RPOP', rotation)
+          turns = turns - 1
+        end
+      end
+      if took then misses = 0 else misses = misses + 1 end
+    end
+    -- '' alone: no group has tasks any more.
+    if redis.call('LLEN', rotation) <= 1 then redis.call('DEL', rotation) end
   end
   for i = #held, 1, -1 do redis.call('RPUSH', K.ready, held[i]) end
   if #held_prio > 0 then redis.call('ZADD', K.prio, unpack(held_prio)) end
@@ -412,6 +521,12 @@ local function take_ready(now, want, scan, token_prefix, lease_end, start_info, 
     for i = 1, taken do give(ids[i], tokens[i], redeliveries[i] or '0', payloads[i]) end
   end
   return taken, has_prio, parked
+end
+-- True when tasks wait in the ready list, or (`more`: take_ready found
+-- `prio` or the rotation) in `prio` or a group.
+local function more_ready(more)
+  return redis.call('LLEN', K.ready) > 0
+    or (more and redis.call('EXISTS', K.prio, rotation_key()) > 0)
 end
 -- A waiter's inbox holds the tasks handed to it, each one entry of
 -- netstrings ('<length>:<bytes>'): queue, id, token, redeliveries, record,

@@ -93,8 +93,7 @@ for q, keys in ipairs(all) do
       end)
     if parked then first = nil end
     claimed = claimed + taken
-    if claimed == max and (redis.call('LLEN', K.ready) > 0
-      or (has_prio and redis.call('EXISTS', K.prio) == 1)) then mark() end
+    if claimed == max and more_ready(has_prio) then mark() end
   end
   first = first or redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
   if first[2] then out[q] = first[2] end

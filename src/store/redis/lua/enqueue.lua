@@ -80,7 +80,7 @@ if wake == 'r' and A.namespace ~= '' and not is_paused() then
         -- An inbox whose worker died goes with the leases of its tasks.
         redis.call('EXPIRE', inbox, math.ceil(lease))
         -- Tasks left over wake another worker.
-        if redis.call('LLEN', K.ready) > 0 or (has_prio and redis.call('EXISTS', K.prio) == 1) then
+        if more_ready(has_prio) then
           wake = 'r'
         else
           wake = nil

@@ -33,7 +33,8 @@ if A.namespace ~= '' then
   end
 end
 if redis.call('EXISTS', K.paused) == 0 and redis.call('LLEN', K.marker) == 0
-  and (redis.call('LLEN', K.ready) > 0 or redis.call('EXISTS', K.prio) == 1) then
+  and (redis.call('LLEN', K.ready) > 0
+    or redis.call('EXISTS', K.prio, K.limits .. ':groups') > 0) then
   redis.call('LPUSH', K.marker, 'r')
 end
 return ended

@@ -63,10 +63,13 @@ for n, outcome in ipairs(outcomes) do
   end
 end
 if #ended > 0 then
-  -- The slots held: only tasks with a concurrency limit have one.
+  -- The slots held: only tasks with a concurrency limit or a group have one.
   local limits = hmget_all(K.limits, ended)
   for i, id in ipairs(ended) do
-    if limits[i] and parse_limit(limits[i]) then drop_slot(id) end
+    if limits[i] then
+      local limit, _, _, _, group = parse_limit(limits[i])
+      if limit or group then drop_slot(id) end
+    end
   end
   for _, key in ipairs({K.leases, K.started, K.tasks, K.redeliveries, K.limits}) do
     call_chunked('HDEL', key, ended, 1000)

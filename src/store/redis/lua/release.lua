@@ -18,7 +18,8 @@ local now, channel = tonumber(A.now), A.channel
 local count, only_expired = A.count == '1', A.onlyExpired == '1'
 local released, revoked = {}, {}
 -- A task with a priority goes back to `prio`, before the others of its
--- priority (seq 0), as one without goes back to the head of the ready list.
+-- priority (seq 0), as one without goes back to the head of the ready list;
+-- one of a group to its group, before the others of its priority.
 for _, lease in ipairs(A.leases) do
   local id, token = lease.id, lease.token
   if holds(id, token, now, only_expired) then
@@ -29,9 +30,18 @@ for _, lease in ipairs(A.leases) do
     else
       end_lease(id)
       if count then redis.call('HINCRBY', K.redeliveries, id, 1) end
-      local limit, priority = redis.call('HGET', K.limits, id), nil
-      if limit then priority = select(3, parse_limit(limit)) end
-      if priority then prio_push(id, priority, 0) else redis.call('RPUSH', K.ready, id) end
+      local limit, priority, group = redis.call('HGET', K.limits, id), nil, nil
+      if limit then
+        local rate
+        priority, rate, group = select(3, parse_limit(limit))
+      end
+      if group then
+        group_push(id, group, priority, 0)
+      elseif priority then
+        prio_push(id, priority, 0)
+      else
+        redis.call('RPUSH', K.ready, id)
+      end
       emit('queued', redis.call('HGET', K.tasks, id))
       released[#released + 1] = id
     end

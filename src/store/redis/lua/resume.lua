@@ -12,7 +12,7 @@
 -- USES   _helpers.lua
 
 if redis.call('DEL', K.paused) == 0 then return 0 end
-if redis.call('LLEN', K.ready) > 0 or redis.call('EXISTS', K.prio) == 1 then
+if more_ready(true) then
   mark()
 elseif redis.call('ZCARD', K.delayed) > 0 then
   mark('d')

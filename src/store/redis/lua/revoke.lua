@@ -24,6 +24,9 @@ if payload ~= seen then return 'changed' end
 redis.call('LREM', K.ready, 0, id)
 redis.call('ZREM', K.delayed, id)
 redis.call('ZREM', K.prio, id)
+local limit = redis.call('HGET', K.limits, id)
+local group = limit and select(5, parse_limit(limit))
+if group then redis.call('ZREM', K.limits .. ':g:' .. group, id) end
 finalize(now, id, revoked, expires, 'REVOKED')
 flush(channel)
 return 'revoked'

@@ -1,0 +1,132 @@
+/**
+ * The groups of a queue on Redis (fair queues): listing them, pausing and
+ * resuming one. The keys are those `_helpers.lua` names from the queue's
+ * `limits` key (same hash tag, so one Cluster slot a queue):
+ * `<limits>:groups` (the rotation: each group with queued tasks once, and
+ * '' for the tasks without a group), `<limits>:g:<group>` (a group's due
+ * tasks), `<limits>:gpaused` (SET) and `<limits>:gactive` (HASH group →
+ * running tasks).
+ *
+ * Invariants:
+ * - Pausing is one SADD: claims read the set once a claim (take_ready).
+ * - A resume wakes a waiting worker (the queue's marker) when the group
+ *   has tasks; a spare wake-up costs one empty claim, never a task.
+ * @module
+ */
+import { checkGroupName } from "../../model/task_group.ts";
+import { checkQueueName } from "../_queue_name.ts";
+import type { GroupInfo } from "../store.ts";
+import type { RedisContext } from "./context.ts";
+import { list, number, text } from "./replies.ts";
+
+/** The group keys of a queue, by the queue's `limits` key. */
+export function groupKeys(limits: string): {
+  rotation: string;
+  paused: string;
+  active: string;
+  group: (name: string) => string;
+} {
+  return {
+    rotation: `${limits}:groups`,
+    paused: `${limits}:gpaused`,
+    active: `${limits}:gactive`,
+    group: (name) => `${limits}:g:${name}`,
+  };
+}
+
+/** The groups of `queue`, with their sizes, sorted by name. */
+export async function queueGroups(
+  ctx: RedisContext,
+  queue: string,
+): Promise<GroupInfo[]> {
+  checkQueueName(queue, "list groups");
+  const keys = groupKeys(ctx.keys.queue(queue).limits);
+  const what = `the groups of queue ${queue}`;
+  const [rotation, paused, active] = await Promise.all([
+    ctx.topology.send(["LRANGE", keys.rotation, "0", "-1"]),
+    ctx.topology.send(["SMEMBERS", keys.paused]),
+    ctx.topology.send(["HGETALL", keys.active]),
+  ]);
+  const groups = new Map<string, GroupInfo>();
+  const info = (group: string) => {
+    let found = groups.get(group);
+    if (!found) {
+      found = { group, ready: 0, running: 0, paused: false };
+      groups.set(group, found);
+    }
+    return found;
+  };
+  const queued = list(rotation, what, "LRANGE").map((name) => text(name, what))
+    .filter((name) => name !== "");
+  for (const name of queued) info(name);
+  for (const name of list(paused, what, "SMEMBERS")) {
+    info(text(name, what)).paused = true;
+  }
+  const counts = list(active, what, "HGETALL");
+  for (let i = 0; i + 1 < counts.length; i += 2) {
+    const running = number(counts[i + 1], what, "HGETALL");
+    if (running > 0) info(text(counts[i], what)).running = running;
+  }
+  const sizes = await Promise.all(
+    queued.map((name) => ctx.topology.send(["ZCARD", keys.group(name)])),
+  );
+  queued.forEach((name, i) => {
+    info(name).ready = number(sizes[i], what, `ZCARD ${name}`);
+  });
+  return [...groups.values()].sort((a, b) =>
+    a.group < b.group ? -1 : a.group > b.group ? 1 : 0
+  );
+}
+
+/** How many due tasks wait in the groups of `queue` (for its stats). */
+export async function groupedReady(
+  ctx: RedisContext,
+  queue: string,
+): Promise<number> {
+  const keys = groupKeys(ctx.keys.queue(queue).limits);
+  const what = `the groups of queue ${queue}`;
+  const names = list(
+    await ctx.topology.send(["LRANGE", keys.rotation, "0", "-1"]),
+    what,
+  ).map((name) => text(name, what)).filter((name) => name !== "");
+  const sizes = await Promise.all(
+    names.map((name) => ctx.topology.send(["ZCARD", keys.group(name)])),
+  );
+  return sizes.reduce<number>((sum, size) => sum + number(size, what), 0);
+}
+
+/** Pauses a group of a queue; true when it was not paused. */
+export async function pauseGroup(
+  ctx: RedisContext,
+  queue: string,
+  group: string,
+): Promise<boolean> {
+  checkQueueName(queue, "pause group");
+  checkGroupName(group, "pause group");
+  const keys = groupKeys(ctx.keys.queue(queue).limits);
+  const added = await ctx.topology.send(["SADD", keys.paused, group]);
+  return number(added, `pausing group ${group} of queue ${queue}`) === 1;
+}
+
+/**
+ * Resumes a group of a queue, and wakes a waiting worker when the group
+ * has due tasks; true when it was paused.
+ */
+export async function resumeGroup(
+  ctx: RedisContext,
+  queue: string,
+  group: string,
+): Promise<boolean> {
+  checkQueueName(queue, "resume group");
+  checkGroupName(group, "resume group");
+  const queueKeys = ctx.keys.queue(queue);
+  const keys = groupKeys(queueKeys.limits);
+  const what = `resuming group ${group} of queue ${queue}`;
+  const removed = await ctx.topology.send(["SREM", keys.paused, group]);
+  if (number(removed, what) !== 1) return false;
+  const size = await ctx.topology.send(["ZCARD", keys.group(group)]);
+  if (number(size, what) > 0) {
+    await ctx.topology.send(["LPUSH", queueKeys.marker, "r"]);
+  }
+  return true;
+}
