@@ -13,6 +13,7 @@ import { jobView } from "./job_view.js";
 import { jobsView } from "./jobs_view.js";
 import { overviewView } from "./overview_view.js";
 import { queuesView } from "./queues_view.js";
+import { schedulesView } from "./schedules_view.js";
 import { taskView } from "./task_view.js";
 import { failedView, tasksView } from "./tasks_view.js";
 import { workersView } from "./workers_view.js";
@@ -38,6 +39,7 @@ const VIEWS = {
     route.arg ? workflowView(route.arg, route.refresh) : undefined,
   jobs: () => jobsView(),
   job: (route) => route.arg ? jobView(route.arg) : undefined,
+  schedules: (route) => schedulesView(route.refresh),
 };
 
 /** The menu entry of the views that have none of their own. */
