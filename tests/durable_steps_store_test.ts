@@ -146,3 +146,20 @@ storeTest(
     assert.deepEqual(next.task?.steps, steps);
   },
 );
+
+storeTest(
+  "a record whose steps are malformed is claimed as malformed, naming the field: its worker ends it",
+  async ({ clock, store }) => {
+    const task = queuedRecord(clock, {
+      steps: [{ name: "charge" }] as unknown as TaskStep[],
+    });
+    await store.enqueue([task]);
+    const [claim] = await store.claim(CLAIM);
+    assert.equal(claim.id, task.id);
+    assert.equal(claim.task, undefined);
+    assert.match(
+      claim.malformed ?? "",
+      /^Malformed task record: field 'steps' must be a list of steps/,
+    );
+  },
+);
