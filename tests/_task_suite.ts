@@ -204,7 +204,7 @@ export async function taskSuite(
         {
           name: "TypeError",
           message:
-            /^Unknown option 'delya' of tasks\.queue \(did you mean 'delay'\?\); known options: callback, delay, queue, timeout, metaParams, priority, id, dedupe, rateLimitKey$/,
+            /^Unknown option 'delya' of tasks\.queue \(did you mean 'delay'\?\); known options: callback, delay, queue, timeout, metaParams, priority, id, dedupe, rateLimitKey, group, groupConcurrency$/,
         },
       );
       await assert.rejects(

@@ -209,3 +209,26 @@ storeTest(
     );
   },
 );
+
+storeTest(
+  "a job's maxConcurrency and rate limit hold for tasks of groups",
+  async ({ clock, store }) => {
+    const one = { maxConcurrency: 1 };
+    await store.enqueue([
+      task(clock, "a1", "A", one),
+      task(clock, "b1", "B", one),
+    ]);
+    const first = await store.claim(claimRequest({ max: 10 }));
+    assert.deepEqual(labels(first), ["a1"]);
+    assert.deepEqual(await store.finish([succeeded(first[0], clock)]), [true]);
+    assert.deepEqual(await drain(store, 10), ["b1"]);
+    const rate = { rateLimit: { tasks: 1, per: 10 } };
+    await store.enqueue([
+      task(clock, "r1", "R", rate),
+      task(clock, "r2", "R", rate),
+    ]);
+    assert.deepEqual(await drain(store, 10), ["r1"]);
+    clock.advance(11);
+    assert.deepEqual(await drain(store, 10), ["r2"]);
+  },
+);

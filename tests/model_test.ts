@@ -163,7 +163,7 @@ Deno.test("job() refuses an unknown option, naming it and the known ones", () =>
     {
       name: "TypeError",
       message:
-        "Unknown option 'throttle' of job 'x'; known options: name, concurrency, timeout, maxRetries, retryDelay, maxConcurrency, priority, rateLimit, rateLimitKey, defaultQueue, doc, runEvery, anchor, cron, schema, permissions",
+        "Unknown option 'throttle' of job 'x'; known options: name, concurrency, timeout, maxRetries, retryDelay, maxConcurrency, priority, rateLimit, rateLimitKey, group, groupConcurrency, defaultQueue, doc, runEvery, anchor, cron, schema, permissions",
     },
   );
   assert.throws(

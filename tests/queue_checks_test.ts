@@ -191,11 +191,11 @@ storeTest(
     const cases: Array<[Record<string, unknown>, string]> = [
       [
         { maxRetires: 3 },
-        "Cannot queue task as 'metaParams.maxRetires' is not a meta param pq reads (did you mean 'maxRetries'?): a free key this close to one would be stored and ignored; meta params pq reads: maxRetries, retryDelay, maxConcurrency, priority, rateLimit, rateLimitKey",
+        "Cannot queue task as 'metaParams.maxRetires' is not a meta param pq reads (did you mean 'maxRetries'?): a free key this close to one would be stored and ignored; meta params pq reads: maxRetries, retryDelay, maxConcurrency, priority, rateLimit, rateLimitKey, group, groupConcurrency",
       ],
       [
         { max_retries: 3 },
-        "Cannot queue task as 'metaParams.max_retries' is not a meta param pq reads (did you mean 'maxRetries'?): a free key this close to one would be stored and ignored; meta params pq reads: maxRetries, retryDelay, maxConcurrency, priority, rateLimit, rateLimitKey",
+        "Cannot queue task as 'metaParams.max_retries' is not a meta param pq reads (did you mean 'maxRetries'?): a free key this close to one would be stored and ignored; meta params pq reads: maxRetries, retryDelay, maxConcurrency, priority, rateLimit, rateLimitKey, group, groupConcurrency",
       ],
       [
         { maxRetries: "lots" },

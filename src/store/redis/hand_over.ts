@@ -26,6 +26,7 @@ import type { Buffer } from "node:buffer";
 import { delay } from "../../model/_abort.ts";
 import type { Claim, ClaimRequest, Lease } from "../store.ts";
 import type { RedisContext } from "./context.ts";
+import { groupKeys } from "./groups.ts";
 import type { PubSub, StartedTask } from "./pub_sub.ts";
 import { claimOf, startTime } from "./records.ts";
 import { bulkStrings, list, number, scored, text } from "./replies.ts";
@@ -327,12 +328,13 @@ export class HandOver {
     const now = this.#ctx.now();
     const { keys, topology } = this.#ctx;
     const states = await Promise.all(queues.map(async (queue) => {
-      const { ready, delayed, prio } = keys.queue(queue);
+      const { ready, delayed, prio, limits } = keys.queue(queue);
       const what = `the sizes of queue ${queue}`;
       const [readyCount, first, prioritized] = await Promise.all([
         topology.send(["LLEN", ready]),
         topology.send(["ZRANGE", delayed, "0", "0", "WITHSCORES"]),
-        topology.send(["EXISTS", prio]),
+        // `prio`, or the rotation of its groups (fair queues).
+        topology.send(["EXISTS", prio, groupKeys(limits).rotation]),
       ]);
       const [next] = scored(first, what);
       const due = next ? Number(next.score) : Infinity;

@@ -229,7 +229,8 @@ function takeOfGroup(
       }
       if (count >= limit) return false;
     }
-    if (take(ctx, batch, queue, row, row.payload)) {
+    // Its payload is read when it is taken (the others' never).
+    if (take(ctx, batch, queue, row)) {
       const count = running.get(group);
       if (count !== undefined) running.set(group, count + 1);
       return true;

@@ -271,7 +271,7 @@ export function prepare(db: DatabaseSync) {
     ),
     groupCandidates: sql(
       `SELECT rowid, id, name, max_concurrency, rate_limit, redeliveries,
-       status, group_concurrency, payload FROM tasks INDEXED BY tasks_groups
+       status, group_concurrency FROM tasks INDEXED BY tasks_groups
        WHERE queue = ?1 AND grp = ?2 AND state = 'queued' AND grp IS NOT NULL
        AND due_at <= ?3 AND ${NOT_PAUSED}
        ORDER BY priority DESC, due_at, seq LIMIT ?4`,

@@ -376,9 +376,12 @@ local function take_ready(now, want, scan, token_prefix, lease_end, start_info, 
   local windows, parked, active, swept = {}, nil, {}, false
   local ids, tokens, payloads, leases, running, started = {}, {}, {}, {}, {}, {}
   local rotation = rotation_key()
-  local has_prio = redis.call('EXISTS', K.prio, rotation) > 0
-  local grouped = has_prio and redis.call('EXISTS', rotation) == 1
+  local found = redis.call('EXISTS', K.prio, rotation)
+  local grouped = found > 0 and redis.call('EXISTS', rotation) == 1
+  local has_prio = found > 0 and (found == 2 or not grouped)
   local high = has_prio
+  -- With groups: none left without a group in this call (its turns pass).
+  local plain_empty = false
   local group_active, blocked = {}, {}
   -- Takes one task read from the queue (payload nil: gone, passed over);
   -- true when it took it. A task of a group held back goes back to its
@@ -492,7 +495,10 @@ local function take_ready(now, want, scan, token_prefix, lease_end, start_info, 
       if not group then break end
       local took = false
       if group == '' then
-        took = take_plain(taken + 1)
+        if not plain_empty then
+          took = take_plain(taken + 1)
+          plain_empty = not took and scanned < scan
+        end
       elseif not paused[group] and not blocked[group] then
         local key = group_key(group)
         local top = redis.call('ZPOPMIN', key)
@@ -520,7 +526,7 @@ local function take_ready(now, want, scan, token_prefix, lease_end, start_info, 
     local redeliveries = hmget_all(K.redeliveries, ids)
     for i = 1, taken do give(ids[i], tokens[i], redeliveries[i] or '0', payloads[i]) end
   end
-  return taken, has_prio, parked
+  return taken, has_prio or grouped, parked
 end
 -- True when tasks wait in the ready list, or (`more`: take_ready found
 -- `prio` or the rotation) in `prio` or a group.
