@@ -9,6 +9,8 @@
  *   N=2000 ROUNDS=1 deno task bench:commands
  *   SYSTEMS=pq deno task bench:commands           # pq alone (no npm needed)
  *   SYSTEMS=pq-store N=2000 deno task bench:commands   # the store API only
+ *   TASK_GROUPS=10 SYSTEMS=pq-store deno task bench:commands  # tasks of 10
+ *                                   groups (fair queues), store API only
  *
  * The peers need `npm ci` in bench/peers (Node 20+); without it they are
  * skipped, with a note. Environment: N (tasks per measure, 10000), ROUNDS
@@ -74,6 +76,8 @@ import { adapter, dataStore } from "./pq_harness.ts";
 
 const N = Number(Deno.env.get("N") ?? 10000);
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 3);
+/** Tasks of the store measure in this many groups (fair queues); 0: none. */
+const TASK_GROUPS = Number(Deno.env.get("TASK_GROUPS") ?? 0);
 const SYSTEMS = (Deno.env.get("SYSTEMS") ?? "pq-store,pq,bullmq,bee-queue")
   .split(",").map((s) => s.trim()).filter(Boolean);
 const BULK = 1000;
@@ -128,7 +132,7 @@ async function storeLife(batch: number): Promise<Figures> {
         delay: 0,
         retry: 1,
         kwargs: { i: at + k },
-        meta: {},
+        meta: TASK_GROUPS ? { group: `g${(at + k) % TASK_GROUPS}` } : {},
         runInfo: {},
       })),
     );

@@ -3,9 +3,13 @@
  * resuming one. The keys are those `_helpers.lua` names from the queue's
  * `limits` key (same hash tag, so one Cluster slot a queue):
  * `<limits>:groups` (the rotation: each group with queued tasks once, and
- * '' for the tasks without a group), `<limits>:g:<group>` (a group's due
- * tasks), `<limits>:gpaused` (SET) and `<limits>:gactive` (HASH group →
- * running tasks).
+ * '' for the tasks without a group; a group emptied leaves it at its next
+ * turn), `<limits>:g:<group>` (a group's due tasks), `<limits>:gpaused`
+ * (SET) and `<limits>:gactive` (HASH group → running tasks, for groups
+ * with a `groupConcurrency`). A group's running tasks are counted here
+ * from the queue's `running` set and their `limits` entries (whose seventh
+ * field is the group): a task of a group without a limit costs no command
+ * for it when it starts or ends.
  *
  * Invariants:
  * - Pausing is one SADD: claims read the set once a claim (take_ready).
@@ -40,12 +44,13 @@ export async function queueGroups(
   queue: string,
 ): Promise<GroupInfo[]> {
   checkQueueName(queue, "list groups");
-  const keys = groupKeys(ctx.keys.queue(queue).limits);
+  const queueKeys = ctx.keys.queue(queue);
+  const keys = groupKeys(queueKeys.limits);
   const what = `the groups of queue ${queue}`;
-  const [rotation, paused, active] = await Promise.all([
+  const [rotation, paused, running] = await Promise.all([
     ctx.topology.send(["LRANGE", keys.rotation, "0", "-1"]),
     ctx.topology.send(["SMEMBERS", keys.paused]),
-    ctx.topology.send(["HGETALL", keys.active]),
+    ctx.topology.send(["ZRANGE", queueKeys.running, "0", "-1"]),
   ]);
   const groups = new Map<string, GroupInfo>();
   const info = (group: string) => {
@@ -62,20 +67,25 @@ export async function queueGroups(
   for (const name of list(paused, what, "SMEMBERS")) {
     info(text(name, what)).paused = true;
   }
-  const counts = list(active, what, "HGETALL");
-  for (let i = 0; i + 1 < counts.length; i += 2) {
-    const running = number(counts[i + 1], what, "HGETALL");
-    if (running > 0) info(text(counts[i], what)).running = running;
+  const ids = list(running, what, "ZRANGE running").map((id) => text(id, what));
+  const [limits, ...sizes] = await Promise.all([
+    ids.length > 0
+      ? ctx.topology.send(["HMGET", queueKeys.limits, ...ids])
+      : Promise.resolve([]),
+    ...queued.map((name) => ctx.topology.send(["ZCARD", keys.group(name)])),
+  ]);
+  for (const entry of list(limits, what, "HMGET limits")) {
+    // '<limit>\t<name>\t<priority>\t<tasks>\t<per>\t<key>\t<group>\t...'
+    const group = entry === null ? undefined : text(entry, what).split("\t")[6];
+    if (group) info(group).running++;
   }
-  const sizes = await Promise.all(
-    queued.map((name) => ctx.topology.send(["ZCARD", keys.group(name)])),
-  );
   queued.forEach((name, i) => {
     info(name).ready = number(sizes[i], what, `ZCARD ${name}`);
   });
-  return [...groups.values()].sort((a, b) =>
-    a.group < b.group ? -1 : a.group > b.group ? 1 : 0
-  );
+  // A group emptied stays in the rotation until its next turn: not listed.
+  return [...groups.values()]
+    .filter((g) => g.ready > 0 || g.running > 0 || g.paused)
+    .sort((a, b) => a.group < b.group ? -1 : a.group > b.group ? 1 : 0);
 }
 
 /** How many due tasks wait in the groups of `queue` (for its stats). */

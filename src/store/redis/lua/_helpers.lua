@@ -190,9 +190,10 @@ end
 -- group with queued tasks once, and '' (the queue's tasks without a group,
 -- one more turn) while any group is there: a claim moves its head to its
 -- tail and takes one task of that group a turn (take_ready). A group that
--- ends up empty leaves it; '<limits>:gpaused' (SET) holds the paused
--- groups (skipped, kept in turn) and '<limits>:gactive' (HASH group ->
--- running count) the running tasks of each group, given back by drop_slot.
+-- ends up empty leaves it at its next turn; '<limits>:gpaused' (SET) holds
+-- the paused groups (skipped, kept in turn) and '<limits>:gactive' (HASH
+-- group -> running count) the running tasks of each group with a
+-- groupConcurrency, given back by drop_slot.
 -- All are on the queue's hash tag. A queue without groups has none of
 -- these keys, and its tasks cost no command for them.
 local function group_key(group) return K.limits .. ':g:' .. group end
@@ -209,6 +210,34 @@ local function group_push(id, group, priority, seq)
     local rotation = rotation_key()
     if redis.call('EXISTS', rotation) == 0 then redis.call('RPUSH', rotation, '') end
     if not redis.call('LPOS', rotation, group) then redis.call('RPUSH', rotation, group) end
+  end
+end
+-- Puts due tasks of groups, each {id, group, priority}, in their groups in
+-- their order, as group_push does for one, with one HINCRBY for their seqs
+-- and one ZADD and one ZCARD a group.
+local function group_push_many(entries)
+  if #entries == 0 then return end
+  local last = redis.call('HINCRBY', K.limits, '#seq', #entries)
+  local by_group, order = {}, {}
+  for i, entry in ipairs(entries) do
+    local seq = last - #entries + i
+    local list = by_group[entry.group]
+    if not list then
+      list = {}
+      by_group[entry.group] = list
+      order[#order + 1] = entry.group
+    end
+    list[#list + 1] = string.format('%.0f', -(tonumber(entry.priority) or 0) * PRIO_STEP + seq)
+    list[#list + 1] = entry.id
+  end
+  local rotation = rotation_key()
+  for _, group in ipairs(order) do
+    local key, list = group_key(group), by_group[group]
+    call_chunked('ZADD', key, list, 1000)
+    if redis.call('ZCARD', key) == #list / 2 then
+      if redis.call('EXISTS', rotation) == 0 then redis.call('RPUSH', rotation, '') end
+      if not redis.call('LPOS', rotation, group) then redis.call('RPUSH', rotation, group) end
+    end
   end
 end
 -- Moves the queue's delayed tasks now due (1000 at most) to where due tasks
@@ -248,7 +277,7 @@ end
 -- list in their order, with one LPUSH for all. With `written`, the
 -- records are in `tasks` already (the caller's HSETNX wrote them).
 local function enqueue(now, tasks, written)
-  local records, limits, ready, delayed = {}, {}, {}, {}
+  local records, limits, ready, delayed, grouped = {}, {}, {}, {}, {}
   local first_due, wake, moved = nil, nil, false
   for _, task in ipairs(tasks) do
     local id, due, limit = task.id, tonumber(task.due), task.limit
@@ -289,7 +318,7 @@ local function enqueue(now, tasks, written)
           move_due(now)
           moved = true
         end
-        group_push(id, group, priority)
+        grouped[#grouped + 1] = {id = id, group = group, priority = priority}
       elseif priority then
         -- Delayed tasks due before it take their place first (in `prio`, by
         -- due time, as the SQLite store orders a priority).
@@ -308,6 +337,7 @@ local function enqueue(now, tasks, written)
   call_chunked('HSET', K.limits, limits, 1000)
   call_chunked('ZADD', K.delayed, delayed, 1000)
   call_chunked('LPUSH', K.ready, ready, 1000)
+  group_push_many(grouped)
   return wake
 end
 -- Rate limits: the starts of a bucket (a job, or a job and a key) in its
@@ -341,14 +371,15 @@ local function rate_take(windows, rate, now, token)
   return tonumber(nth[2]) + per * (math.floor(held / tasks) + 1)
 end
 -- Gives back the concurrency slot a running task holds, if it holds one.
--- A task of a group holds one too (its group's running count).
+-- A task of a group with a groupConcurrency holds one too (its group's
+-- running count).
 local function drop_slot(id)
   if redis.call('SREM', K.holding, id) == 1 then
-    local limit, name, _, _, group = parse_limit(redis.call('HGET', K.limits, id))
+    local limit, name, _, _, group, group_limit = parse_limit(redis.call('HGET', K.limits, id))
     if limit and tonumber(redis.call('HINCRBY', K.active, name, -1)) <= 0 then
       redis.call('HDEL', K.active, name)
     end
-    if group then
+    if group_limit then
       local key = group_active_key()
       if tonumber(redis.call('HINCRBY', key, group, -1)) <= 0 then redis.call('HDEL', key, group) end
     end
@@ -436,10 +467,10 @@ local function take_ready(now, want, scan, token_prefix, lease_end, start_info, 
       active[name] = active[name] + 1
       redis.call('HINCRBY', K.active, name, 1)
     end
-    if group then
+    if group_limit then
       group_active[group] = tonumber(redis.call('HINCRBY', group_active_key(), group, 1))
     end
-    if limit or group then redis.call('SADD', K.holding, id) end
+    if limit or group_limit then redis.call('SADD', K.holding, id) end
     taken = taken + 1
     ids[taken], tokens[taken], payloads[taken] = id, token, payload
     leases[#leases + 1] = id
@@ -493,7 +524,7 @@ local function take_ready(now, want, scan, token_prefix, lease_end, start_info, 
       -- The head goes to the tail: the next claim starts after it.
       local group = redis.call('LMOVE', rotation, rotation, 'LEFT', 'RIGHT')
       if not group then break end
-      local took = false
+      local took, gone = false, false
       if group == '' then
         if not plain_empty then
           took = take_plain(taken + 1)
@@ -505,14 +536,14 @@ local function take_ready(now, want, scan, token_prefix, lease_end, start_info, 
         if top[1] then
           scanned = scanned + 1
           took = consider(top[1], top[2], redis.call('HGET', K.tasks, top[1]), redis.call('HGET', K.limits, top[1]))
-        end
-        if redis.call('EXISTS', key) == 0 then
-          -- Empty: out of the rotation (it is its tail now).
+        else
+          -- Empty: out of the rotation (it is its tail now); no turn.
           redis.call('RPOP', rotation)
           turns = turns - 1
+          gone = true
         end
       end
-      if took then misses = 0 else misses = misses + 1 end
+      if took then misses = 0 elseif not gone then misses = misses + 1 end
     end
     -- '' alone: no group has tasks any more.
     if redis.call('LLEN', rotation) <= 1 then redis.call('DEL', rotation) end

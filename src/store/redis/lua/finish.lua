@@ -63,12 +63,13 @@ for n, outcome in ipairs(outcomes) do
   end
 end
 if #ended > 0 then
-  -- The slots held: only tasks with a concurrency limit or a group have one.
+  -- The slots held: only tasks with a concurrency limit (their job's, or
+  -- their group's) have one.
   local limits = hmget_all(K.limits, ended)
   for i, id in ipairs(ended) do
     if limits[i] then
-      local limit, _, _, _, group = parse_limit(limits[i])
-      if limit or group then drop_slot(id) end
+      local limit, _, _, _, _, group_limit = parse_limit(limits[i])
+      if limit or group_limit then drop_slot(id) end
     end
   end
   for _, key in ipairs({K.leases, K.started, K.tasks, K.redeliveries, K.limits}) do
