@@ -120,6 +120,23 @@ Deno.test("fair queues (sqlite): api.queues, pq queues --groups, pq pause --grou
   const asJson = await pq(dataStore, "queues", "fair", "--groups", "--json");
   assert.equal(JSON.parse(asJson.stdout).fair.groups.length, 2);
 
+  const queued = await pq(
+    dataStore,
+    "queue",
+    "addition",
+    "a=5",
+    "--queue",
+    "fair",
+    "--group",
+    "tenant-a",
+    "--json",
+  );
+  assert.equal(queued.code, 0, queued.stderr);
+  assert.equal(JSON.parse(queued.stdout).meta.group, "tenant-a");
+  const refused = await pq(dataStore, "queue", "addition", "--group", "");
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /Option --group must be a string of 1 to 200/);
+
   const paused = await pq(dataStore, "pause", "fair", "--group", "tenant-a");
   assert.equal(paused.code, 0, paused.stderr);
   assert.match(
@@ -171,7 +188,7 @@ Deno.test("fair queues (sqlite): api.queues, pq queues --groups, pq pause --grou
     queue: "fair",
     groups: [
       { group: "<b>", ready: 1, running: 0, paused: false },
-      { group: "tenant-a", ready: 3, running: 0, paused: true },
+      { group: "tenant-a", ready: 4, running: 0, paused: true },
     ],
   });
   const resumed = await call("/api/groups/resume", {

@@ -14,6 +14,7 @@ import {
   priorityProblem,
 } from "../model/queue_options.ts";
 import { rateLimitKeyProblem } from "../model/rate_limit.ts";
+import { groupProblem } from "../model/task_group.ts";
 import { TaskStatus } from "../model/status.ts";
 import type { Producer } from "../producer/producer.ts";
 import { type Dict, Task } from "../model/task.ts";
@@ -131,6 +132,16 @@ function rateLimitKeyOf(value: unknown): string | undefined {
   return value as string;
 }
 
+/** Reads `--group`: a group of the task's queue (fair queues). */
+function groupOf(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const problem = groupProblem(value);
+  if (problem) {
+    throw new UsageError(`Option --group must be ${problem}: got '${value}'`);
+  }
+  return value as string;
+}
+
 /** `pq queue <job> [key=value ...]`. */
 export const queueCommand: Command = {
   name: "queue",
@@ -197,12 +208,19 @@ export const queueCommand: Command = {
       help:
         "Count it in this key's window of its job's rate limit, instead of the key the job gives it.",
     },
+    group: {
+      type: "string",
+      metavar: "<name>",
+      help:
+        "Put it in this group of its queue (fair queues: a queue's groups take turns), instead of the one the job gives it.",
+    },
   },
   examples: [
     "pq queue addition a=4 b=6 --wait",
     "pq queue asynchronous lag=2 --delay 5 --queue fast --json",
     "pq queue report day=2024-07-01 --id report-2024-07-01 --task-timeout 600",
     "pq queue addition a=1 --priority -3",
+    "pq queue addition a=1 --group tenant-42",
     "pq queue fetch url=https://example.com --max-retries 3 --wait",
   ],
   async run({ api, args, values, io }) {
@@ -239,6 +257,7 @@ export const queueCommand: Command = {
     const id = values.id as string | undefined;
     const priority = priorityOf(values.priority);
     const rateLimitKey = rateLimitKeyOf(values["rate-limit-key"]);
+    const group = groupOf(values.group);
     const maxRetries = maxRetriesOf(values["max-retries"]);
     const future = api.tasks.queue(jobName, kwargs, {
       callback: false,
@@ -248,6 +267,7 @@ export const queueCommand: Command = {
       ...(id !== undefined && { id }),
       ...(priority !== undefined && { priority }),
       ...(rateLimitKey !== undefined && { rateLimitKey }),
+      ...(group !== undefined && { group }),
       ...(maxRetries !== undefined && { metaParams: { maxRetries } }),
     });
     const queued = await future.then(undefined, (error) => {
