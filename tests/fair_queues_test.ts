@@ -6,11 +6,12 @@
  * the dashboard's `/api/groups` routes over HTTP.
  */
 import assert from "node:assert/strict";
-import { job, TaskStatus } from "../mod.ts";
+import { job, PulsarQueue, TaskStatus } from "../mod.ts";
 import { newTaskRecord } from "../src/model/queue_options.ts";
 import { startDashboard } from "../src/web/dashboard.ts";
 import { startRedis } from "./_redis.ts";
 import {
+  eventually,
   EXAMPLE_JOBS,
   pq,
   producerFor,
@@ -19,6 +20,7 @@ import {
   tempDir,
 } from "./_server.ts";
 
+const MOD = new URL("../mod.ts", import.meta.url).href;
 const redis = await startRedis();
 globalThis.addEventListener("unload", () => redis.stopSync());
 
@@ -203,5 +205,45 @@ Deno.test("fair queues (sqlite): api.queues, pq queues --groups, pq pause --grou
   assert.equal(
     (await call("/api/groups/pause", { queue: "fair", group: "" })).status,
     400,
+  );
+});
+
+Deno.test("fair queues (sqlite): a producer without the job's code is told to pass the group of a job that groups by a function", async () => {
+  await using dir = await tempDir();
+  const dataStore = `sqlite:${dir.path}/pq.sqlite`;
+  const jobs = `${dir.path}/tenant_jobs.ts`;
+  await Deno.writeTextFile(
+    jobs,
+    `import { job } from ${JSON.stringify(MOD)};\n` +
+      `export const bill = job({ name: "bill", groupConcurrency: 3, ` +
+      `group: (kwargs) => String(kwargs.tenant) }, () => "billed");\n`,
+  );
+  await using server = startServer(serverArgs({
+    workers: 0,
+    dataStore,
+    taskPaths: jobs,
+  }));
+  await server.ready();
+  // This producer has not loaded the job: it reads the worker's advert.
+  await using api = await new PulsarQueue({ dataStore }).api().start();
+  await eventually(
+    async () =>
+      (await api.workers()).some((w) => w.jobs.some((j) => j.name === "bill")),
+    20,
+    "the worker's advert of job bill",
+  );
+  await assert.rejects(
+    async () => await api.tasks.queue("bill", { tenant: "t1" }),
+    new TypeError(
+      "Cannot queue task as job 'bill' gives its tasks a group by a function this process does not have: pass the 'group' option",
+    ),
+  );
+  const done = await api.tasks.queue("bill", { tenant: "t1" }, {
+    group: "t1",
+  });
+  assert.equal(done.status, TaskStatus.SUCCESS);
+  assert.deepEqual(
+    [done.meta.group, done.meta.groupConcurrency],
+    ["t1", 3],
   );
 });

@@ -330,6 +330,11 @@ export interface JobDefaults {
   /** The most tasks of one group running at once. */
   groupConcurrency?: number | null;
   /**
+   * True when the job groups its tasks by a function this process does not
+   * have (a worker's advert): a task must then say its group.
+   */
+  grouped?: boolean;
+  /**
    * True when the job keys its rate limit by a function this process does
    * not have (a worker's advert): a task must then say its key.
    */

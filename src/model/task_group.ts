@@ -61,6 +61,8 @@ export interface GroupDefaults {
   group?: ((kwargs: Dict) => string) | null;
   /** The most tasks of one group running at once. */
   groupConcurrency?: number | null;
+  /** True when it groups by a function this process does not have. */
+  grouped?: boolean;
 }
 
 /**
@@ -94,6 +96,11 @@ export function setGroup(
         }`,
       );
     }
+  }
+  if (group === undefined && !job.group && job.grouped) {
+    throw new TypeError(
+      `Cannot queue task as job '${jobName}' gives its tasks a group by a function this process does not have: pass the 'group' option`,
+    );
   }
   const limit = options.groupConcurrency ?? meta.groupConcurrency ??
     job.groupConcurrency ?? undefined;

@@ -78,6 +78,13 @@ export interface JobAdvert {
   rateLimit?: RateLimit | null;
   /** True when the job has a `rateLimitKey` function. */
   rateLimitKeyed?: boolean;
+  /**
+   * True when the job has a `group` function (fair queues): a producer
+   * without it must pass the `group` option. Absent for other jobs.
+   */
+  grouped?: boolean;
+  /** The job's `groupConcurrency`, when it has one and a `group` function. */
+  groupConcurrency?: number;
 }
 
 /** Checks one advert of a heartbeat; undefined when it is not one. */
@@ -102,6 +109,10 @@ function parseJobAdvert(data: unknown): JobAdvert | undefined {
       : null,
     rateLimit: rateLimitProblem(d.rateLimit) ? null : d.rateLimit as RateLimit,
     rateLimitKeyed: d.rateLimitKeyed === true,
+    ...(d.grouped === true && { grouped: true }),
+    ...(d.grouped === true && typeof d.groupConcurrency === "number" &&
+      Number.isSafeInteger(d.groupConcurrency) && d.groupConcurrency >= 1 &&
+      { groupConcurrency: d.groupConcurrency }),
   };
 }
 

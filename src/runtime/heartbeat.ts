@@ -27,6 +27,10 @@ export function jobAdverts(registry: JobRegistry): JobAdvert[] {
       priority: job.priority ?? null,
       rateLimit: job.rateLimit ?? null,
       rateLimitKeyed: job.rateLimitKey !== undefined,
+      // Only a job with a group function says so: other adverts unchanged.
+      ...(job.group !== undefined && { grouped: true }),
+      ...(job.group !== undefined && job.groupConcurrency !== undefined &&
+        { groupConcurrency: job.groupConcurrency }),
     };
   });
 }
