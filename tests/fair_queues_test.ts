@@ -94,119 +94,126 @@ for (const kind of ["sqlite", "redis"] as const) {
   });
 }
 
-Deno.test("fair queues (sqlite): api.queues, pq queues --groups, pq pause --group and the dashboard's routes", async () => {
-  await using dir = await tempDir();
-  const dataStore = `sqlite:${dir.path}/pq.sqlite`;
-  await using api = await producerFor({ dataStore });
-  for (let i = 0; i < 3; i++) {
-    await api.tasks.queue("addition", { a: i }, {
+for (const kind of ["sqlite", "redis"] as const) {
+  Deno.test(`fair queues (${kind}): api.queues, pq queues --groups, pq pause --group and the dashboard's routes`, async () => {
+    await using dir = await tempDir();
+    const dataStore = kind === "sqlite"
+      ? `sqlite:${dir.path}/pq.sqlite`
+      : redis.url(`faircli${crypto.randomUUID().slice(0, 8)}`);
+    await using api = await producerFor({ dataStore });
+    for (let i = 0; i < 3; i++) {
+      await api.tasks.queue("addition", { a: i }, {
+        queue: "fair",
+        group: "tenant-a",
+        callback: false,
+      });
+    }
+    await api.tasks.queue("addition", { a: 9 }, {
       queue: "fair",
-      group: "tenant-a",
+      group: "<b>",
       callback: false,
     });
-  }
-  await api.tasks.queue("addition", { a: 9 }, {
-    queue: "fair",
-    group: "<b>",
-    callback: false,
-  });
-  assert.deepEqual(await api.queues.groups("fair"), [
-    { group: "<b>", ready: 1, running: 0, paused: false },
-    { group: "tenant-a", ready: 3, running: 0, paused: false },
-  ]);
-
-  const listed = await pq(dataStore, "queues", "fair", "--groups");
-  assert.equal(listed.code, 0, listed.stderr);
-  assert.match(listed.stdout, /QUEUE\s+GROUP\s+READY\s+RUNNING\s+PAUSED/);
-  assert.match(listed.stdout, /fair\s+tenant-a\s+3\s+0\s*\n/);
-  const asJson = await pq(dataStore, "queues", "fair", "--groups", "--json");
-  assert.equal(JSON.parse(asJson.stdout).fair.groups.length, 2);
-
-  const queued = await pq(
-    dataStore,
-    "queue",
-    "addition",
-    "a=5",
-    "--queue",
-    "fair",
-    "--group",
-    "tenant-a",
-    "--json",
-  );
-  assert.equal(queued.code, 0, queued.stderr);
-  assert.equal(JSON.parse(queued.stdout).meta.group, "tenant-a");
-  const refused = await pq(dataStore, "queue", "addition", "--group", "");
-  assert.equal(refused.code, 2, refused.stderr);
-  assert.match(refused.stderr, /Option --group must be a string of 1 to 200/);
-
-  const paused = await pq(dataStore, "pause", "fair", "--group", "tenant-a");
-  assert.equal(paused.code, 0, paused.stderr);
-  assert.match(
-    paused.stdout,
-    /Paused group tenant-a of queue fair: workers stop taking its tasks/,
-  );
-  const again = await pq(dataStore, "pause", "fair", "--group", "tenant-a");
-  assert.match(again.stdout, /Group tenant-a of queue fair was paused already/);
-  assert.equal(
-    (await api.queues.groups("fair")).find((g) => g.group === "tenant-a")
-      ?.paused,
-    true,
-  );
-  const bad = await pq(dataStore, "pause", "fair", "--group", "");
-  assert.equal(bad.code, 2, bad.stderr);
-  assert.match(
-    bad.stderr,
-    /Cannot pause group as 'group' must be a string of 1 to 200 characters/,
-  );
-
-  const token = `t-${crypto.randomUUID()}`;
-  await using dashboard = await startDashboard({ api, port: 0, token });
-  const base = dashboard.url.replace(/\/$/, "");
-  // A session, as the page opens one: its cookie, then its CSRF token.
-  const opened = await fetch(`${base}/?token=${token}`, {
-    redirect: "manual",
-  });
-  await opened.body?.cancel();
-  const cookie = (opened.headers.get("set-cookie") ?? "").split(";")[0];
-  const { csrf } = await (await fetch(`${base}/api/session`, {
-    headers: { cookie },
-  })).json();
-  const call = async (path: string, body?: unknown) => {
-    const response = await fetch(`${base}${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      headers: body === undefined ? { authorization: `Bearer ${token}` } : {
-        cookie,
-        origin: base,
-        "x-csrf-token": csrf,
-        "content-type": "application/json",
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, body: await response.json() };
-  };
-  const read = await call("/api/groups?queue=fair");
-  assert.equal(read.status, 200);
-  assert.deepEqual(read.body, {
-    queue: "fair",
-    groups: [
+    assert.deepEqual(await api.queues.groups("fair"), [
       { group: "<b>", ready: 1, running: 0, paused: false },
-      { group: "tenant-a", ready: 4, running: 0, paused: true },
-    ],
+      { group: "tenant-a", ready: 3, running: 0, paused: false },
+    ]);
+
+    const listed = await pq(dataStore, "queues", "fair", "--groups");
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /QUEUE\s+GROUP\s+READY\s+RUNNING\s+PAUSED/);
+    assert.match(listed.stdout, /fair\s+tenant-a\s+3\s+0\s*\n/);
+    const asJson = await pq(dataStore, "queues", "fair", "--groups", "--json");
+    assert.equal(JSON.parse(asJson.stdout).fair.groups.length, 2);
+
+    const queued = await pq(
+      dataStore,
+      "queue",
+      "addition",
+      "a=5",
+      "--queue",
+      "fair",
+      "--group",
+      "tenant-a",
+      "--json",
+    );
+    assert.equal(queued.code, 0, queued.stderr);
+    assert.equal(JSON.parse(queued.stdout).meta.group, "tenant-a");
+    const refused = await pq(dataStore, "queue", "addition", "--group", "");
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /Option --group must be a string of 1 to 200/);
+
+    const paused = await pq(dataStore, "pause", "fair", "--group", "tenant-a");
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.match(
+      paused.stdout,
+      /Paused group tenant-a of queue fair: workers stop taking its tasks/,
+    );
+    const again = await pq(dataStore, "pause", "fair", "--group", "tenant-a");
+    assert.match(
+      again.stdout,
+      /Group tenant-a of queue fair was paused already/,
+    );
+    assert.equal(
+      (await api.queues.groups("fair")).find((g) => g.group === "tenant-a")
+        ?.paused,
+      true,
+    );
+    const bad = await pq(dataStore, "pause", "fair", "--group", "");
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(
+      bad.stderr,
+      /Cannot pause group as 'group' must be a string of 1 to 200 characters/,
+    );
+
+    const token = `t-${crypto.randomUUID()}`;
+    await using dashboard = await startDashboard({ api, port: 0, token });
+    const base = dashboard.url.replace(/\/$/, "");
+    // A session, as the page opens one: its cookie, then its CSRF token.
+    const opened = await fetch(`${base}/?token=${token}`, {
+      redirect: "manual",
+    });
+    await opened.body?.cancel();
+    const cookie = (opened.headers.get("set-cookie") ?? "").split(";")[0];
+    const { csrf } = await (await fetch(`${base}/api/session`, {
+      headers: { cookie },
+    })).json();
+    const call = async (path: string, body?: unknown) => {
+      const response = await fetch(`${base}${path}`, {
+        method: body === undefined ? "GET" : "POST",
+        headers: body === undefined ? { authorization: `Bearer ${token}` } : {
+          cookie,
+          origin: base,
+          "x-csrf-token": csrf,
+          "content-type": "application/json",
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    const read = await call("/api/groups?queue=fair");
+    assert.equal(read.status, 200);
+    assert.deepEqual(read.body, {
+      queue: "fair",
+      groups: [
+        { group: "<b>", ready: 1, running: 0, paused: false },
+        { group: "tenant-a", ready: 4, running: 0, paused: true },
+      ],
+    });
+    const resumed = await call("/api/groups/resume", {
+      queue: "fair",
+      group: "tenant-a",
+    });
+    assert.deepEqual(resumed, {
+      status: 200,
+      body: { queue: "fair", group: "tenant-a", paused: false, changed: true },
+    });
+    assert.equal((await call("/api/groups")).status, 400);
+    assert.equal(
+      (await call("/api/groups/pause", { queue: "fair", group: "" })).status,
+      400,
+    );
   });
-  const resumed = await call("/api/groups/resume", {
-    queue: "fair",
-    group: "tenant-a",
-  });
-  assert.deepEqual(resumed, {
-    status: 200,
-    body: { queue: "fair", group: "tenant-a", paused: false, changed: true },
-  });
-  assert.equal((await call("/api/groups")).status, 400);
-  assert.equal(
-    (await call("/api/groups/pause", { queue: "fair", group: "" })).status,
-    400,
-  );
-});
+}
 
 Deno.test("fair queues (sqlite): a producer without the job's code is told to pass the group of a job that groups by a function", async () => {
   await using dir = await tempDir();
