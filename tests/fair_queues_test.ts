@@ -88,6 +88,13 @@ for (const kind of ["sqlite", "redis"] as const) {
       done.map((task) => task.status),
       done.map(() => TaskStatus.SUCCESS),
     );
+    // Queued while the worker waits (on Redis, handed over to it).
+    const later = await Promise.all(
+      ["small", "big", "small"].map((group, i) =>
+        api.tasks.queue("addition", { a: i, b: 10 }, { group })
+      ),
+    );
+    assert.deepEqual(later.map((task) => task.result), [10, 11, 12]);
     assert.deepEqual(done.slice(0, 3).map((task) => task.result), [1, 2, 3]);
     assert.equal(done[0].meta.group, "small");
     assert.deepEqual(await api.queues.groups("default"), []);
