@@ -97,6 +97,11 @@ storeTest(
       task(clock, "high", "A", { priority: 5 }),
       task(clock, "mid2", "A"),
     ]);
+    // The queue's latency is its oldest due task's wait, in a group too.
+    clock.advance(7);
+    const [stats] = await store.queueStats(["default"]);
+    assert.equal(stats.ready, 4);
+    assert.ok(stats.latency >= 7 && stats.latency < 8, `${stats.latency}`);
     assert.deepEqual(await drain(store, 1), ["high", "mid1", "mid2", "low"]);
   },
 );

@@ -88,21 +88,36 @@ export async function queueGroups(
     .sort((a, b) => a.group < b.group ? -1 : a.group > b.group ? 1 : 0);
 }
 
-/** How many due tasks wait in the groups of `queue` (for its stats). */
+/**
+ * How many due tasks wait in the groups of `queue`, and the id of each
+ * group's next task (for its stats: the oldest due task of a group is its
+ * next one unless it has tasks of several priorities).
+ */
 export async function groupedReady(
   ctx: RedisContext,
   queue: string,
-): Promise<number> {
+): Promise<{ ready: number; nextIds: string[] }> {
   const keys = groupKeys(ctx.keys.queue(queue).limits);
   const what = `the groups of queue ${queue}`;
   const names = list(
     await ctx.topology.send(["LRANGE", keys.rotation, "0", "-1"]),
     what,
   ).map((name) => text(name, what)).filter((name) => name !== "");
-  const sizes = await Promise.all(
-    names.map((name) => ctx.topology.send(["ZCARD", keys.group(name)])),
+  const replies = await Promise.all(
+    names.flatMap((name) => [
+      ctx.topology.send(["ZCARD", keys.group(name)]),
+      ctx.topology.send(["ZRANGE", keys.group(name), "0", "0"]),
+    ]),
   );
-  return sizes.reduce<number>((sum, size) => sum + number(size, what), 0);
+  let ready = 0;
+  const nextIds: string[] = [];
+  for (let i = 0; i < replies.length; i += 2) {
+    ready += number(replies[i], what, "ZCARD");
+    for (const id of list(replies[i + 1], what, "ZRANGE")) {
+      nextIds.push(text(id, what));
+    }
+  }
+  return { ready, nextIds };
 }
 
 /** Pauses a group of a queue; true when it was not paused. */

@@ -87,7 +87,7 @@ export class Queues {
       names.map((queue) => groupedReady(this.#ctx, queue)),
     );
     const oldest = await Promise.all(names.map((queue, q) => {
-      const ids = sizes[q].oldestIds;
+      const ids = [...sizes[q].oldestIds, ...grouped[q].nextIds];
       if (ids.length === 0) return [];
       const what = `the oldest tasks of queue ${queue}`;
       return this.#ctx.topology.send([
@@ -113,7 +113,7 @@ export class Queues {
       }
       return {
         queue,
-        ready: ready + prioritized + dueDelayed + grouped[q],
+        ready: ready + prioritized + dueDelayed + grouped[q].ready,
         delayed: delayed - dueDelayed,
         running,
         latency: Number.isFinite(since) ? Math.max(0, now - since) : 0,
