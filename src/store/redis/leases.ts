@@ -16,11 +16,7 @@
  */
 import { COUNTED_STATUSES } from "../status_history.ts";
 import { StoreConnectionError } from "../../model/errors.ts";
-import {
-  standInRecord,
-  type TaskProgress,
-  type TaskRecord,
-} from "../../model/task.ts";
+import { standInRecord, type TaskRecord } from "../../model/task.ts";
 import {
   encodeOutcome,
   endedRecord,
@@ -305,11 +301,18 @@ export class Leases {
   }
 
   /**
-   * Reads the running task's record, sets its progress, and writes it back
-   * in one script that checks the lease and publishes `progress` (with the
-   * task as `get` reads it: STARTED, by its worker).
+   * Reads the running task's record, rewrites it with `change` (its
+   * progress, a finished step), and writes it back in one script that
+   * checks the lease and publishes `progress` (with the task as `get` reads
+   * it: STARTED, by its worker); false when the lease is lost or the record
+   * unreadable. Only the lease holder writes a running task's record, and
+   * its worker writes one at a time (see `run_task.ts`), so the read and
+   * the write cannot interleave with another write of it.
    */
-  async setProgress(lease: Lease, progress: TaskProgress): Promise<boolean> {
+  async rewriteRecord(
+    lease: Lease,
+    change: (record: TaskRecord) => TaskRecord,
+  ): Promise<boolean> {
     const { codec, keys: layout, topology } = this.#ctx;
     const keys = layout.queue(queueOfToken(lease.token));
     const what = "HGET of a running task";
@@ -321,9 +324,9 @@ export class Leases {
     const start = bytesOrNil(started, what, "started");
     if (!record || !start) return false; // Not running here (any more).
     const decoded = decodeRecord(codec, record);
-    // A record that cannot be read was never handed to a job to report on.
+    // A record that cannot be read was never handed to a job to run.
     if (!decoded.ok) return false;
-    const updated: TaskRecord = { ...decoded.record, progress };
+    const updated = change(decoded.record);
     return await this.#ctx.scripts.progress(keys, {
       channel: layout.channel("task"),
       id: lease.id,
@@ -347,6 +350,6 @@ function byQueue<T extends Lease>(leases: readonly T[]): Map<string, T[]> {
 }
 
 /** A lease token is `<queue>\n<uuid>:<n>`: it names its queue. */
-export function queueOfToken(token: string): string {
+function queueOfToken(token: string): string {
   return token.slice(0, token.lastIndexOf("\n"));
 }

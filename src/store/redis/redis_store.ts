@@ -11,7 +11,8 @@
  * keys, codec, clock) and delegates each method to the module of its role:
  *
  * - `queueing.ts`: enqueue, enqueueUnique, revoke;
- * - `leases.ts`: claim, renew, finish, release, setProgress;
+ * - `leases.ts`: claim, renew, finish, release, setProgress and saveStep
+ *   (a leased record rewritten);
  *   `hand_over.ts`: waitForTasks, and tasks handed to waiting workers;
  * - `recovery.ts`: reclaim, expireLeases;
  * - `workflow_state.ts`: settle, joinGroup;
@@ -36,7 +37,7 @@ import { codecFor } from "../../model/codec.ts";
 import { StoreConnectionError } from "../../model/errors.ts";
 import type { DedupeOptions } from "../../model/queue_options.ts";
 import type { TaskProgress, TaskRecord } from "../../model/task.ts";
-import type { TaskStep } from "../../model/task_step.ts";
+import { type TaskStep, withStep } from "../../model/task_step.ts";
 import type { WorkerStatus } from "../../model/worker_status.ts";
 import type {
   BeatOptions,
@@ -79,7 +80,6 @@ import { Schedules } from "./schedules.ts";
 import { Scripts } from "./scripts.ts";
 import { Search } from "./search.ts";
 import { redisStatusHistory } from "./status_history.ts";
-import { redisSaveStep } from "./steps.ts";
 import { Topology } from "./topology.ts";
 import { WorkflowState } from "./workflow_state.ts";
 
@@ -218,11 +218,15 @@ export class RedisStore implements Store {
   }
 
   setProgress(lease: Lease, progress: TaskProgress): Promise<boolean> {
-    return this.#leases.setProgress(lease, progress);
+    return this.#leases.rewriteRecord(lease, (task) => ({ ...task, progress }));
   }
 
   saveStep(lease: Lease, step: TaskStep): Promise<boolean> {
-    return redisSaveStep(this.#ctx, lease, step);
+    // A step of the same name is replaced: a record never holds a name twice.
+    return this.#leases.rewriteRecord(lease, (task) => ({
+      ...task,
+      steps: withStep(task.steps, step),
+    }));
   }
 
   reclaim(

@@ -1,7 +1,7 @@
 /**
  * What a worker does with the leases of the tasks it claimed from the
  * embedded store: renew them, write the tasks' outcomes, give them back,
- * report progress. Each call is one transaction.
+ * report progress and finished steps. Each call is one transaction.
  *
  * Invariants:
  * - A lease is its task's id and token: a write with a token no longer
@@ -13,7 +13,7 @@
  *   revoke was asked for ends REVOKED instead.
  * @module
  */
-import type { TaskProgress } from "../../model/task.ts";
+import type { TaskRecord } from "../../model/task.ts";
 import { encodeOutcome } from "../_reasons.ts";
 import type { Finish, Lease } from "../store.ts";
 import type { StoreContext } from "./context.ts";
@@ -103,13 +103,14 @@ export function releaseLeases(
 }
 
 /**
- * Writes the progress of a leased task into its record and publishes
- * `progress`; false when the lease is lost or the record unreadable.
+ * Rewrites the record of a leased task with `change` (its progress, a
+ * finished step) and publishes `progress` with it, in one transaction that
+ * checks the lease; false when the lease is lost or the record unreadable.
  */
-export function setTaskProgress(
+export function rewriteLeasedRecord(
   ctx: StoreContext,
   lease: Lease,
-  progress: TaskProgress,
+  change: (record: TaskRecord) => TaskRecord,
 ): boolean {
   return ctx.transaction(() => {
     const row = ctx.sql.leased.get(lease.id, lease.token) as
@@ -118,7 +119,7 @@ export function setTaskProgress(
     if (!row) return false;
     const decoded = decodeTask(ctx.codec, row.payload);
     if (!decoded.ok) return false;
-    const payload = ctx.codec.encode({ ...decoded.record, progress });
+    const payload = ctx.codec.encode(change(decoded.record));
     ctx.sql.progress.run(payload, row.rowid);
     ctx.taskEvent("progress", payload);
     return true;

@@ -13,7 +13,8 @@
  * - `enqueue.ts`: enqueue, enqueueUnique; `revoke.ts`: revoke;
  * - `claim.ts`: claim (with the concurrency and rate limits);
  *   `task_waiters.ts`: waitForTasks;
- * - `leases.ts`: renew, finish, release, setProgress;
+ * - `leases.ts`: renew, finish, release, setProgress and saveStep (a
+ *   leased record rewritten);
  * - `recovery.ts`: reclaim, expireLeases;
  * - `workflow_state.ts`: settle, joinGroup;
  * - `search.ts`: get, searchTasks, queueStats; `job_stats.ts`: jobStats;
@@ -38,8 +39,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { type Codec, codecFor } from "../../model/codec.ts";
 import type { DedupeOptions } from "../../model/queue_options.ts";
 import type { TaskProgress, TaskRecord } from "../../model/task.ts";
-import type { TaskStep } from "../../model/task_step.ts";
-import { saveTaskStep } from "./steps.ts";
+import { type TaskStep, withStep } from "../../model/task_step.ts";
 import type { WorkerStatus } from "../../model/worker_status.ts";
 import type {
   BeatOptions,
@@ -81,7 +81,7 @@ import {
   finishTasks,
   releaseLeases,
   renewLeases,
-  setTaskProgress,
+  rewriteLeasedRecord,
 } from "./leases.ts";
 import type { ChangeLoopStats, LoopControl } from "./loop_control.ts";
 import {
@@ -235,11 +235,19 @@ export class SqliteStore implements Store {
   }
 
   setProgress(lease: Lease, progress: TaskProgress): Promise<boolean> {
-    return this.#async(() => setTaskProgress(this.#ctx, lease, progress));
+    return this.#async(() =>
+      rewriteLeasedRecord(this.#ctx, lease, (task) => ({ ...task, progress }))
+    );
   }
 
   saveStep(lease: Lease, step: TaskStep): Promise<boolean> {
-    return this.#async(() => saveTaskStep(this.#ctx, lease, step));
+    // A step of the same name is replaced: a record never holds a name twice.
+    return this.#async(() =>
+      rewriteLeasedRecord(this.#ctx, lease, (task) => ({
+        ...task,
+        steps: withStep(task.steps, step),
+      }))
+    );
   }
 
   reclaim(
