@@ -34,22 +34,25 @@ export interface Schedule {
 }
 
 /**
- * Why `expression` is not a cron expression croner accepts, or undefined
- * when it is one.
+ * Why `expression` is not a cron expression croner accepts (in the IANA
+ * `timezone`, UTC by default), or undefined when it is one.
  */
-export function cronError(expression: unknown): string | undefined {
+export function cronError(
+  expression: unknown,
+  timezone = "UTC",
+): string | undefined {
   if (typeof expression !== "string") return "not a string";
   try {
-    makeCron(expression);
+    makeCron(expression, timezone);
     return undefined;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
 }
 
-function makeCron(expression: string): Cron {
+function makeCron(expression: string, timezone: string): Cron {
   // No function given: croner only parses and computes, it starts no timer.
-  return new Cron(expression, { timezone: "UTC", paused: true });
+  return new Cron(expression, { timezone, paused: true });
 }
 
 /** Run times every `seconds`, aligned to `anchor`. */
@@ -70,9 +73,12 @@ export function everySchedule(seconds: number, anchor = 0): Schedule {
   };
 }
 
-/** Run times of a cron expression (5, 6 or 7 fields), in UTC. */
-export function cronSchedule(expression: string): Schedule {
-  const cron = makeCron(expression);
+/**
+ * Run times of a cron expression (5, 6 or 7 fields), in the IANA
+ * `timezone` (UTC by default; daylight saving days as croner handles them).
+ */
+export function cronSchedule(expression: string, timezone = "UTC"): Schedule {
+  const cron = makeCron(expression, timezone);
   return {
     nextAfter(time) {
       const next = cron.nextRun(new Date(time * 1000));

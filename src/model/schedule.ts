@@ -19,10 +19,14 @@
  *   resume), so a change applies to the runs that come after it.
  * @module
  */
-import { Cron } from "croner";
 import { checkKnownKeys, didYouMean } from "./_did_you_mean.ts";
 import { describeValue } from "./errors.ts";
-import { everySchedule, type Schedule } from "./periodic.ts";
+import {
+  cronError,
+  cronSchedule,
+  everySchedule,
+  type Schedule,
+} from "./periodic.ts";
 import { checkQueueOptions, type QueueOptions } from "./queue_options.ts";
 import type { Dict } from "./task.ts";
 
@@ -308,7 +312,7 @@ export function checkSchedule(input: ScheduleInput): ScheduleDefinition {
     );
   }
   if (cron !== undefined) {
-    const problem = cronProblem(cron, timezone);
+    const problem = cronError(cron, timezone);
     if (problem) fail("cron", `a cron expression (${problem})`, cron);
   }
   const start = input.start === undefined
@@ -340,47 +344,11 @@ export function checkSchedule(input: ScheduleInput): ScheduleDefinition {
   };
 }
 
-/** Why `expression` is not a cron expression croner accepts, or undefined. */
-function cronProblem(
-  expression: unknown,
-  timezone: string,
-): string | undefined {
-  if (typeof expression !== "string") return "not a string";
-  try {
-    makeCron(expression, timezone);
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-}
-
-function makeCron(expression: string, timezone: string): Cron {
-  // No function given: croner only parses and computes, it starts no timer.
-  return new Cron(expression, { timezone, paused: true });
-}
-
-/** Run times of a cron expression in a time zone, as croner gives them. */
-function cronTimes(expression: string, timezone: string): Schedule {
-  const cron = makeCron(expression, timezone);
-  return {
-    nextAfter(time) {
-      const next = cron.nextRun(new Date(time * 1000));
-      return next ? next.getTime() / 1000 : undefined;
-    },
-    latestAtOrBefore(time) {
-      // previousRuns looks strictly before its reference: the second after.
-      const reference = new Date((Math.floor(time) + 1) * 1000);
-      const [latest] = cron.previousRuns(1, reference);
-      return latest ? latest.getTime() / 1000 : undefined;
-    },
-  };
-}
-
 /** The run times of a definition, none before `start` nor after `end`. */
 export function scheduleTimes(definition: ScheduleDefinition): Schedule {
   const { start, end } = definition;
   const grid = definition.cron !== undefined
-    ? cronTimes(definition.cron, definition.timezone)
+    ? cronSchedule(definition.cron, definition.timezone)
     : everySchedule(definition.every!, start ?? 0);
   return {
     nextAfter(time) {
