@@ -566,7 +566,11 @@ for (const kind of STORES) {
         async () => {
           const failing = await Promise.all(
             [1, 2, 3].map((n) =>
-              api.tasks.queue("boom", { n }, { callback: false })
+              api.tasks.queue("boom", { n }, {
+                callback: false,
+                priority: 7,
+                metaParams: { tenant: "acme" },
+              })
             ),
           );
           const ids: string[] = [];
@@ -603,6 +607,13 @@ for (const kind of STORES) {
             assert.deepEqual(await api.tasks.get(id), undefined);
             const copy = await api.tasks.get(`${id}-r1`);
             assert.deepEqual(copy?.name, "boom");
+            // A first attempt (the failed task was the second) with the
+            // caller's meta.
+            assert.deepEqual(copy?.retry, 1);
+            assert.deepEqual(
+              [copy?.meta.priority, copy?.meta.tenant],
+              [7, "acme"],
+            );
           }
           // Safe to repeat: the same ids again retry nothing twice.
           const cookie = (await context.cookies(base)).map((c) =>
@@ -657,6 +668,22 @@ for (const kind of STORES) {
           assert.deepEqual(await api.tasks.get(ended[0]), undefined);
           assert.deepEqual((await api.tasks.get(made.id))?.kwargs, { n: 9 });
           await api.tasks.revoke(made.id);
+          // A workflow's failed member is left to its workflow.
+          const flow = await api.workflows.queue(chain(sig("boom", { n: 8 })));
+          let member: string | undefined;
+          await eventually(
+            async () =>
+              (member = await failedEnd(api, flow.ids[0])) !== undefined,
+            30,
+            "the workflow's member failed",
+          );
+          const kept = await (await action("retry", { ids: [member] })).json();
+          assert.deepEqual([kept.done, kept.skipped], [0, 1]);
+          assert.match(kept.skips[0].reason, /member of a workflow/);
+          assert.deepEqual(
+            (await api.tasks.get(member!))?.statusString,
+            "FAILURE",
+          );
           // Bad input: a clear 400.
           for (
             const [path, body, message] of [

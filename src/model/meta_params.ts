@@ -77,6 +77,25 @@ export const PQ_META_KEYS: readonly string[] = [
   "scheduler",
 ];
 
+/**
+ * The meta params a caller gave a task: its meta without the keys pq wrote
+ * itself. A copy queued with them (a rerun, a retry from the dashboard) is
+ * a first attempt with the task's priority, group, limits and free keys.
+ *
+ * @example
+ * ```ts
+ * import { callerMeta } from "./meta_params.ts";
+ * callerMeta({ priority: 5, retry: 2, nextTask: "b" }); // { priority: 5 }
+ * ```
+ */
+export function callerMeta(
+  meta: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const given = { ...meta };
+  for (const key of PQ_META_KEYS) delete given[key];
+  return given;
+}
+
 /** Queue options, which pq never reads from meta. */
 const QUEUE_OPTIONS_NOT_META = new Set([
   "callback",

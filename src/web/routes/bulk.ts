@@ -30,6 +30,7 @@ import {
   TaskStatus,
   type TaskStatusCode,
 } from "../../model/status.ts";
+import { callerMeta } from "../../model/meta_params.ts";
 import { TASK_ID_PATTERN } from "../../model/task.ts";
 import type { Producer } from "../../producer/producer.ts";
 import type { BulkAction, BulkSkip, BulkView } from "../api_types.ts";
@@ -150,6 +151,13 @@ async function retryOne(api: Producer, id: string, tally: Tally) {
       `is ${task.statusString}: only FAILURE and REVOKED tasks are retried`,
     );
   }
+  if (task.meta.workflow !== undefined) {
+    // A copy would run outside its workflow, which the store keeps whole.
+    return tally.skip(
+      id,
+      "is a member of a workflow: queue the workflow again instead",
+    );
+  }
   const copyId = retryId(id);
   try {
     const future = api.tasks.queue(task.name, task.kwargs, {
@@ -157,6 +165,7 @@ async function retryOne(api: Producer, id: string, tally: Tally) {
       id: copyId,
       ...(task.queue !== null && { queue: task.queue }),
       ...(task.timeout ? { timeout: task.timeout } : {}),
+      metaParams: callerMeta(task.meta),
     });
     const copy = await future;
     if (copy.name !== task.name) {

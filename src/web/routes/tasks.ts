@@ -15,6 +15,7 @@ import {
   TaskStatus,
   type TaskStatusCode,
 } from "../../model/status.ts";
+import { callerMeta } from "../../model/meta_params.ts";
 import type { Task, TaskRecord } from "../../model/task.ts";
 import type {
   QueuedView,
@@ -159,6 +160,7 @@ export async function rerunTask(
       callback: false,
       ...(task.queue !== null && { queue: task.queue }),
       ...(task.timeout ? { timeout: task.timeout } : {}),
+      metaParams: callerMeta(task.meta),
     }),
   );
 }
