@@ -17,7 +17,6 @@ import { runSubprocessChild } from "./src/run/subprocess_child.ts";
 import { SettingsError } from "./src/model/errors.ts";
 import { SUBPROCESS_ARG, subprocessSandbox } from "./src/run/child_command.ts";
 import { resolveSettings, settingsEnv } from "./src/runtime/settings.ts";
-import { checkStoreUrls } from "./src/cli/store_urls.ts";
 import type { Settings } from "./src/model/settings_types.ts";
 import {
   type Command,
@@ -77,7 +76,6 @@ export async function main(args: string[]): Promise<number> {
       env: settingsEnv(),
       commandOptions: line.command?.options ?? {},
     });
-    checkStoreUrls(resolved.settings);
   } catch (error) {
     console.error(`pq: ${error instanceof Error ? error.message : error}`);
     if (error instanceof SettingsError || error instanceof UsageError) {

@@ -4,7 +4,7 @@
  */
 import { queueSizes } from "../src/store/store.ts";
 import assert from "node:assert/strict";
-import { StoreConnectionError } from "../src/model/errors.ts";
+import { SettingsError, StoreConnectionError } from "../src/model/errors.ts";
 import { defaultSettings } from "../src/model/settings_table.ts";
 import { openSettingsStore, openStore } from "../src/store/open_store.ts";
 import type { StoreOptions } from "../src/store/store.ts";
@@ -130,4 +130,28 @@ Deno.test({
     });
     assert.deepEqual(await store.queueNames(), []);
   },
+});
+
+Deno.test("a Redis URL that cannot be read is a setting to change, named by its flag, before any store is opened", async () => {
+  await assert.rejects(
+    openStore("redis://127.0.0.1:abc", OPTIONS),
+    (error: unknown) =>
+      error instanceof SettingsError && error.setting === "dataStore" &&
+      /'127\.0\.0\.1:abc' is not a host\[:port\]; set --data-store/.test(
+        error.message,
+      ),
+  );
+  await using dir = await tempDir();
+  const settings = {
+    ...defaultSettings(),
+    dataStore: `sqlite:${dir.path}/missing.sqlite`,
+    messageBroker: "redis://:s3cret@127.0.0.1:6379/x",
+  };
+  // The broker's URL is read first: the missing data file is not what fails.
+  await assert.rejects(
+    openSettingsStore(settings, { create: false }),
+    (error: unknown) =>
+      error instanceof SettingsError &&
+      error.setting === "messageBroker" && !error.message.includes("s3cret"),
+  );
 });

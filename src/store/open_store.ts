@@ -6,6 +6,7 @@ import { maskUrl } from "../model/_secrets.ts";
 import { resolve } from "node:path";
 import { SettingsError, StoreConnectionError } from "../model/errors.ts";
 import { sqliteAccessProblem } from "./_sqlite_access.ts";
+import { parseRedisUrl } from "./redis/redis_url.ts";
 import type { Settings } from "../model/settings_types.ts";
 import { splitStore } from "./split_store.ts";
 import { SqliteStore } from "./sqlite/sqlite_store.ts";
@@ -33,7 +34,9 @@ export interface OpenStoreOptions extends StoreOptions, OpenOptions {}
  * Throws a `StoreConnectionError` naming the URL when it cannot: with
  * `create: false`, also when the file of a `sqlite:<path>` does not exist.
  * A `sqlite:<path>` this process cannot write (a read-only mount, no
- * permission, a missing folder) is a `SettingsError` saying why.
+ * permission, a missing folder), or a Redis URL that cannot be read
+ * (`redis://127.0.0.1:abc`), is a `SettingsError` saying why: a setting to
+ * change, not a store out of reach.
  *
  * @example
  * ```ts
@@ -55,6 +58,30 @@ export function openStore(
 
 /** The schemes of the Redis store's URLs (see `redis/redis_url.ts`). */
 const REDIS_SCHEMES = ["redis://", "rediss://", "redis+sentinel://"];
+
+/** The setting a command-line flag sets: `--message-broker` is `messageBroker`. */
+function settingOf(flag: string): string {
+  return flag.slice(2).replace(/-(\w)/g, (_, c) => c.toUpperCase());
+}
+
+/**
+ * Throws a `SettingsError` for a Redis URL that cannot be read, with the
+ * reader's message (without the URL's password) and the flag to fix.
+ */
+function checkRedisUrl(url: string, flag: string): void {
+  if (!REDIS_SCHEMES.some((scheme) => url.startsWith(scheme))) return;
+  try {
+    parseRedisUrl(url);
+  } catch (error) {
+    if (!(error instanceof StoreConnectionError)) throw error;
+    throw new SettingsError(settingOf(flag), maskUrl(url), "a Redis URL", {
+      message: `${
+        error.message.replaceAll(url, maskUrl(url))
+      }; set ${flag} to a URL such as redis://127.0.0.1:6379/0`,
+      cause: error,
+    });
+  }
+}
 
 /** Opens a store; `flag` is the command-line option that names `url`. */
 async function open(
@@ -86,11 +113,7 @@ async function open(
         ? undefined
         : await sqliteAccessProblem(path);
       if (problem) {
-        const setting = flag.slice(2).replace(
-          /-(\w)/g,
-          (_, c) => c.toUpperCase(),
-        );
-        throw new SettingsError(setting, url, "a path pq can write", {
+        throw new SettingsError(settingOf(flag), url, "a path pq can write", {
           message:
             `Cannot open store '${url}': ${problem}; set ${flag} to a writable path`,
           cause: error,
@@ -105,6 +128,7 @@ async function open(
     }
   }
   if (REDIS_SCHEMES.some((scheme) => url.startsWith(scheme))) {
+    checkRedisUrl(url, flag);
     // Loaded when used: the Redis client is most of pq's start-up time, and
     // SQLite users and CPUBOUND subprocesses do not need it.
     const { RedisStore } = await import("./redis/redis_store.ts");
@@ -160,6 +184,9 @@ export async function openSettingsStore(
     resultTtl: settings.resultTtl,
     create: options.create,
   };
+  // Both URLs read before either store is opened: a bad one is said first.
+  checkRedisUrl(settings.dataStore, "--data-store");
+  checkRedisUrl(settings.messageBroker, "--message-broker");
   const data = await open(settings.dataStore, storeOptions, "--data-store");
   if (
     !settings.messageBroker || settings.messageBroker === settings.dataStore
