@@ -100,15 +100,14 @@ export {
 } from "./src/model/execution_mode.ts";
 export {
   Job,
-  job,
   type JobBackend,
   type JobClass,
-  type JobFunction,
   type JobLock,
   type JobLogger,
   type JobRuntime,
   type LockOptions,
 } from "./src/runtime/job.ts";
+export { job, type JobFunction } from "./src/runtime/job_function.ts";
 export {
   type JobOptionFields,
   type JobOptionName,

@@ -10,7 +10,7 @@
  *   deno task bench:steps            # N=2000
  *   N=500 deno task bench:steps
  */
-import { job } from "../src/runtime/job.ts";
+import { job } from "../src/runtime/job_function.ts";
 import type { JobBackend, JobClass } from "../src/runtime/job.ts";
 import { runTask } from "../src/run/run_task.ts";
 import { TaskStatus } from "../src/model/status.ts";

@@ -6,7 +6,8 @@
  */
 import { z } from "zod";
 import { TaskError } from "../model/errors.ts";
-import { job, type JobClass } from "../runtime/job.ts";
+import type { JobClass } from "../runtime/job.ts";
+import { job } from "../runtime/job_function.ts";
 import { denoCommand } from "../runtime/_deno_command.ts";
 import { exitText, outputTail } from "../runtime/shell.ts";
 

@@ -15,7 +15,7 @@ import {
   type ScheduleInput,
   SCHEDULES_CHANNEL,
 } from "../model/schedule.ts";
-import { checkKwargs } from "../runtime/job.ts";
+import { checkKwargs } from "../runtime/kwargs_schema.ts";
 import type { JobRegistry } from "../runtime/registry.ts";
 import type { PubSub, ScheduleStore } from "../store/store.ts";
 

@@ -19,7 +19,7 @@ import {
 import type { Settings } from "../model/settings_types.ts";
 import type { Dict, TaskRecord } from "../model/task.ts";
 import type { JobAdvert, WorkerStatus } from "../model/worker_status.ts";
-import { checkKwargs } from "../runtime/job.ts";
+import { checkKwargs } from "../runtime/kwargs_schema.ts";
 import type { JobRegistry } from "../runtime/registry.ts";
 import type { UnadvertisedJobs } from "./unadvertised_jobs.ts";
 

@@ -15,12 +15,8 @@ import { untilAborted } from "../model/_abort.ts";
 import { appFileUrl } from "../runtime/_paths.ts";
 import { getLogger } from "@logtape/logtape";
 import { TaskError, TaskRevoked, TaskTimeout } from "../model/errors.ts";
-import {
-  checkKwargs,
-  type JobBackend,
-  type JobClass,
-  type JobLogger,
-} from "../runtime/job.ts";
+import type { JobBackend, JobClass, JobLogger } from "../runtime/job.ts";
+import { checkKwargs } from "../runtime/kwargs_schema.ts";
 import { Concurrency } from "../model/execution_mode.ts";
 import { jobModule } from "../runtime/registry.ts";
 import {

@@ -1,17 +1,15 @@
 /**
- * Jobs: what a task runs. Define one with {@linkcode job} or by extending
+ * Jobs: what a task runs. Define one with `job()` (`job_function.ts`) or by extending
  * {@linkcode Job}.
  * @module
  */
-import { checkKnownKeys } from "../model/_did_you_mean.ts";
 import { describeValue } from "../model/errors.ts";
 import type { ConcurrencyCode } from "../model/execution_mode.ts";
+import { checkKnownKeys } from "../model/_did_you_mean.ts";
 import {
-  JOB_OPTION_KEYS,
   type JobOptions,
   type KwargsSchema,
   slugifyJobName,
-  validateJobOptions,
 } from "../model/job_options.ts";
 import type { JobPermissions } from "../model/job_permissions.ts";
 import { type QueueOptions, unsendableError } from "../model/queue_options.ts";
@@ -23,11 +21,8 @@ import {
   type Task,
   type TaskProgress,
 } from "../model/task.ts";
-import {
-  stepNameProblem,
-  stepResultProblem,
-  type TaskStep,
-} from "../model/task_step.ts";
+import type { TaskStep } from "../model/task_step.ts";
+import { StepRun } from "./durable_steps.ts";
 import { runShell, type ShellOptions } from "./shell.ts";
 
 /**
@@ -174,9 +169,8 @@ export class Job {
   /** The job's logger. */
   readonly logger: JobLogger;
   readonly #report?: (progress: TaskProgress) => void;
-  readonly #saveStep?: (step: TaskStep) => Promise<void>;
-  /** The names of the steps called in this run: each once. */
-  #stepNames?: Set<string>;
+  /** The durable steps of this run. */
+  readonly #steps: StepRun;
 
   /** Made by the worker that runs a task; jobs do not make their own. */
   constructor(runtime: JobRuntime) {
@@ -185,7 +179,7 @@ export class Job {
     this.signal = runtime.signal;
     this.logger = runtime.logger;
     this.#report = runtime.progress;
-    this.#saveStep = runtime.step;
+    this.#steps = new StepRun(runtime.task, runtime.step);
   }
 
   /** The job's work. Its return value is the task's result. */
@@ -361,32 +355,8 @@ export class Job {
    * );
    * ```
    */
-  async step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
-    const what = `Cannot run step '${String(name)}' of ${this.task}`;
-    const nameProblem = stepNameProblem(name);
-    if (nameProblem) throw new TypeError(`${what} as ${nameProblem}`);
-    if (typeof fn !== "function") {
-      throw new TypeError(
-        `${what} as its function must be a function: got ${describeValue(fn)}`,
-      );
-    }
-    this.#stepNames ??= new Set();
-    if (this.#stepNames.has(name)) {
-      throw new TypeError(
-        `${what} as a step of that name already ran in this run: step names must be unique within a run (add what tells the calls apart, e.g. '${name}:2')`,
-      );
-    }
-    this.#stepNames.add(name);
-    const done = this.task.steps?.find((step) => step.name === name);
-    if (done) return done.result as T;
-    const timeStarted = Date.now() / 1000;
-    const result = await fn();
-    const problem = stepResultProblem(name, result);
-    if (problem) throw new TypeError(`${what} as ${problem}`);
-    const step: TaskStep = { name, timeStarted, timeEnded: Date.now() / 1000 };
-    if (result !== undefined) step.result = result;
-    await this.#saveStep?.(step);
-    return result;
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+    return this.#steps.run(name, fn);
   }
 
   /**
@@ -452,95 +422,6 @@ export class Job {
 /** A class that extends {@linkcode Job}. */
 export type JobClass = typeof Job;
 
-/** A job written as a function: `(ctx, kwargs) => result`. */
-export type JobFunction<K> = (ctx: Job, kwargs: K) => unknown;
-
-/**
- * Makes a job from a function. The name is `options.name`, or the function's
- * name (slugified: `queue_from_task` → `queue.from.task`).
- *
- * @param fn `(ctx, kwargs) => result`: a named function (its name is the
- * job's).
- * @returns The job class: export it from a module of `taskPaths`.
- * @throws {TypeError} for a function without a name.
- *
- * @example
- * ```ts
- * import { job } from "@pq/queue";
- * export const addition = job(
- *   function addition(_ctx, { a = 0, b = 0 }: { a?: number; b?: number }) {
- *     return a + b;
- *   },
- * );
- * export const subtraction = job(
- *   { name: "subtraction", maxRetries: 3 },
- *   (_ctx, { a = 0, b = 0 }: { a?: number; b?: number }) => a - b,
- * );
- * ```
- */
-export function job<K extends Dict>(fn: JobFunction<K>): JobClass;
-/**
- * Makes a job from options and a function.
- *
- * @param options The job's name and options (see {@linkcode JobOptions}).
- * @param fn `(ctx, kwargs) => result`.
- * @returns The job class: export it from a module of `taskPaths`.
- * @throws {TypeError} for an unknown option or a bad value, naming it.
- *
- * @example
- * ```ts
- * import { job } from "@pq/queue";
- * export const readText = job(
- *   { name: "read.text", timeout: 10 },
- *   (_ctx, { input }: { input: string }) => Deno.readTextFile(input),
- * );
- * ```
- */
-export function job<K extends Dict>(
-  options: JobOptions,
-  fn: JobFunction<K>,
-): JobClass;
-export function job<K extends Dict>(
-  first: JobOptions | JobFunction<K>,
-  second?: JobFunction<K>,
-): JobClass {
-  const options: JobOptions = typeof first === "function" ? {} : first;
-  const fn = typeof first === "function" ? first : second;
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      `Cannot make a job as its options must be an object: got ${options}`,
-    );
-  }
-  checkKnownKeys(
-    options,
-    JOB_OPTION_KEYS,
-    `job '${options.name ?? fn?.name ?? "?"}'`,
-  );
-  if (typeof fn !== "function") {
-    throw new TypeError(
-      `Cannot make a job as its function is missing: got ${typeof fn}`,
-    );
-  }
-  const rawName = options.name ?? fn.name;
-  if (!rawName) {
-    throw new TypeError(
-      "Cannot make a job without a name: pass a named function or options.name",
-    );
-  }
-  const name = slugifyJobName(rawName);
-  validateJobOptions(name, options);
-  const FunctionJob = class extends Job {
-    override run(kwargs: Dict): unknown {
-      return fn(this, kwargs as K);
-    }
-  };
-  // `name` is a read-only property of every class: the job name goes in
-  // `jobName` instead.
-  const { name: _name, ...statics } = options;
-  Object.assign(FunctionJob, statics, { jobName: name });
-  return FunctionJob;
-}
-
 /** The registered name of a job class. */
 export function jobNameOf(cls: JobClass): string {
   return slugifyJobName(
@@ -553,28 +434,4 @@ export function isRegistrableJob(value: unknown): value is JobClass {
   return typeof value === "function" && value !== Job &&
     value.prototype instanceof Job &&
     !(Object.hasOwn(value, "abstract") && (value as JobClass).abstract);
-}
-
-/**
- * Checks kwargs with the job's schema, when it has one: the checked value
- * (a schema may fill defaults), or why the kwargs are invalid, naming each
- * field: `Invalid arguments for job 'addition': aa: Unrecognized key`.
- */
-export async function checkKwargs(
-  job: JobClass,
-  jobName: string,
-  kwargs: Dict,
-): Promise<{ value: Dict } | { invalid: string }> {
-  if (!job.schema) return { value: kwargs };
-  const checked = await job.schema["~standard"].validate(kwargs);
-  if (!checked.issues) return { value: checked.value as Dict };
-  const problems = checked.issues.map((issue) => {
-    const path = (issue.path ?? []).map((part) =>
-      typeof part === "object" ? String(part.key) : String(part)
-    ).join(".");
-    return path ? `${path}: ${issue.message}` : issue.message;
-  });
-  return {
-    invalid: `Invalid arguments for job '${jobName}': ${problems.join("; ")}`,
-  };
 }
