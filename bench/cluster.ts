@@ -78,6 +78,12 @@ import {
   startRedisCluster,
 } from "../tests/_redis_cluster.ts";
 import { serverArgs } from "../tests/_server.ts";
+import {
+  commandStats,
+  killGroup,
+  monitor,
+  perSecond,
+} from "./_redis_monitor.ts";
 
 /** The wall clock in ms, below the ms: the same in every process here. */
 const now = () => performance.timeOrigin + performance.now();
@@ -154,14 +160,6 @@ function seeded(seed: number): () => number {
 
 const liveGroups = new Set<number>();
 const liveStops = new Set<() => void>();
-
-function killGroup(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(-pid, signal);
-  } catch {
-    // The group is gone.
-  }
-}
 
 function killEverythingSync(): void {
   for (const pid of liveGroups) killGroup(pid, "SIGKILL");
@@ -654,57 +652,6 @@ async function latency(
 // ---------------------------------------------------------------------------
 // 2. Idle cost.
 
-function commandStats(text: string): Map<string, number> {
-  return new Map(
-    [...text.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map((m) => [
-      m[1],
-      Number(m[2]),
-    ]),
-  );
-}
-
-/** Every command a node shows on MONITOR until `stop()`: sent, and in scripts. */
-async function monitor(port: number) {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(new TextEncoder().encode("MONITOR\r\n"));
-  const sent = new Map<string, number>();
-  const inside = new Map<string, number>();
-  const ready = Promise.withResolvers<void>();
-  const reading = (async () => {
-    const decoder = new TextDecoder();
-    let rest = "";
-    try {
-      for await (const chunk of conn.readable) {
-        rest += decoder.decode(chunk, { stream: true });
-        const lines = rest.split("\r\n");
-        rest = lines.pop()!;
-        for (const line of lines) {
-          if (line === "+OK") ready.resolve();
-          const m = line.match(/^\+[\d.]+ \[\d+ ([^\]]+)\] "([^"]*)"/);
-          if (!m) continue;
-          const into = m[1] === "lua" ? inside : sent;
-          const command = m[2].toLowerCase();
-          into.set(command, (into.get(command) ?? 0) + 1);
-        }
-      }
-    } catch {
-      // Closed by stop().
-    }
-  })();
-  await ready.promise;
-  return {
-    async stop() {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-      await reading;
-      return { sent, inside };
-    },
-  };
-}
-
 const sum = (m: Map<string, number>) =>
   [...m.values()].reduce((a, b) => a + b, 0);
 
@@ -757,13 +704,6 @@ async function window(setup: Setup, seconds: number) {
 }
 
 type Window = Awaited<ReturnType<typeof window>>;
-
-function perSecond(counts: Map<string, number>, seconds: number): string {
-  const list = [...counts].filter(([, v]) => v !== 0)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${k} ${(v / seconds).toFixed(2)}`);
-  return list.length ? list.join(", ") : "none";
-}
 
 async function idleOn(setup: Setup): Promise<{ base: Window; pq: Window }> {
   await flush(setup);

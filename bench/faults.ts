@@ -97,6 +97,12 @@ import {
   LEDGER_JOBS,
   longestGap,
 } from "./_ledger.ts";
+import {
+  commandStats,
+  killGroup,
+  monitor,
+  perSecond,
+} from "./_redis_monitor.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -144,14 +150,6 @@ const liveGroups = new Set<number>();
 const liveRedis = new Set<RedisServer>();
 /** Redis Clusters and Sentinel sets (their processes are killed together). */
 const liveSets = new Set<{ stopSync(): void }>();
-
-function killGroup(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(-pid, signal);
-  } catch {
-    // The group is gone.
-  }
-}
 
 function killEverythingSync(): void {
   for (const pid of liveGroups) killGroup(pid, "SIGKILL");
@@ -529,65 +527,6 @@ async function clients(dir: string): Promise<Row> {
       ...logCounts([s]),
     },
   };
-}
-
-function commandStats(text: string): Map<string, number> {
-  return new Map(
-    [...text.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map((m) => [
-      m[1],
-      Number(m[2]),
-    ]),
-  );
-}
-
-/** Every command Redis shows on MONITOR until `stop()`, by source. */
-async function monitor(port: number) {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(new TextEncoder().encode("MONITOR\r\n"));
-  const sent = new Map<string, number>();
-  const inside = new Map<string, number>();
-  const clients = new Set<string>();
-  const ready = Promise.withResolvers<void>();
-  const reading = (async () => {
-    const decoder = new TextDecoder();
-    let rest = "";
-    try {
-      for await (const chunk of conn.readable) {
-        rest += decoder.decode(chunk, { stream: true });
-        const lines = rest.split("\r\n");
-        rest = lines.pop()!;
-        for (const line of lines) {
-          if (line === "+OK") ready.resolve();
-          const m = line.match(/^\+[\d.]+ \[\d+ ([^\]]+)\] "([^"]*)"/);
-          if (!m) continue;
-          const [, source, name] = m;
-          const command = name.toLowerCase();
-          const into = source === "lua" ? inside : sent;
-          into.set(command, (into.get(command) ?? 0) + 1);
-          if (source !== "lua") clients.add(source);
-        }
-      }
-    } catch {
-      // Closed by stop().
-    }
-  })();
-  await ready.promise;
-  return {
-    async stop() {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-      await reading;
-      return { sent, inside, clients };
-    },
-  };
-}
-
-function perSecond(counts: Map<string, number>, seconds: number): string {
-  return [...counts].sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${k} ${(v / seconds).toFixed(2)}`).join(", ");
 }
 
 const total = (m: Map<string, number>) =>
